@@ -1,0 +1,1 @@
+//! Zeek's cluster framework on top of layouts and endpoints.

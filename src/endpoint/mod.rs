@@ -1,0 +1,1 @@
+//! The Broker-level endpoint: one mio I/O thread, peering, topic routing, delivery to the host.

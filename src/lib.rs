@@ -1,0 +1,21 @@
+//! zcluster: a Zeek-style cluster node as a library.
+//!
+//! The core modules (layout, data, wire, endpoint, cluster) are safe Rust that knows
+//! nothing of C. `ffi` is the only module with `unsafe` and `extern "C"`: a thin
+//! layer over the core that `cbindgen` turns into `include/zcluster.h`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod error;
+pub mod json;
+pub mod layout;
+pub mod data;
+pub mod wire;
+pub mod endpoint;
+pub mod cluster;
+pub mod ffi;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// The crate version, as `zc_version()` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

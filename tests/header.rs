@@ -1,0 +1,27 @@
+//! The checked-in `include/zcluster.h` must be exactly what cbindgen generates from the
+//! source. `ZC_UPDATE_HEADER=1 cargo test --test header` rewrites it.
+
+use std::path::PathBuf;
+
+#[test]
+fn header_is_current() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut generated = Vec::new();
+    cbindgen::Builder::new()
+        .with_crate(&root)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen failed")
+        .write(&mut generated);
+    let path = root.join("include/zcluster.h");
+    if std::env::var_os("ZC_UPDATE_HEADER").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let current = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        current == generated,
+        "include/zcluster.h is stale: run `ZC_UPDATE_HEADER=1 cargo test --test header` and commit it"
+    );
+}
