@@ -27,6 +27,25 @@
 #define ZC_ABI_VERSION 1
 
 /**
+ * `Cluster::NodeType`. The numbers are stable.
+ */
+typedef enum {
+    /**
+     * Not part of a cluster (`local_node_type` of a disabled cluster).
+     */
+    ZC_NODE_NONE = 0,
+    ZC_NODE_CONTROL = 1,
+    ZC_NODE_MANAGER = 2,
+    ZC_NODE_LOGGER = 3,
+    ZC_NODE_PROXY = 4,
+    ZC_NODE_WORKER = 5,
+    /**
+     * Legacy (Bro 2.5 to Zeek 7.0).
+     */
+    ZC_NODE_TIME_MACHINE = 6,
+} zc_node_type;
+
+/**
  * The result of every fallible call. The numbers are part of the ABI: never renumber
  * them, only add new ones at the end.
  */
@@ -101,9 +120,355 @@ typedef enum {
     ZC_ERR_INTERNAL = 16,
 } zc_result;
 
+/**
+ * A Zeek port: number and protocol ("47761/tcp").
+ */
+typedef struct Port Port;
+
+/**
+ * A process's view of a cluster: layout, effective options, and who this process is.
+ * May be shared between threads.
+ */
+typedef struct zc_cluster zc_cluster;
+
+/**
+ * A parsed cluster layout (immutable; may be shared between threads).
+ */
+typedef struct zc_layout zc_layout;
+
+/**
+ * A copy of one node of a layout (immutable; independent of the layout's lifetime).
+ */
+typedef struct zc_node zc_node;
+
+/**
+ * A set of cluster options by Zeek name, every one at its documented default until set.
+ * Calls on one handle are serialized internally, so it may be shared between threads.
+ */
+typedef struct zc_options zc_options;
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates the cluster view of `layout` for node `node_name`; NULL takes the name from a
+ * set `Cluster::node` option, else from the `CLUSTER_NODE` environment variable (unset or
+ * empty: the cluster is not enabled). `opts` may be NULL (defaults); its settings are
+ * copied and apply over the layout's redefs, which apply over the defaults.
+ * `ZEEK_DEFAULT_CONNECT_RETRY` is read here. On success `*out` is a new handle (free with
+ * `zc_cluster_free`); the layout and options may be freed afterwards. Errors:
+ * ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (the name is not in the
+ * layout), ZC_ERR_IO (no randomness for the node id). Any thread.
+ */
+zc_result zc_cluster_new(const zc_layout *layout,
+                         const char *node_name,
+                         const zc_options *opts,
+                         zc_cluster **out);
+
+/**
+ * Frees a cluster handle. NULL is a no-op.
+ */
+void zc_cluster_free(zc_cluster *cl);
+
+/**
+ * `Cluster::is_enabled()`: true iff a node name is set. A NULL or bad handle gives false
+ * and sets `zc_last_error`.
+ */
+bool zc_cluster_is_enabled(const zc_cluster *cl);
+
+/**
+ * `Cluster::local_node_type()`: ZC_NODE_NONE when the cluster is not enabled.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_local_node_type(const zc_cluster *cl, zc_node_type *out);
+
+/**
+ * `Cluster::node`: this node's name ("" when not enabled), freed with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_node_name(const zc_cluster *cl, char **out);
+
+/**
+ * This node's id: a random UUID (v4) in Broker's text form, fixed for the handle's
+ * lifetime; freed with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_node_id(const zc_cluster *cl, char **out);
+
+/**
+ * `Cluster::node_topic(name)`: `node_topic_prefix + name + "/"`
+ * ("zeek/cluster/node/manager/"), freed with `zc_string_free`. Errors: ZC_ERR_NULL,
+ * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_node_topic(const zc_cluster *cl, const char *name, char **out);
+
+/**
+ * `Cluster::nodeid_topic(id)`: `nodeid_topic_prefix + id + "/"`, freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_nodeid_topic(const zc_cluster *cl, const char *id, char **out);
+
+/**
+ * The effective value of option `key` (defaults < layout redefs < explicit options), as
+ * text like `zc_options_get`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND.
+ */
+zc_result zc_cluster_option_get(const zc_cluster *cl, const char *key, char **out);
+
+/**
+ * The retry interval peerings will use, in whole seconds: `Cluster::retry_interval`, or
+ * `ZEEK_DEFAULT_CONNECT_RETRY` (read like C's atoi) when set at `zc_cluster_new`; a
+ * value between 0 and 1 s counts as 1 s, as in Zeek. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_peer_retry(const zc_cluster *cl, uint64_t *out);
+
+/**
+ * `Cluster::worker_count`: the number of connected workers. Always 0 until the cluster
+ * connects to peers (later work). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_worker_count(const zc_cluster *cl, uint64_t *out);
+
+/**
+ * Frees a NULL-terminated string array returned by zcluster (`zc_layout_node_names`,
+ * `zc_node_workers`), and every string in it. NULL is a no-op; a pointer zcluster did not
+ * hand out (or already freed) is ignored and noted in `zc_last_error`. Any thread.
+ */
+void zc_strings_free(char **strings);
+
+/**
+ * Loads a layout file. The format comes from the file name (`*.zeek`, `*.bro`,
+ * `*.json`, `*.cfg` for ZeekControl's node.cfg), else from the content. On success
+ * `*out` is a new layout the caller frees with `zc_layout_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8 (path), ZC_ERR_NOT_FOUND / ZC_ERR_IO (reading),
+ * ZC_ERR_PARSE (message `<path>:<line>:<col>: <what was expected>`). Any thread.
+ */
+zc_result zc_layout_load(const char *path, zc_layout **out);
+
+/**
+ * Parses layout text of `len` bytes (UTF-8; need not be NUL-terminated). `format` is
+ * "zeek", "bro", "node.cfg" or "json", or NULL to guess from the content. Error messages
+ * name the source `<input>`. On success `*out` is a new layout (free with
+ * `zc_layout_free`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (unknown
+ * format), ZC_ERR_PARSE. Any thread.
+ */
+zc_result zc_layout_parse(const char *text, size_t len, const char *format, zc_layout **out);
+
+/**
+ * Parses ZeekControl's node.cfg with zeekctl's settings: `zeek_port` (zeekctl's
+ * ZeekPort, default 27760), `metrics_port` (MetricsPort, default 9991; 0 for none) and
+ * `zeromq` (ClusterBackend is ZeroMQ, zeekctl's default: two ports go to the ZeroMQ
+ * proxy first). `zc_layout_parse(.., "node.cfg", ..)` uses the defaults. Errors as
+ * `zc_layout_parse`. Any thread.
+ */
+zc_result zc_layout_parse_node_cfg(const char *text,
+                                   size_t len,
+                                   uint16_t zeek_port,
+                                   uint16_t metrics_port,
+                                   bool zeromq,
+                                   zc_layout **out);
+
+/**
+ * Frees a layout. NULL is a no-op; nodes and clusters made from it stay valid. Any thread.
+ */
+void zc_layout_free(zc_layout *layout);
+
+/**
+ * The format the layout was read from: "zeek", "bro", "node.cfg" or "json", as a static
+ * string (do not free). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_format(const zc_layout *layout, const char **out);
+
+/**
+ * The number of nodes. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_node_count(const zc_layout *layout, size_t *out);
+
+/**
+ * The node names, sorted (byte order, as Zeek's `nodes_with_type` sorts), as a
+ * NULL-terminated array the caller frees with `zc_strings_free` (which frees the strings
+ * too). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_node_names(const zc_layout *layout, char ***out);
+
+/**
+ * The name of the node at `index` in sorted order (0 .. count-1), as a string the caller
+ * frees with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_INVALID_ARGUMENT (index out of range).
+ */
+zc_result zc_layout_node_name_at(const zc_layout *layout, size_t index, char **out);
+
+/**
+ * Looks a node up by name. On success `*out` is a new node handle (a copy; free with
+ * `zc_node_free`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
+ */
+zc_result zc_layout_get_node(const zc_layout *layout, const char *name, zc_node **out);
+
+/**
+ * The number of `redef` options the layout sets (`Cluster::manager_is_logger`, ...).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_option_count(const zc_layout *layout, size_t *out);
+
+/**
+ * The option at `index` (file order): `*name` (Zeek name, e.g. "Cluster::retry_interval")
+ * and `*value` are strings the caller frees with `zc_string_free`; `*kind` is a static
+ * string naming the value's type ("bool", "count", "int", "double", "interval",
+ * "string", "pattern", "port", "addr", "enum", "set"). The value text: strings bare,
+ * everything else in Zeek syntax ("T", "1.0 min", "/re/", "27762/tcp"). `kind` may be
+ * NULL. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (index).
+ */
+zc_result zc_layout_option_at(const zc_layout *layout,
+                              size_t index,
+                              char **name,
+                              char **value,
+                              const char **kind);
+
+/**
+ * The value the layout sets for option `name` (text as `zc_layout_option_at`), freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (the layout does not set it).
+ */
+zc_result zc_layout_option_get(const zc_layout *layout, const char *name, char **out);
+
+/**
+ * The layout's JSON form (see README/`Layout::to_json`), freed with `zc_string_free`;
+ * `zc_layout_parse(json, len, "json", ..)` reads it back. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_to_json(const zc_layout *layout, char **out);
+
+/**
+ * Frees a node handle. NULL is a no-op. Any thread.
+ */
+void zc_node_free(zc_node *node);
+
+/**
+ * The node's name (its key in `Cluster::nodes`), freed with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_name(const zc_node *node, char **out);
+
+/**
+ * `$node_type`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_node_type(const zc_node *node, zc_node_type *out);
+
+/**
+ * `$ip` as text ("127.0.0.1", "fe80::1": IPv6 without brackets), freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_ip(const zc_node *node, char **out);
+
+/**
+ * `$zone_id` ("" when the layout gives none, Zeek's default), freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_zone_id(const zc_node *node, char **out);
+
+/**
+ * `$p`: its number and its protocol as a static string ("tcp", "udp", "icmp",
+ * "unknown"; do not free). A node that does not listen has 0 and "unknown" (Zeek's
+ * default `0/unknown`). `protocol` may be NULL. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_p(const zc_node *node, uint16_t *number, const char **protocol);
+
+/**
+ * `$metrics_port`, like `zc_node_p`. When unset: ZC_OK with `*number` 0 and `*protocol`
+ * NULL (so `protocol` is required here). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_metrics_port(const zc_node *node, uint16_t *number, const char **protocol);
+
+/**
+ * `$interface`: a string freed with `zc_string_free`, or NULL (with ZC_OK) when the layout
+ * does not set it. The same convention holds for every optional string field below.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_interface(const zc_node *node, char **out);
+
+/**
+ * `$manager` (the manager a proxy or worker uses), or NULL when unset.
+ */
+zc_result zc_node_manager(const zc_node *node, char **out);
+
+/**
+ * Legacy `$logger` (Bro 2.5: the logger a node sends to), or NULL when unset.
+ */
+zc_result zc_node_logger(const zc_node *node, char **out);
+
+/**
+ * Legacy `$proxy` (Bro 2.5: the proxy a worker uses), or NULL when unset.
+ */
+zc_result zc_node_proxy(const zc_node *node, char **out);
+
+/**
+ * `$time_machine`, or NULL when unset.
+ */
+zc_result zc_node_time_machine(const zc_node *node, char **out);
+
+/**
+ * `$id` (normally set only at run time), or NULL when unset.
+ */
+zc_result zc_node_id(const zc_node *node, char **out);
+
+/**
+ * `$lb_filter`, or NULL when unset.
+ */
+zc_result zc_node_lb_filter(const zc_node *node, char **out);
+
+/**
+ * `$pcap_file`, or NULL when unset.
+ */
+zc_result zc_node_pcap_file(const zc_node *node, char **out);
+
+/**
+ * Legacy `$workers` (Bro 2.5: the workers a manager or proxy connects with): a sorted,
+ * NULL-terminated array freed with `zc_strings_free` (`set()` gives an array holding only
+ * the NULL), or `*out` NULL (with ZC_OK) when unset. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_workers(const zc_node *node, char ***out);
+
+/**
+ * A ZeekControl node.cfg setting of a node read from node.cfg: `key` is "host",
+ * "lb_method", "lb_procs", "pin_cpu", "aux_scripts" or "env:<NAME>" (one of `env_vars`).
+ * `*out` is a string freed with `zc_string_free`, or NULL (ZC_OK) when the node has no such
+ * setting. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT
+ * (unknown key).
+ */
+zc_result zc_node_zeekctl(const zc_node *node, const char *key, char **out);
+
+/**
+ * Creates an options object with every option at its default (free with
+ * `zc_options_free`). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_options_new(zc_options **out);
+
+/**
+ * Sets option `key` (its Zeek name, e.g. "Cluster::retry_interval") from `value` in Zeek
+ * syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30 secs`, `2 hrs` or a
+ * plain number of seconds; strings as they are; patterns `/re/`; backends
+ * `Broker::SQLITE` or `SQLITE`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (unknown option; the message lists every option),
+ * ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
+ * leaves the option unchanged.
+ */
+zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
+
+/**
+ * The current value of option `key` as text, freed with `zc_string_free`: strings bare
+ * (no quotes), patterns `/re/`, intervals as Zeek prints them ("1.0 min"), bools "T"/"F",
+ * enums by full name. `zc_options_set` accepts the text back. Errors: ZC_ERR_NULL,
+ * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
+ */
+zc_result zc_options_get(const zc_options *opts, const char *key, char **out);
+
+/**
+ * Frees an options object. NULL is a no-op; clusters created with it keep their copy.
+ */
+void zc_options_free(zc_options *opts);
 
 /**
  * The library's version as a static NUL-terminated string ("0.1.0"). Never NULL; do not

@@ -9,7 +9,10 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod cluster;
 pub mod handle;
+pub mod layout;
+pub mod options;
 pub mod result;
 pub mod strings;
 
