@@ -12,6 +12,8 @@
 pub mod handle;
 pub mod result;
 pub mod strings;
+pub mod value;
+pub mod event;
 
 pub use result::zc_result;
 
