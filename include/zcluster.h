@@ -21,6 +21,21 @@
 
 
 /**
+ * The most bytes a varbyte may take: 5 groups of 7 bits cover a u32.
+ */
+#define MAX_VARBYTE_LEN 5
+
+/**
+ * Zeek's metadata key for the network timestamp.
+ */
+#define METADATA_NETWORK_TIMESTAMP 1
+
+/**
+ * The first metadata key free for users.
+ */
+#define METADATA_USER_START 200
+
+/**
  * The ABI version. The Python package refuses a library whose ABI version differs from
  * the one it was written for. Bumped on any incompatible change to the C API.
  */
@@ -44,6 +59,16 @@ typedef enum {
      */
     ZC_NODE_TIME_MACHINE = 6,
 } zc_node_type;
+
+/**
+ * A port's transport protocol, numbered as Broker numbers them.
+ */
+typedef enum {
+    ZC_PROTO_UNKNOWN = 0,
+    ZC_PROTO_TCP = 1,
+    ZC_PROTO_UDP = 2,
+    ZC_PROTO_ICMP = 3,
+} zc_protocol;
 
 /**
  * The result of every fallible call. The numbers are part of the ABI: never renumber
@@ -121,6 +146,28 @@ typedef enum {
 } zc_result;
 
 /**
+ * Broker's data types, numbered as Broker's type tags (the first byte of the binary
+ * encoding).
+ */
+typedef enum {
+    ZC_TYPE_NONE = 0,
+    ZC_TYPE_BOOL = 1,
+    ZC_TYPE_COUNT = 2,
+    ZC_TYPE_INTEGER = 3,
+    ZC_TYPE_REAL = 4,
+    ZC_TYPE_STRING = 5,
+    ZC_TYPE_ADDRESS = 6,
+    ZC_TYPE_SUBNET = 7,
+    ZC_TYPE_PORT = 8,
+    ZC_TYPE_TIMESTAMP = 9,
+    ZC_TYPE_TIMESPAN = 10,
+    ZC_TYPE_ENUM = 11,
+    ZC_TYPE_SET = 12,
+    ZC_TYPE_TABLE = 13,
+    ZC_TYPE_VECTOR = 14,
+} zc_type;
+
+/**
  * A Zeek port: number and protocol ("47761/tcp").
  */
 typedef struct Port Port;
@@ -130,6 +177,11 @@ typedef struct Port Port;
  * May be shared between threads.
  */
 typedef struct zc_cluster zc_cluster;
+
+/**
+ * An opaque Zeek event: a name, arguments and metadata.
+ */
+typedef struct zc_event zc_event;
 
 /**
  * A parsed cluster layout (immutable; may be shared between threads).
@@ -146,6 +198,11 @@ typedef struct zc_node zc_node;
  * Calls on one handle are serialized internally, so it may be shared between threads.
  */
 typedef struct zc_options zc_options;
+
+/**
+ * An opaque Broker value (any of the 15 types).
+ */
+typedef struct zc_value zc_value;
 
 
 
@@ -501,6 +558,347 @@ const char *zc_last_error(void);
  * never freed twice. Any thread.
  */
 void zc_string_free(char *s);
+
+/**
+ * Creates a `none` value in `*out`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_none(zc_value **out);
+
+/**
+ * Creates a boolean. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_bool(bool b, zc_value **out);
+
+/**
+ * Creates a count (unsigned 64-bit). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_count(uint64_t n, zc_value **out);
+
+/**
+ * Creates an integer (signed 64-bit). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_integer(int64_t n, zc_value **out);
+
+/**
+ * Creates a real (any double, NaN and infinities included). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_real(double r, zc_value **out);
+
+/**
+ * Creates a string from `len` arbitrary bytes (NULs and non-UTF-8 allowed; `bytes` may
+ * be NULL only when `len` is 0). The bytes are copied. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_string(const uint8_t *bytes, size_t len, zc_value **out);
+
+/**
+ * Creates a string from NUL-terminated UTF-8 text. Errors: ZC_ERR_NULL, ZC_ERR_UTF8.
+ */
+zc_result zc_value_string_utf8(const char *text, zc_value **out);
+
+/**
+ * Creates an address from text ("10.0.0.1", "2001:db8::1"; IPv4 is stored v4-mapped).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (not an address).
+ */
+zc_result zc_value_address(const char *text, zc_value **out);
+
+/**
+ * Creates an address from 16 bytes in network order (IPv4 as `::ffff:a.b.c.d`).
+ * Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_address_bytes(const uint8_t *bytes16, zc_value **out);
+
+/**
+ * Creates a subnet from "address/length" text, the length in the address's own family
+ * terms ("10.0.0.0/8", "2001:db8::/32"); host bits are cleared.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT.
+ */
+zc_result zc_value_subnet(const char *text, zc_value **out);
+
+/**
+ * Creates a port; `proto` is a `zc_protocol` number (0..=3).
+ * Errors: ZC_ERR_NULL, ZC_ERR_INVALID_ARGUMENT (unknown protocol number).
+ */
+zc_result zc_value_port(uint16_t number, int proto, zc_value **out);
+
+/**
+ * Creates a timestamp from nanoseconds since the Unix epoch (UTC). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_timestamp(int64_t ns, zc_value **out);
+
+/**
+ * Creates a timespan from nanoseconds. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_timespan(int64_t ns, zc_value **out);
+
+/**
+ * Creates an enum value from its qualified name ("Cluster::WORKER").
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8.
+ */
+zc_result zc_value_enum(const char *name, zc_value **out);
+
+/**
+ * Creates an empty set. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_set_new(zc_value **out);
+
+/**
+ * Creates an empty table. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_table_new(zc_value **out);
+
+/**
+ * Creates an empty vector. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_vector_new(zc_value **out);
+
+/**
+ * Writes the value's type to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_type(const zc_value *v, zc_type *out);
+
+/**
+ * Reads a boolean. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (other type).
+ */
+zc_result zc_value_get_bool(const zc_value *v, bool *out);
+
+/**
+ * Reads a count. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_count(const zc_value *v, uint64_t *out);
+
+/**
+ * Reads an integer. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_integer(const zc_value *v, int64_t *out);
+
+/**
+ * Reads a real. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_real(const zc_value *v, double *out);
+
+/**
+ * Reads a string's bytes: `*ptr` gets a library-owned, NUL-terminated copy (the bytes may
+ * hold NULs of their own and need not be UTF-8), `*len` (if `len` is not NULL) its length
+ * without the terminator. Free `*ptr` with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_string(const zc_value *v, char **ptr, size_t *len);
+
+/**
+ * Reads an address as text ("10.0.0.1", "2001:db8::1"); free with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_address(const zc_value *v, char **out);
+
+/**
+ * Copies an address's 16 bytes (network order, IPv4 v4-mapped) into `out16`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_address_bytes(const zc_value *v, uint8_t *out16);
+
+/**
+ * Reads a subnet as "address/length" text (length in the family's own terms); free
+ * with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_subnet(const zc_value *v, char **out);
+
+/**
+ * Reads a port's number and protocol. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_port(const zc_value *v, uint16_t *number, zc_protocol *proto);
+
+/**
+ * Reads a timestamp (ns since the epoch). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_timestamp(const zc_value *v, int64_t *out);
+
+/**
+ * Reads a timespan (ns). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_timespan(const zc_value *v, int64_t *out);
+
+/**
+ * Reads an enum value's name; free with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_enum(const zc_value *v, char **out);
+
+/**
+ * Inserts `elem` into `set`. On success the set owns `elem` (the handle becomes invalid;
+ * do not free it); an element already present leaves the set unchanged (still ZC_OK, and
+ * `elem` is still consumed). On failure the caller keeps `elem`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a set), ZC_ERR_INVALID_ARGUMENT
+ * (`elem` is `set`).
+ */
+zc_result zc_value_set_insert(zc_value *set, zc_value *elem);
+
+/**
+ * Inserts or replaces `key -> val` in `table`. On success the table owns both handles;
+ * on failure the caller keeps both. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
+ * ZC_ERR_INVALID_ARGUMENT (a handle is the table itself, or key and val are one handle).
+ */
+zc_result zc_value_table_insert(zc_value *table, zc_value *key, zc_value *val);
+
+/**
+ * Appends `elem` to `vec`. On success the vector owns `elem`; on failure the caller keeps
+ * it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE, ZC_ERR_INVALID_ARGUMENT.
+ */
+zc_result zc_value_vector_push(zc_value *vec, zc_value *elem);
+
+/**
+ * Writes the number of elements of a set, table or vector (bytes of a string) to `*out`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a scalar).
+ */
+zc_result zc_value_size(const zc_value *v, size_t *out);
+
+/**
+ * Copies element `index` of a vector, or of a set in its canonical order, into a new
+ * value `*out` (owned by the caller). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_TYPE (not a vector or set; use zc_value_table_entry_at for tables),
+ * ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_value_at(const zc_value *v, size_t index, zc_value **out);
+
+/**
+ * Copies entry `index` (in canonical key order) of a table into new values `*key` and
+ * `*val` (both owned by the caller). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
+ * ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_value_table_entry_at(const zc_value *t, size_t index, zc_value **key, zc_value **val);
+
+/**
+ * Looks `key` up in a table and copies its value into `*val` (owned by the caller);
+ * `key` stays the caller's. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
+ * ZC_ERR_NOT_FOUND (no such key).
+ */
+zc_result zc_value_table_get(const zc_value *t, const zc_value *key, zc_value **val);
+
+/**
+ * Whether a set holds `elem` (or a table holds the key `elem`); `elem` stays the
+ * caller's. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_contains(const zc_value *c, const zc_value *elem, bool *out);
+
+/**
+ * Deep-copies `v` into a new value `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_copy(const zc_value *v, zc_value **out);
+
+/**
+ * Whether `a` equals `b` in Broker's sense (same type and value; -0.0 equals 0.0).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_equal(const zc_value *a, const zc_value *b, bool *out);
+
+/**
+ * Compares in Broker's total order (type tag first, then value): `*out` is -1, 0 or 1.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_compare(const zc_value *a, const zc_value *b, int *out);
+
+/**
+ * Broker's WebSocket JSON for `v` (`{"@data-type":..,"data":..}`, compact); free with
+ * `zc_string_free`. Non-UTF-8 string bytes become U+FFFD; NaN/inf become "nan"/"inf".
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_to_json(const zc_value *v, char **out);
+
+/**
+ * Parses Broker's WebSocket JSON (leniently, see the Rust docs of `data::json`) into a
+ * new value. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_PARSE (message names line:column
+ * or the path to the bad part, e.g. "at data[1].key: ...").
+ */
+zc_result zc_value_from_json(const char *text, zc_value **out);
+
+/**
+ * Broker's binary encoding of `v` (tag byte + payload): `*bytes` gets a library-owned
+ * buffer of `*len` bytes (NUL-terminated for convenience); free it with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (a length over 2^32-1).
+ */
+zc_result zc_value_to_binary(const zc_value *v, uint8_t **bytes, size_t *len);
+
+/**
+ * Decodes exactly one value from `len` bytes of Broker's binary encoding (depth limit 64).
+ * Errors: ZC_ERR_NULL, ZC_ERR_DECODE (with the offset and what was wrong).
+ */
+zc_result zc_value_from_binary(const uint8_t *bytes, size_t len, zc_value **out);
+
+/**
+ * Zeek-like text of `v` (`T`, `42`, `"a\xff"`, `{1, 2}`, `{k -> v}`, `[a, b]`, ...);
+ * free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_to_string(const zc_value *v, char **out);
+
+/**
+ * Frees a value. NULL is a no-op; a freed or foreign handle is ignored and noted in
+ * `zc_last_error`. Handles given to a container by a successful insert/push must not be
+ * freed.
+ */
+void zc_value_free(zc_value *v);
+
+/**
+ * Creates an event named `name` (e.g. "Demo::ping") without arguments.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (empty name).
+ */
+zc_result zc_event_new(const char *name, zc_event **out);
+
+/**
+ * Appends `value` to the event's arguments. On success the event owns `value` (do not
+ * free it); on failure the caller keeps it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_add_arg(zc_event *ev, zc_value *value);
+
+/**
+ * The event's name; free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_name(const zc_event *ev, char **out);
+
+/**
+ * The number of arguments. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_arg_count(const zc_event *ev, size_t *out);
+
+/**
+ * Copies argument `index` into a new value `*out` (owned by the caller).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_event_arg(const zc_event *ev, size_t index, zc_value **out);
+
+/**
+ * Sets the network timestamp (metadata key 1) in ns since the epoch.
+ * Errors: ZC_ERR_BAD_HANDLE, ZC_ERR_NULL.
+ */
+zc_result zc_event_set_timestamp(zc_event *ev, int64_t ns);
+
+/**
+ * Reads the network timestamp (metadata key 1). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (the event carries none).
+ */
+zc_result zc_event_get_timestamp(const zc_event *ev, int64_t *out);
+
+/**
+ * The event as Broker data, `[1, 1, [name, [args...], metadata?]]`, in a new value.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_to_value(const zc_event *ev, zc_value **out);
+
+/**
+ * Reads an event from Broker data with Zeek's validation; `v` stays the caller's.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a valid Zeek event; the
+ * message says why).
+ */
+zc_result zc_event_from_value(const zc_value *v, zc_event **out);
+
+/**
+ * Deep-copies an event. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_copy(const zc_event *ev, zc_event **out);
+
+/**
+ * Frees an event. NULL is a no-op; a freed or foreign handle is ignored and noted in
+ * `zc_last_error`.
+ */
+void zc_event_free(zc_event *ev);
 
 #ifdef __cplusplus
 }  // extern "C"

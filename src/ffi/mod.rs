@@ -15,6 +15,8 @@ pub mod layout;
 pub mod options;
 pub mod result;
 pub mod strings;
+pub mod value;
+pub mod event;
 
 pub use result::zc_result;
 
