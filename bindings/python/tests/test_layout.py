@@ -85,7 +85,7 @@ def test_ipv6_layout_with_zone_ids():
     w = layout.nodes["worker-1"]
     assert w.ip == ipaddress.IPv6Address("2001:db8::10")
     assert (w.interface, w.lb_filter, w.pcap_file, w.id) == ("eth1", "ip or not ip", "/tmp/trace.pcap", "runtime-id")
-    assert layout.nodes["worker-2"].p == Port(0, "unknown")
+    assert layout.nodes["worker-2"].p == Port(0, "?")
     assert layout.options == {
         "Cluster::manager_is_logger": True,
         "Cluster::retry_interval": datetime.timedelta(seconds=30),

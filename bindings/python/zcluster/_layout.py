@@ -13,8 +13,8 @@ import enum
 import ipaddress
 import os
 import re
-from typing import NamedTuple
 
+from ._data import Port
 from ._lib import check, cstr, lib, take_string
 
 _p = ctypes.c_void_p
@@ -81,14 +81,10 @@ class NodeType(enum.IntEnum):
     TIME_MACHINE = 6
 
 
-class Port(NamedTuple):
-    """A Zeek port: `number` and `protocol` ("tcp", "udp", "icmp" or "unknown")."""
-
-    number: int
-    protocol: str
-
-    def __str__(self):
-        return "%d/%s" % (self.number, self.protocol)
+def _port(number, protocol):
+    """A zcluster.Port from the layout API's (number, protocol text); Zeek's script text
+    says "unknown" where Broker's data model says "?"."""
+    return Port(number, "?" if protocol == "unknown" else protocol)
 
 
 def _take_strings(arr):
@@ -138,7 +134,7 @@ def _option_value(kind, text):
         return text[1:-1]
     if kind == "port":
         num, proto = text.split("/", 1)
-        return Port(int(num), proto)
+        return _port(int(num), proto)
     if kind == "addr":
         return ipaddress.ip_address(text.strip("[]"))
     return text  # string, enum ("Broker::SQLITE"), set (Zeek text)
@@ -180,9 +176,9 @@ class Node:
         self.zone_id = _out_string(lib.zc_node_zone_id, h)
         num, proto = ctypes.c_uint16(), _cp()
         check(lib.zc_node_p(h, ctypes.byref(num), ctypes.byref(proto)))
-        self.p = Port(num.value, proto.value.decode())
+        self.p = _port(num.value, proto.value.decode())
         check(lib.zc_node_metrics_port(h, ctypes.byref(num), ctypes.byref(proto)))
-        self.metrics_port = Port(num.value, proto.value.decode()) if proto.value else None
+        self.metrics_port = _port(num.value, proto.value.decode()) if proto.value else None
         for field in ("interface", "logger", "manager", "proxy", "time_machine", "id",
                       "lb_filter", "pcap_file"):
             setattr(self, field, _out_string(getattr(lib, "zc_node_" + field), h))
