@@ -85,3 +85,82 @@ pub fn next_data(e: &Endpoint, d: Duration) -> Option<Message> {
         }
     }
 }
+
+/// A hand-driven peer on a raw socket, for protocol-level tests.
+pub struct RawPeer {
+    pub s: std::net::TcpStream,
+    pub id: EndpointId,
+}
+
+use std::io::{Read, Write};
+use zcluster::wire::handshake::HandshakeMsg;
+
+impl RawPeer {
+    pub fn connect(port: u16, id: EndpointId) -> RawPeer {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        RawPeer { s, id }
+    }
+
+    pub fn write_raw(&mut self, b: &[u8]) {
+        self.s.write_all(b).unwrap();
+    }
+
+    pub fn send(&mut self, m: &HandshakeMsg) {
+        let mut b = Vec::new();
+        m.encode_frame(&mut b);
+        self.write_raw(&b);
+    }
+
+    /// Reads one frame payload; None on EOF.
+    pub fn read_frame(&mut self) -> Option<Vec<u8>> {
+        let mut len = [0u8; 4];
+        self.s.read_exact(&mut len).ok()?;
+        let mut p = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.s.read_exact(&mut p).ok()?;
+        Some(p)
+    }
+
+    pub fn read_hs(&mut self) -> HandshakeMsg {
+        let f = self.read_frame().expect("a handshake frame");
+        HandshakeMsg::decode(&f).expect("a valid handshake message")
+    }
+
+    /// True once the other side closed (EOF), reading and discarding until then.
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 4096];
+        loop {
+            match self.s.read(&mut b) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Full handshake against a listening endpoint (which sends probe first). Returns the
+    /// endpoint's id and the filter it advertised.
+    pub fn handshake(&mut self, my_filter: Vec<String>) -> (EndpointId, Vec<String>) {
+        assert_eq!(self.read_hs(), HandshakeMsg::Probe);
+        self.send(&HandshakeMsg::Hello { sender: self.id, min_version: 1, max_version: 99 });
+        match self.read_hs() {
+            // We are the originator.
+            HandshakeMsg::Hello { sender, min_version: 1, max_version: 1 } => {
+                assert!(self.id < sender);
+                self.send(&HandshakeMsg::VersionSelect { sender: self.id, version: 1 });
+                self.send(&HandshakeMsg::OriginatorSyn(my_filter));
+                let HandshakeMsg::ResponderSynAck(f) = self.read_hs() else { panic!("expected responder_syn_ack") };
+                self.send(&HandshakeMsg::OriginatorAck);
+                (sender, f)
+            }
+            HandshakeMsg::VersionSelect { sender, version: 1 } => {
+                assert!(sender < self.id);
+                let HandshakeMsg::OriginatorSyn(f) = self.read_hs() else { panic!("expected originator_syn") };
+                self.send(&HandshakeMsg::ResponderSynAck(my_filter));
+                assert_eq!(self.read_hs(), HandshakeMsg::OriginatorAck);
+                (sender, f)
+            }
+            m => panic!("unexpected {m:?}"),
+        }
+    }
+}
