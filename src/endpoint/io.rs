@@ -232,7 +232,21 @@ impl Io {
             }
             self.timers();
             self.flush_all();
+            // Writing may have made room in full peer queues: route what waited for it
+            // in this same turn instead of sleeping until the next event.
+            for _ in 0..4 {
+                if !self.front_ready() {
+                    break;
+                }
+                self.process_pending();
+                self.flush_all();
+            }
             self.reap();
+            if self.front_ready()
+                || self.conns.values().any(|c| c.readable && c.alive() && c.hs != Hs::Connecting) && self.can_read()
+            {
+                self.more_work = true;
+            }
             self.shared.inbox.push_batch(&mut self.deliveries);
             if let Some(deadline) = self.shutdown {
                 let flushed = self.conns.values().all(|c| c.wpos == c.wbuf.len());
@@ -290,6 +304,15 @@ impl Io {
             })
     }
 
+    /// Whether the first pending command can run now.
+    fn front_ready(&self) -> bool {
+        match self.pending.front() {
+            None => false,
+            Some(Command::Publish { topic, receiver, .. }) => !self.blocked(topic, *receiver),
+            Some(_) => true,
+        }
+    }
+
     fn process_pending(&mut self) {
         let mut published = 0usize;
         while let Some(cmd) = self.pending.front() {
@@ -340,9 +363,6 @@ impl Io {
             q.publishes = q.publishes.saturating_sub(published);
             drop(q);
             self.shared.cmd_room.notify_all();
-        }
-        if !self.pending.is_empty() {
-            // Blocked on a full peer: a writable event resumes us. Nothing to spin on.
         }
     }
 

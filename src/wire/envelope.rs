@@ -84,7 +84,7 @@ impl<'a> EnvelopeRef<'a> {
             .map_err(|_| Error::decode("envelope topic is not UTF-8"))?;
         let payload = &buf[end..];
         match kind {
-            EnvelopeType::Data if payload.first().is_none_or(|&t| t > 14) => {
+            EnvelopeType::Data if !matches!(payload.first(), Some(&t) if t <= 14) => {
                 return Err(Error::decode("data envelope payload does not start with a data type tag"));
             }
             EnvelopeType::RoutingUpdate => {
