@@ -300,3 +300,27 @@ fn callbacks_run_inside_poll_on_the_callers_thread() {
         b.poll(Duration::from_millis(50));
     }
 }
+
+fn process_cpu() -> Duration {
+    // utime + stime in clock ticks (fields 14 and 15 of /proc/self/stat).
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+#[test]
+fn idle_endpoints_do_not_spin() {
+    let a = ep();
+    let b = ep();
+    connect(&a, &b);
+    b.subscribe("/idle").unwrap();
+    assert!(a.await_peer_subscription("/idle", T));
+    // Other tests run in parallel in this process; measure a quiet second of our own by
+    // checking the whole process stays far below one busy core.
+    let before = process_cpu();
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = process_cpu() - before;
+    assert!(used < Duration::from_millis(1000), "CPU used while idle: {used:?}");
+}
