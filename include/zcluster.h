@@ -26,6 +26,81 @@
  */
 #define ZC_ABI_VERSION 1
 
+/**
+ * The result of every fallible call. The numbers are part of the ABI: never renumber
+ * them, only add new ones at the end.
+ */
+typedef enum {
+    /**
+     * Success.
+     */
+    ZC_OK = 0,
+    /**
+     * A required pointer argument was NULL.
+     */
+    ZC_ERR_NULL = 1,
+    /**
+     * An argument is out of range or malformed.
+     */
+    ZC_ERR_INVALID_ARGUMENT = 2,
+    /**
+     * Text that must be UTF-8 is not.
+     */
+    ZC_ERR_UTF8 = 3,
+    /**
+     * A handle is freed, unknown, or of another type than the call takes.
+     */
+    ZC_ERR_BAD_HANDLE = 4,
+    /**
+     * The object, or the endpoint it belongs to, is closed.
+     */
+    ZC_ERR_CLOSED = 5,
+    /**
+     * A document (layout, JSON, option value) does not parse; the message names where.
+     */
+    ZC_ERR_PARSE = 6,
+    /**
+     * Bytes do not decode as Broker's binary format.
+     */
+    ZC_ERR_DECODE = 7,
+    /**
+     * A value has another type than the operation needs.
+     */
+    ZC_ERR_TYPE = 8,
+    /**
+     * The named node, option, key or peer does not exist.
+     */
+    ZC_ERR_NOT_FOUND = 9,
+    /**
+     * An operating-system I/O failure.
+     */
+    ZC_ERR_IO = 10,
+    /**
+     * A bounded wait ran out.
+     */
+    ZC_ERR_TIMEOUT = 11,
+    /**
+     * The call would have to wait (a full buffer) and was asked not to.
+     */
+    ZC_ERR_WOULD_BLOCK = 12,
+    /**
+     * A peer violated the protocol.
+     */
+    ZC_ERR_PROTOCOL = 13,
+    /**
+     * The call conflicts with the object's state (already started, duplicate, ...).
+     */
+    ZC_ERR_STATE = 14,
+    /**
+     * A data-store failure (backend error, stale clone, ...).
+     */
+    ZC_ERR_STORE = 15,
+    /**
+     * A bug in zcluster (a caught panic or a broken invariant).
+     */
+    ZC_ERR_INTERNAL = 16,
+} zc_result;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

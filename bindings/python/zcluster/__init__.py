@@ -1,0 +1,28 @@
+"""zcluster: a Zeek-style cluster node as a library (ctypes bindings over libzcluster).
+
+Names follow the Zeek reference: a script's `Cluster::local_node_type()` is
+`Cluster.local_node_type()` here. See the repository's README and shared API.md.
+"""
+
+from ._lib import (  # noqa: F401
+    ABI_VERSION,
+    BadHandle,
+    ClosedError,
+    DecodeError,
+    Error,
+    InternalError,
+    InvalidArgument,
+    IOError_,
+    LayoutError,
+    NotFound,
+    ProtocolError,
+    StateError,
+    StoreError,
+    Timeout,
+    TypeMismatch,
+    WouldBlock,
+    lib_path,
+    version,
+)
+
+__version__ = version()

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sourced by the other scripts: installs what the tests and the demo need on a fresh
+# machine (idempotent; quiet when everything is present).
+set -euo pipefail
+
+need_apt=()
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+  echo "setup: installing pytest from PyPI"
+  python3 -m pip install -q --disable-pip-version-check pytest
+fi
+
+if ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add clippy >/dev/null 2>&1 || true
+fi
