@@ -195,3 +195,28 @@ fn raw_peer_exchanges_data_and_ping_both_ways() {
     assert_eq!((e.kind, e.receiver), (EnvelopeType::RoutingUpdate, r.id));
     assert_eq!(e.routing_filter().unwrap(), vec!["/more".to_string(), "/to-a".to_string()]);
 }
+
+#[test]
+fn truncated_data_value_drops_the_peer() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x59));
+    r.handshake(vec![]);
+    expect_kind(&a, &[PeerAdded]);
+    let mut f = Vec::new();
+    // A string announcing 11 bytes that carries 5.
+    encode_frame(&mut f, r.id, EndpointId::NIL, EnvelopeType::Data, 16, "/ok", b"\x05\x0bhello").unwrap();
+    r.write_raw(&f);
+    let m = expect_kind(&a, &[PeerLost]);
+    assert!(m.text.contains("malformed envelope"), "{}", m.text);
+    still_serves(&a, &b, "truncated");
+}
+
+#[test]
+fn values_round_trip_through_publish_value() {
+    use zcluster::data::Value;
+    let (a, b, _port) = setup();
+    let v = Value::Vector(vec![Value::Count(7), Value::String(b"x".to_vec()), Value::Real(1.5)]);
+    a.publish_value("/ok/v", &v).unwrap();
+    let m = next_data(&b, T).unwrap();
+    assert_eq!(m.value().unwrap(), v);
+}

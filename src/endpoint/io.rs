@@ -870,6 +870,14 @@ impl Io {
                 return;
             }
         };
+        if self.shared.opts.validate_data {
+            if let Err(e) = env.validate_data() {
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.kill = Some(format!("malformed envelope: {}", e.message));
+                }
+                return;
+            }
+        }
         let id = self.shared.id;
         match env.kind {
             EnvelopeType::Data | EnvelopeType::Command => self.route_incoming(t, &env),

@@ -88,6 +88,10 @@ pub struct EndpointOptions {
     pub shutdown_timeout: Duration,
     /// A fixed id (tests, reproducible setups); `None` draws a random one.
     pub id: Option<EndpointId>,
+    /// Decode every incoming data payload on the I/O thread and drop a peer that sends a
+    /// malformed one (Broker drops the envelope instead). Off saves the decode when the
+    /// host decodes anyway.
+    pub validate_data: bool,
 }
 
 impl Default for EndpointOptions {
@@ -106,6 +110,7 @@ impl Default for EndpointOptions {
             unpeer_timeout: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(2),
             id: None,
+            validate_data: true,
         }
     }
 }
@@ -162,6 +167,14 @@ pub struct Message {
 impl Message {
     fn status(kind: MessageKind, peer: PeerInfo, text: impl Into<String>) -> Message {
         Message { kind, topic: String::new(), payload: Vec::new(), sender: None, peer: Some(peer), text: text.into() }
+    }
+
+    /// Decodes a data message's payload (one Broker value).
+    pub fn value(&self) -> Result<crate::data::Value> {
+        if self.kind != MessageKind::Data {
+            return Err(Error::type_mismatch(format!("a {:?} message carries no data value", self.kind)));
+        }
+        crate::data::bin::decode(&self.payload)
     }
 
     pub fn is_status(&self) -> bool {
@@ -345,6 +358,13 @@ impl Endpoint {
     /// whose filter matches. This endpoint's own inbox does not see it.
     pub fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<()> {
         self.publish_envelope(EnvelopeType::Data, topic, payload, EndpointId::NIL)
+    }
+
+    /// Publishes one Broker value (encoded here) as a data envelope.
+    pub fn publish_value(&self, topic: &str, value: &crate::data::Value) -> Result<()> {
+        let mut payload = Vec::new();
+        crate::data::bin::try_encode(value, &mut payload)?;
+        self.publish(topic, payload)
     }
 
     /// Publishes a command envelope (store traffic). With a receiver it goes only to that

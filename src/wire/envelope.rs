@@ -55,6 +55,17 @@ pub struct Envelope {
 }
 
 impl<'a> EnvelopeRef<'a> {
+    /// Checks that a data envelope's payload is exactly one well-formed Broker value (as
+    /// Broker's `data_envelope::do_parse` requires). `decode` only checks the tag, so the
+    /// I/O thread can choose whether to pay for the full check.
+    pub fn validate_data(&self) -> Result<()> {
+        if self.kind == EnvelopeType::Data {
+            crate::data::bin::decode(self.payload)
+                .map_err(|e| Error::decode(format!("data envelope on '{}': {}", self.topic, e.message)))?;
+        }
+        Ok(())
+    }
+
     /// Decodes one frame payload. The topic must be UTF-8 and the type known; a data
     /// payload must at least hold a type tag (its full check belongs to the data codec),
     /// a routing update must hold a well-formed filter.
@@ -86,6 +97,9 @@ impl<'a> EnvelopeRef<'a> {
         match kind {
             EnvelopeType::Data if !matches!(payload.first(), Some(&t) if t <= 14) => {
                 return Err(Error::decode("data envelope payload does not start with a data type tag"));
+            }
+            EnvelopeType::Command if payload.is_empty() => {
+                return Err(Error::decode("command envelope without payload"));
             }
             EnvelopeType::RoutingUpdate => {
                 decode_filter(payload)?;
@@ -211,6 +225,12 @@ mod tests {
         let mut t = bytes.clone();
         t[37] = 0xff;
         assert!(EnvelopeRef::decode(&t).is_err());
+        // A well-formed header whose value is truncated passes decode, fails validation.
+        let mut t = bytes.clone();
+        t.pop();
+        let e = EnvelopeRef::decode(&t).unwrap();
+        assert!(e.validate_data().is_err());
+        assert!(EnvelopeRef::decode(&bytes).unwrap().validate_data().is_ok());
     }
 
     #[test]

@@ -24,26 +24,12 @@ pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 /// The reserved topic of routing updates, pings and pongs.
 pub const INTERNAL_TOPIC: &str = "<$>";
 
-/// Appends `n` as Broker's varbyte (unsigned LEB128 on 32 bits).
-pub(crate) fn write_varbyte(mut n: u32, out: &mut Vec<u8>) {
-    while n > 0x7f {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
+// Varbytes are the data codec's (`data::bin`), shared so both agree on every edge case.
+pub(crate) use crate::data::bin::write_varbyte;
 
-/// Reads a varbyte from the front of `buf`; returns the value and the bytes consumed.
-/// Capped at 5 bytes and at 32 bits, unlike Broker's unbounded reader.
+/// `data::bin::read_varbyte` as an Option, for decoders that attach their own context.
 pub(crate) fn read_varbyte(buf: &[u8]) -> Option<(u32, usize)> {
-    let mut x: u64 = 0;
-    for (i, &b) in buf.iter().enumerate().take(5) {
-        x |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return u32::try_from(x).ok().map(|v| (v, i + 1));
-        }
-    }
-    None
+    crate::data::bin::read_varbyte(buf).ok()
 }
 
 /// Appends one frame (length prefix + payload) to `out`.
