@@ -23,6 +23,8 @@ struct State {
     /// The I/O thread stopped reading sockets because the inbox is full; wake it once
     /// the host has taken half.
     io_waiting: bool,
+    /// The endpoint is closed: waiting `pop`s return instead of blocking.
+    closed: bool,
 }
 
 pub(crate) struct Inbox {
@@ -40,7 +42,7 @@ impl Inbox {
     pub(crate) fn new(capacity: usize, policy: OverflowPolicy, waker: std::sync::Arc<mio::Waker>) -> crate::Result<Inbox> {
         let (tx, rx) = pipe::new().map_err(|e| crate::Error::new(crate::ErrorKind::Io, format!("creating the inbox pipe: {e}")))?;
         Ok(Inbox {
-            state: Mutex::new(State { q: VecDeque::new(), bounded: 0, signaled: false, io_waiting: false }),
+            state: Mutex::new(State { q: VecDeque::new(), bounded: 0, signaled: false, io_waiting: false, closed: false }),
             ready: Condvar::new(),
             tx,
             rx,
@@ -137,6 +139,7 @@ impl Inbox {
             }
             match deadline {
                 None => return None,
+                Some(_) if st.closed => return None,
                 Some(d) => {
                     if Instant::now() >= d || self.ready.wait_until(&mut st, d).timed_out() {
                         return self.pop_locked(&mut st);
@@ -150,8 +153,10 @@ impl Inbox {
         self.state.lock().q.len()
     }
 
-    /// Wakes every host thread blocked in `pop` (used when the endpoint closes).
-    pub(crate) fn notify_all(&self) {
+    /// Marks the inbox closed and wakes every host thread blocked in `pop`. Messages
+    /// already queued can still be taken.
+    pub(crate) fn close(&self) {
+        self.state.lock().closed = true;
         self.ready.notify_all();
     }
 }

@@ -115,6 +115,91 @@ impl Default for EndpointOptions {
     }
 }
 
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v {
+        "T" | "t" | "true" | "1" | "yes" => Ok(true),
+        "F" | "f" | "false" | "0" | "no" => Ok(false),
+        _ => Err(Error::invalid(format!("option {key}: '{v}' is not a boolean (expected T/F, true/false or 1/0)"))),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T> {
+    v.trim().parse().map_err(|_| Error::invalid(format!("option {key}: '{v}' is not {what}")))
+}
+
+/// Durations by name take seconds, as Zeek's `interval` options (fractions allowed), or a
+/// value with a unit suffix: `250ms`, `2s`, `1min`.
+fn parse_duration(key: &str, v: &str) -> Result<Duration> {
+    let v = v.trim();
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("min") {
+        (n, 60.0)
+    } else if let Some(n) = v.strip_suffix("sec").or_else(|| v.strip_suffix('s')) {
+        (n, 1.0)
+    } else {
+        (v, 1.0)
+    };
+    let x: f64 = parse_num(key, num.trim(), "a duration (seconds, or with ms/s/min)")?;
+    if !(0.0..=1e9).contains(&x) {
+        return Err(Error::invalid(format!("option {key}: '{v}' is out of range")));
+    }
+    Ok(Duration::from_secs_f64(x * scale))
+}
+
+impl EndpointOptions {
+    /// Sets an option by name (librdkafka style, so new options never change the C ABI).
+    /// Names: Zeek's where it has one (`Broker::forward_messages`,
+    /// `Broker::peer_buffer_size`, `Broker::peer_overflow_policy`), Broker's config key
+    /// (`broker.ttl`), or ours: `inbox_capacity`, `inbox_overflow_policy`,
+    /// `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
+    /// `unpeer_timeout`, `shutdown_timeout` (durations in seconds or with ms/s/min),
+    /// `id` (UUID text), `validate_data`.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "Broker::forward_messages" | "forwarding" => self.forwarding = parse_bool(key, value)?,
+            "broker.ttl" | "ttl" => {
+                let t: u16 = parse_num(key, value, "a hop count between 1 and 65535")?;
+                if t == 0 {
+                    return Err(Error::invalid(format!("option {key}: the hop limit must be at least 1")));
+                }
+                self.ttl = t;
+            }
+            "Broker::peer_buffer_size" | "peer_buffer_size" => {
+                self.peer_buffer_size = parse_num::<usize>(key, value, "a message count")?.max(1)
+            }
+            "Broker::peer_overflow_policy" | "peer_overflow_policy" => self.peer_policy = OverflowPolicy::parse(value)?,
+            "inbox_capacity" => self.inbox_capacity = parse_num::<usize>(key, value, "a message count")?.max(1),
+            "inbox_overflow_policy" => {
+                let p = OverflowPolicy::parse(value)?;
+                if p == OverflowPolicy::Disconnect {
+                    return Err(Error::invalid(format!(
+                        "option {key}: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"
+                    )));
+                }
+                self.inbox_policy = p;
+            }
+            "publish_queue" => self.publish_queue = parse_num::<usize>(key, value, "a message count")?.max(1),
+            "backpressure_timeout" => self.backpressure_timeout = parse_duration(key, value)?,
+            "max_frame" => self.max_frame = parse_num::<usize>(key, value, "a byte count")?.max(64),
+            "handshake_timeout" => self.handshake_timeout = parse_duration(key, value)?,
+            "unpeer_timeout" => self.unpeer_timeout = parse_duration(key, value)?,
+            "shutdown_timeout" => self.shutdown_timeout = parse_duration(key, value)?,
+            "id" => self.id = Some(EndpointId::parse(value)?),
+            "validate_data" => self.validate_data = parse_bool(key, value)?,
+            _ => {
+                return Err(Error::not_found(format!(
+                    "unknown endpoint option '{key}' (known: Broker::forward_messages, broker.ttl, \
+                     Broker::peer_buffer_size, Broker::peer_overflow_policy, inbox_capacity, \
+                     inbox_overflow_policy, publish_queue, backpressure_timeout, max_frame, \
+                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data)"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Who a status message is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -249,7 +334,7 @@ type Callback = Box<dyn FnMut(Message) + Send>;
 /// A Broker endpoint. All methods take `&self` and may be called from any host thread.
 pub struct Endpoint {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     callback: Mutex<Option<Callback>>,
     /// Serializes `poll` callers so callbacks never run concurrently with themselves.
     poll_lock: Mutex<()>,
@@ -286,7 +371,7 @@ impl Endpoint {
             peer_subs: Mutex::new(Vec::new()),
         });
         let thread = io::spawn(shared.clone(), poll)?;
-        Ok(Endpoint { shared, thread: Some(thread), callback: Mutex::new(None), poll_lock: Mutex::new(()) })
+        Ok(Endpoint { shared, thread: Mutex::new(Some(thread)), callback: Mutex::new(None), poll_lock: Mutex::new(()) })
     }
 
     pub fn id(&self) -> EndpointId {
@@ -490,6 +575,33 @@ impl Endpoint {
         }
     }
 
+    /// Shuts the endpoint down (also done on drop): flushes what it can within
+    /// `shutdown_timeout`, closes every socket, joins the I/O thread. Peers see the
+    /// connection end (`PeerLost`) and reconnect if they initiated. Afterwards commands
+    /// fail with `Closed`, blocked `next` calls return, and queued messages can still be
+    /// taken. Idempotent.
+    pub fn close(&self) {
+        {
+            let mut q = self.shared.cmds.lock();
+            if !q.closed {
+                q.q.push_back(Command::Shutdown);
+                q.closed = true;
+                q.wake_pending = true;
+            }
+        }
+        self.shared.cmd_room.notify_all();
+        let _ = self.shared.waker.wake();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+        self.shared.inbox.close();
+    }
+
+    /// Whether `close` ran (or the endpoint was dropped).
+    pub fn is_closed(&self) -> bool {
+        self.shared.cmds.lock().closed
+    }
+
     pub fn stats(&self) -> Stats {
         let c = &self.shared.counters;
         Stats {
@@ -505,20 +617,32 @@ impl Endpoint {
 }
 
 impl Drop for Endpoint {
-    /// Flushes what it can within `shutdown_timeout`, closes every socket, joins the I/O
-    /// thread. Peers see the connection end (`PeerLost`) and reconnect if they initiated.
     fn drop(&mut self) {
-        {
-            let mut q = self.shared.cmds.lock();
-            q.q.push_back(Command::Shutdown);
-            q.closed = true;
-            q.wake_pending = true;
-        }
-        self.shared.cmd_room.notify_all();
-        let _ = self.shared.waker.wake();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.shared.inbox.notify_all();
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_by_name() {
+        let mut o = EndpointOptions::default();
+        o.set("Broker::forward_messages", "F").unwrap();
+        assert!(!o.forwarding);
+        o.set("Broker::peer_overflow_policy", "drop_oldest").unwrap();
+        assert_eq!(o.peer_policy, OverflowPolicy::DropOldest);
+        o.set("backpressure_timeout", "250ms").unwrap();
+        assert_eq!(o.backpressure_timeout, Duration::from_millis(250));
+        o.set("handshake_timeout", "1.5").unwrap();
+        assert_eq!(o.handshake_timeout, Duration::from_millis(1500));
+        o.set("id", "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1").unwrap();
+        assert_eq!(o.id.unwrap().to_string(), "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1");
+        assert_eq!(o.set("nope", "1").unwrap_err().kind, ErrorKind::NotFound);
+        assert!(o.set("broker.ttl", "0").is_err());
+        assert!(o.set("inbox_overflow_policy", "disconnect").is_err());
+        assert!(o.set("Broker::forward_messages", "maybe").unwrap_err().message.contains("boolean"));
+        assert!(o.set("unpeer_timeout", "-1").is_err());
     }
 }
