@@ -111,7 +111,7 @@
 #define ZC_ABI_VERSION 1
 
 /**
- * What a message is. Numbers are stable.
+ * What a message is (`zc_message_kind` reports it). Numbers are stable.
  */
 typedef enum {
     /**
@@ -163,7 +163,7 @@ typedef enum {
      * A command envelope (data-store traffic): topic and data.
      */
     ZC_MESSAGE_COMMAND = 11,
-} zc_message_kind;
+} zc_msg_kind;
 
 /**
  * The result of every fallible call. The numbers are part of the ABI: never renumber
@@ -447,7 +447,7 @@ zc_result zc_endpoint_get_stats(const zc_endpoint *ep, zc_endpoint_stats *out);
 /**
  * The message's kind. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
  */
-zc_result zc_message_kind(const zc_message *msg, zc_message_kind *out);
+zc_result zc_message_kind(const zc_message *msg, zc_msg_kind *out);
 
 /**
  * An event or command message's topic (free with `zc_string_free`).

@@ -33,10 +33,10 @@ static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoin
 static OPTIONS: Registry<Mutex<EndpointOptions>> = Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
 static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
 
-/// What a message is. Numbers are stable.
+/// What a message is (`zc_message_kind` reports it). Numbers are stable.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum zc_message_kind {
+pub enum zc_msg_kind {
     /// A data envelope: `zc_message_topic`, `zc_message_data` (one Broker-encoded value).
     ZC_MESSAGE_EVENT = 0,
     /// A peering completed its handshake ("handshake successful").
@@ -64,8 +64,8 @@ pub enum zc_message_kind {
     ZC_MESSAGE_COMMAND = 11,
 }
 
-fn kind_of(k: MessageKind) -> zc_message_kind {
-    use zc_message_kind::*;
+fn kind_of(k: MessageKind) -> zc_msg_kind {
+    use zc_msg_kind::*;
     match k {
         MessageKind::Data => ZC_MESSAGE_EVENT,
         MessageKind::Command => ZC_MESSAGE_COMMAND,
@@ -431,7 +431,7 @@ pub extern "C" fn zc_endpoint_get_stats(ep: *const zc_endpoint, out: *mut zc_end
 
 /// The message's kind. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub extern "C" fn zc_message_kind(msg: *const zc_message, out: *mut zc_message_kind) -> zc_result {
+pub extern "C" fn zc_message_kind(msg: *const zc_message, out: *mut zc_msg_kind) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, kind_of(MESSAGES.get(msg)?.kind));
