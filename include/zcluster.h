@@ -36,10 +36,144 @@
 #define METADATA_USER_START 200
 
 /**
+ * Frames during the handshake are tiny (the largest is a filter); anything bigger than
+ * this is garbage or an attack, and is refused before allocating.
+ */
+#define MAX_HANDSHAKE_FRAME (64 * 1024)
+
+/**
+ * Default bound of an operational frame (an envelope); configurable per endpoint.
+ */
+#define DEFAULT_MAX_FRAME ((16 * 1024) * 1024)
+
+#define ENVELOPE_HEADER_LEN 37
+
+/**
+ * Broker's default hop limit (`defaults::ttl`).
+ */
+#define DEFAULT_TTL 16
+
+/**
+ * "ZEEK": every phase-1 message starts with it.
+ */
+#define MAGIC 1514489163
+
+/**
+ * The only protocol version there is.
+ */
+#define PROTOCOL_VERSION 1
+
+#define TAG_HELLO 6
+
+#define TAG_PROBE 7
+
+#define TAG_VERSION_SELECT 8
+
+#define TAG_DROP_CONN 9
+
+#define TAG_ORIGINATOR_SYN 10
+
+#define TAG_RESPONDER_SYN_ACK 11
+
+#define TAG_ORIGINATOR_ACK 12
+
+#define NONE 0
+
+#define UNSPECIFIED 1
+
+#define PEER_INCOMPATIBLE 2
+
+#define PEER_INVALID 3
+
+#define PEER_UNAVAILABLE 4
+
+#define PEER_DISCONNECT_DURING_HANDSHAKE 5
+
+#define PEER_TIMEOUT 6
+
+#define SHUTTING_DOWN 28
+
+#define INVALID_PEERING_REQUEST 29
+
+#define REPEATED_PEERING_HANDSHAKE_REQUEST 30
+
+#define UNEXPECTED_HANDSHAKE_MESSAGE 31
+
+#define INVALID_HANDSHAKE_STATE 32
+
+#define INVALID_MESSAGE 20
+
+#define WRONG_MAGIC_NUMBER 38
+
+#define REDUNDANT_CONNECTION 39
+
+#define LOGIC_ERROR 40
+
+/**
+ * The highest code Broker knows (`invalid_json`).
+ */
+#define MAX 41
+
+/**
  * The ABI version. The Python package refuses a library whose ABI version differs from
  * the one it was written for. Bumped on any incompatible change to the C API.
  */
 #define ZC_ABI_VERSION 1
+
+/**
+ * What a message is (`zc_message_kind` reports it). Numbers are stable.
+ */
+typedef enum {
+    /**
+     * A data envelope: `zc_message_topic`, `zc_message_data` (one Broker-encoded value).
+     */
+    ZC_MESSAGE_EVENT = 0,
+    /**
+     * A peering completed its handshake ("handshake successful").
+     */
+    ZC_MESSAGE_PEER_ADDED = 1,
+    /**
+     * A peering ended without an unpeer ("lost connection to remote peer").
+     */
+    ZC_MESSAGE_PEER_LOST = 2,
+    /**
+     * A peering ended by an unpeer on either side, or a forced disconnect.
+     */
+    ZC_MESSAGE_PEER_REMOVED = 3,
+    /**
+     * A connect attempt failed (Broker's `peer_unavailable`); retried if asked.
+     */
+    ZC_MESSAGE_PEER_UNREACHABLE = 4,
+    /**
+     * First status of a new peering ("found a new peer in the network").
+     */
+    ZC_MESSAGE_ENDPOINT_DISCOVERED = 5,
+    /**
+     * Reserved for the cluster layer.
+     */
+    ZC_MESSAGE_HELLO = 6,
+    /**
+     * Reserved for the cluster layer.
+     */
+    ZC_MESSAGE_NODE_UP = 7,
+    /**
+     * Reserved for the cluster layer.
+     */
+    ZC_MESSAGE_NODE_DOWN = 8,
+    /**
+     * Follows every PEER_LOST / PEER_REMOVED ("lost the last path"), as Broker's.
+     */
+    ZC_MESSAGE_ENDPOINT_UNREACHABLE = 9,
+    /**
+     * A connection was refused during the handshake (garbage, bad magic, wrong version,
+     * equal ids, timeout); `zc_message_text` says why.
+     */
+    ZC_MESSAGE_PEER_REJECTED = 10,
+    /**
+     * A command envelope (data-store traffic): topic and data.
+     */
+    ZC_MESSAGE_COMMAND = 11,
+} zc_msg_kind;
 
 /**
  * `Cluster::NodeType`. The numbers are stable.
@@ -179,6 +313,16 @@ typedef struct Port Port;
 typedef struct zc_cluster zc_cluster;
 
 /**
+ * An endpoint (opaque). Freed with `zc_endpoint_free`.
+ */
+typedef struct zc_endpoint zc_endpoint;
+
+/**
+ * Endpoint options (opaque), set by name. Freed with `zc_endpoint_options_free`.
+ */
+typedef struct zc_endpoint_options zc_endpoint_options;
+
+/**
  * An opaque Zeek event: a name, arguments and metadata.
  */
 typedef struct zc_event zc_event;
@@ -187,6 +331,11 @@ typedef struct zc_event zc_event;
  * A parsed cluster layout (immutable; may be shared between threads).
  */
 typedef struct zc_layout zc_layout;
+
+/**
+ * A message taken from an endpoint (opaque). Freed with `zc_message_free`.
+ */
+typedef struct zc_message zc_message;
 
 /**
  * A copy of one node of a layout (immutable; independent of the layout's lifetime).
@@ -203,6 +352,43 @@ typedef struct zc_options zc_options;
  * An opaque Broker value (any of the 15 types).
  */
 typedef struct zc_value zc_value;
+
+/**
+ * A message callback: `msg` is borrowed for the duration of the call (do not free it;
+ * copy what you need). Runs on the thread that calls `zc_endpoint_poll`.
+ */
+typedef void (*zc_message_cb)(const zc_message *msg, void *userdata);
+
+/**
+ * Releases callback userdata; called exactly once, when the callback is replaced or the
+ * endpoint is freed.
+ */
+typedef void (*zc_userdata_free_cb)(void *userdata);
+
+/**
+ * Counters of an endpoint, cumulative since it started.
+ */
+typedef struct {
+    /**
+     * Events dropped because the inbox was full (drop policies).
+     */
+    uint64_t inbox_dropped;
+    /**
+     * Envelopes dropped because a peer's queue was full (drop policies).
+     */
+    uint64_t peer_dropped;
+    /**
+     * Peers disconnected because their queue overflowed (`disconnect` policy).
+     */
+    uint64_t peer_overflow_disconnects;
+    /**
+     * Envelopes not forwarded because their hop limit ran out.
+     */
+    uint64_t ttl_dropped;
+    uint64_t published;
+    uint64_t received;
+    uint64_t forwarded;
+} zc_endpoint_stats;
 
 
 
@@ -287,6 +473,196 @@ zc_result zc_cluster_peer_retry(const zc_cluster *cl, uint64_t *out);
  * connects to peers (later work). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
  */
 zc_result zc_cluster_worker_count(const zc_cluster *cl, uint64_t *out);
+
+/**
+ * Creates endpoint options with the defaults (forwarding on, backpressure everywhere).
+ * The caller owns `*out` and frees it with `zc_endpoint_options_free`.
+ * Errors: ZC_ERR_NULL.
+ */
+zc_result zc_endpoint_options_new(zc_endpoint_options **out);
+
+/**
+ * Sets an option by name: `Broker::forward_messages` (T/F), `broker.ttl`,
+ * `Broker::peer_buffer_size`, `Broker::peer_overflow_policy` (`backpressure`,
+ * `drop_newest`, `drop_oldest`, `disconnect`), `inbox_capacity`, `inbox_overflow_policy`,
+ * `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
+ * `unpeer_timeout`, `shutdown_timeout` (seconds, or `250ms`), `id` (UUID text),
+ * `validate_data` (T/F). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
+ * ZC_ERR_INVALID_ARGUMENT (bad value; the message names the accepted values).
+ */
+zc_result zc_endpoint_options_set(zc_endpoint_options *opts, const char *name, const char *value);
+
+/**
+ * Frees options. NULL is a no-op.
+ */
+void zc_endpoint_options_free(zc_endpoint_options *opts);
+
+/**
+ * Creates an endpoint and starts its I/O thread. `opts` may be NULL (defaults); it is
+ * only read, the caller keeps owning it. The caller owns `*out` (`zc_endpoint_free`).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO.
+ */
+zc_result zc_endpoint_new(const zc_endpoint_options *opts, zc_endpoint **out);
+
+/**
+ * Shuts the endpoint down (flushing within its shutdown timeout), closes its sockets,
+ * joins its thread and frees the handle. Other threads' calls on the handle fail with
+ * ZC_ERR_BAD_HANDLE or ZC_ERR_CLOSED afterwards. NULL is a no-op.
+ */
+void zc_endpoint_free(zc_endpoint *ep);
+
+/**
+ * Writes the endpoint's id (UUID text) to `*out`; free it with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_id(const zc_endpoint *ep, char **out);
+
+/**
+ * Listens on `addr:port` (`""` = all IPv4 interfaces, port 0 = pick one); writes the bound
+ * port to `*bound_port` (which may be NULL). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_IO (address in use, ...),
+ * ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_listen(const zc_endpoint *ep,
+                             const char *addr,
+                             uint16_t port,
+                             uint16_t *bound_port);
+
+/**
+ * Starts peering with `addr:port` and returns at once; the outcome arrives as messages
+ * (PEER_ADDED, or PEER_UNREACHABLE per failed attempt). With `retry_ms` > 0 failed
+ * attempts repeat every `retry_ms` and a lost peering is re-established.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (address
+ * does not resolve), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_peer(const zc_endpoint *ep,
+                           const char *addr,
+                           uint16_t port,
+                           uint64_t retry_ms);
+
+/**
+ * Ends the peering with `addr:port` with Broker's goodbye (ping/pong); both sides report
+ * PEER_REMOVED and neither reconnects. Also cancels pending connect attempts.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_unpeer(const zc_endpoint *ep, const char *addr, uint16_t port);
+
+/**
+ * Subscribes to a topic prefix (plain byte-prefix match, as Broker's).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_subscribe(const zc_endpoint *ep, const char *topic_prefix);
+
+/**
+ * Withdraws a subscription made with `zc_endpoint_subscribe`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_unsubscribe(const zc_endpoint *ep, const char *topic_prefix);
+
+/**
+ * Publishes `len` bytes holding exactly one Broker-encoded value (binary format) on
+ * `topic` to every peer whose subscriptions match. The bytes are copied. Under
+ * backpressure (the default) it waits up to the backpressure timeout for room.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_DECODE (not one value),
+ * ZC_ERR_INVALID_ARGUMENT (topic too long or reserved), ZC_ERR_WOULD_BLOCK (no room
+ * within the timeout), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_publish_data(const zc_endpoint *ep,
+                                   const char *topic,
+                                   const uint8_t *data,
+                                   size_t len);
+
+/**
+ * A descriptor that is readable exactly while messages wait (level-triggered), for
+ * select/poll/epoll loops. Owned by the endpoint: do not read or close it.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_fd(const zc_endpoint *ep, int *out);
+
+/**
+ * Takes the next message: `timeout_ms` 0 returns at once, < 0 waits without limit (until
+ * a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
+ */
+zc_result zc_endpoint_next(const zc_endpoint *ep, int64_t timeout_ms, zc_message **out);
+
+/**
+ * Sets the callback `zc_endpoint_poll` runs for each message (NULL `cb` clears it). The
+ * previous callback's `userdata_free` runs. No internal lock is held while the callback
+ * runs, so it may call any `zc_*` function except `zc_endpoint_poll` on the same endpoint.
+ * Errors: ZC_ERR_BAD_HANDLE (then `userdata_free` is still called, so nothing leaks).
+ */
+zc_result zc_endpoint_set_callback(const zc_endpoint *ep,
+                                   zc_message_cb cb,
+                                   void *userdata,
+                                   zc_userdata_free_cb userdata_free);
+
+/**
+ * Runs the callback for every waiting message on the calling thread, waiting up to
+ * `timeout_ms` for the first (0: do not wait). Writes how many were handled to `*handled`
+ * (may be NULL). Without a callback nothing is taken.
+ * Errors: ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_poll(const zc_endpoint *ep, int64_t timeout_ms, size_t *handled);
+
+/**
+ * Number of established peerings. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_peer_count(const zc_endpoint *ep, size_t *out);
+
+/**
+ * Whether some peer subscribed to a prefix of `topic` (a publish would go out).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_peer_subscribed(const zc_endpoint *ep, const char *topic, bool *out);
+
+/**
+ * Copies the endpoint's counters to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_get_stats(const zc_endpoint *ep, zc_endpoint_stats *out);
+
+/**
+ * The message's kind. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_message_kind(const zc_message *msg, zc_msg_kind *out);
+
+/**
+ * An event or command message's topic (free with `zc_string_free`).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a status message has no topic).
+ */
+zc_result zc_message_topic(const zc_message *msg, char **out);
+
+/**
+ * An event or command message's payload bytes (Broker's binary encoding): `*out` gets a
+ * library-owned copy (free with `zc_string_free`), `*len` its length.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (status message).
+ */
+zc_result zc_message_data(const zc_message *msg, uint8_t **out, size_t *len);
+
+/**
+ * A status message's text, Broker's wording plus the reason (free with `zc_string_free`);
+ * empty for event messages. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_message_text(const zc_message *msg, char **out);
+
+/**
+ * The peer's endpoint id (UUID text; free with `zc_string_free`) of a status message, or
+ * for an event the id of the peer it arrived from.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (not known, e.g. a failed connect).
+ */
+zc_result zc_message_peer_id(const zc_message *msg, char **out);
+
+/**
+ * A status message's peer address (free with `zc_string_free`) and port (`port` may be
+ * NULL). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (event message).
+ */
+zc_result zc_message_address(const zc_message *msg, char **out, uint16_t *port);
+
+/**
+ * Frees a message. NULL is a no-op.
+ */
+void zc_message_free(zc_message *msg);
 
 /**
  * Frees a NULL-terminated string array returned by zcluster (`zc_layout_node_names`,

@@ -10,6 +10,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod cluster;
+pub mod endpoint;
 pub mod handle;
 pub mod layout;
 pub mod options;
