@@ -324,6 +324,11 @@ pub(crate) fn parse_layout(text: &str, source: &str) -> Result<Layout> {
     let mut layout = Layout::empty(Format::Json, source);
     let mut refs: BTreeMap<String, RefPositions> = BTreeMap::new();
     let mut have_nodes = false;
+    for (i, (kpos, key, _, _)) in items.iter().enumerate() {
+        if items[..i].iter().any(|(_, k, _, _)| k == key) {
+            return Err(perr(source, *kpos, format!("duplicate key \"{key}\"")));
+        }
+    }
     for (kpos, key, vpos, v) in &items {
         match key.as_str() {
             "nodes" => {
@@ -347,7 +352,10 @@ pub(crate) fn parse_layout(text: &str, source: &str) -> Result<Layout> {
                 let J::Obj(opts) = v else {
                     return Err(perr(source, *vpos, format!("\"options\": expected an object of option name -> value, found {}", v.kind())));
                 };
-                for (_, name, opos, ov) in opts {
+                for (i, (okpos, name, opos, ov)) in opts.iter().enumerate() {
+                    if opts[..i].iter().any(|(_, k, _, _)| k == name) {
+                        return Err(perr(source, *okpos, format!("duplicate option \"{name}\"")));
+                    }
                     let value = option_value(source, name, *opos, ov)?;
                     layout.set_option(name.clone(), value);
                 }

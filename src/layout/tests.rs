@@ -232,6 +232,16 @@ fn json_hand_written() {
 }
 
 #[test]
+fn event_handlers_are_skipped() {
+    let l = Layout::parse(
+        "event zeek_init() &priority=5\n\t{\n\tif ( x == \"}\" ) { print \"{\"; } # }\n\t}\nredef Cluster::manager_is_logger = F;\n",
+        Some(Format::Zeek),
+    )
+    .unwrap();
+    assert_eq!(l.option("Cluster::manager_is_logger"), Some(&OptionValue::Bool(false)));
+}
+
+#[test]
 fn other_redefs_and_comments() {
     let l = Layout::parse(
         "# c\nredef Cluster::enable_round_robin_logging = F; # trailing\nredef Cluster::retry_interval = 2 hrs;\n\
@@ -342,6 +352,10 @@ fn malformed_layouts_give_precise_errors() {
          "<input>:1:54: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found \"soon\""),
         (Format::Json, "{\"nodes\": {\"w\": {\"node_type\": \"WORKER\",}}}".into(), "<input>:1:40: expected a string key, found `}`"),
         (Format::Json, "{\"options\": {}}".into(), "<input>:1:1: missing required key \"nodes\""),
+        (Format::Json, "{\"nodes\": {}, \"nodes\": {}}".into(), "<input>:1:15: duplicate key \"nodes\""),
+        (Format::Json, "{\"nodes\": {}, \"options\": {\"Cluster::node\": \"a\", \"Cluster::node\": \"b\"}}".into(),
+         "<input>:1:49: duplicate option \"Cluster::node\""),
+        (Format::Zeek, "event zeek_init() ;\n".into(), "<input>:1:19: expected `{` (the event handler's body), found `;`"),
         (Format::Json, "[1]".into(), "<input>:1:1: expected a JSON object with \"nodes\" and \"options\", found an array"),
     ];
     let mut failures = Vec::new();

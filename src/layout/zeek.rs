@@ -379,10 +379,23 @@ impl<'a> Cursor<'a> {
                 if braces_seen {
                     return Ok(());
                 }
-                // The parameter list closed; the body must follow.
-                self.skip_ws();
-                if self.peek() != Some('{') {
-                    return Err(self.expected("`{` (the event handler's body)"));
+                // The parameter list closed; attributes such as `&priority=5` may come
+                // before the body.
+                loop {
+                    self.skip_ws();
+                    match self.peek() {
+                        Some('{') => break,
+                        Some('&') => {
+                            self.bump();
+                            if self.ident().is_none() {
+                                return Err(self.expected("an attribute name after `&`"));
+                            }
+                            if self.eat("=") {
+                                self.value()?;
+                            }
+                        }
+                        _ => return Err(self.expected("`{` (the event handler's body)")),
+                    }
                 }
             }
         }
