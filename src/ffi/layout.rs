@@ -510,7 +510,8 @@ pub unsafe extern "C" fn zc_node_workers(node: *const zc_node, out: *mut *mut *m
 }
 
 /// A ZeekControl node.cfg setting of a node read from node.cfg: `key` is "host",
-/// "lb_method", "lb_procs", "pin_cpu", "aux_scripts" or "env:<NAME>" (one of `env_vars`).
+/// "lb_method", "lb_procs", "pin_cpu", "aux_scripts", "env_vars" (all of them as
+/// `K=V,K2=V2`, sorted by name; "" when none) or "env:<NAME>" (one of them).
 /// `*out` is a string freed with `zc_string_free`, or NULL (ZC_OK) when the node has no such
 /// setting. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT
 /// (unknown key).
@@ -530,10 +531,11 @@ pub unsafe extern "C" fn zc_node_zeekctl(node: *const zc_node, key: *const c_cha
             "lb_procs" => z.lb_procs.map(|v| v.to_string()),
             "pin_cpu" => z.pin_cpu.map(|v| v.to_string()),
             "aux_scripts" => z.aux_scripts.clone(),
+            "env_vars" => Some(z.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")),
             k if k.starts_with("env:") => z.env_vars.get(&k[4..]).cloned(),
             other => {
                 return Err(Error::invalid(format!(
-                    "unknown node.cfg key \"{other}\" (expected host, lb_method, lb_procs, pin_cpu, aux_scripts or env:<NAME>)"
+                    "unknown node.cfg key \"{other}\" (expected host, lb_method, lb_procs, pin_cpu, aux_scripts, env_vars or env:<NAME>)"
                 )))
             }
         };
