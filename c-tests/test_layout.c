@@ -215,6 +215,7 @@ ZC_TEST(node_cfg_layout) {
     CHECK_OWNED(zc_node_zeekctl(n, "pin_cpu", &s_), "1");
     CHECK_OWNED(zc_node_zeekctl(n, "env:MYVAR", &s_), "1");
     CHECK_OWNED(zc_node_zeekctl(n, "env:NOPE", &s_), NULL);
+    CHECK_OWNED(zc_node_zeekctl(n, "env_vars", &s_), "MYVAR=1,OTHER=\"two\"");
     char *s = NULL;
     ZC_CHECK_RC(zc_node_zeekctl(n, "colour", &s), ZC_ERR_INVALID_ARGUMENT);
     zc_node_free(n);

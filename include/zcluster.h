@@ -866,7 +866,8 @@ zc_result zc_node_workers(const zc_node *node, char ***out);
 
 /**
  * A ZeekControl node.cfg setting of a node read from node.cfg: `key` is "host",
- * "lb_method", "lb_procs", "pin_cpu", "aux_scripts" or "env:<NAME>" (one of `env_vars`).
+ * "lb_method", "lb_procs", "pin_cpu", "aux_scripts", "env_vars" (all of them as
+ * `K=V,K2=V2`, sorted by name; "" when none) or "env:<NAME>" (one of them).
  * `*out` is a string freed with `zc_string_free`, or NULL (ZC_OK) when the node has no such
  * setting. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT
  * (unknown key).

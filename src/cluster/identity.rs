@@ -23,7 +23,12 @@ impl Identity {
     /// tests and hosts decide where it comes from). An empty or absent name means the
     /// cluster is not enabled; a name that is not in the layout is `NotFound`, as Zeek
     /// terminates on an unknown `Cluster::node`.
-    pub fn resolve(layout: &Layout, name: Option<&str>, option_node: Option<&str>, env_node: Option<&str>) -> Result<Identity> {
+    pub fn resolve(
+        layout: &Layout,
+        name: Option<&str>,
+        option_node: Option<&str>,
+        env_node: Option<&str>,
+    ) -> Result<Identity> {
         let node_name = name.or(option_node).or(env_node).unwrap_or("").to_string();
         let node_type = if node_name.is_empty() {
             NodeType::None
@@ -36,12 +41,20 @@ impl Identity {
                     return Err(Error::not_found(format!(
                         "node \"{node_name}\" is not in the layout {} (its nodes: {})",
                         layout.source,
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     )));
                 }
             }
         };
-        Ok(Identity { node_name, node_type, node_id: new_node_id()? })
+        Ok(Identity {
+            node_name,
+            node_type,
+            node_id: new_node_id()?,
+        })
     }
 
     /// Reads `CLUSTER_NODE` from the process environment (unset or not UTF-8: None).
@@ -88,9 +101,21 @@ pub fn new_node_id() -> Result<String> {
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| Error::new(crate::error::ErrorKind::Io, format!("cannot read /dev/urandom for a node id: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                crate::error::ErrorKind::Io,
+                format!("cannot read /dev/urandom for a node id: {e}"),
+            )
+        })?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }

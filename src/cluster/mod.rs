@@ -31,7 +31,13 @@ impl Cluster {
     pub fn new(layout: Arc<Layout>, node: Option<&str>, explicit: &Options) -> Result<Cluster> {
         let env_node = Identity::env_node();
         let env_retry = std::env::var(CONNECT_RETRY_ENV).ok();
-        Cluster::with_env(layout, node, explicit, env_node.as_deref(), env_retry.as_deref())
+        Cluster::with_env(
+            layout,
+            node,
+            explicit,
+            env_node.as_deref(),
+            env_retry.as_deref(),
+        )
     }
 
     /// `new` with the environment passed in (for hosts and tests that must not depend on
@@ -46,7 +52,12 @@ impl Cluster {
         let options = explicit.layered_over(&layout);
         let identity = Identity::resolve(&layout, node, options.node(), env_node)?;
         let peer_retry = options.peer_retry(env_connect_retry);
-        Ok(Cluster { layout, options, identity, peer_retry })
+        Ok(Cluster {
+            layout,
+            options,
+            identity,
+            peer_retry,
+        })
     }
 
     pub fn layout(&self) -> &Arc<Layout> {

@@ -38,34 +38,142 @@ struct Spec {
 const BACKENDS: &[&str] = &["Broker::MEMORY", "Broker::SQLITE", "Broker::ROCKSDB"];
 
 const SPECS: &[Spec] = &[
-    Spec { name: "Cluster::default_backend", kind: Kind::Enum(BACKENDS), default: "Broker::MEMORY" },
-    Spec { name: "Cluster::default_master_node", kind: Kind::Str, default: "" },
-    Spec { name: "Cluster::default_persistent_backend", kind: Kind::Enum(BACKENDS), default: "Broker::SQLITE" },
-    Spec { name: "Cluster::default_store_dir", kind: Kind::Str, default: "" },
-    Spec { name: "Cluster::enable_round_robin_logging", kind: Kind::Bool, default: "T" },
-    Spec { name: "Cluster::logger_topic", kind: Kind::Str, default: "zeek/cluster/logger" },
-    Spec { name: "Cluster::manager_is_logger", kind: Kind::Bool, default: "T" },
-    Spec { name: "Cluster::manager_topic", kind: Kind::Str, default: "zeek/cluster/manager" },
-    Spec { name: "Cluster::node", kind: Kind::Str, default: "" },
-    Spec { name: "Cluster::node_topic_prefix", kind: Kind::Str, default: "zeek/cluster/node/" },
-    Spec { name: "Cluster::nodeid_topic_prefix", kind: Kind::Str, default: "zeek/cluster/nodeid/" },
-    Spec { name: "Cluster::proxy_topic", kind: Kind::Str, default: "zeek/cluster/proxy" },
-    Spec { name: "Cluster::retry_interval", kind: Kind::Interval, default: "1.0 min" },
-    Spec { name: "Cluster::time_machine_topic", kind: Kind::Str, default: "zeek/cluster/time_machine" },
-    Spec { name: "Cluster::worker_topic", kind: Kind::Str, default: "zeek/cluster/worker" },
+    Spec {
+        name: "Cluster::default_backend",
+        kind: Kind::Enum(BACKENDS),
+        default: "Broker::MEMORY",
+    },
+    Spec {
+        name: "Cluster::default_master_node",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Cluster::default_persistent_backend",
+        kind: Kind::Enum(BACKENDS),
+        default: "Broker::SQLITE",
+    },
+    Spec {
+        name: "Cluster::default_store_dir",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Cluster::enable_round_robin_logging",
+        kind: Kind::Bool,
+        default: "T",
+    },
+    Spec {
+        name: "Cluster::logger_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/logger",
+    },
+    Spec {
+        name: "Cluster::manager_is_logger",
+        kind: Kind::Bool,
+        default: "T",
+    },
+    Spec {
+        name: "Cluster::manager_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/manager",
+    },
+    Spec {
+        name: "Cluster::node",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Cluster::node_topic_prefix",
+        kind: Kind::Str,
+        default: "zeek/cluster/node/",
+    },
+    Spec {
+        name: "Cluster::nodeid_topic_prefix",
+        kind: Kind::Str,
+        default: "zeek/cluster/nodeid/",
+    },
+    Spec {
+        name: "Cluster::proxy_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/proxy",
+    },
+    Spec {
+        name: "Cluster::retry_interval",
+        kind: Kind::Interval,
+        default: "1.0 min",
+    },
+    Spec {
+        name: "Cluster::time_machine_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/time_machine",
+    },
+    Spec {
+        name: "Cluster::worker_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/worker",
+    },
     // Bro 2.5 event routing patterns.
-    Spec { name: "Cluster::control_events", kind: Kind::Pattern, default: "Control::.*_request" },
-    Spec { name: "Cluster::manager2logger_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::manager2proxy_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::manager2worker_events", kind: Kind::Pattern, default: "Drop::.*" },
-    Spec { name: "Cluster::proxy2logger_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::proxy2manager_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::proxy2worker_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::tm2manager_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::tm2worker_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::worker2logger_events", kind: Kind::Pattern, default: "EMPTY" },
-    Spec { name: "Cluster::worker2manager_events", kind: Kind::Pattern, default: "(TimeMachine::command|Drop::.*)" },
-    Spec { name: "Cluster::worker2proxy_events", kind: Kind::Pattern, default: "EMPTY" },
+    Spec {
+        name: "Cluster::control_events",
+        kind: Kind::Pattern,
+        default: "Control::.*_request",
+    },
+    Spec {
+        name: "Cluster::manager2logger_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::manager2proxy_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::manager2worker_events",
+        kind: Kind::Pattern,
+        default: "Drop::.*",
+    },
+    Spec {
+        name: "Cluster::proxy2logger_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::proxy2manager_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::proxy2worker_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::tm2manager_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::tm2worker_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::worker2logger_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::worker2manager_events",
+        kind: Kind::Pattern,
+        default: "(TimeMachine::command|Drop::.*)",
+    },
+    Spec {
+        name: "Cluster::worker2proxy_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static Spec> {
@@ -82,13 +190,18 @@ pub fn is_known(name: &str) -> bool {
 }
 
 fn unknown(name: &str) -> String {
-    format!("unknown option \"{name}\" (expected one of: {})", names().collect::<Vec<_>>().join(", "))
+    format!(
+        "unknown option \"{name}\" (expected one of: {})",
+        names().collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn kind_value(kind: Kind, default: &str) -> OptionValue {
     match kind {
         Kind::Bool => OptionValue::Bool(default == "T"),
-        Kind::Interval => OptionValue::Interval(crate::layout::value_parse_interval(default).unwrap_or(0.0)),
+        Kind::Interval => {
+            OptionValue::Interval(crate::layout::value_parse_interval(default).unwrap_or(0.0))
+        }
         Kind::Str => OptionValue::String(default.to_string()),
         Kind::Pattern => OptionValue::Pattern(default.to_string()),
         Kind::Enum(_) => OptionValue::Enum(default.to_string()),
@@ -103,7 +216,9 @@ pub fn default_value(name: &str) -> Option<OptionValue> {
 fn expected(kind: Kind) -> String {
     match kind {
         Kind::Bool => "T, F, true or false".to_string(),
-        Kind::Interval => "an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds".to_string(),
+        Kind::Interval => {
+            "an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds".to_string()
+        }
         Kind::Str => "a string".to_string(),
         Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
         Kind::Enum(names) => format!("one of {}", names.join(", ")),
@@ -115,9 +230,16 @@ fn expected(kind: Kind) -> String {
 /// (`2.5`); strings as they are (or a quoted Zeek literal); patterns `/re/` or the bare
 /// regular expression; enums by full (`Broker::SQLITE`) or short (`SQLITE`) name.
 pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, String> {
-    let Some(s) = spec(name) else { return Err(unknown(name)) };
+    let Some(s) = spec(name) else {
+        return Err(unknown(name));
+    };
     let t = text.trim();
-    let bad = || format!("option {name}: expected {}, found \"{text}\"", expected(s.kind));
+    let bad = || {
+        format!(
+            "option {name}: expected {}, found \"{text}\"",
+            expected(s.kind)
+        )
+    };
     Ok(match s.kind {
         Kind::Bool => match t {
             "T" | "true" | "True" | "TRUE" | "1" => OptionValue::Bool(true),
@@ -146,7 +268,10 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
             Some(inner) if t.len() >= 2 => OptionValue::Pattern(inner.to_string()),
             _ => OptionValue::Pattern(text.to_string()),
         },
-        Kind::Enum(names) => match names.iter().find(|n| **n == t || n.rsplit("::").next() == Some(t)) {
+        Kind::Enum(names) => match names
+            .iter()
+            .find(|n| **n == t || n.rsplit("::").next() == Some(t))
+        {
             Some(n) => OptionValue::Enum(n.to_string()),
             None => return Err(bad()),
         },
@@ -156,7 +281,9 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
 /// Checks a value a layout file gives an option (Zeek's typing: no bare number for an
 /// interval); the error says what was expected.
 pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<OptionValue, String> {
-    let Some(s) = spec(name) else { return Err(unknown(name)) };
+    let Some(s) = spec(name) else {
+        return Err(unknown(name));
+    };
     let ok = match (&s.kind, &v) {
         (Kind::Bool, OptionValue::Bool(_))
         | (Kind::Interval, OptionValue::Interval(_))
@@ -172,7 +299,10 @@ pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<Opt
             OptionValue::Enum(e) => e.clone(),
             other => other.kind().to_string(),
         };
-        Err(format!("option {name}: expected {}, found {found}", expected(s.kind)))
+        Err(format!(
+            "option {name}: expected {}, found {found}",
+            expected(s.kind)
+        ))
     }
 }
 
@@ -193,7 +323,10 @@ impl Options {
     /// Every option at its documented default.
     pub fn new() -> Options {
         Options {
-            values: SPECS.iter().map(|s| (s.name, kind_value(s.kind, s.default))).collect(),
+            values: SPECS
+                .iter()
+                .map(|s| (s.name, kind_value(s.kind, s.default)))
+                .collect(),
             explicit: BTreeSet::new(),
         }
     }
@@ -222,7 +355,9 @@ impl Options {
     }
 
     pub fn get(&self, name: &str) -> Result<&OptionValue> {
-        self.values.get(name).ok_or_else(|| Error::new(ErrorKind::NotFound, unknown(name)))
+        self.values
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, unknown(name)))
     }
 
     /// The value as text: strings bare (no quotes), patterns `/re/`, intervals as Zeek
@@ -274,7 +409,9 @@ impl Options {
 
     pub fn retry_interval(&self) -> Duration {
         match self.values.get("Cluster::retry_interval") {
-            Some(OptionValue::Interval(s)) if *s > 0.0 && s.is_finite() => Duration::from_secs_f64(*s),
+            Some(OptionValue::Interval(s)) if *s > 0.0 && s.is_finite() => {
+                Duration::from_secs_f64(*s)
+            }
             _ => Duration::ZERO,
         }
     }
@@ -372,24 +509,74 @@ mod tests {
         assert_eq!(o.get_text("Cluster::retry_interval").unwrap(), "1.0 min");
         assert_eq!(o.retry_interval(), Duration::from_secs(60));
         assert_eq!(o.get_text("Cluster::manager_is_logger").unwrap(), "T");
-        assert_eq!(o.get_text("Cluster::enable_round_robin_logging").unwrap(), "T");
-        assert_eq!(o.get_text("Cluster::worker_topic").unwrap(), "zeek/cluster/worker");
-        assert_eq!(o.get_text("Cluster::logger_topic").unwrap(), "zeek/cluster/logger");
-        assert_eq!(o.get_text("Cluster::manager_topic").unwrap(), "zeek/cluster/manager");
-        assert_eq!(o.get_text("Cluster::proxy_topic").unwrap(), "zeek/cluster/proxy");
-        assert_eq!(o.get_text("Cluster::time_machine_topic").unwrap(), "zeek/cluster/time_machine");
-        assert_eq!(o.get_text("Cluster::node_topic_prefix").unwrap(), "zeek/cluster/node/");
-        assert_eq!(o.get_text("Cluster::nodeid_topic_prefix").unwrap(), "zeek/cluster/nodeid/");
-        assert_eq!(o.get_text("Cluster::default_backend").unwrap(), "Broker::MEMORY");
-        assert_eq!(o.get_text("Cluster::default_persistent_backend").unwrap(), "Broker::SQLITE");
+        assert_eq!(
+            o.get_text("Cluster::enable_round_robin_logging").unwrap(),
+            "T"
+        );
+        assert_eq!(
+            o.get_text("Cluster::worker_topic").unwrap(),
+            "zeek/cluster/worker"
+        );
+        assert_eq!(
+            o.get_text("Cluster::logger_topic").unwrap(),
+            "zeek/cluster/logger"
+        );
+        assert_eq!(
+            o.get_text("Cluster::manager_topic").unwrap(),
+            "zeek/cluster/manager"
+        );
+        assert_eq!(
+            o.get_text("Cluster::proxy_topic").unwrap(),
+            "zeek/cluster/proxy"
+        );
+        assert_eq!(
+            o.get_text("Cluster::time_machine_topic").unwrap(),
+            "zeek/cluster/time_machine"
+        );
+        assert_eq!(
+            o.get_text("Cluster::node_topic_prefix").unwrap(),
+            "zeek/cluster/node/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::nodeid_topic_prefix").unwrap(),
+            "zeek/cluster/nodeid/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::default_backend").unwrap(),
+            "Broker::MEMORY"
+        );
+        assert_eq!(
+            o.get_text("Cluster::default_persistent_backend").unwrap(),
+            "Broker::SQLITE"
+        );
         assert_eq!(o.get_text("Cluster::default_store_dir").unwrap(), "");
         assert_eq!(o.get_text("Cluster::default_master_node").unwrap(), "");
         assert_eq!(o.get_text("Cluster::node").unwrap(), "");
-        assert_eq!(o.get_text("Cluster::manager2worker_events").unwrap(), "/Drop::.*/");
-        assert_eq!(o.get_text("Cluster::worker2manager_events").unwrap(), "/(TimeMachine::command|Drop::.*)/");
-        assert_eq!(o.get_text("Cluster::control_events").unwrap(), "/Control::.*_request/");
-        for n in ["manager2proxy", "proxy2manager", "proxy2worker", "worker2proxy", "tm2manager", "tm2worker"] {
-            assert_eq!(o.get_text(&format!("Cluster::{n}_events")).unwrap(), "/EMPTY/", "{n}");
+        assert_eq!(
+            o.get_text("Cluster::manager2worker_events").unwrap(),
+            "/Drop::.*/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::worker2manager_events").unwrap(),
+            "/(TimeMachine::command|Drop::.*)/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::control_events").unwrap(),
+            "/Control::.*_request/"
+        );
+        for n in [
+            "manager2proxy",
+            "proxy2manager",
+            "proxy2worker",
+            "worker2proxy",
+            "tm2manager",
+            "tm2worker",
+        ] {
+            assert_eq!(
+                o.get_text(&format!("Cluster::{n}_events")).unwrap(),
+                "/EMPTY/",
+                "{n}"
+            );
         }
         assert_eq!(o.type_topic(NodeType::Worker), Some("zeek/cluster/worker"));
         assert_eq!(o.type_topic(NodeType::Control), None);
@@ -399,13 +586,34 @@ mod tests {
     #[test]
     fn set_parses_zeek_syntax() {
         let mut o = Options::new();
-        for (text, secs) in [("1.0 min", 60.0), ("30secs", 30.0), ("2 hrs", 7200.0), ("2.5", 2.5), ("250 msecs", 0.25), ("1 day", 86400.0)] {
+        for (text, secs) in [
+            ("1.0 min", 60.0),
+            ("30secs", 30.0),
+            ("2 hrs", 7200.0),
+            ("2.5", 2.5),
+            ("250 msecs", 0.25),
+            ("1 day", 86400.0),
+        ] {
             o.set("Cluster::retry_interval", text).unwrap();
-            assert_eq!(o.get("Cluster::retry_interval").unwrap(), &OptionValue::Interval(secs), "{text}");
+            assert_eq!(
+                o.get("Cluster::retry_interval").unwrap(),
+                &OptionValue::Interval(secs),
+                "{text}"
+            );
         }
         o.set("Cluster::retry_interval", "90").unwrap();
-        assert_eq!(o.get_text("Cluster::retry_interval").unwrap(), "1.0 min 30.0 secs");
-        for (t, b) in [("T", true), ("F", false), ("true", true), ("false", false), ("1", true), ("0", false)] {
+        assert_eq!(
+            o.get_text("Cluster::retry_interval").unwrap(),
+            "1.0 min 30.0 secs"
+        );
+        for (t, b) in [
+            ("T", true),
+            ("F", false),
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+        ] {
             o.set("Cluster::manager_is_logger", t).unwrap();
             assert_eq!(o.manager_is_logger(), b, "{t}");
         }
@@ -414,13 +622,23 @@ mod tests {
         o.set("Cluster::worker_topic", "\"quoted\\tx\"").unwrap();
         assert_eq!(o.get_text("Cluster::worker_topic").unwrap(), "quoted\tx");
         o.set("Cluster::default_backend", "SQLITE").unwrap();
-        assert_eq!(o.get_text("Cluster::default_backend").unwrap(), "Broker::SQLITE");
-        o.set("Cluster::manager2worker_events", "/Drop::.*|Intel::.*/").unwrap();
-        assert_eq!(o.get("Cluster::manager2worker_events").unwrap(), &OptionValue::Pattern("Drop::.*|Intel::.*".into()));
+        assert_eq!(
+            o.get_text("Cluster::default_backend").unwrap(),
+            "Broker::SQLITE"
+        );
+        o.set("Cluster::manager2worker_events", "/Drop::.*|Intel::.*/")
+            .unwrap();
+        assert_eq!(
+            o.get("Cluster::manager2worker_events").unwrap(),
+            &OptionValue::Pattern("Drop::.*|Intel::.*".into())
+        );
         // Round trip through text.
         let t = o.get_text("Cluster::manager2worker_events").unwrap();
         o.set("Cluster::manager2worker_events", &t).unwrap();
-        assert_eq!(o.get("Cluster::manager2worker_events").unwrap(), &OptionValue::Pattern("Drop::.*|Intel::.*".into()));
+        assert_eq!(
+            o.get("Cluster::manager2worker_events").unwrap(),
+            &OptionValue::Pattern("Drop::.*|Intel::.*".into())
+        );
     }
 
     #[test]
@@ -428,7 +646,13 @@ mod tests {
         let mut o = Options::new();
         let e = o.set("Cluster::retry", "1 sec").unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotFound);
-        assert!(e.message.starts_with("unknown option \"Cluster::retry\" (expected one of: Cluster::default_backend, "), "{}", e.message);
+        assert!(
+            e.message.starts_with(
+                "unknown option \"Cluster::retry\" (expected one of: Cluster::default_backend, "
+            ),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("Cluster::retry_interval"));
         let e = o.set("Cluster::retry_interval", "soon").unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
@@ -437,8 +661,13 @@ mod tests {
             "option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found \"soon\""
         );
         let e = o.set("Cluster::manager_is_logger", "yes").unwrap_err();
-        assert_eq!(e.message, "option Cluster::manager_is_logger: expected T, F, true or false, found \"yes\"");
-        let e = o.set("Cluster::default_backend", "Broker::DISK").unwrap_err();
+        assert_eq!(
+            e.message,
+            "option Cluster::manager_is_logger: expected T, F, true or false, found \"yes\""
+        );
+        let e = o
+            .set("Cluster::default_backend", "Broker::DISK")
+            .unwrap_err();
         assert_eq!(
             e.message,
             "option Cluster::default_backend: expected one of Broker::MEMORY, Broker::SQLITE, Broker::ROCKSDB, found \"Broker::DISK\""
@@ -479,6 +708,9 @@ mod tests {
         o.set("Cluster::retry_interval", "2.7").unwrap();
         assert_eq!(o.peer_retry(None), Duration::from_secs(2));
         // The option's value itself is untouched by the override.
-        assert_eq!(o.get_text("Cluster::retry_interval").unwrap(), "2.0 secs 700.0 msecs");
+        assert_eq!(
+            o.get_text("Cluster::retry_interval").unwrap(),
+            "2.0 secs 700.0 msecs"
+        );
     }
 }

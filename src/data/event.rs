@@ -21,19 +21,30 @@ pub const METADATA_USER_START: u64 = 200;
 impl Event {
     /// An event without arguments or metadata.
     pub fn new(name: impl Into<String>) -> Event {
-        Event { name: name.into(), args: Vec::new(), metadata: Vec::new() }
+        Event {
+            name: name.into(),
+            args: Vec::new(),
+            metadata: Vec::new(),
+        }
     }
 
     /// An event with arguments and no metadata.
     pub fn with_args(name: impl Into<String>, args: Vec<Value>) -> Event {
-        Event { name: name.into(), args, metadata: Vec::new() }
+        Event {
+            name: name.into(),
+            args,
+            metadata: Vec::new(),
+        }
     }
 
     /// Zeek's message layout: `[count 1, count 1, [name, [args...], metadata?]]`; the
     /// metadata vector (of `[count key, value]` pairs) is present only when non-empty,
     /// as Zeek writes it.
     pub fn to_value(&self) -> Value {
-        let mut content = vec![Value::from(self.name.as_str()), Value::Vector(self.args.clone())];
+        let mut content = vec![
+            Value::from(self.name.as_str()),
+            Value::Vector(self.args.clone()),
+        ];
         if !self.metadata.is_empty() {
             content.push(Value::Vector(
                 self.metadata
@@ -42,7 +53,11 @@ impl Event {
                     .collect(),
             ));
         }
-        Value::Vector(vec![Value::Count(1), Value::Count(1), Value::Vector(content)])
+        Value::Vector(vec![
+            Value::Count(1),
+            Value::Count(1),
+            Value::Vector(content),
+        ])
     }
 
     /// Reads a Zeek event with Zeek's validation (`broker/zeek.hh`): an outer vector of at
@@ -51,44 +66,84 @@ impl Event {
     /// a vector of `[count, value]` metadata pairs where key 1 must hold a timestamp.
     pub fn from_value(v: &Value) -> Result<Event> {
         let bad = |why: String| Error::type_mismatch(format!("not a Zeek event: {why}"));
-        let outer = v.as_vector().ok_or_else(|| bad(format!("expected a vector, got {}", v.type_name())))?;
+        let outer = v
+            .as_vector()
+            .ok_or_else(|| bad(format!("expected a vector, got {}", v.type_name())))?;
         if outer.len() < 3 {
-            return Err(bad(format!("expected [version, type, content], got {} element(s)", outer.len())));
+            return Err(bad(format!(
+                "expected [version, type, content], got {} element(s)",
+                outer.len()
+            )));
         }
         match &outer[0] {
             Value::Count(1) => {}
-            Value::Count(n) => return Err(bad(format!("unsupported format version {n} (expected 1)"))),
-            other => return Err(bad(format!("version must be a count, got {}", other.type_name()))),
+            Value::Count(n) => {
+                return Err(bad(format!("unsupported format version {n} (expected 1)")))
+            }
+            other => {
+                return Err(bad(format!(
+                    "version must be a count, got {}",
+                    other.type_name()
+                )))
+            }
         }
         match &outer[1] {
             Value::Count(1) => {}
             Value::Count(n) => return Err(bad(format!("message type {n} is not an event (1)"))),
-            other => return Err(bad(format!("message type must be a count, got {}", other.type_name()))),
+            other => {
+                return Err(bad(format!(
+                    "message type must be a count, got {}",
+                    other.type_name()
+                )))
+            }
         }
-        let content = outer[2]
-            .as_vector()
-            .ok_or_else(|| bad(format!("content must be a vector, got {}", outer[2].type_name())))?;
+        let content = outer[2].as_vector().ok_or_else(|| {
+            bad(format!(
+                "content must be a vector, got {}",
+                outer[2].type_name()
+            ))
+        })?;
         if content.len() < 2 {
-            return Err(bad(format!("content needs [name, args], got {} element(s)", content.len())));
+            return Err(bad(format!(
+                "content needs [name, args], got {} element(s)",
+                content.len()
+            )));
         }
         let name = match &content[0] {
             Value::String(b) => String::from_utf8(b.clone())
                 .map_err(|_| bad("event name is not valid UTF-8".to_string()))?,
-            other => return Err(bad(format!("name must be a string, got {}", other.type_name()))),
+            other => {
+                return Err(bad(format!(
+                    "name must be a string, got {}",
+                    other.type_name()
+                )))
+            }
         };
         let args = content[1]
             .as_vector()
-            .ok_or_else(|| bad(format!("args must be a vector, got {}", content[1].type_name())))?
+            .ok_or_else(|| {
+                bad(format!(
+                    "args must be a vector, got {}",
+                    content[1].type_name()
+                ))
+            })?
             .to_vec();
         let mut metadata = Vec::new();
         if let Some(meta) = content.get(2) {
-            let entries = meta
-                .as_vector()
-                .ok_or_else(|| bad(format!("metadata must be a vector, got {}", meta.type_name())))?;
+            let entries = meta.as_vector().ok_or_else(|| {
+                bad(format!(
+                    "metadata must be a vector, got {}",
+                    meta.type_name()
+                ))
+            })?;
             for (i, e) in entries.iter().enumerate() {
                 let pair = match e.as_vector() {
                     Some(p) if p.len() == 2 => p,
-                    _ => return Err(bad(format!("metadata entry {i} must be a [count, value] pair"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "metadata entry {i} must be a [count, value] pair"
+                        )))
+                    }
                 };
                 let key = pair[0]
                     .as_count()
@@ -102,7 +157,11 @@ impl Event {
                 metadata.push((key, pair[1].clone()));
             }
         }
-        Ok(Event { name, args, metadata })
+        Ok(Event {
+            name,
+            args,
+            metadata,
+        })
     }
 
     /// The network timestamp (metadata key 1), in ns since the epoch.
@@ -115,8 +174,10 @@ impl Event {
 
     /// Sets (or replaces) the network timestamp.
     pub fn set_network_timestamp(&mut self, ns: i64) {
-        self.metadata.retain(|(k, _)| *k != METADATA_NETWORK_TIMESTAMP);
-        self.metadata.insert(0, (METADATA_NETWORK_TIMESTAMP, Value::Timestamp(ns)));
+        self.metadata
+            .retain(|(k, _)| *k != METADATA_NETWORK_TIMESTAMP);
+        self.metadata
+            .insert(0, (METADATA_NETWORK_TIMESTAMP, Value::Timestamp(ns)));
     }
 
     /// The binary payload of a data message carrying this event.
@@ -138,8 +199,8 @@ mod tests {
     fn golden_demo_ping_matches_broker() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/golden/event_demo_ping.payload.hex");
-        let hex = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let hex =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let hex = hex.trim();
         let bytes: Vec<u8> = (0..hex.len() / 2)
             .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
@@ -170,9 +231,30 @@ mod tests {
         assert!(e.message.contains("key 1"), "{e}");
         for (v, what) in [
             (Value::Count(1), "expected a vector"),
-            (Value::Vector(vec![Value::Count(2), Value::Count(1), Value::Vector(vec![])]), "version 2"),
-            (Value::Vector(vec![Value::Count(1), Value::Count(3), Value::Vector(vec![])]), "type 3"),
-            (Value::Vector(vec![Value::Count(1), Value::Count(1), Value::Vector(vec![Value::Count(1), Value::Vector(vec![])])]), "name must be a string"),
+            (
+                Value::Vector(vec![
+                    Value::Count(2),
+                    Value::Count(1),
+                    Value::Vector(vec![]),
+                ]),
+                "version 2",
+            ),
+            (
+                Value::Vector(vec![
+                    Value::Count(1),
+                    Value::Count(3),
+                    Value::Vector(vec![]),
+                ]),
+                "type 3",
+            ),
+            (
+                Value::Vector(vec![
+                    Value::Count(1),
+                    Value::Count(1),
+                    Value::Vector(vec![Value::Count(1), Value::Vector(vec![])]),
+                ]),
+                "name must be a string",
+            ),
         ] {
             let e = Event::from_value(&v).unwrap_err();
             assert!(e.message.contains(what), "{e} vs {what}");

@@ -181,20 +181,29 @@ pub fn data_message_from_json(text: &str) -> Result<DataMessage> {
 
 pub fn data_message_from_json_value(j: &JsonValue) -> Result<DataMessage> {
     if j.as_object().is_none() {
-        return Err(Error::parse(format!("a data message must be a JSON object, got {}", j.kind())));
+        return Err(Error::parse(format!(
+            "a data message must be a JSON object, got {}",
+            j.kind()
+        )));
     }
     if let Some(t) = j.get("type") {
         if t.as_str() != Some("data-message") {
             return Err(Error::parse(format!(
                 "\"type\" must be \"data-message\", got {}",
-                t.as_str().map_or_else(|| t.kind().to_string(), |s| format!("\"{s}\""))
+                t.as_str()
+                    .map_or_else(|| t.kind().to_string(), |s| format!("\"{s}\""))
             )));
         }
     }
     let topic = match j.get("topic") {
         None => String::new(),
         Some(JsonValue::String(s)) => s.clone(),
-        Some(other) => return Err(Error::parse(format!("\"topic\" must be a string, got {}", other.kind()))),
+        Some(other) => {
+            return Err(Error::parse(format!(
+                "\"topic\" must be a string, got {}",
+                other.kind()
+            )))
+        }
     };
     let value = from_json_value(j)?;
     Ok(DataMessage { topic, value })
@@ -225,7 +234,10 @@ struct ConvError {
 
 impl ConvError {
     fn new(what: impl Into<String>) -> Self {
-        ConvError { path: String::new(), what: what.into() }
+        ConvError {
+            path: String::new(),
+            what: what.into(),
+        }
     }
     fn within(mut self, seg: &str) -> Self {
         if self.path.is_empty() || self.path.starts_with('[') {
@@ -248,7 +260,12 @@ fn convert(j: &JsonValue) -> CResult<Value> {
     }
     let ty = match j.get("@data-type") {
         Some(JsonValue::String(s)) => s.as_str(),
-        Some(other) => return Err(ConvError::new(format!("\"@data-type\" must be a string, got {}", other.kind()))),
+        Some(other) => {
+            return Err(ConvError::new(format!(
+                "\"@data-type\" must be a string, got {}",
+                other.kind()
+            )))
+        }
         None => return Err(ConvError::new("missing \"@data-type\"")),
     };
     if !TYPE_NAMES.contains(&ty) {
@@ -261,7 +278,9 @@ fn convert(j: &JsonValue) -> CResult<Value> {
         return Ok(Value::None);
     }
     let Some(data) = j.get("data") else {
-        return Err(ConvError::new(format!("missing \"data\" for @data-type \"{ty}\"")));
+        return Err(ConvError::new(format!(
+            "missing \"data\" for @data-type \"{ty}\""
+        )));
     };
     convert_data(ty, data).map_err(|e| e.within("data"))
 }
@@ -278,10 +297,9 @@ fn want_array<'a>(ty: &str, d: &'a JsonValue) -> CResult<&'a [JsonValue]> {
 
 fn convert_data(ty: &str, d: &JsonValue) -> CResult<Value> {
     Ok(match ty {
-        "boolean" => Value::Bool(
-            d.as_bool()
-                .ok_or_else(|| ConvError::new(format!("boolean must be true or false, got {}", d.kind())))?,
-        ),
+        "boolean" => Value::Bool(d.as_bool().ok_or_else(|| {
+            ConvError::new(format!("boolean must be true or false, got {}", d.kind()))
+        })?),
         "count" => Value::Count(d.as_u64().ok_or_else(|| {
             ConvError::new(format!(
                 "count must be an integer 0..=18446744073709551615 without a decimal point, got {}",
@@ -289,13 +307,19 @@ fn convert_data(ty: &str, d: &JsonValue) -> CResult<Value> {
             ))
         })?),
         "integer" => Value::Integer(d.as_i64().ok_or_else(|| {
-            ConvError::new(format!("integer must be a 64-bit integer without a decimal point, got {}", describe(d)))
+            ConvError::new(format!(
+                "integer must be a 64-bit integer without a decimal point, got {}",
+                describe(d)
+            ))
         })?),
         "real" => Value::Real(parse_real(d)?),
         "string" => Value::String(want_str(ty, d)?.as_bytes().to_vec()),
         "address" => {
             let s = want_str(ty, d)?;
-            Value::Address(s.parse::<Address>().map_err(|e| ConvError::new(e.message))?)
+            Value::Address(
+                s.parse::<Address>()
+                    .map_err(|e| ConvError::new(e.message))?,
+            )
         }
         "subnet" => {
             let s = want_str(ty, d)?;
@@ -341,8 +365,12 @@ fn convert_data(ty: &str, d: &JsonValue) -> CResult<Value> {
                         x.kind()
                     ))));
                 }
-                let k = x.get("key").ok_or_else(|| at(ConvError::new("table entry without \"key\"")))?;
-                let v = x.get("value").ok_or_else(|| at(ConvError::new("table entry without \"value\"")))?;
+                let k = x
+                    .get("key")
+                    .ok_or_else(|| at(ConvError::new("table entry without \"key\"")))?;
+                let v = x
+                    .get("value")
+                    .ok_or_else(|| at(ConvError::new("table entry without \"value\"")))?;
                 let k = convert(k).map_err(|e| at(e.within("key")))?;
                 let v = convert(v).map_err(|e| at(e.within("value")))?;
                 t.insert(k, v);
@@ -362,9 +390,9 @@ fn describe(d: &JsonValue) -> String {
 
 fn parse_real(d: &JsonValue) -> CResult<f64> {
     match d {
-        JsonValue::Number(n) => n
-            .as_f64()
-            .ok_or_else(|| ConvError::new(format!("real {} is out of range for a double", n.as_str()))),
+        JsonValue::Number(n) => n.as_f64().ok_or_else(|| {
+            ConvError::new(format!("real {} is out of range for a double", n.as_str()))
+        }),
         JsonValue::String(s) => match s.to_ascii_lowercase().as_str() {
             "nan" | "-nan" | "+nan" => Ok(f64::NAN),
             "inf" | "+inf" | "infinity" | "+infinity" => Ok(f64::INFINITY),
@@ -373,7 +401,10 @@ fn parse_real(d: &JsonValue) -> CResult<f64> {
                 "real must be a JSON number (or \"nan\", \"inf\", \"-inf\"), got \"{s}\""
             ))),
         },
-        other => Err(ConvError::new(format!("real must be a JSON number, got {}", other.kind()))),
+        other => Err(ConvError::new(format!(
+            "real must be a JSON number, got {}",
+            other.kind()
+        ))),
     }
 }
 
@@ -390,7 +421,9 @@ pub fn parse_timestamp(s: &str) -> Result<i64> {
         if *i + n > b.len() || !b[*i..*i + n].iter().all(u8::is_ascii_digit) {
             return Err(bad(&format!("expected {n} digits for the {what}")));
         }
-        let v = b[*i..*i + n].iter().fold(0i64, |a, &c| a * 10 + i64::from(c - b'0'));
+        let v = b[*i..*i + n]
+            .iter()
+            .fold(0i64, |a, &c| a * 10 + i64::from(c - b'0'));
         *i += n;
         Ok(v)
     };
@@ -525,7 +558,10 @@ pub fn parse_timespan(s: &str) -> Result<i64> {
     let too_big = || bad("out of the range of 64-bit nanoseconds");
     let mut total: i128 = 0;
     for c in int.bytes() {
-        total = total.checked_mul(10).and_then(|x| x.checked_add(i128::from(c - b'0'))).ok_or_else(too_big)?;
+        total = total
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(i128::from(c - b'0')))
+            .ok_or_else(too_big)?;
         if total > i128::from(i64::MAX) {
             return Err(too_big());
         }
@@ -558,12 +594,30 @@ mod tests {
     #[test]
     fn scalars_as_broker_writes_them() {
         assert_eq!(to_json(&Value::None), r#"{"@data-type":"none","data":{}}"#);
-        assert_eq!(to_json(&Value::Count(u64::MAX)), r#"{"@data-type":"count","data":18446744073709551615}"#);
-        assert_eq!(to_json(&Value::Integer(i64::MIN)), r#"{"@data-type":"integer","data":-9223372036854775808}"#);
-        assert_eq!(to_json(&Value::Real(-7.5)), r#"{"@data-type":"real","data":-7.500000}"#);
-        assert_eq!(to_json(&Value::Real(1e-7)), r#"{"@data-type":"real","data":0.000000}"#);
-        assert_eq!(to_json(&Value::Real(f64::INFINITY)), r#"{"@data-type":"real","data":"inf"}"#);
-        assert_eq!(to_json(&Value::Timestamp(1_649_574_000_123_456_789)), r#"{"@data-type":"timestamp","data":"2022-04-10T07:00:00.123"}"#);
+        assert_eq!(
+            to_json(&Value::Count(u64::MAX)),
+            r#"{"@data-type":"count","data":18446744073709551615}"#
+        );
+        assert_eq!(
+            to_json(&Value::Integer(i64::MIN)),
+            r#"{"@data-type":"integer","data":-9223372036854775808}"#
+        );
+        assert_eq!(
+            to_json(&Value::Real(-7.5)),
+            r#"{"@data-type":"real","data":-7.500000}"#
+        );
+        assert_eq!(
+            to_json(&Value::Real(1e-7)),
+            r#"{"@data-type":"real","data":0.000000}"#
+        );
+        assert_eq!(
+            to_json(&Value::Real(f64::INFINITY)),
+            r#"{"@data-type":"real","data":"inf"}"#
+        );
+        assert_eq!(
+            to_json(&Value::Timestamp(1_649_574_000_123_456_789)),
+            r#"{"@data-type":"timestamp","data":"2022-04-10T07:00:00.123"}"#
+        );
         assert_eq!(format_timestamp(-1), "1970-01-01T00:00:00.000");
         assert_eq!(format_timestamp(-1_500_000_000), "1969-12-31T23:59:59.000");
         assert_eq!(format_timespan(1_500_000_000), "1500ms");
@@ -572,8 +626,14 @@ mod tests {
         assert_eq!(format_timespan(7), "7ns");
         assert_eq!(format_timespan(7_000), "7us");
         assert_eq!(format_timespan(0), "0s");
-        assert_eq!(to_json(&Value::Port("8080/tcp".parse().unwrap())), r#"{"@data-type":"port","data":"8080/tcp"}"#);
-        assert_eq!(to_json(&Value::Enum("foo".into())), r#"{"@data-type":"enum-value","data":"foo"}"#);
+        assert_eq!(
+            to_json(&Value::Port("8080/tcp".parse().unwrap())),
+            r#"{"@data-type":"port","data":"8080/tcp"}"#
+        );
+        assert_eq!(
+            to_json(&Value::Enum("foo".into())),
+            r#"{"@data-type":"enum-value","data":"foo"}"#
+        );
         assert_eq!(
             to_json(&Value::String(b"a\"\\\n\x0b\x01\xff".to_vec())),
             "{\"@data-type\":\"string\",\"data\":\"a\\\"\\\\\\n\\u000b\\u0001\u{fffd}\"}"
@@ -587,18 +647,66 @@ mod tests {
         let s = |x: &str| Value::from(x);
         let cases: Vec<(&str, Value, Option<&str>)> = vec![
             (r#"{"@data-type": "none", "data": {}}"#, Value::None, None),
-            (r#"{"@data-type": "boolean", "data": true}"#, Value::Bool(true), None),
-            (r#"{"@data-type": "boolean", "data": false}"#, Value::Bool(false), None),
-            (r#"{"@data-type": "count", "data": 123}"#, Value::Count(123), None),
-            (r#"{"@data-type": "integer", "data": -7}"#, Value::Integer(-7), None),
-            (r#"{"@data-type": "real", "data": -7.5}"#, Value::Real(-7.5), Some(r#"{"@data-type":"real","data":-7.500000}"#)),
-            (r#"{"@data-type": "timespan", "data": "1500ms"}"#, Value::Timespan(1_500_000_000), None),
-            (r#"{"@data-type": "timestamp", "data": "2022-04-10T07:00:00.000"}"#, Value::Timestamp(1_649_574_000_000_000_000), None),
-            (r#"{"@data-type": "string", "data": "Hello World!"}"#, s("Hello World!"), None),
-            (r#"{"@data-type": "enum-value", "data": "foo"}"#, Value::Enum("foo".into()), None),
-            (r#"{"@data-type": "address", "data": "2001:db8::"}"#, Value::Address("2001:db8::".parse().unwrap()), None),
-            (r#"{"@data-type": "subnet", "data": "255.255.255.0/24"}"#, Value::Subnet("255.255.255.0/24".parse().unwrap()), None),
-            (r#"{"@data-type": "port", "data": "8080/tcp"}"#, Value::Port("8080/tcp".parse().unwrap()), None),
+            (
+                r#"{"@data-type": "boolean", "data": true}"#,
+                Value::Bool(true),
+                None,
+            ),
+            (
+                r#"{"@data-type": "boolean", "data": false}"#,
+                Value::Bool(false),
+                None,
+            ),
+            (
+                r#"{"@data-type": "count", "data": 123}"#,
+                Value::Count(123),
+                None,
+            ),
+            (
+                r#"{"@data-type": "integer", "data": -7}"#,
+                Value::Integer(-7),
+                None,
+            ),
+            (
+                r#"{"@data-type": "real", "data": -7.5}"#,
+                Value::Real(-7.5),
+                Some(r#"{"@data-type":"real","data":-7.500000}"#),
+            ),
+            (
+                r#"{"@data-type": "timespan", "data": "1500ms"}"#,
+                Value::Timespan(1_500_000_000),
+                None,
+            ),
+            (
+                r#"{"@data-type": "timestamp", "data": "2022-04-10T07:00:00.000"}"#,
+                Value::Timestamp(1_649_574_000_000_000_000),
+                None,
+            ),
+            (
+                r#"{"@data-type": "string", "data": "Hello World!"}"#,
+                s("Hello World!"),
+                None,
+            ),
+            (
+                r#"{"@data-type": "enum-value", "data": "foo"}"#,
+                Value::Enum("foo".into()),
+                None,
+            ),
+            (
+                r#"{"@data-type": "address", "data": "2001:db8::"}"#,
+                Value::Address("2001:db8::".parse().unwrap()),
+                None,
+            ),
+            (
+                r#"{"@data-type": "subnet", "data": "255.255.255.0/24"}"#,
+                Value::Subnet("255.255.255.0/24".parse().unwrap()),
+                None,
+            ),
+            (
+                r#"{"@data-type": "port", "data": "8080/tcp"}"#,
+                Value::Port("8080/tcp".parse().unwrap()),
+                None,
+            ),
             (
                 r#"{"@data-type": "vector", "data": [{"@data-type": "count", "data": 42}, {"@data-type": "integer", "data": 23}]}"#,
                 Value::Vector(vec![Value::Count(42), Value::Integer(23)]),
@@ -608,13 +716,19 @@ mod tests {
                 r#"{"@data-type": "set", "data": [{"@data-type": "string", "data": "foo"}, {"@data-type": "string", "data": "bar"}]}"#,
                 Value::Set([s("foo"), s("bar")].into_iter().collect()),
                 // Broker's sets are ordered: "bar" comes first.
-                Some(r#"{"@data-type":"set","data":[{"@data-type":"string","data":"bar"},{"@data-type":"string","data":"foo"}]}"#),
+                Some(
+                    r#"{"@data-type":"set","data":[{"@data-type":"string","data":"bar"},{"@data-type":"string","data":"foo"}]}"#,
+                ),
             ),
             (
                 r#"{"@data-type": "table", "data": [
                     {"key": {"@data-type": "string", "data": "first-name"}, "value": {"@data-type": "string", "data": "John"}},
                     {"key": {"@data-type": "string", "data": "last-name"}, "value": {"@data-type": "string", "data": "Doe"}}]}"#,
-                Value::Table([(s("first-name"), s("John")), (s("last-name"), s("Doe"))].into_iter().collect()),
+                Value::Table(
+                    [(s("first-name"), s("John")), (s("last-name"), s("Doe"))]
+                        .into_iter()
+                        .collect(),
+                ),
                 None,
             ),
         ];
@@ -645,7 +759,8 @@ mod tests {
         assert_eq!(ev.args, vec![Value::Integer(42), Value::from("test")]);
         assert_eq!(ev.network_timestamp(), Some(1_681_827_194_000_000_000));
         assert_eq!(data_message_to_json(&m.topic, &m.value), norm(doc));
-        let count = r#"{"type": "data-message", "topic": "/foo/bar", "@data-type": "count", "data": 1}"#;
+        let count =
+            r#"{"type": "data-message", "topic": "/foo/bar", "@data-type": "count", "data": 1}"#;
         let m = data_message_from_json(count).unwrap();
         assert_eq!(data_message_to_json(&m.topic, &m.value), norm(count));
         // The btest example of broker.md 2.5.
@@ -661,7 +776,10 @@ mod tests {
         assert_eq!(ts("2022-04-10T07:00:00Z"), 1_649_574_000_000_000_000);
         assert_eq!(ts("2022-04-10 09:00:00+02:00"), 1_649_574_000_000_000_000);
         assert_eq!(ts("2022-04-10T02:00:00-0500"), 1_649_574_000_000_000_000);
-        assert_eq!(ts("2022-04-10T07:00:00.123456789123Z"), 1_649_574_000_123_456_789);
+        assert_eq!(
+            ts("2022-04-10T07:00:00.123456789123Z"),
+            1_649_574_000_123_456_789
+        );
         assert_eq!(ts("1969-12-31T23:59:59.5"), -500_000_000);
         assert!(parse_timestamp("2022-02-30T00:00:00").is_err());
         assert!(parse_timestamp("2022-04-10").is_err());
@@ -686,13 +804,23 @@ mod tests {
     #[test]
     fn precise_errors() {
         let e = from_json(r#"{"@data-type":"count","data":1.0}"#).unwrap_err();
-        assert!(e.message.contains("at data: count must be an integer"), "{e}");
+        assert!(
+            e.message.contains("at data: count must be an integer"),
+            "{e}"
+        );
         let e = from_json(r#"{"@data-type":"count","data":-1}"#).unwrap_err();
         assert!(e.message.contains("got -1"), "{e}");
         let e = from_json(r#"{"@data-type":"vector","data":[{"@data-type":"count","data":1},{"@data-type":"bogus","data":1}]}"#).unwrap_err();
-        assert!(e.message.contains("at data[1]: unknown @data-type \"bogus\""), "{e}");
+        assert!(
+            e.message
+                .contains("at data[1]: unknown @data-type \"bogus\""),
+            "{e}"
+        );
         let e = from_json(r#"{"@data-type":"table","data":[{"key":{"@data-type":"port","data":"x/tcp"},"value":{"@data-type":"none"}}]}"#).unwrap_err();
-        assert!(e.message.contains("at data[0].key.data: invalid port"), "{e}");
+        assert!(
+            e.message.contains("at data[0].key.data: invalid port"),
+            "{e}"
+        );
         let e = from_json("[1]").unwrap_err();
         assert!(e.message.contains("expected an object"), "{e}");
         let e = from_json("{").unwrap_err();
@@ -704,11 +832,14 @@ mod tests {
     #[test]
     fn golden_values_survive_json_twice() {
         // value -> JSON -> value -> JSON is stable for every golden value.
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden/values.tsv");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden/values.tsv");
         let text = std::fs::read_to_string(&path).unwrap();
         for line in text.lines().skip(1).filter(|l| !l.is_empty()) {
             let hex = line.rsplit('\t').next().unwrap();
-            let bytes: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+            let bytes: Vec<u8> = (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
             let v = bin::decode(&bytes).unwrap();
             let j1 = to_json(&v);
             json::parse(&j1).unwrap_or_else(|e| panic!("{line}: our JSON is not JSON: {e}"));

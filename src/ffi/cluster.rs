@@ -36,7 +36,11 @@ pub unsafe extern "C" fn zc_cluster_new(
         out_ptr(out, "out")?;
         let l = LAYOUTS.get(layout)?;
         let name = arg_opt_str(node_name, "node_name")?;
-        let options = if opts.is_null() { Options::new() } else { OPTIONS.get(opts)?.lock().clone() };
+        let options = if opts.is_null() {
+            Options::new()
+        } else {
+            OPTIONS.get(opts)?.lock().clone()
+        };
         let cl = Cluster::new(l, name, &options)?;
         write_out(out, CLUSTERS.insert(cl));
         Ok(())
@@ -59,7 +63,10 @@ pub unsafe extern "C" fn zc_cluster_is_enabled(cl: *const zc_cluster) -> bool {
 /// `Cluster::local_node_type()`: ZC_NODE_NONE when the cluster is not enabled.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_local_node_type(cl: *const zc_cluster, out: *mut zc_node_type) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_local_node_type(
+    cl: *const zc_cluster,
+    out: *mut zc_node_type,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, zc_node_type::from(CLUSTERS.get(cl)?.local_node_type()));
@@ -70,7 +77,10 @@ pub unsafe extern "C" fn zc_cluster_local_node_type(cl: *const zc_cluster, out: 
 /// `Cluster::node`: this node's name ("" when not enabled), freed with `zc_string_free`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_node_name(cl: *const zc_cluster, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_node_name(
+    cl: *const zc_cluster,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, give_string(CLUSTERS.get(cl)?.node_name()));
@@ -81,7 +91,10 @@ pub unsafe extern "C" fn zc_cluster_node_name(cl: *const zc_cluster, out: *mut *
 /// This node's id: a random UUID (v4) in Broker's text form, fixed for the handle's
 /// lifetime; freed with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_node_id(cl: *const zc_cluster, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_node_id(
+    cl: *const zc_cluster,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, give_string(CLUSTERS.get(cl)?.node_id()));
@@ -93,7 +106,11 @@ pub unsafe extern "C" fn zc_cluster_node_id(cl: *const zc_cluster, out: *mut *mu
 /// ("zeek/cluster/node/manager/"), freed with `zc_string_free`. Errors: ZC_ERR_NULL,
 /// ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_node_topic(cl: *const zc_cluster, name: *const c_char, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_node_topic(
+    cl: *const zc_cluster,
+    name: *const c_char,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let c = CLUSTERS.get(cl)?;
@@ -106,7 +123,11 @@ pub unsafe extern "C" fn zc_cluster_node_topic(cl: *const zc_cluster, name: *con
 /// `Cluster::nodeid_topic(id)`: `nodeid_topic_prefix + id + "/"`, freed with
 /// `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_nodeid_topic(cl: *const zc_cluster, id: *const c_char, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_nodeid_topic(
+    cl: *const zc_cluster,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let c = CLUSTERS.get(cl)?;
@@ -120,7 +141,11 @@ pub unsafe extern "C" fn zc_cluster_nodeid_topic(cl: *const zc_cluster, id: *con
 /// text like `zc_options_get`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
 /// ZC_ERR_NOT_FOUND.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_option_get(cl: *const zc_cluster, key: *const c_char, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_option_get(
+    cl: *const zc_cluster,
+    key: *const c_char,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let c = CLUSTERS.get(cl)?;
@@ -146,7 +171,10 @@ pub unsafe extern "C" fn zc_cluster_peer_retry(cl: *const zc_cluster, out: *mut 
 /// `Cluster::worker_count`: the number of connected workers. Always 0 until the cluster
 /// connects to peers (later work). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_cluster_worker_count(cl: *const zc_cluster, out: *mut u64) -> zc_result {
+pub unsafe extern "C" fn zc_cluster_worker_count(
+    cl: *const zc_cluster,
+    out: *mut u64,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, CLUSTERS.get(cl)?.worker_count());

@@ -83,13 +83,20 @@ pub unsafe extern "C" fn zc_event_arg_count(ev: *const zc_event, out: *mut usize
 /// Copies argument `index` into a new value `*out` (owned by the caller).
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (index out of range).
 #[no_mangle]
-pub unsafe extern "C" fn zc_event_arg(ev: *const zc_event, index: usize, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_event_arg(
+    ev: *const zc_event,
+    index: usize,
+    out: *mut *mut zc_value,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let e = EVENTS.get(ev)?;
         let g = e.lock();
         let v = g.args.get(index).cloned().ok_or_else(|| {
-            Error::not_found(format!("argument {index} is out of range (the event has {})", g.args.len()))
+            Error::not_found(format!(
+                "argument {index} is out of range (the event has {})",
+                g.args.len()
+            ))
         })?;
         drop(g);
         write_out(out, value_into_handle(v));
@@ -123,7 +130,10 @@ pub unsafe extern "C" fn zc_event_get_timestamp(ev: *const zc_event, out: *mut i
 /// The event as Broker data, `[1, 1, [name, [args...], metadata?]]`, in a new value.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_event_to_value(ev: *const zc_event, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_event_to_value(
+    ev: *const zc_event,
+    out: *mut *mut zc_value,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let v = EVENTS.get(ev)?.lock().to_value();
@@ -136,7 +146,10 @@ pub unsafe extern "C" fn zc_event_to_value(ev: *const zc_event, out: *mut *mut z
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a valid Zeek event; the
 /// message says why).
 #[no_mangle]
-pub unsafe extern "C" fn zc_event_from_value(v: *const zc_value, out: *mut *mut zc_event) -> zc_result {
+pub unsafe extern "C" fn zc_event_from_value(
+    v: *const zc_value,
+    out: *mut *mut zc_event,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let ev = Event::from_value(&value_from_handle(v)?)?;

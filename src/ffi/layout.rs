@@ -98,7 +98,10 @@ pub unsafe extern "C" fn zc_strings_free(strings: *mut *mut c_char) {
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8 (path), ZC_ERR_NOT_FOUND / ZC_ERR_IO (reading),
 /// ZC_ERR_PARSE (message `<path>:<line>:<col>: <what was expected>`). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_load(path: *const c_char, out: *mut *mut zc_layout) -> zc_result {
+pub unsafe extern "C" fn zc_layout_load(
+    path: *const c_char,
+    out: *mut *mut zc_layout,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let path = arg_str(path, "path")?;
@@ -123,7 +126,9 @@ pub unsafe extern "C" fn zc_layout_parse(
     guard(|| {
         out_ptr(out, "out")?;
         let text = layout_text(text, len)?;
-        let format = arg_opt_str(format, "format")?.map(Format::from_name).transpose()?;
+        let format = arg_opt_str(format, "format")?
+            .map(Format::from_name)
+            .transpose()?;
         let layout = Layout::parse(text, format)?;
         write_out(out, LAYOUTS.insert(layout));
         Ok(())
@@ -133,7 +138,13 @@ pub unsafe extern "C" fn zc_layout_parse(
 fn layout_text<'a>(text: *const c_char, len: usize) -> crate::Result<&'a str> {
     let bytes = arg_bytes(text as *const u8, len, "text")?;
     std::str::from_utf8(bytes).map_err(|e| {
-        Error::new(ErrorKind::Utf8, format!("text is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+        Error::new(
+            ErrorKind::Utf8,
+            format!(
+                "text is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
     })
 }
 
@@ -154,7 +165,11 @@ pub unsafe extern "C" fn zc_layout_parse_node_cfg(
     guard(|| {
         out_ptr(out, "out")?;
         let text = layout_text(text, len)?;
-        let opts = NodeCfgOptions { zeek_port, metrics_port, zeromq };
+        let opts = NodeCfgOptions {
+            zeek_port,
+            metrics_port,
+            zeromq,
+        };
         let layout = Layout::parse_node_cfg(text, crate::layout::TEXT_SOURCE, &opts)?;
         write_out(out, LAYOUTS.insert(layout));
         Ok(())
@@ -170,7 +185,10 @@ pub unsafe extern "C" fn zc_layout_free(layout: *mut zc_layout) {
 /// The format the layout was read from: "zeek", "bro", "node.cfg" or "json", as a static
 /// string (do not free). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_format(layout: *const zc_layout, out: *mut *const c_char) -> zc_result {
+pub unsafe extern "C" fn zc_layout_format(
+    layout: *const zc_layout,
+    out: *mut *const c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let l = LAYOUTS.get(layout)?;
@@ -187,7 +205,10 @@ pub unsafe extern "C" fn zc_layout_format(layout: *const zc_layout, out: *mut *c
 
 /// The number of nodes. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_node_count(layout: *const zc_layout, out: *mut usize) -> zc_result {
+pub unsafe extern "C" fn zc_layout_node_count(
+    layout: *const zc_layout,
+    out: *mut usize,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, LAYOUTS.get(layout)?.nodes.len());
@@ -199,7 +220,10 @@ pub unsafe extern "C" fn zc_layout_node_count(layout: *const zc_layout, out: *mu
 /// NULL-terminated array the caller frees with `zc_strings_free` (which frees the strings
 /// too). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_node_names(layout: *const zc_layout, out: *mut *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_layout_node_names(
+    layout: *const zc_layout,
+    out: *mut *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let l = LAYOUTS.get(layout)?;
@@ -212,12 +236,19 @@ pub unsafe extern "C" fn zc_layout_node_names(layout: *const zc_layout, out: *mu
 /// frees with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
 /// ZC_ERR_INVALID_ARGUMENT (index out of range).
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_node_name_at(layout: *const zc_layout, index: usize, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_layout_node_name_at(
+    layout: *const zc_layout,
+    index: usize,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let l = LAYOUTS.get(layout)?;
         let Some(name) = l.nodes.keys().nth(index) else {
-            return Err(Error::invalid(format!("node index {index} is out of range (the layout has {} nodes)", l.nodes.len())));
+            return Err(Error::invalid(format!(
+                "node index {index} is out of range (the layout has {} nodes)",
+                l.nodes.len()
+            )));
         };
         write_out(out, give_string(name));
         Ok(())
@@ -227,13 +258,20 @@ pub unsafe extern "C" fn zc_layout_node_name_at(layout: *const zc_layout, index:
 /// Looks a node up by name. On success `*out` is a new node handle (a copy; free with
 /// `zc_node_free`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_get_node(layout: *const zc_layout, name: *const c_char, out: *mut *mut zc_node) -> zc_result {
+pub unsafe extern "C" fn zc_layout_get_node(
+    layout: *const zc_layout,
+    name: *const c_char,
+    out: *mut *mut zc_node,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let l = LAYOUTS.get(layout)?;
         let name = arg_str(name, "name")?;
         let Some(n) = l.nodes.get(name) else {
-            return Err(Error::not_found(format!("no node \"{name}\" in the layout {}", l.source)));
+            return Err(Error::not_found(format!(
+                "no node \"{name}\" in the layout {}",
+                l.source
+            )));
         };
         write_out(out, NODES.insert((name.to_string(), n.clone())));
         Ok(())
@@ -243,7 +281,10 @@ pub unsafe extern "C" fn zc_layout_get_node(layout: *const zc_layout, name: *con
 /// The number of `redef` options the layout sets (`Cluster::manager_is_logger`, ...).
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_option_count(layout: *const zc_layout, out: *mut usize) -> zc_result {
+pub unsafe extern "C" fn zc_layout_option_count(
+    layout: *const zc_layout,
+    out: *mut usize,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, LAYOUTS.get(layout)?.options.len());
@@ -295,7 +336,10 @@ pub unsafe extern "C" fn zc_layout_option_at(
         out_ptr(value, "value")?;
         let l = LAYOUTS.get(layout)?;
         let Some((n, v)) = l.options.get(index) else {
-            return Err(Error::invalid(format!("option index {index} is out of range (the layout sets {} options)", l.options.len())));
+            return Err(Error::invalid(format!(
+                "option index {index} is out of range (the layout sets {} options)",
+                l.options.len()
+            )));
         };
         write_out(name, give_string(n));
         write_out(value, give_string(&option_text(v)));
@@ -310,7 +354,11 @@ pub unsafe extern "C" fn zc_layout_option_at(
 /// `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
 /// ZC_ERR_NOT_FOUND (the layout does not set it).
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_option_get(layout: *const zc_layout, name: *const c_char, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_layout_option_get(
+    layout: *const zc_layout,
+    name: *const c_char,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let l = LAYOUTS.get(layout)?;
@@ -327,7 +375,10 @@ pub unsafe extern "C" fn zc_layout_option_get(layout: *const zc_layout, name: *c
 /// `zc_layout_parse(json, len, "json", ..)` reads it back. Errors: ZC_ERR_NULL,
 /// ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_layout_to_json(layout: *const zc_layout, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_layout_to_json(
+    layout: *const zc_layout,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, give_string(&LAYOUTS.get(layout)?.to_json()));
@@ -359,10 +410,16 @@ pub unsafe extern "C" fn zc_node_name(node: *const zc_node, out: *mut *mut c_cha
 
 /// `$node_type`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_node_type(node: *const zc_node, out: *mut zc_node_type) -> zc_result {
+pub unsafe extern "C" fn zc_node_node_type(
+    node: *const zc_node,
+    out: *mut zc_node_type,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
-        write_out(out, with_node(node, |_, n| zc_node_type::from(n.node_type))?);
+        write_out(
+            out,
+            with_node(node, |_, n| zc_node_type::from(n.node_type))?,
+        );
         Ok(())
     })
 }
@@ -403,7 +460,11 @@ fn proto_str(p: &Port) -> *const c_char {
 /// "unknown"; do not free). A node that does not listen has 0 and "unknown" (Zeek's
 /// default `0/unknown`). `protocol` may be NULL. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_p(node: *const zc_node, number: *mut u16, protocol: *mut *const c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_p(
+    node: *const zc_node,
+    number: *mut u16,
+    protocol: *mut *const c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(number, "number")?;
         let p = with_node(node, |_, n| n.p)?;
@@ -418,7 +479,11 @@ pub unsafe extern "C" fn zc_node_p(node: *const zc_node, number: *mut u16, proto
 /// `$metrics_port`, like `zc_node_p`. When unset: ZC_OK with `*number` 0 and `*protocol`
 /// NULL (so `protocol` is required here). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_metrics_port(node: *const zc_node, number: *mut u16, protocol: *mut *const c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_metrics_port(
+    node: *const zc_node,
+    number: *mut u16,
+    protocol: *mut *const c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(number, "number")?;
         out_ptr(protocol, "protocol")?;
@@ -436,7 +501,11 @@ pub unsafe extern "C" fn zc_node_metrics_port(node: *const zc_node, number: *mut
     })
 }
 
-fn opt_field(node: *const zc_node, out: *mut *mut c_char, f: impl FnOnce(&Node) -> Option<&String>) -> zc_result {
+fn opt_field(
+    node: *const zc_node,
+    out: *mut *mut c_char,
+    f: impl FnOnce(&Node) -> Option<&String>,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let v = with_node(node, |_, n| f(n).map(|s| give_string(s)))?;
@@ -449,7 +518,10 @@ fn opt_field(node: *const zc_node, out: *mut *mut c_char, f: impl FnOnce(&Node) 
 /// does not set it. The same convention holds for every optional string field below.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_interface(node: *const zc_node, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_interface(
+    node: *const zc_node,
+    out: *mut *mut c_char,
+) -> zc_result {
     opt_field(node, out, |n| n.interface.as_ref())
 }
 
@@ -473,7 +545,10 @@ pub unsafe extern "C" fn zc_node_proxy(node: *const zc_node, out: *mut *mut c_ch
 
 /// `$time_machine`, or NULL when unset.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_time_machine(node: *const zc_node, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_time_machine(
+    node: *const zc_node,
+    out: *mut *mut c_char,
+) -> zc_result {
     opt_field(node, out, |n| n.time_machine.as_ref())
 }
 
@@ -485,13 +560,19 @@ pub unsafe extern "C" fn zc_node_id(node: *const zc_node, out: *mut *mut c_char)
 
 /// `$lb_filter`, or NULL when unset.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_lb_filter(node: *const zc_node, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_lb_filter(
+    node: *const zc_node,
+    out: *mut *mut c_char,
+) -> zc_result {
     opt_field(node, out, |n| n.lb_filter.as_ref())
 }
 
 /// `$pcap_file`, or NULL when unset.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_pcap_file(node: *const zc_node, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_pcap_file(
+    node: *const zc_node,
+    out: *mut *mut c_char,
+) -> zc_result {
     opt_field(node, out, |n| n.pcap_file.as_ref())
 }
 
@@ -500,22 +581,34 @@ pub unsafe extern "C" fn zc_node_pcap_file(node: *const zc_node, out: *mut *mut 
 /// the NULL), or `*out` NULL (with ZC_OK) when unset. Errors: ZC_ERR_NULL,
 /// ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_workers(node: *const zc_node, out: *mut *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_workers(
+    node: *const zc_node,
+    out: *mut *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
-        let v = with_node(node, |_, n| n.workers.as_ref().map(|ws| give_strings(ws.iter().map(String::as_str))))?;
+        let v = with_node(node, |_, n| {
+            n.workers
+                .as_ref()
+                .map(|ws| give_strings(ws.iter().map(String::as_str)))
+        })?;
         write_out(out, v.unwrap_or(std::ptr::null_mut()));
         Ok(())
     })
 }
 
 /// A ZeekControl node.cfg setting of a node read from node.cfg: `key` is "host",
-/// "lb_method", "lb_procs", "pin_cpu", "aux_scripts" or "env:<NAME>" (one of `env_vars`).
+/// "lb_method", "lb_procs", "pin_cpu", "aux_scripts", "env_vars" (all of them as
+/// `K=V,K2=V2`, sorted by name; "" when none) or "env:<NAME>" (one of them).
 /// `*out` is a string freed with `zc_string_free`, or NULL (ZC_OK) when the node has no such
 /// setting. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT
 /// (unknown key).
 #[no_mangle]
-pub unsafe extern "C" fn zc_node_zeekctl(node: *const zc_node, key: *const c_char, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_node_zeekctl(
+    node: *const zc_node,
+    key: *const c_char,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let key = arg_str(key, "key")?;
@@ -530,14 +623,18 @@ pub unsafe extern "C" fn zc_node_zeekctl(node: *const zc_node, key: *const c_cha
             "lb_procs" => z.lb_procs.map(|v| v.to_string()),
             "pin_cpu" => z.pin_cpu.map(|v| v.to_string()),
             "aux_scripts" => z.aux_scripts.clone(),
+            "env_vars" => Some(z.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")),
             k if k.starts_with("env:") => z.env_vars.get(&k[4..]).cloned(),
             other => {
                 return Err(Error::invalid(format!(
-                    "unknown node.cfg key \"{other}\" (expected host, lb_method, lb_procs, pin_cpu, aux_scripts or env:<NAME>)"
+                    "unknown node.cfg key \"{other}\" (expected host, lb_method, lb_procs, pin_cpu, aux_scripts, env_vars or env:<NAME>)"
                 )))
             }
         };
-        write_out(out, v.map(|s| give_string(&s)).unwrap_or(std::ptr::null_mut()));
+        write_out(
+            out,
+            v.map(|s| give_string(&s)).unwrap_or(std::ptr::null_mut()),
+        );
         Ok(())
     })
 }

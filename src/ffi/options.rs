@@ -35,7 +35,11 @@ pub unsafe extern "C" fn zc_options_new(out: *mut *mut zc_options) -> zc_result 
 /// ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
 /// leaves the option unchanged.
 #[no_mangle]
-pub unsafe extern "C" fn zc_options_set(opts: *mut zc_options, key: *const c_char, value: *const c_char) -> zc_result {
+pub unsafe extern "C" fn zc_options_set(
+    opts: *mut zc_options,
+    key: *const c_char,
+    value: *const c_char,
+) -> zc_result {
     guard(|| {
         let o = OPTIONS.get(opts)?;
         let key = arg_str(key, "key")?;
@@ -50,7 +54,11 @@ pub unsafe extern "C" fn zc_options_set(opts: *mut zc_options, key: *const c_cha
 /// enums by full name. `zc_options_set` accepts the text back. Errors: ZC_ERR_NULL,
 /// ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
 #[no_mangle]
-pub unsafe extern "C" fn zc_options_get(opts: *const zc_options, key: *const c_char, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_options_get(
+    opts: *const zc_options,
+    key: *const c_char,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let o = OPTIONS.get(opts)?;

@@ -127,27 +127,44 @@ pub unsafe extern "C" fn zc_value_real(r: f64, out: *mut *mut zc_value) -> zc_re
 /// Creates a string from `len` arbitrary bytes (NULs and non-UTF-8 allowed; `bytes` may
 /// be NULL only when `len` is 0). The bytes are copied. Errors: ZC_ERR_NULL.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_string(bytes: *const u8, len: usize, out: *mut *mut zc_value) -> zc_result {
-    make(out, || Ok(Value::String(arg_bytes(bytes, len, "bytes")?.to_vec())))
+pub unsafe extern "C" fn zc_value_string(
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut zc_value,
+) -> zc_result {
+    make(out, || {
+        Ok(Value::String(arg_bytes(bytes, len, "bytes")?.to_vec()))
+    })
 }
 
 /// Creates a string from NUL-terminated UTF-8 text. Errors: ZC_ERR_NULL, ZC_ERR_UTF8.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_string_utf8(text: *const c_char, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_string_utf8(
+    text: *const c_char,
+    out: *mut *mut zc_value,
+) -> zc_result {
     make(out, || Ok(Value::from(arg_str(text, "text")?)))
 }
 
 /// Creates an address from text ("10.0.0.1", "2001:db8::1"; IPv4 is stored v4-mapped).
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (not an address).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_address(text: *const c_char, out: *mut *mut zc_value) -> zc_result {
-    make(out, || Ok(Value::Address(arg_str(text, "text")?.parse::<Address>()?)))
+pub unsafe extern "C" fn zc_value_address(
+    text: *const c_char,
+    out: *mut *mut zc_value,
+) -> zc_result {
+    make(out, || {
+        Ok(Value::Address(arg_str(text, "text")?.parse::<Address>()?))
+    })
 }
 
 /// Creates an address from 16 bytes in network order (IPv4 as `::ffff:a.b.c.d`).
 /// Errors: ZC_ERR_NULL.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_address_bytes(bytes16: *const u8, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_address_bytes(
+    bytes16: *const u8,
+    out: *mut *mut zc_value,
+) -> zc_result {
     make(out, || {
         let b = arg_bytes(bytes16, 16, "bytes16")?;
         let mut a = [0u8; 16];
@@ -160,19 +177,30 @@ pub unsafe extern "C" fn zc_value_address_bytes(bytes16: *const u8, out: *mut *m
 /// terms ("10.0.0.0/8", "2001:db8::/32"); host bits are cleared.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_subnet(text: *const c_char, out: *mut *mut zc_value) -> zc_result {
-    make(out, || Ok(Value::Subnet(arg_str(text, "text")?.parse::<Subnet>()?)))
+pub unsafe extern "C" fn zc_value_subnet(
+    text: *const c_char,
+    out: *mut *mut zc_value,
+) -> zc_result {
+    make(out, || {
+        Ok(Value::Subnet(arg_str(text, "text")?.parse::<Subnet>()?))
+    })
 }
 
 /// Creates a port; `proto` is a `zc_protocol` number (0..=3).
 /// Errors: ZC_ERR_NULL, ZC_ERR_INVALID_ARGUMENT (unknown protocol number).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_port(number: u16, proto: c_int, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_port(
+    number: u16,
+    proto: c_int,
+    out: *mut *mut zc_value,
+) -> zc_result {
     make(out, || {
         let protocol = u8::try_from(proto)
             .ok()
             .and_then(Protocol::from_u8)
-            .ok_or_else(|| Error::invalid(format!("protocol {proto} is not a zc_protocol (0..=3)")))?;
+            .ok_or_else(|| {
+                Error::invalid(format!("protocol {proto} is not a zc_protocol (0..=3)"))
+            })?;
         Ok(Value::Port(Port { number, protocol }))
     })
 }
@@ -225,9 +253,21 @@ pub unsafe extern "C" fn zc_value_type(v: *const zc_value, out: *mut zc_type) ->
         let tag = VALUES.get(v)?.lock().tag();
         use zc_type::*;
         let t = [
-            ZC_TYPE_NONE, ZC_TYPE_BOOL, ZC_TYPE_COUNT, ZC_TYPE_INTEGER, ZC_TYPE_REAL, ZC_TYPE_STRING,
-            ZC_TYPE_ADDRESS, ZC_TYPE_SUBNET, ZC_TYPE_PORT, ZC_TYPE_TIMESTAMP, ZC_TYPE_TIMESPAN,
-            ZC_TYPE_ENUM, ZC_TYPE_SET, ZC_TYPE_TABLE, ZC_TYPE_VECTOR,
+            ZC_TYPE_NONE,
+            ZC_TYPE_BOOL,
+            ZC_TYPE_COUNT,
+            ZC_TYPE_INTEGER,
+            ZC_TYPE_REAL,
+            ZC_TYPE_STRING,
+            ZC_TYPE_ADDRESS,
+            ZC_TYPE_SUBNET,
+            ZC_TYPE_PORT,
+            ZC_TYPE_TIMESTAMP,
+            ZC_TYPE_TIMESPAN,
+            ZC_TYPE_ENUM,
+            ZC_TYPE_SET,
+            ZC_TYPE_TABLE,
+            ZC_TYPE_VECTOR,
         ][tag as usize];
         write_out(out, t);
         Ok(())
@@ -285,12 +325,18 @@ pub unsafe extern "C" fn zc_value_get_real(v: *const zc_value, out: *mut f64) ->
 /// without the terminator. Free `*ptr` with `zc_string_free`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_get_string(v: *const zc_value, ptr: *mut *mut c_char, len: *mut usize) -> zc_result {
+pub unsafe extern "C" fn zc_value_get_string(
+    v: *const zc_value,
+    ptr: *mut *mut c_char,
+    len: *mut usize,
+) -> zc_result {
     guard(|| {
         out_ptr(ptr, "ptr")?;
         let arc = VALUES.get(v)?;
         let g = arc.lock();
-        let Value::String(b) = &*g else { return Err(wrong_type(&g, "string")) };
+        let Value::String(b) = &*g else {
+            return Err(wrong_type(&g, "string"));
+        };
         if !len.is_null() {
             write_out(len, b.len());
         }
@@ -299,7 +345,11 @@ pub unsafe extern "C" fn zc_value_get_string(v: *const zc_value, ptr: *mut *mut 
     })
 }
 
-fn get_text(v: *const zc_value, out: *mut *mut c_char, f: impl FnOnce(&Value) -> Result<String>) -> zc_result {
+fn get_text(
+    v: *const zc_value,
+    out: *mut *mut c_char,
+    f: impl FnOnce(&Value) -> Result<String>,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let arc = VALUES.get(v)?;
@@ -312,7 +362,10 @@ fn get_text(v: *const zc_value, out: *mut *mut c_char, f: impl FnOnce(&Value) ->
 /// Reads an address as text ("10.0.0.1", "2001:db8::1"); free with `zc_string_free`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_get_address(v: *const zc_value, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_value_get_address(
+    v: *const zc_value,
+    out: *mut *mut c_char,
+) -> zc_result {
     get_text(v, out, |x| match x {
         Value::Address(a) => Ok(a.to_string()),
         o => Err(wrong_type(o, "address")),
@@ -322,7 +375,10 @@ pub unsafe extern "C" fn zc_value_get_address(v: *const zc_value, out: *mut *mut
 /// Copies an address's 16 bytes (network order, IPv4 v4-mapped) into `out16`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_get_address_bytes(v: *const zc_value, out16: *mut u8) -> zc_result {
+pub unsafe extern "C" fn zc_value_get_address_bytes(
+    v: *const zc_value,
+    out16: *mut u8,
+) -> zc_result {
     get(v, out16 as *mut [u8; 16], |x| match x {
         Value::Address(a) => Ok(a.0),
         o => Err(wrong_type(o, "address")),
@@ -332,7 +388,10 @@ pub unsafe extern "C" fn zc_value_get_address_bytes(v: *const zc_value, out16: *
 /// Reads a subnet as "address/length" text (length in the family's own terms); free
 /// with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_get_subnet(v: *const zc_value, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_value_get_subnet(
+    v: *const zc_value,
+    out: *mut *mut c_char,
+) -> zc_result {
     get_text(v, out, |x| match x {
         Value::Subnet(s) => Ok(s.to_string()),
         o => Err(wrong_type(o, "subnet")),
@@ -341,13 +400,19 @@ pub unsafe extern "C" fn zc_value_get_subnet(v: *const zc_value, out: *mut *mut 
 
 /// Reads a port's number and protocol. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_get_port(v: *const zc_value, number: *mut u16, proto: *mut zc_protocol) -> zc_result {
+pub unsafe extern "C" fn zc_value_get_port(
+    v: *const zc_value,
+    number: *mut u16,
+    proto: *mut zc_protocol,
+) -> zc_result {
     guard(|| {
         out_ptr(number, "number")?;
         out_ptr(proto, "proto")?;
         let arc = VALUES.get(v)?;
         let g = arc.lock();
-        let Value::Port(p) = &*g else { return Err(wrong_type(&g, "port")) };
+        let Value::Port(p) = &*g else {
+            return Err(wrong_type(&g, "port"));
+        };
         let pr = match p.protocol {
             Protocol::Unknown => zc_protocol::ZC_PROTO_UNKNOWN,
             Protocol::Tcp => zc_protocol::ZC_PROTO_TCP,
@@ -426,7 +491,11 @@ pub unsafe extern "C" fn zc_value_set_insert(set: *mut zc_value, elem: *mut zc_v
 /// on failure the caller keeps both. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
 /// ZC_ERR_INVALID_ARGUMENT (a handle is the table itself, or key and val are one handle).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_table_insert(table: *mut zc_value, key: *mut zc_value, val: *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_table_insert(
+    table: *mut zc_value,
+    key: *mut zc_value,
+    val: *mut zc_value,
+) -> zc_result {
     guard(|| {
         same(table, key)?;
         same(table, val)?;
@@ -452,7 +521,10 @@ pub unsafe extern "C" fn zc_value_table_insert(table: *mut zc_value, key: *mut z
 /// Appends `elem` to `vec`. On success the vector owns `elem`; on failure the caller keeps
 /// it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE, ZC_ERR_INVALID_ARGUMENT.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_vector_push(vec: *mut zc_value, elem: *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_vector_push(
+    vec: *mut zc_value,
+    elem: *mut zc_value,
+) -> zc_result {
     guard(|| {
         same(vec, elem)?;
         let c = VALUES.get(vec)?;
@@ -484,7 +556,11 @@ pub unsafe extern "C" fn zc_value_size(v: *const zc_value, out: *mut usize) -> z
 /// ZC_ERR_TYPE (not a vector or set; use zc_value_table_entry_at for tables),
 /// ZC_ERR_NOT_FOUND (index out of range).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_at(v: *const zc_value, index: usize, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_at(
+    v: *const zc_value,
+    index: usize,
+    out: *mut *mut zc_value,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let arc = VALUES.get(v)?;
@@ -494,7 +570,8 @@ pub unsafe extern "C" fn zc_value_at(v: *const zc_value, index: usize, out: *mut
             Value::Set(s) => (s.iter().nth(index).cloned(), s.len()),
             o => return Err(wrong_type(o, "vector or set")),
         };
-        let x = x.ok_or_else(|| Error::not_found(format!("index {index} is out of range (size {n})")))?;
+        let x =
+            x.ok_or_else(|| Error::not_found(format!("index {index} is out of range (size {n})")))?;
         drop(g);
         give(out, x);
         Ok(())
@@ -516,12 +593,16 @@ pub unsafe extern "C" fn zc_value_table_entry_at(
         out_ptr(val, "val")?;
         let arc = VALUES.get(t)?;
         let g = arc.lock();
-        let Value::Table(m) = &*g else { return Err(wrong_type(&g, "table")) };
+        let Value::Table(m) = &*g else {
+            return Err(wrong_type(&g, "table"));
+        };
         let (k, x) = m
             .iter()
             .nth(index)
             .map(|(k, x)| (k.clone(), x.clone()))
-            .ok_or_else(|| Error::not_found(format!("index {index} is out of range (size {})", m.len())))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("index {index} is out of range (size {})", m.len()))
+            })?;
         drop(g);
         give(key, k);
         give(val, x);
@@ -533,14 +614,23 @@ pub unsafe extern "C" fn zc_value_table_entry_at(
 /// `key` stays the caller's. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
 /// ZC_ERR_NOT_FOUND (no such key).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_table_get(t: *const zc_value, key: *const zc_value, val: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_table_get(
+    t: *const zc_value,
+    key: *const zc_value,
+    val: *mut *mut zc_value,
+) -> zc_result {
     guard(|| {
         out_ptr(val, "val")?;
         let k = value_from_handle(key)?;
         let arc = VALUES.get(t)?;
         let g = arc.lock();
-        let Value::Table(m) = &*g else { return Err(wrong_type(&g, "table")) };
-        let x = m.get(&k).cloned().ok_or_else(|| Error::not_found(format!("no key {k} in the table")))?;
+        let Value::Table(m) = &*g else {
+            return Err(wrong_type(&g, "table"));
+        };
+        let x = m
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("no key {k} in the table")))?;
         drop(g);
         give(val, x);
         Ok(())
@@ -550,7 +640,11 @@ pub unsafe extern "C" fn zc_value_table_get(t: *const zc_value, key: *const zc_v
 /// Whether a set holds `elem` (or a table holds the key `elem`); `elem` stays the
 /// caller's. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_contains(c: *const zc_value, elem: *const zc_value, out: *mut bool) -> zc_result {
+pub unsafe extern "C" fn zc_value_contains(
+    c: *const zc_value,
+    elem: *const zc_value,
+    out: *mut bool,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let x = value_from_handle(elem)?;
@@ -578,7 +672,11 @@ pub unsafe extern "C" fn zc_value_copy(v: *const zc_value, out: *mut *mut zc_val
 /// Whether `a` equals `b` in Broker's sense (same type and value; -0.0 equals 0.0).
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_equal(a: *const zc_value, b: *const zc_value, out: *mut bool) -> zc_result {
+pub unsafe extern "C" fn zc_value_equal(
+    a: *const zc_value,
+    b: *const zc_value,
+    out: *mut bool,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let x = value_from_handle(a)?;
@@ -591,7 +689,11 @@ pub unsafe extern "C" fn zc_value_equal(a: *const zc_value, b: *const zc_value, 
 /// Compares in Broker's total order (type tag first, then value): `*out` is -1, 0 or 1.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_compare(a: *const zc_value, b: *const zc_value, out: *mut c_int) -> zc_result {
+pub unsafe extern "C" fn zc_value_compare(
+    a: *const zc_value,
+    b: *const zc_value,
+    out: *mut c_int,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let x = value_from_handle(a)?;
@@ -613,7 +715,10 @@ pub unsafe extern "C" fn zc_value_to_json(v: *const zc_value, out: *mut *mut c_c
 /// new value. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_PARSE (message names line:column
 /// or the path to the bad part, e.g. "at data[1].key: ...").
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_from_json(text: *const c_char, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_from_json(
+    text: *const c_char,
+    out: *mut *mut zc_value,
+) -> zc_result {
     make(out, || bjson::from_json(arg_str(text, "text")?))
 }
 
@@ -621,7 +726,11 @@ pub unsafe extern "C" fn zc_value_from_json(text: *const c_char, out: *mut *mut 
 /// buffer of `*len` bytes (NUL-terminated for convenience); free it with `zc_string_free`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (a length over 2^32-1).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_to_binary(v: *const zc_value, bytes: *mut *mut u8, len: *mut usize) -> zc_result {
+pub unsafe extern "C" fn zc_value_to_binary(
+    v: *const zc_value,
+    bytes: *mut *mut u8,
+    len: *mut usize,
+) -> zc_result {
     guard(|| {
         out_ptr(bytes, "bytes")?;
         out_ptr(len, "len")?;
@@ -637,14 +746,21 @@ pub unsafe extern "C" fn zc_value_to_binary(v: *const zc_value, bytes: *mut *mut
 /// Decodes exactly one value from `len` bytes of Broker's binary encoding (depth limit 64).
 /// Errors: ZC_ERR_NULL, ZC_ERR_DECODE (with the offset and what was wrong).
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_from_binary(bytes: *const u8, len: usize, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_value_from_binary(
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut zc_value,
+) -> zc_result {
     make(out, || bin::decode(arg_bytes(bytes, len, "bytes")?))
 }
 
 /// Zeek-like text of `v` (`T`, `42`, `"a\xff"`, `{1, 2}`, `{k -> v}`, `[a, b]`, ...);
 /// free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_value_to_string(v: *const zc_value, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_value_to_string(
+    v: *const zc_value,
+    out: *mut *mut c_char,
+) -> zc_result {
     get_text(v, out, |x| Ok(x.to_string()))
 }
 
@@ -655,4 +771,3 @@ pub unsafe extern "C" fn zc_value_to_string(v: *const zc_value, out: *mut *mut c
 pub unsafe extern "C" fn zc_value_free(v: *mut zc_value) {
     guard_void(|| VALUES.free(v));
 }
-

@@ -3,7 +3,9 @@
 //! this was written; the lead may switch this over to it).
 
 use super::value::{OptionValue, Port};
-use super::{check_references, perr, Format, Layout, Node, NodeType, Pos, RefPositions, ZeekctlNode};
+use super::{
+    check_references, perr, Format, Layout, Node, NodeType, Pos, RefPositions, ZeekctlNode,
+};
 use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -48,7 +50,11 @@ impl<'a> Reader<'a> {
             None => "end of input".to_string(),
             Some(ch) => format!("`{ch}`"),
         };
-        Err(perr(self.source, self.c.pos(), format!("expected {what}, found {found}")))
+        Err(perr(
+            self.source,
+            self.c.pos(),
+            format!("expected {what}, found {found}"),
+        ))
     }
 
     fn value(&mut self, depth: usize) -> Result<(Pos, J)> {
@@ -129,12 +135,22 @@ impl<'a> Reader<'a> {
                     "true" => J::Bool(true),
                     "false" => J::Bool(false),
                     "null" => J::Null,
-                    _ => return Err(perr(self.source, pos, format!("expected a JSON value, found `{w}`"))),
+                    _ => {
+                        return Err(perr(
+                            self.source,
+                            pos,
+                            format!("expected a JSON value, found `{w}`"),
+                        ))
+                    }
                 }
             }
             Some(ch) if ch == '-' || ch.is_ascii_digit() => {
                 let mut n = String::new();
-                while let Some(ch) = self.c.peek().filter(|c| c.is_ascii_digit() || "+-.eE".contains(*c)) {
+                while let Some(ch) = self
+                    .c
+                    .peek()
+                    .filter(|c| c.is_ascii_digit() || "+-.eE".contains(*c))
+                {
                     n.push(ch);
                     self.c.bump();
                 }
@@ -173,7 +189,13 @@ impl<'a> Reader<'a> {
                                 for _ in 0..4 {
                                     match r.c.bump().and_then(|c| c.to_digit(16)) {
                                         Some(d) => v = v * 16 + d,
-                                        None => return Err(perr(r.source, epos, "expected 4 hex digits after \\u")),
+                                        None => {
+                                            return Err(perr(
+                                                r.source,
+                                                epos,
+                                                "expected 4 hex digits after \\u",
+                                            ))
+                                        }
                                     }
                                 }
                                 Ok(v)
@@ -181,11 +203,19 @@ impl<'a> Reader<'a> {
                             let hi = hex(self)?;
                             let cp = if (0xD800..0xDC00).contains(&hi) {
                                 if self.c.bump() != Some('\\') || self.c.bump() != Some('u') {
-                                    return Err(perr(self.source, epos, "expected a low surrogate \\uDC00-\\uDFFF"));
+                                    return Err(perr(
+                                        self.source,
+                                        epos,
+                                        "expected a low surrogate \\uDC00-\\uDFFF",
+                                    ));
                                 }
                                 let lo = hex(self)?;
                                 if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(perr(self.source, epos, "expected a low surrogate \\uDC00-\\uDFFF"));
+                                    return Err(perr(
+                                        self.source,
+                                        epos,
+                                        "expected a low surrogate \\uDC00-\\uDFFF",
+                                    ));
                                 }
                                 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                             } else {
@@ -193,14 +223,24 @@ impl<'a> Reader<'a> {
                             };
                             match char::from_u32(cp) {
                                 Some(ch) => s.push(ch),
-                                None => return Err(perr(self.source, epos, "bad \\u escape (a lone surrogate)")),
+                                None => {
+                                    return Err(perr(
+                                        self.source,
+                                        epos,
+                                        "bad \\u escape (a lone surrogate)",
+                                    ))
+                                }
                             }
                         }
                         _ => return Err(perr(self.source, epos, "bad escape in JSON string")),
                     }
                 }
                 Some(ch) if (ch as u32) < 0x20 => {
-                    return Err(perr(self.source, start, "control character in JSON string (expected an escape)"))
+                    return Err(perr(
+                        self.source,
+                        start,
+                        "control character in JSON string (expected an escape)",
+                    ))
                 }
                 Some(ch) => s.push(ch),
             }
@@ -245,7 +285,13 @@ pub(crate) fn write_layout(l: &Layout) -> String {
         opt(&mut f, "manager", &n.manager);
         opt(&mut f, "proxy", &n.proxy);
         if let Some(ws) = &n.workers {
-            f.push(("workers".into(), format!("[{}]", ws.iter().map(|w| jstr(w)).collect::<Vec<_>>().join(", "))));
+            f.push((
+                "workers".into(),
+                format!(
+                    "[{}]",
+                    ws.iter().map(|w| jstr(w)).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
         opt(&mut f, "time_machine", &n.time_machine);
         opt(&mut f, "id", &n.id);
@@ -266,7 +312,11 @@ pub(crate) fn write_layout(l: &Layout) -> String {
                 zf.push(format!("\"pin_cpu\": {p}"));
             }
             if !z.env_vars.is_empty() {
-                let ev: Vec<String> = z.env_vars.iter().map(|(k, v)| format!("{}: {}", jstr(k), jstr(v))).collect();
+                let ev: Vec<String> = z
+                    .env_vars
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", jstr(k), jstr(v)))
+                    .collect();
                 zf.push(format!("\"env_vars\": {{{}}}", ev.join(", ")));
             }
             if let Some(a) = &z.aux_scripts {
@@ -277,7 +327,11 @@ pub(crate) fn write_layout(l: &Layout) -> String {
         let body: Vec<String> = f.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
         out.push_str(&format!("    {}: {{{}}}", jstr(name), body.join(", ")));
     }
-    out.push_str(if l.nodes.is_empty() { "},\n  \"options\": {" } else { "\n  },\n  \"options\": {" });
+    out.push_str(if l.nodes.is_empty() {
+        "},\n  \"options\": {"
+    } else {
+        "\n  },\n  \"options\": {"
+    });
     for (i, (name, v)) in l.options.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
         let text = match v {
@@ -288,14 +342,22 @@ pub(crate) fn write_layout(l: &Layout) -> String {
         };
         out.push_str(&format!("    {}: {}", jstr(name), text));
     }
-    out.push_str(if l.options.is_empty() { "}\n}\n" } else { "\n  }\n}\n" });
+    out.push_str(if l.options.is_empty() {
+        "}\n}\n"
+    } else {
+        "\n  }\n}\n"
+    });
     out
 }
 
 fn want_str(source: &str, key: &str, pos: Pos, v: &J) -> Result<String> {
     match v {
         J::Str(s) => Ok(s.clone()),
-        other => Err(perr(source, pos, format!("\"{key}\": expected a string, found {}", other.kind()))),
+        other => Err(perr(
+            source,
+            pos,
+            format!("\"{key}\": expected a string, found {}", other.kind()),
+        )),
     }
 }
 
@@ -306,34 +368,70 @@ fn want_port(source: &str, key: &str, pos: Pos, v: &J) -> Result<Port> {
 
 fn want_u32(source: &str, key: &str, pos: Pos, v: &J) -> Result<u32> {
     match v {
-        J::Num(n) => n.parse::<u32>().map_err(|_| perr(source, pos, format!("\"{key}\": expected a non-negative integer, found {n}"))),
-        other => Err(perr(source, pos, format!("\"{key}\": expected a number, found {}", other.kind()))),
+        J::Num(n) => n.parse::<u32>().map_err(|_| {
+            perr(
+                source,
+                pos,
+                format!("\"{key}\": expected a non-negative integer, found {n}"),
+            )
+        }),
+        other => Err(perr(
+            source,
+            pos,
+            format!("\"{key}\": expected a number, found {}", other.kind()),
+        )),
     }
 }
 
 pub(crate) fn parse_layout(text: &str, source: &str) -> Result<Layout> {
-    let mut r = Reader { c: super::zeek::Cursor::new(text, source), source };
+    let mut r = Reader {
+        c: super::zeek::Cursor::new(text, source),
+        source,
+    };
     let (top_pos, top) = r.value(0)?;
     r.ws();
     if r.c.peek().is_some() {
         return r.fail("end of input after the JSON value");
     }
     let J::Obj(items) = top else {
-        return Err(perr(source, top_pos, format!("expected a JSON object with \"nodes\" and \"options\", found {}", top.kind())));
+        return Err(perr(
+            source,
+            top_pos,
+            format!(
+                "expected a JSON object with \"nodes\" and \"options\", found {}",
+                top.kind()
+            ),
+        ));
     };
     let mut layout = Layout::empty(Format::Json, source);
     let mut refs: BTreeMap<String, RefPositions> = BTreeMap::new();
     let mut have_nodes = false;
+    for (i, (kpos, key, _, _)) in items.iter().enumerate() {
+        if items[..i].iter().any(|(_, k, _, _)| k == key) {
+            return Err(perr(source, *kpos, format!("duplicate key \"{key}\"")));
+        }
+    }
     for (kpos, key, vpos, v) in &items {
         match key.as_str() {
             "nodes" => {
                 have_nodes = true;
                 let J::Obj(nodes) = v else {
-                    return Err(perr(source, *vpos, format!("\"nodes\": expected an object of node name -> node, found {}", v.kind())));
+                    return Err(perr(
+                        source,
+                        *vpos,
+                        format!(
+                            "\"nodes\": expected an object of node name -> node, found {}",
+                            v.kind()
+                        ),
+                    ));
                 };
                 for (npos, name, rpos, rec) in nodes {
                     if layout.nodes.contains_key(name) {
-                        return Err(perr(source, *npos, format!("duplicate node name \"{name}\"")));
+                        return Err(perr(
+                            source,
+                            *npos,
+                            format!("duplicate node name \"{name}\""),
+                        ));
                     }
                     if name.is_empty() {
                         return Err(perr(source, *npos, "empty node name"));
@@ -345,15 +443,31 @@ pub(crate) fn parse_layout(text: &str, source: &str) -> Result<Layout> {
             }
             "options" => {
                 let J::Obj(opts) = v else {
-                    return Err(perr(source, *vpos, format!("\"options\": expected an object of option name -> value, found {}", v.kind())));
+                    return Err(perr(
+                        source,
+                        *vpos,
+                        format!(
+                            "\"options\": expected an object of option name -> value, found {}",
+                            v.kind()
+                        ),
+                    ));
                 };
-                for (_, name, opos, ov) in opts {
+                for (i, (okpos, name, opos, ov)) in opts.iter().enumerate() {
+                    if opts[..i].iter().any(|(_, k, _, _)| k == name) {
+                        return Err(perr(source, *okpos, format!("duplicate option \"{name}\"")));
+                    }
                     let value = option_value(source, name, *opos, ov)?;
                     layout.set_option(name.clone(), value);
                 }
             }
             "format" | "source" => {}
-            other => return Err(perr(source, *kpos, format!("unknown key \"{other}\" (expected \"nodes\" or \"options\")"))),
+            other => {
+                return Err(perr(
+                    source,
+                    *kpos,
+                    format!("unknown key \"{other}\" (expected \"nodes\" or \"options\")"),
+                ))
+            }
         }
     }
     if !have_nodes {
@@ -366,10 +480,25 @@ pub(crate) fn parse_layout(text: &str, source: &str) -> Result<Layout> {
 fn option_value(source: &str, name: &str, pos: Pos, v: &J) -> Result<OptionValue> {
     if crate::cluster::options::is_known(name) {
         let text = match v {
-            J::Bool(b) => if *b { "T".to_string() } else { "F".to_string() },
+            J::Bool(b) => {
+                if *b {
+                    "T".to_string()
+                } else {
+                    "F".to_string()
+                }
+            }
             J::Num(n) => n.clone(),
             J::Str(s) => s.clone(),
-            other => return Err(perr(source, pos, format!("option {name}: expected a boolean, number or string, found {}", other.kind()))),
+            other => {
+                return Err(perr(
+                    source,
+                    pos,
+                    format!(
+                        "option {name}: expected a boolean, number or string, found {}",
+                        other.kind()
+                    ),
+                ))
+            }
         };
         return crate::cluster::options::parse_text(name, &text).map_err(|m| perr(source, pos, m));
     }
@@ -386,17 +515,37 @@ fn option_value(source: &str, name: &str, pos: Pos, v: &J) -> Result<OptionValue
         J::Str(s) => {
             let mut c = super::zeek::Cursor::new(s, source);
             match c.value() {
-                Ok((_, lit)) if c.at_end() && !matches!(&lit, OptionValue::Enum(e) if !e.contains("::")) => lit,
+                Ok((_, lit))
+                    if c.at_end() && !matches!(&lit, OptionValue::Enum(e) if !e.contains("::")) =>
+                {
+                    lit
+                }
                 _ => OptionValue::String(s.clone()),
             }
         }
-        other => return Err(perr(source, pos, format!("option {name}: expected a boolean, number or string, found {}", other.kind()))),
+        other => {
+            return Err(perr(
+                source,
+                pos,
+                format!(
+                    "option {name}: expected a boolean, number or string, found {}",
+                    other.kind()
+                ),
+            ))
+        }
     })
 }
 
 fn parse_node(source: &str, name: &str, rpos: Pos, rec: &J) -> Result<(Node, RefPositions)> {
     let J::Obj(fields) = rec else {
-        return Err(perr(source, rpos, format!("node \"{name}\": expected an object of fields, found {}", rec.kind())));
+        return Err(perr(
+            source,
+            rpos,
+            format!(
+                "node \"{name}\": expected an object of fields, found {}",
+                rec.kind()
+            ),
+        ));
     };
     let mut node = Node::new(NodeType::None, IpAddr::from([0, 0, 0, 0]));
     let mut node_type = None;
@@ -405,7 +554,11 @@ fn parse_node(source: &str, name: &str, rpos: Pos, rec: &J) -> Result<(Node, Ref
     let mut seen = BTreeSet::new();
     for (kpos, key, vpos, v) in fields {
         if !seen.insert(key.clone()) {
-            return Err(perr(source, *kpos, format!("node \"{name}\": field \"{key}\" given twice")));
+            return Err(perr(
+                source,
+                *kpos,
+                format!("node \"{name}\": field \"{key}\" given twice"),
+            ));
         }
         let vpos = *vpos;
         match key.as_str() {
@@ -490,7 +643,19 @@ fn parse_node(source: &str, name: &str, rpos: Pos, rec: &J) -> Result<(Node, Ref
             }
         }
     }
-    node.node_type = node_type.ok_or_else(|| perr(source, rpos, format!("node \"{name}\": missing required field \"node_type\"")))?;
-    node.ip = ip.ok_or_else(|| perr(source, rpos, format!("node \"{name}\": missing required field \"ip\"")))?;
+    node.node_type = node_type.ok_or_else(|| {
+        perr(
+            source,
+            rpos,
+            format!("node \"{name}\": missing required field \"node_type\""),
+        )
+    })?;
+    node.ip = ip.ok_or_else(|| {
+        perr(
+            source,
+            rpos,
+            format!("node \"{name}\": missing required field \"ip\""),
+        )
+    })?;
     Ok((node, refs))
 }

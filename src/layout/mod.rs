@@ -13,8 +13,8 @@ mod value;
 mod zeek;
 
 pub use nodecfg::NodeCfgOptions;
-pub use value::{format_interval, parse_interval, OptionValue, Port, Protocol};
 pub(crate) use value::parse_interval as value_parse_interval;
+pub use value::{format_interval, parse_interval, OptionValue, Port, Protocol};
 pub(crate) use zeek::Cursor as ZeekCursor;
 
 use crate::error::{Error, Result};
@@ -72,7 +72,11 @@ impl NodeType {
     }
 
     pub(crate) fn expected_list() -> String {
-        NodeType::ALL.iter().map(|t| format!("Cluster::{}", t.name())).collect::<Vec<_>>().join(", ")
+        NodeType::ALL
+            .iter()
+            .map(|t| format!("Cluster::{}", t.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -210,15 +214,20 @@ impl Format {
     /// (`$workers`, `$proxy`, `$logger` or `Cluster::TIME_MACHINE` and no `$metrics_port`);
     /// otherwise `.zeek`.
     pub fn from_content(text: &str) -> Format {
-        let mut in_comment_free = text.lines().map(str::trim).filter(|l| {
-            !l.is_empty() && !l.starts_with('#') && !l.starts_with(';')
-        });
+        let mut in_comment_free = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'));
         match in_comment_free.next() {
             Some(first) if first.starts_with('{') => return Format::Json,
-            Some(first) if first.starts_with('[') && first.ends_with(']') => return Format::NodeCfg,
+            Some(first) if first.starts_with('[') && first.ends_with(']') => {
+                return Format::NodeCfg
+            }
             _ => {}
         }
-        let legacy = ["$workers", "$proxy=", "$logger=", "Cluster::TIME_MACHINE"].iter().any(|k| text.contains(k));
+        let legacy = ["$workers", "$proxy=", "$logger=", "Cluster::TIME_MACHINE"]
+            .iter()
+            .any(|k| text.contains(k));
         if legacy && !text.contains("$metrics_port") {
             Format::Bro
         } else {
@@ -245,7 +254,12 @@ pub const TEXT_SOURCE: &str = "<input>";
 impl Layout {
     /// An empty layout (no nodes, no options).
     pub fn empty(format: Format, source: &str) -> Layout {
-        Layout { nodes: BTreeMap::new(), options: Vec::new(), format, source: source.to_string() }
+        Layout {
+            nodes: BTreeMap::new(),
+            options: Vec::new(),
+            format,
+            source: source.to_string(),
+        }
     }
 
     /// Reads a layout file; the format comes from the file name, else from the content.
@@ -259,10 +273,16 @@ impl Layout {
         })?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             let (line, col) = line_col(&bytes[..e.valid_up_to()]);
-            Error::parse(format!("{source}:{line}:{col}: expected UTF-8 text (invalid byte)"))
+            Error::parse(format!(
+                "{source}:{line}:{col}: expected UTF-8 text (invalid byte)"
+            ))
         })?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let format = Format::from_file_name(&file_name).unwrap_or_else(|| Format::from_content(text));
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let format =
+            Format::from_file_name(&file_name).unwrap_or_else(|| Format::from_content(text));
         Layout::parse_as(text, format, &source)
     }
 
@@ -303,13 +323,21 @@ impl Layout {
 
     /// The value the layout sets for an option, if any (the last `redef` wins).
     pub fn option(&self, name: &str) -> Option<&OptionValue> {
-        self.options.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// Names of the nodes of a type, sorted with `strcmp` order as Zeek's
     /// `nodes_with_type` sorts them.
     pub fn nodes_with_type(&self, t: NodeType) -> Vec<&str> {
-        self.nodes.iter().filter(|(_, n)| n.node_type == t).map(|(k, _)| k.as_str()).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.node_type == t)
+            .map(|(k, _)| k.as_str())
+            .collect()
     }
 
     pub(crate) fn set_option(&mut self, name: String, value: OptionValue) {
@@ -365,27 +393,40 @@ pub(crate) fn check_references(
     refs: &BTreeMap<String, RefPositions>,
     source: &str,
 ) -> Result<()> {
-    let check = |owner: &str, field: &str, target: &str, want: NodeType, pos: Option<Pos>| -> Result<()> {
-        let ok = nodes.get(target).map(|n| n.node_type == want).unwrap_or(false);
-        if ok {
-            return Ok(());
-        }
-        let pos = pos.unwrap_or(Pos { line: 1, col: 1 });
-        let found = match nodes.get(target) {
-            Some(n) => format!("\"{target}\" is a {}", n.node_type),
-            None => format!("there is no node \"{target}\""),
+    let check =
+        |owner: &str, field: &str, target: &str, want: NodeType, pos: Option<Pos>| -> Result<()> {
+            let ok = nodes
+                .get(target)
+                .map(|n| n.node_type == want)
+                .unwrap_or(false);
+            if ok {
+                return Ok(());
+            }
+            let pos = pos.unwrap_or(Pos { line: 1, col: 1 });
+            let found = match nodes.get(target) {
+                Some(n) => format!("\"{target}\" is a {}", n.node_type),
+                None => format!("there is no node \"{target}\""),
+            };
+            Err(perr(
+                source,
+                pos,
+                format!(
+                    "node \"{owner}\": ${field} must name a {} node, but {found}",
+                    want
+                ),
+            ))
         };
-        Err(perr(
-            source,
-            pos,
-            format!("node \"{owner}\": ${field} must name a {} node, but {found}", want),
-        ))
-    };
     // Report in source order, so the first error in the file is the one reported.
     let mut order: Vec<(&String, &Node)> = nodes.iter().collect();
     order.sort_by_key(|(name, _)| {
         refs.get(*name)
-            .and_then(|r| [r.manager, r.logger, r.proxy, r.time_machine, r.workers].into_iter().flatten().map(|p| (p.line, p.col)).min())
+            .and_then(|r| {
+                [r.manager, r.logger, r.proxy, r.time_machine, r.workers]
+                    .into_iter()
+                    .flatten()
+                    .map(|p| (p.line, p.col))
+                    .min()
+            })
             .unwrap_or((usize::MAX, 0))
     });
     for (name, node) in order {
@@ -400,7 +441,13 @@ pub(crate) fn check_references(
             check(name, "proxy", p, NodeType::Proxy, r.proxy)?;
         }
         if let Some(t) = &node.time_machine {
-            check(name, "time_machine", t, NodeType::TimeMachine, r.time_machine)?;
+            check(
+                name,
+                "time_machine",
+                t,
+                NodeType::TimeMachine,
+                r.time_machine,
+            )?;
         }
         if let Some(ws) = &node.workers {
             for w in ws {

@@ -49,7 +49,11 @@ pub struct NodeCfgOptions {
 
 impl Default for NodeCfgOptions {
     fn default() -> Self {
-        NodeCfgOptions { zeek_port: 27760, metrics_port: 9991, zeromq: true }
+        NodeCfgOptions {
+            zeek_port: 27760,
+            metrics_port: 9991,
+            zeromq: true,
+        }
     }
 }
 
@@ -83,7 +87,11 @@ fn read_ini(text: &str, source: &str) -> Result<(Vec<Section>, BTreeMap<String, 
         // A continuation line: indented, after a key.
         if indent > 0 {
             if let Some(k) = &last_key {
-                let map = if in_default { Some(&mut defaults) } else { sections.last_mut().map(|s| &mut s.keys) };
+                let map = if in_default {
+                    Some(&mut defaults)
+                } else {
+                    sections.last_mut().map(|s| &mut s.keys)
+                };
                 if let Some(e) = map.and_then(|m| m.get_mut(k)) {
                     e.value.push('\n');
                     e.value.push_str(trimmed);
@@ -94,7 +102,11 @@ fn read_ini(text: &str, source: &str) -> Result<(Vec<Section>, BTreeMap<String, 
         let col = indent + 1;
         if trimmed.starts_with('[') {
             let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
-                return Err(perr(source, Pos { line: line_no, col }, "expected `]` closing the section header"));
+                return Err(perr(
+                    source,
+                    Pos { line: line_no, col },
+                    "expected `]` closing the section header",
+                ));
             };
             last_key = None;
             if name == "DEFAULT" {
@@ -106,33 +118,58 @@ fn read_ini(text: &str, source: &str) -> Result<(Vec<Section>, BTreeMap<String, 
                 return Err(perr(
                     source,
                     Pos { line: line_no, col },
-                    format!("duplicate section [{name}] (first at line {})", first.pos.line),
+                    format!(
+                        "duplicate section [{name}] (first at line {})",
+                        first.pos.line
+                    ),
                 ));
             }
-            sections.push(Section { name: name.to_string(), pos: Pos { line: line_no, col }, keys: BTreeMap::new() });
+            sections.push(Section {
+                name: name.to_string(),
+                pos: Pos { line: line_no, col },
+                keys: BTreeMap::new(),
+            });
             continue;
         }
         let delim = trimmed.find(['=', ':']);
         let Some(d) = delim else {
-            return Err(perr(source, Pos { line: line_no, col }, "expected `key = value` or a `[section]` header"));
+            return Err(perr(
+                source,
+                Pos { line: line_no, col },
+                "expected `key = value` or a `[section]` header",
+            ));
         };
         let key = trimmed[..d].trim().to_lowercase().replace('.', "_");
         if key.is_empty() {
-            return Err(perr(source, Pos { line: line_no, col }, "expected a key before `=`"));
+            return Err(perr(
+                source,
+                Pos { line: line_no, col },
+                "expected a key before `=`",
+            ));
         }
         let value_start = raw.len() - raw.trim_start().len() + d + 1;
         let value = trimmed[d + 1..].trim().to_string();
         let vcol = raw[..value_start.min(raw.len())].chars().count()
             + 1
             + (trimmed[d + 1..].len() - trimmed[d + 1..].trim_start().len());
-        let entry = Entry { value, pos: Pos { line: line_no, col: vcol } };
+        let entry = Entry {
+            value,
+            pos: Pos {
+                line: line_no,
+                col: vcol,
+            },
+        };
         let map = if in_default {
             &mut defaults
         } else {
             match sections.last_mut() {
                 Some(s) => &mut s.keys,
                 None => {
-                    return Err(perr(source, Pos { line: line_no, col }, "expected a `[section]` header before the first key"));
+                    return Err(perr(
+                        source,
+                        Pos { line: line_no, col },
+                        "expected a `[section]` header before the first key",
+                    ));
                 }
             }
         };
@@ -161,7 +198,11 @@ fn interpolate(
         return Ok(value.to_string());
     }
     if depth > 10 {
-        return Err(perr(source, pos, "interpolation nested too deeply (a `%(key)s` loop?)"));
+        return Err(perr(
+            source,
+            pos,
+            "interpolation nested too deeply (a `%(key)s` loop?)",
+        ));
     }
     let mut out = String::new();
     let mut rest = value;
@@ -177,7 +218,11 @@ fn interpolate(
             };
             let key = r[..close].to_lowercase();
             let Some(v) = lookup(&key) else {
-                return Err(perr(source, pos, format!("bad interpolation: no key `{key}` for `%({key})s`")));
+                return Err(perr(
+                    source,
+                    pos,
+                    format!("bad interpolation: no key `{key}` for `%({key})s`"),
+                ));
             };
             out.push_str(&interpolate(&v, pos, source, lookup, depth + 1)?);
             rest = &r[close + 2..];
@@ -207,32 +252,48 @@ fn resolve(host: &str) -> Option<IpAddr> {
         return Some(a);
     }
     let addrs: Vec<IpAddr> = (host, 0).to_socket_addrs().ok()?.map(|s| s.ip()).collect();
-    addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first()).copied()
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
 }
 
 pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<Layout> {
     let (sections, defaults) = read_ini(text, source)?;
     if sections.is_empty() {
-        return Err(perr(source, Pos { line: 1, col: 1 }, "no nodes found in node config (expected `[name]` sections)"));
+        return Err(perr(
+            source,
+            Pos { line: 1, col: 1 },
+            "no nodes found in node config (expected `[name]` sections)",
+        ));
     }
     let mut nodes: Vec<Cfg> = Vec::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut names_lower: BTreeMap<String, String> = BTreeMap::new();
-    let add = |c: Cfg, names_lower: &mut BTreeMap<String, String>, nodes: &mut Vec<Cfg>| -> Result<()> {
-        let lower = c.name.to_lowercase();
-        if let Some(prev) = names_lower.get(&lower) {
-            return Err(perr(source, c.pos, format!("node name \"{}\" is a duplicate of \"{prev}\"", c.name)));
-        }
-        names_lower.insert(lower, c.name.clone());
-        nodes.push(c);
-        Ok(())
-    };
+    let add =
+        |c: Cfg, names_lower: &mut BTreeMap<String, String>, nodes: &mut Vec<Cfg>| -> Result<()> {
+            let lower = c.name.to_lowercase();
+            if let Some(prev) = names_lower.get(&lower) {
+                return Err(perr(
+                    source,
+                    c.pos,
+                    format!("node name \"{}\" is a duplicate of \"{prev}\"", c.name),
+                ));
+            }
+            names_lower.insert(lower, c.name.clone());
+            nodes.push(c);
+            Ok(())
+        };
     for sec in &sections {
         let get_raw = |k: &str| sec.keys.get(k).or_else(|| defaults.get(k));
         let lookup = |k: &str| get_raw(k).map(|e| e.value.clone());
         let get = |k: &str| -> Result<Option<(String, Pos)>> {
             match get_raw(k) {
-                Some(e) => Ok(Some((interpolate(&e.value, e.pos, source, &lookup, 0)?, e.pos))),
+                Some(e) => Ok(Some((
+                    interpolate(&e.value, e.pos, source, &lookup, 0)?,
+                    e.pos,
+                ))),
                 None => Ok(None),
             }
         };
@@ -248,21 +309,35 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
         }
         let (host, hpos) = match get("host")? {
             Some((h, p)) if !h.is_empty() => (h, p),
-            _ => return Err(perr(source, at, format!("node \"{name}\": no host given (expected host=<address or name>)"))),
+            _ => {
+                return Err(perr(
+                    source,
+                    at,
+                    format!("node \"{name}\": no host given (expected host=<address or name>)"),
+                ))
+            }
         };
         let Some(addr) = resolve(&host) else {
             return Err(perr(source, hpos, format!("bad host \"{host}\" for node '{name}': not an address and the name does not resolve")));
         };
-        let mut zk = ZeekctlNode { host: host.clone(), ..Default::default() };
+        let mut zk = ZeekctlNode {
+            host: host.clone(),
+            ..Default::default()
+        };
         if let Some((ev, epos)) = get("env_vars")? {
             for kv in ev.split(',').filter(|_| !ev.is_empty()) {
                 let Some((k, v)) = kv.split_once('=') else {
-                    return Err(perr(source, epos, format!("node '{name}' config: missing '=' in env_vars option value: {kv}")));
+                    return Err(perr(
+                        source,
+                        epos,
+                        format!("node '{name}' config: missing '=' in env_vars option value: {kv}"),
+                    ));
                 };
                 if k.trim().is_empty() {
                     return Err(perr(source, epos, format!("node '{name}' config: env_vars option value must contain at least one environment variable name: {kv}")));
                 }
-                zk.env_vars.insert(k.trim().to_string(), v.trim().to_string());
+                zk.env_vars
+                    .insert(k.trim().to_string(), v.trim().to_string());
             }
         }
         zk.aux_scripts = get("aux_scripts")?.map(|v| v.0).filter(|v| !v.is_empty());
@@ -301,14 +376,20 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
             let Some((method, mpos)) = &lb_method else {
                 return Err(perr(source, at, format!("no load balancing method given for node '{name}' (expected lb_method=af_packet, pf_ring, myricom, custom or interfaces)")));
             };
-            if !["af_packet", "pf_ring", "myricom", "custom", "interfaces"].contains(&method.as_str()) {
+            if !["af_packet", "pf_ring", "myricom", "custom", "interfaces"]
+                .contains(&method.as_str())
+            {
                 return Err(perr(source, *mpos, format!("unknown load balancing method '{method}' given for node '{name}' (expected af_packet, pf_ring, myricom, custom or interfaces)")));
             }
             zk.lb_method = Some(method.clone());
             zk.lb_procs = Some(numprocs);
             if method == "interfaces" {
                 let Some((li, lipos)) = get("lb_interfaces")?.filter(|v| !v.0.is_empty()) else {
-                    return Err(perr(source, at, format!("list of load-balanced interfaces not specified for node '{name}'")));
+                    return Err(perr(
+                        source,
+                        at,
+                        format!("list of load-balanced interfaces not specified for node '{name}'"),
+                    ));
                 };
                 netifs = li.split(',').map(|s| s.trim().to_string()).collect();
                 if netifs.len() != numprocs as usize {
@@ -317,7 +398,16 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
             }
         }
         let count = counts.entry(ntype.clone()).or_insert(0);
-        let base = Cfg { name: name.clone(), pos: at, ntype: ntype.clone(), addr, zone_id, zk, interface, count: 0 };
+        let base = Cfg {
+            name: name.clone(),
+            pos: at,
+            ntype: ntype.clone(),
+            addr,
+            zone_id,
+            zk,
+            interface,
+            count: 0,
+        };
         if numprocs == 0 {
             *count += 1;
             let mut c = base;
@@ -327,7 +417,14 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
         } else {
             for k in 1..=numprocs {
                 *count += 1;
-                let mut c = Cfg { name: format!("{name}-{k}"), zk: base.zk.clone(), zone_id: base.zone_id.clone(), interface: base.interface.clone(), ntype: ntype.clone(), ..base };
+                let mut c = Cfg {
+                    name: format!("{name}-{k}"),
+                    zk: base.zk.clone(),
+                    zone_id: base.zone_id.clone(),
+                    interface: base.interface.clone(),
+                    ntype: ntype.clone(),
+                    ..base
+                };
                 c.count = *count;
                 c.zk.pin_cpu = pin.get(k as usize - 1).copied();
                 if !netifs.is_empty() {
@@ -341,23 +438,49 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
     let standalone: Vec<&Cfg> = nodes.iter().filter(|n| n.ntype == "standalone").collect();
     if !standalone.is_empty() {
         if nodes.len() > 1 {
-            return Err(perr(source, standalone[0].pos, "more than one node defined in standalone node config"));
+            return Err(perr(
+                source,
+                standalone[0].pos,
+                "more than one node defined in standalone node config",
+            ));
         }
         return Ok(Layout::empty(Format::NodeCfg, source));
     }
     let managers: Vec<&Cfg> = nodes.iter().filter(|n| n.ntype == "manager").collect();
     let Some(manager) = managers.first() else {
-        return Err(perr(source, Pos { line: 1, col: 1 }, "no manager defined in node config (expected a node with type=manager)"));
+        return Err(perr(
+            source,
+            Pos { line: 1, col: 1 },
+            "no manager defined in node config (expected a node with type=manager)",
+        ));
     };
     if managers.len() > 1 {
-        return Err(perr(source, managers[1].pos, "only one manager can be defined in node config"));
+        return Err(perr(
+            source,
+            managers[1].pos,
+            "only one manager can be defined in node config",
+        ));
     }
     if !nodes.iter().any(|n| n.ntype == "proxy") {
-        return Err(perr(source, Pos { line: 1, col: 1 }, "no proxy defined in node config (expected at least one node with type=proxy)"));
+        return Err(perr(
+            source,
+            Pos { line: 1, col: 1 },
+            "no proxy defined in node config (expected at least one node with type=proxy)",
+        ));
     }
     if manager.addr.is_loopback() {
-        if let Some(bad) = nodes.iter().find(|n| n.ntype != "manager" && !n.addr.is_loopback()) {
-            return Err(perr(source, bad.pos, format!("node '{}': all nodes must use localhost/127.0.0.1/::1 when manager uses it", bad.name)));
+        if let Some(bad) = nodes
+            .iter()
+            .find(|n| n.ntype != "manager" && !n.addr.is_loopback())
+        {
+            return Err(perr(
+                source,
+                bad.pos,
+                format!(
+                    "node '{}': all nodes must use localhost/127.0.0.1/::1 when manager uses it",
+                    bad.name
+                ),
+            ));
         }
     }
 
@@ -370,11 +493,23 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
     let mut metrics = opts.metrics_port as u32;
     let mut layout = Layout::empty(Format::NodeCfg, source);
     let loggers = by_type("logger");
-    layout.set_option("Cluster::manager_is_logger".to_string(), OptionValue::Bool(loggers.is_empty()));
+    layout.set_option(
+        "Cluster::manager_is_logger".to_string(),
+        OptionValue::Bool(loggers.is_empty()),
+    );
     let mut next_port = |at: Pos| -> Result<Port> {
         let p = port;
         port += 1;
-        u16::try_from(p).map(Port::tcp).map_err(|_| perr(source, at, format!("port {p} is out of range: too many nodes for ZeekPort {}", opts.zeek_port)))
+        u16::try_from(p).map(Port::tcp).map_err(|_| {
+            perr(
+                source,
+                at,
+                format!(
+                    "port {p} is out of range: too many nodes for ZeekPort {}",
+                    opts.zeek_port
+                ),
+            )
+        })
     };
     let mut next_metrics = |at: Pos| -> Result<Option<Port>> {
         if opts.metrics_port == 0 {
@@ -382,7 +517,9 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
         }
         let p = metrics;
         metrics += 1;
-        u16::try_from(p).map(|n| Some(Port::tcp(n))).map_err(|_| perr(source, at, format!("metrics port {p} is out of range")))
+        u16::try_from(p)
+            .map(|n| Some(Port::tcp(n)))
+            .map_err(|_| perr(source, at, format!("metrics port {p} is out of range")))
     };
     let mut control = Node::new(NodeType::Control, manager.addr);
     control.p = next_port(manager.pos)?;
@@ -400,7 +537,14 @@ pub(crate) fn parse(text: &str, source: &str, opts: &NodeCfgOptions) -> Result<L
     order.extend(by_type("worker").into_iter().map(|c| (c, NodeType::Worker)));
     for (c, t) in order {
         if layout.nodes.contains_key(&c.name) {
-            return Err(perr(source, c.pos, format!("node name \"{}\" clashes with the \"control\" entry zeekctl adds", c.name)));
+            return Err(perr(
+                source,
+                c.pos,
+                format!(
+                    "node name \"{}\" clashes with the \"control\" entry zeekctl adds",
+                    c.name
+                ),
+            ));
         }
         let mut n = mk(c, t);
         n.p = next_port(c.pos)?;

@@ -3,7 +3,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layouts").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/layouts")
+        .join(name)
 }
 
 fn lo() -> IpAddr {
@@ -28,12 +30,21 @@ fn zeekctl_expected() -> BTreeMap<String, Node> {
         }
         n
     };
-    m.insert("manager".into(), with(NodeType::Manager, 27763, 9991, false));
+    m.insert(
+        "manager".into(),
+        with(NodeType::Manager, 27763, 9991, false),
+    );
     m.insert("logger".into(), with(NodeType::Logger, 27764, 9992, false));
     m.insert("proxy-1".into(), with(NodeType::Proxy, 27765, 9993, true));
     m.insert("proxy-2".into(), with(NodeType::Proxy, 27766, 9994, true));
-    m.insert("worker-1-1".into(), with(NodeType::Worker, 27767, 9995, true));
-    m.insert("worker-1-2".into(), with(NodeType::Worker, 27768, 9996, true));
+    m.insert(
+        "worker-1-1".into(),
+        with(NodeType::Worker, 27767, 9995, true),
+    );
+    m.insert(
+        "worker-1-2".into(),
+        with(NodeType::Worker, 27768, 9996, true),
+    );
     m.insert("worker-2".into(), with(NodeType::Worker, 27769, 9997, true));
     m
 }
@@ -44,17 +55,40 @@ fn zeekctl_generated_layout_loads_with_every_field() {
     assert_eq!(l.format, Format::Zeek);
     assert!(l.source.ends_with("zeekctl-cluster-layout.zeek"));
     assert_eq!(l.nodes, zeekctl_expected());
-    assert_eq!(l.options, vec![("Cluster::manager_is_logger".to_string(), OptionValue::Bool(false))]);
-    assert_eq!(l.nodes_with_type(NodeType::Worker), vec!["worker-1-1", "worker-1-2", "worker-2"]);
+    assert_eq!(
+        l.options,
+        vec![(
+            "Cluster::manager_is_logger".to_string(),
+            OptionValue::Bool(false)
+        )]
+    );
+    assert_eq!(
+        l.nodes_with_type(NodeType::Worker),
+        vec!["worker-1-1", "worker-1-2", "worker-2"]
+    );
     let c = &l.nodes["control"];
-    assert_eq!((c.zone_id.as_str(), c.interface.clone(), c.metrics_port, c.id.clone()), ("", None, None, None));
+    assert_eq!(
+        (
+            c.zone_id.as_str(),
+            c.interface.clone(),
+            c.metrics_port,
+            c.id.clone()
+        ),
+        ("", None, None, None)
+    );
 }
 
 #[test]
 fn node_cfg_expands_lb_procs_and_assigns_ports_as_zeekctl() {
     let l = Layout::load(fixture("node.cfg")).unwrap();
     assert_eq!(l.format, Format::NodeCfg);
-    assert_eq!(l.options, vec![("Cluster::manager_is_logger".to_string(), OptionValue::Bool(false))]);
+    assert_eq!(
+        l.options,
+        vec![(
+            "Cluster::manager_is_logger".to_string(),
+            OptionValue::Bool(false)
+        )]
+    );
     // Cluster::Node fields equal what zeekctl writes (the .zeek fixture) ...
     let mut stripped = l.nodes.clone();
     for n in stripped.values_mut() {
@@ -77,15 +111,25 @@ fn node_cfg_expands_lb_procs_and_assigns_ports_as_zeekctl() {
     assert_eq!(z.env_vars.get("OTHER").map(String::as_str), Some("\"two\""));
     let w2 = &l.nodes["worker-2"];
     assert_eq!(w2.interface.as_deref(), Some("eth1"));
-    assert_eq!(w2.zeekctl.as_ref().unwrap().aux_scripts.as_deref(), Some("local-worker.zeek"));
-    assert_eq!(l.nodes["manager"].zeekctl.as_ref().unwrap().host, "127.0.0.1");
+    assert_eq!(
+        w2.zeekctl.as_ref().unwrap().aux_scripts.as_deref(),
+        Some("local-worker.zeek")
+    );
+    assert_eq!(
+        l.nodes["manager"].zeekctl.as_ref().unwrap().host,
+        "127.0.0.1"
+    );
     assert!(l.nodes["control"].zeekctl.is_none());
 }
 
 #[test]
 fn node_cfg_port_settings() {
     let text = std::fs::read_to_string(fixture("node.cfg")).unwrap();
-    let broker = NodeCfgOptions { zeek_port: 47760, metrics_port: 0, zeromq: false };
+    let broker = NodeCfgOptions {
+        zeek_port: 47760,
+        metrics_port: 0,
+        zeromq: false,
+    };
     let l = Layout::parse_node_cfg(&text, "node.cfg", &broker).unwrap();
     assert_eq!(l.nodes["control"].p, Port::tcp(47760));
     assert_eq!(l.nodes["manager"].p, Port::tcp(47761));
@@ -99,21 +143,32 @@ fn node_cfg_without_logger_and_lb_interfaces() {
     let text = "[manager]\ntype=manager\nhost=127.0.0.1\n[proxy-1]\ntype=proxy\nhost=127.0.0.1\n\
                 [w]\ntype=worker\nhost=127.0.0.1\nlb_method=interfaces\nlb_procs=3\nlb_interfaces=eth0,eth1, eth2\npin_cpus=4\n";
     let l = Layout::parse(text, Some(Format::NodeCfg)).unwrap();
-    assert_eq!(l.option("Cluster::manager_is_logger"), Some(&OptionValue::Bool(true)));
+    assert_eq!(
+        l.option("Cluster::manager_is_logger"),
+        Some(&OptionValue::Bool(true))
+    );
     assert_eq!(l.nodes.len(), 6);
     // zeekctl pops interfaces from the end of the list.
     assert_eq!(l.nodes["w-1"].interface.as_deref(), Some("eth2"));
     assert_eq!(l.nodes["w-2"].interface.as_deref(), Some("eth1"));
     assert_eq!(l.nodes["w-3"].interface.as_deref(), Some("eth0"));
     // pin_cpus shorter than lb_procs repeats.
-    assert!(l.nodes.iter().filter(|(k, _)| k.starts_with("w-")).all(|(_, n)| n.zeekctl.as_ref().unwrap().pin_cpu == Some(4)));
+    assert!(l
+        .nodes
+        .iter()
+        .filter(|(k, _)| k.starts_with("w-"))
+        .all(|(_, n)| n.zeekctl.as_ref().unwrap().pin_cpu == Some(4)));
     assert_eq!(l.nodes["proxy-1"].p, Port::tcp(27764));
     assert_eq!(l.nodes["w-3"].p, Port::tcp(27767));
 }
 
 #[test]
 fn node_cfg_standalone_has_no_cluster_nodes() {
-    let l = Layout::parse("[zeek]\ntype=standalone\nhost=localhost\ninterface=eth0\n", Some(Format::NodeCfg)).unwrap();
+    let l = Layout::parse(
+        "[zeek]\ntype=standalone\nhost=localhost\ninterface=eth0\n",
+        Some(Format::NodeCfg),
+    )
+    .unwrap();
     assert!(l.nodes.is_empty());
 }
 
@@ -126,9 +181,15 @@ fn ipv6_layout_with_zone_ids_any_field_order_and_trailing_commas() {
     assert_eq!(m.zone_id, "eth0");
     assert_eq!(m.p, Port::tcp(47761));
     let p = &l.nodes["proxy-1"];
-    assert_eq!((p.ip, p.zone_id.as_str(), p.manager.as_deref()), ("fe80::2".parse().unwrap(), "eth0", Some("manager")));
+    assert_eq!(
+        (p.ip, p.zone_id.as_str(), p.manager.as_deref()),
+        ("fe80::2".parse().unwrap(), "eth0", Some("manager"))
+    );
     let w = &l.nodes["worker-1"];
-    assert_eq!(w.ip, IpAddr::V6("2001:db8::10".parse::<Ipv6Addr>().unwrap()));
+    assert_eq!(
+        w.ip,
+        IpAddr::V6("2001:db8::10".parse::<Ipv6Addr>().unwrap())
+    );
     assert_eq!(w.zone_id, "");
     assert_eq!(w.interface.as_deref(), Some("eth1"));
     assert_eq!(w.lb_filter.as_deref(), Some("ip or not ip"));
@@ -140,9 +201,18 @@ fn ipv6_layout_with_zone_ids_any_field_order_and_trailing_commas() {
     assert_eq!(
         l.options,
         vec![
-            ("Cluster::manager_is_logger".to_string(), OptionValue::Bool(true)),
-            ("Cluster::retry_interval".to_string(), OptionValue::Interval(30.0)),
-            ("Cluster::worker_topic".to_string(), OptionValue::String("site/workers".into())),
+            (
+                "Cluster::manager_is_logger".to_string(),
+                OptionValue::Bool(true)
+            ),
+            (
+                "Cluster::retry_interval".to_string(),
+                OptionValue::Interval(30.0)
+            ),
+            (
+                "Cluster::worker_topic".to_string(),
+                OptionValue::String("site/workers".into())
+            ),
         ]
     );
 }
@@ -160,7 +230,10 @@ fn legacy_bro_layout_with_time_machine_proxy_and_workers() {
     assert_eq!(m.workers, set(&["worker-1", "worker-2"]));
     assert_eq!(m.manager, None);
     let p = &l.nodes["proxy-1"];
-    assert_eq!((p.logger.as_deref(), p.manager.as_deref()), (Some("logger"), Some("manager")));
+    assert_eq!(
+        (p.logger.as_deref(), p.manager.as_deref()),
+        (Some("logger"), Some("manager"))
+    );
     assert_eq!(p.workers, set(&["worker-1", "worker-2"]));
     let w = &l.nodes["worker-1"];
     assert_eq!(w.proxy.as_deref(), Some("proxy-1"));
@@ -175,18 +248,31 @@ fn legacy_bro_layout_with_time_machine_proxy_and_workers() {
     assert_eq!(l.nodes["control"].node_type, NodeType::Control);
     assert_eq!(
         l.option("Cluster::worker2manager_events"),
-        Some(&OptionValue::Pattern("((TimeMachine::command|Drop::.*))|(Notice::cluster_notice)".into()))
+        Some(&OptionValue::Pattern(
+            "((TimeMachine::command|Drop::.*))|(Notice::cluster_notice)".into()
+        ))
     );
 }
 
 #[test]
 fn format_detection() {
-    assert_eq!(Format::from_file_name("cluster-layout.zeek"), Some(Format::Zeek));
-    assert_eq!(Format::from_file_name("cluster-layout.bro"), Some(Format::Bro));
+    assert_eq!(
+        Format::from_file_name("cluster-layout.zeek"),
+        Some(Format::Zeek)
+    );
+    assert_eq!(
+        Format::from_file_name("cluster-layout.bro"),
+        Some(Format::Bro)
+    );
     assert_eq!(Format::from_file_name("node.cfg"), Some(Format::NodeCfg));
     assert_eq!(Format::from_file_name("layout.JSON"), Some(Format::Json));
     assert_eq!(Format::from_file_name("layout"), None);
-    for name in ["zeekctl-cluster-layout.zeek", "ipv6-cluster-layout.zeek", "cluster-layout.bro", "node.cfg"] {
+    for name in [
+        "zeekctl-cluster-layout.zeek",
+        "ipv6-cluster-layout.zeek",
+        "cluster-layout.bro",
+        "node.cfg",
+    ] {
         let text = std::fs::read_to_string(fixture(name)).unwrap();
         let by_name = Format::from_file_name(name).unwrap();
         assert_eq!(Format::from_content(&text), by_name, "{name}");
@@ -197,7 +283,12 @@ fn format_detection() {
 
 #[test]
 fn json_round_trips_every_form() {
-    for name in ["zeekctl-cluster-layout.zeek", "ipv6-cluster-layout.zeek", "cluster-layout.bro", "node.cfg"] {
+    for name in [
+        "zeekctl-cluster-layout.zeek",
+        "ipv6-cluster-layout.zeek",
+        "cluster-layout.bro",
+        "node.cfg",
+    ] {
         let l = Layout::load(fixture(name)).unwrap();
         let j = l.to_json();
         let back = Layout::from_json(&j).unwrap_or_else(|e| panic!("{name}: {e}\n{j}"));
@@ -222,13 +313,41 @@ fn json_hand_written() {
     assert_eq!(l.format, Format::Json);
     let w = &l.nodes["worker-1"];
     assert_eq!(w.node_type, NodeType::Worker);
-    assert_eq!((w.ip, w.zone_id.as_str()), ("fe80::1".parse().unwrap(), "eth0"));
+    assert_eq!(
+        (w.ip, w.zone_id.as_str()),
+        ("fe80::1".parse().unwrap(), "eth0")
+    );
     assert_eq!(w.workers, Some(BTreeSet::new()));
     assert_eq!(w.metrics_port, Some(Port::tcp(9991)));
-    assert_eq!(l.option("Cluster::retry_interval"), Some(&OptionValue::Interval(30.0)));
-    assert_eq!(l.option("Cluster::manager_is_logger"), Some(&OptionValue::Bool(false)));
-    assert_eq!(l.option("Cluster::default_store_dir"), Some(&OptionValue::String("/var/stores".into())));
-    assert_eq!(l.option("Broker::default_port"), Some(&OptionValue::Port(Port::tcp(27762))));
+    assert_eq!(
+        l.option("Cluster::retry_interval"),
+        Some(&OptionValue::Interval(30.0))
+    );
+    assert_eq!(
+        l.option("Cluster::manager_is_logger"),
+        Some(&OptionValue::Bool(false))
+    );
+    assert_eq!(
+        l.option("Cluster::default_store_dir"),
+        Some(&OptionValue::String("/var/stores".into()))
+    );
+    assert_eq!(
+        l.option("Broker::default_port"),
+        Some(&OptionValue::Port(Port::tcp(27762)))
+    );
+}
+
+#[test]
+fn event_handlers_are_skipped() {
+    let l = Layout::parse(
+        "event zeek_init() &priority=5\n\t{\n\tif ( x == \"}\" ) { print \"{\"; } # }\n\t}\nredef Cluster::manager_is_logger = F;\n",
+        Some(Format::Zeek),
+    )
+    .unwrap();
+    assert_eq!(
+        l.option("Cluster::manager_is_logger"),
+        Some(&OptionValue::Bool(false))
+    );
 }
 
 #[test]
@@ -242,10 +361,22 @@ fn other_redefs_and_comments() {
     assert_eq!(
         l.options,
         vec![
-            ("Cluster::enable_round_robin_logging".into(), OptionValue::Bool(false)),
-            ("Cluster::retry_interval".into(), OptionValue::Interval(60.0)),
-            ("Cluster::default_backend".into(), OptionValue::Enum("Broker::SQLITE".into())),
-            ("Broker::default_port".into(), OptionValue::Port(Port::tcp(27762))),
+            (
+                "Cluster::enable_round_robin_logging".into(),
+                OptionValue::Bool(false)
+            ),
+            (
+                "Cluster::retry_interval".into(),
+                OptionValue::Interval(60.0)
+            ),
+            (
+                "Cluster::default_backend".into(),
+                OptionValue::Enum("Broker::SQLITE".into())
+            ),
+            (
+                "Broker::default_port".into(),
+                OptionValue::Port(Port::tcp(27762))
+            ),
         ]
     );
     assert!(l.nodes.is_empty());
@@ -342,6 +473,10 @@ fn malformed_layouts_give_precise_errors() {
          "<input>:1:54: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found \"soon\""),
         (Format::Json, "{\"nodes\": {\"w\": {\"node_type\": \"WORKER\",}}}".into(), "<input>:1:40: expected a string key, found `}`"),
         (Format::Json, "{\"options\": {}}".into(), "<input>:1:1: missing required key \"nodes\""),
+        (Format::Json, "{\"nodes\": {}, \"nodes\": {}}".into(), "<input>:1:15: duplicate key \"nodes\""),
+        (Format::Json, "{\"nodes\": {}, \"options\": {\"Cluster::node\": \"a\", \"Cluster::node\": \"b\"}}".into(),
+         "<input>:1:49: duplicate option \"Cluster::node\""),
+        (Format::Zeek, "event zeek_init() ;\n".into(), "<input>:1:19: expected `{` (the event handler's body), found `;`"),
         (Format::Json, "[1]".into(), "<input>:1:1: expected a JSON object with \"nodes\" and \"options\", found an array"),
     ];
     let mut failures = Vec::new();
@@ -356,20 +491,34 @@ fn malformed_layouts_give_precise_errors() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn load_reports_missing_files_and_bad_utf8() {
     let e = Layout::load("/nonexistent/cluster-layout.zeek").unwrap_err();
     assert_eq!(e.kind, crate::error::ErrorKind::NotFound);
-    assert!(e.message.starts_with("/nonexistent/cluster-layout.zeek: cannot read layout: "), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("/nonexistent/cluster-layout.zeek: cannot read layout: "),
+        "{}",
+        e.message
+    );
     let dir = std::env::temp_dir().join(format!("zc-layout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("bad.zeek");
     std::fs::write(&p, b"# ok\nredef \xff").unwrap();
     let e = Layout::load(&p).unwrap_err();
-    assert_eq!(e.message, format!("{}:2:7: expected UTF-8 text (invalid byte)", p.display()));
+    assert_eq!(
+        e.message,
+        format!("{}:2:7: expected UTF-8 text (invalid byte)", p.display())
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -377,23 +526,34 @@ fn load_reports_missing_files_and_bad_utf8() {
 #[test]
 fn parsers_never_panic() {
     use proptest::prelude::*;
-    let seeds: Vec<String> = ["zeekctl-cluster-layout.zeek", "cluster-layout.bro", "node.cfg", "ipv6-cluster-layout.zeek"]
-        .iter()
-        .map(|n| std::fs::read_to_string(fixture(n)).unwrap())
-        .collect();
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
+    let seeds: Vec<String> = [
+        "zeekctl-cluster-layout.zeek",
+        "cluster-layout.bro",
+        "node.cfg",
+        "ipv6-cluster-layout.zeek",
+    ]
+    .iter()
+    .map(|n| std::fs::read_to_string(fixture(n)).unwrap())
+    .collect();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 300,
+        ..ProptestConfig::default()
+    });
     runner
-        .run(&(0usize..4, any::<usize>(), "\\PC{0,8}", 0usize..4), |(i, cut, insert, f)| {
-            let s = &seeds[i];
-            let mut at = cut % (s.len() + 1);
-            while !s.is_char_boundary(at) {
-                at -= 1;
-            }
-            let text = format!("{}{}{}", &s[..at], insert, &s[at..]);
-            let format = [Format::Zeek, Format::Bro, Format::NodeCfg, Format::Json][f];
-            let _ = Layout::parse(&text, Some(format));
-            let _ = Layout::parse(&text[..at], None);
-            Ok(())
-        })
+        .run(
+            &(0usize..4, any::<usize>(), "\\PC{0,8}", 0usize..4),
+            |(i, cut, insert, f)| {
+                let s = &seeds[i];
+                let mut at = cut % (s.len() + 1);
+                while !s.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let text = format!("{}{}{}", &s[..at], insert, &s[at..]);
+                let format = [Format::Zeek, Format::Bro, Format::NodeCfg, Format::Json][f];
+                let _ = Layout::parse(&text, Some(format));
+                let _ = Layout::parse(&text[..at], None);
+                Ok(())
+            },
+        )
         .unwrap();
 }

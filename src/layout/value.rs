@@ -33,7 +33,14 @@ impl Protocol {
     }
 
     pub fn from_i32(v: i32) -> Option<Protocol> {
-        [Protocol::Unknown, Protocol::Tcp, Protocol::Udp, Protocol::Icmp].into_iter().find(|p| *p as i32 == v)
+        [
+            Protocol::Unknown,
+            Protocol::Tcp,
+            Protocol::Udp,
+            Protocol::Icmp,
+        ]
+        .into_iter()
+        .find(|p| *p as i32 == v)
     }
 
     /// The largest port number Zeek accepts for the protocol (ICMP and unknown ports are
@@ -55,10 +62,16 @@ pub struct Port {
 
 impl Port {
     /// `0/unknown`: Zeek's default for `Cluster::Node$p`, meaning "does not listen".
-    pub const UNSET: Port = Port { number: 0, protocol: Protocol::Unknown };
+    pub const UNSET: Port = Port {
+        number: 0,
+        protocol: Protocol::Unknown,
+    };
 
     pub fn tcp(number: u16) -> Port {
-        Port { number, protocol: Protocol::Tcp }
+        Port {
+            number,
+            protocol: Protocol::Tcp,
+        }
     }
 
     /// Parses "47761/tcp"; the error says what was expected.
@@ -67,14 +80,23 @@ impl Port {
             return Err(format!("expected a port such as 47761/tcp, found \"{s}\""));
         };
         let Some(protocol) = Protocol::from_name(proto) else {
-            return Err(format!("bad port protocol \"{proto}\" in \"{s}\" (expected tcp, udp, icmp or unknown)"));
+            return Err(format!(
+                "bad port protocol \"{proto}\" in \"{s}\" (expected tcp, udp, icmp or unknown)"
+            ));
         };
         if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("expected a port such as 47761/tcp, found \"{s}\""));
         }
         match num.parse::<u32>() {
-            Ok(n) if n <= protocol.max_number() => Ok(Port { number: n as u16, protocol }),
-            _ => Err(format!("bad port number in \"{s}\" (0-{} for {})", protocol.max_number(), protocol.name())),
+            Ok(n) if n <= protocol.max_number() => Ok(Port {
+                number: n as u16,
+                protocol,
+            }),
+            _ => Err(format!(
+                "bad port number in \"{s}\" (0-{} for {})",
+                protocol.max_number(),
+                protocol.name()
+            )),
         }
     }
 }
@@ -165,7 +187,9 @@ pub(crate) fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -193,10 +217,20 @@ pub(crate) fn format_double(d: f64) -> String {
 /// seconds, milliseconds, then the rest in microseconds, each with its unit ("1.0 min",
 /// "1.0 min 30.0 secs", "0 secs").
 pub fn format_interval(secs: f64) -> String {
-    const UNITS: [(f64, &str); 6] =
-        [(86400.0, "day"), (3600.0, "hr"), (60.0, "min"), (1.0, "sec"), (1e-3, "msec"), (1e-6, "usec")];
+    const UNITS: [(f64, &str); 6] = [
+        (86400.0, "day"),
+        (3600.0, "hr"),
+        (60.0, "min"),
+        (1.0, "sec"),
+        (1e-3, "msec"),
+        (1e-6, "usec"),
+    ];
     if secs == 0.0 || !secs.is_finite() {
-        return if secs.is_finite() { "0 secs".to_string() } else { format!("{secs} secs") };
+        return if secs.is_finite() {
+            "0 secs".to_string()
+        } else {
+            format!("{secs} secs")
+        };
     }
     let mut v = secs;
     let mut parts: Vec<String> = Vec::new();
@@ -218,7 +252,11 @@ pub fn format_interval(secs: f64) -> String {
             n = if q < 0.0 { q.ceil() } else { q.floor() };
             v -= n * unit;
         }
-        let plural = if (n - 1.0).abs() < 1e-6 || (n + 1.0).abs() < 1e-6 { "" } else { "s" };
+        let plural = if (n - 1.0).abs() < 1e-6 || (n + 1.0).abs() < 1e-6 {
+            ""
+        } else {
+            "s"
+        };
         parts.push(format!("{} {word}{plural}", format_double(n)));
     }
     parts.join(" ")
@@ -236,13 +274,19 @@ pub fn parse_interval(text: &str) -> Option<f64> {
     while !rest.is_empty() {
         let num_len = rest
             .char_indices()
-            .take_while(|(i, c)| c.is_ascii_digit() || *c == '.' || ((*c == '-' || *c == '+') && *i == 0))
+            .take_while(|(i, c)| {
+                c.is_ascii_digit() || *c == '.' || ((*c == '-' || *c == '+') && *i == 0)
+            })
             .count();
         let num: f64 = rest[..num_len].parse().ok()?;
         rest = rest[num_len..].trim_start_matches([' ', '\t']);
         let word_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
         let word = &rest[..word_len];
-        let unit = match word.strip_suffix('s').filter(|w| !w.is_empty() && *w != "m").unwrap_or(word) {
+        let unit = match word
+            .strip_suffix('s')
+            .filter(|w| !w.is_empty() && *w != "m")
+            .unwrap_or(word)
+        {
             "day" => 86400.0,
             "hr" => 3600.0,
             "min" => 60.0,
@@ -293,9 +337,15 @@ mod tests {
         assert_eq!(Port::parse("47761/tcp"), Ok(Port::tcp(47761)));
         assert_eq!(Port::parse("0/unknown"), Ok(Port::UNSET));
         assert_eq!(Port::parse("53/udp").map(|p| p.protocol), Ok(Protocol::Udp));
-        assert!(Port::parse("65536/tcp").unwrap_err().contains("bad port number"));
-        assert!(Port::parse("256/icmp").unwrap_err().contains("0-255 for icmp"));
-        assert!(Port::parse("80/sctp").unwrap_err().contains("bad port protocol"));
+        assert!(Port::parse("65536/tcp")
+            .unwrap_err()
+            .contains("bad port number"));
+        assert!(Port::parse("256/icmp")
+            .unwrap_err()
+            .contains("0-255 for icmp"));
+        assert!(Port::parse("80/sctp")
+            .unwrap_err()
+            .contains("bad port protocol"));
         assert!(Port::parse("80").is_err());
     }
 }

@@ -19,7 +19,13 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(text: &str, source: &'a str) -> Self {
-        Cursor { chars: text.chars().collect(), i: 0, line: 1, col: 1, source }
+        Cursor {
+            chars: text.chars().collect(),
+            i: 0,
+            line: 1,
+            col: 1,
+            source,
+        }
     }
 
     /// True when only white space and comments are left.
@@ -29,7 +35,10 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn pos(&self) -> Pos {
-        Pos { line: self.line, col: self.col }
+        Pos {
+            line: self.line,
+            col: self.col,
+        }
     }
 
     pub(crate) fn peek(&self) -> Option<char> {
@@ -61,7 +70,10 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             None => "end of input".to_string(),
             Some(c) if c.is_alphanumeric() || c == '_' => {
-                let w: String = self.chars[self.i..].iter().take_while(|c| c.is_alphanumeric() || **c == '_' || **c == ':').collect();
+                let w: String = self.chars[self.i..]
+                    .iter()
+                    .take_while(|c| c.is_alphanumeric() || **c == '_' || **c == ':')
+                    .collect();
                 format!("`{w}`")
             }
             Some(c) => format!("`{c}`"),
@@ -69,7 +81,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn expected(&self, what: &str) -> Error {
-        self.err(self.pos(), format!("expected {what}, found {}", self.found()))
+        self.err(
+            self.pos(),
+            format!("expected {what}, found {}", self.found()),
+        )
     }
 
     /// Skips white space and `#` comments.
@@ -93,7 +108,9 @@ impl<'a> Cursor<'a> {
     fn eat(&mut self, s: &str) -> bool {
         self.skip_ws();
         let n = s.chars().count();
-        if self.chars.len() >= self.i + n && self.chars[self.i..self.i + n].iter().copied().eq(s.chars()) {
+        if self.chars.len() >= self.i + n
+            && self.chars[self.i..self.i + n].iter().copied().eq(s.chars())
+        {
             for _ in 0..n {
                 self.bump();
             }
@@ -120,10 +137,17 @@ impl<'a> Cursor<'a> {
             return None;
         }
         loop {
-            while self.peek().map(|c| c.is_ascii_alphanumeric() || c == '_').unwrap_or(false) {
+            while self
+                .peek()
+                .map(|c| c.is_ascii_alphanumeric() || c == '_')
+                .unwrap_or(false)
+            {
                 self.bump();
             }
-            if self.peek() == Some(':') && self.peek_at(1) == Some(':') && self.peek_at(2).map(ok_start).unwrap_or(false) {
+            if self.peek() == Some(':')
+                && self.peek_at(1) == Some(':')
+                && self.peek_at(2).map(ok_start).unwrap_or(false)
+            {
                 self.bump();
                 self.bump();
                 continue;
@@ -140,7 +164,10 @@ impl<'a> Cursor<'a> {
         let mut bytes: Vec<u8> = Vec::new();
         loop {
             let Some(c) = self.bump() else {
-                return Err(self.err(start, "unterminated string literal (expected a closing `\"`)"));
+                return Err(self.err(
+                    start,
+                    "unterminated string literal (expected a closing `\"`)",
+                ));
             };
             match c {
                 '"' => break,
@@ -191,7 +218,8 @@ impl<'a> Cursor<'a> {
                 }
             }
         }
-        String::from_utf8(bytes).map_err(|_| self.err(start, "string literal is not valid UTF-8 after escapes"))
+        String::from_utf8(bytes)
+            .map_err(|_| self.err(start, "string literal is not valid UTF-8 after escapes"))
     }
 
     /// A constant value (what may follow `=` in a layout).
@@ -205,14 +233,19 @@ impl<'a> Cursor<'a> {
             '"' => OptionValue::String(self.string()?),
             '[' => {
                 self.bump();
-                let text: String = self.take_while(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+                let text: String =
+                    self.take_while(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
                 if self.peek() != Some(']') {
                     return Err(self.err(pos, format!("bad IPv6 address: expected `[` hex digits and colons `]`, found `[{text}` followed by {}", self.found())));
                 }
                 self.bump();
                 match text.parse::<Ipv6Addr>() {
                     Ok(a) => OptionValue::Addr(IpAddr::V6(a)),
-                    Err(_) => return Err(self.err(pos, format!("bad address [{text}] (not an IPv6 address)"))),
+                    Err(_) => {
+                        return Err(
+                            self.err(pos, format!("bad address [{text}] (not an IPv6 address)"))
+                        )
+                    }
                 }
             }
             '/' => {
@@ -220,7 +253,11 @@ impl<'a> Cursor<'a> {
                 let mut p = String::new();
                 loop {
                     match self.bump() {
-                        None | Some('\n') => return Err(self.err(pos, "unterminated pattern (expected a closing `/`)")),
+                        None | Some('\n') => {
+                            return Err(
+                                self.err(pos, "unterminated pattern (expected a closing `/`)")
+                            )
+                        }
                         Some('\\') => {
                             p.push('\\');
                             if let Some(n) = self.bump() {
@@ -296,22 +333,41 @@ impl<'a> Cursor<'a> {
                 .map_err(|_| self.err(pos, format!("bad hex count 0x{hex}")));
         }
         text.push_str(&self.take_while(|c| c.is_ascii_digit() || c == '.'));
-        if matches!(self.peek(), Some('e' | 'E')) && self.peek_at(1).map(|c| c.is_ascii_digit() || c == '-' || c == '+').unwrap_or(false) {
+        if matches!(self.peek(), Some('e' | 'E'))
+            && self
+                .peek_at(1)
+                .map(|c| c.is_ascii_digit() || c == '-' || c == '+')
+                .unwrap_or(false)
+        {
             text.push(self.bump().unwrap_or('e'));
             text.push(self.bump().unwrap_or('0'));
             text.push_str(&self.take_while(|c| c.is_ascii_digit()));
         }
         let dots = text.matches('.').count();
-        if self.peek() == Some('/') && self.peek_at(1).map(|c| c.is_ascii_alphabetic()).unwrap_or(false) {
+        if self.peek() == Some('/')
+            && self
+                .peek_at(1)
+                .map(|c| c.is_ascii_alphabetic())
+                .unwrap_or(false)
+        {
             self.bump();
             let proto = self.take_while(|c| c.is_ascii_alphanumeric());
             let full = format!("{text}/{proto}");
-            return Port::parse(&full).map(OptionValue::Port).map_err(|m| self.err(pos, m));
+            return Port::parse(&full)
+                .map(OptionValue::Port)
+                .map_err(|m| self.err(pos, m));
         }
         if dots == 3 && !text.starts_with(['-', '+']) {
-            if self.peek().map(|c| c.is_ascii_alphanumeric()).unwrap_or(false) {
+            if self
+                .peek()
+                .map(|c| c.is_ascii_alphanumeric())
+                .unwrap_or(false)
+            {
                 let rest = self.take_while(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-                return Err(self.err(pos, format!("bad address {text}{rest} (not an IPv4 address)")));
+                return Err(self.err(
+                    pos,
+                    format!("bad address {text}{rest} (not an IPv4 address)"),
+                ));
             }
             return text
                 .parse::<Ipv4Addr>()
@@ -324,27 +380,44 @@ impl<'a> Cursor<'a> {
         // An interval: number, optional blanks, unit.
         let save = (self.i, self.line, self.col);
         let blanks = self.take_while(|c| c == ' ' || c == '\t');
-        if self.peek().map(|c| c.is_ascii_alphabetic()).unwrap_or(false) {
+        if self
+            .peek()
+            .map(|c| c.is_ascii_alphabetic())
+            .unwrap_or(false)
+        {
             let word = self.take_while(|c| c.is_ascii_alphabetic());
             if let Some(secs) = parse_interval(&format!("{text} {word}")) {
                 return Ok(OptionValue::Interval(secs));
             }
             if blanks.is_empty() {
-                return Err(self.err(pos, format!("bad interval unit `{word}` (expected usec, msec, sec, min, hr or day)")));
+                return Err(self.err(
+                    pos,
+                    format!(
+                        "bad interval unit `{word}` (expected usec, msec, sec, min, hr or day)"
+                    ),
+                ));
             }
         }
         (self.i, self.line, self.col) = save;
         let bad = || self.err(pos, format!("bad number {text}"));
         if dots == 0 && !text.contains(['e', 'E']) {
             if let Some(neg) = text.strip_prefix('-') {
-                return neg.parse::<i64>().map(|v| OptionValue::Int(-v)).map_err(|_| bad());
+                return neg
+                    .parse::<i64>()
+                    .map(|v| OptionValue::Int(-v))
+                    .map_err(|_| bad());
             }
             if let Some(p) = text.strip_prefix('+') {
                 return p.parse::<i64>().map(OptionValue::Int).map_err(|_| bad());
             }
-            return text.parse::<u64>().map(OptionValue::Count).map_err(|_| bad());
+            return text
+                .parse::<u64>()
+                .map(OptionValue::Count)
+                .map_err(|_| bad());
         }
-        text.parse::<f64>().map(OptionValue::Double).map_err(|_| bad())
+        text.parse::<f64>()
+            .map(OptionValue::Double)
+            .map_err(|_| bad())
     }
 
     /// Skips `event name(args) { ... }` (the cursor is after `event`), balancing braces and
@@ -379,10 +452,23 @@ impl<'a> Cursor<'a> {
                 if braces_seen {
                     return Ok(());
                 }
-                // The parameter list closed; the body must follow.
-                self.skip_ws();
-                if self.peek() != Some('{') {
-                    return Err(self.expected("`{` (the event handler's body)"));
+                // The parameter list closed; attributes such as `&priority=5` may come
+                // before the body.
+                loop {
+                    self.skip_ws();
+                    match self.peek() {
+                        Some('{') => break,
+                        Some('&') => {
+                            self.bump();
+                            if self.ident().is_none() {
+                                return Err(self.expected("an attribute name after `&`"));
+                            }
+                            if self.eat("=") {
+                                self.value()?;
+                            }
+                        }
+                        _ => return Err(self.expected("`{` (the event handler's body)")),
+                    }
                 }
             }
         }
@@ -405,7 +491,12 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
                 cur.bump();
                 cur.ident().unwrap_or_default()
             };
-            return Err(cur.err(pos, format!("directive @{d} is not supported in a layout (expected `redef` or `event`)")));
+            return Err(cur.err(
+                pos,
+                format!(
+                    "directive @{d} is not supported in a layout (expected `redef` or `event`)"
+                ),
+            ));
         }
         let Some(word) = cur.ident() else {
             return Err(cur.expected("`redef` or `event`"));
@@ -432,11 +523,17 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
                 } else {
                     let (vpos, v) = cur.value()?;
                     let v = if id.starts_with("Cluster::") {
-                        crate::cluster::options::check_layout_value(&id, v).map_err(|m| cur.err(vpos, m))?
+                        crate::cluster::options::check_layout_value(&id, v)
+                            .map_err(|m| cur.err(vpos, m))?
                     } else {
                         v
                     };
-                    let v = if append { combine(&id, layout.option(&id).cloned(), v).map_err(|m| cur.err(vpos, m))? } else { v };
+                    let v = if append {
+                        combine(&id, layout.option(&id).cloned(), v)
+                            .map_err(|m| cur.err(vpos, m))?
+                    } else {
+                        v
+                    };
                     layout.set_option(id, v);
                 }
                 cur.expect(";", "`;` after the redef")?;
@@ -451,7 +548,11 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
 
 /// `redef X += v`: patterns become `(old)|(new)`, sets are united, counts and intervals
 /// add up, as Zeek does.
-fn combine(name: &str, old: Option<OptionValue>, new: OptionValue) -> std::result::Result<OptionValue, String> {
+fn combine(
+    name: &str,
+    old: Option<OptionValue>,
+    new: OptionValue,
+) -> std::result::Result<OptionValue, String> {
     let old = match old {
         Some(o) => o,
         None => match crate::cluster::options::default_value(name) {
@@ -460,7 +561,9 @@ fn combine(name: &str, old: Option<OptionValue>, new: OptionValue) -> std::resul
         },
     };
     match (old, new) {
-        (OptionValue::Pattern(a), OptionValue::Pattern(b)) => Ok(OptionValue::Pattern(format!("({a})|({b})"))),
+        (OptionValue::Pattern(a), OptionValue::Pattern(b)) => {
+            Ok(OptionValue::Pattern(format!("({a})|({b})")))
+        }
         (OptionValue::Set(mut a), OptionValue::Set(b)) => {
             for x in b {
                 if !a.contains(&x) {
@@ -469,9 +572,15 @@ fn combine(name: &str, old: Option<OptionValue>, new: OptionValue) -> std::resul
             }
             Ok(OptionValue::Set(a))
         }
-        (OptionValue::Count(a), OptionValue::Count(b)) => Ok(OptionValue::Count(a.saturating_add(b))),
+        (OptionValue::Count(a), OptionValue::Count(b)) => {
+            Ok(OptionValue::Count(a.saturating_add(b)))
+        }
         (OptionValue::Interval(a), OptionValue::Interval(b)) => Ok(OptionValue::Interval(a + b)),
-        (o, n) => Err(format!("`+=` cannot add {} to {} for {name}", n.kind(), o.kind())),
+        (o, n) => Err(format!(
+            "`+=` cannot add {} to {} for {name}",
+            n.kind(),
+            o.kind()
+        )),
     }
 }
 
@@ -498,7 +607,13 @@ fn parse_nodes(
             return Err(cur.err(name_pos, "empty node name"));
         }
         if let Some(first) = defined_at.get(&name) {
-            return Err(cur.err(name_pos, format!("duplicate node name \"{name}\" (first defined at line {}, column {})", first.line, first.col)));
+            return Err(cur.err(
+                name_pos,
+                format!(
+                    "duplicate node name \"{name}\" (first defined at line {}, column {})",
+                    first.line, first.col
+                ),
+            ));
         }
         cur.expect("]", "`]` after the node name")?;
         cur.expect("=", "`=` after the node name")?;
@@ -516,14 +631,26 @@ fn parse_nodes(
 fn want_string(cur: &Cursor, field: &str, pos: Pos, v: OptionValue) -> Result<String> {
     match v {
         OptionValue::String(s) => Ok(s),
-        other => Err(cur.err(pos, format!("${field}: expected a string in quotes, found {}", other.kind()))),
+        other => Err(cur.err(
+            pos,
+            format!(
+                "${field}: expected a string in quotes, found {}",
+                other.kind()
+            ),
+        )),
     }
 }
 
 fn want_port(cur: &Cursor, field: &str, pos: Pos, v: OptionValue) -> Result<Port> {
     match v {
         OptionValue::Port(p) => Ok(p),
-        other => Err(cur.err(pos, format!("${field}: expected a port such as 47761/tcp, found {}", other.kind()))),
+        other => Err(cur.err(
+            pos,
+            format!(
+                "${field}: expected a port such as 47761/tcp, found {}",
+                other.kind()
+            ),
+        )),
     }
 }
 
@@ -557,20 +684,41 @@ fn parse_record(cur: &mut Cursor, format: Format, name: &str) -> Result<(Node, R
         let (vpos, v) = cur.value()?;
         match field.as_str() {
             "node_type" => match &v {
-                OptionValue::Enum(e) if e.starts_with("Cluster::") && NodeType::from_name(e).is_some() => {
+                OptionValue::Enum(e)
+                    if e.starts_with("Cluster::") && NodeType::from_name(e).is_some() =>
+                {
                     node_type = NodeType::from_name(e);
                 }
                 OptionValue::Enum(e) => {
-                    return Err(cur.err(vpos, format!("unknown node type {e} (expected one of {})", NodeType::expected_list())))
+                    return Err(cur.err(
+                        vpos,
+                        format!(
+                            "unknown node type {e} (expected one of {})",
+                            NodeType::expected_list()
+                        ),
+                    ))
                 }
                 other => {
-                    return Err(cur.err(vpos, format!("$node_type: expected a node type ({}), found {}", NodeType::expected_list(), other.kind())))
+                    return Err(cur.err(
+                        vpos,
+                        format!(
+                            "$node_type: expected a node type ({}), found {}",
+                            NodeType::expected_list(),
+                            other.kind()
+                        ),
+                    ))
                 }
             },
             "ip" => match v {
                 OptionValue::Addr(a) => ip = Some(a),
                 other => {
-                    return Err(cur.err(vpos, format!("$ip: expected an address such as 127.0.0.1 or [fe80::1], found {}", other.kind())))
+                    return Err(cur.err(
+                        vpos,
+                        format!(
+                            "$ip: expected an address such as 127.0.0.1 or [fe80::1], found {}",
+                            other.kind()
+                        ),
+                    ))
                 }
             },
             "zone_id" => node.zone_id = want_string(cur, &field, vpos, v)?,
@@ -616,10 +764,21 @@ fn parse_record(cur: &mut Cursor, format: Format, name: &str) -> Result<(Node, R
                     refs.workers = Some(vpos);
                 }
                 other => {
-                    return Err(cur.err(vpos, format!("$workers: expected set(\"<name>\", ...), found {}", other.kind())))
+                    return Err(cur.err(
+                        vpos,
+                        format!(
+                            "$workers: expected set(\"<name>\", ...), found {}",
+                            other.kind()
+                        ),
+                    ))
                 }
             },
-            _ => return Err(cur.err(fpos, format!("unknown field ${field} in Cluster::Node (expected one of {FIELDS})"))),
+            _ => {
+                return Err(cur.err(
+                    fpos,
+                    format!("unknown field ${field} in Cluster::Node (expected one of {FIELDS})"),
+                ))
+            }
         }
         if cur.eat("]") {
             break;
@@ -627,13 +786,21 @@ fn parse_record(cur: &mut Cursor, format: Format, name: &str) -> Result<(Node, R
         cur.expect(",", "`,` or `]` after a field")?;
     }
     let Some(node_type) = node_type else {
-        return Err(cur.err(open, format!("node \"{name}\": missing required field $node_type")));
+        return Err(cur.err(
+            open,
+            format!("node \"{name}\": missing required field $node_type"),
+        ));
     };
     let Some(ip) = ip else {
         return Err(cur.err(open, format!("node \"{name}\": missing required field $ip")));
     };
     if format == Format::Bro && !have_p {
-        return Err(cur.err(open, format!("node \"{name}\": missing required field $p (a Bro 2.5 layout has no default port)")));
+        return Err(cur.err(
+            open,
+            format!(
+                "node \"{name}\": missing required field $p (a Bro 2.5 layout has no default port)"
+            ),
+        ));
     }
     node.node_type = node_type;
     node.ip = ip;

@@ -63,7 +63,8 @@ def test_node_cfg_matches_what_zeekctl_writes():
     check_zeekctl_nodes(layout)
     w11, w12, w2 = (layout.nodes[n] for n in ("worker-1-1", "worker-1-2", "worker-2"))
     assert (w11.interface, w12.interface, w2.interface) == ("eth0", "eth0", "eth1")
-    assert w11.zeekctl == {"host": "localhost", "lb_method": "pf_ring", "lb_procs": 2, "pin_cpu": 0}
+    assert w11.zeekctl == {"host": "localhost", "lb_method": "pf_ring", "lb_procs": 2, "pin_cpu": 0,
+                           "env_vars": {"MYVAR": "1", "OTHER": '"two"'}}
     assert w12.zeekctl["pin_cpu"] == 1
     assert w2.zeekctl == {"host": "localhost", "aux_scripts": "local-worker.zeek"}
     assert layout.nodes["control"].zeekctl is None

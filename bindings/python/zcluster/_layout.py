@@ -160,7 +160,7 @@ class Node:
     the node does not listen), interface, manager, time_machine, id, lb_filter,
     metrics_port (a Port), pcap_file, and the legacy logger, proxy and workers (a set).
     Unset optional fields are None. `zeekctl` holds node.cfg settings (a dict) for layouts
-    read from node.cfg, else None."""
+    read from node.cfg (host, lb_method, lb_procs, pin_cpu, aux_scripts, env_vars), else None."""
 
     _FIELDS = ("name", "node_type", "ip", "zone_id", "p", "interface", "logger", "manager",
                "proxy", "workers", "time_machine", "id", "lb_filter", "metrics_port",
@@ -195,6 +195,9 @@ class Node:
                 v = _out_string(lib.zc_node_zeekctl, h, key.encode())
                 if v is not None:
                     z[key] = int(v) if key in ("lb_procs", "pin_cpu") else v
+            env = _out_string(lib.zc_node_zeekctl, h, b"env_vars")
+            if env:
+                z["env_vars"] = dict(kv.split("=", 1) for kv in env.split(","))
             self.zeekctl = z
 
     def __eq__(self, other):
