@@ -842,7 +842,13 @@ impl Io {
                 Err(e) if e.kind() == IoKind::Interrupted => continue,
                 Err(e) => {
                     c.readable = false;
-                    c.kill = Some(io_reason(&e));
+                    // A peer that closes with our data unread resets the connection
+                    // instead of closing it: a partial frame is still the story.
+                    c.kill = Some(if c.rend > c.rstart {
+                        format!("connection closed in the middle of a frame ({})", io_reason(&e))
+                    } else {
+                        io_reason(&e)
+                    });
                     return;
                 }
             }
