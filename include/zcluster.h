@@ -19,106 +19,9 @@
 #define ZC_VERSION_MINOR 1
 #define ZC_VERSION_PATCH 0
 
-
-/**
- * The most bytes a varbyte may take: 5 groups of 7 bits cover a u32.
- */
-#define MAX_VARBYTE_LEN 5
-
-/**
- * Zeek's metadata key for the network timestamp.
- */
-#define METADATA_NETWORK_TIMESTAMP 1
-
-/**
- * The first metadata key free for users.
- */
-#define METADATA_USER_START 200
-
-/**
- * Frames during the handshake are tiny (the largest is a filter); anything bigger than
- * this is garbage or an attack, and is refused before allocating.
- */
-#define MAX_HANDSHAKE_FRAME (64 * 1024)
-
-/**
- * Default bound of an operational frame (an envelope); configurable per endpoint.
- */
-#define DEFAULT_MAX_FRAME ((16 * 1024) * 1024)
-
-#define ENVELOPE_HEADER_LEN 37
-
-/**
- * Broker's default hop limit (`defaults::ttl`).
- */
-#define DEFAULT_TTL 16
-
-/**
- * "ZEEK": every phase-1 message starts with it.
- */
-#define MAGIC 1514489163
-
-/**
- * The only protocol version there is.
- */
-#define PROTOCOL_VERSION 1
-
-#define TAG_HELLO 6
-
-#define TAG_PROBE 7
-
-#define TAG_VERSION_SELECT 8
-
-#define TAG_DROP_CONN 9
-
-#define TAG_ORIGINATOR_SYN 10
-
-#define TAG_RESPONDER_SYN_ACK 11
-
-#define TAG_ORIGINATOR_ACK 12
-
-#define NONE 0
-
-#define UNSPECIFIED 1
-
-#define PEER_INCOMPATIBLE 2
-
-#define PEER_INVALID 3
-
-#define PEER_UNAVAILABLE 4
-
-#define PEER_DISCONNECT_DURING_HANDSHAKE 5
-
-#define PEER_TIMEOUT 6
-
-#define SHUTTING_DOWN 28
-
-#define INVALID_PEERING_REQUEST 29
-
-#define REPEATED_PEERING_HANDSHAKE_REQUEST 30
-
-#define UNEXPECTED_HANDSHAKE_MESSAGE 31
-
-#define INVALID_HANDSHAKE_STATE 32
-
-#define INVALID_MESSAGE 20
-
-#define WRONG_MAGIC_NUMBER 38
-
-#define REDUNDANT_CONNECTION 39
-
-#define LOGIC_ERROR 40
-
-/**
- * The highest code Broker knows (`invalid_json`).
- */
-#define MAX 41
-
-/**
- * The ABI version. The Python package refuses a library whose ABI version differs from
- * the one it was written for. Bumped on any incompatible change to the C API.
- */
+/** The ABI version this header describes; zc_abi_version() returns the library's. */
 #define ZC_ABI_VERSION 1
+
 
 /**
  * What a message is (`zc_message_kind` reports it). Numbers are stable.
@@ -301,9 +204,6 @@ typedef enum {
     ZC_TYPE_VECTOR = 14,
 } zc_type;
 
-/**
- * A Zeek port: number and protocol ("47761/tcp").
- */
 typedef struct Port Port;
 
 /**
@@ -389,8 +289,6 @@ typedef struct {
     uint64_t received;
     uint64_t forwarded;
 } zc_endpoint_stats;
-
-
 
 #ifdef __cplusplus
 extern "C" {
@@ -663,6 +561,70 @@ zc_result zc_message_address(const zc_message *msg, char **out, uint16_t *port);
  * Frees a message. NULL is a no-op.
  */
 void zc_message_free(zc_message *msg);
+
+/**
+ * Creates an event named `name` (e.g. "Demo::ping") without arguments.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (empty name).
+ */
+zc_result zc_event_new(const char *name, zc_event **out);
+
+/**
+ * Appends `value` to the event's arguments. On success the event owns `value` (do not
+ * free it); on failure the caller keeps it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_add_arg(zc_event *ev, zc_value *value);
+
+/**
+ * The event's name; free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_name(const zc_event *ev, char **out);
+
+/**
+ * The number of arguments. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_arg_count(const zc_event *ev, size_t *out);
+
+/**
+ * Copies argument `index` into a new value `*out` (owned by the caller).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_event_arg(const zc_event *ev, size_t index, zc_value **out);
+
+/**
+ * Sets the network timestamp (metadata key 1) in ns since the epoch.
+ * Errors: ZC_ERR_BAD_HANDLE, ZC_ERR_NULL.
+ */
+zc_result zc_event_set_timestamp(zc_event *ev, int64_t ns);
+
+/**
+ * Reads the network timestamp (metadata key 1). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (the event carries none).
+ */
+zc_result zc_event_get_timestamp(const zc_event *ev, int64_t *out);
+
+/**
+ * The event as Broker data, `[1, 1, [name, [args...], metadata?]]`, in a new value.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_to_value(const zc_event *ev, zc_value **out);
+
+/**
+ * Reads an event from Broker data with Zeek's validation; `v` stays the caller's.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a valid Zeek event; the
+ * message says why).
+ */
+zc_result zc_event_from_value(const zc_value *v, zc_event **out);
+
+/**
+ * Deep-copies an event. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_copy(const zc_event *ev, zc_event **out);
+
+/**
+ * Frees an event. NULL is a no-op; a freed or foreign handle is ignored and noted in
+ * `zc_last_error`.
+ */
+void zc_event_free(zc_event *ev);
 
 /**
  * Frees a NULL-terminated string array returned by zcluster (`zc_layout_node_names`,
@@ -1212,70 +1174,6 @@ zc_result zc_value_to_string(const zc_value *v, char **out);
  * freed.
  */
 void zc_value_free(zc_value *v);
-
-/**
- * Creates an event named `name` (e.g. "Demo::ping") without arguments.
- * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (empty name).
- */
-zc_result zc_event_new(const char *name, zc_event **out);
-
-/**
- * Appends `value` to the event's arguments. On success the event owns `value` (do not
- * free it); on failure the caller keeps it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
- */
-zc_result zc_event_add_arg(zc_event *ev, zc_value *value);
-
-/**
- * The event's name; free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
- */
-zc_result zc_event_name(const zc_event *ev, char **out);
-
-/**
- * The number of arguments. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
- */
-zc_result zc_event_arg_count(const zc_event *ev, size_t *out);
-
-/**
- * Copies argument `index` into a new value `*out` (owned by the caller).
- * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (index out of range).
- */
-zc_result zc_event_arg(const zc_event *ev, size_t index, zc_value **out);
-
-/**
- * Sets the network timestamp (metadata key 1) in ns since the epoch.
- * Errors: ZC_ERR_BAD_HANDLE, ZC_ERR_NULL.
- */
-zc_result zc_event_set_timestamp(zc_event *ev, int64_t ns);
-
-/**
- * Reads the network timestamp (metadata key 1). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
- * ZC_ERR_NOT_FOUND (the event carries none).
- */
-zc_result zc_event_get_timestamp(const zc_event *ev, int64_t *out);
-
-/**
- * The event as Broker data, `[1, 1, [name, [args...], metadata?]]`, in a new value.
- * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
- */
-zc_result zc_event_to_value(const zc_event *ev, zc_value **out);
-
-/**
- * Reads an event from Broker data with Zeek's validation; `v` stays the caller's.
- * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a valid Zeek event; the
- * message says why).
- */
-zc_result zc_event_from_value(const zc_value *v, zc_event **out);
-
-/**
- * Deep-copies an event. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
- */
-zc_result zc_event_copy(const zc_event *ev, zc_event **out);
-
-/**
- * Frees an event. NULL is a no-op; a freed or foreign handle is ignored and noted in
- * `zc_last_error`.
- */
-void zc_event_free(zc_event *ev);
 
 #ifdef __cplusplus
 }  // extern "C"
