@@ -1,6 +1,6 @@
 //! The I/O thread: every socket, the handshake state machine, routing, write batching.
 
-use super::{Command, Message, MessageKind, OverflowPolicy, PeerInfo, Shared};
+use super::{Command, Hook, HookCtx, Message, MessageKind, OverflowPolicy, PeerInfo, Shared};
 use crate::wire::envelope::{encode_frame, EnvelopeRef};
 use crate::wire::filter::{filter_matches, normalize};
 use crate::wire::handshake::{ec, HandshakeMsg};
@@ -26,11 +26,15 @@ const READ_BUDGET: usize = 1 << 20;
 const COMPACT_AT: usize = 1 << 20;
 const BYE_TOKEN_LEN: usize = 11;
 
-pub(crate) fn spawn(shared: Arc<Shared>, poll: Poll) -> Result<JoinHandle<()>> {
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    poll: Poll,
+    hook: Option<Box<dyn Hook>>,
+) -> Result<JoinHandle<()>> {
     let name = format!("zc-ep-{}", &shared.id.to_string()[..8]);
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || Io::new(shared, poll).run())
+        .spawn(move || Io::new(shared, poll, hook).run())
         .map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -167,6 +171,7 @@ struct Io {
     bye_counter: u64,
     shutdown: Option<Instant>,
     more_work: bool,
+    hook: Option<Box<dyn Hook>>,
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -174,7 +179,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 impl Io {
-    fn new(shared: Arc<Shared>, poll: Poll) -> Io {
+    fn new(shared: Arc<Shared>, poll: Poll, hook: Option<Box<dyn Hook>>) -> Io {
         Io {
             shared,
             poll,
@@ -191,6 +196,7 @@ impl Io {
             bye_counter: 0,
             shutdown: None,
             more_work: false,
+            hook,
         }
     }
 
@@ -263,6 +269,7 @@ impl Io {
             {
                 self.more_work = true;
             }
+            self.run_hook();
             self.shared.inbox.push_batch(&mut self.deliveries);
             if let Some(deadline) = self.shutdown {
                 let flushed = self.conns.values().all(|c| c.wpos == c.wbuf.len());
@@ -280,12 +287,33 @@ impl Io {
         self.shared.cmd_room.notify_all();
     }
 
+    /// Passes this turn's deliveries through the hook; its publishes and subscriptions
+    /// run next turn (at once: `more_work`).
+    fn run_hook(&mut self) {
+        let Some(hook) = self.hook.as_mut() else {
+            return;
+        };
+        let mut ctx = HookCtx::new(self.shared.id);
+        for m in self.deliveries.drain(..) {
+            hook.on_message(m, &mut ctx);
+        }
+        hook.on_tick(Instant::now(), &mut ctx);
+        self.deliveries = ctx.deliver;
+        if !ctx.commands.is_empty() {
+            self.pending.extend(ctx.commands);
+            self.more_work = true;
+        }
+    }
+
     fn timeout(&self) -> Option<Duration> {
         if self.more_work {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
         let mut next: Option<Instant> = self.shutdown;
+        if let Some(d) = self.hook.as_ref().and_then(|h| h.next_deadline()) {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
         let mut consider = |d: Instant| next = Some(next.map_or(d, |n| n.min(d)));
         for r in self.requests.values() {
             if let ReqState::Waiting(at) = r.state {
@@ -355,8 +383,9 @@ impl Io {
                     topic,
                     payload,
                     receiver,
+                    counted,
                 } => {
-                    published += 1;
+                    published += usize::from(counted);
                     self.publish(kind, &topic, &payload, receiver);
                 }
                 Command::Listen(l) => {

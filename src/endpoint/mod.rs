@@ -342,6 +342,8 @@ pub(crate) enum Command {
         topic: String,
         payload: Vec<u8>,
         receiver: EndpointId,
+        /// Counted in `CmdQueue::publishes` (host publishes); a hook's are not.
+        counted: bool,
     },
     Shutdown,
 }
@@ -369,6 +371,75 @@ pub(crate) struct Shared {
 
 type Callback = Box<dyn FnMut(Message) + Send>;
 
+/// Code that runs on the endpoint's I/O thread, for the layers built on the endpoint (the
+/// cluster framework, data stores): it sees every message before the host does, decides
+/// what the host gets, and may publish. It runs whether or not the host polls, so a
+/// protocol exchange (a hello, a store's acks) never waits for the host. It must not block.
+pub trait Hook: Send {
+    /// Called for each message bound for the host; deliver it (or others) through `ctx`.
+    fn on_message(&mut self, msg: Message, ctx: &mut HookCtx);
+    /// Called once per loop turn after messages, and at `next_deadline`.
+    fn on_tick(&mut self, _now: Instant, _ctx: &mut HookCtx) {}
+    /// When `on_tick` next needs to run, if nothing else wakes the thread before.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// What a hook may do from the I/O thread.
+pub struct HookCtx {
+    id: EndpointId,
+    pub(crate) deliver: Vec<Message>,
+    pub(crate) commands: Vec<Command>,
+}
+
+impl HookCtx {
+    pub(crate) fn new(id: EndpointId) -> HookCtx {
+        HookCtx {
+            id,
+            deliver: Vec::new(),
+            commands: Vec::new(),
+        }
+    }
+
+    /// This endpoint's id.
+    pub fn id(&self) -> EndpointId {
+        self.id
+    }
+
+    /// Hands a message to the host (inbox, fd, callbacks).
+    pub fn deliver(&mut self, msg: Message) {
+        self.deliver.push(msg);
+    }
+
+    /// Publishes a data envelope (one Broker-encoded value) as the host's `publish` does.
+    pub fn publish(&mut self, topic: &str, payload: Vec<u8>) {
+        self.commands.push(Command::Publish {
+            kind: EnvelopeType::Data,
+            topic: topic.to_string(),
+            payload,
+            receiver: EndpointId::NIL,
+            counted: false,
+        });
+    }
+
+    /// Publishes a command envelope (store traffic), to one endpoint or to all (`None`).
+    pub fn publish_command(&mut self, topic: &str, payload: Vec<u8>, receiver: Option<EndpointId>) {
+        self.commands.push(Command::Publish {
+            kind: EnvelopeType::Command,
+            topic: topic.to_string(),
+            payload,
+            receiver: receiver.unwrap_or(EndpointId::NIL),
+            counted: false,
+        });
+    }
+
+    /// Subscribes a topic prefix, as the host's `subscribe` does.
+    pub fn subscribe(&mut self, prefix: &str) {
+        self.commands.push(Command::Subscribe(prefix.to_string()));
+    }
+}
+
 /// A Broker endpoint. All methods take `&self` and may be called from any host thread.
 pub struct Endpoint {
     shared: Arc<Shared>,
@@ -380,6 +451,12 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(opts: EndpointOptions) -> Result<Endpoint> {
+        Self::with_hook(opts, None)
+    }
+
+    /// An endpoint whose I/O thread runs `hook` on every message before the host sees it
+    /// (see `Hook`).
+    pub fn with_hook(opts: EndpointOptions, hook: Option<Box<dyn Hook>>) -> Result<Endpoint> {
         if opts.inbox_policy == OverflowPolicy::Disconnect {
             return Err(Error::invalid("inbox_policy: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"));
         }
@@ -414,7 +491,7 @@ impl Endpoint {
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
         });
-        let thread = io::spawn(shared.clone(), poll)?;
+        let thread = io::spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
             shared,
             thread: Mutex::new(Some(thread)),
@@ -579,6 +656,7 @@ impl Endpoint {
             topic: topic.to_string(),
             payload,
             receiver,
+            counted: true,
         });
         let wake = !q.wake_pending;
         q.wake_pending = true;
