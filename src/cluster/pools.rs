@@ -584,3 +584,5 @@ fn zeek_proto_name(p: Protocol) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod tests;
