@@ -51,22 +51,33 @@ pub(crate) fn close_line(opts: &AsciiOptions, close: &str) -> Vec<u8> {
 struct Desc<'a> {
     out: &'a mut Vec<u8>,
     seqs: BTreeSet<Vec<u8>>,
+    utf8: bool,
 }
 
 impl Desc<'_> {
+    fn plain(&mut self, seg: &[u8]) {
+        if self.utf8 {
+            let esc = text::escape_utf8(seg, true);
+            self.out.extend_from_slice(&esc);
+        } else {
+            self.out.extend_from_slice(seg);
+        }
+    }
+
     fn raw(&mut self, b: &[u8]) {
         self.out.extend_from_slice(b);
     }
 
     /// `ODesc::AddBytes` with escaping: backslashes and escape sequences become `\xNN`
     /// (backslash as `\\`); the stretches between them pass through `escape_utf8` with
-    /// every control escaped.
+    /// every control escaped. Without UTF-8, any byte outside printable ASCII is an escape
+    /// point itself and the stretches pass raw.
     fn add(&mut self, bytes: &[u8]) {
         let mut s = 0;
         while s < bytes.len() {
             let mut hit = None;
             'scan: for i in s..bytes.len() {
-                if bytes[i] == b'\\' {
+                if (!self.utf8 && !(0x20..0x7f).contains(&bytes[i])) || bytes[i] == b'\\' {
                     hit = Some((i, 1));
                     break;
                 }
@@ -79,8 +90,7 @@ impl Desc<'_> {
             }
             match hit {
                 Some((i, n)) => {
-                    let seg = text::escape_utf8(&bytes[s..i], true);
-                    self.out.extend_from_slice(&seg);
+                    self.plain(&bytes[s..i]);
                     for &c in &bytes[i..i + n] {
                         if c == b'\\' {
                             self.out.extend_from_slice(b"\\\\");
@@ -91,8 +101,7 @@ impl Desc<'_> {
                     s = i + n;
                 }
                 None => {
-                    let seg = text::escape_utf8(&bytes[s..], true);
-                    self.out.extend_from_slice(&seg);
+                    self.plain(&bytes[s..]);
                     break;
                 }
             }
@@ -104,7 +113,7 @@ impl Desc<'_> {
 pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -> Vec<u8> {
     let mut line = Vec::new();
     {
-        let mut d = Desc { out: &mut line, seqs: BTreeSet::new() };
+        let mut d = Desc { out: &mut line, seqs: BTreeSet::new(), utf8: opts.enable_utf_8 };
         d.seqs.insert(opts.separator.clone());
         for (i, (f, v)) in fields.iter().zip(vals).enumerate() {
             if i > 0 {

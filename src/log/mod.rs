@@ -151,6 +151,9 @@ pub struct AsciiOptions {
     pub unset_field: Vec<u8>,
     /// `#`.
     pub meta_prefix: Vec<u8>,
+    /// `LogAscii::enable_utf_8` (default true): valid UTF-8 passes unescaped. When false,
+    /// every byte outside printable ASCII is `\xNN`-escaped.
+    pub enable_utf_8: bool,
 }
 
 impl Default for AsciiOptions {
@@ -161,6 +164,7 @@ impl Default for AsciiOptions {
             empty_field: b"(empty)".to_vec(),
             unset_field: b"-".to_vec(),
             meta_prefix: b"#".to_vec(),
+            enable_utf_8: true,
         }
     }
 }
@@ -194,3 +198,5 @@ pub fn cluster_log_record(ts_ns: i64, node: &str, message: &str) -> Vec<Value> {
     vec![Value::Timestamp(ts_ns), Value::string(node), Value::string(message)]
 }
 
+#[cfg(test)]
+mod tests;
