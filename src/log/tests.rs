@@ -640,3 +640,69 @@ fn writer_rejects_bad_input() {
     w.close().unwrap();
     assert!(read(&dir.path().join("x.log")).contains("\n-\t-\n"));
 }
+
+/// Messages that exercise every escaping rule a cluster.log can meet.
+fn tricky_messages() -> Vec<&'static [u8]> {
+    vec![
+        b"got hello from manager (a1b2)",
+        b"tab\there",
+        b"new\nline and cr\r",
+        b"-",
+        b"(empty)",
+        b"",
+        b"#looks like a header",
+        b"back\\slash and \\x41 literal",
+        b"comma,separated",
+        "ünïcödé 🚀".as_bytes(),
+        b"bad \xff\xfe bytes \x01",
+    ]
+}
+
+/// Writes `cluster.log` in `fmt` with [`tricky_messages`] plus `expected.jsonl` for
+/// tests/zeeklog/check_with_zat.py; returns (log path, expected path).
+fn write_sample_cluster_log(dir: &Path, fmt: LogFormat) -> (PathBuf, PathBuf) {
+    let mut w = LogWriter::new(dir, "cluster", cluster_log_fields(), fmt, None).unwrap();
+    let mut expected = String::new();
+    for (i, m) in tricky_messages().into_iter().enumerate() {
+        let ns = 1_700_000_000_000_000_000i64 + i as i64 * 123_456_789;
+        let node = if i % 2 == 0 { "worker-1" } else { "proxy-1" };
+        w.write(&[Value::Timestamp(ns), s(node.as_bytes()), s(m)]).unwrap();
+        let hex: String = m.iter().map(|b| format!("{b:02x}")).collect();
+        expected.push_str(&format!("{{\"ts\":{},\"node\":\"{node}\",\"message_hex\":\"{hex}\"}}\n", ns as f64 / 1e9));
+    }
+    w.close().unwrap();
+    let exp = dir.join("expected.jsonl");
+    std::fs::write(&exp, expected).unwrap();
+    (dir.join("cluster.log"), exp)
+}
+
+/// Runs tests/zeeklog/check_with_zat.py (zat and parsezeeklogs from PyPI) on our
+/// cluster.log in both formats. Skipped when python3 or both packages are missing
+/// (exit 77); any other failure fails the test.
+#[test]
+fn third_party_zeek_readers_parse_our_cluster_log() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/zeeklog/check_with_zat.py");
+    for fmt in [LogFormat::Ascii, LogFormat::Json] {
+        let dir = TempDir::new("zat");
+        let (log, exp) = write_sample_cluster_log(dir.path(), fmt);
+        let out = match std::process::Command::new("python3").arg(script).arg(&log).arg(&exp).output() {
+            Ok(o) => o,
+            Err(_) => {
+                eprintln!("python3 not available: third-party reader check skipped");
+                return;
+            }
+        };
+        match out.status.code() {
+            Some(0) => {
+                let report = String::from_utf8_lossy(&out.stdout);
+                assert!(report.contains("\"rows\""), "{report}");
+            }
+            Some(77) => eprintln!("neither zat nor parsezeeklogs importable: check skipped"),
+            _ => panic!(
+                "{fmt:?}: check_with_zat.py failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+}
