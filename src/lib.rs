@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cluster;
+pub mod log;
 pub mod data;
 pub mod endpoint;
 pub mod error;

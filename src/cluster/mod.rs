@@ -5,6 +5,7 @@
 
 pub mod identity;
 pub mod options;
+pub mod pools;
 
 pub use identity::{node_topic, nodeid_topic, Identity, CLUSTER_NODE_ENV};
 pub use options::{Options, CONNECT_RETRY_ENV};

@@ -1,0 +1,193 @@
+//! Zeek's ASCII log format: the header lines (`logging/writers/ascii/Ascii.cc`
+//! `WriteHeader`) and one record (`threading/formatters/Ascii.cc` `Describe` into an
+//! escaping `ODesc` with `enable_utf_8=T`, Zeek's default).
+
+use std::collections::BTreeSet;
+
+use super::text::{self, push_hex_escape};
+use super::{AsciiOptions, LogField, ZeekType};
+use crate::data::Value;
+
+/// The header up to and including `#types`, with `open` the `#open` timestamp text.
+pub(crate) fn header(opts: &AsciiOptions, path: &str, fields: &[LogField], open: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let sep = &opts.separator;
+    let mut line = |key: &str, val: &[u8]| {
+        out.extend_from_slice(&opts.meta_prefix);
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(sep);
+        out.extend_from_slice(val);
+        out.push(b'\n');
+    };
+    // The separator line uses a space, since the separator itself is its value.
+    let mut first = opts.meta_prefix.clone();
+    first.extend_from_slice(b"separator ");
+    first.extend_from_slice(&text::header_escape(sep));
+    first.push(b'\n');
+    line("set_separator", &text::header_escape(&opts.set_separator));
+    line("empty_field", &text::header_escape(&opts.empty_field));
+    line("unset_field", &text::header_escape(&opts.unset_field));
+    line("path", &text::header_escape(path.as_bytes()));
+    line("open", open.as_bytes());
+    let names: Vec<&[u8]> = fields.iter().map(|f| f.name.as_bytes()).collect();
+    line("fields", &names.join(sep.as_slice()));
+    let types: Vec<Vec<u8>> = fields.iter().map(|f| f.ty.name().into_bytes()).collect();
+    line("types", &types.join(sep.as_slice()));
+    first.extend_from_slice(&out);
+    first
+}
+
+/// The `#close` line.
+pub(crate) fn close_line(opts: &AsciiOptions, close: &str) -> Vec<u8> {
+    let mut out = opts.meta_prefix.clone();
+    out.extend_from_slice(b"close");
+    out.extend_from_slice(&opts.separator);
+    out.extend_from_slice(close.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+/// An escaping `ODesc` (`EnableEscaping` + `EnableUTF8`) with its escape sequences.
+struct Desc<'a> {
+    out: &'a mut Vec<u8>,
+    seqs: BTreeSet<Vec<u8>>,
+    utf8: bool,
+}
+
+impl Desc<'_> {
+    fn plain(&mut self, seg: &[u8]) {
+        if self.utf8 {
+            let esc = text::escape_utf8(seg, true);
+            self.out.extend_from_slice(&esc);
+        } else {
+            self.out.extend_from_slice(seg);
+        }
+    }
+
+    fn raw(&mut self, b: &[u8]) {
+        self.out.extend_from_slice(b);
+    }
+
+    /// `ODesc::AddBytes` with escaping: backslashes and escape sequences become `\xNN`
+    /// (backslash as `\\`); the stretches between them pass through `escape_utf8` with
+    /// every control escaped. Without UTF-8, any byte outside printable ASCII is an escape
+    /// point itself and the stretches pass raw.
+    fn add(&mut self, bytes: &[u8]) {
+        let mut s = 0;
+        while s < bytes.len() {
+            let mut hit = None;
+            'scan: for i in s..bytes.len() {
+                if (!self.utf8 && !(0x20..0x7f).contains(&bytes[i])) || bytes[i] == b'\\' {
+                    hit = Some((i, 1));
+                    break;
+                }
+                for seq in &self.seqs {
+                    if !seq.is_empty() && bytes[i..].starts_with(seq) {
+                        hit = Some((i, seq.len()));
+                        break 'scan;
+                    }
+                }
+            }
+            match hit {
+                Some((i, n)) => {
+                    self.plain(&bytes[s..i]);
+                    for &c in &bytes[i..i + n] {
+                        if c == b'\\' {
+                            self.out.extend_from_slice(b"\\\\");
+                        } else {
+                            push_hex_escape(self.out, c);
+                        }
+                    }
+                    s = i + n;
+                }
+                None => {
+                    self.plain(&bytes[s..]);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One record line (with its newline). `vals` has been type-checked against `fields`.
+pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -> Vec<u8> {
+    let mut line = Vec::new();
+    {
+        let mut d = Desc { out: &mut line, seqs: BTreeSet::new(), utf8: opts.enable_utf_8 };
+        d.seqs.insert(opts.separator.clone());
+        for (i, (f, v)) in fields.iter().zip(vals).enumerate() {
+            if i > 0 {
+                d.raw(&opts.separator);
+            }
+            describe(&mut d, opts, &f.ty, v);
+        }
+    }
+    line.push(b'\n');
+    // A line must not look like a header line: escape its first byte.
+    if !opts.meta_prefix.is_empty() && line.starts_with(&opts.meta_prefix) {
+        let mut esc = Vec::with_capacity(line.len() + 3);
+        push_hex_escape(&mut esc, line[0]);
+        esc.extend_from_slice(&line[1..]);
+        return esc;
+    }
+    line
+}
+
+fn describe(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, v: &Value) {
+    match v {
+        Value::None => d.add(&opts.unset_field),
+        Value::Bool(b) => d.add(if *b { b"T" } else { b"F" }),
+        Value::Integer(i) => d.add(i.to_string().as_bytes()),
+        Value::Count(c) => d.add(c.to_string().as_bytes()),
+        Value::Port(p) => d.add(p.number.to_string().as_bytes()),
+        Value::Address(a) => d.add(text::addr(a).as_bytes()),
+        Value::Subnet(s) => d.add(text::subnet(s).as_bytes()),
+        Value::Real(r) => match ty {
+            ZeekType::Time | ZeekType::Interval => d.add(text::fixed6(*r).as_bytes()),
+            _ => d.add(text::double(*r).as_bytes()),
+        },
+        Value::Timestamp(ns) | Value::Timespan(ns) => d.add(text::fixed6(text::ns_to_secs(*ns)).as_bytes()),
+        Value::String(s) => string_like(d, opts, s),
+        Value::Enum(s) => string_like(d, opts, s.as_bytes()),
+        Value::Set(s) => container(d, opts, ty, s.iter()),
+        Value::Vector(s) => container(d, opts, ty, s.iter()),
+        // Type-checked before: log columns hold no tables.
+        Value::Table(_) => d.add(&opts.unset_field),
+    }
+}
+
+fn string_like(d: &mut Desc<'_>, opts: &AsciiOptions, s: &[u8]) {
+    if s.is_empty() {
+        d.add(&opts.empty_field);
+        return;
+    }
+    // A value equal to a marker gets its first byte escaped so it reads back as itself.
+    if s == opts.unset_field.as_slice() || s == opts.empty_field.as_slice() {
+        let mut hex = Vec::new();
+        push_hex_escape(&mut hex, s[0]);
+        d.raw(&hex);
+        d.add(&s[1..]);
+        return;
+    }
+    d.add(s);
+}
+
+fn container<'v>(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, items: impl ExactSizeIterator<Item = &'v Value>) {
+    if items.len() == 0 {
+        d.add(&opts.empty_field);
+        return;
+    }
+    let elem_ty = match ty {
+        ZeekType::Set(t) | ZeekType::Vector(t) => t.as_ref().clone(),
+        other => other.clone(),
+    };
+    // std::set semantics: inserting an existing sequence is a no-op, removing erases it.
+    d.seqs.insert(opts.set_separator.clone());
+    for (j, e) in items.enumerate() {
+        if j > 0 {
+            d.raw(&opts.set_separator);
+        }
+        describe(d, opts, &elem_ty, e);
+    }
+    d.seqs.remove(&opts.set_separator);
+}

@@ -1,0 +1,398 @@
+//! Zeek's text renderings of single values and its byte-escaping helpers, reproduced from
+//! Zeek 9.1-dev (`src/threading/Formatter.cc`, `src/Desc.cc`, `src/util.cc`,
+//! `src/3rdparty/zeek_inet_ntop.c`). Shared by the log writers and by pool hashing.
+
+use crate::data::{Address, Subnet};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `\xNN` with lowercase hex (`util::bytetohex`).
+pub(crate) fn push_hex_escape(out: &mut Vec<u8>, b: u8) {
+    out.extend_from_slice(b"\\x");
+    out.push(HEX[usize::from(b >> 4)]);
+    out.push(HEX[usize::from(b & 0x0f)]);
+}
+
+/// An address as Zeek prints it (`IPAddr::AsString`): dotted quad for IPv4 (v4-mapped),
+/// otherwise the BSD `inet_ntop` algorithm Zeek ships: the first longest run (>= 2) of zero
+/// groups becomes `::`, and `::a.b.c.d`-style tails for IPv4-compatible forms.
+pub fn addr(a: &Address) -> String {
+    let b = &a.0;
+    if a.is_v4() {
+        return format!("{}.{}.{}.{}", b[12], b[13], b[14], b[15]);
+    }
+    let words: Vec<u16> = (0..8).map(|i| u16::from(b[2 * i]) << 8 | u16::from(b[2 * i + 1])).collect();
+    // Longest run of zero words; the first one wins a tie.
+    let (mut best_base, mut best_len) = (None::<usize>, 0usize);
+    let mut cur: Option<(usize, usize)> = None;
+    for (i, &w) in words.iter().enumerate() {
+        if w == 0 {
+            cur = Some(match cur {
+                None => (i, 1),
+                Some((base, len)) => (base, len + 1),
+            });
+        } else if let Some((base, len)) = cur.take() {
+            if best_base.is_none() || len > best_len {
+                best_base = Some(base);
+                best_len = len;
+            }
+        }
+    }
+    if let Some((base, len)) = cur {
+        if best_base.is_none() || len > best_len {
+            best_base = Some(base);
+            best_len = len;
+        }
+    }
+    if best_len < 2 {
+        best_base = None;
+    }
+    let mut s = String::new();
+    let in_run = |i: usize| best_base.is_some_and(|base| i >= base && i < base + best_len);
+    let mut i = 0;
+    while i < 8 {
+        if in_run(i) {
+            if Some(i) == best_base {
+                s.push(':');
+            }
+            i += 1;
+            continue;
+        }
+        if i != 0 {
+            s.push(':');
+        }
+        if i == 6
+            && best_base == Some(0)
+            && (best_len == 6
+                || (best_len == 7 && words[7] != 0x0001)
+                || (best_len == 5 && words[5] == 0xffff)
+                || (best_len == 4 && words[4] == 0xffff && words[5] == 0))
+        {
+            s.push_str(&format!("{}.{}.{}.{}", b[12], b[13], b[14], b[15]));
+            return s;
+        }
+        s.push_str(&format!("{:x}", words[i]));
+        i += 1;
+    }
+    if best_base.is_some_and(|base| base + best_len == 8) {
+        s.push(':');
+    }
+    s
+}
+
+/// A subnet as Zeek prints it (`IPPrefix::AsString`): address, `/`, the length in the
+/// address family's terms.
+pub fn subnet(s: &Subnet) -> String {
+    let len = if s.network.is_v4() { i32::from(s.length) - 96 } else { i32::from(s.length) };
+    format!("{}/{}", addr(&s.network), len)
+}
+
+/// `Formatter::Render(double)`: fixed notation with six decimals, as time and interval
+/// columns print (`std::to_chars(.., fixed, 6)`).
+pub fn fixed6(d: f64) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    format!("{d:.6}")
+}
+
+/// `ODesc::Add(double, no_exp=true)` as a double column prints: six decimals with
+/// trailing zeros (and a bare trailing point) removed, then `.0` appended when the value
+/// is within 1e-9 of an integer; `nan`, `inf`, `-inf` as such; `-0.0` prints `0.0`.
+pub fn double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    let neg = d < 0.0;
+    let a = d.abs();
+    let mut s = if a.is_infinite() { "inf".to_string() } else { format!("{a:.6}") };
+    if a.is_finite() {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    if neg {
+        s.insert(0, '-');
+    }
+    if d.is_finite() && (d - d.round()).abs() < 1e-9 && !s.contains('e') {
+        s.push_str(".0");
+    }
+    s
+}
+
+/// Seconds as Zeek holds a time or interval: Broker's nanoseconds converted the way
+/// `duration_cast<duration<double>>` does (`ns as f64 / 1e9`).
+pub fn ns_to_secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// Bytes a lead byte says its UTF-8 sequence has (`getNumBytesForUTF8`).
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        0xf8..=0xfb => 5,
+        0xfc..=0xff => 6,
+        _ => 1,
+    }
+}
+
+/// `check_ok_utf8`: one well-formed UTF-8 character that is not a C0/C1 control, DEL, in
+/// the private use area U+E000..U+F8FF, or U+FFF0..U+FFFF.
+fn ok_utf8(seq: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(seq) else { return false };
+    let mut chars = s.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else { return false };
+    let c = u32::from(c);
+    !(c <= 0x1f || c == 0x7f || (0x80..=0x9f).contains(&c) || (0xe000..=0xf8ff).contains(&c) || (0xfff0..=0xffff).contains(&c))
+}
+
+/// `util::escape_utf8(val, flags)`. With `escape_controls` (ESCAPE_PRINTABLE_CONTROLS)
+/// `\b \f \n \r \t` are `\xNN`-escaped too; other controls always are here (our callers
+/// always pass ESCAPE_UNPRINTABLE_CONTROLS). Valid UTF-8 passes through unless any byte
+/// of the input is bad: then Zeek returns its fully escaped variant, in which every
+/// non-ASCII byte is `\xNN`.
+pub(crate) fn escape_utf8(val: &[u8], escape_controls: bool) -> Vec<u8> {
+    let mut utf = Vec::with_capacity(val.len());
+    let mut escaped = Vec::with_capacity(val.len());
+    let mut bad = false;
+    let mut i = 0;
+    while i < val.len() {
+        let ch = val[i];
+        let soft_control = matches!(ch, 0x08 | 0x0c | b'\n' | b'\r' | b'\t');
+        if (0x20..0x7f).contains(&ch) || (!escape_controls && soft_control) {
+            if !bad {
+                utf.push(ch);
+            }
+            escaped.push(ch);
+            i += 1;
+            continue;
+        }
+        if bad {
+            push_hex_escape(&mut escaped, ch);
+            i += 1;
+            continue;
+        }
+        let n = utf8_len(ch);
+        if i + n > val.len() || !ok_utf8(&val[i..i + n]) {
+            bad = true;
+            push_hex_escape(&mut escaped, ch);
+            i += 1;
+        } else {
+            for &b in &val[i..i + n] {
+                push_hex_escape(&mut escaped, b);
+            }
+            utf.extend_from_slice(&val[i..i + n]);
+            i += n;
+        }
+    }
+    if bad {
+        escaped
+    } else {
+        utf
+    }
+}
+
+/// `util::get_escaped_string(str, escape_all=false)` as header values use it: bytes
+/// outside `!`..`~` (whitespace, controls, non-ASCII) become `\xNN`.
+pub(crate) fn header_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &c in s {
+        if (0x21..=0x7e).contains(&c) {
+            out.push(c);
+        } else {
+            push_hex_escape(&mut out, c);
+        }
+    }
+    out
+}
+
+/// A JSON number as rapidjson's `Writer::Double` writes it (`dtoa` + `Prettify`): the
+/// shortest round-trip digits, plain notation for decimal exponents -6 < kk <= 21
+/// (integers get `.0`), otherwise `d.ddde[-]X`. `None` for NaN and infinities (Zeek's
+/// `NullDoubleWriter` writes `null`).
+///
+/// rapidjson finds the digits with Grisu2, which for a small share of doubles yields a
+/// longer (still round-tripping) digit string than the shortest one Rust finds; both
+/// parse to the same double.
+pub fn json_double(d: f64) -> Option<String> {
+    if !d.is_finite() {
+        return None;
+    }
+    if d == 0.0 {
+        return Some(if d.is_sign_negative() { "-0.0".into() } else { "0.0".into() });
+    }
+    let mut out = String::new();
+    if d < 0.0 {
+        out.push('-');
+    }
+    let sci = format!("{:e}", d.abs());
+    let (mant, exp) = sci.split_once('e')?;
+    let exp: i32 = exp.parse().ok()?;
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let len = digits.len() as i32;
+    let k = exp - len + 1;
+    let kk = len + k;
+    if 0 <= k && kk <= 21 {
+        out.push_str(&digits);
+        for _ in 0..k {
+            out.push('0');
+        }
+        out.push_str(".0");
+    } else if 0 < kk && kk <= 21 {
+        let (a, b) = digits.split_at(kk as usize);
+        out.push_str(a);
+        out.push('.');
+        out.push_str(b);
+    } else if -6 < kk && kk <= 0 {
+        out.push_str("0.");
+        for _ in 0..(-kk) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else if len == 1 {
+        out.push_str(&digits);
+        out.push('e');
+        out.push_str(&(kk - 1).to_string());
+    } else {
+        let (a, b) = digits.split_at(1);
+        out.push_str(a);
+        out.push('.');
+        out.push_str(b);
+        out.push('e');
+        out.push_str(&(kk - 1).to_string());
+    }
+    Some(out)
+}
+
+/// A JSON string as rapidjson writes it (default flags): `"` and `\` escaped, `\b \t \n
+/// \f \r` by name, other bytes below 0x20 as `\u00XX` (uppercase hex), everything else
+/// (including UTF-8) raw.
+pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+    const UHEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0x00..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(UHEX[usize::from(c >> 4)]);
+                out.push(UHEX[usize::from(c & 0x0f)]);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    fn v6(s: &str) -> String {
+        addr(&Address(s.parse::<Ipv6Addr>().unwrap().octets()))
+    }
+
+    #[test]
+    fn addresses_render_like_zeek_inet_ntop() {
+        assert_eq!(addr(&Address::from_v4("10.0.0.1".parse().unwrap())), "10.0.0.1");
+        assert_eq!(v6("::"), "::");
+        assert_eq!(v6("::1"), "::1");
+        assert_eq!(v6("2001:db8::1"), "2001:db8::1");
+        assert_eq!(v6("fe80::1:0:0:1"), "fe80::1:0:0:1");
+        // Equal runs: the first wins.
+        assert_eq!(v6("1:0:0:2:3:0:0:4"), "1::2:3:0:0:4");
+        // A single zero group is not shortened.
+        assert_eq!(v6("1:0:2:3:4:5:6:7"), "1:0:2:3:4:5:6:7");
+        // IPv4-compatible forms keep the dotted tail, as BSD inet_ntop does (Rust does not);
+        // a 7-group run never gets there (the run check comes first), so ::2 stays hex.
+        assert_eq!(v6("::2"), "::2");
+        assert_eq!(v6("::1.2.3.4"), "::1.2.3.4");
+        assert_eq!(v6("::ffff:0:1.2.3.4"), "::ffff:0:1.2.3.4");
+        assert_eq!(v6("1::"), "1::");
+    }
+
+    #[test]
+    fn subnets() {
+        let s: Subnet = "10.1.0.0/16".parse().unwrap();
+        assert_eq!(subnet(&s), "10.1.0.0/16");
+        let s: Subnet = "2001:db8::/32".parse().unwrap();
+        assert_eq!(subnet(&s), "2001:db8::/32");
+    }
+
+    #[test]
+    fn doubles_like_odesc() {
+        assert_eq!(double(1.0), "1.0");
+        assert_eq!(double(0.5), "0.5");
+        assert_eq!(double(-2.25), "-2.25");
+        assert_eq!(double(-0.0), "0.0");
+        assert_eq!(double(3.14159265), "3.141593");
+        assert_eq!(double(1e-9), "0"); // rounds to 0 but is not within 1e-9 of it
+        assert_eq!(double(5e-10), "0.0");
+        assert_eq!(double(1.0000001), "1");
+        assert_eq!(double(123456789012.0), "123456789012.0");
+        assert_eq!(double(f64::NAN), "nan");
+        assert_eq!(double(f64::INFINITY), "inf");
+        assert_eq!(double(f64::NEG_INFINITY), "-inf");
+    }
+
+    #[test]
+    fn fixed6_like_render() {
+        assert_eq!(fixed6(1700000000.5), "1700000000.500000");
+        assert_eq!(fixed6(0.0078125), "0.007812"); // exact tie: half to even, as to_chars
+        assert_eq!(fixed6(-1.5), "-1.500000");
+        assert_eq!(fixed6(f64::INFINITY), "inf");
+        assert_eq!(fixed6(f64::NAN), "nan");
+    }
+
+    #[test]
+    fn json_doubles_like_rapidjson() {
+        assert_eq!(json_double(1.0).unwrap(), "1.0");
+        assert_eq!(json_double(-0.0).unwrap(), "-0.0");
+        assert_eq!(json_double(0.001).unwrap(), "0.001");
+        assert_eq!(json_double(1e-7).unwrap(), "1e-7");
+        assert_eq!(json_double(1.5e-7).unwrap(), "1.5e-7");
+        assert_eq!(json_double(1700000000.123456).unwrap(), "1700000000.123456");
+        assert_eq!(json_double(1e20).unwrap(), "100000000000000000000.0");
+        assert_eq!(json_double(1e21).unwrap(), "1e21");
+        assert_eq!(json_double(1e22).unwrap(), "1e22");
+        assert_eq!(json_double(1.25e22).unwrap(), "1.25e22");
+        assert_eq!(json_double(123.456).unwrap(), "123.456");
+        assert_eq!(json_double(0.000001).unwrap(), "0.000001");
+        assert_eq!(json_double(-5e-324).unwrap(), "-5e-324");
+        assert!(json_double(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn escape_utf8_follows_zeek() {
+        // Valid UTF-8 passes; controls are escaped.
+        assert_eq!(escape_utf8("héllo\u{1}".as_bytes(), false), b"h\\xc3\\xa9llo\\x01".to_vec());
+        assert_eq!(escape_utf8("héllo".as_bytes(), false), "héllo".as_bytes().to_vec());
+        assert_eq!(escape_utf8(b"a\nb", false), b"a\nb".to_vec());
+        assert_eq!(escape_utf8(b"a\nb", true), b"a\\x0ab".to_vec());
+        // One bad byte switches the whole string to the escaped variant.
+        assert_eq!(escape_utf8(b"\xc3\xa9\xff", false), b"\\xc3\\xa9\\xff".to_vec());
+        // Truncated sequence, PUA, DEL.
+        assert_eq!(escape_utf8(b"\xe2\x82", false), b"\\xe2\\x82".to_vec());
+        assert_eq!(escape_utf8("\u{e000}".as_bytes(), false), b"\\xee\\x80\\x80".to_vec());
+        assert_eq!(escape_utf8(b"\x7f", false), b"\\x7f".to_vec());
+    }
+
+    #[test]
+    fn header_escaping() {
+        assert_eq!(header_escape(b"\t"), b"\\x09".to_vec());
+        assert_eq!(header_escape(b"(empty)"), b"(empty)".to_vec());
+        assert_eq!(header_escape(b"a b\\"), b"a\\x20b\\".to_vec());
+    }
+}

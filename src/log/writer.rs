@@ -1,0 +1,413 @@
+//! One Zeek log file being written: Zeek's ASCII writer's file life cycle
+//! (`logging/writers/ascii/Ascii.cc`, `logging/Manager.cc`) without Zeek's threads.
+//!
+//! - The file `<dir>/<path>.log` is created (truncating, as Zeek's `O_TRUNC`) on the first
+//!   record, with the header written straight away (ASCII only: JSON has no header).
+//! - Records are buffered and reach the file at least once a second: on any call that
+//!   finds a second gone since the last flush (`write`, `tick`), when the buffer passes
+//!   64 KiB, on `flush`, on rotation and on close. The host loop calls `tick(now)`.
+//! - Rotation (`Some(interval)`): due at the next multiple of the interval after local
+//!   midnight (`log_rotate_base_time="0:00"`, `calc_next_rotate`), as Zeek schedules it.
+//!   Rotating writes `#close`, closes the file and renames it with Zeek's in-process
+//!   default ASCII naming (`Log::rotation_format_func` with the ASCII postprocessor):
+//!   `<path>.<open-time as Log::default_rotation_date_format, %Y-%m-%d-%H-%M-%S, local
+//!   time>.log`, where the open time is when the writer was created or last rotated. (This
+//!   is not zeekctl's archive naming, which its post-processor applies afterwards.) The next
+//!   file appears with the next record. If the target name exists (two rotations within a
+//!   second), `-1`, `-2`, ... is appended instead of overwriting it as Zeek would.
+//! - Closing writes `#close`; with rotation configured it also rotates the file, as Zeek
+//!   does when it terminates.
+//! - `#open` / `#close` carry the local time `%Y-%m-%d-%H-%M-%S` of the event (Zeek uses
+//!   the wall clock there).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Local, TimeZone};
+
+use super::{ascii, json, AsciiOptions, LogField, LogFormat, ZeekType};
+use crate::data::Value;
+use crate::error::{Error, Result};
+
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+const BUFFER_LIMIT: usize = 64 * 1024;
+const LOG_EXT: &str = "log";
+
+impl From<(&str, ZeekType)> for LogField {
+    fn from((name, ty): (&str, ZeekType)) -> Self {
+        LogField::new(name, ty)
+    }
+}
+impl From<(String, ZeekType)> for LogField {
+    fn from((name, ty): (String, ZeekType)) -> Self {
+        LogField::new(name, ty)
+    }
+}
+
+/// A writer of one Zeek log (`path`, e.g. `cluster`) in a directory.
+#[derive(Debug)]
+pub struct LogWriter {
+    dir: PathBuf,
+    path: String,
+    fields: Vec<LogField>,
+    format: LogFormat,
+    opts: AsciiOptions,
+    rotation: Option<Duration>,
+    file: Option<File>,
+    buf: Vec<u8>,
+    last_flush: SystemTime,
+    /// Zeek's `winfo->open_time`: writer creation or last rotation; names rotated files.
+    open_time: Option<SystemTime>,
+    next_rotation: Option<SystemTime>,
+    closed: bool,
+}
+
+/// `%Y-%m-%d-%H-%M-%S` in local time, from whole seconds as Zeek's `time_t` cast.
+pub fn zeek_date(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    };
+    match Local.timestamp_opt(secs, 0).earliest() {
+        Some(dt) => dt.format("%Y-%m-%d-%H-%M-%S").to_string(),
+        None => "1970-01-01-00-00-00".into(),
+    }
+}
+
+fn secs_f64(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+fn from_secs_f64(s: f64) -> SystemTime {
+    if s >= 0.0 {
+        UNIX_EPOCH + Duration::from_secs_f64(s)
+    } else {
+        UNIX_EPOCH - Duration::from_secs_f64(-s)
+    }
+}
+
+/// `util::detail::calc_next_rotate(now, interval, base=0)`: the next
+/// `local midnight + k * interval` strictly after `now`, as a delay.
+fn next_rotation_after(now: SystemTime, interval: Duration) -> SystemTime {
+    let current = secs_f64(now);
+    let iv = interval.as_secs_f64();
+    let local: DateTime<Local> = DateTime::from(now);
+    let start_of_day = local
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|m| Local.from_local_datetime(&m).earliest())
+        .map(|d| d.timestamp() as f64);
+    let delta = match start_of_day {
+        Some(sod) => {
+            let d = sod + ((current - sod) / iv).ceil() * iv - current;
+            if d > 0.0 {
+                d
+            } else {
+                iv
+            }
+        }
+        None => (current / iv).floor() * iv + iv - current,
+    };
+    from_secs_f64(current + delta)
+}
+
+impl LogWriter {
+    /// A writer of `<dir>/<path>.log` with Zeek's default ASCII markers. `dir` is created
+    /// if missing; the file itself appears with the first record.
+    ///
+    /// Errors (InvalidArgument): an empty path or one with a NUL byte, no fields, a field
+    /// name that is empty, repeated, or holds the separator or a newline, a zero
+    /// rotation interval.
+    pub fn new<F: Into<LogField>>(
+        dir: impl AsRef<Path>,
+        path: &str,
+        fields: impl IntoIterator<Item = F>,
+        format: LogFormat,
+        rotation: Option<Duration>,
+    ) -> Result<LogWriter> {
+        LogWriter::with_options(dir, path, fields, format, rotation, AsciiOptions::default())
+    }
+
+    /// As [`LogWriter::new`] with other ASCII markers (`LogAscii::separator`, ...).
+    pub fn with_options<F: Into<LogField>>(
+        dir: impl AsRef<Path>,
+        path: &str,
+        fields: impl IntoIterator<Item = F>,
+        format: LogFormat,
+        rotation: Option<Duration>,
+        opts: AsciiOptions,
+    ) -> Result<LogWriter> {
+        let fields: Vec<LogField> = fields.into_iter().map(Into::into).collect();
+        if path.is_empty() || path.contains('\0') {
+            return Err(Error::invalid(format!("log path {path:?}: must be non-empty and without NUL bytes")));
+        }
+        if fields.is_empty() {
+            return Err(Error::invalid(format!("log \"{path}\": a log needs at least one field")));
+        }
+        if opts.separator.is_empty() || opts.set_separator.is_empty() {
+            return Err(Error::invalid("log separator and set_separator must be non-empty"));
+        }
+        for (i, f) in fields.iter().enumerate() {
+            let bad_bytes = f.name.bytes().any(|b| b == b'\n' || b == b'\r')
+                || f.name.as_bytes().windows(opts.separator.len()).any(|w| w == opts.separator.as_slice());
+            if f.name.is_empty() || bad_bytes {
+                return Err(Error::invalid(format!(
+                    "log \"{path}\": field {i} name {:?} must be non-empty and hold neither the separator nor a newline",
+                    f.name
+                )));
+            }
+            if fields[..i].iter().any(|g| g.name == f.name) {
+                return Err(Error::invalid(format!("log \"{path}\": field name \"{}\" appears twice", f.name)));
+            }
+        }
+        if rotation == Some(Duration::ZERO) {
+            return Err(Error::invalid(format!(
+                "log \"{path}\": a rotation interval must be positive (use None for no rotation)"
+            )));
+        }
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::new(crate::error::ErrorKind::Io, format!("cannot create log directory {}: {e}", dir.display())))?;
+        Ok(LogWriter {
+            dir,
+            path: path.to_string(),
+            fields,
+            format,
+            opts,
+            rotation,
+            file: None,
+            buf: Vec::new(),
+            last_flush: SystemTime::now(),
+            open_time: None,
+            next_rotation: None,
+            closed: false,
+        })
+    }
+
+    /// `<dir>/<path>.log`, the file records go to.
+    pub fn file_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.{LOG_EXT}", self.path))
+    }
+    pub fn fields(&self) -> &[LogField] {
+        &self.fields
+    }
+    pub fn format(&self) -> LogFormat {
+        self.format
+    }
+    /// Bytes written by `write` but not yet in the file.
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len()
+    }
+    /// When the next rotation is due (None without rotation or before the first record).
+    pub fn next_rotation(&self) -> Option<SystemTime> {
+        self.next_rotation
+    }
+
+    /// Appends one record (one value per field, `Value::None` for unset) at the current
+    /// time. Returns the rotated file's path if a due rotation happened first.
+    ///
+    /// Errors: Closed after `close`; InvalidArgument for a wrong number of values; Type for
+    /// a value the column's type does not take; Io if the file cannot be written.
+    pub fn write(&mut self, record: &[Value]) -> Result<Option<PathBuf>> {
+        self.write_at(record, SystemTime::now())
+    }
+
+    /// [`LogWriter::write`] with the clock given (`now` drives flushing, rotation, `#open`).
+    pub fn write_at(&mut self, record: &[Value], now: SystemTime) -> Result<Option<PathBuf>> {
+        if self.closed {
+            return Err(Error::closed(format!("log \"{}\" is closed", self.path)));
+        }
+        if record.len() != self.fields.len() {
+            return Err(Error::invalid(format!(
+                "log \"{}\": record has {} values, the log has {} fields ({})",
+                self.path,
+                record.len(),
+                self.fields.len(),
+                self.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (f, v) in self.fields.iter().zip(record) {
+            if !f.ty.accepts(v) {
+                return Err(Error::type_mismatch(format!(
+                    "log \"{}\": field \"{}\" is a {} and cannot take a {} value",
+                    self.path,
+                    f.name,
+                    f.ty.name(),
+                    v.type_name()
+                )));
+            }
+        }
+        // The writer comes to life with its first record, as Zeek's does.
+        if self.open_time.is_none() {
+            self.open_time = Some(now);
+            self.last_flush = now;
+            self.next_rotation = self.rotation.map(|iv| next_rotation_after(now, iv));
+        }
+        let rotated = self.rotate_if_due(now)?;
+        if self.file.is_none() {
+            self.open(now)?;
+        }
+        let line = match self.format {
+            LogFormat::Ascii => ascii::record(&self.opts, &self.fields, record),
+            LogFormat::Json => json::record(&self.fields, record),
+        };
+        self.buf.extend_from_slice(&line);
+        if self.buf.len() >= BUFFER_LIMIT || self.flush_due(now) {
+            self.flush_at(now)?;
+        }
+        Ok(rotated)
+    }
+
+    /// The host loop's heartbeat: flushes if a second has passed since the last flush and
+    /// rotates if a rotation is due. Returns the rotated file's path, if any.
+    pub fn tick(&mut self, now: SystemTime) -> Result<Option<PathBuf>> {
+        if self.closed {
+            return Ok(None);
+        }
+        let rotated = self.rotate_if_due(now)?;
+        if self.flush_due(now) {
+            self.flush_at(now)?;
+        }
+        Ok(rotated)
+    }
+
+    /// Writes buffered records to the file now.
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_at(SystemTime::now())
+    }
+
+    /// Rotates now (if a file is open), as a due rotation would. Returns the new name.
+    pub fn rotate(&mut self, now: SystemTime) -> Result<Option<PathBuf>> {
+        if self.closed {
+            return Err(Error::closed(format!("log \"{}\" is closed", self.path)));
+        }
+        let r = self.rotate_file(now)?;
+        self.open_time = Some(now);
+        if let Some(iv) = self.rotation {
+            self.next_rotation = Some(next_rotation_after(now, iv));
+        }
+        Ok(r)
+    }
+
+    /// Closes the log: `#close` (ASCII), flush, and with rotation configured the final
+    /// rotation (returning the rotated name). Later writes fail with Closed.
+    pub fn close(&mut self) -> Result<Option<PathBuf>> {
+        self.close_at(SystemTime::now())
+    }
+
+    /// [`LogWriter::close`] with the clock given.
+    pub fn close_at(&mut self, now: SystemTime) -> Result<Option<PathBuf>> {
+        if self.closed {
+            return Ok(None);
+        }
+        self.closed = true;
+        if self.rotation.is_some() {
+            return self.rotate_file(now);
+        }
+        self.finish_file(now)?;
+        Ok(None)
+    }
+
+    fn flush_due(&self, now: SystemTime) -> bool {
+        match now.duration_since(self.last_flush) {
+            Ok(d) => d >= FLUSH_INTERVAL,
+            Err(_) => true, // the clock went back: do not wait for it
+        }
+    }
+
+    fn io_err(&self, what: &str, e: std::io::Error) -> Error {
+        let mut err = Error::from(e);
+        err.message = format!("{what} {}: {}", self.file_path().display(), err.message);
+        err
+    }
+
+    fn open(&mut self, now: SystemTime) -> Result<()> {
+        let p = self.file_path();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&p)
+            .map_err(|e| self.io_err("cannot open", e))?;
+        if self.format == LogFormat::Ascii {
+            let h = ascii::header(&self.opts, &self.path, &self.fields, &zeek_date(now));
+            f.write_all(&h).map_err(|e| self.io_err("error writing to", e))?;
+        }
+        self.file = Some(f);
+        Ok(())
+    }
+
+    fn flush_at(&mut self, now: SystemTime) -> Result<()> {
+        self.last_flush = now;
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Err(Error::internal("log buffer holds records but no file is open"));
+        };
+        let r = f.write_all(&self.buf);
+        if let Err(e) = r {
+            return Err(self.io_err("error writing to", e));
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Flush, `#close`, close. No-op without an open file.
+    fn finish_file(&mut self, now: SystemTime) -> Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        self.flush_at(now)?;
+        if self.format == LogFormat::Ascii {
+            let c = ascii::close_line(&self.opts, &zeek_date(now));
+            if let Some(f) = self.file.as_mut() {
+                if let Err(e) = f.write_all(&c) {
+                    return Err(self.io_err("error writing to", e));
+                }
+            }
+        }
+        self.file = None;
+        Ok(())
+    }
+
+    fn rotate_if_due(&mut self, now: SystemTime) -> Result<Option<PathBuf>> {
+        match self.next_rotation {
+            Some(due) if now >= due => self.rotate(now),
+            _ => Ok(None),
+        }
+    }
+
+    fn rotate_file(&mut self, now: SystemTime) -> Result<Option<PathBuf>> {
+        if self.file.is_none() {
+            return Ok(None);
+        }
+        self.finish_file(now)?;
+        let stamp = zeek_date(self.open_time.unwrap_or(now));
+        let mut target = self.dir.join(format!("{}.{stamp}.{LOG_EXT}", self.path));
+        let mut n = 1;
+        while target.exists() {
+            target = self.dir.join(format!("{}.{stamp}-{n}.{LOG_EXT}", self.path));
+            n += 1;
+        }
+        let from = self.file_path();
+        fs::rename(&from, &target).map_err(|e| {
+            let mut err = Error::from(e);
+            err.message = format!("failed to rename {} to {}: {}", from.display(), target.display(), err.message);
+            err
+        })?;
+        Ok(Some(target))
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        // Best effort: a writer dropped without close still leaves a complete file.
+        let _ = self.close();
+    }
+}
