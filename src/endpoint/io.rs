@@ -1173,6 +1173,7 @@ impl Io {
                 sender: last_hop,
                 peer: None,
                 text: String::new(),
+                node: None,
             });
         }
         if !self.shared.opts.forwarding || env.receiver == id {

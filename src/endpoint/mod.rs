@@ -245,6 +245,12 @@ pub enum MessageKind {
     /// A connection was refused or dropped during the handshake (garbage, bad magic,
     /// wrong version, equal ids, timeout, redundant connection, ...).
     PeerRejected,
+    /// Cluster layer: a `Cluster::hello(name, id)` arrived (`node`, `peer`).
+    Hello,
+    /// Cluster layer: `Cluster::node_up(name, id)`.
+    NodeUp,
+    /// Cluster layer: `Cluster::node_down(name, id)`.
+    NodeDown,
 }
 
 /// A message for the host.
@@ -261,10 +267,12 @@ pub struct Message {
     pub peer: Option<PeerInfo>,
     /// Status messages: Broker's text ("handshake successful", ...), plus the reason.
     pub text: String,
+    /// Cluster messages: the node's name in the layout.
+    pub node: Option<String>,
 }
 
 impl Message {
-    fn status(kind: MessageKind, peer: PeerInfo, text: impl Into<String>) -> Message {
+    pub fn status(kind: MessageKind, peer: PeerInfo, text: impl Into<String>) -> Message {
         Message {
             kind,
             topic: String::new(),
@@ -272,6 +280,7 @@ impl Message {
             sender: None,
             peer: Some(peer),
             text: text.into(),
+            node: None,
         }
     }
 

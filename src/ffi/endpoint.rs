@@ -50,11 +50,11 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_PEER_UNREACHABLE = 4,
     /// First status of a new peering ("found a new peer in the network").
     ZC_MESSAGE_ENDPOINT_DISCOVERED = 5,
-    /// Reserved for the cluster layer.
+    /// Cluster: a `Cluster::hello(name, id)` arrived; `zc_message_node_name`, peer id.
     ZC_MESSAGE_HELLO = 6,
-    /// Reserved for the cluster layer.
+    /// Cluster: `Cluster::node_up(name, id)`; `zc_message_node_name`, peer id.
     ZC_MESSAGE_NODE_UP = 7,
-    /// Reserved for the cluster layer.
+    /// Cluster: `Cluster::node_down(name, id)`; `zc_message_node_name`, peer id.
     ZC_MESSAGE_NODE_DOWN = 8,
     /// Follows every PEER_LOST / PEER_REMOVED ("lost the last path"), as Broker's.
     ZC_MESSAGE_ENDPOINT_UNREACHABLE = 9,
@@ -77,6 +77,9 @@ fn kind_of(k: MessageKind) -> zc_msg_kind {
         MessageKind::EndpointUnreachable => ZC_MESSAGE_ENDPOINT_UNREACHABLE,
         MessageKind::PeerUnavailable => ZC_MESSAGE_PEER_UNREACHABLE,
         MessageKind::PeerRejected => ZC_MESSAGE_PEER_REJECTED,
+        MessageKind::Hello => ZC_MESSAGE_HELLO,
+        MessageKind::NodeUp => ZC_MESSAGE_NODE_UP,
+        MessageKind::NodeDown => ZC_MESSAGE_NODE_DOWN,
     }
 }
 
