@@ -1,28 +1,40 @@
 //! Zeek's cluster framework on top of layouts and endpoints.
 //!
-//! So far: the layout, the options and the node's identity. The cluster's endpoint,
-//! start, publish/subscribe and stores come with the cluster work and extend `Cluster`.
+//! `Cluster` is a process's view (layout, options, identity); `start` makes it a running
+//! node (`runtime`): an endpoint that listens, peers by role, subscribes by role, and
+//! raises hello / node_up / node_down.
 
 pub mod identity;
 pub mod options;
 pub mod pools;
+pub mod runtime;
 
 pub use identity::{node_topic, nodeid_topic, Identity, CLUSTER_NODE_ENV};
 pub use options::{Options, CONNECT_RETRY_ENV};
 
 use crate::error::Result;
 use crate::layout::{Layout, NodeType};
+use once_cell::sync::OnceCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A process's view of a cluster: the layout, the effective options (defaults < layout
 /// redefs < explicit options) and who this process is.
-#[derive(Debug, Clone)]
 pub struct Cluster {
     layout: Arc<Layout>,
     options: Options,
     identity: Identity,
     peer_retry: Duration,
+    runtime: OnceCell<runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node", &self.identity.node_name())
+            .field("started", &self.runtime.get().is_some())
+            .finish()
+    }
 }
 
 impl Cluster {
@@ -58,6 +70,7 @@ impl Cluster {
             options,
             identity,
             peer_retry,
+            runtime: OnceCell::new(),
         })
     }
 
@@ -105,10 +118,41 @@ impl Cluster {
         self.peer_retry
     }
 
-    /// `Cluster::worker_count`. Always 0 for now: it counts connected workers, and
-    /// connections arrive with the cluster work (the endpoint); this is not faked.
+    /// `Cluster::worker_count`: the workers connected now (that said hello and have not
+    /// gone down). 0 before `start`.
     pub fn worker_count(&self) -> u64 {
-        0
+        self.runtime.get().map_or(0, |r| r.worker_count())
+    }
+
+    /// Starts the node: listens on its `$p`, subscribes its role's topics, peers with the
+    /// nodes its role peers with (retrying on `retry_interval`), and from then on
+    /// exchanges hellos. cluster.log (on a logger, or the manager when
+    /// `manager_is_logger`) goes to the working directory.
+    pub fn start(&self) -> Result<()> {
+        self.start_in(None)
+    }
+
+    /// `start`, writing cluster.log into `log_dir` when this node writes logs.
+    pub fn start_in(&self, log_dir: Option<std::path::PathBuf>) -> Result<()> {
+        if self.runtime.get().is_some() {
+            return Err(crate::Error::state("the cluster node is already started"));
+        }
+        let rt = runtime::Runtime::start(self, log_dir)?;
+        self.runtime
+            .set(rt)
+            .map_err(|_| crate::Error::state("the cluster node is already started"))
+    }
+
+    /// The running node, or a `State` error before `start`.
+    pub fn running(&self) -> Result<&runtime::Runtime> {
+        self.runtime
+            .get()
+            .ok_or_else(|| crate::Error::state("the cluster node is not started (call start first)"))
+    }
+
+    /// `Cluster::log(msg)`.
+    pub fn log(&self, message: &str) -> Result<()> {
+        self.running()?.log(self, message)
     }
 }
 

@@ -1,0 +1,553 @@
+//! A started cluster node: its endpoint, who it peers with, what it subscribes, and the
+//! hello / node_up / node_down exchange, as Zeek's cluster framework does it with the
+//! Broker backend (`setup-connections`, `setup-subscriptions`, `main.zeek`).
+//!
+//! The exchange runs on the endpoint's I/O thread (`ClusterHook`), so a node answers
+//! peerings with its hello and keeps `worker_count` true whether or not its host polls.
+//! The host sees the results as messages: `Hello`, `NodeUp`, `NodeDown`, in order with
+//! the peer statuses and events around them.
+
+use super::pools::{AssignOptions, PoolNodeType, Pools};
+use super::Cluster;
+use crate::data::{Event, Value};
+use crate::endpoint::{Endpoint, EndpointOptions, Hook, HookCtx, Message, MessageKind, PeerInfo};
+use crate::error::{Error, Result};
+use crate::layout::{Node, NodeType};
+use crate::log::{cluster_log_fields, cluster_log_record, LogFormat, LogWriter};
+use crate::wire::EndpointId;
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The event every node publishes to a new peer's nodeid topic (`Cluster::hello`).
+pub const HELLO_EVENT: &str = "Cluster::hello";
+/// The event that carries a `Cluster::log` record to the node that writes cluster.log.
+/// Zeek carries log records as its internal LogWrite messages, whose serialization is not
+/// public; zcluster nodes carry them as this event instead.
+pub const LOG_EVENT: &str = "Cluster::zc_log_write";
+/// Where log records go when no logger is alive (`Broker::default_log_topic`).
+pub const DEFAULT_LOG_TOPIC: &str = "zeek/logs/Cluster::LOG";
+/// Records kept while no logger is reachable; older ones are dropped and counted.
+pub const LOG_BUFFER_LIMIT: usize = 10_000;
+
+/// Who `node` initiates peerings with: the Broker backend's matrix
+/// (reference/cluster.md 2.1). Loggers first (sorted by name), then for workers every
+/// proxy, then the node's manager. Loggers initiate nothing.
+pub fn peers_of<'a>(cl: &'a Cluster, name: &str) -> Vec<(&'a str, &'a Node)> {
+    let layout = cl.layout();
+    let Some(me) = layout.nodes.get(name) else {
+        return Vec::new();
+    };
+    let sorted = |t: NodeType| -> Vec<(&'a str, &'a Node)> {
+        layout
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.node_type == t)
+            .map(|(k, n)| (k.as_str(), n))
+            .collect()
+    };
+    let manager = || -> Vec<(&'a str, &'a Node)> {
+        me.manager
+            .as_deref()
+            .and_then(|m| layout.nodes.get_key_value(m))
+            .map(|(k, n)| vec![(k.as_str(), n)])
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    match me.node_type {
+        NodeType::Manager => out.extend(sorted(NodeType::Logger)),
+        NodeType::Proxy => {
+            out.extend(sorted(NodeType::Logger));
+            out.extend(manager());
+        }
+        NodeType::Worker => {
+            out.extend(sorted(NodeType::Logger));
+            out.extend(sorted(NodeType::Proxy));
+            out.extend(manager());
+        }
+        _ => {}
+    }
+    // A node that does not listen (p = 0) cannot be peered with.
+    out.retain(|(_, n)| n.p.number != 0);
+    out
+}
+
+/// The topics `node` subscribes (reference/cluster.md 2.3), without the pool topics.
+pub fn subscriptions_of(cl: &Cluster, node_id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let t = cl.local_node_type();
+    if let Some(topic) = cl.options().type_topic(t) {
+        out.push(topic.to_string());
+    }
+    out.push(cl.node_topic(cl.node_name()));
+    out.push(cl.nodeid_topic(node_id));
+    if writes_logs(cl) {
+        out.push("zeek/logs/".to_string());
+    }
+    out
+}
+
+/// Whether this node writes the cluster's logs: a logger, or the manager when
+/// `Cluster::manager_is_logger` is set.
+pub fn writes_logs(cl: &Cluster) -> bool {
+    match cl.local_node_type() {
+        NodeType::Logger => true,
+        NodeType::Manager => cl.options().manager_is_logger(),
+        _ => false,
+    }
+}
+
+/// State shared by the host side and the I/O-thread hook.
+pub(crate) struct State {
+    me: String,
+    /// `Cluster::nodes[name]$id`: set by a hello, cleared by node_down.
+    ids: HashMap<String, String>,
+    types: HashMap<String, NodeType>,
+    pub(crate) pools: Pools,
+    /// Records waiting for a logger to come up.
+    log_buffer: VecDeque<Event>,
+    pub(crate) log_dropped: u64,
+    log_writer: Option<LogWriter>,
+    log_error: Option<String>,
+}
+
+impl State {
+    fn worker_count(&self) -> u64 {
+        self.ids
+            .keys()
+            .filter(|n| self.types.get(*n) == Some(&NodeType::Worker))
+            .count() as u64
+    }
+
+    fn set_alive(&mut self, name: &str, alive: bool) {
+        if alive {
+            self.pools.node_up(name);
+        } else {
+            self.pools.node_down(name);
+        }
+    }
+
+    fn write_log(&mut self, ev: &Event) {
+        let Some(w) = self.log_writer.as_mut() else {
+            return;
+        };
+        let record = match ev.args.as_slice() {
+            [Value::Timestamp(ts), Value::String(node), Value::String(msg)] => {
+                cluster_log_record(*ts, &String::from_utf8_lossy(node), &String::from_utf8_lossy(msg))
+            }
+            _ => return,
+        };
+        if let Err(e) = w.write(&record) {
+            self.log_error = Some(e.message);
+        }
+    }
+}
+
+/// The node-side logic on the endpoint's I/O thread.
+struct ClusterHook {
+    state: Arc<Mutex<State>>,
+    my_id: String,
+    my_nodeid_topic: String,
+    nodeid_prefix: String,
+    /// Endpoint id -> node name, for peers that said hello.
+    peer_names: HashMap<EndpointId, String>,
+    next_flush: Instant,
+}
+
+impl ClusterHook {
+    fn hello_payload(&self, me: &str) -> Vec<u8> {
+        Event::with_args(
+            HELLO_EVENT,
+            vec![Value::String(me.as_bytes().to_vec()), Value::String(self.my_id.as_bytes().to_vec())],
+        )
+        .to_bytes()
+    }
+
+    fn on_hello(&mut self, msg: &Message, ev: &Event, ctx: &mut HookCtx) {
+        let (name, id) = match ev.args.as_slice() {
+            [Value::String(n), Value::String(i)] => {
+                (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(i).into_owned())
+            }
+            _ => {
+                let mut m = cluster_msg(MessageKind::PeerRejected, msg.sender, None);
+                m.text = "Cluster::hello with arguments other than (name: string, id: string)".into();
+                ctx.deliver(m);
+                return;
+            }
+        };
+        let sender = msg.sender;
+        let mut st = self.state.lock();
+        if !st.types.contains_key(&name) {
+            drop(st);
+            let mut m = cluster_msg(MessageKind::PeerRejected, sender, Some(&name));
+            m.text = format!("Got Cluster::hello msg from unexpected node: {name} (not in the layout)");
+            ctx.deliver(m);
+            return;
+        }
+        let mut hello = cluster_msg(MessageKind::Hello, sender, Some(&name));
+        hello.text = id.clone();
+        match st.ids.get(&name).cloned() {
+            Some(old) if old != id => {
+                drop(st);
+                hello.text = format!("{id} (duplicate node: {name} already has id {old})");
+                ctx.deliver(hello);
+                return;
+            }
+            Some(_) => {
+                drop(st);
+                ctx.deliver(hello);
+                return;
+            }
+            None => {}
+        }
+        st.ids.insert(name.clone(), id.clone());
+        st.set_alive(&name, true);
+        let became_logger = st.types.get(&name) == Some(&NodeType::Logger);
+        let flush: Vec<Event> = if became_logger { st.log_buffer.drain(..).collect() } else { Vec::new() };
+        drop(st);
+        if let Some(s) = sender {
+            self.peer_names.insert(s, name.clone());
+        }
+        ctx.deliver(hello);
+        let mut up = cluster_msg(MessageKind::NodeUp, sender, Some(&name));
+        up.text = id;
+        ctx.deliver(up);
+        if !flush.is_empty() {
+            let topic = format!("{}{}/", "zeek/cluster/node/", name);
+            for ev in flush {
+                ctx.publish(&topic, ev.to_bytes());
+            }
+        }
+    }
+
+    fn on_gone(&mut self, msg: &Message, ctx: &mut HookCtx) {
+        let Some(pid) = msg.peer.as_ref().and_then(|p| p.id) else {
+            return;
+        };
+        let Some(name) = self.peer_names.remove(&pid) else {
+            return;
+        };
+        let mut st = self.state.lock();
+        let id = st.ids.remove(&name);
+        st.set_alive(&name, false);
+        drop(st);
+        if let Some(id) = id {
+            let mut down = cluster_msg(MessageKind::NodeDown, Some(pid), Some(&name));
+            down.peer = msg.peer.clone();
+            down.text = id;
+            ctx.deliver(down);
+        }
+    }
+}
+
+fn cluster_msg(kind: MessageKind, peer: Option<EndpointId>, node: Option<&str>) -> Message {
+    let mut m = Message::status(
+        kind,
+        PeerInfo {
+            id: peer,
+            address: String::new(),
+            port: 0,
+        },
+        "",
+    );
+    m.node = node.map(str::to_string);
+    m
+}
+
+impl Hook for ClusterHook {
+    fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
+        match msg.kind {
+            MessageKind::PeerAdded => {
+                // Both ends say hello on peer_added, to the other's nodeid topic.
+                if let Some(pid) = msg.peer.as_ref().and_then(|p| p.id) {
+                    let me = self.state.lock().me.clone();
+                    let topic = format!("{}{}/", self.nodeid_prefix, pid);
+                    ctx.publish(&topic, self.hello_payload(&me));
+                }
+                ctx.deliver(msg);
+            }
+            MessageKind::PeerLost | MessageKind::PeerRemoved => {
+                ctx.deliver(msg.clone());
+                self.on_gone(&msg, ctx);
+            }
+            MessageKind::Data => {
+                let ev = Event::from_bytes(&msg.payload);
+                match ev {
+                    Ok(ev) if ev.name == HELLO_EVENT && msg.topic.starts_with(&self.my_nodeid_topic) => {
+                        self.on_hello(&msg, &ev, ctx);
+                    }
+                    Ok(ev) if ev.name == LOG_EVENT => {
+                        let mut st = self.state.lock();
+                        if st.log_writer.is_some() {
+                            st.write_log(&ev);
+                        } else {
+                            drop(st);
+                            ctx.deliver(msg);
+                        }
+                    }
+                    _ => ctx.deliver(msg),
+                }
+            }
+            _ => ctx.deliver(msg),
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant, _ctx: &mut HookCtx) {
+        if now < self.next_flush {
+            return;
+        }
+        self.next_flush = now + Duration::from_millis(500);
+        let mut st = self.state.lock();
+        if let Some(w) = st.log_writer.as_mut() {
+            if let Err(e) = w.tick(SystemTime::now()) {
+                st.log_error = Some(e.message);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        Some(self.next_flush)
+    }
+}
+
+/// A started node.
+pub struct Runtime {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) bound_port: Option<u16>,
+}
+
+impl Runtime {
+    pub(crate) fn start(cl: &Cluster, log_dir: Option<PathBuf>) -> Result<Runtime> {
+        if !cl.is_enabled() {
+            return Err(Error::state(
+                "the cluster is not enabled: no node name was given and CLUSTER_NODE is unset",
+            ));
+        }
+        let me = cl.node_name().to_string();
+        let layout = cl.layout();
+        let my_node = layout
+            .nodes
+            .get(&me)
+            .ok_or_else(|| Error::not_found(format!("node \"{me}\" is not in the layout")))?;
+        let id = EndpointId::parse(cl.node_id())?;
+
+        let mut pools = Pools::with_defaults();
+        let nodes: Vec<(String, PoolNodeType)> = layout
+            .nodes
+            .iter()
+            .filter_map(|(n, node)| pool_type(node.node_type).map(|t| (n.clone(), t)))
+            .collect();
+        let opts = AssignOptions {
+            local_node: &me,
+            manager_is_logger: cl.options().manager_is_logger(),
+            node_topic_prefix: cl.options().node_topic_prefix(),
+            node_topic_separator: "/",
+        };
+        pools.assign(&nodes, &opts)?;
+
+        let log_writer = if writes_logs(cl) {
+            let dir = log_dir.unwrap_or_else(|| PathBuf::from("."));
+            Some(LogWriter::new(&dir, "cluster", cluster_log_fields(), LogFormat::Ascii, None)?)
+        } else {
+            None
+        };
+
+        let state = Arc::new(Mutex::new(State {
+            me: me.clone(),
+            ids: HashMap::new(),
+            types: layout.nodes.iter().map(|(n, node)| (n.clone(), node.node_type)).collect(),
+            pools,
+            log_buffer: VecDeque::new(),
+            log_dropped: 0,
+            log_writer,
+            log_error: None,
+        }));
+        let hook = ClusterHook {
+            state: state.clone(),
+            my_id: cl.node_id().to_string(),
+            my_nodeid_topic: cl.nodeid_topic(cl.node_id()),
+            nodeid_prefix: cl.options().nodeid_topic_prefix().to_string(),
+            peer_names: HashMap::new(),
+            next_flush: Instant::now(),
+        };
+        let ep_opts = EndpointOptions {
+            forwarding: false,
+            id: Some(id),
+            ..EndpointOptions::default()
+        };
+        let endpoint = Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?;
+
+        // Subscribe before listening or peering, so the first hello finds us subscribed.
+        let mut topics = subscriptions_of(cl, cl.node_id());
+        topics.extend(state.lock().pools.topics_of(&me));
+        for t in &topics {
+            endpoint.subscribe(t)?;
+        }
+        let bound_port = if my_node.p.number != 0 {
+            Some(endpoint.listen(&my_node.ip.to_string(), my_node.p.number).map_err(|e| {
+                Error::new(e.kind, format!("node {me}: {}", e.message))
+            })?)
+        } else {
+            None
+        };
+        let retry = cl.peer_retry();
+        for (_, n) in peers_of(cl, &me) {
+            endpoint.peer(&n.ip.to_string(), n.p.number, retry)?;
+        }
+        Ok(Runtime {
+            endpoint,
+            state,
+            bound_port,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The port this node listens on (its `$p`), or None for a node that does not listen.
+    pub fn bound_port(&self) -> Option<u16> {
+        self.bound_port
+    }
+
+    pub fn worker_count(&self) -> u64 {
+        self.state.lock().worker_count()
+    }
+
+    /// Names of the nodes that said hello and are still up, sorted.
+    pub fn nodes_up(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.state.lock().ids.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub fn publish(&self, topic: &str, ev: &Event) -> Result<()> {
+        self.endpoint.publish(topic, ev.to_bytes())
+    }
+
+    /// `Cluster::publish_hrw(pool, key, event)`: to the pool member that the key hashes
+    /// to among the live ones. Returns false (and publishes nothing) when none is alive.
+    pub fn publish_hrw(&self, pool_topic: &str, key: &Value, ev: &Event) -> Result<bool> {
+        let st = self.state.lock();
+        let pid = st
+            .pools
+            .by_topic(pool_topic)
+            .ok_or_else(|| Error::not_found(format!("no pool with topic \"{pool_topic}\"")))?;
+        let topic = st.pools.pool(pid).and_then(|p| p.hrw_pick(key).transpose()).transpose()?;
+        let topic = topic.map(|n| n.topic.clone());
+        drop(st);
+        match topic {
+            Some(t) => self.publish(&t, ev).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// `Cluster::publish_rr(pool, key, event)`: round robin over the live members, one
+    /// cursor per key. Returns false when none is alive.
+    pub fn publish_rr(&self, pool_topic: &str, key: &str, ev: &Event) -> Result<bool> {
+        let mut st = self.state.lock();
+        let pid = st
+            .pools
+            .by_topic(pool_topic)
+            .ok_or_else(|| Error::not_found(format!("no pool with topic \"{pool_topic}\"")))?;
+        let topic = st.pools.pool_mut(pid).and_then(|p| p.rr_pick(key)).map(|n| n.topic.clone());
+        drop(st);
+        match topic {
+            Some(t) => self.publish(&t, ev).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// `Cluster::log(msg)`: a cluster.log record from this node. The node that writes
+    /// logs writes it at once; others send it round robin to a live logger (or the
+    /// manager when `manager_is_logger`), and keep it (up to `LOG_BUFFER_LIMIT`, then
+    /// drop the oldest, counted) while none is up.
+    pub fn log(&self, cl: &Cluster, message: &str) -> Result<()> {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let ev = Event::with_args(
+            LOG_EVENT,
+            vec![
+                Value::Timestamp(now),
+                Value::String(cl.node_name().as_bytes().to_vec()),
+                Value::String(message.as_bytes().to_vec()),
+            ],
+        );
+        let mut st = self.state.lock();
+        if st.log_writer.is_some() {
+            st.write_log(&ev);
+            return match st.log_error.take() {
+                Some(e) => Err(Error::new(crate::ErrorKind::Io, format!("cluster.log: {e}"))),
+                None => Ok(()),
+            };
+        }
+        let target = if cl.options().enable_round_robin_logging() {
+            st.pools
+                .pool_mut(Pools::LOGGER)
+                .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
+                .map(|n| n.topic.clone())
+        } else {
+            st.pools
+                .pool(Pools::LOGGER)
+                .and_then(|p| p.nodes().iter().find(|n| n.alive))
+                .map(|n| n.topic.clone())
+        };
+        match target {
+            Some(t) => {
+                drop(st);
+                self.publish(&t, &ev)
+            }
+            None => {
+                if st.log_buffer.len() >= LOG_BUFFER_LIMIT {
+                    st.log_buffer.pop_front();
+                    st.log_dropped += 1;
+                }
+                st.log_buffer.push_back(ev);
+                Ok(())
+            }
+        }
+    }
+
+    /// Flushes cluster.log now (it is flushed at least every second anyway).
+    pub fn flush_log(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        match st.log_writer.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Records dropped because no logger was reachable for too long.
+    pub fn log_dropped(&self) -> u64 {
+        self.state.lock().log_dropped
+    }
+
+    /// Records waiting for a logger.
+    pub fn log_buffered(&self) -> usize {
+        self.state.lock().log_buffer.len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.endpoint.close();
+        if let Some(mut w) = self.state.lock().log_writer.take() {
+            let _ = w.close();
+        }
+    }
+}
+
+fn pool_type(t: NodeType) -> Option<PoolNodeType> {
+    match t {
+        NodeType::Worker => Some(PoolNodeType::Worker),
+        NodeType::Proxy => Some(PoolNodeType::Proxy),
+        NodeType::Logger => Some(PoolNodeType::Logger),
+        NodeType::Manager => Some(PoolNodeType::Manager),
+        _ => None,
+    }
+}
