@@ -25,4 +25,6 @@ from ._lib import (  # noqa: F401
     version,
 )
 
+from ._endpoint import Endpoint, Message, MessageKind  # noqa: F401,E402
+
 __version__ = version()
