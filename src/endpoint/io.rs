@@ -916,7 +916,9 @@ impl Io {
         let counters = &self.shared.counters;
         counters.received.fetch_add(1, Ordering::Relaxed);
         let last_hop = self.conns.get(&from).map(|c| c.peer_id);
-        if (env.receiver.is_nil() || env.receiver == id) && filter_matches(&self.sub_filter, env.topic) {
+        // A message addressed to us is for us whatever we subscribed to (store traffic
+        // to a master or clone); a broadcast one only if a subscription matches.
+        if env.receiver == id || (env.receiver.is_nil() && filter_matches(&self.sub_filter, env.topic)) {
             self.deliveries.push(Message {
                 kind: if env.kind == EnvelopeType::Data { MessageKind::Data } else { MessageKind::Command },
                 topic: env.topic.to_string(),
