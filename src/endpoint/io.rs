@@ -687,7 +687,11 @@ impl Io {
                 Err(e) if e.kind() == IoKind::Interrupted => continue,
                 Err(e) => {
                     c.readable = false;
-                    c.kill = Some(io_reason(&e));
+                    c.kill = Some(if c.rend > c.rstart {
+                        format!("{} in the middle of a frame", io_reason(&e))
+                    } else {
+                        io_reason(&e)
+                    });
                     return;
                 }
             }
