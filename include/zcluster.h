@@ -163,6 +163,10 @@ typedef enum {
      * A command envelope (data-store traffic): topic and data.
      */
     ZC_MESSAGE_COMMAND = 11,
+    /**
+     * `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
+     */
+    ZC_MESSAGE_PEER_INVALID = 12,
 } zc_msg_kind;
 
 /**

@@ -196,6 +196,9 @@ fn unpeer_says_goodbye_and_both_sides_report_removed() {
     assert_eq!(sa[0].peer.as_ref().unwrap().id, Some(b.id()));
     // No reconnect after an unpeer.
     assert!(b.next(Some(Duration::from_millis(300))).is_none());
+    // Unpeering again names no peer.
+    b.unpeer("127.0.0.1", port).unwrap();
+    assert_eq!(expect_kind(&b, &[PeerInvalid]).text, "cannot unpeer from unknown peer");
     assert!(a.peers().is_empty() && b.peers().is_empty());
 }
 
@@ -342,12 +345,11 @@ fn command_envelopes_travel_end_to_end() {
     let c = ep();
     connect(&a, &b);
     connect(&a, &c);
-    b.subscribe("/store/").unwrap();
+    // Know both filters arrived: c's first, then b's shorter prefix widens the union.
     c.subscribe("/store/").unwrap();
     assert!(a.await_peer_subscription("/store/x", T));
-    while a.peers().len() < 2 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    b.subscribe("/store").unwrap();
+    assert!(a.await_peer_subscription("/storeZ", T));
     // Broadcast by filter.
     a.publish_command("/store/x", vec![0, 1, 2], None).unwrap();
     for e in [&b, &c] {

@@ -28,7 +28,20 @@ pub(crate) fn spawn(shared: Arc<Shared>, poll: Poll) -> Result<JoinHandle<()>> {
     let name = format!("zc-ep-{}", &shared.id.to_string()[..8]);
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || Io::new(shared, poll).run())
+        .spawn(move || {
+            let s2 = shared.clone();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Io::new(shared, poll).run()));
+            if r.is_err() {
+                // A bug: make the endpoint fail visibly (Closed) instead of hanging callers.
+                let mut q = s2.cmds.lock();
+                q.closed = true;
+                q.publishes = 0;
+                q.q.clear();
+                drop(q);
+                s2.cmd_room.notify_all();
+                s2.inbox.close();
+            }
+        })
         .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the endpoint's I/O thread: {e}")))
 }
 
@@ -545,6 +558,7 @@ impl Io {
             .filter(|(_, r)| (r.host == host && r.port == port) || addrs.contains(&r.addr))
             .map(|(id, _)| *id)
             .collect();
+        let removed_request = !ids.is_empty();
         for id in ids {
             if let Some(Request { state: ReqState::Active(t), .. }) = self.requests.remove(&id) {
                 targets.push(t);
@@ -557,6 +571,13 @@ impl Io {
         }
         targets.sort();
         targets.dedup();
+        if targets.is_empty() && !removed_request {
+            self.deliveries.push(Message::status(
+                MessageKind::PeerInvalid,
+                PeerInfo { id: None, address: host.to_string(), port },
+                "cannot unpeer from unknown peer",
+            ));
+        }
         for t in targets {
             let Some(c) = self.conns.get_mut(&t) else { continue };
             c.request = None;

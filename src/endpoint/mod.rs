@@ -231,6 +231,8 @@ pub enum MessageKind {
     /// A connection was refused or dropped during the handshake (garbage, bad magic,
     /// wrong version, equal ids, timeout, redundant connection, ...).
     PeerRejected,
+    /// `unpeer` named no known peer or pending peering (Broker's `peer_invalid` error).
+    PeerInvalid,
 }
 
 /// A message for the host.

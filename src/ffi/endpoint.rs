@@ -62,6 +62,8 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_PEER_REJECTED = 10,
     /// A command envelope (data-store traffic): topic and data.
     ZC_MESSAGE_COMMAND = 11,
+    /// `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
+    ZC_MESSAGE_PEER_INVALID = 12,
 }
 
 fn kind_of(k: MessageKind) -> zc_msg_kind {
@@ -76,6 +78,7 @@ fn kind_of(k: MessageKind) -> zc_msg_kind {
         MessageKind::EndpointUnreachable => ZC_MESSAGE_ENDPOINT_UNREACHABLE,
         MessageKind::PeerUnavailable => ZC_MESSAGE_PEER_UNREACHABLE,
         MessageKind::PeerRejected => ZC_MESSAGE_PEER_REJECTED,
+        MessageKind::PeerInvalid => ZC_MESSAGE_PEER_INVALID,
     }
 }
 

@@ -74,6 +74,7 @@ class MessageKind(enum.IntEnum):
     ENDPOINT_UNREACHABLE = 9
     PEER_REJECTED = 10
     COMMAND = 11
+    PEER_INVALID = 12
 
 
 class Message:
