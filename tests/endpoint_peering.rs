@@ -144,8 +144,10 @@ fn ttl_is_enforced() {
     connect(&b, &a);
     connect(&c, &b);
     connect(&d, &c);
-    c.subscribe("/ttl").unwrap();
+    // d's filter must be known at c (so c would forward) before a publishes.
     d.subscribe("/ttl").unwrap();
+    assert!(c.await_peer_subscription("/ttl", T));
+    c.subscribe("/ttl").unwrap();
     assert!(a.await_peer_subscription("/ttl", T));
     a.publish("/ttl", string_payload("x")).unwrap();
     assert!(next_data(&c, T).is_some());
