@@ -19,7 +19,11 @@ fn main() {
     let (mut listen, mut peers, mut subs) = (None, Vec::new(), Vec::new());
     let (mut publish, mut count, mut seconds) = (None, 1u64, None);
     let mut i = 0;
-    let arg = |i: usize| args.get(i + 1).cloned().unwrap_or_else(|| panic!("{} needs a value", args[i]));
+    let arg = |i: usize| {
+        args.get(i + 1)
+            .cloned()
+            .unwrap_or_else(|| panic!("{} needs a value", args[i]))
+    };
     while i < args.len() {
         match args[i].as_str() {
             "--listen" => listen = Some(arg(i).parse::<u16>().expect("port")),
@@ -47,7 +51,8 @@ fn main() {
     }
     for p in &peers {
         let (h, port) = p.rsplit_once(':').expect("HOST:PORT");
-        ep.peer(h, port.parse().expect("port"), Duration::from_secs(1)).expect("peer");
+        ep.peer(h, port.parse().expect("port"), Duration::from_secs(1))
+            .expect("peer");
     }
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut published = false;
@@ -59,7 +64,10 @@ fn main() {
             if m.is_status() {
                 let p = m.peer.clone().expect("status has a peer");
                 let id = p.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-                println!("STATUS {:?} {} {}:{} {}", m.kind, id, p.address, p.port, m.text);
+                println!(
+                    "STATUS {:?} {} {}:{} {}",
+                    m.kind, id, p.address, p.port, m.text
+                );
             } else {
                 println!("DATA {} {}", m.topic, hex(&m.payload));
             }

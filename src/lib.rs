@@ -6,14 +6,14 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod cluster;
+pub mod data;
+pub mod endpoint;
 pub mod error;
+pub mod ffi;
 pub mod json;
 pub mod layout;
-pub mod data;
 pub mod wire;
-pub mod endpoint;
-pub mod cluster;
-pub mod ffi;
 
 pub use error::{Error, ErrorKind, Result};
 

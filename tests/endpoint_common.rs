@@ -67,7 +67,8 @@ pub fn string_payload(s: &str) -> Vec<u8> {
 /// Peers `b` with `a` (listening on loopback) and waits for both sides' PeerAdded.
 pub fn connect(a: &Endpoint, b: &Endpoint) -> u16 {
     let port = a.listen("127.0.0.1", 0).unwrap();
-    b.peer("127.0.0.1", port, Duration::from_millis(100)).unwrap();
+    b.peer("127.0.0.1", port, Duration::from_millis(100))
+        .unwrap();
     expect_kind(a, &[MessageKind::PeerAdded]);
     expect_kind(b, &[MessageKind::PeerAdded]);
     port
@@ -144,20 +145,35 @@ impl RawPeer {
     /// endpoint's id and the filter it advertised.
     pub fn handshake(&mut self, my_filter: Vec<String>) -> (EndpointId, Vec<String>) {
         assert_eq!(self.read_hs(), HandshakeMsg::Probe);
-        self.send(&HandshakeMsg::Hello { sender: self.id, min_version: 1, max_version: 99 });
+        self.send(&HandshakeMsg::Hello {
+            sender: self.id,
+            min_version: 1,
+            max_version: 99,
+        });
         match self.read_hs() {
             // We are the originator.
-            HandshakeMsg::Hello { sender, min_version: 1, max_version: 1 } => {
+            HandshakeMsg::Hello {
+                sender,
+                min_version: 1,
+                max_version: 1,
+            } => {
                 assert!(self.id < sender);
-                self.send(&HandshakeMsg::VersionSelect { sender: self.id, version: 1 });
+                self.send(&HandshakeMsg::VersionSelect {
+                    sender: self.id,
+                    version: 1,
+                });
                 self.send(&HandshakeMsg::OriginatorSyn(my_filter));
-                let HandshakeMsg::ResponderSynAck(f) = self.read_hs() else { panic!("expected responder_syn_ack") };
+                let HandshakeMsg::ResponderSynAck(f) = self.read_hs() else {
+                    panic!("expected responder_syn_ack")
+                };
                 self.send(&HandshakeMsg::OriginatorAck);
                 (sender, f)
             }
             HandshakeMsg::VersionSelect { sender, version: 1 } => {
                 assert!(sender < self.id);
-                let HandshakeMsg::OriginatorSyn(f) = self.read_hs() else { panic!("expected originator_syn") };
+                let HandshakeMsg::OriginatorSyn(f) = self.read_hs() else {
+                    panic!("expected originator_syn")
+                };
                 self.send(&HandshakeMsg::ResponderSynAck(my_filter));
                 assert_eq!(self.read_hs(), HandshakeMsg::OriginatorAck);
                 (sender, f)

@@ -20,7 +20,10 @@ fn setup() -> (Endpoint, Endpoint, u16) {
 
 fn still_serves(a: &Endpoint, b: &Endpoint, tag: &str) {
     a.publish("/ok", string_payload(tag)).unwrap();
-    assert_eq!(next_data(b, T).expect("healthy peer still served").payload, string_payload(tag));
+    assert_eq!(
+        next_data(b, T).expect("healthy peer still served").payload,
+        string_payload(tag)
+    );
     assert_eq!(a.peers().len(), 1);
 }
 
@@ -70,7 +73,11 @@ fn wrong_version() {
     let (a, b, port) = setup();
     let mut r = RawPeer::connect(port, id(0x52));
     assert_eq!(r.read_hs(), HandshakeMsg::Probe);
-    r.send(&HandshakeMsg::Hello { sender: r.id, min_version: 200, max_version: 201 });
+    r.send(&HandshakeMsg::Hello {
+        sender: r.id,
+        min_version: 200,
+        max_version: 201,
+    });
     match r.read_hs() {
         HandshakeMsg::DropConn { code, .. } => assert_eq!(code, ec::PEER_INCOMPATIBLE),
         m => panic!("{m:?}"),
@@ -115,11 +122,21 @@ fn silent_peer_times_out() {
 fn probe_late_in_the_handshake_aborts_it() {
     let (a, b, port) = setup();
     // Smallest id: we are the originator and a waits for originator_syn.
-    let mut r = RawPeer::connect(port, EndpointId::parse("00000000-0000-4000-8000-000000000000").unwrap());
+    let mut r = RawPeer::connect(
+        port,
+        EndpointId::parse("00000000-0000-4000-8000-000000000000").unwrap(),
+    );
     assert_eq!(r.read_hs(), HandshakeMsg::Probe);
-    r.send(&HandshakeMsg::Hello { sender: r.id, min_version: 1, max_version: 99 });
+    r.send(&HandshakeMsg::Hello {
+        sender: r.id,
+        min_version: 1,
+        max_version: 99,
+    });
     assert!(matches!(r.read_hs(), HandshakeMsg::Hello { .. }));
-    r.send(&HandshakeMsg::VersionSelect { sender: r.id, version: 1 });
+    r.send(&HandshakeMsg::VersionSelect {
+        sender: r.id,
+        version: 1,
+    });
     r.send(&HandshakeMsg::Probe);
     match r.read_hs() {
         HandshakeMsg::DropConn { code, .. } => assert_eq!(code, ec::UNEXPECTED_HANDSHAKE_MESSAGE),
@@ -135,7 +152,11 @@ fn malformed_envelope_after_the_handshake_drops_the_peer() {
     let mut r = RawPeer::connect(port, id(0x56));
     let (aid, filter) = r.handshake(vec!["/raw".into()]);
     assert_eq!(aid, a.id());
-    assert_eq!(filter, vec!["/ok".to_string()], "a forwards b's subscription");
+    assert_eq!(
+        filter,
+        vec!["/ok".to_string()],
+        "a forwards b's subscription"
+    );
     expect_kind(&a, &[PeerAdded]);
     // An envelope of unknown type 9.
     let mut f = Vec::new();
@@ -171,7 +192,16 @@ fn raw_peer_exchanges_data_and_ping_both_ways() {
     assert_eq!(filter, vec!["/to-a".to_string()]);
     // Data to a, byte-checked on arrival.
     let mut f = Vec::new();
-    encode_frame(&mut f, r.id, EndpointId::NIL, EnvelopeType::Data, 16, "/to-a/x", b"\x05\x0bhello world").unwrap();
+    encode_frame(
+        &mut f,
+        r.id,
+        EndpointId::NIL,
+        EnvelopeType::Data,
+        16,
+        "/to-a/x",
+        b"\x05\x0bhello world",
+    )
+    .unwrap();
     r.write_raw(&f);
     let m = next_data(&a, T).unwrap();
     assert_eq!(m.topic, "/to-a/x");
@@ -181,7 +211,10 @@ fn raw_peer_exchanges_data_and_ping_both_ways() {
     a.publish("/to-raw/y", b"\x05\x02hi".to_vec()).unwrap();
     let p = r.read_frame().unwrap();
     let e = EnvelopeRef::decode(&p).unwrap();
-    assert_eq!((e.sender, e.receiver, e.kind, e.ttl, e.topic), (aid, EndpointId::NIL, EnvelopeType::Data, 16, "/to-raw/y"));
+    assert_eq!(
+        (e.sender, e.receiver, e.kind, e.ttl, e.topic),
+        (aid, EndpointId::NIL, EnvelopeType::Data, 16, "/to-raw/y")
+    );
     assert_eq!(e.payload, b"\x05\x02hi");
     // Ping -> pong with the same payload, addressed to us.
     let mut f = Vec::new();
@@ -189,13 +222,19 @@ fn raw_peer_exchanges_data_and_ping_both_ways() {
     r.write_raw(&f);
     let p = r.read_frame().unwrap();
     let e = EnvelopeRef::decode(&p).unwrap();
-    assert_eq!((e.sender, e.receiver, e.kind, e.topic, e.payload), (aid, r.id, EnvelopeType::Pong, "<$>", &b"foo"[..]));
+    assert_eq!(
+        (e.sender, e.receiver, e.kind, e.topic, e.payload),
+        (aid, r.id, EnvelopeType::Pong, "<$>", &b"foo"[..])
+    );
     // A subscription change arrives as a routing update addressed to us.
     a.subscribe("/more").unwrap();
     let p = r.read_frame().unwrap();
     let e = EnvelopeRef::decode(&p).unwrap();
     assert_eq!((e.kind, e.receiver), (EnvelopeType::RoutingUpdate, r.id));
-    assert_eq!(e.routing_filter().unwrap(), vec!["/more".to_string(), "/to-a".to_string()]);
+    assert_eq!(
+        e.routing_filter().unwrap(),
+        vec!["/more".to_string(), "/to-a".to_string()]
+    );
 }
 
 #[test]
@@ -206,7 +245,16 @@ fn truncated_data_value_drops_the_peer() {
     expect_kind(&a, &[PeerAdded]);
     let mut f = Vec::new();
     // A string announcing 11 bytes that carries 5.
-    encode_frame(&mut f, r.id, EndpointId::NIL, EnvelopeType::Data, 16, "/ok", b"\x05\x0bhello").unwrap();
+    encode_frame(
+        &mut f,
+        r.id,
+        EndpointId::NIL,
+        EnvelopeType::Data,
+        16,
+        "/ok",
+        b"\x05\x0bhello",
+    )
+    .unwrap();
     r.write_raw(&f);
     let m = expect_kind(&a, &[PeerLost]);
     assert!(m.text.contains("malformed envelope"), "{}", m.text);
@@ -217,7 +265,11 @@ fn truncated_data_value_drops_the_peer() {
 fn values_round_trip_through_publish_value() {
     use zcluster::data::Value;
     let (a, b, _port) = setup();
-    let v = Value::Vector(vec![Value::Count(7), Value::String(b"x".to_vec()), Value::Real(1.5)]);
+    let v = Value::Vector(vec![
+        Value::Count(7),
+        Value::String(b"x".to_vec()),
+        Value::Real(1.5),
+    ]);
     a.publish_value("/ok/v", &v).unwrap();
     let m = next_data(&b, T).unwrap();
     assert_eq!(m.value().unwrap(), v);

@@ -81,12 +81,18 @@ fn inbox_drop(policy: OverflowPolicy) -> Vec<u64> {
 
 #[test]
 fn inbox_drop_newest_keeps_the_first() {
-    assert_eq!(inbox_drop(OverflowPolicy::DropNewest), (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        inbox_drop(OverflowPolicy::DropNewest),
+        (0..100).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn inbox_drop_oldest_keeps_the_last() {
-    assert_eq!(inbox_drop(OverflowPolicy::DropOldest), (9_900..10_000).collect::<Vec<_>>());
+    assert_eq!(
+        inbox_drop(OverflowPolicy::DropOldest),
+        (9_900..10_000).collect::<Vec<_>>()
+    );
 }
 
 /// a publishes to a raw peer that completes the handshake and never reads.
@@ -100,7 +106,10 @@ fn stalled_peer(policy: OverflowPolicy) -> (zcluster::endpoint::Endpoint, RawPee
     r.handshake(vec!["/".into()]);
     expect_kind(&a, &[PeerAdded]);
     assert!(a.await_peer_subscription("/s", T));
-    let big = vec![5u8, 0x7f].into_iter().chain(std::iter::repeat(b'x').take(127)).collect::<Vec<u8>>();
+    let big = vec![5u8, 0x7f]
+        .into_iter()
+        .chain(std::iter::repeat(b'x').take(127))
+        .collect::<Vec<u8>>();
     for _ in 0..200_000 {
         a.publish("/s", big.clone()).unwrap();
     }

@@ -10,7 +10,8 @@ fn handshake(listener_id: u8, connector_id: u8) {
     let b = ep_with(|o| o.id = Some(id(connector_id)));
     let port = a.listen("127.0.0.1", 0).unwrap();
     assert_ne!(port, 0);
-    b.peer("127.0.0.1", port, Duration::from_millis(100)).unwrap();
+    b.peer("127.0.0.1", port, Duration::from_millis(100))
+        .unwrap();
     let sa = statuses(&a, 2);
     let sb = statuses(&b, 2);
     assert_eq!(kinds(&sa), [EndpointDiscovered, PeerAdded]);
@@ -61,10 +62,16 @@ fn pubsub_by_prefix_without_self_delivery() {
     a.publish("/other", string_payload("no")).unwrap();
     a.publish("/foo/baz", string_payload("two")).unwrap();
     let m = next_data(&b, T).unwrap();
-    assert_eq!((m.topic.as_str(), m.payload.clone()), ("/foo/bar", string_payload("one")));
+    assert_eq!(
+        (m.topic.as_str(), m.payload.clone()),
+        ("/foo/bar", string_payload("one"))
+    );
     assert_eq!(m.sender, Some(a.id()));
     let m = next_data(&b, T).unwrap();
-    assert_eq!((m.topic.as_str(), m.payload.clone()), ("/foo/baz", string_payload("two")));
+    assert_eq!(
+        (m.topic.as_str(), m.payload.clone()),
+        ("/foo/baz", string_payload("two"))
+    );
     // a is subscribed to the same prefix but never sees its own publishes.
     assert!(next_data(&a, Duration::from_millis(200)).is_none());
     assert!(next_data(&b, Duration::from_millis(100)).is_none());
@@ -102,17 +109,27 @@ fn forwarding_over_a_chain_of_three() {
     connect(&b, &a);
     connect(&b, &c);
     c.subscribe("/chain/").unwrap();
-    assert!(a.await_peer_subscription("/chain/x", T), "subscription did not propagate through b");
+    assert!(
+        a.await_peer_subscription("/chain/x", T),
+        "subscription did not propagate through b"
+    );
     for i in 0..1000u32 {
-        a.publish(&format!("/chain/{i}"), string_payload(&i.to_string())).unwrap();
+        a.publish(&format!("/chain/{i}"), string_payload(&i.to_string()))
+            .unwrap();
     }
     for i in 0..1000u32 {
         let m = next_data(&c, T).expect("event");
         assert_eq!(m.topic, format!("/chain/{i}"));
         assert_eq!(m.sender, Some(b.id()), "sender is the last hop");
     }
-    assert!(next_data(&c, Duration::from_millis(200)).is_none(), "delivered more than once");
-    assert!(next_data(&b, Duration::from_millis(10)).is_none(), "b is not subscribed");
+    assert!(
+        next_data(&c, Duration::from_millis(200)).is_none(),
+        "delivered more than once"
+    );
+    assert!(
+        next_data(&b, Duration::from_millis(10)).is_none(),
+        "b is not subscribed"
+    );
     assert_eq!(b.stats().forwarded, 1000);
     // And back: c publishes, a subscribes.
     a.subscribe("/back").unwrap();
@@ -163,25 +180,22 @@ fn ordering_of_100k_events() {
     b.subscribe("/o").unwrap();
     assert!(a.await_peer_subscription("/o", T));
     let n = 100_000u32;
-    let pub_thread = {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                for i in 0..n {
-                    let mut p = vec![2u8];
-                    p.extend_from_slice(&u64::from(i).to_be_bytes());
-                    a.publish("/o", p).unwrap();
-                }
-            });
-            let mut next = 0u32;
-            while next < n {
-                let m = next_data(&b, T).expect("event");
-                let v = u64::from_be_bytes(m.payload[1..9].try_into().unwrap());
-                assert_eq!(v, u64::from(next));
-                next += 1;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..n {
+                let mut p = vec![2u8];
+                p.extend_from_slice(&u64::from(i).to_be_bytes());
+                a.publish("/o", p).unwrap();
             }
-        })
-    };
-    let () = pub_thread;
+        });
+        let mut next = 0u32;
+        while next < n {
+            let m = next_data(&b, T).expect("event");
+            let v = u64::from_be_bytes(m.payload[1..9].try_into().unwrap());
+            assert_eq!(v, u64::from(next));
+            next += 1;
+        }
+    });
     assert_eq!(b.stats().received, u64::from(n));
 }
 
@@ -200,7 +214,10 @@ fn unpeer_says_goodbye_and_both_sides_report_removed() {
     assert!(b.next(Some(Duration::from_millis(300))).is_none());
     // Unpeering again names no peer.
     b.unpeer("127.0.0.1", port).unwrap();
-    assert_eq!(expect_kind(&b, &[PeerInvalid]).text, "cannot unpeer from unknown peer");
+    assert_eq!(
+        expect_kind(&b, &[PeerInvalid]).text,
+        "cannot unpeer from unknown peer"
+    );
     assert!(a.peers().is_empty() && b.peers().is_empty());
 }
 
@@ -209,14 +226,18 @@ fn reconnects_after_remote_is_recreated_on_the_same_port() {
     let a = ep();
     let port = a.listen("127.0.0.1", 0).unwrap();
     let b = ep();
-    b.peer("127.0.0.1", port, Duration::from_millis(50)).unwrap();
+    b.peer("127.0.0.1", port, Duration::from_millis(50))
+        .unwrap();
     b.subscribe("/r").unwrap();
     expect_kind(&b, &[PeerAdded]);
     drop(a);
     let s = statuses(&b, 2);
     assert_eq!(kinds(&s), [PeerLost, EndpointUnreachable]);
     // Connect attempts fail while nothing listens.
-    assert_eq!(expect_kind(&b, &[PeerUnavailable, PeerAdded]).kind, PeerUnavailable);
+    assert_eq!(
+        expect_kind(&b, &[PeerUnavailable, PeerAdded]).kind,
+        PeerUnavailable
+    );
     let a2 = ep();
     assert_eq!(a2.listen("127.0.0.1", port).unwrap(), port);
     expect_kind(&b, &[PeerAdded]);
@@ -232,7 +253,8 @@ fn peering_with_nothing_listening_retries_until_it_starts() {
     let port = probe.local_addr().unwrap().port();
     drop(probe);
     let b = ep();
-    b.peer("127.0.0.1", port, Duration::from_millis(50)).unwrap();
+    b.peer("127.0.0.1", port, Duration::from_millis(50))
+        .unwrap();
     let m = expect_kind(&b, &[PeerUnavailable]);
     assert_eq!(m.peer.as_ref().unwrap().port, port);
     expect_kind(&b, &[PeerUnavailable]);
@@ -278,7 +300,11 @@ fn zcluster_poll_fd(fd: std::os::fd::RawFd) -> PollFd {
     PollFd(fd)
 }
 fn poll_once(p: &mut [PollFd; 1]) -> bool {
-    let mut pfd = libc::pollfd { fd: p[0].0, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: p[0].0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd, zero timeout.
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n == 1 && pfd.revents & libc::POLLIN != 0
@@ -313,7 +339,10 @@ fn io_thread_cpu(ids: &[String]) -> Duration {
     for e in std::fs::read_dir("/proc/self/task").unwrap() {
         let dir = e.unwrap().path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if !ids.iter().any(|id| comm.trim() == format!("zc-ep-{}", &id[..8])) {
+        if !ids
+            .iter()
+            .any(|id| comm.trim() == format!("zc-ep-{}", &id[..8]))
+        {
             continue;
         }
         found += 1;
@@ -337,7 +366,10 @@ fn idle_endpoints_do_not_spin() {
     let before = io_thread_cpu(&ids);
     std::thread::sleep(Duration::from_millis(2000));
     let used = io_thread_cpu(&ids) - before;
-    assert!(used <= Duration::from_millis(20), "I/O threads used {used:?} of CPU in 2 s idle");
+    assert!(
+        used <= Duration::from_millis(20),
+        "I/O threads used {used:?} of CPU in 2 s idle"
+    );
 }
 
 #[test]
@@ -356,7 +388,10 @@ fn command_envelopes_travel_end_to_end() {
     a.publish_command("/store/x", vec![0, 1, 2], None).unwrap();
     for e in [&b, &c] {
         let m = expect_kind(e, &[Command]);
-        assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("/store/x", &[0u8, 1, 2][..]));
+        assert_eq!(
+            (m.topic.as_str(), m.payload.as_slice()),
+            ("/store/x", &[0u8, 1, 2][..])
+        );
     }
     // Addressed to one peer: only c gets it, even without matching filters.
     a.publish_command("/other", vec![9], Some(c.id())).unwrap();
@@ -415,6 +450,12 @@ fn close_wakes_blocked_next_and_refuses_commands() {
     a.close();
     assert!(t.join().unwrap().is_none());
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(a.subscribe("/x").unwrap_err().kind, zcluster::ErrorKind::Closed);
-    assert_eq!(a.publish("/x", string_payload("x")).unwrap_err().kind, zcluster::ErrorKind::Closed);
+    assert_eq!(
+        a.subscribe("/x").unwrap_err().kind,
+        zcluster::ErrorKind::Closed
+    );
+    assert_eq!(
+        a.publish("/x", string_payload("x")).unwrap_err().kind,
+        zcluster::ErrorKind::Closed
+    );
 }

@@ -10,7 +10,11 @@ use std::time::Duration;
 use zcluster::endpoint::MessageKind::*;
 
 fn python() -> Option<&'static str> {
-    Command::new("python3").arg("--version").output().ok().map(|_| "python3")
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|_| "python3")
 }
 
 fn run(listen_in_python: bool, id: &str) {
@@ -22,7 +26,9 @@ fn run(listen_in_python: bool, id: &str) {
     let a = ep();
     a.subscribe("/from-py/").unwrap();
     let mut cmd = Command::new(py);
-    cmd.arg(script).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if listen_in_python {
         cmd.args(["listen", id]);
     } else {
@@ -35,7 +41,12 @@ fn run(listen_in_python: bool, id: &str) {
     let mut line = String::new();
     if listen_in_python {
         out.read_line(&mut line).unwrap();
-        let port: u16 = line.trim().strip_prefix("PORT ").expect("PORT line").parse().unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("PORT line")
+            .parse()
+            .unwrap();
         a.peer("127.0.0.1", port, Duration::ZERO).unwrap();
     }
     let added = expect_kind(&a, &[PeerAdded, PeerRejected, PeerUnavailable]);
@@ -56,10 +67,24 @@ fn run(listen_in_python: bool, id: &str) {
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(status.success(), "python peer failed: {lines:?}\n{err}");
-    let role = if lines.contains(&"OK originator".to_string()) { "originator" } else { "responder" };
-    let expected_role = if id == "small" { "originator" } else { "responder" };
+    let role = if lines.contains(&"OK originator".to_string()) {
+        "originator"
+    } else {
+        "responder"
+    };
+    let expected_role = if id == "small" {
+        "originator"
+    } else {
+        "responder"
+    };
     assert_eq!(role, expected_role, "{lines:?}");
-    for step in ["OK hello", "OK sent data", "OK received data", "OK pong", "OK done"] {
+    for step in [
+        "OK hello",
+        "OK sent data",
+        "OK received data",
+        "OK pong",
+        "OK done",
+    ] {
         assert!(lines.iter().any(|l| l == step), "missing {step}: {lines:?}");
     }
 }

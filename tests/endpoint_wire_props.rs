@@ -19,8 +19,15 @@ fn hs() -> impl Strategy<Value = HandshakeMsg> {
     prop_oneof![
         id().prop_map(HandshakeMsg::hello),
         Just(HandshakeMsg::Probe),
-        id().prop_map(|s| HandshakeMsg::VersionSelect { sender: s, version: 1 }),
-        (id(), any::<u8>(), ".{0,40}").prop_map(|(s, c, d)| HandshakeMsg::DropConn { sender: s, code: c, description: d }),
+        id().prop_map(|s| HandshakeMsg::VersionSelect {
+            sender: s,
+            version: 1
+        }),
+        (id(), any::<u8>(), ".{0,40}").prop_map(|(s, c, d)| HandshakeMsg::DropConn {
+            sender: s,
+            code: c,
+            description: d
+        }),
         filter().prop_map(HandshakeMsg::OriginatorSyn),
         filter().prop_map(HandshakeMsg::ResponderSynAck),
         Just(HandshakeMsg::OriginatorAck),

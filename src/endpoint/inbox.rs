@@ -39,10 +39,25 @@ pub(crate) struct Inbox {
 }
 
 impl Inbox {
-    pub(crate) fn new(capacity: usize, policy: OverflowPolicy, waker: std::sync::Arc<mio::Waker>) -> crate::Result<Inbox> {
-        let (tx, rx) = pipe::new().map_err(|e| crate::Error::new(crate::ErrorKind::Io, format!("creating the inbox pipe: {e}")))?;
+    pub(crate) fn new(
+        capacity: usize,
+        policy: OverflowPolicy,
+        waker: std::sync::Arc<mio::Waker>,
+    ) -> crate::Result<Inbox> {
+        let (tx, rx) = pipe::new().map_err(|e| {
+            crate::Error::new(
+                crate::ErrorKind::Io,
+                format!("creating the inbox pipe: {e}"),
+            )
+        })?;
         Ok(Inbox {
-            state: Mutex::new(State { q: VecDeque::new(), bounded: 0, signaled: false, io_waiting: false, closed: false }),
+            state: Mutex::new(State {
+                q: VecDeque::new(),
+                bounded: 0,
+                signaled: false,
+                io_waiting: false,
+                closed: false,
+            }),
             ready: Condvar::new(),
             tx,
             rx,

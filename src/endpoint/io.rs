@@ -4,7 +4,9 @@ use super::{Command, Message, MessageKind, OverflowPolicy, PeerInfo, Shared};
 use crate::wire::envelope::{encode_frame, EnvelopeRef};
 use crate::wire::filter::{filter_matches, normalize};
 use crate::wire::handshake::{ec, HandshakeMsg};
-use crate::wire::{self, EndpointId, EnvelopeType, Filter, DEFAULT_TTL, INTERNAL_TOPIC, MAX_HANDSHAKE_FRAME};
+use crate::wire::{
+    self, EndpointId, EnvelopeType, Filter, DEFAULT_TTL, INTERNAL_TOPIC, MAX_HANDSHAKE_FRAME,
+};
 use crate::{Error, ErrorKind, Result};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -30,7 +32,9 @@ pub(crate) fn spawn(shared: Arc<Shared>, poll: Poll) -> Result<JoinHandle<()>> {
         .name(name)
         .spawn(move || {
             let s2 = shared.clone();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Io::new(shared, poll).run()));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                Io::new(shared, poll).run()
+            }));
             if r.is_err() {
                 // A bug: make the endpoint fail visibly (Closed) instead of hanging callers.
                 let mut q = s2.cmds.lock();
@@ -42,7 +46,12 @@ pub(crate) fn spawn(shared: Arc<Shared>, poll: Poll) -> Result<JoinHandle<()>> {
                 s2.inbox.close();
             }
         })
-        .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the endpoint's I/O thread: {e}")))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("spawning the endpoint's I/O thread: {e}"),
+            )
+        })
 }
 
 /// Handshake position of a connection (`connect_state` in Broker's connector).
@@ -239,7 +248,12 @@ impl Io {
                 self.take_commands();
             }
             self.process_pending();
-            let readable: Vec<Token> = self.conns.iter().filter(|(_, c)| c.readable).map(|(t, _)| *t).collect();
+            let readable: Vec<Token> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.readable)
+                .map(|(t, _)| *t)
+                .collect();
             for t in readable {
                 self.read_conn(t);
             }
@@ -256,7 +270,11 @@ impl Io {
             }
             self.reap();
             if self.front_ready()
-                || self.conns.values().any(|c| c.readable && c.alive() && c.hs != Hs::Connecting) && self.can_read()
+                || self
+                    .conns
+                    .values()
+                    .any(|c| c.readable && c.alive() && c.hs != Hs::Connecting)
+                    && self.can_read()
             {
                 self.more_work = true;
             }
@@ -313,7 +331,11 @@ impl Io {
                 c.hs == Hs::Peered
                     && c.alive()
                     && c.frames.len() >= cap
-                    && (if receiver.is_nil() { filter_matches(&c.filter, topic) } else { c.peer_id == receiver })
+                    && (if receiver.is_nil() {
+                        filter_matches(&c.filter, topic)
+                    } else {
+                        c.peer_id == receiver
+                    })
             })
     }
 
@@ -321,7 +343,9 @@ impl Io {
     fn front_ready(&self) -> bool {
         match self.pending.front() {
             None => false,
-            Some(Command::Publish { topic, receiver, .. }) => !self.blocked(topic, *receiver),
+            Some(Command::Publish {
+                topic, receiver, ..
+            }) => !self.blocked(topic, *receiver),
             Some(_) => true,
         }
     }
@@ -329,29 +353,58 @@ impl Io {
     fn process_pending(&mut self) {
         let mut published = 0usize;
         while let Some(cmd) = self.pending.front() {
-            if let Command::Publish { topic, receiver, .. } = cmd {
+            if let Command::Publish {
+                topic, receiver, ..
+            } = cmd
+            {
                 if self.blocked(topic, *receiver) {
                     break;
                 }
             }
-            let Some(cmd) = self.pending.pop_front() else { break };
+            let Some(cmd) = self.pending.pop_front() else {
+                break;
+            };
             match cmd {
-                Command::Publish { kind, topic, payload, receiver } => {
+                Command::Publish {
+                    kind,
+                    topic,
+                    payload,
+                    receiver,
+                } => {
                     published += 1;
                     self.publish(kind, &topic, &payload, receiver);
                 }
                 Command::Listen(l) => {
                     let t = self.token();
                     let mut l = TcpListener::from_std(l);
-                    if self.poll.registry().register(&mut l, t, Interest::READABLE).is_ok() {
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut l, t, Interest::READABLE)
+                        .is_ok()
+                    {
                         self.listeners.insert(t, l);
                         self.accept(t);
                     }
                 }
-                Command::Peer { addr, host, port, retry } => {
+                Command::Peer {
+                    addr,
+                    host,
+                    port,
+                    retry,
+                } => {
                     let id = self.next_request;
                     self.next_request += 1;
-                    self.requests.insert(id, Request { host, port, addr, retry, state: ReqState::Waiting(Instant::now()) });
+                    self.requests.insert(
+                        id,
+                        Request {
+                            host,
+                            port,
+                            addr,
+                            retry,
+                            state: ReqState::Waiting(Instant::now()),
+                        },
+                    );
                     self.start_connect(id);
                 }
                 Command::Unpeer { host, port, addrs } => self.unpeer(&host, port, &addrs),
@@ -385,9 +438,22 @@ impl Io {
     }
 
     fn publish(&mut self, kind: EnvelopeType, topic: &str, payload: &[u8], receiver: EndpointId) {
-        self.shared.counters.published.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .published
+            .fetch_add(1, Ordering::Relaxed);
         self.scratch.clear();
-        if encode_frame(&mut self.scratch, self.shared.id, receiver, kind, self.shared.opts.ttl, topic, payload).is_err() {
+        if encode_frame(
+            &mut self.scratch,
+            self.shared.id,
+            receiver,
+            kind,
+            self.shared.opts.ttl,
+            topic,
+            payload,
+        )
+        .is_err()
+        {
             return;
         }
         let frame = std::mem::take(&mut self.scratch);
@@ -397,7 +463,11 @@ impl Io {
             .filter(|(_, c)| {
                 c.hs == Hs::Peered
                     && c.alive()
-                    && (if receiver.is_nil() { filter_matches(&c.filter, topic) } else { c.peer_id == receiver })
+                    && (if receiver.is_nil() {
+                        filter_matches(&c.filter, topic)
+                    } else {
+                        c.peer_id == receiver
+                    })
             })
             .map(|(t, _)| *t)
             .collect();
@@ -412,7 +482,9 @@ impl Io {
         let cap = self.shared.opts.peer_buffer_size;
         let policy = self.shared.opts.peer_policy;
         let counters = &self.shared.counters;
-        let Some(c) = self.conns.get_mut(&t) else { return };
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
         if droppable && c.frames.len() >= cap {
             match policy {
                 OverflowPolicy::Backpressure => {}
@@ -422,7 +494,11 @@ impl Io {
                 }
                 OverflowPolicy::DropOldest => {
                     let written = c.base + c.wpos as u64;
-                    if let Some(i) = c.frames.iter().position(|f| f.droppable && f.start >= written) {
+                    if let Some(i) = c
+                        .frames
+                        .iter()
+                        .position(|f| f.droppable && f.start >= written)
+                    {
                         let (s, e) = (c.frames[i].start, c.frames[i].end);
                         let len = e - s;
                         let (ls, le) = ((s - c.base) as usize, (e - c.base) as usize);
@@ -439,7 +515,9 @@ impl Io {
                     }
                 }
                 OverflowPolicy::Disconnect => {
-                    counters.peer_overflow_disconnects.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .peer_overflow_disconnects
+                        .fetch_add(1, Ordering::Relaxed);
                     counters.peer_dropped.fetch_add(1, Ordering::Relaxed);
                     c.removed = Some("backpressure overflow".into());
                     c.kill = Some("backpressure overflow".into());
@@ -449,13 +527,27 @@ impl Io {
         }
         let start = c.base + c.wbuf.len() as u64;
         c.wbuf.extend_from_slice(frame);
-        c.frames.push_back(Frame { start, end: start + frame.len() as u64, droppable });
+        c.frames.push_back(Frame {
+            start,
+            end: start + frame.len() as u64,
+            droppable,
+        });
         c.dirty = true;
     }
 
     fn control(&mut self, t: Token, receiver: EndpointId, kind: EnvelopeType, payload: &[u8]) {
         let mut buf = Vec::with_capacity(64 + payload.len());
-        if encode_frame(&mut buf, self.shared.id, receiver, kind, DEFAULT_TTL, INTERNAL_TOPIC, payload).is_ok() {
+        if encode_frame(
+            &mut buf,
+            self.shared.id,
+            receiver,
+            kind,
+            DEFAULT_TTL,
+            INTERNAL_TOPIC,
+            payload,
+        )
+        .is_ok()
+        {
             self.enqueue(t, &buf, false);
         }
     }
@@ -463,16 +555,32 @@ impl Io {
     // -- peering --------------------------------------------------------------------
 
     fn start_connect(&mut self, id: u64) {
-        let Some(r) = self.requests.get(&id) else { return };
+        let Some(r) = self.requests.get(&id) else {
+            return;
+        };
         let (addr, host, port) = (r.addr, r.host.clone(), r.port);
         match TcpStream::connect(addr) {
             Ok(mut s) => {
                 let t = self.token();
-                if let Err(e) = self.poll.registry().register(&mut s, t, Interest::READABLE | Interest::WRITABLE) {
+                if let Err(e) = self.poll.registry().register(
+                    &mut s,
+                    t,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
                     self.connect_failed(id, &io_reason(&e));
                     return;
                 }
-                let mut c = Conn::new(s, addr, Hs::Connecting, true, PeerInfo { id: None, address: host, port });
+                let mut c = Conn::new(
+                    s,
+                    addr,
+                    Hs::Connecting,
+                    true,
+                    PeerInfo {
+                        id: None,
+                        address: host,
+                        port,
+                    },
+                );
                 c.request = Some(id);
                 c.deadline = Some(Instant::now() + self.shared.opts.handshake_timeout);
                 self.conns.insert(t, c);
@@ -487,8 +595,14 @@ impl Io {
     /// A connect attempt or handshake of a peering we initiated failed: report, then retry
     /// after the interval or give up.
     fn connect_failed(&mut self, id: u64, reason: &str) {
-        let Some(r) = self.requests.get_mut(&id) else { return };
-        let info = PeerInfo { id: None, address: r.host.clone(), port: r.port };
+        let Some(r) = self.requests.get_mut(&id) else {
+            return;
+        };
+        let info = PeerInfo {
+            id: None,
+            address: r.host.clone(),
+            port: r.port,
+        };
         self.deliveries.push(Message::status(
             MessageKind::PeerUnavailable,
             info,
@@ -502,7 +616,9 @@ impl Io {
     }
 
     fn check_connect(&mut self, t: Token) {
-        let Some(c) = self.conns.get_mut(&t) else { return };
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
         match c.stream.take_error() {
             Ok(Some(e)) | Err(e) => {
                 c.kill = Some(io_reason(&e));
@@ -524,18 +640,29 @@ impl Io {
 
     fn accept(&mut self, lt: Token) {
         loop {
-            let Some(l) = self.listeners.get(&lt) else { return };
+            let Some(l) = self.listeners.get(&lt) else {
+                return;
+            };
             match l.accept() {
                 Ok((mut s, addr)) => {
                     if self.shutdown.is_some() {
                         continue;
                     }
                     let t = self.token();
-                    if self.poll.registry().register(&mut s, t, Interest::READABLE | Interest::WRITABLE).is_err() {
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut s, t, Interest::READABLE | Interest::WRITABLE)
+                        .is_err()
+                    {
                         continue;
                     }
                     let _ = s.set_nodelay(true);
-                    let info = PeerInfo { id: None, address: addr.ip().to_string(), port: addr.port() };
+                    let info = PeerInfo {
+                        id: None,
+                        address: addr.ip().to_string(),
+                        port: addr.port(),
+                    };
                     let mut c = Conn::new(s, addr, Hs::AwaitHello, false, info);
                     c.deadline = Some(Instant::now() + self.shared.opts.handshake_timeout);
                     c.readable = true;
@@ -560,7 +687,11 @@ impl Io {
             .collect();
         let removed_request = !ids.is_empty();
         for id in ids {
-            if let Some(Request { state: ReqState::Active(t), .. }) = self.requests.remove(&id) {
+            if let Some(Request {
+                state: ReqState::Active(t),
+                ..
+            }) = self.requests.remove(&id)
+            {
                 targets.push(t);
             }
         }
@@ -574,12 +705,18 @@ impl Io {
         if targets.is_empty() && !removed_request {
             self.deliveries.push(Message::status(
                 MessageKind::PeerInvalid,
-                PeerInfo { id: None, address: host.to_string(), port },
+                PeerInfo {
+                    id: None,
+                    address: host.to_string(),
+                    port,
+                },
                 "cannot unpeer from unknown peer",
             ));
         }
         for t in targets {
-            let Some(c) = self.conns.get_mut(&t) else { continue };
+            let Some(c) = self.conns.get_mut(&t) else {
+                continue;
+            };
             c.request = None;
             if c.hs == Hs::Peered {
                 if c.bye_token.is_some() || !c.alive() {
@@ -602,7 +739,9 @@ impl Io {
     }
 
     fn peer_busy(&self, id: EndpointId, except: Token) -> bool {
-        self.conns.iter().any(|(t, c)| *t != except && c.alive() && c.peer_id == id)
+        self.conns
+            .iter()
+            .any(|(t, c)| *t != except && c.alive() && c.peer_id == id)
     }
 
     fn advertised_filter(&self, except: Option<Token>) -> Filter {
@@ -621,11 +760,17 @@ impl Io {
     /// forwarding, a peer is offered our subscriptions plus every other peer's filter
     /// (never its own back: split horizon), so subscriptions travel along a tree.
     fn recompute_advertisements(&mut self) {
-        let peered: Vec<Token> =
-            self.conns.iter().filter(|(_, c)| c.hs == Hs::Peered && c.alive()).map(|(t, _)| *t).collect();
+        let peered: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.hs == Hs::Peered && c.alive())
+            .map(|(t, _)| *t)
+            .collect();
         for t in peered {
             let f = self.advertised_filter(Some(t));
-            let Some(c) = self.conns.get_mut(&t) else { continue };
+            let Some(c) = self.conns.get_mut(&t) else {
+                continue;
+            };
             if c.advertised.as_ref() != Some(&f) {
                 let mut payload = Vec::new();
                 wire::filter::encode_filter(&f, &mut payload);
@@ -637,12 +782,20 @@ impl Io {
     }
 
     fn update_snapshot(&self) {
-        let mut peers: Vec<PeerInfo> =
-            self.conns.values().filter(|c| c.hs == Hs::Peered && c.alive()).map(|c| c.info.clone()).collect();
+        let mut peers: Vec<PeerInfo> = self
+            .conns
+            .values()
+            .filter(|c| c.hs == Hs::Peered && c.alive())
+            .map(|c| c.info.clone())
+            .collect();
         peers.sort_by(|a, b| (a.address.as_str(), a.port).cmp(&(b.address.as_str(), b.port)));
         *self.shared.peers.lock() = peers;
         let subs: Filter = normalize(
-            self.conns.values().filter(|c| c.hs == Hs::Peered && c.alive()).flat_map(|c| c.filter.iter().cloned()).collect(),
+            self.conns
+                .values()
+                .filter(|c| c.hs == Hs::Peered && c.alive())
+                .flat_map(|c| c.filter.iter().cloned())
+                .collect(),
         );
         *self.shared.peer_subs.lock() = subs;
     }
@@ -653,9 +806,15 @@ impl Io {
         if self.shutdown.is_some() {
             return false;
         }
-        if self.shared.opts.forwarding && self.shared.opts.peer_policy == OverflowPolicy::Backpressure {
+        if self.shared.opts.forwarding
+            && self.shared.opts.peer_policy == OverflowPolicy::Backpressure
+        {
             let cap = self.shared.opts.peer_buffer_size;
-            if self.conns.values().any(|c| c.hs == Hs::Peered && c.alive() && c.frames.len() >= cap) {
+            if self
+                .conns
+                .values()
+                .any(|c| c.hs == Hs::Peered && c.alive() && c.frames.len() >= cap)
+            {
                 return false;
             }
         }
@@ -676,7 +835,9 @@ impl Io {
                 self.more_work = true;
                 return;
             }
-            let Some(c) = self.conns.get_mut(&t) else { return };
+            let Some(c) = self.conns.get_mut(&t) else {
+                return;
+            };
             if c.rend == c.rbuf.len() {
                 if c.rstart > 0 {
                     c.rbuf.copy_within(c.rstart..c.rend, 0);
@@ -708,8 +869,13 @@ impl Io {
                 Err(e) if e.kind() == IoKind::Interrupted => continue,
                 Err(e) => {
                     c.readable = false;
+                    // A peer that closes with our data unread resets the connection
+                    // instead of closing it: a partial frame is still the story.
                     c.kill = Some(if c.rend > c.rstart {
-                        format!("{} in the middle of a frame", io_reason(&e))
+                        format!(
+                            "connection closed in the middle of a frame ({})",
+                            io_reason(&e)
+                        )
                     } else {
                         io_reason(&e)
                     });
@@ -721,7 +887,9 @@ impl Io {
     }
 
     fn parse_frames(&mut self, t: Token) {
-        let Some(c) = self.conns.get_mut(&t) else { return };
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
         let buf = std::mem::take(&mut c.rbuf);
         let (mut start, end) = (c.rstart, c.rend);
         let max_frame = self.shared.opts.max_frame;
@@ -774,8 +942,14 @@ impl Io {
     /// Sends drop_conn with Broker's code, then closes once it is written.
     fn reject(&mut self, t: Token, code: u8, description: String) {
         let id = self.shared.id;
-        let Some(c) = self.conns.get_mut(&t) else { return };
-        c.send_hs(&HandshakeMsg::DropConn { sender: id, code, description: description.clone() });
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        c.send_hs(&HandshakeMsg::DropConn {
+            sender: id,
+            code,
+            description: description.clone(),
+        });
         c.closing = Some(format!("{description} (error code {code})"));
         c.deadline = Some(Instant::now() + Duration::from_secs(1));
     }
@@ -785,11 +959,20 @@ impl Io {
             Ok(m) => m,
             Err(r) => return self.reject(t, r.code, r.description),
         };
-        let Some(hs) = self.conns.get(&t).map(|c| c.hs) else { return };
+        let Some(hs) = self.conns.get(&t).map(|c| c.hs) else {
+            return;
+        };
         let id = self.shared.id;
-        if let HandshakeMsg::DropConn { sender, code, description } = &msg {
+        if let HandshakeMsg::DropConn {
+            sender,
+            code,
+            description,
+        } = &msg
+        {
             let redundant = *code == ec::REDUNDANT_CONNECTION && self.peer_busy(*sender, t);
-            let Some(c) = self.conns.get_mut(&t) else { return };
+            let Some(c) = self.conns.get_mut(&t) else {
+                return;
+            };
             if redundant {
                 // The other connection to this peer wins; this request is served.
                 if let Some(r) = c.request.take() {
@@ -798,16 +981,30 @@ impl Io {
                 c.silent = true;
                 c.kill = Some("redundant connection".into());
             } else {
-                c.kill = Some(format!("the peer dropped the connection: {description} (error code {code})"));
+                c.kill = Some(format!(
+                    "the peer dropped the connection: {description} (error code {code})"
+                ));
             }
             return;
         }
-        let Some(c) = self.conns.get_mut(&t) else { return };
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
         match (hs, msg) {
-            (Hs::AwaitHelloOrVersionSelect | Hs::AwaitHello | Hs::AwaitVersionSelect, HandshakeMsg::Probe) => {}
-            (Hs::AwaitHelloOrVersionSelect | Hs::AwaitHello, HandshakeMsg::Hello { sender, .. }) => {
+            (
+                Hs::AwaitHelloOrVersionSelect | Hs::AwaitHello | Hs::AwaitVersionSelect,
+                HandshakeMsg::Probe,
+            ) => {}
+            (
+                Hs::AwaitHelloOrVersionSelect | Hs::AwaitHello,
+                HandshakeMsg::Hello { sender, .. },
+            ) => {
                 if sender == id {
-                    return self.reject(t, ec::INVALID_PEERING_REQUEST, "the peer has our own endpoint id".into());
+                    return self.reject(
+                        t,
+                        ec::INVALID_PEERING_REQUEST,
+                        "the peer has our own endpoint id".into(),
+                    );
                 }
                 if id < sender {
                     if self.peer_busy(sender, t) {
@@ -818,7 +1015,10 @@ impl Io {
                     let c = self.conns.get_mut(&t).expect("checked above");
                     c.peer_id = sender;
                     c.info.id = Some(sender);
-                    c.send_hs(&HandshakeMsg::VersionSelect { sender: id, version: wire::PROTOCOL_VERSION });
+                    c.send_hs(&HandshakeMsg::VersionSelect {
+                        sender: id,
+                        version: wire::PROTOCOL_VERSION,
+                    });
                     c.send_hs(&HandshakeMsg::OriginatorSyn(f.clone()));
                     c.advertised = Some(f);
                     c.hs = Hs::AwaitResponderSynAck;
@@ -827,9 +1027,16 @@ impl Io {
                     c.hs = Hs::AwaitVersionSelect;
                 }
             }
-            (Hs::AwaitHelloOrVersionSelect | Hs::AwaitVersionSelect, HandshakeMsg::VersionSelect { sender, .. }) => {
+            (
+                Hs::AwaitHelloOrVersionSelect | Hs::AwaitVersionSelect,
+                HandshakeMsg::VersionSelect { sender, .. },
+            ) => {
                 if sender == id {
-                    return self.reject(t, ec::INVALID_PEERING_REQUEST, "the peer has our own endpoint id".into());
+                    return self.reject(
+                        t,
+                        ec::INVALID_PEERING_REQUEST,
+                        "the peer has our own endpoint id".into(),
+                    );
                 }
                 if self.peer_busy(sender, t) {
                     self.redundant(t, ec::LOGIC_ERROR);
@@ -863,15 +1070,23 @@ impl Io {
 
     fn redundant(&mut self, t: Token, code: u8) {
         let id = self.shared.id;
-        let Some(c) = self.conns.get_mut(&t) else { return };
-        c.send_hs(&HandshakeMsg::DropConn { sender: id, code, description: "redundant connection".into() });
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        c.send_hs(&HandshakeMsg::DropConn {
+            sender: id,
+            code,
+            description: "redundant connection".into(),
+        });
         c.silent = true;
         c.closing = Some("redundant connection".into());
         c.deadline = Some(Instant::now() + Duration::from_secs(1));
     }
 
     fn on_peered(&mut self, t: Token) {
-        let Some(c) = self.conns.get_mut(&t) else { return };
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
         c.hs = Hs::Peered;
         c.deadline = None;
         let info = c.info.clone();
@@ -880,7 +1095,11 @@ impl Io {
             info.clone(),
             "found a new peer in the network",
         ));
-        self.deliveries.push(Message::status(MessageKind::PeerAdded, info, "handshake successful"));
+        self.deliveries.push(Message::status(
+            MessageKind::PeerAdded,
+            info,
+            "handshake successful",
+        ));
         self.update_snapshot();
         self.recompute_advertisements();
     }
@@ -943,9 +1162,15 @@ impl Io {
         let last_hop = self.conns.get(&from).map(|c| c.peer_id);
         // A message addressed to us is for us whatever we subscribed to (store traffic
         // to a master or clone); a broadcast one only if a subscription matches.
-        if env.receiver == id || (env.receiver.is_nil() && filter_matches(&self.sub_filter, env.topic)) {
+        if env.receiver == id
+            || (env.receiver.is_nil() && filter_matches(&self.sub_filter, env.topic))
+        {
             self.deliveries.push(Message {
-                kind: if env.kind == EnvelopeType::Data { MessageKind::Data } else { MessageKind::Command },
+                kind: if env.kind == EnvelopeType::Data {
+                    MessageKind::Data
+                } else {
+                    MessageKind::Command
+                },
                 topic: env.topic.to_string(),
                 payload: env.payload.to_vec(),
                 sender: last_hop,
@@ -963,7 +1188,11 @@ impl Io {
                 **t != from
                     && c.hs == Hs::Peered
                     && c.alive()
-                    && (if env.receiver.is_nil() { filter_matches(&c.filter, env.topic) } else { c.peer_id == env.receiver })
+                    && (if env.receiver.is_nil() {
+                        filter_matches(&c.filter, env.topic)
+                    } else {
+                        c.peer_id == env.receiver
+                    })
             })
             .map(|(t, _)| *t)
             .collect();
@@ -976,9 +1205,22 @@ impl Io {
         }
         let mut frame = std::mem::take(&mut self.scratch);
         frame.clear();
-        if encode_frame(&mut frame, id, env.receiver, env.kind, env.ttl - 1, env.topic, env.payload).is_ok() {
+        if encode_frame(
+            &mut frame,
+            id,
+            env.receiver,
+            env.kind,
+            env.ttl - 1,
+            env.topic,
+            env.payload,
+        )
+        .is_ok()
+        {
             for t in targets {
-                self.shared.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .forwarded
+                    .fetch_add(1, Ordering::Relaxed);
                 self.enqueue(t, &frame, true);
             }
         }
@@ -1062,29 +1304,51 @@ impl Io {
     }
 
     fn reap(&mut self) {
-        let dead: Vec<Token> = self.conns.iter().filter(|(_, c)| c.kill.is_some()).map(|(t, _)| *t).collect();
+        let dead: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.kill.is_some())
+            .map(|(t, _)| *t)
+            .collect();
         if dead.is_empty() {
             return;
         }
         let mut peers_changed = false;
         for t in dead {
-            let Some(mut c) = self.conns.remove(&t) else { continue };
+            let Some(mut c) = self.conns.remove(&t) else {
+                continue;
+            };
             let _ = self.poll.registry().deregister(&mut c.stream);
             let reason = c.kill.take().unwrap_or_default();
             if c.hs == Hs::Peered {
                 peers_changed = true;
                 let removed = c.removed.is_some() || c.remote_bye;
-                let why = c.removed.clone().filter(|r| !r.is_empty()).unwrap_or(reason);
+                let why = c
+                    .removed
+                    .clone()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(reason);
                 let (kind, mut text) = if removed {
-                    (MessageKind::PeerRemoved, "removed connection to remote peer".to_string())
+                    (
+                        MessageKind::PeerRemoved,
+                        "removed connection to remote peer".to_string(),
+                    )
                 } else {
-                    (MessageKind::PeerLost, "lost connection to remote peer".to_string())
+                    (
+                        MessageKind::PeerLost,
+                        "lost connection to remote peer".to_string(),
+                    )
                 };
                 if !why.is_empty() {
                     text = format!("{text} ({why})");
                 }
-                self.deliveries.push(Message::status(kind, c.info.clone(), text));
-                self.deliveries.push(Message::status(MessageKind::EndpointUnreachable, c.info.clone(), "lost the last path"));
+                self.deliveries
+                    .push(Message::status(kind, c.info.clone(), text));
+                self.deliveries.push(Message::status(
+                    MessageKind::EndpointUnreachable,
+                    c.info.clone(),
+                    "lost the last path",
+                ));
                 if let Some(r) = c.request {
                     if removed {
                         self.requests.remove(&r);

@@ -137,12 +137,16 @@ fn parse_bool(key: &str, v: &str) -> Result<bool> {
     match v {
         "T" | "t" | "true" | "1" | "yes" => Ok(true),
         "F" | "f" | "false" | "0" | "no" => Ok(false),
-        _ => Err(Error::invalid(format!("option {key}: '{v}' is not a boolean (expected T/F, true/false or 1/0)"))),
+        _ => Err(Error::invalid(format!(
+            "option {key}: '{v}' is not a boolean (expected T/F, true/false or 1/0)"
+        ))),
     }
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T> {
-    v.trim().parse().map_err(|_| Error::invalid(format!("option {key}: '{v}' is not {what}")))
+    v.trim()
+        .parse()
+        .map_err(|_| Error::invalid(format!("option {key}: '{v}' is not {what}")))
 }
 
 /// Durations by name take seconds, as Zeek's `interval` options (fractions allowed), or a
@@ -160,7 +164,9 @@ fn parse_duration(key: &str, v: &str) -> Result<Duration> {
     };
     let x: f64 = parse_num(key, num.trim(), "a duration (seconds, or with ms/s/min)")?;
     if !(0.0..=1e9).contains(&x) {
-        return Err(Error::invalid(format!("option {key}: '{v}' is out of range")));
+        return Err(Error::invalid(format!(
+            "option {key}: '{v}' is out of range"
+        )));
     }
     Ok(Duration::from_secs_f64(x * scale))
 }
@@ -179,15 +185,21 @@ impl EndpointOptions {
             "broker.ttl" | "ttl" => {
                 let t: u16 = parse_num(key, value, "a hop count between 1 and 65535")?;
                 if t == 0 {
-                    return Err(Error::invalid(format!("option {key}: the hop limit must be at least 1")));
+                    return Err(Error::invalid(format!(
+                        "option {key}: the hop limit must be at least 1"
+                    )));
                 }
                 self.ttl = t;
             }
             "Broker::peer_buffer_size" | "peer_buffer_size" => {
                 self.peer_buffer_size = parse_num::<usize>(key, value, "a message count")?.max(1)
             }
-            "Broker::peer_overflow_policy" | "peer_overflow_policy" => self.peer_policy = OverflowPolicy::parse(value)?,
-            "inbox_capacity" => self.inbox_capacity = parse_num::<usize>(key, value, "a message count")?.max(1),
+            "Broker::peer_overflow_policy" | "peer_overflow_policy" => {
+                self.peer_policy = OverflowPolicy::parse(value)?
+            }
+            "inbox_capacity" => {
+                self.inbox_capacity = parse_num::<usize>(key, value, "a message count")?.max(1)
+            }
             "inbox_overflow_policy" => {
                 let p = OverflowPolicy::parse(value)?;
                 if p == OverflowPolicy::Disconnect {
@@ -197,7 +209,9 @@ impl EndpointOptions {
                 }
                 self.inbox_policy = p;
             }
-            "publish_queue" => self.publish_queue = parse_num::<usize>(key, value, "a message count")?.max(1),
+            "publish_queue" => {
+                self.publish_queue = parse_num::<usize>(key, value, "a message count")?.max(1)
+            }
             "backpressure_timeout" => self.backpressure_timeout = parse_duration(key, value)?,
             "max_frame" => self.max_frame = parse_num::<usize>(key, value, "a byte count")?.max(64),
             "handshake_timeout" => self.handshake_timeout = parse_duration(key, value)?,
@@ -271,13 +285,23 @@ pub struct Message {
 
 impl Message {
     fn status(kind: MessageKind, peer: PeerInfo, text: impl Into<String>) -> Message {
-        Message { kind, topic: String::new(), payload: Vec::new(), sender: None, peer: Some(peer), text: text.into() }
+        Message {
+            kind,
+            topic: String::new(),
+            payload: Vec::new(),
+            sender: None,
+            peer: Some(peer),
+            text: text.into(),
+        }
     }
 
     /// Decodes a data message's payload (one Broker value).
     pub fn value(&self) -> Result<crate::data::Value> {
         if self.kind != MessageKind::Data {
-            return Err(Error::type_mismatch(format!("a {:?} message carries no data value", self.kind)));
+            return Err(Error::type_mismatch(format!(
+                "a {:?} message carries no data value",
+                self.kind
+            )));
         }
         crate::data::bin::decode(&self.payload)
     }
@@ -320,11 +344,25 @@ pub(crate) struct Counters {
 
 pub(crate) enum Command {
     Listen(std::net::TcpListener),
-    Peer { addr: SocketAddr, host: String, port: u16, retry: Duration },
-    Unpeer { host: String, port: u16, addrs: Vec<SocketAddr> },
+    Peer {
+        addr: SocketAddr,
+        host: String,
+        port: u16,
+        retry: Duration,
+    },
+    Unpeer {
+        host: String,
+        port: u16,
+        addrs: Vec<SocketAddr>,
+    },
     Subscribe(String),
     Unsubscribe(String),
-    Publish { kind: EnvelopeType, topic: String, payload: Vec<u8>, receiver: EndpointId },
+    Publish {
+        kind: EnvelopeType,
+        topic: String,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+    },
     Shutdown,
 }
 
@@ -373,7 +411,8 @@ impl Endpoint {
             Some(id) => id,
             None => EndpointId::random()?,
         };
-        let poll = mio::Poll::new().map_err(|e| Error::new(ErrorKind::Io, format!("creating the poll instance: {e}")))?;
+        let poll = mio::Poll::new()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("creating the poll instance: {e}")))?;
         let waker = Arc::new(
             mio::Waker::new(poll.registry(), io::WAKER)
                 .map_err(|e| Error::new(ErrorKind::Io, format!("creating the waker: {e}")))?,
@@ -382,7 +421,12 @@ impl Endpoint {
         let shared = Arc::new(Shared {
             id,
             opts,
-            cmds: Mutex::new(CmdQueue { q: VecDeque::new(), publishes: 0, wake_pending: false, closed: false }),
+            cmds: Mutex::new(CmdQueue {
+                q: VecDeque::new(),
+                publishes: 0,
+                wake_pending: false,
+                closed: false,
+            }),
             cmd_room: Condvar::new(),
             waker,
             inbox,
@@ -391,7 +435,12 @@ impl Endpoint {
             peer_subs: Mutex::new(Vec::new()),
         });
         let thread = io::spawn(shared.clone(), poll)?;
-        Ok(Endpoint { shared, thread: Mutex::new(Some(thread)), callback: Mutex::new(None), poll_lock: Mutex::new(()) })
+        Ok(Endpoint {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            callback: Mutex::new(None),
+            poll_lock: Mutex::new(()),
+        })
     }
 
     pub fn id(&self) -> EndpointId {
@@ -412,7 +461,10 @@ impl Endpoint {
         q.wake_pending = true;
         drop(q);
         if wake {
-            self.shared.waker.wake().map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
+            self.shared
+                .waker
+                .wake()
+                .map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
         }
         Ok(())
     }
@@ -438,16 +490,30 @@ impl Endpoint {
             .to_socket_addrs()
             .map_err(|e| Error::invalid(format!("peer address {addr}:{port}: {e}")))?
             .next()
-            .ok_or_else(|| Error::invalid(format!("peer address {addr}:{port} resolves to nothing")))?;
-        self.send(Command::Peer { addr: sa, host: addr.to_string(), port, retry })
+            .ok_or_else(|| {
+                Error::invalid(format!("peer address {addr}:{port} resolves to nothing"))
+            })?;
+        self.send(Command::Peer {
+            addr: sa,
+            host: addr.to_string(),
+            port,
+            retry,
+        })
     }
 
     /// Ends the peering with `addr:port` the way Broker does: a goodbye ping, then the
     /// connection closes when the pong arrives (or after `unpeer_timeout`). Both sides
     /// report `PeerRemoved`; neither reconnects. Also cancels pending connect attempts.
     pub fn unpeer(&self, addr: &str, port: u16) -> Result<()> {
-        let addrs = (addr, port).to_socket_addrs().map(|i| i.collect()).unwrap_or_default();
-        self.send(Command::Unpeer { host: addr.to_string(), port, addrs })
+        let addrs = (addr, port)
+            .to_socket_addrs()
+            .map(|i| i.collect())
+            .unwrap_or_default();
+        self.send(Command::Unpeer {
+            host: addr.to_string(),
+            port,
+            addrs,
+        })
     }
 
     /// Subscribes to a topic prefix (byte-prefix match, as Broker's).
@@ -474,23 +540,46 @@ impl Endpoint {
 
     /// Publishes a command envelope (store traffic). With a receiver it goes only to that
     /// (directly connected) peer, regardless of filters.
-    pub fn publish_command(&self, topic: &str, payload: Vec<u8>, receiver: Option<EndpointId>) -> Result<()> {
-        self.publish_envelope(EnvelopeType::Command, topic, payload, receiver.unwrap_or(EndpointId::NIL))
+    pub fn publish_command(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: Option<EndpointId>,
+    ) -> Result<()> {
+        self.publish_envelope(
+            EnvelopeType::Command,
+            topic,
+            payload,
+            receiver.unwrap_or(EndpointId::NIL),
+        )
     }
 
-    fn publish_envelope(&self, kind: EnvelopeType, topic: &str, payload: Vec<u8>, receiver: EndpointId) -> Result<()> {
+    fn publish_envelope(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+    ) -> Result<()> {
         if topic.len() > u16::MAX as usize {
-            return Err(Error::invalid(format!("topic of {} bytes exceeds the limit of 65535 bytes", topic.len())));
+            return Err(Error::invalid(format!(
+                "topic of {} bytes exceeds the limit of 65535 bytes",
+                topic.len()
+            )));
         }
         if topic.starts_with(crate::wire::INTERNAL_TOPIC) {
-            return Err(Error::invalid(format!("topic '{topic}': topics starting with <$> are reserved")));
+            return Err(Error::invalid(format!(
+                "topic '{topic}': topics starting with <$> are reserved"
+            )));
         }
         let s = &self.shared;
         let mut q = s.cmds.lock();
         if q.publishes >= s.opts.publish_queue && !q.closed {
             let deadline = Instant::now() + s.opts.backpressure_timeout;
             while q.publishes >= s.opts.publish_queue && !q.closed {
-                if s.cmd_room.wait_until(&mut q, deadline).timed_out() && q.publishes >= s.opts.publish_queue {
+                if s.cmd_room.wait_until(&mut q, deadline).timed_out()
+                    && q.publishes >= s.opts.publish_queue
+                {
                     return Err(Error::new(
                         ErrorKind::WouldBlock,
                         format!(
@@ -505,12 +594,19 @@ impl Endpoint {
             return Err(Error::closed("the endpoint is shut down"));
         }
         q.publishes += 1;
-        q.q.push_back(Command::Publish { kind, topic: topic.to_string(), payload, receiver });
+        q.q.push_back(Command::Publish {
+            kind,
+            topic: topic.to_string(),
+            payload,
+            receiver,
+        });
         let wake = !q.wake_pending;
         q.wake_pending = true;
         drop(q);
         if wake {
-            s.waker.wake().map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
+            s.waker
+                .wake()
+                .map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
         }
         Ok(())
     }
@@ -542,7 +638,9 @@ impl Endpoint {
     /// may call any method except `poll` and `set_callback`.
     pub fn poll(&self, timeout: Duration) -> usize {
         let _serial = self.poll_lock.lock();
-        let Some(mut cb) = self.callback.lock().take() else { return 0 };
+        let Some(mut cb) = self.callback.lock().take() else {
+            return 0;
+        };
         let mut n = 0;
         let mut deadline = Some(Instant::now() + timeout);
         while let Some(m) = self.shared.inbox.pop(deadline) {
@@ -651,18 +749,26 @@ mod tests {
         let mut o = EndpointOptions::default();
         o.set("Broker::forward_messages", "F").unwrap();
         assert!(!o.forwarding);
-        o.set("Broker::peer_overflow_policy", "drop_oldest").unwrap();
+        o.set("Broker::peer_overflow_policy", "drop_oldest")
+            .unwrap();
         assert_eq!(o.peer_policy, OverflowPolicy::DropOldest);
         o.set("backpressure_timeout", "250ms").unwrap();
         assert_eq!(o.backpressure_timeout, Duration::from_millis(250));
         o.set("handshake_timeout", "1.5").unwrap();
         assert_eq!(o.handshake_timeout, Duration::from_millis(1500));
         o.set("id", "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1").unwrap();
-        assert_eq!(o.id.unwrap().to_string(), "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1");
+        assert_eq!(
+            o.id.unwrap().to_string(),
+            "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1"
+        );
         assert_eq!(o.set("nope", "1").unwrap_err().kind, ErrorKind::NotFound);
         assert!(o.set("broker.ttl", "0").is_err());
         assert!(o.set("inbox_overflow_policy", "disconnect").is_err());
-        assert!(o.set("Broker::forward_messages", "maybe").unwrap_err().message.contains("boolean"));
+        assert!(o
+            .set("Broker::forward_messages", "maybe")
+            .unwrap_err()
+            .message
+            .contains("boolean"));
         assert!(o.set("unpeer_timeout", "-1").is_err());
     }
 }

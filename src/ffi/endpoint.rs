@@ -30,7 +30,8 @@ pub struct zc_message {
 }
 
 static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
-static OPTIONS: Registry<Mutex<EndpointOptions>> = Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
+static OPTIONS: Registry<Mutex<EndpointOptions>> =
+    Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
 static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
 
 /// What a message is (`zc_message_kind` reports it). Numbers are stable.
@@ -148,10 +149,17 @@ pub extern "C" fn zc_endpoint_options_free(opts: *mut zc_endpoint_options) {
 /// only read, the caller keeps owning it. The caller owns `*out` (`zc_endpoint_free`).
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_new(opts: *const zc_endpoint_options, out: *mut *mut zc_endpoint) -> zc_result {
+pub extern "C" fn zc_endpoint_new(
+    opts: *const zc_endpoint_options,
+    out: *mut *mut zc_endpoint,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
-        let o = if opts.is_null() { EndpointOptions::default() } else { OPTIONS.get(opts)?.lock().clone() };
+        let o = if opts.is_null() {
+            EndpointOptions::default()
+        } else {
+            OPTIONS.get(opts)?.lock().clone()
+        };
         let ep = Endpoint::new(o)?;
         write_out(out, ENDPOINTS.insert(ep));
         Ok(())
@@ -213,10 +221,19 @@ pub extern "C" fn zc_endpoint_listen(
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (address
 /// does not resolve), ZC_ERR_CLOSED.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_peer(ep: *const zc_endpoint, addr: *const c_char, port: u16, retry_ms: u64) -> zc_result {
+pub extern "C" fn zc_endpoint_peer(
+    ep: *const zc_endpoint,
+    addr: *const c_char,
+    port: u16,
+    retry_ms: u64,
+) -> zc_result {
     guard(|| {
         let e = ENDPOINTS.get(ep)?;
-        e.peer(arg_str(addr, "addr")?, port, Duration::from_millis(retry_ms))
+        e.peer(
+            arg_str(addr, "addr")?,
+            port,
+            Duration::from_millis(retry_ms),
+        )
     })
 }
 
@@ -224,7 +241,11 @@ pub extern "C" fn zc_endpoint_peer(ep: *const zc_endpoint, addr: *const c_char, 
 /// PEER_REMOVED and neither reconnects. Also cancels pending connect attempts.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_unpeer(ep: *const zc_endpoint, addr: *const c_char, port: u16) -> zc_result {
+pub extern "C" fn zc_endpoint_unpeer(
+    ep: *const zc_endpoint,
+    addr: *const c_char,
+    port: u16,
+) -> zc_result {
     guard(|| {
         let e = ENDPOINTS.get(ep)?;
         e.unpeer(arg_str(addr, "addr")?, port)
@@ -234,15 +255,29 @@ pub extern "C" fn zc_endpoint_unpeer(ep: *const zc_endpoint, addr: *const c_char
 /// Subscribes to a topic prefix (plain byte-prefix match, as Broker's).
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_subscribe(ep: *const zc_endpoint, topic_prefix: *const c_char) -> zc_result {
-    guard(|| ENDPOINTS.get(ep)?.subscribe(arg_str(topic_prefix, "topic_prefix")?))
+pub extern "C" fn zc_endpoint_subscribe(
+    ep: *const zc_endpoint,
+    topic_prefix: *const c_char,
+) -> zc_result {
+    guard(|| {
+        ENDPOINTS
+            .get(ep)?
+            .subscribe(arg_str(topic_prefix, "topic_prefix")?)
+    })
 }
 
 /// Withdraws a subscription made with `zc_endpoint_subscribe`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_unsubscribe(ep: *const zc_endpoint, topic_prefix: *const c_char) -> zc_result {
-    guard(|| ENDPOINTS.get(ep)?.unsubscribe(arg_str(topic_prefix, "topic_prefix")?))
+pub extern "C" fn zc_endpoint_unsubscribe(
+    ep: *const zc_endpoint,
+    topic_prefix: *const c_char,
+) -> zc_result {
+    guard(|| {
+        ENDPOINTS
+            .get(ep)?
+            .unsubscribe(arg_str(topic_prefix, "topic_prefix")?)
+    })
 }
 
 /// Publishes `len` bytes holding exactly one Broker-encoded value (binary format) on
@@ -283,7 +318,11 @@ pub extern "C" fn zc_endpoint_fd(ep: *const zc_endpoint, out: *mut c_int) -> zc_
 /// a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
 /// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
 #[no_mangle]
-pub extern "C" fn zc_endpoint_next(ep: *const zc_endpoint, timeout_ms: i64, out: *mut *mut zc_message) -> zc_result {
+pub extern "C" fn zc_endpoint_next(
+    ep: *const zc_endpoint,
+    timeout_ms: i64,
+    out: *mut *mut zc_message,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let e = ENDPOINTS.get(ep)?;
@@ -304,7 +343,10 @@ pub extern "C" fn zc_endpoint_next(ep: *const zc_endpoint, timeout_ms: i64, out:
                 write_out(out, MESSAGES.insert(m));
                 Ok(())
             }
-            None => Err(Error::new(crate::ErrorKind::Timeout, format!("no message within {timeout_ms} ms"))),
+            None => Err(Error::new(
+                crate::ErrorKind::Timeout,
+                format!("no message within {timeout_ms} ms"),
+            )),
         }
     })
 }
@@ -352,7 +394,11 @@ pub extern "C" fn zc_endpoint_set_callback(
     userdata: *mut c_void,
     userdata_free: zc_userdata_free_cb,
 ) -> zc_result {
-    let data = cb.map(|cb| CbData { cb, userdata, free: userdata_free });
+    let data = cb.map(|cb| CbData {
+        cb,
+        userdata,
+        free: userdata_free,
+    });
     if data.is_none() {
         if let Some(f) = userdata_free {
             f(userdata);
@@ -376,7 +422,11 @@ pub extern "C" fn zc_endpoint_set_callback(
 /// (may be NULL). Without a callback nothing is taken.
 /// Errors: ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_poll(ep: *const zc_endpoint, timeout_ms: i64, handled: *mut usize) -> zc_result {
+pub extern "C" fn zc_endpoint_poll(
+    ep: *const zc_endpoint,
+    timeout_ms: i64,
+    handled: *mut usize,
+) -> zc_result {
     guard(|| {
         let e = ENDPOINTS.get(ep)?;
         let n = e.poll(Duration::from_millis(timeout_ms.max(0) as u64));
@@ -400,7 +450,11 @@ pub extern "C" fn zc_endpoint_peer_count(ep: *const zc_endpoint, out: *mut usize
 /// Whether some peer subscribed to a prefix of `topic` (a publish would go out).
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_peer_subscribed(ep: *const zc_endpoint, topic: *const c_char, out: *mut bool) -> zc_result {
+pub extern "C" fn zc_endpoint_peer_subscribed(
+    ep: *const zc_endpoint,
+    topic: *const c_char,
+    out: *mut bool,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let e = ENDPOINTS.get(ep)?;
@@ -412,7 +466,10 @@ pub extern "C" fn zc_endpoint_peer_subscribed(ep: *const zc_endpoint, topic: *co
 
 /// Copies the endpoint's counters to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub extern "C" fn zc_endpoint_get_stats(ep: *const zc_endpoint, out: *mut zc_endpoint_stats) -> zc_result {
+pub extern "C" fn zc_endpoint_get_stats(
+    ep: *const zc_endpoint,
+    out: *mut zc_endpoint_stats,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let s = ENDPOINTS.get(ep)?.stats();
@@ -461,7 +518,11 @@ pub extern "C" fn zc_message_topic(msg: *const zc_message, out: *mut *mut c_char
 /// library-owned copy (free with `zc_string_free`), `*len` its length.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (status message).
 #[no_mangle]
-pub extern "C" fn zc_message_data(msg: *const zc_message, out: *mut *mut u8, len: *mut usize) -> zc_result {
+pub extern "C" fn zc_message_data(
+    msg: *const zc_message,
+    out: *mut *mut u8,
+    len: *mut usize,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         out_ptr(len, "len")?;
@@ -504,11 +565,18 @@ pub extern "C" fn zc_message_peer_id(msg: *const zc_message, out: *mut *mut c_ch
 /// A status message's peer address (free with `zc_string_free`) and port (`port` may be
 /// NULL). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (event message).
 #[no_mangle]
-pub extern "C" fn zc_message_address(msg: *const zc_message, out: *mut *mut c_char, port: *mut u16) -> zc_result {
+pub extern "C" fn zc_message_address(
+    msg: *const zc_message,
+    out: *mut *mut c_char,
+    port: *mut u16,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let m = MESSAGES.get(msg)?;
-        let p = m.peer.as_ref().ok_or_else(|| Error::type_mismatch("an event message has no peer address"))?;
+        let p = m
+            .peer
+            .as_ref()
+            .ok_or_else(|| Error::type_mismatch("an event message has no peer address"))?;
         if !port.is_null() {
             write_out(port, p.port);
         }

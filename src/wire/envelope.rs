@@ -60,8 +60,9 @@ impl<'a> EnvelopeRef<'a> {
     /// I/O thread can choose whether to pay for the full check.
     pub fn validate_data(&self) -> Result<()> {
         if self.kind == EnvelopeType::Data {
-            crate::data::bin::decode(self.payload)
-                .map_err(|e| Error::decode(format!("data envelope on '{}': {}", self.topic, e.message)))?;
+            crate::data::bin::decode(self.payload).map_err(|e| {
+                Error::decode(format!("data envelope on '{}': {}", self.topic, e.message))
+            })?;
         }
         Ok(())
     }
@@ -96,7 +97,9 @@ impl<'a> EnvelopeRef<'a> {
         let payload = &buf[end..];
         match kind {
             EnvelopeType::Data if !matches!(payload.first(), Some(&t) if t <= 14) => {
-                return Err(Error::decode("data envelope payload does not start with a data type tag"));
+                return Err(Error::decode(
+                    "data envelope payload does not start with a data type tag",
+                ));
             }
             EnvelopeType::Command if payload.is_empty() => {
                 return Err(Error::decode("command envelope without payload"));
@@ -106,7 +109,14 @@ impl<'a> EnvelopeRef<'a> {
             }
             _ => {}
         }
-        Ok(EnvelopeRef { sender: EndpointId(sender), receiver: EndpointId(receiver), kind, ttl, topic, payload })
+        Ok(EnvelopeRef {
+            sender: EndpointId(sender),
+            receiver: EndpointId(receiver),
+            kind,
+            ttl,
+            topic,
+            payload,
+        })
     }
 
     pub fn to_owned(&self) -> Envelope {
@@ -153,7 +163,15 @@ impl Envelope {
     }
 
     pub fn encode_frame(&self, out: &mut Vec<u8>) -> Result<()> {
-        encode_frame(out, self.sender, self.receiver, self.kind, self.ttl, &self.topic, &self.payload)
+        encode_frame(
+            out,
+            self.sender,
+            self.receiver,
+            self.kind,
+            self.ttl,
+            &self.topic,
+            &self.payload,
+        )
     }
 }
 
@@ -167,10 +185,15 @@ pub fn encode_frame(
     topic: &str,
     payload: &[u8],
 ) -> Result<()> {
-    let tlen = u16::try_from(topic.len())
-        .map_err(|_| Error::invalid(format!("topic of {} bytes exceeds the limit of 65535 bytes", topic.len())))?;
+    let tlen = u16::try_from(topic.len()).map_err(|_| {
+        Error::invalid(format!(
+            "topic of {} bytes exceeds the limit of 65535 bytes",
+            topic.len()
+        ))
+    })?;
     let len = ENVELOPE_HEADER_LEN + topic.len() + payload.len();
-    let len = u32::try_from(len).map_err(|_| Error::invalid(format!("envelope of {len} bytes is too large")))?;
+    let len = u32::try_from(len)
+        .map_err(|_| Error::invalid(format!("envelope of {len} bytes is too large")))?;
     out.reserve(4 + len as usize);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&sender.0);
@@ -188,7 +211,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     // The data envelope of Broker's internal/wire_format.test.cc.
@@ -199,7 +225,10 @@ mod tests {
         let bytes = hex(DATA_HEX);
         let e = EnvelopeRef::decode(&bytes).unwrap();
         assert_eq!(e.sender.to_string(), "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1");
-        assert_eq!(e.receiver.to_string(), "c0551e8d-392b-509b-a47b-ae46f75befac");
+        assert_eq!(
+            e.receiver.to_string(),
+            "c0551e8d-392b-509b-a47b-ae46f75befac"
+        );
         assert_eq!(e.kind, EnvelopeType::Data);
         assert_eq!(e.ttl, 16);
         assert_eq!(e.topic, "foobar");
@@ -251,6 +280,15 @@ mod tests {
         let mut p = Vec::new();
         encode_frame(&mut p, a, b, EnvelopeType::Ping, 1, "<$>", b"foo").unwrap();
         assert_eq!(EnvelopeRef::decode(&p[4..]).unwrap().payload, b"foo");
-        assert!(encode_frame(&mut p, a, b, EnvelopeType::Data, 1, &"x".repeat(70000), b"\0").is_err());
+        assert!(encode_frame(
+            &mut p,
+            a,
+            b,
+            EnvelopeType::Data,
+            1,
+            &"x".repeat(70000),
+            b"\0"
+        )
+        .is_err());
     }
 }

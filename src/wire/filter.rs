@@ -9,7 +9,9 @@ pub type Filter = Vec<String>;
 
 /// True if `topic` starts with any prefix of `filter`.
 pub fn filter_matches(filter: &[String], topic: &str) -> bool {
-    filter.iter().any(|p| topic.as_bytes().starts_with(p.as_bytes()))
+    filter
+        .iter()
+        .any(|p| topic.as_bytes().starts_with(p.as_bytes()))
 }
 
 /// Sorted and minimal: a prefix covered by a shorter one is left out (Broker's
@@ -37,10 +39,14 @@ pub fn encode_filter(f: &[String], out: &mut Vec<u8>) {
 
 /// Decodes a filter that must span all of `buf`.
 pub fn decode_filter(buf: &[u8]) -> Result<Filter> {
-    let (n, mut pos) = read_varbyte(buf).ok_or_else(|| Error::decode("filter: bad element count"))?;
+    let (n, mut pos) =
+        read_varbyte(buf).ok_or_else(|| Error::decode("filter: bad element count"))?;
     // Each entry takes at least one byte, which bounds the allocation by the input.
     if n as usize > buf.len() {
-        return Err(Error::decode(format!("filter: count {n} exceeds the {} bytes available", buf.len())));
+        return Err(Error::decode(format!(
+            "filter: count {n} exceeds the {} bytes available",
+            buf.len()
+        )));
     }
     let mut f = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -57,7 +63,10 @@ pub fn decode_filter(buf: &[u8]) -> Result<Filter> {
         pos = end;
     }
     if pos != buf.len() {
-        return Err(Error::decode(format!("filter: {} trailing bytes", buf.len() - pos)));
+        return Err(Error::decode(format!(
+            "filter: {} trailing bytes",
+            buf.len() - pos
+        )));
     }
     Ok(f)
 }
@@ -85,7 +94,13 @@ mod tests {
 
     #[test]
     fn normalize_and_match() {
-        let f = normalize(vec!["a/b".into(), "a".into(), "c/d".into(), "c/d".into(), "c/de".into()]);
+        let f = normalize(vec![
+            "a/b".into(),
+            "a".into(),
+            "c/d".into(),
+            "c/d".into(),
+            "c/de".into(),
+        ]);
         assert_eq!(f, vec!["a".to_string(), "c/d".to_string()]);
         assert!(filter_matches(&f, "alice"));
         assert!(filter_matches(&f, "c/dx"));

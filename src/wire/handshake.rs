@@ -40,10 +40,21 @@ pub const TAG_ORIGINATOR_ACK: u8 = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeMsg {
-    Hello { sender: EndpointId, min_version: u8, max_version: u8 },
+    Hello {
+        sender: EndpointId,
+        min_version: u8,
+        max_version: u8,
+    },
     Probe,
-    VersionSelect { sender: EndpointId, version: u8 },
-    DropConn { sender: EndpointId, code: u8, description: String },
+    VersionSelect {
+        sender: EndpointId,
+        version: u8,
+    },
+    DropConn {
+        sender: EndpointId,
+        code: u8,
+        description: String,
+    },
     OriginatorSyn(Filter),
     ResponderSynAck(Filter),
     OriginatorAck,
@@ -58,13 +69,20 @@ pub struct Reject {
 
 impl Reject {
     fn new(code: u8, d: impl Into<String>) -> Reject {
-        Reject { code, description: d.into() }
+        Reject {
+            code,
+            description: d.into(),
+        }
     }
 }
 
 impl HandshakeMsg {
     pub fn hello(sender: EndpointId) -> Self {
-        HandshakeMsg::Hello { sender, min_version: PROTOCOL_VERSION, max_version: PROTOCOL_VERSION }
+        HandshakeMsg::Hello {
+            sender,
+            min_version: PROTOCOL_VERSION,
+            max_version: PROTOCOL_VERSION,
+        }
     }
 
     pub fn name(&self) -> &'static str {
@@ -83,7 +101,11 @@ impl HandshakeMsg {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let magic = MAGIC.to_be_bytes();
         match self {
-            HandshakeMsg::Hello { sender, min_version, max_version } => {
+            HandshakeMsg::Hello {
+                sender,
+                min_version,
+                max_version,
+            } => {
                 out.push(TAG_HELLO);
                 out.extend_from_slice(&magic);
                 out.extend_from_slice(&sender.0);
@@ -100,7 +122,11 @@ impl HandshakeMsg {
                 out.extend_from_slice(&sender.0);
                 out.push(*version);
             }
-            HandshakeMsg::DropConn { sender, code, description } => {
+            HandshakeMsg::DropConn {
+                sender,
+                code,
+                description,
+            } => {
                 out.push(TAG_DROP_CONN);
                 out.extend_from_slice(&magic);
                 out.extend_from_slice(&sender.0);
@@ -133,8 +159,11 @@ impl HandshakeMsg {
     /// a bad magic number is `wrong_magic_number`, a version range without 1 is
     /// `peer_incompatible`, anything malformed is `invalid_message`.
     pub fn decode(buf: &[u8]) -> Result<HandshakeMsg, Reject> {
-        let invalid = |what: &str| Reject::new(ec::INVALID_MESSAGE, format!("failed to parse {what}"));
-        let (&tag, rest) = buf.split_first().ok_or_else(|| invalid("an empty message"))?;
+        let invalid =
+            |what: &str| Reject::new(ec::INVALID_MESSAGE, format!("failed to parse {what}"));
+        let (&tag, rest) = buf
+            .split_first()
+            .ok_or_else(|| invalid("an empty message"))?;
         let magic_and_id = |rest: &[u8], what: &str, extra: usize| -> Result<EndpointId, Reject> {
             if rest.len() < 20 + extra {
                 return Err(invalid(what));
@@ -154,9 +183,16 @@ impl HandshakeMsg {
                 }
                 let (min_version, max_version) = (rest[20], rest[21]);
                 if min_version > PROTOCOL_VERSION || max_version < PROTOCOL_VERSION {
-                    return Err(Reject::new(ec::PEER_INCOMPATIBLE, "unsupported versions offered"));
+                    return Err(Reject::new(
+                        ec::PEER_INCOMPATIBLE,
+                        "unsupported versions offered",
+                    ));
                 }
-                Ok(HandshakeMsg::Hello { sender, min_version, max_version })
+                Ok(HandshakeMsg::Hello {
+                    sender,
+                    min_version,
+                    max_version,
+                })
             }
             TAG_PROBE => {
                 if rest.len() != 4 {
@@ -173,9 +209,15 @@ impl HandshakeMsg {
                     return Err(invalid("version_select"));
                 }
                 if rest[20] != PROTOCOL_VERSION {
-                    return Err(Reject::new(ec::PEER_INCOMPATIBLE, "unsupported version selected"));
+                    return Err(Reject::new(
+                        ec::PEER_INCOMPATIBLE,
+                        "unsupported version selected",
+                    ));
                 }
-                Ok(HandshakeMsg::VersionSelect { sender, version: rest[20] })
+                Ok(HandshakeMsg::VersionSelect {
+                    sender,
+                    version: rest[20],
+                })
             }
             TAG_DROP_CONN => {
                 let sender = magic_and_id(rest, "drop_conn", 2)?;
@@ -186,7 +228,11 @@ impl HandshakeMsg {
                     return Err(invalid("drop_conn"));
                 }
                 let description = String::from_utf8_lossy(&rest[start..]).into_owned();
-                Ok(HandshakeMsg::DropConn { sender, code, description })
+                Ok(HandshakeMsg::DropConn {
+                    sender,
+                    code,
+                    description,
+                })
             }
             TAG_ORIGINATOR_SYN => decode_filter(rest)
                 .map(HandshakeMsg::OriginatorSyn)
@@ -226,9 +272,23 @@ mod tests {
         assert_eq!(h.len(), 23);
         assert_eq!(&h[..5], &[6, 0x5a, 0x45, 0x45, 0x4b]);
         assert_eq!(&h[21..], &[1, 1]);
-        assert_eq!(round_trip(HandshakeMsg::Probe), vec![7, 0x5a, 0x45, 0x45, 0x4b]);
-        assert_eq!(round_trip(HandshakeMsg::VersionSelect { sender: id(2), version: 1 }).len(), 22);
-        let d = round_trip(HandshakeMsg::DropConn { sender: id(3), code: 39, description: "redundant connection".into() });
+        assert_eq!(
+            round_trip(HandshakeMsg::Probe),
+            vec![7, 0x5a, 0x45, 0x45, 0x4b]
+        );
+        assert_eq!(
+            round_trip(HandshakeMsg::VersionSelect {
+                sender: id(2),
+                version: 1
+            })
+            .len(),
+            22
+        );
+        let d = round_trip(HandshakeMsg::DropConn {
+            sender: id(3),
+            code: 39,
+            description: "redundant connection".into(),
+        });
         assert_eq!(d.len(), 22 + 1 + 20);
         assert_eq!(d[21], 39);
         let s = round_trip(HandshakeMsg::OriginatorSyn(vec!["/foo/bar".into()]));
@@ -243,20 +303,58 @@ mod tests {
     #[test]
     fn validation_uses_brokers_codes() {
         let mut h = Vec::new();
-        HandshakeMsg::Hello { sender: id(1), min_version: 200, max_version: 201 }.encode(&mut h);
-        assert_eq!(HandshakeMsg::decode(&h).unwrap_err().code, ec::PEER_INCOMPATIBLE);
+        HandshakeMsg::Hello {
+            sender: id(1),
+            min_version: 200,
+            max_version: 201,
+        }
+        .encode(&mut h);
+        assert_eq!(
+            HandshakeMsg::decode(&h).unwrap_err().code,
+            ec::PEER_INCOMPATIBLE
+        );
         let mut h = Vec::new();
-        HandshakeMsg::Hello { sender: id(1), min_version: 1, max_version: 99 }.encode(&mut h);
+        HandshakeMsg::Hello {
+            sender: id(1),
+            min_version: 1,
+            max_version: 99,
+        }
+        .encode(&mut h);
         assert!(HandshakeMsg::decode(&h).is_ok());
         h[1] = 0;
-        assert_eq!(HandshakeMsg::decode(&h).unwrap_err().code, ec::WRONG_MAGIC_NUMBER);
+        assert_eq!(
+            HandshakeMsg::decode(&h).unwrap_err().code,
+            ec::WRONG_MAGIC_NUMBER
+        );
         let mut v = Vec::new();
-        HandshakeMsg::VersionSelect { sender: id(2), version: 2 }.encode(&mut v);
-        assert_eq!(HandshakeMsg::decode(&v).unwrap_err().code, ec::PEER_INCOMPATIBLE);
-        assert_eq!(HandshakeMsg::decode(&[]).unwrap_err().code, ec::INVALID_MESSAGE);
-        assert_eq!(HandshakeMsg::decode(&[1, 2, 3]).unwrap_err().code, ec::INVALID_MESSAGE);
-        assert_eq!(HandshakeMsg::decode(&[6, 0x5a]).unwrap_err().code, ec::INVALID_MESSAGE);
-        assert_eq!(HandshakeMsg::decode(&[12, 0]).unwrap_err().code, ec::INVALID_MESSAGE);
-        assert_eq!(HandshakeMsg::decode(&[10, 5, 1]).unwrap_err().code, ec::INVALID_MESSAGE);
+        HandshakeMsg::VersionSelect {
+            sender: id(2),
+            version: 2,
+        }
+        .encode(&mut v);
+        assert_eq!(
+            HandshakeMsg::decode(&v).unwrap_err().code,
+            ec::PEER_INCOMPATIBLE
+        );
+        assert_eq!(
+            HandshakeMsg::decode(&[]).unwrap_err().code,
+            ec::INVALID_MESSAGE
+        );
+        assert_eq!(
+            HandshakeMsg::decode(&[1, 2, 3]).unwrap_err().code,
+            ec::INVALID_MESSAGE
+        );
+        assert_eq!(
+            HandshakeMsg::decode(&[6, 0x5a]).unwrap_err().code,
+            ec::INVALID_MESSAGE
+        );
+        assert_eq!(
+            HandshakeMsg::decode(&[12, 0]).unwrap_err().code,
+            ec::INVALID_MESSAGE
+        );
+        assert_eq!(
+            HandshakeMsg::decode(&[10, 5, 1]).unwrap_err().code,
+            ec::INVALID_MESSAGE
+        );
     }
 }

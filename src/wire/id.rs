@@ -15,7 +15,9 @@ impl EndpointId {
         let mut b = [0u8; 16];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut b))
-            .map_err(|e| crate::Error::new(crate::ErrorKind::Io, format!("reading /dev/urandom: {e}")))?;
+            .map_err(|e| {
+                crate::Error::new(crate::ErrorKind::Io, format!("reading /dev/urandom: {e}"))
+            })?;
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         Ok(EndpointId(b))
@@ -27,7 +29,9 @@ impl EndpointId {
 
     /// Parses the text form `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (case-insensitive).
     pub fn parse(s: &str) -> crate::Result<EndpointId> {
-        let bad = || crate::Error::invalid(format!("'{s}' is not an endpoint id (expected a UUID like 5746d8ee-3644-5bd2-9f54-d5a44c26c2a1)"));
+        let bad = || {
+            crate::Error::invalid(format!("'{s}' is not an endpoint id (expected a UUID like 5746d8ee-3644-5bd2-9f54-d5a44c26c2a1)"))
+        };
         let b = s.as_bytes();
         if b.len() != 36 {
             return Err(bad());
