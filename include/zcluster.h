@@ -575,6 +575,15 @@ zc_result zc_endpoint_publish_data(const zc_endpoint *ep,
                                    size_t len);
 
 /**
+ * Publishes a Zeek event on `topic` to every peer whose subscriptions match. The event
+ * is copied; the caller keeps owning it. Under backpressure (the default) it waits up to
+ * the backpressure timeout for room.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (topic too
+ * long or reserved), ZC_ERR_WOULD_BLOCK (no room within the timeout), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_publish(const zc_endpoint *ep, const char *topic, const zc_event *event);
+
+/**
  * A descriptor that is readable exactly while messages wait (level-triggered), for
  * select/poll/epoll loops. Owned by the endpoint: do not read or close it.
  * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
@@ -622,6 +631,13 @@ zc_result zc_endpoint_peer_subscribed(const zc_endpoint *ep, const char *topic, 
  * Copies the endpoint's counters to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
  */
 zc_result zc_endpoint_get_stats(const zc_endpoint *ep, zc_endpoint_stats *out);
+
+/**
+ * An event message's Zeek event; the caller owns `*out` (`zc_event_free`).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a status or command message, or
+ * data that is not a Zeek event), ZC_ERR_DECODE.
+ */
+zc_result zc_message_event(const zc_message *msg, zc_event **out);
 
 /**
  * The message's kind. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.

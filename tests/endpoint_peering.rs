@@ -459,3 +459,22 @@ fn close_wakes_blocked_next_and_refuses_commands() {
         zcluster::ErrorKind::Closed
     );
 }
+
+#[test]
+fn zeek_events_round_trip() {
+    use zcluster::data::{Event, Value};
+    let a = ep();
+    let b = ep();
+    connect(&a, &b);
+    b.subscribe("zeek/event/").unwrap();
+    assert!(a.await_peer_subscription("zeek/event/x", T));
+    let ev = Event::with_args("Demo::ping", vec![Value::String(b"hi".to_vec()), Value::Count(1)]);
+    a.publish_event("zeek/event/x", &ev).unwrap();
+    let m = next_data(&b, T).unwrap();
+    assert_eq!(m.event().unwrap(), ev);
+    // A plain value is data but not an event.
+    a.publish_value("zeek/event/x", &Value::Count(3)).unwrap();
+    let m = next_data(&b, T).unwrap();
+    assert_eq!(m.value().unwrap(), Value::Count(3));
+    assert_eq!(m.event().unwrap_err().kind, zcluster::ErrorKind::Type);
+}

@@ -306,6 +306,17 @@ impl Message {
         crate::data::bin::decode(&self.payload)
     }
 
+    /// Decodes a data message's payload as a Zeek event (`[1, 1, [name, args, meta?]]`).
+    pub fn event(&self) -> Result<crate::data::Event> {
+        if self.kind != MessageKind::Data {
+            return Err(Error::type_mismatch(format!(
+                "a {:?} message carries no event",
+                self.kind
+            )));
+        }
+        crate::data::Event::from_bytes(&self.payload)
+    }
+
     pub fn is_status(&self) -> bool {
         !matches!(self.kind, MessageKind::Data | MessageKind::Command)
     }
@@ -536,6 +547,11 @@ impl Endpoint {
         let mut payload = Vec::new();
         crate::data::bin::try_encode(value, &mut payload)?;
         self.publish(topic, payload)
+    }
+
+    /// Publishes a Zeek event (encoded here) as a data envelope.
+    pub fn publish_event(&self, topic: &str, event: &crate::data::Event) -> Result<()> {
+        self.publish(topic, event.to_bytes())
     }
 
     /// Publishes a command envelope (store traffic). With a receiver it goes only to that

@@ -186,3 +186,20 @@ def test_reconnects_after_remote_process_is_killed_and_restarted():
         finally:
             child.kill()
             child.wait()
+
+
+def test_events_round_trip(pair):
+    a, b, port = pair
+    b.subscribe("zeek/")
+    wait_subscribed(a, "zeek/x")
+    ev = zcluster.Event("Demo::ping", ["hi", zcluster.Count(1)])
+    a.publish("zeek/x", ev)
+    m = wait_kind(b, MessageKind.EVENT)
+    assert m.topic == "zeek/x"
+    assert m.event == ev
+    assert (m.event.name, m.event.args) == ("Demo::ping", ["hi", zcluster.Count(1)])
+    a.publish("zeek/x", zcluster.to_binary(5))
+    m = wait_kind(b, MessageKind.EVENT)
+    assert m.event is None and m.value == 5
+    with pytest.raises(TypeError):
+        a.publish("zeek/x", 5)

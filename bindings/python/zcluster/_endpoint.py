@@ -3,6 +3,7 @@
 import ctypes
 import enum
 
+from ._data import Event, from_binary
 from ._lib import check, cstr, lib, take_bytes, take_string
 
 _p = ctypes.c_void_p
@@ -57,6 +58,8 @@ _decl("zc_message_text", [_p, ctypes.POINTER(_p)])
 _decl("zc_message_peer_id", [_p, ctypes.POINTER(_p)])
 _decl("zc_message_address", [_p, ctypes.POINTER(_p), ctypes.POINTER(ctypes.c_uint16)])
 _decl("zc_message_free", [_p], None)
+_decl("zc_endpoint_publish", [_p, ctypes.c_char_p, _p])
+_decl("zc_message_event", [_p, ctypes.POINTER(_p)])
 
 
 class MessageKind(enum.IntEnum):
@@ -82,13 +85,13 @@ class Message:
     (the Broker-encoded value, bytes); status messages have `.peer_id`, `.address`,
     `.port` and `.text`. `.peer_name` is set by the cluster layer."""
 
-    __slots__ = ("kind", "topic", "data", "peer_id", "peer_name", "address", "port", "text")
+    __slots__ = ("kind", "topic", "data", "event", "peer_id", "peer_name", "address", "port", "text")
 
     def __init__(self, handle):
         k = ctypes.c_int()
         check(lib.zc_message_kind(handle, ctypes.byref(k)))
         self.kind = MessageKind(k.value)
-        self.topic = self.data = self.address = self.port = self.peer_name = None
+        self.topic = self.data = self.event = self.address = self.port = self.peer_name = None
         s = _p()
         check(lib.zc_message_text(handle, ctypes.byref(s)))
         self.text = take_string(s.value)
@@ -98,6 +101,14 @@ class Message:
             n = ctypes.c_size_t()
             check(lib.zc_message_data(handle, ctypes.byref(s), ctypes.byref(n)))
             self.data = take_bytes(s.value, n.value)
+            if self.kind == MessageKind.EVENT:
+                ev = _p()
+                # Data that is not a Zeek event (a plain value) leaves .event None.
+                if lib.zc_message_event(handle, ctypes.byref(ev)) == 0:
+                    try:
+                        self.event = Event._from_event_handle(ev)
+                    finally:
+                        lib.zc_event_free(ev)
         else:
             port = ctypes.c_uint16()
             check(lib.zc_message_address(handle, ctypes.byref(s), ctypes.byref(port)))
@@ -107,7 +118,14 @@ class Message:
         if lib.zc_message_peer_id(handle, ctypes.byref(s)) == 0:
             self.peer_id = take_string(s.value)
 
+    @property
+    def value(self):
+        """An event or command message's payload as a Python value."""
+        return None if self.data is None else from_binary(self.data)
+
     def __repr__(self):
+        if self.event is not None:
+            return "Message(EVENT, topic=%r, event=%r)" % (self.topic, self.event)
         if self.topic is not None:
             return "Message(%s, topic=%r, data=%r)" % (self.kind.name, self.topic, self.data)
         return "Message(%s, peer_id=%r, address=%r, port=%r, text=%r)" % (
@@ -181,11 +199,16 @@ class Endpoint:
         check(lib.zc_endpoint_publish_data(self._handle(), cstr(topic), data, len(data)))
 
     def publish(self, topic, event):
-        """Publishes an event. Until the event codec is exposed here, `event` may also be
-        the Broker-encoded bytes of the value."""
+        """Publishes a zcluster.Event (or, as bytes, one Broker-encoded value)."""
         if isinstance(event, (bytes, bytearray, memoryview)):
             return self.publish_data(topic, event)
-        raise TypeError("publish: zcluster.Event support arrives with the event bindings; pass bytes")
+        if not isinstance(event, Event):
+            raise TypeError("publish: expected a zcluster.Event or bytes, got %s" % type(event).__name__)
+        ev = event._to_event_handle()
+        try:
+            check(lib.zc_endpoint_publish(self._handle(), cstr(topic), ev))
+        finally:
+            lib.zc_event_free(ev)
 
     def next(self, timeout=None):
         """The next Message, or None if none arrives within `timeout` seconds (None waits
