@@ -593,7 +593,8 @@ zc_result zc_endpoint_fd(const zc_endpoint *ep, int *out);
 /**
  * Takes the next message: `timeout_ms` 0 returns at once, < 0 waits without limit (until
  * a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
- * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived),
+ * ZC_ERR_CLOSED (the endpoint was freed by another thread while waiting).
  */
 zc_result zc_endpoint_next(const zc_endpoint *ep, int64_t timeout_ms, zc_message **out);
 

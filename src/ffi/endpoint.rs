@@ -336,7 +336,8 @@ pub extern "C" fn zc_endpoint_fd(ep: *const zc_endpoint, out: *mut c_int) -> zc_
 
 /// Takes the next message: `timeout_ms` 0 returns at once, < 0 waits without limit (until
 /// a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
-/// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
+/// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived),
+/// ZC_ERR_CLOSED (the endpoint was freed by another thread while waiting).
 #[no_mangle]
 pub extern "C" fn zc_endpoint_next(
     ep: *const zc_endpoint,
@@ -363,6 +364,9 @@ pub extern "C" fn zc_endpoint_next(
                 write_out(out, MESSAGES.insert(m));
                 Ok(())
             }
+            None if e.is_closed() => Err(Error::closed(
+                "the endpoint is closed and its inbox is empty",
+            )),
             None => Err(Error::new(
                 crate::ErrorKind::Timeout,
                 format!("no message within {timeout_ms} ms"),
