@@ -168,6 +168,45 @@ static void on_message(const zc_message *m, void *ud) {
 
 static void on_free(void *ud) { ((struct counter *)ud)->freed++; }
 
+ZC_TEST(events_round_trip) {
+    zc_endpoint *a = NULL, *b = NULL;
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &a), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &b), ZC_OK);
+    uint16_t port = 0;
+    ZC_CHECK_RC(zc_endpoint_listen(a, "127.0.0.1", 0, &port), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_subscribe(b, "zeek/"), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_peer(b, "127.0.0.1", port, 100), ZC_OK);
+    ZC_CHECK(wait_subscribed(a, "zeek/x"));
+    zc_event *ev = NULL;
+    ZC_CHECK_RC(zc_event_new("Demo::ping", &ev), ZC_OK);
+    zc_value *v = NULL;
+    ZC_CHECK_RC(zc_value_count(42, &v), ZC_OK);
+    ZC_CHECK_RC(zc_event_add_arg(ev, v), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_publish(a, "zeek/x", ev), ZC_OK);
+    zc_event_free(ev);
+    zc_message *m = wait_kind(b, ZC_MESSAGE_EVENT);
+    ZC_CHECK(m != NULL);
+    zc_event *got = NULL;
+    ZC_CHECK_RC(zc_message_event(m, &got), ZC_OK);
+    char *name = NULL;
+    ZC_CHECK_RC(zc_event_name(got, &name), ZC_OK);
+    ZC_CHECK_STR(name, "Demo::ping");
+    zc_string_free(name);
+    size_t n = 0;
+    ZC_CHECK_RC(zc_event_arg_count(got, &n), ZC_OK);
+    ZC_CHECK(n == 1);
+    zc_event_free(got);
+    zc_message_free(m);
+    /* A status message carries no event. */
+    ZC_CHECK_RC(zc_endpoint_unpeer(b, "127.0.0.1", port), ZC_OK);
+    m = wait_kind(b, ZC_MESSAGE_PEER_REMOVED);
+    ZC_CHECK(m != NULL);
+    ZC_CHECK_RC(zc_message_event(m, &got), ZC_ERR_TYPE);
+    zc_message_free(m);
+    zc_endpoint_free(a);
+    zc_endpoint_free(b);
+}
+
 ZC_TEST(callbacks_inside_poll) {
     zc_endpoint *a = NULL, *b = NULL;
     ZC_CHECK_RC(zc_endpoint_new(NULL, &a), ZC_OK);
@@ -293,6 +332,7 @@ int main(int argc, char **argv) {
     self_path = getenv("ZC_TEST_SELF") ? getenv("ZC_TEST_SELF") : argv[0];
     ZC_RUN(options_by_name);
     ZC_RUN(pubsub_between_two_endpoints);
+    ZC_RUN(events_round_trip);
     ZC_RUN(callbacks_inside_poll);
     ZC_RUN(bad_arguments_and_freed_handles);
     ZC_RUN(events_from_another_process_in_order);

@@ -52,15 +52,15 @@ typedef enum {
      */
     ZC_MESSAGE_ENDPOINT_DISCOVERED = 5,
     /**
-     * Reserved for the cluster layer.
+     * Cluster: a `Cluster::hello(name, id)` arrived; `zc_message_node_name`, peer id.
      */
     ZC_MESSAGE_HELLO = 6,
     /**
-     * Reserved for the cluster layer.
+     * Cluster: `Cluster::node_up(name, id)`; `zc_message_node_name`, peer id.
      */
     ZC_MESSAGE_NODE_UP = 7,
     /**
-     * Reserved for the cluster layer.
+     * Cluster: `Cluster::node_down(name, id)`; `zc_message_node_name`, peer id.
      */
     ZC_MESSAGE_NODE_DOWN = 8,
     /**
@@ -76,6 +76,10 @@ typedef enum {
      * A command envelope (data-store traffic): topic and data.
      */
     ZC_MESSAGE_COMMAND = 11,
+    /**
+     * `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
+     */
+    ZC_MESSAGE_PEER_INVALID = 12,
 } zc_msg_kind;
 
 /**
@@ -203,6 +207,11 @@ typedef enum {
     ZC_TYPE_TABLE = 13,
     ZC_TYPE_VECTOR = 14,
 } zc_type;
+
+/**
+ * Identifies a registered pool (its registration index).
+ */
+typedef struct PoolId PoolId;
 
 typedef struct Port Port;
 
@@ -472,6 +481,15 @@ zc_result zc_endpoint_publish_data(const zc_endpoint *ep,
                                    size_t len);
 
 /**
+ * Publishes a Zeek event on `topic` to every peer whose subscriptions match. The event
+ * is copied; the caller keeps owning it. Under backpressure (the default) it waits up to
+ * the backpressure timeout for room.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (topic too
+ * long or reserved), ZC_ERR_WOULD_BLOCK (no room within the timeout), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_publish(const zc_endpoint *ep, const char *topic, const zc_event *event);
+
+/**
  * A descriptor that is readable exactly while messages wait (level-triggered), for
  * select/poll/epoll loops. Owned by the endpoint: do not read or close it.
  * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
@@ -481,7 +499,8 @@ zc_result zc_endpoint_fd(const zc_endpoint *ep, int *out);
 /**
  * Takes the next message: `timeout_ms` 0 returns at once, < 0 waits without limit (until
  * a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
- * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived),
+ * ZC_ERR_CLOSED (the endpoint was freed by another thread while waiting).
  */
 zc_result zc_endpoint_next(const zc_endpoint *ep, int64_t timeout_ms, zc_message **out);
 
@@ -519,6 +538,13 @@ zc_result zc_endpoint_peer_subscribed(const zc_endpoint *ep, const char *topic, 
  * Copies the endpoint's counters to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
  */
 zc_result zc_endpoint_get_stats(const zc_endpoint *ep, zc_endpoint_stats *out);
+
+/**
+ * An event message's Zeek event; the caller owns `*out` (`zc_event_free`).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a status or command message, or
+ * data that is not a Zeek event), ZC_ERR_DECODE.
+ */
+zc_result zc_message_event(const zc_message *msg, zc_event **out);
 
 /**
  * The message's kind. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.

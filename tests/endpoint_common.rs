@@ -134,6 +134,8 @@ impl RawPeer {
             match self.s.read(&mut b) {
                 Ok(0) => return true,
                 Ok(_) => continue,
+                // A close with our bytes still unread arrives as a reset: closed all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
                 Err(_) => return false,
             }
         }

@@ -161,8 +161,10 @@ fn ttl_is_enforced() {
     connect(&b, &a);
     connect(&c, &b);
     connect(&d, &c);
-    c.subscribe("/ttl").unwrap();
+    // d's filter must be known at c (so c would forward) before a publishes.
     d.subscribe("/ttl").unwrap();
+    assert!(c.await_peer_subscription("/ttl", T));
+    c.subscribe("/ttl").unwrap();
     assert!(a.await_peer_subscription("/ttl", T));
     a.publish("/ttl", string_payload("x")).unwrap();
     assert!(next_data(&c, T).is_some());
@@ -210,6 +212,12 @@ fn unpeer_says_goodbye_and_both_sides_report_removed() {
     assert_eq!(sa[0].peer.as_ref().unwrap().id, Some(b.id()));
     // No reconnect after an unpeer.
     assert!(b.next(Some(Duration::from_millis(300))).is_none());
+    // Unpeering again names no peer.
+    b.unpeer("127.0.0.1", port).unwrap();
+    assert_eq!(
+        expect_kind(&b, &[PeerInvalid]).text,
+        "cannot unpeer from unknown peer"
+    );
     assert!(a.peers().is_empty() && b.peers().is_empty());
 }
 
@@ -362,4 +370,111 @@ fn idle_endpoints_do_not_spin() {
         used <= Duration::from_millis(20),
         "I/O threads used {used:?} of CPU in 2 s idle"
     );
+}
+
+#[test]
+fn command_envelopes_travel_end_to_end() {
+    let a = ep();
+    let b = ep();
+    let c = ep();
+    connect(&a, &b);
+    connect(&a, &c);
+    // Know both filters arrived: c's first, then b's shorter prefix widens the union.
+    c.subscribe("/store/").unwrap();
+    assert!(a.await_peer_subscription("/store/x", T));
+    b.subscribe("/store").unwrap();
+    assert!(a.await_peer_subscription("/storeZ", T));
+    // Broadcast by filter.
+    a.publish_command("/store/x", vec![0, 1, 2], None).unwrap();
+    for e in [&b, &c] {
+        let m = expect_kind(e, &[Command]);
+        assert_eq!(
+            (m.topic.as_str(), m.payload.as_slice()),
+            ("/store/x", &[0u8, 1, 2][..])
+        );
+    }
+    // Addressed to one peer: only c gets it, even without matching filters.
+    a.publish_command("/other", vec![9], Some(c.id())).unwrap();
+    let m = expect_kind(&c, &[Command]);
+    assert_eq!(m.payload, vec![9]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(std::iter::from_fn(|| b.next(None)).all(|m| m.kind != Command));
+}
+
+#[test]
+fn simultaneous_peering_in_both_directions_keeps_one_connection() {
+    let a = ep();
+    let b = ep();
+    let pa = a.listen("127.0.0.1", 0).unwrap();
+    let pb = b.listen("127.0.0.1", 0).unwrap();
+    a.peer("127.0.0.1", pb, Duration::from_millis(100)).unwrap();
+    b.peer("127.0.0.1", pa, Duration::from_millis(100)).unwrap();
+    assert!(a.await_peers(1, T) && b.await_peers(1, T));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.peers().len(), 1);
+    assert_eq!(b.peers().len(), 1);
+    b.subscribe("/both").unwrap();
+    assert!(a.await_peer_subscription("/both", T));
+    a.publish("/both", string_payload("once")).unwrap();
+    assert!(next_data(&b, T).is_some());
+    assert!(next_data(&b, Duration::from_millis(200)).is_none());
+}
+
+#[test]
+fn drop_flushes_what_was_published() {
+    let a = ep();
+    let b = ep();
+    connect(&a, &b);
+    b.subscribe("/flush").unwrap();
+    assert!(a.await_peer_subscription("/flush", T));
+    for i in 0..20_000u64 {
+        let mut p = vec![2u8];
+        p.extend_from_slice(&i.to_be_bytes());
+        a.publish("/flush", p).unwrap();
+    }
+    drop(a);
+    for i in 0..20_000u64 {
+        let m = next_data(&b, T).expect("flushed before close");
+        assert_eq!(m.payload[1..], i.to_be_bytes());
+    }
+    assert_eq!(expect_kind(&b, &[PeerLost, PeerRemoved]).kind, PeerLost);
+}
+
+#[test]
+fn close_wakes_blocked_next_and_refuses_commands() {
+    let a = std::sync::Arc::new(ep());
+    let a2 = a.clone();
+    let t = std::thread::spawn(move || a2.next(Some(Duration::from_secs(30))));
+    std::thread::sleep(Duration::from_millis(100));
+    let start = std::time::Instant::now();
+    a.close();
+    assert!(t.join().unwrap().is_none());
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        a.subscribe("/x").unwrap_err().kind,
+        zcluster::ErrorKind::Closed
+    );
+    assert_eq!(
+        a.publish("/x", string_payload("x")).unwrap_err().kind,
+        zcluster::ErrorKind::Closed
+    );
+}
+
+#[test]
+fn zeek_events_round_trip() {
+    use zcluster::data::{Event, Value};
+    let a = ep();
+    let b = ep();
+    connect(&a, &b);
+    b.subscribe("zeek/event/").unwrap();
+    assert!(a.await_peer_subscription("zeek/event/x", T));
+    let ev = Event::with_args("Demo::ping", vec![Value::String(b"hi".to_vec()), Value::Count(1)]);
+    a.publish_event("zeek/event/x", &ev).unwrap();
+    let m = next_data(&b, T).unwrap();
+    assert_eq!(m.event().unwrap(), ev);
+    // A plain value is data but not an event.
+    a.publish_value("zeek/event/x", &Value::Count(3)).unwrap();
+    let m = next_data(&b, T).unwrap();
+    assert_eq!(m.value().unwrap(), Value::Count(3));
+    assert_eq!(m.event().unwrap_err().kind, zcluster::ErrorKind::Type);
 }

@@ -34,7 +34,22 @@ pub(crate) fn spawn(
     let name = format!("zc-ep-{}", &shared.id.to_string()[..8]);
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || Io::new(shared, poll, hook).run())
+        .spawn(move || {
+            let s2 = shared.clone();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                Io::new(shared, poll, hook).run()
+            }));
+            if r.is_err() {
+                // A bug: make the endpoint fail visibly (Closed) instead of hanging callers.
+                let mut q = s2.cmds.lock();
+                q.closed = true;
+                q.publishes = 0;
+                q.q.clear();
+                drop(q);
+                s2.cmd_room.notify_all();
+                s2.inbox.close();
+            }
+        })
         .map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -699,6 +714,7 @@ impl Io {
             .filter(|(_, r)| (r.host == host && r.port == port) || addrs.contains(&r.addr))
             .map(|(id, _)| *id)
             .collect();
+        let removed_request = !ids.is_empty();
         for id in ids {
             if let Some(Request {
                 state: ReqState::Active(t),
@@ -715,6 +731,17 @@ impl Io {
         }
         targets.sort();
         targets.dedup();
+        if targets.is_empty() && !removed_request {
+            self.deliveries.push(Message::status(
+                MessageKind::PeerInvalid,
+                PeerInfo {
+                    id: None,
+                    address: host.to_string(),
+                    port,
+                },
+                "cannot unpeer from unknown peer",
+            ));
+        }
         for t in targets {
             let Some(c) = self.conns.get_mut(&t) else {
                 continue;
@@ -874,7 +901,10 @@ impl Io {
                     // A peer that closes with our data unread resets the connection
                     // instead of closing it: a partial frame is still the story.
                     c.kill = Some(if c.rend > c.rstart {
-                        format!("connection closed in the middle of a frame ({})", io_reason(&e))
+                        format!(
+                            "connection closed in the middle of a frame ({})",
+                            io_reason(&e)
+                        )
                     } else {
                         io_reason(&e)
                     });
@@ -1159,8 +1189,10 @@ impl Io {
         let counters = &self.shared.counters;
         counters.received.fetch_add(1, Ordering::Relaxed);
         let last_hop = self.conns.get(&from).map(|c| c.peer_id);
-        if (env.receiver.is_nil() || env.receiver == id)
-            && filter_matches(&self.sub_filter, env.topic)
+        // A message addressed to us is for us whatever we subscribed to (store traffic
+        // to a master or clone); a broadcast one only if a subscription matches.
+        if env.receiver == id
+            || (env.receiver.is_nil() && filter_matches(&self.sub_filter, env.topic))
         {
             self.deliveries.push(Message {
                 kind: if env.kind == EnvelopeType::Data {

@@ -10,6 +10,24 @@
 //!
 //! Payloads are opaque bytes here: a data envelope carries one Broker-encoded value, a
 //! command envelope a store command. The event layer (`data`) encodes and decodes them.
+//! Command envelopes travel exactly like data (by filter, or addressed to one peer with
+//! `publish_command(.., Some(id))`) and reach the host as `MessageKind::Command`.
+//!
+//! Routing (Broker's rules, plus what Broker leaves out):
+//! - A peer gets a message if its advertised filter matches the topic (byte prefix) or the
+//!   message is addressed to it; never the peer it came from. We always write our own id
+//!   as sender (the last hop). Our inbox never sees our own publishes.
+//! - With forwarding on, what we advertise to peer P is our subscriptions plus every
+//!   other peer's filter (split horizon: never P's own back), re-sent as a routing update
+//!   addressed to P whenever it changes. So in a tree every subscriber gets each message
+//!   exactly once, in publish order per publisher (one TCP stream per hop, FIFO routing).
+//! - Each hop decrements the TTL and a message with TTL 1 is not forwarded. On a cycle,
+//!   messages are duplicated (once per path) until the TTL runs out, and a withdrawn
+//!   subscription can keep circulating in the filters (count-to-infinity): use a tree, or
+//!   turn forwarding off as Zeek's cluster does.
+//! - Unpeering says goodbye with Broker's BYE ping; the side that receives it reports
+//!   `PeerRemoved` (Broker would report lost) and neither side reconnects. Dropping an
+//!   endpoint sends no goodbye: peers report `PeerLost` and reconnect if they initiated.
 
 mod inbox;
 mod io;
@@ -251,6 +269,8 @@ pub enum MessageKind {
     NodeUp,
     /// Cluster layer: `Cluster::node_down(name, id)`.
     NodeDown,
+    /// `unpeer` named no known peer or pending peering (Broker's `peer_invalid` error).
+    PeerInvalid,
 }
 
 /// A message for the host.
@@ -293,6 +313,17 @@ impl Message {
             )));
         }
         crate::data::bin::decode(&self.payload)
+    }
+
+    /// Decodes a data message's payload as a Zeek event (`[1, 1, [name, args, meta?]]`).
+    pub fn event(&self) -> Result<crate::data::Event> {
+        if self.kind != MessageKind::Data {
+            return Err(Error::type_mismatch(format!(
+                "a {:?} message carries no event",
+                self.kind
+            )));
+        }
+        crate::data::Event::from_bytes(&self.payload)
     }
 
     pub fn is_status(&self) -> bool {
@@ -602,6 +633,11 @@ impl Endpoint {
         let mut payload = Vec::new();
         crate::data::bin::try_encode(value, &mut payload)?;
         self.publish(topic, payload)
+    }
+
+    /// Publishes a Zeek event (encoded here) as a data envelope.
+    pub fn publish_event(&self, topic: &str, event: &crate::data::Event) -> Result<()> {
+        self.publish(topic, event.to_bytes())
     }
 
     /// Publishes a command envelope (store traffic). With a receiver it goes only to that

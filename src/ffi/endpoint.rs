@@ -4,6 +4,7 @@
 //! `&Endpoint`. The endpoint's own I/O thread never runs host code: callbacks run inside
 //! `zc_endpoint_poll` on the thread that calls it.
 
+use super::event::{event_from_handle, event_into_handle, zc_event};
 use super::handle::{kind, Registry};
 use super::strings::{arg_bytes, arg_str, give_bytes, give_string};
 use super::{guard, guard_void, out_ptr, write_out, zc_result};
@@ -63,6 +64,8 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_PEER_REJECTED = 10,
     /// A command envelope (data-store traffic): topic and data.
     ZC_MESSAGE_COMMAND = 11,
+    /// `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
+    ZC_MESSAGE_PEER_INVALID = 12,
 }
 
 fn kind_of(k: MessageKind) -> zc_msg_kind {
@@ -80,6 +83,7 @@ fn kind_of(k: MessageKind) -> zc_msg_kind {
         MessageKind::Hello => ZC_MESSAGE_HELLO,
         MessageKind::NodeUp => ZC_MESSAGE_NODE_UP,
         MessageKind::NodeDown => ZC_MESSAGE_NODE_DOWN,
+        MessageKind::PeerInvalid => ZC_MESSAGE_PEER_INVALID,
     }
 }
 
@@ -302,6 +306,25 @@ pub extern "C" fn zc_endpoint_publish_data(
     })
 }
 
+/// Publishes a Zeek event on `topic` to every peer whose subscriptions match. The event
+/// is copied; the caller keeps owning it. Under backpressure (the default) it waits up to
+/// the backpressure timeout for room.
+/// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (topic too
+/// long or reserved), ZC_ERR_WOULD_BLOCK (no room within the timeout), ZC_ERR_CLOSED.
+#[no_mangle]
+pub extern "C" fn zc_endpoint_publish(
+    ep: *const zc_endpoint,
+    topic: *const c_char,
+    event: *const zc_event,
+) -> zc_result {
+    guard(|| {
+        let e = ENDPOINTS.get(ep)?;
+        let topic = arg_str(topic, "topic")?;
+        let ev = event_from_handle(event)?;
+        e.publish_event(topic, &ev)
+    })
+}
+
 /// A descriptor that is readable exactly while messages wait (level-triggered), for
 /// select/poll/epoll loops. Owned by the endpoint: do not read or close it.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
@@ -316,7 +339,8 @@ pub extern "C" fn zc_endpoint_fd(ep: *const zc_endpoint, out: *mut c_int) -> zc_
 
 /// Takes the next message: `timeout_ms` 0 returns at once, < 0 waits without limit (until
 /// a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
-/// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
+/// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived),
+/// ZC_ERR_CLOSED (the endpoint was freed by another thread while waiting).
 #[no_mangle]
 pub extern "C" fn zc_endpoint_next(
     ep: *const zc_endpoint,
@@ -343,6 +367,9 @@ pub extern "C" fn zc_endpoint_next(
                 write_out(out, MESSAGES.insert(m));
                 Ok(())
             }
+            None if e.is_closed() => Err(Error::closed(
+                "the endpoint is closed and its inbox is empty",
+            )),
             None => Err(Error::new(
                 crate::ErrorKind::Timeout,
                 format!("no message within {timeout_ms} ms"),
@@ -485,6 +512,19 @@ pub extern "C" fn zc_endpoint_get_stats(
                 forwarded: s.forwarded,
             },
         );
+        Ok(())
+    })
+}
+
+/// An event message's Zeek event; the caller owns `*out` (`zc_event_free`).
+/// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a status or command message, or
+/// data that is not a Zeek event), ZC_ERR_DECODE.
+#[no_mangle]
+pub extern "C" fn zc_message_event(msg: *const zc_message, out: *mut *mut zc_event) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        let ev = MESSAGES.get(msg)?.event()?;
+        write_out(out, event_into_handle(ev));
         Ok(())
     })
 }

@@ -25,6 +25,7 @@ from ._lib import (  # noqa: F401
     version,
 )
 
+from ._endpoint import Endpoint, Message, MessageKind  # noqa: F401,E402
 from ._data import (  # noqa: F401,E402
     Count,
     Enum,
