@@ -96,6 +96,22 @@ pub struct PoolNode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PoolId(pub usize);
 
+// Functions rather than associated consts, which cbindgen would copy into the C header.
+impl PoolId {
+    /// `Cluster::worker_pool` in [`Pools::with_defaults`].
+    pub const fn worker() -> PoolId {
+        PoolId(0)
+    }
+    /// `Cluster::proxy_pool` in [`Pools::with_defaults`].
+    pub const fn proxy() -> PoolId {
+        PoolId(1)
+    }
+    /// `Cluster::logger_pool` in [`Pools::with_defaults`].
+    pub const fn logger() -> PoolId {
+        PoolId(2)
+    }
+}
+
 /// `Cluster::Pool`.
 #[derive(Debug, Clone)]
 pub struct Pool {
@@ -278,20 +294,13 @@ pub struct Pools {
 }
 
 impl Pools {
-    /// The pool of `Cluster::worker_pool` in [`Pools::with_defaults`].
-    pub const WORKER: PoolId = PoolId(0);
-    /// `Cluster::proxy_pool`.
-    pub const PROXY: PoolId = PoolId(1);
-    /// `Cluster::logger_pool`.
-    pub const LOGGER: PoolId = PoolId(2);
-
     /// No pools registered.
     pub fn new() -> Pools {
         Pools::default()
     }
 
     /// The three built-in pools, registered in Zeek's order (worker, proxy, logger), so
-    /// their ids are [`Pools::WORKER`], [`Pools::PROXY`], [`Pools::LOGGER`].
+    /// their ids are [`PoolId::worker`], [`PoolId::proxy`], [`PoolId::logger`].
     pub fn with_defaults() -> Pools {
         let mut p = Pools::new();
         p.pools.push(Pool::new(PoolSpec::worker()));
