@@ -68,7 +68,8 @@ pub struct LogWriter {
 pub fn zeek_date(t: SystemTime) -> String {
     let secs = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+        // time_t's cast truncates towards zero.
+        Err(e) => -(e.duration().as_secs() as i64),
     };
     match Local.timestamp_opt(secs, 0).earliest() {
         Some(dt) => dt.format("%Y-%m-%d-%H-%M-%S").to_string(),

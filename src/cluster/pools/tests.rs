@@ -119,6 +119,23 @@ fn rr_log_topic_round_robin_and_fallback() {
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/cluster/node/logger-2/");
     pools.node_down("logger-2");
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
+
+    // ZeroMQ-style specs: the logger pool is found by role, not by its topic.
+    let dotted = |t: &str, nt| PoolSpec::new(format!("zeek.cluster.pool.{t}"), nt);
+    let mut pools = Pools::with_specs(dotted("worker", Worker), dotted("proxy", Proxy), dotted("logger", Logger));
+    let mut o = AssignOptions::broker("worker-1");
+    o.node_topic_prefix = "zeek.cluster.node.";
+    o.node_topic_separator = ".";
+    pools.assign(&l, &o).unwrap();
+    pools.node_up("logger-2");
+    assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek.cluster.node.logger-2.");
+    assert_eq!(pools.topics_of("logger-1"), ["zeek.cluster.pool.logger"]);
+    // Without built-in pools there is no logger pool: always the fallback.
+    let mut bare = Pools::new();
+    bare.register(PoolSpec::logger()).unwrap();
+    bare.assign(&l, &AssignOptions::broker("worker-1")).unwrap();
+    bare.node_up("logger-1");
+    assert_eq!(bare.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
 }
 
 #[test]
