@@ -705,3 +705,67 @@ fn third_party_zeek_readers_parse_our_cluster_log() {
         }
     }
 }
+
+/// Zeek's unescaping as readers apply it (`\xHH` is a byte, `\\` a backslash).
+fn zeek_unescape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && b.len() >= i + 4 {
+            let h = std::str::from_utf8(&b[i + 2..i + 4]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            match h {
+                Some(v) => {
+                    out.push(v);
+                    i += 4;
+                }
+                None => {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    #[test]
+    fn ascii_string_cells_round_trip(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64)) {
+        let fields = [f("a", ZeekType::String), f("b", ZeekType::Set(Box::new(ZeekType::String)))];
+        let line = ascii::record(&AsciiOptions::default(), &fields, &[s(&bytes), set_of(&[&bytes, b"x"])]);
+        proptest::prop_assert_eq!(line.last(), Some(&b'\n'));
+        let body = &line[..line.len() - 1];
+        proptest::prop_assert!(!body.contains(&b'\n') && !body.contains(&b'\r'));
+        proptest::prop_assert!(!body.starts_with(b"#"));
+        let cells: Vec<&[u8]> = body.split(|c| *c == b'\t').collect();
+        proptest::prop_assert_eq!(cells.len(), 2);
+        proptest::prop_assert_eq!(zeek_unescape(cells[0]), bytes.clone());
+        let elems: Vec<Vec<u8>> = cells[1].split(|c| *c == b',').map(zeek_unescape).collect();
+        proptest::prop_assert!(elems.contains(&bytes) && elems.contains(&b"x".to_vec()));
+        proptest::prop_assert_eq!(elems.len(), if bytes == b"x" { 1 } else { 2 });
+    }
+
+    #[test]
+    fn json_lines_always_parse(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), d in proptest::prelude::any::<f64>()) {
+        let fields = [f("s", ZeekType::String), f("d", ZeekType::Double), f("e", ZeekType::Enum)];
+        let line = json::record(&fields, &[s(&bytes), Value::Real(d), Value::Enum(String::from_utf8_lossy(&bytes).into_owned())]);
+        let text = std::str::from_utf8(&line).expect("JSON output is UTF-8");
+        let v = crate::json::parse(text.trim_end()).expect("JSON output parses");
+        if d.is_finite() {
+            let got = v.get("d").and_then(|x| x.as_f64()).expect("d is a number");
+            proptest::prop_assert_eq!(got.to_bits(), d.to_bits());
+        }
+        // Valid UTF-8 without controls comes back unchanged.
+        if let Ok(t) = std::str::from_utf8(&bytes) {
+            if t.chars().all(|c| !c.is_control() && !(('\u{e000}'..='\u{f8ff}').contains(&c)) && !(('\u{fff0}'..='\u{ffff}').contains(&c))) {
+                proptest::prop_assert_eq!(v.get("s").and_then(|x| x.as_str()), Some(t));
+            }
+        }
+    }
+}
