@@ -449,7 +449,7 @@ fn is_zeek_date(s: &str) -> bool {
 #[test]
 fn writer_cluster_log_end_to_end() {
     let dir = TempDir::new("e2e");
-    let mut w = LogWriter::new(dir.path(), "cluster", cluster_log_fields(), LogFormat::Ascii, None).unwrap();
+    let mut w = LogWriter::cluster(dir.path(), LogFormat::Ascii, None).unwrap();
     // No file before the first record, as in Zeek.
     assert!(dir.files().is_empty());
     let t0 = at(1_700_000_000);

@@ -134,6 +134,11 @@ impl LogWriter {
         LogWriter::with_options(dir, path, fields, format, rotation, AsciiOptions::default())
     }
 
+    /// The writer of `cluster.log` (path `cluster`, fields `ts`, `node`, `message`).
+    pub fn cluster(dir: impl AsRef<Path>, format: LogFormat, rotation: Option<Duration>) -> Result<LogWriter> {
+        LogWriter::new(dir, "cluster", super::cluster_log_fields(), format, rotation)
+    }
+
     /// As [`LogWriter::new`] with other ASCII markers (`LogAscii::separator`, ...).
     pub fn with_options<F: Into<LogField>>(
         dir: impl AsRef<Path>,
