@@ -96,6 +96,22 @@ pub struct PoolNode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PoolId(pub usize);
 
+// Functions rather than associated consts, which cbindgen would copy into the C header.
+impl PoolId {
+    /// `Cluster::worker_pool` in [`Pools::with_defaults`].
+    pub const fn worker() -> PoolId {
+        PoolId(0)
+    }
+    /// `Cluster::proxy_pool` in [`Pools::with_defaults`].
+    pub const fn proxy() -> PoolId {
+        PoolId(1)
+    }
+    /// `Cluster::logger_pool` in [`Pools::with_defaults`].
+    pub const fn logger() -> PoolId {
+        PoolId(2)
+    }
+}
+
 /// `Cluster::Pool`.
 #[derive(Debug, Clone)]
 pub struct Pool {
@@ -275,28 +291,30 @@ impl<'a> AssignOptions<'a> {
 pub struct Pools {
     pools: Vec<Pool>,
     assigned: bool,
+    /// `Cluster::logger_pool`, for `rr_log_topic` (set by the built-in constructors).
+    logger_pool: Option<PoolId>,
 }
 
 impl Pools {
-    /// The pool of `Cluster::worker_pool` in [`Pools::with_defaults`].
-    pub const WORKER: PoolId = PoolId(0);
-    /// `Cluster::proxy_pool`.
-    pub const PROXY: PoolId = PoolId(1);
-    /// `Cluster::logger_pool`.
-    pub const LOGGER: PoolId = PoolId(2);
-
     /// No pools registered.
     pub fn new() -> Pools {
         Pools::default()
     }
 
     /// The three built-in pools, registered in Zeek's order (worker, proxy, logger), so
-    /// their ids are [`Pools::WORKER`], [`Pools::PROXY`], [`Pools::LOGGER`].
+    /// their ids are [`PoolId::worker`], [`PoolId::proxy`], [`PoolId::logger`].
     pub fn with_defaults() -> Pools {
+        Pools::with_specs(PoolSpec::worker(), PoolSpec::proxy(), PoolSpec::logger())
+    }
+
+    /// The three built-in pools with redefined specs (`redef Cluster::proxy_pool_spec =
+    /// ...`, or ZeroMQ's dotted topics), registered in Zeek's order.
+    pub fn with_specs(worker: PoolSpec, proxy: PoolSpec, logger: PoolSpec) -> Pools {
         let mut p = Pools::new();
-        p.pools.push(Pool::new(PoolSpec::worker()));
-        p.pools.push(Pool::new(PoolSpec::proxy()));
-        p.pools.push(Pool::new(PoolSpec::logger()));
+        p.pools.push(Pool::new(worker));
+        p.pools.push(Pool::new(proxy));
+        p.pools.push(Pool::new(logger));
+        p.logger_pool = Some(PoolId::logger());
         p
     }
 
@@ -480,10 +498,10 @@ impl Pools {
     /// `Cluster::rr_log_topic(id, path)` for the Broker backend: round robin over the live
     /// members of the logger pool under the key `"Cluster::rr_log_topic"`, else
     /// `Broker::default_log_topic(id)`, i.e. `"zeek/logs/" + stream_id` (e.g.
-    /// `zeek/logs/Cluster::LOG`). Needs the logger pool ([`Pools::with_defaults`] or a pool
-    /// with topic `zeek/cluster/pool/logger`); without one the fallback is returned.
+    /// `zeek/logs/Cluster::LOG`). The logger pool is the built-in one
+    /// ([`Pools::with_defaults`], [`Pools::with_specs`]); without it the fallback is returned.
     pub fn rr_log_topic(&mut self, stream_id: &str) -> String {
-        if let Some(id) = self.by_topic("zeek/cluster/pool/logger") {
+        if let Some(id) = self.logger_pool {
             if let Some(pool) = self.pools.get_mut(id.0) {
                 if let Some(n) = pool.rr_pick("Cluster::rr_log_topic") {
                     return n.topic.clone();

@@ -15,7 +15,7 @@ mod ascii;
 mod json;
 mod writer;
 
-pub use writer::LogWriter;
+pub use writer::{zeek_date, LogWriter};
 
 use crate::data::Value;
 use crate::error::{Error, Result};

@@ -77,8 +77,7 @@ fn ascii_markers_are_escaped_zeek_baseline_escape_notset_str() {
 
 #[test]
 fn ascii_empty_marker_inside_set_zeek_baseline_escape_empty_str() {
-    let mut o = AsciiOptions::default();
-    o.empty_field = b"EMPTY".to_vec();
+    let o = AsciiOptions { empty_field: b"EMPTY".to_vec(), ..Default::default() };
     let l = ascii_line(&o, &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))], &[set_of(&[b"EMPTY"])]);
     assert_eq!(l, "\\x45MPTY\n");
 }
@@ -106,8 +105,7 @@ fn ascii_set_separator_inside_elements_zeek_baseline_escape_set_separator() {
 
 #[test]
 fn ascii_multibyte_set_separator_zeek_baseline_utf8_enabled_set_separator_escape() {
-    let mut o = AsciiOptions::default();
-    o.set_separator = b"\xc2\xae".to_vec();
+    let o = AsciiOptions { set_separator: b"\xc2\xae".to_vec(), ..Default::default() };
     let l = ascii_line(&o, &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))], &[set_of(&[b"\xc2\xae"])]);
     assert_eq!(l, "\\xc2\\xae\n");
     let h = String::from_utf8(ascii::header(&o, "test", &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))], "T")).unwrap();
@@ -139,8 +137,7 @@ fn ascii_controls_and_utf8_zeek_baselines() {
 
 #[test]
 fn ascii_without_utf8_zeek_baseline_escape_binary() {
-    let mut o = AsciiOptions::default();
-    o.enable_utf_8 = false;
+    let o = AsciiOptions { enable_utf_8: false, ..Default::default() };
     let cases: [(&[u8], &str); 8] = [
         (b"AB\0CD\0", "AB\\x00CD\\x00"),
         (b"AB\xffCD\0", "AB\\xffCD\\x00"),
@@ -159,8 +156,7 @@ fn ascii_without_utf8_zeek_baseline_escape_binary() {
 #[test]
 fn ascii_custom_separators_zeek_baselines_escape_and_empty() {
     // ascii-escape: separator "||"; conn_id columns rolled out by hand.
-    let mut o = AsciiOptions::default();
-    o.separator = b"||".to_vec();
+    let o = AsciiOptions { separator: b"||".to_vec(), ..Default::default() };
     let fields = [
         f("t", ZeekType::Time),
         f("id.orig_h", ZeekType::Addr),
@@ -235,6 +231,7 @@ fn ascii_times_zeek_baseline_timestamps() {
 }
 
 #[test]
+#[allow(clippy::excessive_precision)]
 fn ascii_doubles_zeek_baseline_double() {
     let dmax = 1.79e308;
     let cases: Vec<(f64, String)> = vec![
@@ -298,6 +295,7 @@ fn header_exact_bytes() {
 // Record lines, JSON
 
 #[test]
+#[allow(clippy::approx_constant)] // Zeek's test value 3.14
 fn json_record_zeek_baseline_ascii_json() {
     use ZeekType::*;
     let fields = [
@@ -389,6 +387,7 @@ fn json_strings_zeek_baseline_ascii_json_utf8() {
 }
 
 #[test]
+#[allow(clippy::excessive_precision)]
 fn json_doubles_zeek_baseline_ascii_double() {
     let cases: [(f64, &str); 22] = [
         (2153226000.0, "2153226000.0"),
@@ -450,7 +449,7 @@ fn is_zeek_date(s: &str) -> bool {
 #[test]
 fn writer_cluster_log_end_to_end() {
     let dir = TempDir::new("e2e");
-    let mut w = LogWriter::new(dir.path(), "cluster", cluster_log_fields(), LogFormat::Ascii, None).unwrap();
+    let mut w = LogWriter::cluster(dir.path(), LogFormat::Ascii, None).unwrap();
     // No file before the first record, as in Zeek.
     assert!(dir.files().is_empty());
     let t0 = at(1_700_000_000);
@@ -531,7 +530,7 @@ fn writer_rotates_by_interval() {
     let rotated = w.tick(due).unwrap().expect("rotation");
     let expect_name = format!("cluster.{}.log", writer::zeek_date(t0));
     assert_eq!(rotated.file_name().unwrap().to_string_lossy(), expect_name);
-    assert_eq!(dir.files(), [expect_name.clone()]);
+    assert_eq!(dir.files(), std::slice::from_ref(&expect_name));
     let first = read(&rotated);
     assert!(first.contains("\tone\n"));
     assert_eq!(first.lines().last().unwrap(), format!("#close\t{}", writer::zeek_date(due)));
@@ -703,6 +702,70 @@ fn third_party_zeek_readers_parse_our_cluster_log() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             ),
+        }
+    }
+}
+
+/// Zeek's unescaping as readers apply it (`\xHH` is a byte, `\\` a backslash).
+fn zeek_unescape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && b.len() >= i + 4 {
+            let h = std::str::from_utf8(&b[i + 2..i + 4]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            match h {
+                Some(v) => {
+                    out.push(v);
+                    i += 4;
+                }
+                None => {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    #[test]
+    fn ascii_string_cells_round_trip(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64)) {
+        let fields = [f("a", ZeekType::String), f("b", ZeekType::Set(Box::new(ZeekType::String)))];
+        let line = ascii::record(&AsciiOptions::default(), &fields, &[s(&bytes), set_of(&[&bytes, b"x"])]);
+        proptest::prop_assert_eq!(line.last(), Some(&b'\n'));
+        let body = &line[..line.len() - 1];
+        proptest::prop_assert!(!body.contains(&b'\n') && !body.contains(&b'\r'));
+        proptest::prop_assert!(!body.starts_with(b"#"));
+        let cells: Vec<&[u8]> = body.split(|c| *c == b'\t').collect();
+        proptest::prop_assert_eq!(cells.len(), 2);
+        proptest::prop_assert_eq!(zeek_unescape(cells[0]), bytes.clone());
+        let elems: Vec<Vec<u8>> = cells[1].split(|c| *c == b',').map(zeek_unescape).collect();
+        proptest::prop_assert!(elems.contains(&bytes) && elems.contains(&b"x".to_vec()));
+        proptest::prop_assert_eq!(elems.len(), if bytes == b"x" { 1 } else { 2 });
+    }
+
+    #[test]
+    fn json_lines_always_parse(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), d in proptest::prelude::any::<f64>()) {
+        let fields = [f("s", ZeekType::String), f("d", ZeekType::Double), f("e", ZeekType::Enum)];
+        let line = json::record(&fields, &[s(&bytes), Value::Real(d), Value::Enum(String::from_utf8_lossy(&bytes).into_owned())]);
+        let text = std::str::from_utf8(&line).expect("JSON output is UTF-8");
+        let v = crate::json::parse(text.trim_end()).expect("JSON output parses");
+        if d.is_finite() {
+            let got = v.get("d").and_then(|x| x.as_f64()).expect("d is a number");
+            proptest::prop_assert_eq!(got.to_bits(), d.to_bits());
+        }
+        // Valid UTF-8 without controls comes back unchanged.
+        if let Ok(t) = std::str::from_utf8(&bytes) {
+            if t.chars().all(|c| !c.is_control() && !(('\u{e000}'..='\u{f8ff}').contains(&c)) && !(('\u{fff0}'..='\u{ffff}').contains(&c))) {
+                proptest::prop_assert_eq!(v.get("s").and_then(|x| x.as_str()), Some(t));
+            }
         }
     }
 }

@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(double(0.5), "0.5");
         assert_eq!(double(-2.25), "-2.25");
         assert_eq!(double(-0.0), "0.0");
-        assert_eq!(double(3.14159265), "3.141593");
+        assert_eq!(double(12.3456789), "12.345679");
         assert_eq!(double(1e-9), "0"); // rounds to 0 but is not within 1e-9 of it
         assert_eq!(double(5e-10), "0.0");
         assert_eq!(double(1.0000001), "1");

@@ -68,7 +68,8 @@ pub struct LogWriter {
 pub fn zeek_date(t: SystemTime) -> String {
     let secs = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+        // time_t's cast truncates towards zero.
+        Err(e) => -(e.duration().as_secs() as i64),
     };
     match Local.timestamp_opt(secs, 0).earliest() {
         Some(dt) => dt.format("%Y-%m-%d-%H-%M-%S").to_string(),
@@ -131,6 +132,11 @@ impl LogWriter {
         rotation: Option<Duration>,
     ) -> Result<LogWriter> {
         LogWriter::with_options(dir, path, fields, format, rotation, AsciiOptions::default())
+    }
+
+    /// The writer of `cluster.log` (path `cluster`, fields `ts`, `node`, `message`).
+    pub fn cluster(dir: impl AsRef<Path>, format: LogFormat, rotation: Option<Duration>) -> Result<LogWriter> {
+        LogWriter::new(dir, "cluster", super::cluster_log_fields(), format, rotation)
     }
 
     /// As [`LogWriter::new`] with other ASCII markers (`LogAscii::separator`, ...).

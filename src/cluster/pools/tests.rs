@@ -54,10 +54,10 @@ fn hrw_weight_by_hand() {
 fn default_pools_membership() {
     let mut pools = Pools::with_defaults();
     pools.assign(&full_layout(), &AssignOptions::broker("worker-1")).unwrap();
-    assert_eq!(names(pools.pool(Pools::WORKER).unwrap()), ["worker-1", "worker-10", "worker-2", "worker-3"]);
-    assert_eq!(names(pools.pool(Pools::PROXY).unwrap()), ["proxy-1", "proxy-2"]);
-    assert_eq!(names(pools.pool(Pools::LOGGER).unwrap()), ["logger-1"]);
-    let w = pools.pool(Pools::WORKER).unwrap();
+    assert_eq!(names(pools.pool(PoolId::worker()).unwrap()), ["worker-1", "worker-10", "worker-2", "worker-3"]);
+    assert_eq!(names(pools.pool(PoolId::proxy()).unwrap()), ["proxy-1", "proxy-2"]);
+    assert_eq!(names(pools.pool(PoolId::logger()).unwrap()), ["logger-1"]);
+    let w = pools.pool(PoolId::worker()).unwrap();
     // Only the local node starts alive, and it is not an HRW site.
     assert_eq!(w.alive_count(), 1);
     assert!(w.node("worker-1").unwrap().alive);
@@ -82,14 +82,14 @@ fn manager_is_logger_joins_logger_pool() {
     let mut o = AssignOptions::broker("manager");
     o.manager_is_logger = true;
     pools.assign(&l, &o).unwrap();
-    assert_eq!(names(pools.pool(Pools::LOGGER).unwrap()), ["manager"]);
+    assert_eq!(names(pools.pool(PoolId::logger()).unwrap()), ["manager"]);
     assert_eq!(pools.topics_of("manager"), ["zeek/cluster/pool/logger"]);
     // rr_log_topic: the manager is alive (it is the local node), so it is picked.
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/cluster/node/manager/");
 
     let mut pools = Pools::with_defaults();
     pools.assign(&l, &AssignOptions::broker("worker-1")).unwrap();
-    assert!(pools.pool(Pools::LOGGER).unwrap().nodes().is_empty());
+    assert!(pools.pool(PoolId::logger()).unwrap().nodes().is_empty());
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
 }
 
@@ -119,6 +119,23 @@ fn rr_log_topic_round_robin_and_fallback() {
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/cluster/node/logger-2/");
     pools.node_down("logger-2");
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
+
+    // ZeroMQ-style specs: the logger pool is found by role, not by its topic.
+    let dotted = |t: &str, nt| PoolSpec::new(format!("zeek.cluster.pool.{t}"), nt);
+    let mut pools = Pools::with_specs(dotted("worker", Worker), dotted("proxy", Proxy), dotted("logger", Logger));
+    let mut o = AssignOptions::broker("worker-1");
+    o.node_topic_prefix = "zeek.cluster.node.";
+    o.node_topic_separator = ".";
+    pools.assign(&l, &o).unwrap();
+    pools.node_up("logger-2");
+    assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek.cluster.node.logger-2.");
+    assert_eq!(pools.topics_of("logger-1"), ["zeek.cluster.pool.logger"]);
+    // Without built-in pools there is no logger pool: always the fallback.
+    let mut bare = Pools::new();
+    bare.register(PoolSpec::logger()).unwrap();
+    bare.assign(&l, &AssignOptions::broker("worker-1")).unwrap();
+    bare.node_up("logger-1");
+    assert_eq!(bare.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
 }
 
 #[test]
@@ -127,7 +144,7 @@ fn rr_cursor_per_key_skips_dead_nodes() {
     let l = layout(&[("p1", Proxy), ("p2", Proxy), ("p3", Proxy)]);
     let mut pools = Pools::with_defaults();
     pools.assign(&l, &AssignOptions::broker("other")).unwrap();
-    let id = Pools::PROXY;
+    let id = PoolId::proxy();
     assert_eq!(pools.rr_topic(id, "k").unwrap(), None);
     for n in ["p1", "p2", "p3"] {
         pools.node_up(n);
@@ -213,7 +230,7 @@ fn zeek_print_stuff(pools: &mut Pools, my_pool: PoolId, heading: &str, out: &mut
     let hrw = |pools: &Pools, out: &mut Vec<String>| {
         for k in v {
             let key = Value::Count(k);
-            let a = pools.hrw_topic(Pools::PROXY, &key).unwrap().unwrap_or_default();
+            let a = pools.hrw_topic(PoolId::proxy(), &key).unwrap().unwrap_or_default();
             out.push(format!("hrw, {k}, {a}"));
             let b = pools.hrw_topic(my_pool, &key).unwrap().unwrap_or_default();
             out.push(format!("hrw (custom pool), {k}, {b}"));
@@ -221,7 +238,7 @@ fn zeek_print_stuff(pools: &mut Pools, my_pool: PoolId, heading: &str, out: &mut
     };
     hrw(pools, out);
     for _ in v {
-        let a = pools.rr_topic(Pools::PROXY, "test").unwrap().unwrap_or_default();
+        let a = pools.rr_topic(PoolId::proxy(), "test").unwrap().unwrap_or_default();
         out.push(format!("rr, {a}"));
         let b = pools.rr_topic(my_pool, "test").unwrap().unwrap_or_default();
         out.push(format!("rr (custom pool), {b}"));
@@ -278,7 +295,7 @@ fn worker_pool_all_up(local: &str) -> Pools {
         l.push((format!("worker-{i}"), PoolNodeType::Worker));
     }
     pools.assign(&l, &AssignOptions::broker(local)).unwrap();
-    let members: Vec<String> = pools.pool(Pools::WORKER).unwrap().nodes().iter().map(|n| n.name.clone()).collect();
+    let members: Vec<String> = pools.pool(PoolId::worker()).unwrap().nodes().iter().map(|n| n.name.clone()).collect();
     for m in members {
         pools.node_up(&m);
     }
@@ -288,7 +305,7 @@ fn worker_pool_all_up(local: &str) -> Pools {
 #[test]
 fn hrw_stable_while_membership_is_stable() {
     let pools = worker_pool_all_up("manager");
-    let p = pools.pool(Pools::WORKER).unwrap();
+    let p = pools.pool(PoolId::worker()).unwrap();
     let keys: Vec<String> = (0..1000).map(|i| format!("key-{i}")).collect();
     let first: Vec<String> = keys.iter().map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect();
     for _ in 0..3 {
@@ -297,7 +314,7 @@ fn hrw_stable_while_membership_is_stable() {
     }
     // A node elsewhere, same layout, same picks (local node not a member of this pool).
     let other = worker_pool_all_up("proxy-1");
-    let q = other.pool(Pools::WORKER).unwrap();
+    let q = other.pool(PoolId::worker()).unwrap();
     let theirs: Vec<String> = keys.iter().map(|k| q.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect();
     assert_eq!(first, theirs);
     // Every member gets some keys.
@@ -310,7 +327,7 @@ fn hrw_minimal_reshuffle_on_node_down_and_back() {
     let mut pools = worker_pool_all_up("manager");
     let keys: Vec<String> = (0..2000).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
     let pick = |pools: &Pools| -> Vec<String> {
-        let p = pools.pool(Pools::WORKER).unwrap();
+        let p = pools.pool(PoolId::worker()).unwrap();
         keys.iter().map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect()
     };
     let before = pick(&pools);
@@ -334,7 +351,7 @@ fn hrw_minimal_reshuffle_on_node_down_and_back() {
 #[test]
 fn local_member_is_not_an_hrw_site() {
     let pools = worker_pool_all_up("worker-2");
-    let p = pools.pool(Pools::WORKER).unwrap();
+    let p = pools.pool(PoolId::worker()).unwrap();
     // node_up for every member includes worker-2 itself here, so it is a site; without
     // that call (Zeek never raises node_up for itself) it would not be.
     assert!(p.hrw_sites().any(|s| s == p.node("worker-2").unwrap().site_id));
@@ -343,7 +360,7 @@ fn local_member_is_not_an_hrw_site() {
     for n in ["worker-1", "worker-3", "worker-10"] {
         pools.node_up(n);
     }
-    let p = pools.pool(Pools::WORKER).unwrap();
+    let p = pools.pool(PoolId::worker()).unwrap();
     assert_eq!(p.alive_count(), 4);
     for i in 0..500 {
         assert_ne!(p.hrw_pick_bytes(format!("k{i}").as_bytes()).unwrap().name, "worker-2");
@@ -368,7 +385,7 @@ fn key_bytes_for_non_strings() {
     assert!(hrw_key_bytes(&Value::Vector(vec![])).is_err());
     // A non-string key is hashed through hrw_pick.
     let pools = worker_pool_all_up("manager");
-    let p = pools.pool(Pools::WORKER).unwrap();
+    let p = pools.pool(PoolId::worker()).unwrap();
     assert_eq!(p.hrw_pick(&Value::Count(42)).unwrap().unwrap().name, p.hrw_pick_bytes(&c).unwrap().name);
 }
 
@@ -381,7 +398,7 @@ fn hrw_matches_independent_python_checker() {
     use std::process::{Command, Stdio};
     let mut pools = worker_pool_all_up("manager");
     pools.node_down("worker-5");
-    let p = pools.pool(Pools::WORKER).unwrap();
+    let p = pools.pool(PoolId::worker()).unwrap();
     let node_list: Vec<String> = p.nodes().iter().map(|n| crate::json::quote(&n.name)).collect();
     let up: Vec<String> = p.nodes().iter().filter(|n| n.alive).map(|n| crate::json::quote(&n.name)).collect();
     let mut keys = Vec::new();
