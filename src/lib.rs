@@ -13,6 +13,7 @@ pub mod data;
 pub mod wire;
 pub mod endpoint;
 pub mod cluster;
+pub mod store;
 pub mod ffi;
 
 pub use error::{Error, ErrorKind, Result};
