@@ -8,8 +8,10 @@
 mod codec;
 pub mod backend;
 pub mod ops;
+pub mod command;
 
 pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,
     SqliteBackend, SqliteOptions, Synchronous,
 };
+pub use command::{Command, CommandTag, EntityId, InternalCommand, Snapshot};
