@@ -9,6 +9,7 @@ mod codec;
 pub mod backend;
 pub mod ops;
 pub mod command;
+pub mod channel;
 
 pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,
