@@ -1,1 +1,674 @@
-//! See mod.rs.
+//! Broker's native binary encoding of data (`format::bin::v1`), byte-identical to what a
+//! real Broker writes: one tag byte per value, big-endian fixed-width numbers, varbyte
+//! (unsigned LEB128 on 32 bits) lengths and counts, sets and tables in canonical order,
+//! reals through CAF's `pack754`.
+//!
+//! Decoding is strict and bounded: every length is checked against the remaining input,
+//! nothing is preallocated from an untrusted count beyond what the remaining input could
+//! hold, nesting is limited by `Limits::max_depth` (recursion is bounded by it, so no
+//! stack overflow), and the total number of values by `Limits::max_values`. Duplicate set
+//! elements or table keys are refused, as Broker's decoder refuses them.
+
+use super::value::{Address, Port, Protocol, Subnet, Value};
+use crate::error::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Bounds for decoding untrusted bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest container nesting accepted (a scalar at top level has depth 0).
+    pub max_depth: usize,
+    /// Most values (scalars and containers, at every level) in one decoded value.
+    pub max_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_depth: 64, max_values: 16 * 1024 * 1024 }
+    }
+}
+
+/// The most bytes a varbyte may take: 5 groups of 7 bits cover a u32.
+pub const MAX_VARBYTE_LEN: usize = 5;
+
+/// Appends `value` as a varbyte (unsigned LEB128). Broker computes varbytes on 32 bits;
+/// callers never pass more (a length above u32::MAX cannot be encoded and is refused by
+/// `encode` before it gets here).
+pub fn write_varbyte(value: u32, out: &mut Vec<u8>) {
+    let mut x = value;
+    while x > 0x7f {
+        out.push((x as u8 & 0x7f) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+/// Reads a varbyte from the front of `input`; returns the value and the bytes used.
+/// At most 5 bytes, and the value must fit in a u32.
+pub fn read_varbyte(input: &[u8]) -> Result<(u32, usize)> {
+    let mut x: u64 = 0;
+    for i in 0..MAX_VARBYTE_LEN {
+        let Some(&b) = input.get(i) else {
+            return Err(Error::decode(format!(
+                "truncated varbyte: input ends after {i} byte(s)"
+            )));
+        };
+        x |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return u32::try_from(x)
+                .map(|v| (v, i + 1))
+                .map_err(|_| Error::decode(format!("varbyte value {x} does not fit in 32 bits")));
+        }
+    }
+    Err(Error::decode("varbyte longer than 5 bytes"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Reals: CAF's pack754 / unpack754
+
+const PACKED_NAN: u64 = 0xFFFF_FFFF_FFFF_FFFF;
+const PACKED_PINF: u64 = 0xFFF0_0000_0000_0000;
+const PACKED_NINF: u64 = 0x7FF0_0000_0000_0000;
+const PACKED_NZERO: u64 = 0x8000_0000_0000_0000;
+
+/// CAF's `pack754` for doubles, bit for bit. Normal numbers come out as their IEEE bits;
+/// NaN is all ones, +inf is `fff0..` and -inf `7ff0..` (swapped against IEEE), and
+/// subnormals go through CAF's normalisation loop, whose exponent wraps (5e-324 gives
+/// `fcd0000000000000`).
+pub fn pack754(f: f64) -> u64 {
+    if f.is_nan() {
+        return PACKED_NAN;
+    }
+    if f.is_infinite() {
+        return if f.is_sign_negative() { PACKED_NINF } else { PACKED_PINF };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { PACKED_NZERO } else { 0 };
+    }
+    if f.is_normal() {
+        // CAF's loop reproduces the IEEE bits exactly for normal numbers (tested below).
+        return f.to_bits();
+    }
+    pack754_loop(f)
+}
+
+/// CAF's algorithm, step by step (subnormals need its exact wrapping behaviour).
+fn pack754_loop(f: f64) -> u64 {
+    let (sign, mut fnorm) = if f < 0.0 { (1u64, -f) } else { (0u64, f) };
+    let mut shift: u64 = 0;
+    while fnorm >= 2.0 {
+        fnorm /= 2.0;
+        shift = shift.wrapping_add(1);
+    }
+    while fnorm < 1.0 {
+        fnorm *= 2.0;
+        shift = shift.wrapping_sub(1);
+    }
+    fnorm -= 1.0;
+    let pownum = (1u64 << 52) as f64;
+    let significand = (fnorm * (pownum + 0.5)) as u64;
+    let exp = shift.wrapping_add(1023);
+    (sign << 63) | (exp << 52) | significand
+}
+
+/// CAF's `unpack754` for doubles, bit for bit (the inverse of `pack754` on everything
+/// `pack754` produces; other patterns decode as CAF decodes them).
+pub fn unpack754(i: u64) -> f64 {
+    match i {
+        0 => return 0.0,
+        PACKED_NZERO => return -0.0,
+        PACKED_PINF => return f64::INFINITY,
+        PACKED_NINF => return f64::NEG_INFINITY,
+        PACKED_NAN => return f64::NAN,
+        _ => {}
+    }
+    let e = (i >> 52) & 0x7ff;
+    if (1..=2046).contains(&e) {
+        // 1.f * 2^(e-1023) is exact in this range: the same as CAF's loop.
+        return f64::from_bits(i);
+    }
+    unpack754_loop(i)
+}
+
+fn unpack754_loop(i: u64) -> f64 {
+    let mut result = (i & ((1u64 << 52) - 1)) as f64;
+    result /= (1u64 << 52) as f64;
+    result += 1.0;
+    let mut shift = (((i as i64) >> 52) & 0x7ff) - 1023;
+    while shift > 0 {
+        result *= 2.0;
+        shift -= 1;
+    }
+    while shift < 0 {
+        result /= 2.0;
+        shift += 1;
+    }
+    if (i >> 63) & 1 == 1 {
+        -result
+    } else {
+        result
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+/// Appends the binary encoding of `v` (tag byte and payload) to `out`.
+///
+/// Broker's varbyte is 32 bits wide: a string or container longer than u32::MAX cannot
+/// be represented. `encode` writes such a length truncated to 32 bits, as Broker does
+/// (the bytes are then unreadable); use `try_encode` where sizes are not under control.
+pub fn encode(v: &Value, out: &mut Vec<u8>) {
+    encode_impl(v, out, false).unwrap_or(())
+}
+
+/// Like `encode`, but refuses (with `InvalidArgument`) a length above u32::MAX instead of
+/// truncating it. On error, `out` may hold a partial encoding.
+pub fn try_encode(v: &Value, out: &mut Vec<u8>) -> Result<()> {
+    encode_impl(v, out, true)
+}
+
+/// The binary encoding of `v` as a new buffer.
+pub fn encode_to_vec(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encode(v, &mut out);
+    out
+}
+
+fn put_len(len: usize, out: &mut Vec<u8>, strict: bool) -> Result<()> {
+    if strict {
+        write_len(len, out)
+    } else {
+        write_varbyte(len as u32, out);
+        Ok(())
+    }
+}
+
+fn encode_impl(v: &Value, out: &mut Vec<u8>, strict: bool) -> Result<()> {
+    out.push(v.tag());
+    match v {
+        Value::None => {}
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::Count(c) => out.extend_from_slice(&c.to_be_bytes()),
+        Value::Integer(i) => out.extend_from_slice(&i.to_be_bytes()),
+        Value::Real(r) => out.extend_from_slice(&pack754(*r).to_be_bytes()),
+        Value::String(s) => {
+            put_len(s.len(), out, strict)?;
+            out.extend_from_slice(s);
+        }
+        Value::Address(a) => out.extend_from_slice(&a.0),
+        Value::Subnet(s) => {
+            out.extend_from_slice(&s.network.0);
+            out.push(s.length);
+        }
+        Value::Port(p) => {
+            out.extend_from_slice(&p.number.to_be_bytes());
+            out.push(p.protocol as u8);
+        }
+        Value::Timestamp(t) | Value::Timespan(t) => out.extend_from_slice(&t.to_be_bytes()),
+        Value::Enum(e) => {
+            put_len(e.len(), out, strict)?;
+            out.extend_from_slice(e.as_bytes());
+        }
+        Value::Set(s) => {
+            put_len(s.len(), out, strict)?;
+            for x in s {
+                encode_impl(x, out, strict)?;
+            }
+        }
+        Value::Table(t) => {
+            put_len(t.len(), out, strict)?;
+            for (k, x) in t {
+                encode_impl(k, out, strict)?;
+                encode_impl(x, out, strict)?;
+            }
+        }
+        Value::Vector(xs) => {
+            put_len(xs.len(), out, strict)?;
+            for x in xs {
+                encode_impl(x, out, strict)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends a varbyte length; refuses lengths that do not fit Broker's 32-bit varbyte.
+pub fn write_len(len: usize, out: &mut Vec<u8>) -> Result<()> {
+    let n = u32::try_from(len)
+        .map_err(|_| Error::invalid(format!("length {len} exceeds Broker's 32-bit limit")))?;
+    write_varbyte(n, out);
+    Ok(())
+}
+
+/// Appends varbyte length + bytes (Broker's string encoding).
+pub fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    write_len(bytes.len(), out)?;
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+
+/// Decodes exactly one value that must fill all of `input`, with default limits.
+pub fn decode(input: &[u8]) -> Result<Value> {
+    decode_with(input, &Limits::default())
+}
+
+/// Decodes exactly one value that must fill all of `input`.
+pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Value> {
+    let (v, used) = decode_prefix_with(input, limits)?;
+    if used != input.len() {
+        return Err(Error::decode(format!(
+            "{} trailing byte(s) after the value at offset {used}",
+            input.len() - used
+        )));
+    }
+    Ok(v)
+}
+
+/// Decodes one value from the front of `input`; returns it and the bytes it used.
+pub fn decode_prefix(input: &[u8]) -> Result<(Value, usize)> {
+    decode_prefix_with(input, &Limits::default())
+}
+
+pub fn decode_prefix_with(input: &[u8], limits: &Limits) -> Result<(Value, usize)> {
+    let mut d = Decoder { input, pos: 0, limits: *limits, values: 0 };
+    let v = d.value(0)?;
+    Ok((v, d.pos))
+}
+
+struct Decoder<'a> {
+    input: &'a [u8],
+    pos: usize,
+    limits: Limits,
+    values: usize,
+}
+
+const TAG_NAMES: [&str; 15] = super::value::TYPE_NAMES;
+
+impl<'a> Decoder<'a> {
+    fn remaining(&self) -> usize {
+        self.input.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if self.remaining() < n {
+            return Err(Error::decode(format!(
+                "truncated {what} at offset {}: need {n} byte(s), {} left",
+                self.pos,
+                self.remaining()
+            )));
+        }
+        let s = &self.input[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let s = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn varbyte(&mut self, what: &str) -> Result<usize> {
+        let at = self.pos;
+        let (v, n) = read_varbyte(&self.input[self.pos..])
+            .map_err(|e| Error::decode(format!("{what} at offset {at}: {}", e.message)))?;
+        self.pos += n;
+        Ok(v as usize)
+    }
+
+    fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
+        let len = self.varbyte(&format!("{what} length"))?;
+        self.take(len, what)
+    }
+
+    /// A container's element count, checked against what the remaining input could
+    /// hold (each element takes at least `min_bytes`), so no huge reservation happens.
+    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+        let at = self.pos;
+        let n = self.varbyte(&format!("{what} size"))?;
+        if n.saturating_mul(min_bytes) > self.remaining() {
+            return Err(Error::decode(format!(
+                "{what} at offset {at} announces {n} element(s) but only {} byte(s) follow",
+                self.remaining()
+            )));
+        }
+        Ok(n)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        self.values += 1;
+        if self.values > self.limits.max_values {
+            return Err(Error::decode(format!(
+                "more than {} values (the size limit)",
+                self.limits.max_values
+            )));
+        }
+        let at = self.pos;
+        let [tag] = self.array::<1>("type tag")?;
+        let v = match tag {
+            0 => Value::None,
+            1 => Value::Bool(self.array::<1>("boolean")?[0] != 0),
+            2 => Value::Count(u64::from_be_bytes(self.array("count")?)),
+            3 => Value::Integer(i64::from_be_bytes(self.array("integer")?)),
+            4 => Value::Real(unpack754(u64::from_be_bytes(self.array("real")?))),
+            5 => Value::String(self.bytes("string")?.to_vec()),
+            6 => Value::Address(Address(self.array("address")?)),
+            7 => {
+                let network = Address(self.array("subnet address")?);
+                let [length] = self.array::<1>("subnet length")?;
+                if length > 128 {
+                    return Err(Error::decode(format!(
+                        "subnet at offset {at}: prefix length {length} exceeds 128"
+                    )));
+                }
+                // Kept as sent (Broker does not mask on decode either), so the bytes
+                // re-encode identically.
+                Value::Subnet(Subnet { network, length })
+            }
+            8 => {
+                let number = u16::from_be_bytes(self.array("port number")?);
+                let [p] = self.array::<1>("port protocol")?;
+                let protocol = Protocol::from_u8(p).ok_or_else(|| {
+                    Error::decode(format!("port at offset {at}: unknown protocol number {p} (0..=3)"))
+                })?;
+                Value::Port(Port { number, protocol })
+            }
+            9 => Value::Timestamp(i64::from_be_bytes(self.array("timestamp")?)),
+            10 => Value::Timespan(i64::from_be_bytes(self.array("timespan")?)),
+            11 => {
+                let b = self.bytes("enum name")?;
+                let name = std::str::from_utf8(b).map_err(|e| {
+                    Error::decode(format!(
+                        "enum value at offset {at}: name is not UTF-8 (invalid byte at {})",
+                        e.valid_up_to()
+                    ))
+                })?;
+                Value::Enum(name.to_string())
+            }
+            12..=14 => {
+                if depth >= self.limits.max_depth {
+                    return Err(Error::decode(format!(
+                        "{} at offset {at}: nesting deeper than {} (the depth limit)",
+                        TAG_NAMES[tag as usize], self.limits.max_depth
+                    )));
+                }
+                self.container(tag, at, depth + 1)?
+            }
+            t => {
+                return Err(Error::decode(format!("unknown type tag {t} at offset {at}")));
+            }
+        };
+        Ok(v)
+    }
+
+    fn container(&mut self, tag: u8, at: usize, depth: usize) -> Result<Value> {
+        match tag {
+            12 => {
+                let n = self.count("set", 1)?;
+                let mut s = BTreeSet::new();
+                for i in 0..n {
+                    let x = self.value(depth)?;
+                    if !s.insert(x) {
+                        return Err(Error::decode(format!(
+                            "set at offset {at}: element {i} is a duplicate"
+                        )));
+                    }
+                }
+                Ok(Value::Set(s))
+            }
+            13 => {
+                let n = self.count("table", 2)?;
+                let mut t = BTreeMap::new();
+                for i in 0..n {
+                    let k = self.value(depth)?;
+                    let x = self.value(depth)?;
+                    if t.insert(k, x).is_some() {
+                        return Err(Error::decode(format!(
+                            "table at offset {at}: key {i} is a duplicate"
+                        )));
+                    }
+                }
+                Ok(Value::Table(t))
+            }
+            _ => {
+                let n = self.count("vector", 1)?;
+                let mut xs = Vec::with_capacity(n.min(4096));
+                for _ in 0..n {
+                    xs.push(self.value(depth)?);
+                }
+                Ok(Value::Vector(xs))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn golden_path(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden").join(name)
+    }
+
+    fn golden_rows() -> Vec<(String, String, String, Vec<u8>)> {
+        let path = golden_path("values.tsv");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (shared/golden must sit beside the repo)", path.display()));
+        text.lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                assert_eq!(f.len(), 4, "bad golden line {l}");
+                (f[0].to_string(), f[1].to_string(), f[2].to_string(), unhex(f[3]))
+            })
+            .collect()
+    }
+
+    fn a(s: &str) -> Value {
+        Value::Address(s.parse().unwrap())
+    }
+
+    /// The golden values, built independently from their names and literals.
+    fn expected(name: &str) -> Value {
+        use Value::*;
+        let s = |x: &str| Value::from(x);
+        let set = |xs: Vec<Value>| Set(xs.into_iter().collect());
+        let table = |xs: Vec<(Value, Value)>| Table(xs.into_iter().collect());
+        match name {
+            "none" => None,
+            "bool_true" => Bool(true),
+            "bool_false" => Bool(false),
+            "count_zero" => Count(0),
+            "count_max" => Count(u64::MAX),
+            "int_neg7" => Integer(-7),
+            "int_min" => Integer(i64::MIN),
+            "int_max" => Integer(i64::MAX),
+            "real_1_5" => Real(1.5),
+            "real_neg_7_25" => Real(-7.25),
+            "real_neg_zero" => Real(-0.0),
+            "real_1e308" => Real(1e308),
+            "real_pos_inf" => Real(f64::INFINITY),
+            "real_neg_inf" => Real(f64::NEG_INFINITY),
+            "string_empty" => s(""),
+            "string_utf8" => s("ünïcode ✓"),
+            "string_non_utf8" => String(vec![0xff, 0xfe, 0x00, b'A', 0x80]),
+            "string_200" => s(&"x".repeat(200)),
+            "addr_v4" => a("10.1.2.3"),
+            "addr_v6" => a("2001:db8::1"),
+            "subnet_v4_0" => Subnet("0.0.0.0/0".parse().unwrap()),
+            "subnet_v4_24" => Subnet("192.168.99.0/24".parse().unwrap()),
+            "subnet_v4_32" => Subnet("10.0.0.1/32".parse().unwrap()),
+            "subnet_v6_0" => Subnet("::/0".parse().unwrap()),
+            "subnet_v6_128" => Subnet("2001:db8::1/128".parse().unwrap()),
+            "port_tcp" => Port("443/tcp".parse().unwrap()),
+            "port_udp" => Port("53/udp".parse().unwrap()),
+            "port_icmp" => Port("8/icmp".parse().unwrap()),
+            "port_unknown" => Port("0/?".parse().unwrap()),
+            "timestamp" => Timestamp(1_649_574_000_000_000_000),
+            "timestamp_ns" => Timestamp(1_649_574_000_123_456_789),
+            "timestamp_before_epoch" => Timestamp(-1),
+            "timespan_1_5s" => Timespan(1_500_000_000),
+            "timespan_neg" => Timespan(-250_000_000),
+            "timespan_zero" => Timespan(0),
+            "enum" => Enum("Cluster::WORKER".into()),
+            "set_ints" => set(vec![Integer(1), Integer(2), Integer(3)]),
+            "set_mixed" => set(vec![Bool(false), Count(5), Integer(-1), a("10.0.0.1"), s("b")]),
+            "set_strings" => set(vec![s(""), s("a"), s("zz"), s("ab")]),
+            "set_empty" => set(vec![]),
+            "table_str_count" => table(vec![(s("b"), Count(2)), (s("a"), Count(1))]),
+            "table_mixed_keys" => table(vec![
+                (a("10.0.0.1"), s("addr")),
+                (s("z"), None),
+                (Integer(7), Port("22/tcp".parse().unwrap())),
+            ]),
+            "table_empty" => table(vec![]),
+            "table_multi_index" => table(vec![
+                (Vector(vec![Count(2), s("b")]), Bool(true)),
+                (Vector(vec![Count(1), s("z")]), Bool(false)),
+            ]),
+            "set_of_vectors" => set(vec![
+                Vector(vec![s("a"), Integer(1)]),
+                Vector(vec![s("a"), Integer(2)]),
+                Vector(vec![s("b"), Integer(1)]),
+            ]),
+            "vector_nested" => Vector(vec![
+                Integer(1),
+                s("two"),
+                Vector(vec![Real(3.0), Vector(vec![])]),
+                Vector(vec![Enum("A::B".into())]),
+            ]),
+            "vector_empty" => Vector(vec![]),
+            other => panic!("golden value {other} has no expectation here"),
+        }
+    }
+
+    #[test]
+    fn golden_values_match_broker_byte_for_byte() {
+        let rows = golden_rows();
+        assert_eq!(rows.len(), 47, "values.tsv should hold 47 values");
+        for (name, ty, _lit, bytes) in rows {
+            let want = expected(&name);
+            assert_eq!(want.type_name(), ty, "{name}: type name");
+            let enc = encode_to_vec(&want);
+            assert_eq!(hex(&enc), hex(&bytes), "{name}: our encoding differs from Broker's");
+            let dec = decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(dec, want, "{name}: decoded value");
+            assert_eq!(encode_to_vec(&dec), bytes, "{name}: decode/encode identity");
+            if let (Value::Real(x), Value::Real(y)) = (&dec, &want) {
+                assert_eq!(x.to_bits(), y.to_bits(), "{name}: real bits");
+            }
+        }
+    }
+
+    #[test]
+    fn pack754_fast_path_equals_cafs_loop() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_normal() {
+                assert_eq!(pack754_loop(f), f.to_bits(), "{f:e}");
+                assert_eq!(unpack754_loop(x).to_bits(), f.to_bits(), "{f:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn subnormals_follow_caf() {
+        assert_eq!(pack754(5e-324), 0xfcd0_0000_0000_0000);
+        let back = unpack754(0xfcd0_0000_0000_0000);
+        assert!(back < -1.5e293 && back > -1.7e293, "{back:e}");
+        assert_eq!(pack754(f64::NAN), u64::MAX);
+        assert!(unpack754(u64::MAX).is_nan());
+        assert_eq!(pack754(-0.0), 0x8000_0000_0000_0000);
+    }
+
+    #[test]
+    fn varbytes() {
+        for v in [0u32, 1, 127, 128, 200, 16_383, 16_384, u32::MAX] {
+            let mut b = Vec::new();
+            write_varbyte(v, &mut b);
+            assert_eq!(read_varbyte(&b).unwrap(), (v, b.len()));
+        }
+        let mut b = Vec::new();
+        write_varbyte(200, &mut b);
+        assert_eq!(b, [0xc8, 0x01]);
+        assert!(read_varbyte(&[0x80, 0x80]).unwrap_err().message.contains("truncated"));
+        assert!(read_varbyte(&[0xff, 0xff, 0xff, 0xff, 0x7f]).unwrap_err().message.contains("32 bits"));
+        assert!(read_varbyte(&[0x80; 6]).unwrap_err().message.contains("longer than 5"));
+    }
+
+    #[test]
+    fn bad_input_gives_precise_errors() {
+        let e = decode(&[]).unwrap_err();
+        assert!(e.message.contains("truncated type tag at offset 0"), "{e}");
+        let e = decode(&[2, 0, 0]).unwrap_err();
+        assert!(e.message.contains("truncated count at offset 1"), "{e}");
+        let e = decode(&[0x0f]).unwrap_err();
+        assert!(e.message.contains("unknown type tag 15"), "{e}");
+        let e = decode(&[0, 0]).unwrap_err();
+        assert!(e.message.contains("trailing"), "{e}");
+        let e = decode(&[8, 0, 1, 4]).unwrap_err();
+        assert!(e.message.contains("protocol number 4"), "{e}");
+        let e = decode(&[0x0e, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap_err();
+        assert!(e.message.contains("announces 4294967295"), "{e}");
+        let e = decode(&[0x0c, 2, 0, 0]).unwrap_err();
+        assert!(e.message.contains("duplicate"), "{e}");
+        let e = decode(&[0x05, 5, b'a']).unwrap_err();
+        assert!(e.message.contains("truncated string"), "{e}");
+        // Deep nesting: a million nested vectors fail at the limit, no stack overflow.
+        let mut deep = Vec::new();
+        for _ in 0..1_000_000 {
+            deep.extend_from_slice(&[0x0e, 1]);
+        }
+        deep.push(0);
+        let e = decode(&deep).unwrap_err();
+        assert!(e.message.contains("depth limit"), "{e}");
+        let lim = Limits { max_depth: 64, max_values: 3 };
+        let e = decode_with(&[0x0e, 3, 0, 0, 0], &lim).unwrap_err();
+        assert!(e.message.contains("size limit"), "{e}");
+        // Exactly at the depth limit is fine.
+        let mut ok = Vec::new();
+        for _ in 0..64 {
+            ok.extend_from_slice(&[0x0e, 1]);
+        }
+        ok.push(0);
+        assert!(decode(&ok).is_ok());
+    }
+
+    #[test]
+    fn decode_prefix_reports_length() {
+        let (v, n) = decode_prefix(&[0x01, 0x01, 0xaa, 0xbb]).unwrap();
+        assert_eq!(v, Value::Bool(true));
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn unsorted_sets_are_canonicalised() {
+        // set {3, 1} as sent out of order decodes and re-encodes sorted.
+        let mut b = vec![0x0c, 2];
+        encode(&Value::Integer(3), &mut b);
+        encode(&Value::Integer(1), &mut b);
+        let v = decode(&b).unwrap();
+        let re = encode_to_vec(&v);
+        assert_eq!(re[2..11], encode_to_vec(&Value::Integer(1))[..]);
+    }
+}
