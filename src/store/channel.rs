@@ -110,6 +110,21 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
         true
     }
 
+    /// Sends the handshake again to every consumer that has not acknowledged it yet
+    /// (Broker's writer re-sends `attach_writer` with each heartbeat).
+    pub fn resend_pending_handshakes(&mut self) {
+        for p in &self.paths {
+            if p.acked == 0 {
+                self.out.push(ProducerOutput::Handshake { to: p.hdl.clone(), offset: p.offset, heartbeat_interval: self.heartbeat_interval });
+            }
+        }
+    }
+
+    /// Whether `hdl` acknowledged its handshake at some point.
+    pub fn handshake_completed(&self, hdl: &H) -> bool {
+        self.find(hdl).is_some_and(|i| self.paths[i].acked != 0)
+    }
+
     /// Removes a consumer (e.g. its peer went away).
     pub fn remove(&mut self, hdl: &H) -> bool {
         match self.find(hdl) {

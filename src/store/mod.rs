@@ -1,18 +1,60 @@
 //! Broker-style data stores, network-free: backends, operations, Broker's store command
 //! encoding, channel reliability state machines, and master/clone logic objects that a
-//! driver (the endpoint) feeds with commands and `tick(now)` calls.
+//! driver (the endpoint) feeds with received commands and periodic `tick(now)` calls, and
+//! drains with `take_outgoing()`.
 //!
-//! Time is explicit everywhere: `now` is nanoseconds since the Unix epoch, intervals are
-//! nanoseconds, and the channel layer counts ticks (Broker: one tick per 100 ms).
+//! Time is explicit everywhere: `now` is nanoseconds since the Unix epoch, intervals and
+//! expiries are nanoseconds, and the channel layer counts ticks (Broker: one per 100 ms).
 
 mod codec;
 pub mod backend;
 pub mod ops;
 pub mod command;
 pub mod channel;
+pub mod master;
+pub mod clone;
+pub mod info;
 
 pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,
     SqliteBackend, SqliteOptions, Synchronous,
 };
+pub use clone::{Clone, CloneConfig, CloneStatus, LostMutation};
 pub use command::{Command, CommandTag, EntityId, InternalCommand, Snapshot};
+pub use info::{resolve_store, BackendOptions, ClusterView, StoreDefaults, StoreInfo};
+pub use master::{ChannelConfig, Master};
+
+use crate::data::Value;
+
+/// Broker's store tick (`defaults::store::tick_interval`): drive `tick` this often.
+pub const TICK_INTERVAL_NS: i64 = 100_000_000;
+
+/// The topic a store's master listens on: `<name>/<$>/data/master`.
+pub fn master_topic(name: &str) -> String {
+    format!("{name}/<$>/data/master")
+}
+
+/// The topic a store's clones listen on: `<name>/<$>/data/clone`.
+pub fn clone_topic(name: &str) -> String {
+    format!("{name}/<$>/data/clone")
+}
+
+/// A command to put on the wire as a command envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// The store topic (`master_topic` or `clone_topic`).
+    pub topic: String,
+    /// `Some(endpoint)`: deliver only to that endpoint (Broker's unicast publish);
+    /// `None`: publish to every subscriber of the topic.
+    pub unicast: Option<[u8; 16]>,
+    pub command: InternalCommand,
+}
+
+/// Broker's store events (`store_event.hh`), as a master or clone applies changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreEvent {
+    Insert { key: Value, value: Value, expiry: Option<i64>, publisher: EntityId },
+    Update { key: Value, old_value: Value, new_value: Value, expiry: Option<i64>, publisher: EntityId },
+    Erase { key: Value, publisher: EntityId },
+    Expire { key: Value, publisher: EntityId },
+}
