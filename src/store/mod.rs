@@ -58,3 +58,6 @@ pub enum StoreEvent {
     Erase { key: Value, publisher: EntityId },
     Expire { key: Value, publisher: EntityId },
 }
+
+#[cfg(test)]
+mod tests;
