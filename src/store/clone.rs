@@ -316,8 +316,10 @@ impl Clone {
         match cmd.content {
             // Updates are broadcast by the master's channel.
             c if c.tag() == CommandTag::Action => self.input.handle_event(cmd.seq, c),
-            Command::AckClone { offset, heartbeat_interval, state } if cmd.receiver == self.id => {
-                if self.master.is_none() && self.input.handle_handshake(cmd.sender, offset, heartbeat_interval) {
+            Command::AckClone { offset, heartbeat_interval, state } if cmd.receiver == self.id && self.master.is_none() => {
+                // A repeated ack_clone (same or other master) while attached is dropped.
+                let accepted = self.input.handle_handshake(cmd.sender, offset, heartbeat_interval);
+                if accepted {
                     self.master = Some(cmd.sender);
                     self.set_store(state, cmd.sender);
                     self.status = CloneStatus::Connected { since: now };
@@ -325,10 +327,8 @@ impl Clone {
                 }
             }
             // Broker's master broadcasts keepalives (receiver nil).
-            Command::Keepalive { seq } if cmd.receiver == self.id || cmd.receiver.is_nil() => {
-                if self.input.initialized() {
-                    self.input.handle_heartbeat(seq)
-                }
+            Command::Keepalive { seq } if (cmd.receiver == self.id || cmd.receiver.is_nil()) && self.input.initialized() => {
+                self.input.handle_heartbeat(seq)
             }
             Command::RetransmitFailed { seq } if cmd.receiver == self.id => self.input.handle_retransmit_failed(seq),
             Command::CumulativeAck { seq } if for_me => {
@@ -489,17 +489,20 @@ impl Clone {
                 None => self.events.push(StoreEvent::Insert { key, value, expiry, publisher }),
             },
             Command::PutUniqueResult { inserted, who, req_id, .. } => {
-                if who == self.id && self.put_unique_pending.remove(&req_id) {
+                let ours = who == self.id && self.put_unique_pending.remove(&req_id);
+                if ours {
                     self.put_unique_results.insert(req_id, inserted);
                 }
             }
             Command::Erase { key, publisher } => {
-                if self.store.remove(&key).is_some() {
+                let existed = self.store.remove(&key).is_some();
+                if existed {
                     self.events.push(StoreEvent::Erase { key, publisher });
                 }
             }
             Command::Expire { key, publisher } => {
-                if self.store.remove(&key).is_some() {
+                let existed = self.store.remove(&key).is_some();
+                if existed {
                     self.events.push(StoreEvent::Expire { key, publisher });
                 }
             }
