@@ -84,7 +84,8 @@ pub struct Clone {
     input: Consumer<EntityId, Command>,
     /// The writer channel to the master, payload = (command, time it was made).
     output: Option<Producer<EntityId, (Command, i64)>>,
-    writer_epoch: u64,
+    /// Connection attempts so far (0 until the first loss of the master).
+    epoch: u64,
     stalled: VecDeque<(Command, i64)>,
     lost: Vec<LostMutation>,
     next_req_id: u64,
@@ -119,7 +120,7 @@ impl Clone {
             master: None,
             input,
             output: None,
-            writer_epoch: 0,
+            epoch: 0,
             stalled: VecDeque::new(),
             lost: Vec::new(),
             next_req_id: 1,
@@ -312,11 +313,12 @@ impl Clone {
         if self.input.initialized() && Some(&cmd.sender) != self.input.producer() {
             return; // not our master
         }
-        let for_me = cmd.receiver == self.id || cmd.receiver == self.writer_id();
+        let me = self.input_id();
+        let for_me = cmd.receiver == me || cmd.receiver == self.writer_id();
         match cmd.content {
             // Updates are broadcast by the master's channel.
             c if c.tag() == CommandTag::Action => self.input.handle_event(cmd.seq, c),
-            Command::AckClone { offset, heartbeat_interval, state } if cmd.receiver == self.id && self.master.is_none() => {
+            Command::AckClone { offset, heartbeat_interval, state } if cmd.receiver == me && self.master.is_none() => {
                 // A repeated ack_clone (same or other master) while attached is dropped.
                 let accepted = self.input.handle_handshake(cmd.sender, offset, heartbeat_interval);
                 if accepted {
@@ -327,10 +329,10 @@ impl Clone {
                 }
             }
             // Broker's master broadcasts keepalives (receiver nil).
-            Command::Keepalive { seq } if (cmd.receiver == self.id || cmd.receiver.is_nil()) && self.input.initialized() => {
+            Command::Keepalive { seq } if (cmd.receiver == me || cmd.receiver.is_nil()) && self.input.initialized() => {
                 self.input.handle_heartbeat(seq)
             }
-            Command::RetransmitFailed { seq } if cmd.receiver == self.id => self.input.handle_retransmit_failed(seq),
+            Command::RetransmitFailed { seq } if cmd.receiver == me => self.input.handle_retransmit_failed(seq),
             Command::CumulativeAck { seq } if for_me => {
                 if let (Some(out), Some(master)) = (self.output.as_mut(), self.master) {
                     if cmd.sender == master {
@@ -367,6 +369,7 @@ impl Clone {
         }
         self.master = None;
         self.input.reset();
+        self.epoch += 1;
         if let Some(out) = self.output.take() {
             // Unacknowledged writes go back to the buffer, oldest first.
             let mut back: VecDeque<(Command, i64)> = out.unacknowledged().into_iter().map(|(_, p)| p).collect();
@@ -408,17 +411,25 @@ impl Clone {
 
     // -- internals -----------------------------------------------------------------------
 
+    /// The identity of the input channel for the current connection attempt: `id` at
+    /// first, a fresh one after each resync. A master that still remembers the previous
+    /// channel (Broker's would answer with the old offset, which its buffer may no longer
+    /// cover) then sees a new clone and sends a fresh snapshot.
+    fn input_id(&self) -> EntityId {
+        EntityId::new(self.id.endpoint, self.id.object.wrapping_add((2 * self.epoch) << 40))
+    }
+
+    /// The writer channel's identity, fresh per connection for the same reason (a master
+    /// ignores a repeated `attach_writer` from a writer it knows).
     fn writer_id(&self) -> EntityId {
-        // A fresh writer identity per connection: a master that still remembers our
-        // previous writer channel would otherwise ignore the new handshake.
-        EntityId::new(self.id.endpoint, self.id.object.wrapping_add(self.writer_epoch << 40))
+        EntityId::new(self.id.endpoint, self.id.object.wrapping_add((2 * self.epoch + 1) << 40))
     }
 
     fn request_master(&mut self) {
         self.outgoing.push(Outgoing {
             topic: master_topic(&self.name),
             unicast: None,
-            command: InternalCommand { seq: 0, sender: self.id, receiver: EntityId::NIL, content: Command::Nack { seqs: vec![0] } },
+            command: InternalCommand { seq: 0, sender: self.input_id(), receiver: EntityId::NIL, content: Command::Nack { seqs: vec![0] } },
         });
     }
 
@@ -445,7 +456,6 @@ impl Clone {
 
     fn start_output(&mut self, now: i64) {
         let Some(master) = self.master else { return };
-        self.writer_epoch += 1;
         // The writer channel never times the master out by itself (that would discard the
         // unacknowledged writes); the input channel's heartbeat check does.
         let mut out = Producer::new(self.config.channel.heartbeat_interval, u16::MAX);
@@ -524,10 +534,10 @@ impl Clone {
                 match o {
                     ConsumerOutput::Deliver { payload, .. } => self.apply_broadcast(payload),
                     ConsumerOutput::Lost { .. } => {}
-                    ConsumerOutput::Ack { seq } => self.push_to_master(&master_topic, Command::CumulativeAck { seq }, self.id),
+                    ConsumerOutput::Ack { seq } => self.push_to_master(&master_topic, Command::CumulativeAck { seq }, self.input_id()),
                     ConsumerOutput::Nack { seqs } => {
                         if self.input.initialized() {
-                            self.push_to_master(&master_topic, Command::Nack { seqs }, self.id);
+                            self.push_to_master(&master_topic, Command::Nack { seqs }, self.input_id());
                         } else {
                             self.request_master();
                         }

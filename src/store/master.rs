@@ -104,6 +104,10 @@ impl Master {
     pub fn size(&self) -> Result<u64> {
         self.backend.size()
     }
+    /// Every key and value.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.backend.snapshot()
+    }
 
     fn no_such_key(&self) -> Error {
         Error::not_found(format!("store '{}': no such key", self.name))

@@ -499,3 +499,26 @@ fn master_ignores_commands_for_another_master_and_clones_ignore_strangers() {
     );
     assert_eq!(bus.master().size().unwrap(), before);
 }
+
+#[test]
+fn a_restarted_master_reloads_expiries_from_sqlite() {
+    let dir = std::env::temp_dir().join(format!("zc-store-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sqlite");
+    let open = || Master::new("s", EntityId::new(ep(1), 1), Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap()), fast_channel()).unwrap();
+    let t0 = 1_000 * SEC;
+    {
+        let mut m = open();
+        m.put(s("soon"), Value::Count(1), Some(5 * SEC), t0).unwrap();
+        m.put(s("later"), Value::Count(2), Some(50 * SEC), t0).unwrap();
+        m.put(s("forever"), Value::Count(3), None, t0).unwrap();
+    }
+    let mut m = open();
+    m.tick(t0 + 4 * SEC);
+    assert!(m.exists(&s("soon")).unwrap());
+    m.tick(t0 + 6 * SEC);
+    assert!(!m.exists(&s("soon")).unwrap(), "expiry survived the restart");
+    assert!(m.exists(&s("later")).unwrap());
+    assert_eq!(m.snapshot().unwrap().len(), 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
