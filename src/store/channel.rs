@@ -538,6 +538,14 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
+    /// Ticks since creation (Broker's `num_ticks`).
+    pub fn num_ticks(&self) -> u64 {
+        self.tick - 1
+    }
+    /// Consecutive ticks without progress.
+    pub fn idle_ticks(&self) -> u32 {
+        self.idle_ticks
+    }
 }
 
 #[cfg(test)]

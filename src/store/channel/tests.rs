@@ -376,3 +376,181 @@ fn hostile_sequence_numbers_are_bounded() {
         .sum();
     assert!(nacked as u64 <= 2 * MAX_OUT_OF_ORDER, "nack lists stay bounded");
 }
+
+// The scenarios of Broker's `internal/channel.test.cc`, replayed against our machines.
+
+fn deliveries<P: Clone>(out: &[ConsumerOutput<P>]) -> Vec<P> {
+    out.iter().filter_map(|o| if let ConsumerOutput::Deliver { payload, .. } = o { Some(payload.clone()) } else { None }).collect()
+}
+
+#[test]
+fn broker_scenario_adding_consumers_triggers_handshakes() {
+    let mut p: Producer<&str, &str> = Producer::default();
+    p.add("A");
+    assert_eq!(p.seq(), 1);
+    p.produce("abc");
+    assert_eq!(p.seq(), 2);
+    p.produce("def");
+    p.add("B");
+    p.produce("ghi");
+    assert_eq!(p.seq(), 4);
+    assert_eq!(p.unacknowledged().len(), 3);
+    assert_eq!(
+        p.take_outputs(),
+        vec![
+            ProducerOutput::Handshake { to: "A", offset: 1, heartbeat_interval: 5 },
+            ProducerOutput::Event { to: None, seq: 2, payload: "abc" },
+            ProducerOutput::Event { to: None, seq: 3, payload: "def" },
+            ProducerOutput::Handshake { to: "B", offset: 3, heartbeat_interval: 5 },
+            ProducerOutput::Event { to: None, seq: 4, payload: "ghi" },
+        ]
+    );
+}
+
+#[test]
+fn broker_scenario_acks_delete_elements_from_the_buffer() {
+    let mut p: Producer<&str, &str> = Producer::default();
+    for c in ["A", "B", "C"] {
+        p.add(c);
+    }
+    for x in ["a", "b", "c", "d"] {
+        p.produce(x);
+    }
+    let seqs = |p: &Producer<&str, &str>| p.unacknowledged().iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert_eq!(seqs(&p), vec![2, 3, 4, 5]);
+    p.handle_ack(&"A", 3);
+    p.handle_ack(&"B", 4);
+    assert_eq!(seqs(&p).len(), 4);
+    p.handle_ack(&"C", 5);
+    assert_eq!(seqs(&p), vec![4, 5]);
+    p.handle_ack(&"A", 5);
+    assert_eq!(seqs(&p), vec![5]);
+    p.handle_ack(&"B", 5);
+    assert!(seqs(&p).is_empty());
+}
+
+#[test]
+fn broker_scenario_nacks_cause_retransmission_or_retransmit_failed() {
+    let mut p: Producer<&str, &str> = Producer::default();
+    p.add("A");
+    p.add("B");
+    for x in ["a", "b", "c", "d"] {
+        p.produce(x);
+    }
+    p.take_outputs();
+    p.handle_nack(&"A", &[0]);
+    assert_eq!(p.take_outputs(), vec![ProducerOutput::Handshake { to: "A", offset: 1, heartbeat_interval: 5 }]);
+    p.handle_nack(&"B", &[2, 4]);
+    let out: Vec<_> = p.take_outputs().into_iter().filter(|o| matches!(o, ProducerOutput::Event { .. })).collect();
+    assert_eq!(
+        out,
+        vec![ProducerOutput::Event { to: Some("B"), seq: 2, payload: "a" }, ProducerOutput::Event { to: Some("B"), seq: 4, payload: "c" }]
+    );
+    p.handle_ack(&"A", 5);
+    p.handle_ack(&"B", 5);
+    assert!(p.unacknowledged().is_empty());
+    p.take_outputs();
+    p.handle_nack(&"B", &[2, 4]);
+    assert_eq!(
+        p.take_outputs(),
+        vec![ProducerOutput::RetransmitFailed { to: "B", seq: 2 }, ProducerOutput::RetransmitFailed { to: "B", seq: 4 }]
+    );
+}
+
+#[test]
+fn broker_scenario_consumers_process_events_in_order() {
+    let mut c: Consumer<&str, &str> = Consumer::new(false);
+    c.handle_handshake("P", 0, 3);
+    for (seq, x, buffered) in [(4, "d", 1), (5, "e", 2), (5, "e", 2), (2, "b", 3), (3, "c", 4), (1, "a", 0), (1, "a", 0)] {
+        c.handle_event(seq, x);
+        assert_eq!(c.buffered(), buffered, "after event {seq}");
+    }
+    assert_eq!(deliveries(&c.take_outputs()).concat(), "abcde");
+}
+
+#[test]
+fn broker_scenario_consumers_process_nil_events_if_retransmits_fail() {
+    let mut c: Consumer<&str, &str> = Consumer::new(true);
+    c.handle_handshake("P", 0, 3);
+    c.handle_event(4, "d");
+    c.handle_event(6, "f");
+    c.handle_retransmit_failed(5);
+    c.handle_event(2, "b");
+    c.handle_retransmit_failed(2); // no effect on a received event
+    c.handle_retransmit_failed(3);
+    c.handle_event(3, "c"); // arrives before the loss is processed: counts
+    assert_eq!(c.buffered(), 5);
+    c.handle_event(1, "a");
+    let rendered: String = c
+        .take_outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            ConsumerOutput::Deliver { payload, .. } => Some(payload.to_string()),
+            ConsumerOutput::Lost { .. } => Some("?".to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rendered, "abcd?f");
+    // A consumer that does not tolerate losses closes at the first one.
+    let mut strict: Consumer<&str, &str> = Consumer::new(false);
+    strict.handle_handshake("P", 6, 3);
+    strict.handle_event(9, "i");
+    strict.handle_retransmit_failed(8);
+    strict.handle_event(7, "g");
+    let out = strict.take_outputs();
+    assert_eq!(deliveries(&out), vec!["g"]);
+    assert!(matches!(out.last(), Some(ConsumerOutput::Closed { .. })));
+}
+
+#[test]
+fn broker_scenario_consumers_buffer_events_until_the_handshake() {
+    let mut c: Consumer<&str, &str> = Consumer::new(false);
+    c.handle_event(3, "a");
+    c.handle_event(4, "b");
+    c.handle_event(5, "c");
+    c.handle_handshake("P", 2, 3);
+    assert_eq!(c.buffered(), 0);
+    assert_eq!(deliveries(&c.take_outputs()).concat(), "abc");
+}
+
+#[test]
+fn broker_scenario_consumers_send_cumulative_acks() {
+    let mut c: Consumer<&str, &str> = Consumer::new(false);
+    c.handle_handshake("P", 1, 1);
+    c.take_outputs();
+    c.tick();
+    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Ack { seq: 1 }]);
+    c.tick();
+    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Ack { seq: 1 }]);
+    c.handle_event(2, "a");
+    c.handle_event(3, "b");
+    c.tick();
+    let out = c.take_outputs();
+    assert_eq!(deliveries(&out).concat(), "ab");
+    assert_eq!(out.last(), Some(&ConsumerOutput::Ack { seq: 3 }));
+}
+
+#[test]
+fn broker_scenario_consumers_nack_incomplete_data() {
+    let mut c: Consumer<&str, &str> = Consumer::new(false);
+    c.set_nack_timeout(3);
+    assert_eq!(c.num_ticks(), 0);
+    c.handle_handshake("P", 1, 5);
+    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Ack { seq: 1 }]);
+    c.tick();
+    assert_eq!((c.num_ticks(), c.idle_ticks()), (1, 0));
+    c.handle_event(5, "d");
+    c.handle_event(3, "b");
+    c.handle_event(8, "g");
+    c.tick();
+    assert_eq!((c.num_ticks(), c.idle_ticks()), (2, 1));
+    c.tick();
+    assert_eq!((c.num_ticks(), c.idle_ticks()), (3, 2));
+    assert!(c.take_outputs().is_empty());
+    c.tick();
+    assert_eq!((c.num_ticks(), c.idle_ticks()), (4, 0));
+    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Nack { seqs: vec![2, 4, 6, 7] }]);
+    c.tick();
+    assert_eq!((c.num_ticks(), c.idle_ticks()), (5, 1));
+    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Ack { seq: 1 }], "an ack every 5 ticks even without progress");
+}
