@@ -44,6 +44,7 @@ pub struct Master {
     /// handshake carries the same state for the same offset (Broker: `open_handshakes`).
     open_handshakes: BTreeMap<EntityId, Snapshot>,
     expirations: BTreeMap<Value, i64>,
+    next_expiry: Option<i64>,
     outgoing: Vec<Outgoing>,
     events: Vec<StoreEvent>,
     remote_errors: Vec<Error>,
@@ -59,7 +60,8 @@ impl Master {
     /// Attaches a master for store `name` with identity `id` (the endpoint's id plus an
     /// object number) over `backend`. Expiries already in the backend are reloaded.
     pub fn new(name: &str, id: EntityId, backend: Box<dyn Backend>, config: ChannelConfig) -> Result<Self> {
-        let expirations = backend.expiries()?.into_iter().collect();
+        let expirations: BTreeMap<Value, i64> = backend.expiries()?.into_iter().collect();
+        let next_expiry = expirations.values().copied().min();
         Ok(Master {
             name: name.to_string(),
             id,
@@ -69,6 +71,7 @@ impl Master {
             inputs: BTreeMap::new(),
             open_handshakes: BTreeMap::new(),
             expirations,
+            next_expiry,
             outgoing: Vec::new(),
             events: Vec::new(),
             remote_errors: Vec::new(),
@@ -255,8 +258,10 @@ impl Master {
     // -- internals -----------------------------------------------------------------------
 
     fn expire(&mut self, now: i64) {
-        if !self.expirations.values().any(|&t| now > t) {
-            return;
+        // `next_expiry` is a lower bound of every pending expiry, so most ticks stop here.
+        match self.next_expiry {
+            Some(t) if now > t => {}
+            _ => return,
         }
         match self.backend.expire_due(now) {
             Ok(keys) => {
@@ -266,6 +271,7 @@ impl Master {
                     self.broadcast(Command::Expire { key, publisher: self.id });
                 }
                 self.expirations.retain(|_, t| now <= *t);
+                self.next_expiry = self.expirations.values().copied().min();
             }
             Err(e) => self.remote_errors.push(e),
         }
@@ -275,6 +281,7 @@ impl Master {
         match at {
             Some(t) => {
                 self.expirations.insert(key.clone(), t);
+                self.next_expiry = Some(self.next_expiry.map_or(t, |n| n.min(t)));
             }
             None => {
                 self.expirations.remove(key);

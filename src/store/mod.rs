@@ -5,6 +5,22 @@
 //!
 //! Time is explicit everywhere: `now` is nanoseconds since the Unix epoch, intervals and
 //! expiries are nanoseconds, and the channel layer counts ticks (Broker: one per 100 ms).
+//!
+//! Wiring to an endpoint:
+//! - A master subscribes to `master_topic(name)`, a clone to `clone_topic(name)`. Each
+//!   command envelope received there is decoded with `InternalCommand::decode` and fed to
+//!   `handle_command(cmd, now)`; a payload that does not decode is dropped (Broker does
+//!   the same) and may be logged.
+//! - Every `TICK_INTERVAL_NS` the driver calls `tick(now)`.
+//! - After every call, `take_outgoing()` gives the commands to publish as command
+//!   envelopes (`InternalCommand::to_bytes`) on `Outgoing::topic`. `unicast: Some(ep)`
+//!   means Broker would deliver it to that endpoint only; publishing it to everyone is
+//!   safe too (receivers filter by `receiver`, and duplicate events are ignored).
+//! - On a lost peering: `Master::peer_lost(endpoint)`, and `Clone::master_lost(now)` when
+//!   the endpoint is `clone.master()`'s.
+//! - Local API calls (put, get, ...) go straight to the object, under the same lock as
+//!   the calls above; a clone's `get` returning `ErrorKind::WouldBlock` means "no
+//!   snapshot yet": wait (serving ticks) until it answers or the caller's timeout ends.
 
 mod codec;
 pub mod backend;
