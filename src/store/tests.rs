@@ -522,3 +522,47 @@ fn a_restarted_master_reloads_expiries_from_sqlite() {
     assert_eq!(m.snapshot().unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn writes_in_flight_when_the_master_vanishes_are_sent_again_after_resync() {
+    let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
+    bus.settle();
+    bus.partitioned.insert(0);
+    let now = bus.now;
+    // The clone still believes it is connected: these go into the writer channel and are
+    // never acknowledged.
+    bus.clones[0].put(s("in-flight-1"), Value::Count(1), None, now).unwrap();
+    bus.clones[0].put(s("in-flight-2"), Value::Count(2), None, now).unwrap();
+    assert_eq!(bus.clones[0].buffered_mutations(), 0);
+    bus.tick(30);
+    assert!(matches!(bus.clones[0].status(), CloneStatus::Disconnected { .. }));
+    assert_eq!(bus.clones[0].buffered_mutations(), 2, "unacknowledged writes back in the buffer");
+    bus.partitioned.clear();
+    bus.settle();
+    bus.tick(15);
+    bus.settle();
+    assert_eq!(bus.master().get(&s("in-flight-1")).unwrap(), Value::Count(1));
+    assert_eq!(bus.master().get(&s("in-flight-2")).unwrap(), Value::Count(2));
+    bus.assert_converged();
+}
+
+#[test]
+fn a_resyncing_clone_presents_fresh_channel_identities() {
+    let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
+    bus.settle();
+    let first: Vec<EntityId> = bus.master.as_ref().unwrap().clones();
+    assert_eq!(first, vec![bus.clones[0].id()], "first attach uses the clone's own id");
+    let now = bus.now;
+    bus.clones[0].master_lost(now);
+    let asks: Vec<InternalCommand> = bus.clones[0].take_outgoing().into_iter().map(|o| o.command).collect();
+    assert_eq!(asks.len(), 1);
+    assert_eq!(asks[0].content, Command::Nack { seqs: vec![0] });
+    assert_ne!(asks[0].sender, bus.clones[0].id(), "a master that still knows the old channel sees a new clone");
+    assert_eq!(asks[0].sender.endpoint, bus.clones[0].id().endpoint);
+    // Without our master's re-attach logic the fresh id alone leads to a fresh snapshot.
+    for o in asks {
+        bus.in_flight.push((Some(0), Outgoing { topic: master_topic("s"), unicast: None, command: o }));
+    }
+    bus.settle();
+    assert!(matches!(bus.clones[0].status(), CloneStatus::Connected { .. }));
+}
