@@ -19,12 +19,93 @@
 #define ZC_VERSION_MINOR 1
 #define ZC_VERSION_PATCH 0
 
+/** The ABI version this header describes; zc_abi_version() returns the library's. */
+#define ZC_ABI_VERSION 1
+
 
 /**
- * The ABI version. The Python package refuses a library whose ABI version differs from
- * the one it was written for. Bumped on any incompatible change to the C API.
+ * What a message is (`zc_message_kind` reports it). Numbers are stable.
  */
-#define ZC_ABI_VERSION 1
+typedef enum {
+    /**
+     * A data envelope: `zc_message_topic`, `zc_message_data` (one Broker-encoded value).
+     */
+    ZC_MESSAGE_EVENT = 0,
+    /**
+     * A peering completed its handshake ("handshake successful").
+     */
+    ZC_MESSAGE_PEER_ADDED = 1,
+    /**
+     * A peering ended without an unpeer ("lost connection to remote peer").
+     */
+    ZC_MESSAGE_PEER_LOST = 2,
+    /**
+     * A peering ended by an unpeer on either side, or a forced disconnect.
+     */
+    ZC_MESSAGE_PEER_REMOVED = 3,
+    /**
+     * A connect attempt failed (Broker's `peer_unavailable`); retried if asked.
+     */
+    ZC_MESSAGE_PEER_UNREACHABLE = 4,
+    /**
+     * First status of a new peering ("found a new peer in the network").
+     */
+    ZC_MESSAGE_ENDPOINT_DISCOVERED = 5,
+    /**
+     * Reserved for the cluster layer.
+     */
+    ZC_MESSAGE_HELLO = 6,
+    /**
+     * Reserved for the cluster layer.
+     */
+    ZC_MESSAGE_NODE_UP = 7,
+    /**
+     * Reserved for the cluster layer.
+     */
+    ZC_MESSAGE_NODE_DOWN = 8,
+    /**
+     * Follows every PEER_LOST / PEER_REMOVED ("lost the last path"), as Broker's.
+     */
+    ZC_MESSAGE_ENDPOINT_UNREACHABLE = 9,
+    /**
+     * A connection was refused during the handshake (garbage, bad magic, wrong version,
+     * equal ids, timeout); `zc_message_text` says why.
+     */
+    ZC_MESSAGE_PEER_REJECTED = 10,
+    /**
+     * A command envelope (data-store traffic): topic and data.
+     */
+    ZC_MESSAGE_COMMAND = 11,
+} zc_msg_kind;
+
+/**
+ * `Cluster::NodeType`. The numbers are stable.
+ */
+typedef enum {
+    /**
+     * Not part of a cluster (`local_node_type` of a disabled cluster).
+     */
+    ZC_NODE_NONE = 0,
+    ZC_NODE_CONTROL = 1,
+    ZC_NODE_MANAGER = 2,
+    ZC_NODE_LOGGER = 3,
+    ZC_NODE_PROXY = 4,
+    ZC_NODE_WORKER = 5,
+    /**
+     * Legacy (Bro 2.5 to Zeek 7.0).
+     */
+    ZC_NODE_TIME_MACHINE = 6,
+} zc_node_type;
+
+/**
+ * A port's transport protocol, numbered as Broker numbers them.
+ */
+typedef enum {
+    ZC_PROTO_UNKNOWN = 0,
+    ZC_PROTO_TCP = 1,
+    ZC_PROTO_UDP = 2,
+    ZC_PROTO_ICMP = 3,
+} zc_protocol;
 
 /**
  * The result of every fallible call. The numbers are part of the ABI: never renumber
@@ -101,9 +182,689 @@ typedef enum {
     ZC_ERR_INTERNAL = 16,
 } zc_result;
 
+/**
+ * Broker's data types, numbered as Broker's type tags (the first byte of the binary
+ * encoding).
+ */
+typedef enum {
+    ZC_TYPE_NONE = 0,
+    ZC_TYPE_BOOL = 1,
+    ZC_TYPE_COUNT = 2,
+    ZC_TYPE_INTEGER = 3,
+    ZC_TYPE_REAL = 4,
+    ZC_TYPE_STRING = 5,
+    ZC_TYPE_ADDRESS = 6,
+    ZC_TYPE_SUBNET = 7,
+    ZC_TYPE_PORT = 8,
+    ZC_TYPE_TIMESTAMP = 9,
+    ZC_TYPE_TIMESPAN = 10,
+    ZC_TYPE_ENUM = 11,
+    ZC_TYPE_SET = 12,
+    ZC_TYPE_TABLE = 13,
+    ZC_TYPE_VECTOR = 14,
+} zc_type;
+
+typedef struct Port Port;
+
+/**
+ * A process's view of a cluster: layout, effective options, and who this process is.
+ * May be shared between threads.
+ */
+typedef struct zc_cluster zc_cluster;
+
+/**
+ * An endpoint (opaque). Freed with `zc_endpoint_free`.
+ */
+typedef struct zc_endpoint zc_endpoint;
+
+/**
+ * Endpoint options (opaque), set by name. Freed with `zc_endpoint_options_free`.
+ */
+typedef struct zc_endpoint_options zc_endpoint_options;
+
+/**
+ * An opaque Zeek event: a name, arguments and metadata.
+ */
+typedef struct zc_event zc_event;
+
+/**
+ * A parsed cluster layout (immutable; may be shared between threads).
+ */
+typedef struct zc_layout zc_layout;
+
+/**
+ * A message taken from an endpoint (opaque). Freed with `zc_message_free`.
+ */
+typedef struct zc_message zc_message;
+
+/**
+ * A copy of one node of a layout (immutable; independent of the layout's lifetime).
+ */
+typedef struct zc_node zc_node;
+
+/**
+ * A set of cluster options by Zeek name, every one at its documented default until set.
+ * Calls on one handle are serialized internally, so it may be shared between threads.
+ */
+typedef struct zc_options zc_options;
+
+/**
+ * An opaque Broker value (any of the 15 types).
+ */
+typedef struct zc_value zc_value;
+
+/**
+ * A message callback: `msg` is borrowed for the duration of the call (do not free it;
+ * copy what you need). Runs on the thread that calls `zc_endpoint_poll`.
+ */
+typedef void (*zc_message_cb)(const zc_message *msg, void *userdata);
+
+/**
+ * Releases callback userdata; called exactly once, when the callback is replaced or the
+ * endpoint is freed.
+ */
+typedef void (*zc_userdata_free_cb)(void *userdata);
+
+/**
+ * Counters of an endpoint, cumulative since it started.
+ */
+typedef struct {
+    /**
+     * Events dropped because the inbox was full (drop policies).
+     */
+    uint64_t inbox_dropped;
+    /**
+     * Envelopes dropped because a peer's queue was full (drop policies).
+     */
+    uint64_t peer_dropped;
+    /**
+     * Peers disconnected because their queue overflowed (`disconnect` policy).
+     */
+    uint64_t peer_overflow_disconnects;
+    /**
+     * Envelopes not forwarded because their hop limit ran out.
+     */
+    uint64_t ttl_dropped;
+    uint64_t published;
+    uint64_t received;
+    uint64_t forwarded;
+} zc_endpoint_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates the cluster view of `layout` for node `node_name`; NULL takes the name from a
+ * set `Cluster::node` option, else from the `CLUSTER_NODE` environment variable (unset or
+ * empty: the cluster is not enabled). `opts` may be NULL (defaults); its settings are
+ * copied and apply over the layout's redefs, which apply over the defaults.
+ * `ZEEK_DEFAULT_CONNECT_RETRY` is read here. On success `*out` is a new handle (free with
+ * `zc_cluster_free`); the layout and options may be freed afterwards. Errors:
+ * ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (the name is not in the
+ * layout), ZC_ERR_IO (no randomness for the node id). Any thread.
+ */
+zc_result zc_cluster_new(const zc_layout *layout,
+                         const char *node_name,
+                         const zc_options *opts,
+                         zc_cluster **out);
+
+/**
+ * Frees a cluster handle. NULL is a no-op.
+ */
+void zc_cluster_free(zc_cluster *cl);
+
+/**
+ * `Cluster::is_enabled()`: true iff a node name is set. A NULL or bad handle gives false
+ * and sets `zc_last_error`.
+ */
+bool zc_cluster_is_enabled(const zc_cluster *cl);
+
+/**
+ * `Cluster::local_node_type()`: ZC_NODE_NONE when the cluster is not enabled.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_local_node_type(const zc_cluster *cl, zc_node_type *out);
+
+/**
+ * `Cluster::node`: this node's name ("" when not enabled), freed with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_node_name(const zc_cluster *cl, char **out);
+
+/**
+ * This node's id: a random UUID (v4) in Broker's text form, fixed for the handle's
+ * lifetime; freed with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_node_id(const zc_cluster *cl, char **out);
+
+/**
+ * `Cluster::node_topic(name)`: `node_topic_prefix + name + "/"`
+ * ("zeek/cluster/node/manager/"), freed with `zc_string_free`. Errors: ZC_ERR_NULL,
+ * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_node_topic(const zc_cluster *cl, const char *name, char **out);
+
+/**
+ * `Cluster::nodeid_topic(id)`: `nodeid_topic_prefix + id + "/"`, freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_nodeid_topic(const zc_cluster *cl, const char *id, char **out);
+
+/**
+ * The effective value of option `key` (defaults < layout redefs < explicit options), as
+ * text like `zc_options_get`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND.
+ */
+zc_result zc_cluster_option_get(const zc_cluster *cl, const char *key, char **out);
+
+/**
+ * The retry interval peerings will use, in whole seconds: `Cluster::retry_interval`, or
+ * `ZEEK_DEFAULT_CONNECT_RETRY` (read like C's atoi) when set at `zc_cluster_new`; a
+ * value between 0 and 1 s counts as 1 s, as in Zeek. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_peer_retry(const zc_cluster *cl, uint64_t *out);
+
+/**
+ * `Cluster::worker_count`: the number of connected workers. Always 0 until the cluster
+ * connects to peers (later work). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_worker_count(const zc_cluster *cl, uint64_t *out);
+
+/**
+ * Creates endpoint options with the defaults (forwarding on, backpressure everywhere).
+ * The caller owns `*out` and frees it with `zc_endpoint_options_free`.
+ * Errors: ZC_ERR_NULL.
+ */
+zc_result zc_endpoint_options_new(zc_endpoint_options **out);
+
+/**
+ * Sets an option by name: `Broker::forward_messages` (T/F), `broker.ttl`,
+ * `Broker::peer_buffer_size`, `Broker::peer_overflow_policy` (`backpressure`,
+ * `drop_newest`, `drop_oldest`, `disconnect`), `inbox_capacity`, `inbox_overflow_policy`,
+ * `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
+ * `unpeer_timeout`, `shutdown_timeout` (seconds, or `250ms`), `id` (UUID text),
+ * `validate_data` (T/F). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
+ * ZC_ERR_INVALID_ARGUMENT (bad value; the message names the accepted values).
+ */
+zc_result zc_endpoint_options_set(zc_endpoint_options *opts, const char *name, const char *value);
+
+/**
+ * Frees options. NULL is a no-op.
+ */
+void zc_endpoint_options_free(zc_endpoint_options *opts);
+
+/**
+ * Creates an endpoint and starts its I/O thread. `opts` may be NULL (defaults); it is
+ * only read, the caller keeps owning it. The caller owns `*out` (`zc_endpoint_free`).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO.
+ */
+zc_result zc_endpoint_new(const zc_endpoint_options *opts, zc_endpoint **out);
+
+/**
+ * Shuts the endpoint down (flushing within its shutdown timeout), closes its sockets,
+ * joins its thread and frees the handle. Other threads' calls on the handle fail with
+ * ZC_ERR_BAD_HANDLE or ZC_ERR_CLOSED afterwards. NULL is a no-op.
+ */
+void zc_endpoint_free(zc_endpoint *ep);
+
+/**
+ * Writes the endpoint's id (UUID text) to `*out`; free it with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_id(const zc_endpoint *ep, char **out);
+
+/**
+ * Listens on `addr:port` (`""` = all IPv4 interfaces, port 0 = pick one); writes the bound
+ * port to `*bound_port` (which may be NULL). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_IO (address in use, ...),
+ * ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_listen(const zc_endpoint *ep,
+                             const char *addr,
+                             uint16_t port,
+                             uint16_t *bound_port);
+
+/**
+ * Starts peering with `addr:port` and returns at once; the outcome arrives as messages
+ * (PEER_ADDED, or PEER_UNREACHABLE per failed attempt). With `retry_ms` > 0 failed
+ * attempts repeat every `retry_ms` and a lost peering is re-established.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (address
+ * does not resolve), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_peer(const zc_endpoint *ep,
+                           const char *addr,
+                           uint16_t port,
+                           uint64_t retry_ms);
+
+/**
+ * Ends the peering with `addr:port` with Broker's goodbye (ping/pong); both sides report
+ * PEER_REMOVED and neither reconnects. Also cancels pending connect attempts.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_unpeer(const zc_endpoint *ep, const char *addr, uint16_t port);
+
+/**
+ * Subscribes to a topic prefix (plain byte-prefix match, as Broker's).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_subscribe(const zc_endpoint *ep, const char *topic_prefix);
+
+/**
+ * Withdraws a subscription made with `zc_endpoint_subscribe`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_unsubscribe(const zc_endpoint *ep, const char *topic_prefix);
+
+/**
+ * Publishes `len` bytes holding exactly one Broker-encoded value (binary format) on
+ * `topic` to every peer whose subscriptions match. The bytes are copied. Under
+ * backpressure (the default) it waits up to the backpressure timeout for room.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_DECODE (not one value),
+ * ZC_ERR_INVALID_ARGUMENT (topic too long or reserved), ZC_ERR_WOULD_BLOCK (no room
+ * within the timeout), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_publish_data(const zc_endpoint *ep,
+                                   const char *topic,
+                                   const uint8_t *data,
+                                   size_t len);
+
+/**
+ * A descriptor that is readable exactly while messages wait (level-triggered), for
+ * select/poll/epoll loops. Owned by the endpoint: do not read or close it.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_fd(const zc_endpoint *ep, int *out);
+
+/**
+ * Takes the next message: `timeout_ms` 0 returns at once, < 0 waits without limit (until
+ * a message arrives or the endpoint is freed). The caller owns `*out` (`zc_message_free`).
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TIMEOUT (nothing arrived).
+ */
+zc_result zc_endpoint_next(const zc_endpoint *ep, int64_t timeout_ms, zc_message **out);
+
+/**
+ * Sets the callback `zc_endpoint_poll` runs for each message (NULL `cb` clears it). The
+ * previous callback's `userdata_free` runs. No internal lock is held while the callback
+ * runs, so it may call any `zc_*` function except `zc_endpoint_poll` on the same endpoint.
+ * Errors: ZC_ERR_BAD_HANDLE (then `userdata_free` is still called, so nothing leaks).
+ */
+zc_result zc_endpoint_set_callback(const zc_endpoint *ep,
+                                   zc_message_cb cb,
+                                   void *userdata,
+                                   zc_userdata_free_cb userdata_free);
+
+/**
+ * Runs the callback for every waiting message on the calling thread, waiting up to
+ * `timeout_ms` for the first (0: do not wait). Writes how many were handled to `*handled`
+ * (may be NULL). Without a callback nothing is taken.
+ * Errors: ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_poll(const zc_endpoint *ep, int64_t timeout_ms, size_t *handled);
+
+/**
+ * Number of established peerings. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_peer_count(const zc_endpoint *ep, size_t *out);
+
+/**
+ * Whether some peer subscribed to a prefix of `topic` (a publish would go out).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_peer_subscribed(const zc_endpoint *ep, const char *topic, bool *out);
+
+/**
+ * Copies the endpoint's counters to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_get_stats(const zc_endpoint *ep, zc_endpoint_stats *out);
+
+/**
+ * The message's kind. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_message_kind(const zc_message *msg, zc_msg_kind *out);
+
+/**
+ * An event or command message's topic (free with `zc_string_free`).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a status message has no topic).
+ */
+zc_result zc_message_topic(const zc_message *msg, char **out);
+
+/**
+ * An event or command message's payload bytes (Broker's binary encoding): `*out` gets a
+ * library-owned copy (free with `zc_string_free`), `*len` its length.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (status message).
+ */
+zc_result zc_message_data(const zc_message *msg, uint8_t **out, size_t *len);
+
+/**
+ * A status message's text, Broker's wording plus the reason (free with `zc_string_free`);
+ * empty for event messages. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_message_text(const zc_message *msg, char **out);
+
+/**
+ * The peer's endpoint id (UUID text; free with `zc_string_free`) of a status message, or
+ * for an event the id of the peer it arrived from.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (not known, e.g. a failed connect).
+ */
+zc_result zc_message_peer_id(const zc_message *msg, char **out);
+
+/**
+ * A status message's peer address (free with `zc_string_free`) and port (`port` may be
+ * NULL). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (event message).
+ */
+zc_result zc_message_address(const zc_message *msg, char **out, uint16_t *port);
+
+/**
+ * Frees a message. NULL is a no-op.
+ */
+void zc_message_free(zc_message *msg);
+
+/**
+ * Creates an event named `name` (e.g. "Demo::ping") without arguments.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (empty name).
+ */
+zc_result zc_event_new(const char *name, zc_event **out);
+
+/**
+ * Appends `value` to the event's arguments. On success the event owns `value` (do not
+ * free it); on failure the caller keeps it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_add_arg(zc_event *ev, zc_value *value);
+
+/**
+ * The event's name; free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_name(const zc_event *ev, char **out);
+
+/**
+ * The number of arguments. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_arg_count(const zc_event *ev, size_t *out);
+
+/**
+ * Copies argument `index` into a new value `*out` (owned by the caller).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_event_arg(const zc_event *ev, size_t index, zc_value **out);
+
+/**
+ * Sets the network timestamp (metadata key 1) in ns since the epoch.
+ * Errors: ZC_ERR_BAD_HANDLE, ZC_ERR_NULL.
+ */
+zc_result zc_event_set_timestamp(zc_event *ev, int64_t ns);
+
+/**
+ * Reads the network timestamp (metadata key 1). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (the event carries none).
+ */
+zc_result zc_event_get_timestamp(const zc_event *ev, int64_t *out);
+
+/**
+ * The event as Broker data, `[1, 1, [name, [args...], metadata?]]`, in a new value.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_to_value(const zc_event *ev, zc_value **out);
+
+/**
+ * Reads an event from Broker data with Zeek's validation; `v` stays the caller's.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a valid Zeek event; the
+ * message says why).
+ */
+zc_result zc_event_from_value(const zc_value *v, zc_event **out);
+
+/**
+ * Deep-copies an event. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_event_copy(const zc_event *ev, zc_event **out);
+
+/**
+ * Frees an event. NULL is a no-op; a freed or foreign handle is ignored and noted in
+ * `zc_last_error`.
+ */
+void zc_event_free(zc_event *ev);
+
+/**
+ * Frees a NULL-terminated string array returned by zcluster (`zc_layout_node_names`,
+ * `zc_node_workers`), and every string in it. NULL is a no-op; a pointer zcluster did not
+ * hand out (or already freed) is ignored and noted in `zc_last_error`. Any thread.
+ */
+void zc_strings_free(char **strings);
+
+/**
+ * Loads a layout file. The format comes from the file name (`*.zeek`, `*.bro`,
+ * `*.json`, `*.cfg` for ZeekControl's node.cfg), else from the content. On success
+ * `*out` is a new layout the caller frees with `zc_layout_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8 (path), ZC_ERR_NOT_FOUND / ZC_ERR_IO (reading),
+ * ZC_ERR_PARSE (message `<path>:<line>:<col>: <what was expected>`). Any thread.
+ */
+zc_result zc_layout_load(const char *path, zc_layout **out);
+
+/**
+ * Parses layout text of `len` bytes (UTF-8; need not be NUL-terminated). `format` is
+ * "zeek", "bro", "node.cfg" or "json", or NULL to guess from the content. Error messages
+ * name the source `<input>`. On success `*out` is a new layout (free with
+ * `zc_layout_free`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (unknown
+ * format), ZC_ERR_PARSE. Any thread.
+ */
+zc_result zc_layout_parse(const char *text, size_t len, const char *format, zc_layout **out);
+
+/**
+ * Parses ZeekControl's node.cfg with zeekctl's settings: `zeek_port` (zeekctl's
+ * ZeekPort, default 27760), `metrics_port` (MetricsPort, default 9991; 0 for none) and
+ * `zeromq` (ClusterBackend is ZeroMQ, zeekctl's default: two ports go to the ZeroMQ
+ * proxy first). `zc_layout_parse(.., "node.cfg", ..)` uses the defaults. Errors as
+ * `zc_layout_parse`. Any thread.
+ */
+zc_result zc_layout_parse_node_cfg(const char *text,
+                                   size_t len,
+                                   uint16_t zeek_port,
+                                   uint16_t metrics_port,
+                                   bool zeromq,
+                                   zc_layout **out);
+
+/**
+ * Frees a layout. NULL is a no-op; nodes and clusters made from it stay valid. Any thread.
+ */
+void zc_layout_free(zc_layout *layout);
+
+/**
+ * The format the layout was read from: "zeek", "bro", "node.cfg" or "json", as a static
+ * string (do not free). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_format(const zc_layout *layout, const char **out);
+
+/**
+ * The number of nodes. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_node_count(const zc_layout *layout, size_t *out);
+
+/**
+ * The node names, sorted (byte order, as Zeek's `nodes_with_type` sorts), as a
+ * NULL-terminated array the caller frees with `zc_strings_free` (which frees the strings
+ * too). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_node_names(const zc_layout *layout, char ***out);
+
+/**
+ * The name of the node at `index` in sorted order (0 .. count-1), as a string the caller
+ * frees with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_INVALID_ARGUMENT (index out of range).
+ */
+zc_result zc_layout_node_name_at(const zc_layout *layout, size_t index, char **out);
+
+/**
+ * Looks a node up by name. On success `*out` is a new node handle (a copy; free with
+ * `zc_node_free`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
+ */
+zc_result zc_layout_get_node(const zc_layout *layout, const char *name, zc_node **out);
+
+/**
+ * The number of `redef` options the layout sets (`Cluster::manager_is_logger`, ...).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_option_count(const zc_layout *layout, size_t *out);
+
+/**
+ * The option at `index` (file order): `*name` (Zeek name, e.g. "Cluster::retry_interval")
+ * and `*value` are strings the caller frees with `zc_string_free`; `*kind` is a static
+ * string naming the value's type ("bool", "count", "int", "double", "interval",
+ * "string", "pattern", "port", "addr", "enum", "set"). The value text: strings bare,
+ * everything else in Zeek syntax ("T", "1.0 min", "/re/", "27762/tcp"). `kind` may be
+ * NULL. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (index).
+ */
+zc_result zc_layout_option_at(const zc_layout *layout,
+                              size_t index,
+                              char **name,
+                              char **value,
+                              const char **kind);
+
+/**
+ * The value the layout sets for option `name` (text as `zc_layout_option_at`), freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (the layout does not set it).
+ */
+zc_result zc_layout_option_get(const zc_layout *layout, const char *name, char **out);
+
+/**
+ * The layout's JSON form (see README/`Layout::to_json`), freed with `zc_string_free`;
+ * `zc_layout_parse(json, len, "json", ..)` reads it back. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_layout_to_json(const zc_layout *layout, char **out);
+
+/**
+ * Frees a node handle. NULL is a no-op. Any thread.
+ */
+void zc_node_free(zc_node *node);
+
+/**
+ * The node's name (its key in `Cluster::nodes`), freed with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_name(const zc_node *node, char **out);
+
+/**
+ * `$node_type`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_node_type(const zc_node *node, zc_node_type *out);
+
+/**
+ * `$ip` as text ("127.0.0.1", "fe80::1": IPv6 without brackets), freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_ip(const zc_node *node, char **out);
+
+/**
+ * `$zone_id` ("" when the layout gives none, Zeek's default), freed with
+ * `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_zone_id(const zc_node *node, char **out);
+
+/**
+ * `$p`: its number and its protocol as a static string ("tcp", "udp", "icmp",
+ * "unknown"; do not free). A node that does not listen has 0 and "unknown" (Zeek's
+ * default `0/unknown`). `protocol` may be NULL. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_p(const zc_node *node, uint16_t *number, const char **protocol);
+
+/**
+ * `$metrics_port`, like `zc_node_p`. When unset: ZC_OK with `*number` 0 and `*protocol`
+ * NULL (so `protocol` is required here). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_metrics_port(const zc_node *node, uint16_t *number, const char **protocol);
+
+/**
+ * `$interface`: a string freed with `zc_string_free`, or NULL (with ZC_OK) when the layout
+ * does not set it. The same convention holds for every optional string field below.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_interface(const zc_node *node, char **out);
+
+/**
+ * `$manager` (the manager a proxy or worker uses), or NULL when unset.
+ */
+zc_result zc_node_manager(const zc_node *node, char **out);
+
+/**
+ * Legacy `$logger` (Bro 2.5: the logger a node sends to), or NULL when unset.
+ */
+zc_result zc_node_logger(const zc_node *node, char **out);
+
+/**
+ * Legacy `$proxy` (Bro 2.5: the proxy a worker uses), or NULL when unset.
+ */
+zc_result zc_node_proxy(const zc_node *node, char **out);
+
+/**
+ * `$time_machine`, or NULL when unset.
+ */
+zc_result zc_node_time_machine(const zc_node *node, char **out);
+
+/**
+ * `$id` (normally set only at run time), or NULL when unset.
+ */
+zc_result zc_node_id(const zc_node *node, char **out);
+
+/**
+ * `$lb_filter`, or NULL when unset.
+ */
+zc_result zc_node_lb_filter(const zc_node *node, char **out);
+
+/**
+ * `$pcap_file`, or NULL when unset.
+ */
+zc_result zc_node_pcap_file(const zc_node *node, char **out);
+
+/**
+ * Legacy `$workers` (Bro 2.5: the workers a manager or proxy connects with): a sorted,
+ * NULL-terminated array freed with `zc_strings_free` (`set()` gives an array holding only
+ * the NULL), or `*out` NULL (with ZC_OK) when unset. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_node_workers(const zc_node *node, char ***out);
+
+/**
+ * A ZeekControl node.cfg setting of a node read from node.cfg: `key` is "host",
+ * "lb_method", "lb_procs", "pin_cpu", "aux_scripts", "env_vars" (all of them as
+ * `K=V,K2=V2`, sorted by name; "" when none) or "env:<NAME>" (one of them).
+ * `*out` is a string freed with `zc_string_free`, or NULL (ZC_OK) when the node has no such
+ * setting. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT
+ * (unknown key).
+ */
+zc_result zc_node_zeekctl(const zc_node *node, const char *key, char **out);
+
+/**
+ * Creates an options object with every option at its default (free with
+ * `zc_options_free`). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_options_new(zc_options **out);
+
+/**
+ * Sets option `key` (its Zeek name, e.g. "Cluster::retry_interval") from `value` in Zeek
+ * syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30 secs`, `2 hrs` or a
+ * plain number of seconds; strings as they are; patterns `/re/`; backends
+ * `Broker::SQLITE` or `SQLITE`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_NOT_FOUND (unknown option; the message lists every option),
+ * ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
+ * leaves the option unchanged.
+ */
+zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
+
+/**
+ * The current value of option `key` as text, freed with `zc_string_free`: strings bare
+ * (no quotes), patterns `/re/`, intervals as Zeek prints them ("1.0 min"), bools "T"/"F",
+ * enums by full name. `zc_options_set` accepts the text back. Errors: ZC_ERR_NULL,
+ * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
+ */
+zc_result zc_options_get(const zc_options *opts, const char *key, char **out);
+
+/**
+ * Frees an options object. NULL is a no-op; clusters created with it keep their copy.
+ */
+void zc_options_free(zc_options *opts);
 
 /**
  * The library's version as a static NUL-terminated string ("0.1.0"). Never NULL; do not
@@ -136,6 +897,283 @@ const char *zc_last_error(void);
  * never freed twice. Any thread.
  */
 void zc_string_free(char *s);
+
+/**
+ * Creates a `none` value in `*out`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_none(zc_value **out);
+
+/**
+ * Creates a boolean. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_bool(bool b, zc_value **out);
+
+/**
+ * Creates a count (unsigned 64-bit). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_count(uint64_t n, zc_value **out);
+
+/**
+ * Creates an integer (signed 64-bit). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_integer(int64_t n, zc_value **out);
+
+/**
+ * Creates a real (any double, NaN and infinities included). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_real(double r, zc_value **out);
+
+/**
+ * Creates a string from `len` arbitrary bytes (NULs and non-UTF-8 allowed; `bytes` may
+ * be NULL only when `len` is 0). The bytes are copied. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_string(const uint8_t *bytes, size_t len, zc_value **out);
+
+/**
+ * Creates a string from NUL-terminated UTF-8 text. Errors: ZC_ERR_NULL, ZC_ERR_UTF8.
+ */
+zc_result zc_value_string_utf8(const char *text, zc_value **out);
+
+/**
+ * Creates an address from text ("10.0.0.1", "2001:db8::1"; IPv4 is stored v4-mapped).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (not an address).
+ */
+zc_result zc_value_address(const char *text, zc_value **out);
+
+/**
+ * Creates an address from 16 bytes in network order (IPv4 as `::ffff:a.b.c.d`).
+ * Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_address_bytes(const uint8_t *bytes16, zc_value **out);
+
+/**
+ * Creates a subnet from "address/length" text, the length in the address's own family
+ * terms ("10.0.0.0/8", "2001:db8::/32"); host bits are cleared.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT.
+ */
+zc_result zc_value_subnet(const char *text, zc_value **out);
+
+/**
+ * Creates a port; `proto` is a `zc_protocol` number (0..=3).
+ * Errors: ZC_ERR_NULL, ZC_ERR_INVALID_ARGUMENT (unknown protocol number).
+ */
+zc_result zc_value_port(uint16_t number, int proto, zc_value **out);
+
+/**
+ * Creates a timestamp from nanoseconds since the Unix epoch (UTC). Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_timestamp(int64_t ns, zc_value **out);
+
+/**
+ * Creates a timespan from nanoseconds. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_timespan(int64_t ns, zc_value **out);
+
+/**
+ * Creates an enum value from its qualified name ("Cluster::WORKER").
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8.
+ */
+zc_result zc_value_enum(const char *name, zc_value **out);
+
+/**
+ * Creates an empty set. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_set_new(zc_value **out);
+
+/**
+ * Creates an empty table. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_table_new(zc_value **out);
+
+/**
+ * Creates an empty vector. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_value_vector_new(zc_value **out);
+
+/**
+ * Writes the value's type to `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_type(const zc_value *v, zc_type *out);
+
+/**
+ * Reads a boolean. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (other type).
+ */
+zc_result zc_value_get_bool(const zc_value *v, bool *out);
+
+/**
+ * Reads a count. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_count(const zc_value *v, uint64_t *out);
+
+/**
+ * Reads an integer. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_integer(const zc_value *v, int64_t *out);
+
+/**
+ * Reads a real. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_real(const zc_value *v, double *out);
+
+/**
+ * Reads a string's bytes: `*ptr` gets a library-owned, NUL-terminated copy (the bytes may
+ * hold NULs of their own and need not be UTF-8), `*len` (if `len` is not NULL) its length
+ * without the terminator. Free `*ptr` with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_string(const zc_value *v, char **ptr, size_t *len);
+
+/**
+ * Reads an address as text ("10.0.0.1", "2001:db8::1"); free with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_address(const zc_value *v, char **out);
+
+/**
+ * Copies an address's 16 bytes (network order, IPv4 v4-mapped) into `out16`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_address_bytes(const zc_value *v, uint8_t *out16);
+
+/**
+ * Reads a subnet as "address/length" text (length in the family's own terms); free
+ * with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_subnet(const zc_value *v, char **out);
+
+/**
+ * Reads a port's number and protocol. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_port(const zc_value *v, uint16_t *number, zc_protocol *proto);
+
+/**
+ * Reads a timestamp (ns since the epoch). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_timestamp(const zc_value *v, int64_t *out);
+
+/**
+ * Reads a timespan (ns). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_timespan(const zc_value *v, int64_t *out);
+
+/**
+ * Reads an enum value's name; free with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_get_enum(const zc_value *v, char **out);
+
+/**
+ * Inserts `elem` into `set`. On success the set owns `elem` (the handle becomes invalid;
+ * do not free it); an element already present leaves the set unchanged (still ZC_OK, and
+ * `elem` is still consumed). On failure the caller keeps `elem`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (not a set), ZC_ERR_INVALID_ARGUMENT
+ * (`elem` is `set`).
+ */
+zc_result zc_value_set_insert(zc_value *set, zc_value *elem);
+
+/**
+ * Inserts or replaces `key -> val` in `table`. On success the table owns both handles;
+ * on failure the caller keeps both. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
+ * ZC_ERR_INVALID_ARGUMENT (a handle is the table itself, or key and val are one handle).
+ */
+zc_result zc_value_table_insert(zc_value *table, zc_value *key, zc_value *val);
+
+/**
+ * Appends `elem` to `vec`. On success the vector owns `elem`; on failure the caller keeps
+ * it. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE, ZC_ERR_INVALID_ARGUMENT.
+ */
+zc_result zc_value_vector_push(zc_value *vec, zc_value *elem);
+
+/**
+ * Writes the number of elements of a set, table or vector (bytes of a string) to `*out`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (a scalar).
+ */
+zc_result zc_value_size(const zc_value *v, size_t *out);
+
+/**
+ * Copies element `index` of a vector, or of a set in its canonical order, into a new
+ * value `*out` (owned by the caller). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE,
+ * ZC_ERR_TYPE (not a vector or set; use zc_value_table_entry_at for tables),
+ * ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_value_at(const zc_value *v, size_t index, zc_value **out);
+
+/**
+ * Copies entry `index` (in canonical key order) of a table into new values `*key` and
+ * `*val` (both owned by the caller). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
+ * ZC_ERR_NOT_FOUND (index out of range).
+ */
+zc_result zc_value_table_entry_at(const zc_value *t, size_t index, zc_value **key, zc_value **val);
+
+/**
+ * Looks `key` up in a table and copies its value into `*val` (owned by the caller);
+ * `key` stays the caller's. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE,
+ * ZC_ERR_NOT_FOUND (no such key).
+ */
+zc_result zc_value_table_get(const zc_value *t, const zc_value *key, zc_value **val);
+
+/**
+ * Whether a set holds `elem` (or a table holds the key `elem`); `elem` stays the
+ * caller's. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE.
+ */
+zc_result zc_value_contains(const zc_value *c, const zc_value *elem, bool *out);
+
+/**
+ * Deep-copies `v` into a new value `*out`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_copy(const zc_value *v, zc_value **out);
+
+/**
+ * Whether `a` equals `b` in Broker's sense (same type and value; -0.0 equals 0.0).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_equal(const zc_value *a, const zc_value *b, bool *out);
+
+/**
+ * Compares in Broker's total order (type tag first, then value): `*out` is -1, 0 or 1.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_compare(const zc_value *a, const zc_value *b, int *out);
+
+/**
+ * Broker's WebSocket JSON for `v` (`{"@data-type":..,"data":..}`, compact); free with
+ * `zc_string_free`. Non-UTF-8 string bytes become U+FFFD; NaN/inf become "nan"/"inf".
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_to_json(const zc_value *v, char **out);
+
+/**
+ * Parses Broker's WebSocket JSON (leniently, see the Rust docs of `data::json`) into a
+ * new value. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_PARSE (message names line:column
+ * or the path to the bad part, e.g. "at data[1].key: ...").
+ */
+zc_result zc_value_from_json(const char *text, zc_value **out);
+
+/**
+ * Broker's binary encoding of `v` (tag byte + payload): `*bytes` gets a library-owned
+ * buffer of `*len` bytes (NUL-terminated for convenience); free it with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (a length over 2^32-1).
+ */
+zc_result zc_value_to_binary(const zc_value *v, uint8_t **bytes, size_t *len);
+
+/**
+ * Decodes exactly one value from `len` bytes of Broker's binary encoding (depth limit 64).
+ * Errors: ZC_ERR_NULL, ZC_ERR_DECODE (with the offset and what was wrong).
+ */
+zc_result zc_value_from_binary(const uint8_t *bytes, size_t len, zc_value **out);
+
+/**
+ * Zeek-like text of `v` (`T`, `42`, `"a\xff"`, `{1, 2}`, `{k -> v}`, `[a, b]`, ...);
+ * free with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_value_to_string(const zc_value *v, char **out);
+
+/**
+ * Frees a value. NULL is a no-op; a freed or foreign handle is ignored and noted in
+ * `zc_last_error`. Handles given to a container by a successful insert/push must not be
+ * freed.
+ */
+void zc_value_free(zc_value *v);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -227,7 +227,12 @@ impl JsonValue {
     }
 
     pub fn object(members: Vec<(&str, JsonValue)>) -> JsonValue {
-        JsonValue::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        JsonValue::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 
     pub fn string(s: impl Into<String>) -> JsonValue {
@@ -362,7 +367,10 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_depth: 128, max_size: 64 * 1024 * 1024 }
+        ParseLimits {
+            max_depth: 128,
+            max_size: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -376,7 +384,11 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<JsonValue> {
     match std::str::from_utf8(bytes) {
         Ok(s) => parse(s),
         Err(e) => {
-            let p = Parser { s: bytes, pos: e.valid_up_to(), limits: ParseLimits::default() };
+            let p = Parser {
+                s: bytes,
+                pos: e.valid_up_to(),
+                limits: ParseLimits::default(),
+            };
             Err(p.err("invalid UTF-8"))
         }
     }
@@ -390,7 +402,11 @@ pub fn parse_with(text: &str, limits: &ParseLimits) -> Result<JsonValue> {
             limits.max_size
         )));
     }
-    let mut p = Parser { s: text.as_bytes(), pos: 0, limits: *limits };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        pos: 0,
+        limits: *limits,
+    };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -412,7 +428,11 @@ impl Parser<'_> {
         let upto = &self.s[..self.pos.min(self.s.len())];
         let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = upto.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let col = upto[line_start..].iter().filter(|&&b| b & 0xc0 != 0x80).count() + 1;
+        let col = upto[line_start..]
+            .iter()
+            .filter(|&&b| b & 0xc0 != 0x80)
+            .count()
+            + 1;
         (line, col)
     }
 
@@ -463,7 +483,10 @@ impl Parser<'_> {
 
     fn check_depth(&self, depth: usize) -> Result<()> {
         if depth > self.limits.max_depth {
-            Err(self.err(&format!("nesting deeper than {} (the depth limit)", self.limits.max_depth)))
+            Err(self.err(&format!(
+                "nesting deeper than {} (the depth limit)",
+                self.limits.max_depth
+            )))
         } else {
             Ok(())
         }
@@ -488,7 +511,12 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(JsonValue::Array(items));
                 }
-                _ => return Err(self.err(&format!("expected ',' or ']' in array, found {}", self.found()))),
+                _ => {
+                    return Err(self.err(&format!(
+                        "expected ',' or ']' in array, found {}",
+                        self.found()
+                    )))
+                }
             }
         }
     }
@@ -505,7 +533,10 @@ impl Parser<'_> {
         loop {
             self.ws();
             if self.peek() != Some(b'"') {
-                return Err(self.err(&format!("expected a string key in object, found {}", self.found())));
+                return Err(self.err(&format!(
+                    "expected a string key in object, found {}",
+                    self.found()
+                )));
             }
             let key_at = self.pos;
             let key = self.string()?;
@@ -515,7 +546,10 @@ impl Parser<'_> {
             }
             self.ws();
             if self.peek() != Some(b':') {
-                return Err(self.err(&format!("expected ':' after object key, found {}", self.found())));
+                return Err(self.err(&format!(
+                    "expected ':' after object key, found {}",
+                    self.found()
+                )));
             }
             self.pos += 1;
             self.ws();
@@ -528,14 +562,22 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(JsonValue::Object(members));
                 }
-                _ => return Err(self.err(&format!("expected ',' or '}}' in object, found {}", self.found()))),
+                _ => {
+                    return Err(self.err(&format!(
+                        "expected ',' or '}}' in object, found {}",
+                        self.found()
+                    )))
+                }
             }
         }
     }
 
     fn number(&mut self) -> Result<JsonValue> {
         let start = self.pos;
-        while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
             self.pos += 1;
         }
         // The scanned bytes are ASCII, so this slice is valid UTF-8.
@@ -596,7 +638,9 @@ impl Parser<'_> {
                                     self.pos += 2;
                                     let lo = self.hex4()?;
                                     if !(0xdc00..0xe000).contains(&lo) {
-                                        return Err(self.err("high surrogate not followed by a low surrogate"));
+                                        return Err(self.err(
+                                            "high surrogate not followed by a low surrogate",
+                                        ));
                                     }
                                     0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
                                 } else {
@@ -607,7 +651,8 @@ impl Parser<'_> {
                             } else {
                                 hi
                             };
-                            let c = char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))?;
+                            let c =
+                                char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))?;
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                         }
@@ -618,7 +663,9 @@ impl Parser<'_> {
                     }
                 }
                 0..=0x1f => {
-                    return Err(self.err(&format!("unescaped control character 0x{b:02x} in string")));
+                    return Err(
+                        self.err(&format!("unescaped control character 0x{b:02x} in string"))
+                    );
                 }
                 _ => {
                     out.push(b);
@@ -653,7 +700,10 @@ mod tests {
         assert_eq!(a[0].as_u64(), Some(u64::MAX));
         assert_eq!(a[1].as_i64(), Some(i64::MIN));
         assert_eq!(a[0].as_i64(), None);
-        assert_eq!(v.to_compact(), "[18446744073709551615,-9223372036854775808]");
+        assert_eq!(
+            v.to_compact(),
+            "[18446744073709551615,-9223372036854775808]"
+        );
         assert_eq!(parse("1.0").unwrap().as_u64(), None);
         assert_eq!(parse("1.0").unwrap().as_f64(), Some(1.0));
     }
@@ -673,7 +723,10 @@ mod tests {
         assert!(parse("\"\\ud800\"").is_err());
         assert!(parse("").unwrap_err().message.contains("end of input"));
         assert!(parse("[] x").unwrap_err().message.contains("1:4"));
-        assert_eq!(parse_bytes(b"\"\xff\"").unwrap_err().message, "1:2: invalid UTF-8");
+        assert_eq!(
+            parse_bytes(b"\"\xff\"").unwrap_err().message,
+            "1:2: invalid UTF-8"
+        );
     }
 
     #[test]
@@ -683,8 +736,14 @@ mod tests {
         assert!(e.message.contains("depth limit"), "{e}");
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert!(parse(&ok).is_ok());
-        let lim = ParseLimits { max_depth: 8, max_size: 4 };
-        assert!(parse_with("[1,2]", &lim).unwrap_err().message.contains("size limit"));
+        let lim = ParseLimits {
+            max_depth: 8,
+            max_size: 4,
+        };
+        assert!(parse_with("[1,2]", &lim)
+            .unwrap_err()
+            .message
+            .contains("size limit"));
     }
 
     #[test]

@@ -6,15 +6,15 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod cluster;
+pub mod data;
+pub mod endpoint;
 pub mod error;
+pub mod ffi;
 pub mod json;
 pub mod layout;
-pub mod data;
-pub mod wire;
-pub mod endpoint;
-pub mod cluster;
 pub mod store;
-pub mod ffi;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -24,7 +24,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 64, max_values: 16 * 1024 * 1024 }
+        Limits {
+            max_depth: 64,
+            max_values: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -80,10 +83,18 @@ pub fn pack754(f: f64) -> u64 {
         return PACKED_NAN;
     }
     if f.is_infinite() {
-        return if f.is_sign_negative() { PACKED_NINF } else { PACKED_PINF };
+        return if f.is_sign_negative() {
+            PACKED_NINF
+        } else {
+            PACKED_PINF
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { PACKED_NZERO } else { 0 };
+        return if f.is_sign_negative() {
+            PACKED_NZERO
+        } else {
+            0
+        };
     }
     if f.is_normal() {
         // CAF's loop reproduces the IEEE bits exactly for normal numbers (tested below).
@@ -274,7 +285,12 @@ pub fn decode_prefix(input: &[u8]) -> Result<(Value, usize)> {
 }
 
 pub fn decode_prefix_with(input: &[u8], limits: &Limits) -> Result<(Value, usize)> {
-    let mut d = Decoder { input, pos: 0, limits: *limits, values: 0 };
+    let mut d = Decoder {
+        input,
+        pos: 0,
+        limits: *limits,
+        values: 0,
+    };
     let v = d.value(0)?;
     Ok((v, d.pos))
 }
@@ -374,7 +390,9 @@ impl<'a> Decoder<'a> {
                 let number = u16::from_be_bytes(self.array("port number")?);
                 let [p] = self.array::<1>("port protocol")?;
                 let protocol = Protocol::from_u8(p).ok_or_else(|| {
-                    Error::decode(format!("port at offset {at}: unknown protocol number {p} (0..=3)"))
+                    Error::decode(format!(
+                        "port at offset {at}: unknown protocol number {p} (0..=3)"
+                    ))
                 })?;
                 Value::Port(Port { number, protocol })
             }
@@ -400,7 +418,9 @@ impl<'a> Decoder<'a> {
                 self.container(tag, at, depth + 1)?
             }
             t => {
-                return Err(Error::decode(format!("unknown type tag {t} at offset {at}")));
+                return Err(Error::decode(format!(
+                    "unknown type tag {t} at offset {at}"
+                )));
             }
         };
         Ok(v)
@@ -462,20 +482,31 @@ mod tests {
     }
 
     fn golden_path(name: &str) -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden").join(name)
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/golden")
+            .join(name)
     }
 
     fn golden_rows() -> Vec<(String, String, String, Vec<u8>)> {
         let path = golden_path("values.tsv");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (shared/golden must sit beside the repo)", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (shared/golden must sit beside the repo)",
+                path.display()
+            )
+        });
         text.lines()
             .skip(1)
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let f: Vec<&str> = l.split('\t').collect();
                 assert_eq!(f.len(), 4, "bad golden line {l}");
-                (f[0].to_string(), f[1].to_string(), f[2].to_string(), unhex(f[3]))
+                (
+                    f[0].to_string(),
+                    f[1].to_string(),
+                    f[2].to_string(),
+                    unhex(f[3]),
+                )
             })
             .collect()
     }
@@ -528,7 +559,13 @@ mod tests {
             "timespan_zero" => Timespan(0),
             "enum" => Enum("Cluster::WORKER".into()),
             "set_ints" => set(vec![Integer(1), Integer(2), Integer(3)]),
-            "set_mixed" => set(vec![Bool(false), Count(5), Integer(-1), a("10.0.0.1"), s("b")]),
+            "set_mixed" => set(vec![
+                Bool(false),
+                Count(5),
+                Integer(-1),
+                a("10.0.0.1"),
+                s("b"),
+            ]),
             "set_strings" => set(vec![s(""), s("a"), s("zz"), s("ab")]),
             "set_empty" => set(vec![]),
             "table_str_count" => table(vec![(s("b"), Count(2)), (s("a"), Count(1))]),
@@ -566,7 +603,11 @@ mod tests {
             let want = expected(&name);
             assert_eq!(want.type_name(), ty, "{name}: type name");
             let enc = encode_to_vec(&want);
-            assert_eq!(hex(&enc), hex(&bytes), "{name}: our encoding differs from Broker's");
+            assert_eq!(
+                hex(&enc),
+                hex(&bytes),
+                "{name}: our encoding differs from Broker's"
+            );
             let dec = decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(dec, want, "{name}: decoded value");
             assert_eq!(encode_to_vec(&dec), bytes, "{name}: decode/encode identity");
@@ -611,9 +652,18 @@ mod tests {
         let mut b = Vec::new();
         write_varbyte(200, &mut b);
         assert_eq!(b, [0xc8, 0x01]);
-        assert!(read_varbyte(&[0x80, 0x80]).unwrap_err().message.contains("truncated"));
-        assert!(read_varbyte(&[0xff, 0xff, 0xff, 0xff, 0x7f]).unwrap_err().message.contains("32 bits"));
-        assert!(read_varbyte(&[0x80; 6]).unwrap_err().message.contains("longer than 5"));
+        assert!(read_varbyte(&[0x80, 0x80])
+            .unwrap_err()
+            .message
+            .contains("truncated"));
+        assert!(read_varbyte(&[0xff, 0xff, 0xff, 0xff, 0x7f])
+            .unwrap_err()
+            .message
+            .contains("32 bits"));
+        assert!(read_varbyte(&[0x80; 6])
+            .unwrap_err()
+            .message
+            .contains("longer than 5"));
     }
 
     #[test]
@@ -642,7 +692,10 @@ mod tests {
         deep.push(0);
         let e = decode(&deep).unwrap_err();
         assert!(e.message.contains("depth limit"), "{e}");
-        let lim = Limits { max_depth: 64, max_values: 3 };
+        let lim = Limits {
+            max_depth: 64,
+            max_values: 3,
+        };
         let e = decode_with(&[0x0e, 3, 0, 0, 0], &lim).unwrap_err();
         assert!(e.message.contains("size limit"), "{e}");
         // Exactly at the depth limit is fine.

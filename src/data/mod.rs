@@ -5,10 +5,10 @@
 //! - `json`: Broker's WebSocket JSON encoding (`{"@data-type": .., "data": ..}`).
 //! - `event`: a Zeek event (`[1, 1, [name, args, metadata?]]`) on top of the model.
 
-pub mod value;
 pub mod bin;
-pub mod json;
 pub mod event;
+pub mod json;
+pub mod value;
 
 pub use event::Event;
 pub use value::{Address, Port, Protocol, Subnet, Value};

@@ -193,8 +193,21 @@ impl Hash for Value {
 
 /// The `@data-type` names of Broker's JSON form, indexed by tag.
 pub const TYPE_NAMES: [&str; 15] = [
-    "none", "boolean", "count", "integer", "real", "string", "address", "subnet", "port",
-    "timestamp", "timespan", "enum-value", "set", "table", "vector",
+    "none",
+    "boolean",
+    "count",
+    "integer",
+    "real",
+    "string",
+    "address",
+    "subnet",
+    "port",
+    "timestamp",
+    "timespan",
+    "enum-value",
+    "set",
+    "table",
+    "vector",
 ];
 
 impl Value {
@@ -333,7 +346,9 @@ impl Address {
     /// The standard-library form: an `Ipv4Addr` for a v4-mapped address.
     pub fn to_ip(&self) -> IpAddr {
         if self.is_v4() {
-            IpAddr::V4(Ipv4Addr::new(self.0[12], self.0[13], self.0[14], self.0[15]))
+            IpAddr::V4(Ipv4Addr::new(
+                self.0[12], self.0[13], self.0[14], self.0[15],
+            ))
         } else {
             IpAddr::V6(Ipv6Addr::from(self.0))
         }
@@ -378,10 +393,11 @@ impl From<Ipv6Addr> for Address {
 impl FromStr for Address {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        s.trim()
-            .parse::<IpAddr>()
-            .map(Address::from)
-            .map_err(|_| Error::invalid(format!("invalid address \"{s}\": expected IPv4 dotted quad or IPv6 text")))
+        s.trim().parse::<IpAddr>().map(Address::from).map_err(|_| {
+            Error::invalid(format!(
+                "invalid address \"{s}\": expected IPv4 dotted quad or IPv6 text"
+            ))
+        })
     }
 }
 
@@ -417,7 +433,10 @@ impl Subnet {
             }
             prefix_len
         };
-        Ok(Subnet { network: addr.masked(length), length })
+        Ok(Subnet {
+            network: addr.masked(length),
+            length,
+        })
     }
 
     /// Whether this is an IPv4 subnet (v4-mapped network, length >= 96).
@@ -444,12 +463,14 @@ impl FromStr for Subnet {
     fn from_str(s: &str) -> Result<Self> {
         let t = s.trim();
         let Some((a, l)) = t.split_once('/') else {
-            return Err(Error::invalid(format!("invalid subnet \"{s}\": expected address/length")));
+            return Err(Error::invalid(format!(
+                "invalid subnet \"{s}\": expected address/length"
+            )));
         };
         let addr: Address = a.parse()?;
-        let len: u8 = l
-            .parse()
-            .map_err(|_| Error::invalid(format!("invalid subnet \"{s}\": bad prefix length \"{l}\"")))?;
+        let len: u8 = l.parse().map_err(|_| {
+            Error::invalid(format!("invalid subnet \"{s}\": bad prefix length \"{l}\""))
+        })?;
         Subnet::new(addr, len)
     }
 }
@@ -513,9 +534,11 @@ impl FromStr for Port {
             Some((n, p)) => (n, Some(p)),
             Option::None => (t, Option::None),
         };
-        let number: u16 = num
-            .parse()
-            .map_err(|_| Error::invalid(format!("invalid port \"{s}\": expected a number 0..=65535, then /tcp, /udp, /icmp or /?")))?;
+        let number: u16 = num.parse().map_err(|_| {
+            Error::invalid(format!(
+                "invalid port \"{s}\": expected a number 0..=65535, then /tcp, /udp, /icmp or /?"
+            ))
+        })?;
         let protocol = match proto {
             Option::None => Protocol::Tcp,
             Some("tcp") => Protocol::Tcp,
@@ -571,7 +594,14 @@ pub(crate) fn civil_from_secs(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = if m <= 2 { y + 1 } else { y };
-    (y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32, (rem % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        (rem % 60) as u32,
+    )
 }
 
 /// Days since the epoch of a civil date (proleptic Gregorian).
@@ -708,11 +738,26 @@ mod tests {
 
     #[test]
     fn ports_parse_like_broker() {
-        assert_eq!("80/tcp".parse::<Port>().unwrap(), Port::new(80, Protocol::Tcp));
-        assert_eq!("53/udp".parse::<Port>().unwrap(), Port::new(53, Protocol::Udp));
-        assert_eq!("8/icmp".parse::<Port>().unwrap(), Port::new(8, Protocol::Icmp));
-        assert_eq!("0/?".parse::<Port>().unwrap(), Port::new(0, Protocol::Unknown));
-        assert_eq!("7/sctp".parse::<Port>().unwrap(), Port::new(7, Protocol::Unknown));
+        assert_eq!(
+            "80/tcp".parse::<Port>().unwrap(),
+            Port::new(80, Protocol::Tcp)
+        );
+        assert_eq!(
+            "53/udp".parse::<Port>().unwrap(),
+            Port::new(53, Protocol::Udp)
+        );
+        assert_eq!(
+            "8/icmp".parse::<Port>().unwrap(),
+            Port::new(8, Protocol::Icmp)
+        );
+        assert_eq!(
+            "0/?".parse::<Port>().unwrap(),
+            Port::new(0, Protocol::Unknown)
+        );
+        assert_eq!(
+            "7/sctp".parse::<Port>().unwrap(),
+            Port::new(7, Protocol::Unknown)
+        );
         assert_eq!("22".parse::<Port>().unwrap(), Port::new(22, Protocol::Tcp));
         assert!("70000/tcp".parse::<Port>().is_err());
         assert_eq!(Port::new(0, Protocol::Unknown).to_string(), "0/?");
@@ -730,7 +775,14 @@ mod tests {
 
     #[test]
     fn civil_dates_round_trip() {
-        for &secs in &[0i64, -1, 86_399, 1_649_574_000, -9_223_372_036, 9_223_372_036] {
+        for &secs in &[
+            0i64,
+            -1,
+            86_399,
+            1_649_574_000,
+            -9_223_372_036,
+            9_223_372_036,
+        ] {
             let (y, m, d, hh, mm, ss) = civil_from_secs(secs);
             let back = days_from_civil(y, m, d) * 86_400
                 + i64::from(hh) * 3600
@@ -745,8 +797,14 @@ mod tests {
     fn display_is_zeek_like() {
         assert_eq!(Value::Timespan(1_500_000_000).to_string(), "1500ms");
         assert_eq!(Value::Timespan(-60_000_000_000).to_string(), "-1min");
-        assert_eq!(Value::Timestamp(0).to_string(), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(Value::String(b"a\xff\"".to_vec()).to_string(), "\"a\\xff\\\"\"");
+        assert_eq!(
+            Value::Timestamp(0).to_string(),
+            "1970-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            Value::String(b"a\xff\"".to_vec()).to_string(),
+            "\"a\\xff\\\"\""
+        );
         let v = Value::Vector(vec![Value::Bool(true), Value::Real(1.0)]);
         assert_eq!(v.to_string(), "[T, 1.0]");
     }

@@ -1,1 +1,754 @@
 //! The Broker-level endpoint: one mio I/O thread, peering, topic routing, delivery to the host.
+//!
+//! Threading: `Endpoint::new` spawns one I/O thread that owns every socket. Host threads
+//! never touch sockets: they append commands to a shared queue and wake the thread through
+//! a `mio::Waker` (only when it is not already awake, so a burst of publishes costs one
+//! wake-up). The thread drains the whole queue per turn, routes, and writes each peer's
+//! accumulated frames with one `write` per turn, so many small messages share a syscall.
+//! Messages for the host go into one bounded inbox (`inbox`), read through `next`, through
+//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`.
+//!
+//! Payloads are opaque bytes here: a data envelope carries one Broker-encoded value, a
+//! command envelope a store command. The event layer (`data`) encodes and decodes them.
+
+mod inbox;
+mod io;
+
+use crate::wire::{EndpointId, EnvelopeType};
+use crate::{Error, ErrorKind, Result};
+use inbox::Inbox;
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What to do when a bounded buffer (the inbox, or a peer's outgoing queue) is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverflowPolicy {
+    /// Stop taking more: publishers wait (up to `backpressure_timeout`, then
+    /// `ErrorKind::WouldBlock`), and the I/O thread stops reading from peers, so TCP
+    /// pushes back on the remote publishers. Nothing is lost.
+    Backpressure,
+    /// Drop the message that does not fit (counted).
+    DropNewest,
+    /// Drop the oldest waiting message to make room (counted).
+    DropOldest,
+    /// Disconnect the peer whose queue overflows (peer queues only), as Broker's default.
+    Disconnect,
+}
+
+impl OverflowPolicy {
+    /// Parses Broker's names (`broker.peer-overflow-policy`) plus `backpressure`.
+    pub fn parse(s: &str) -> Result<OverflowPolicy> {
+        Ok(match s {
+            "backpressure" => OverflowPolicy::Backpressure,
+            "drop_newest" => OverflowPolicy::DropNewest,
+            "drop_oldest" => OverflowPolicy::DropOldest,
+            "disconnect" => OverflowPolicy::Disconnect,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "overflow policy '{s}': expected backpressure, drop_newest, drop_oldest or disconnect"
+                )))
+            }
+        })
+    }
+}
+
+/// Endpoint configuration. `Default` gives a plain Broker endpoint (forwarding on).
+#[derive(Debug, Clone)]
+pub struct EndpointOptions {
+    /// Relay messages between peers and propagate subscriptions (Broker's default; Zeek's
+    /// cluster nodes turn it off).
+    pub forwarding: bool,
+    /// Hop limit written on published envelopes; forwarded envelopes lose one per hop and
+    /// are dropped at zero.
+    pub ttl: u16,
+    /// Events and commands waiting for the host (statuses are not counted).
+    pub inbox_capacity: usize,
+    /// `Backpressure`, `DropNewest` or `DropOldest`.
+    pub inbox_policy: OverflowPolicy,
+    /// Envelopes queued for one peer and not yet taken by the kernel.
+    pub peer_buffer_size: usize,
+    pub peer_policy: OverflowPolicy,
+    /// Publishes queued for the I/O thread before `publish` waits.
+    pub publish_queue: usize,
+    /// How long `publish` waits for room under backpressure before `WouldBlock`.
+    pub backpressure_timeout: Duration,
+    /// Largest accepted envelope frame.
+    pub max_frame: usize,
+    /// A connection must finish the handshake within this time.
+    pub handshake_timeout: Duration,
+    /// Wait this long for the goodbye pong after `unpeer` (Broker: 3 s).
+    pub unpeer_timeout: Duration,
+    /// On drop, flush outgoing data for at most this long.
+    pub shutdown_timeout: Duration,
+    /// A fixed id (tests, reproducible setups); `None` draws a random one.
+    pub id: Option<EndpointId>,
+    /// Decode every incoming data payload on the I/O thread and drop a peer that sends a
+    /// malformed one (Broker drops the envelope instead). Off saves the decode when the
+    /// host decodes anyway.
+    pub validate_data: bool,
+}
+
+impl Default for EndpointOptions {
+    fn default() -> Self {
+        EndpointOptions {
+            forwarding: true,
+            ttl: crate::wire::DEFAULT_TTL,
+            inbox_capacity: 65536,
+            inbox_policy: OverflowPolicy::Backpressure,
+            peer_buffer_size: 65536,
+            peer_policy: OverflowPolicy::Backpressure,
+            publish_queue: 65536,
+            backpressure_timeout: Duration::from_secs(5),
+            max_frame: crate::wire::DEFAULT_MAX_FRAME,
+            handshake_timeout: Duration::from_secs(10),
+            unpeer_timeout: Duration::from_secs(3),
+            shutdown_timeout: Duration::from_secs(2),
+            id: None,
+            validate_data: true,
+        }
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v {
+        "T" | "t" | "true" | "1" | "yes" => Ok(true),
+        "F" | "f" | "false" | "0" | "no" => Ok(false),
+        _ => Err(Error::invalid(format!(
+            "option {key}: '{v}' is not a boolean (expected T/F, true/false or 1/0)"
+        ))),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::invalid(format!("option {key}: '{v}' is not {what}")))
+}
+
+/// Durations by name take seconds, as Zeek's `interval` options (fractions allowed), or a
+/// value with a unit suffix: `250ms`, `2s`, `1min`.
+fn parse_duration(key: &str, v: &str) -> Result<Duration> {
+    let v = v.trim();
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("min") {
+        (n, 60.0)
+    } else if let Some(n) = v.strip_suffix("sec").or_else(|| v.strip_suffix('s')) {
+        (n, 1.0)
+    } else {
+        (v, 1.0)
+    };
+    let x: f64 = parse_num(key, num.trim(), "a duration (seconds, or with ms/s/min)")?;
+    if !(0.0..=1e9).contains(&x) {
+        return Err(Error::invalid(format!(
+            "option {key}: '{v}' is out of range"
+        )));
+    }
+    Ok(Duration::from_secs_f64(x * scale))
+}
+
+impl EndpointOptions {
+    /// Sets an option by name (librdkafka style, so new options never change the C ABI).
+    /// Names: Zeek's where it has one (`Broker::forward_messages`,
+    /// `Broker::peer_buffer_size`, `Broker::peer_overflow_policy`), Broker's config key
+    /// (`broker.ttl`), or ours: `inbox_capacity`, `inbox_overflow_policy`,
+    /// `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
+    /// `unpeer_timeout`, `shutdown_timeout` (durations in seconds or with ms/s/min),
+    /// `id` (UUID text), `validate_data`.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "Broker::forward_messages" | "forwarding" => self.forwarding = parse_bool(key, value)?,
+            "broker.ttl" | "ttl" => {
+                let t: u16 = parse_num(key, value, "a hop count between 1 and 65535")?;
+                if t == 0 {
+                    return Err(Error::invalid(format!(
+                        "option {key}: the hop limit must be at least 1"
+                    )));
+                }
+                self.ttl = t;
+            }
+            "Broker::peer_buffer_size" | "peer_buffer_size" => {
+                self.peer_buffer_size = parse_num::<usize>(key, value, "a message count")?.max(1)
+            }
+            "Broker::peer_overflow_policy" | "peer_overflow_policy" => {
+                self.peer_policy = OverflowPolicy::parse(value)?
+            }
+            "inbox_capacity" => {
+                self.inbox_capacity = parse_num::<usize>(key, value, "a message count")?.max(1)
+            }
+            "inbox_overflow_policy" => {
+                let p = OverflowPolicy::parse(value)?;
+                if p == OverflowPolicy::Disconnect {
+                    return Err(Error::invalid(format!(
+                        "option {key}: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"
+                    )));
+                }
+                self.inbox_policy = p;
+            }
+            "publish_queue" => {
+                self.publish_queue = parse_num::<usize>(key, value, "a message count")?.max(1)
+            }
+            "backpressure_timeout" => self.backpressure_timeout = parse_duration(key, value)?,
+            "max_frame" => self.max_frame = parse_num::<usize>(key, value, "a byte count")?.max(64),
+            "handshake_timeout" => self.handshake_timeout = parse_duration(key, value)?,
+            "unpeer_timeout" => self.unpeer_timeout = parse_duration(key, value)?,
+            "shutdown_timeout" => self.shutdown_timeout = parse_duration(key, value)?,
+            "id" => self.id = Some(EndpointId::parse(value)?),
+            "validate_data" => self.validate_data = parse_bool(key, value)?,
+            _ => {
+                return Err(Error::not_found(format!(
+                    "unknown endpoint option '{key}' (known: Broker::forward_messages, broker.ttl, \
+                     Broker::peer_buffer_size, Broker::peer_overflow_policy, inbox_capacity, \
+                     inbox_overflow_policy, publish_queue, backpressure_timeout, max_frame, \
+                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data)"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Who a status message is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Unknown until the handshake told us (e.g. for a failed connect).
+    pub id: Option<EndpointId>,
+    pub address: String,
+    pub port: u16,
+}
+
+/// What a message is. The status kinds follow Broker's `sc` and `ec` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A data envelope: `topic` and `payload` (one Broker-encoded value).
+    Data,
+    /// A command envelope (data-store traffic): `topic` and `payload`.
+    Command,
+    /// First status of a new peering ("found a new peer in the network").
+    EndpointDiscovered,
+    /// The handshake completed ("handshake successful").
+    PeerAdded,
+    /// A peering ended by an unpeer (ours or the peer's goodbye) or a forced disconnect.
+    PeerRemoved,
+    /// A peering ended otherwise ("lost connection to remote peer").
+    PeerLost,
+    /// Follows every `PeerRemoved`/`PeerLost` ("lost the last path").
+    EndpointUnreachable,
+    /// A connect attempt failed (Broker's `peer_unavailable` error); retried if asked.
+    PeerUnavailable,
+    /// A connection was refused or dropped during the handshake (garbage, bad magic,
+    /// wrong version, equal ids, timeout, redundant connection, ...).
+    PeerRejected,
+}
+
+/// A message for the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: MessageKind,
+    /// Data and command messages: the topic.
+    pub topic: String,
+    /// Data and command messages: the payload bytes.
+    pub payload: Vec<u8>,
+    /// Data and command messages: the last hop (the peer we received it from).
+    pub sender: Option<EndpointId>,
+    /// Status messages: the peer concerned.
+    pub peer: Option<PeerInfo>,
+    /// Status messages: Broker's text ("handshake successful", ...), plus the reason.
+    pub text: String,
+}
+
+impl Message {
+    fn status(kind: MessageKind, peer: PeerInfo, text: impl Into<String>) -> Message {
+        Message {
+            kind,
+            topic: String::new(),
+            payload: Vec::new(),
+            sender: None,
+            peer: Some(peer),
+            text: text.into(),
+        }
+    }
+
+    /// Decodes a data message's payload (one Broker value).
+    pub fn value(&self) -> Result<crate::data::Value> {
+        if self.kind != MessageKind::Data {
+            return Err(Error::type_mismatch(format!(
+                "a {:?} message carries no data value",
+                self.kind
+            )));
+        }
+        crate::data::bin::decode(&self.payload)
+    }
+
+    pub fn is_status(&self) -> bool {
+        !matches!(self.kind, MessageKind::Data | MessageKind::Command)
+    }
+
+    fn is_bounded(&self) -> bool {
+        !self.is_status()
+    }
+}
+
+/// Counters, cumulative since the endpoint started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events and commands dropped because the inbox was full (drop policies).
+    pub inbox_dropped: u64,
+    /// Envelopes dropped because a peer's queue was full (drop policies).
+    pub peer_dropped: u64,
+    /// Peers disconnected because their queue overflowed (`Disconnect` policy).
+    pub peer_overflow_disconnects: u64,
+    /// Envelopes not forwarded because their hop limit ran out.
+    pub ttl_dropped: u64,
+    /// Envelopes published locally / received from peers / forwarded to peers.
+    pub published: u64,
+    pub received: u64,
+    pub forwarded: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) peer_dropped: AtomicU64,
+    pub(crate) peer_overflow_disconnects: AtomicU64,
+    pub(crate) ttl_dropped: AtomicU64,
+    pub(crate) published: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) forwarded: AtomicU64,
+}
+
+pub(crate) enum Command {
+    Listen(std::net::TcpListener),
+    Peer {
+        addr: SocketAddr,
+        host: String,
+        port: u16,
+        retry: Duration,
+    },
+    Unpeer {
+        host: String,
+        port: u16,
+        addrs: Vec<SocketAddr>,
+    },
+    Subscribe(String),
+    Unsubscribe(String),
+    Publish {
+        kind: EnvelopeType,
+        topic: String,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+    },
+    Shutdown,
+}
+
+pub(crate) struct CmdQueue {
+    pub(crate) q: VecDeque<Command>,
+    /// Publishes queued here or held by the I/O thread and not yet routed.
+    pub(crate) publishes: usize,
+    /// A wake-up is already on its way; no need for another.
+    pub(crate) wake_pending: bool,
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) id: EndpointId,
+    pub(crate) opts: EndpointOptions,
+    pub(crate) cmds: Mutex<CmdQueue>,
+    pub(crate) cmd_room: Condvar,
+    pub(crate) waker: Arc<mio::Waker>,
+    pub(crate) inbox: Inbox,
+    pub(crate) counters: Counters,
+    pub(crate) peers: Mutex<Vec<PeerInfo>>,
+    pub(crate) peer_subs: Mutex<Vec<String>>,
+}
+
+type Callback = Box<dyn FnMut(Message) + Send>;
+
+/// A Broker endpoint. All methods take `&self` and may be called from any host thread.
+pub struct Endpoint {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    callback: Mutex<Option<Callback>>,
+    /// Serializes `poll` callers so callbacks never run concurrently with themselves.
+    poll_lock: Mutex<()>,
+}
+
+impl Endpoint {
+    pub fn new(opts: EndpointOptions) -> Result<Endpoint> {
+        if opts.inbox_policy == OverflowPolicy::Disconnect {
+            return Err(Error::invalid("inbox_policy: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"));
+        }
+        if opts.ttl == 0 {
+            return Err(Error::invalid("ttl: must be at least 1"));
+        }
+        let id = match opts.id {
+            Some(id) if id.is_nil() => return Err(Error::invalid("id: the nil id is reserved")),
+            Some(id) => id,
+            None => EndpointId::random()?,
+        };
+        let poll = mio::Poll::new()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("creating the poll instance: {e}")))?;
+        let waker = Arc::new(
+            mio::Waker::new(poll.registry(), io::WAKER)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("creating the waker: {e}")))?,
+        );
+        let inbox = Inbox::new(opts.inbox_capacity, opts.inbox_policy, waker.clone())?;
+        let shared = Arc::new(Shared {
+            id,
+            opts,
+            cmds: Mutex::new(CmdQueue {
+                q: VecDeque::new(),
+                publishes: 0,
+                wake_pending: false,
+                closed: false,
+            }),
+            cmd_room: Condvar::new(),
+            waker,
+            inbox,
+            counters: Counters::default(),
+            peers: Mutex::new(Vec::new()),
+            peer_subs: Mutex::new(Vec::new()),
+        });
+        let thread = io::spawn(shared.clone(), poll)?;
+        Ok(Endpoint {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            callback: Mutex::new(None),
+            poll_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn id(&self) -> EndpointId {
+        self.shared.id
+    }
+
+    pub fn options(&self) -> &EndpointOptions {
+        &self.shared.opts
+    }
+
+    fn send(&self, cmd: Command) -> Result<()> {
+        let mut q = self.shared.cmds.lock();
+        if q.closed {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        q.q.push_back(cmd);
+        let wake = !q.wake_pending;
+        q.wake_pending = true;
+        drop(q);
+        if wake {
+            self.shared
+                .waker
+                .wake()
+                .map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Listens on `addr:port` (`""` = all IPv4 interfaces, port 0 = pick one) and returns
+    /// the bound port. May be called several times.
+    pub fn listen(&self, addr: &str, port: u16) -> Result<u16> {
+        let host = if addr.is_empty() { "0.0.0.0" } else { addr };
+        let l = std::net::TcpListener::bind((host, port))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("listen on {host}:{port}: {e}")))?;
+        l.set_nonblocking(true)?;
+        let bound = l.local_addr()?.port();
+        self.send(Command::Listen(l))?;
+        Ok(bound)
+    }
+
+    /// Starts peering with `addr:port` and returns at once; the outcome arrives as status
+    /// messages (`PeerAdded`, or `PeerUnavailable` per failed attempt). With a non-zero
+    /// `retry` a failed attempt is repeated every `retry`, and a peering lost later is
+    /// re-established (as Broker does for peerings it initiated).
+    pub fn peer(&self, addr: &str, port: u16, retry: Duration) -> Result<()> {
+        let sa = (addr, port)
+            .to_socket_addrs()
+            .map_err(|e| Error::invalid(format!("peer address {addr}:{port}: {e}")))?
+            .next()
+            .ok_or_else(|| {
+                Error::invalid(format!("peer address {addr}:{port} resolves to nothing"))
+            })?;
+        self.send(Command::Peer {
+            addr: sa,
+            host: addr.to_string(),
+            port,
+            retry,
+        })
+    }
+
+    /// Ends the peering with `addr:port` the way Broker does: a goodbye ping, then the
+    /// connection closes when the pong arrives (or after `unpeer_timeout`). Both sides
+    /// report `PeerRemoved`; neither reconnects. Also cancels pending connect attempts.
+    pub fn unpeer(&self, addr: &str, port: u16) -> Result<()> {
+        let addrs = (addr, port)
+            .to_socket_addrs()
+            .map(|i| i.collect())
+            .unwrap_or_default();
+        self.send(Command::Unpeer {
+            host: addr.to_string(),
+            port,
+            addrs,
+        })
+    }
+
+    /// Subscribes to a topic prefix (byte-prefix match, as Broker's).
+    pub fn subscribe(&self, prefix: &str) -> Result<()> {
+        self.send(Command::Subscribe(prefix.to_string()))
+    }
+
+    pub fn unsubscribe(&self, prefix: &str) -> Result<()> {
+        self.send(Command::Unsubscribe(prefix.to_string()))
+    }
+
+    /// Publishes a data envelope whose payload is one Broker-encoded value, to every peer
+    /// whose filter matches. This endpoint's own inbox does not see it.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<()> {
+        self.publish_envelope(EnvelopeType::Data, topic, payload, EndpointId::NIL)
+    }
+
+    /// Publishes one Broker value (encoded here) as a data envelope.
+    pub fn publish_value(&self, topic: &str, value: &crate::data::Value) -> Result<()> {
+        let mut payload = Vec::new();
+        crate::data::bin::try_encode(value, &mut payload)?;
+        self.publish(topic, payload)
+    }
+
+    /// Publishes a command envelope (store traffic). With a receiver it goes only to that
+    /// (directly connected) peer, regardless of filters.
+    pub fn publish_command(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: Option<EndpointId>,
+    ) -> Result<()> {
+        self.publish_envelope(
+            EnvelopeType::Command,
+            topic,
+            payload,
+            receiver.unwrap_or(EndpointId::NIL),
+        )
+    }
+
+    fn publish_envelope(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+    ) -> Result<()> {
+        if topic.len() > u16::MAX as usize {
+            return Err(Error::invalid(format!(
+                "topic of {} bytes exceeds the limit of 65535 bytes",
+                topic.len()
+            )));
+        }
+        if topic.starts_with(crate::wire::INTERNAL_TOPIC) {
+            return Err(Error::invalid(format!(
+                "topic '{topic}': topics starting with <$> are reserved"
+            )));
+        }
+        let s = &self.shared;
+        let mut q = s.cmds.lock();
+        if q.publishes >= s.opts.publish_queue && !q.closed {
+            let deadline = Instant::now() + s.opts.backpressure_timeout;
+            while q.publishes >= s.opts.publish_queue && !q.closed {
+                if s.cmd_room.wait_until(&mut q, deadline).timed_out()
+                    && q.publishes >= s.opts.publish_queue
+                {
+                    return Err(Error::new(
+                        ErrorKind::WouldBlock,
+                        format!(
+                            "publish on '{topic}': {} messages wait for slow peers; no room within {:?}",
+                            q.publishes, s.opts.backpressure_timeout
+                        ),
+                    ));
+                }
+            }
+        }
+        if q.closed {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        q.publishes += 1;
+        q.q.push_back(Command::Publish {
+            kind,
+            topic: topic.to_string(),
+            payload,
+            receiver,
+        });
+        let wake = !q.wake_pending;
+        q.wake_pending = true;
+        drop(q);
+        if wake {
+            s.waker
+                .wake()
+                .map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// A descriptor that is readable exactly while messages wait in the inbox. Owned by
+    /// the endpoint: do not read from or close it.
+    pub fn fd(&self) -> RawFd {
+        self.shared.inbox.fd()
+    }
+
+    /// The next message: `None` timeout returns at once, otherwise waits up to `timeout`.
+    pub fn next(&self, timeout: Option<Duration>) -> Option<Message> {
+        self.shared.inbox.pop(timeout.map(|t| Instant::now() + t))
+    }
+
+    /// Messages waiting in the inbox.
+    pub fn pending(&self) -> usize {
+        self.shared.inbox.len()
+    }
+
+    /// Sets (or clears) the callback that `poll` runs for each message.
+    pub fn set_callback(&self, cb: Option<Box<dyn FnMut(Message) + Send>>) {
+        *self.callback.lock() = cb;
+    }
+
+    /// Runs the callback, on the calling thread, for every waiting message; waits up to
+    /// `timeout` for the first. Returns how many messages were handled. Without a callback
+    /// it handles nothing. No lock of the endpoint is held while the callback runs, so it
+    /// may call any method except `poll` and `set_callback`.
+    pub fn poll(&self, timeout: Duration) -> usize {
+        let _serial = self.poll_lock.lock();
+        let Some(mut cb) = self.callback.lock().take() else {
+            return 0;
+        };
+        let mut n = 0;
+        let mut deadline = Some(Instant::now() + timeout);
+        while let Some(m) = self.shared.inbox.pop(deadline) {
+            cb(m);
+            n += 1;
+            deadline = None;
+        }
+        let mut slot = self.callback.lock();
+        if slot.is_none() {
+            *slot = Some(cb);
+        }
+        n
+    }
+
+    /// The peers with a completed handshake, as the I/O thread last saw them.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.shared.peers.lock().clone()
+    }
+
+    /// The union of the filters our peers advertised (Broker's `peer_subscriptions`).
+    pub fn peer_subscriptions(&self) -> Vec<String> {
+        self.shared.peer_subs.lock().clone()
+    }
+
+    /// Waits until some peer's filter covers `topic`, i.e. a publish on it would go out.
+    pub fn await_peer_subscription(&self, topic: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if crate::wire::filter_matches(&self.shared.peer_subs.lock(), topic) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Waits until at least `n` peerings are established.
+    pub fn await_peers(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.shared.peers.lock().len() >= n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Shuts the endpoint down (also done on drop): flushes what it can within
+    /// `shutdown_timeout`, closes every socket, joins the I/O thread. Peers see the
+    /// connection end (`PeerLost`) and reconnect if they initiated. Afterwards commands
+    /// fail with `Closed`, blocked `next` calls return, and queued messages can still be
+    /// taken. Idempotent.
+    pub fn close(&self) {
+        {
+            let mut q = self.shared.cmds.lock();
+            if !q.closed {
+                q.q.push_back(Command::Shutdown);
+                q.closed = true;
+                q.wake_pending = true;
+            }
+        }
+        self.shared.cmd_room.notify_all();
+        let _ = self.shared.waker.wake();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+        self.shared.inbox.close();
+    }
+
+    /// Whether `close` ran (or the endpoint was dropped).
+    pub fn is_closed(&self) -> bool {
+        self.shared.cmds.lock().closed
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            inbox_dropped: self.shared.inbox.dropped.load(Ordering::Relaxed),
+            peer_dropped: c.peer_dropped.load(Ordering::Relaxed),
+            peer_overflow_disconnects: c.peer_overflow_disconnects.load(Ordering::Relaxed),
+            ttl_dropped: c.ttl_dropped.load(Ordering::Relaxed),
+            published: c.published.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            forwarded: c.forwarded.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_by_name() {
+        let mut o = EndpointOptions::default();
+        o.set("Broker::forward_messages", "F").unwrap();
+        assert!(!o.forwarding);
+        o.set("Broker::peer_overflow_policy", "drop_oldest")
+            .unwrap();
+        assert_eq!(o.peer_policy, OverflowPolicy::DropOldest);
+        o.set("backpressure_timeout", "250ms").unwrap();
+        assert_eq!(o.backpressure_timeout, Duration::from_millis(250));
+        o.set("handshake_timeout", "1.5").unwrap();
+        assert_eq!(o.handshake_timeout, Duration::from_millis(1500));
+        o.set("id", "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1").unwrap();
+        assert_eq!(
+            o.id.unwrap().to_string(),
+            "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1"
+        );
+        assert_eq!(o.set("nope", "1").unwrap_err().kind, ErrorKind::NotFound);
+        assert!(o.set("broker.ttl", "0").is_err());
+        assert!(o.set("inbox_overflow_policy", "disconnect").is_err());
+        assert!(o
+            .set("Broker::forward_messages", "maybe")
+            .unwrap_err()
+            .message
+            .contains("boolean"));
+        assert!(o.set("unpeer_timeout", "-1").is_err());
+    }
+}

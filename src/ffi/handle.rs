@@ -45,14 +45,20 @@ impl<T> Registry<T> {
 
     fn token<P>(&self, p: *const P) -> crate::Result<u64> {
         if p.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, format!("{} handle is NULL", self.name)));
+            return Err(Error::new(
+                ErrorKind::NullArgument,
+                format!("{} handle is NULL", self.name),
+            ));
         }
         let token = p as usize as u64;
         let kind = (token >> 56) as u8;
         if kind != self.kind {
             return Err(Error::new(
                 ErrorKind::BadHandle,
-                format!("not a {} handle (a handle of another type, or a foreign pointer)", self.name),
+                format!(
+                    "not a {} handle (a handle of another type, or a foreign pointer)",
+                    self.name
+                ),
             ));
         }
         Ok(token)
@@ -61,7 +67,11 @@ impl<T> Registry<T> {
     /// Resolves a handle to its object.
     pub(crate) fn get<P>(&self, p: *const P) -> crate::Result<Arc<T>> {
         let token = self.token(p)?;
-        self.map.read().get(&token).cloned().ok_or_else(|| self.stale())
+        self.map
+            .read()
+            .get(&token)
+            .cloned()
+            .ok_or_else(|| self.stale())
     }
 
     /// Unregisters a handle and returns its object (for `_free` and ownership transfer).
@@ -79,11 +89,16 @@ impl<T> Registry<T> {
     }
 
     fn stale(&self) -> Error {
-        Error::new(ErrorKind::BadHandle, format!("{} handle is freed or unknown", self.name))
+        Error::new(
+            ErrorKind::BadHandle,
+            format!("{} handle is freed or unknown", self.name),
+        )
     }
 }
 
-/// Handle kinds. Numbers are private to the library but never reused for another type.
+/// Handle kinds. Numbers are private to the library but never reused for another type;
+/// some are reserved for handle types still to come.
+#[allow(dead_code)]
 pub(crate) mod kind {
     pub(crate) const LAYOUT: u8 = 0x11;
     pub(crate) const NODE: u8 = 0x12;

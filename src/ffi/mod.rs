@@ -9,9 +9,15 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod cluster;
+pub mod endpoint;
+pub mod event;
 pub mod handle;
+pub mod layout;
+pub mod options;
 pub mod result;
 pub mod strings;
+pub mod value;
 
 pub use result::zc_result;
 
@@ -67,7 +73,10 @@ fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
     } else {
         "unknown panic".to_string()
     };
-    Error::new(ErrorKind::Internal, format!("internal error (a bug in zcluster): {what}"))
+    Error::new(
+        ErrorKind::Internal,
+        format!("internal error (a bug in zcluster): {what}"),
+    )
 }
 
 fn fail(e: &Error) -> zc_result {
@@ -78,7 +87,10 @@ fn fail(e: &Error) -> zc_result {
 /// Checks an out-pointer argument is non-NULL.
 pub(crate) fn out_ptr<T>(p: *mut T, what: &str) -> crate::Result<()> {
     if p.is_null() {
-        Err(Error::new(ErrorKind::NullArgument, format!("{what} is NULL")))
+        Err(Error::new(
+            ErrorKind::NullArgument,
+            format!("{what} is NULL"),
+        ))
     } else {
         Ok(())
     }

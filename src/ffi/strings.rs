@@ -33,7 +33,10 @@ pub(crate) fn arg_str<'a>(p: *const c_char, what: &str) -> crate::Result<&'a str
     std::str::from_utf8(bytes).map_err(|e| {
         Error::new(
             ErrorKind::Utf8,
-            format!("{what} is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )
     })
 }
@@ -50,7 +53,10 @@ pub(crate) fn arg_opt_str<'a>(p: *const c_char, what: &str) -> crate::Result<Opt
 /// Reads a required NUL-terminated argument as bytes.
 pub(crate) fn arg_bytes_cstr<'a>(p: *const c_char, what: &str) -> crate::Result<&'a [u8]> {
     if p.is_null() {
-        return Err(Error::new(ErrorKind::NullArgument, format!("{what} is NULL")));
+        return Err(Error::new(
+            ErrorKind::NullArgument,
+            format!("{what} is NULL"),
+        ));
     }
     // SAFETY: non-NULL; the caller promises a NUL-terminated string that outlives the call.
     Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
@@ -62,7 +68,10 @@ pub(crate) fn arg_bytes<'a>(p: *const u8, len: usize, what: &str) -> crate::Resu
         if len == 0 {
             return Ok(&[]);
         }
-        return Err(Error::new(ErrorKind::NullArgument, format!("{what} is NULL")));
+        return Err(Error::new(
+            ErrorKind::NullArgument,
+            format!("{what} is NULL"),
+        ));
     }
     if len > isize::MAX as usize {
         return Err(Error::invalid(format!("{what}: length {len} is too large")));
@@ -104,7 +113,10 @@ pub(crate) fn free_string(p: *mut c_char) -> crate::Result<()> {
     // SAFETY: `addr` came from `give_bytes` (it was in LIVE_STRINGS), which leaked a
     // boxed slice of exactly `len` bytes; it is removed from the set, so freed once.
     unsafe {
-        drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(p as *mut u8, len)));
+        drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+            p as *mut u8,
+            len,
+        )));
     }
     Ok(())
 }

@@ -25,4 +25,19 @@ from ._lib import (  # noqa: F401
     version,
 )
 
+from ._data import (  # noqa: F401,E402
+    Count,
+    Enum,
+    Event,
+    Port,
+    Timespan,
+    Timestamp,
+    from_binary,
+    from_json,
+    to_binary,
+    to_json,
+    to_text,
+)
+from ._layout import Cluster, Layout, Node, NodeType  # noqa: F401,E402
+
 __version__ = version()

@@ -1,0 +1,394 @@
+"""Cluster layouts, nodes and the cluster's identity (zc_layout_*, zc_node_*,
+zc_options_*, and the identity parts of zc_cluster_*).
+
+    layout = zcluster.Layout.load("cluster-layout.zeek")   # or .parse(text, format=None)
+    layout.nodes["worker-1"].node_type is zcluster.NodeType.WORKER
+    with zcluster.Cluster(layout, node="worker-1", options={"Cluster::retry_interval": 2.0}) as cl:
+        cl.local_node_type(); cl.node_topic("manager"); cl.nodeid_topic(cl.node_id)
+"""
+
+import ctypes
+import datetime
+import enum
+import ipaddress
+import os
+import re
+
+from ._data import Port
+from ._lib import check, cstr, lib, take_string
+
+_p = ctypes.c_void_p
+_pp = ctypes.POINTER(ctypes.c_void_p)
+_cp = ctypes.c_char_p
+_sz = ctypes.c_size_t
+
+
+def _sig(name, argtypes, restype=ctypes.c_int):
+    f = getattr(lib, name)
+    f.argtypes = argtypes
+    f.restype = restype
+
+
+_sig("zc_strings_free", [_pp], None)
+_sig("zc_layout_load", [_cp, ctypes.POINTER(_p)])
+_sig("zc_layout_parse", [_cp, _sz, _cp, ctypes.POINTER(_p)])
+_sig("zc_layout_parse_node_cfg", [_cp, _sz, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_bool, ctypes.POINTER(_p)])
+_sig("zc_layout_free", [_p], None)
+_sig("zc_layout_format", [_p, ctypes.POINTER(_cp)])
+_sig("zc_layout_node_count", [_p, ctypes.POINTER(_sz)])
+_sig("zc_layout_node_names", [_p, ctypes.POINTER(_pp)])
+_sig("zc_layout_node_name_at", [_p, _sz, ctypes.POINTER(_p)])
+_sig("zc_layout_get_node", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_layout_option_count", [_p, ctypes.POINTER(_sz)])
+_sig("zc_layout_option_at", [_p, _sz, ctypes.POINTER(_p), ctypes.POINTER(_p), ctypes.POINTER(_cp)])
+_sig("zc_layout_option_get", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_layout_to_json", [_p, ctypes.POINTER(_p)])
+_sig("zc_node_free", [_p], None)
+for _name in ("name", "ip", "zone_id", "interface", "manager", "logger", "proxy", "time_machine",
+              "id", "lb_filter", "pcap_file"):
+    _sig("zc_node_" + _name, [_p, ctypes.POINTER(_p)])
+_sig("zc_node_node_type", [_p, ctypes.POINTER(ctypes.c_int)])
+_sig("zc_node_p", [_p, ctypes.POINTER(ctypes.c_uint16), ctypes.POINTER(_cp)])
+_sig("zc_node_metrics_port", [_p, ctypes.POINTER(ctypes.c_uint16), ctypes.POINTER(_cp)])
+_sig("zc_node_workers", [_p, ctypes.POINTER(_pp)])
+_sig("zc_node_zeekctl", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_options_new", [ctypes.POINTER(_p)])
+_sig("zc_options_set", [_p, _cp, _cp])
+_sig("zc_options_get", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_options_free", [_p], None)
+_sig("zc_cluster_new", [_p, _cp, _p, ctypes.POINTER(_p)])
+_sig("zc_cluster_free", [_p], None)
+_sig("zc_cluster_is_enabled", [_p], ctypes.c_bool)
+_sig("zc_cluster_local_node_type", [_p, ctypes.POINTER(ctypes.c_int)])
+_sig("zc_cluster_node_name", [_p, ctypes.POINTER(_p)])
+_sig("zc_cluster_node_id", [_p, ctypes.POINTER(_p)])
+_sig("zc_cluster_node_topic", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_cluster_nodeid_topic", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_cluster_option_get", [_p, _cp, ctypes.POINTER(_p)])
+_sig("zc_cluster_peer_retry", [_p, ctypes.POINTER(ctypes.c_uint64)])
+_sig("zc_cluster_worker_count", [_p, ctypes.POINTER(ctypes.c_uint64)])
+
+
+class NodeType(enum.IntEnum):
+    """`Cluster::NodeType`; the numbers are the C enum `zc_node_type`'s."""
+
+    NONE = 0
+    CONTROL = 1
+    MANAGER = 2
+    LOGGER = 3
+    PROXY = 4
+    WORKER = 5
+    TIME_MACHINE = 6
+
+
+def _port(number, protocol):
+    """A zcluster.Port from the layout API's (number, protocol text); Zeek's script text
+    says "unknown" where Broker's data model says "?"."""
+    return Port(number, "?" if protocol == "unknown" else protocol)
+
+
+def _take_strings(arr):
+    """Copies a NULL-terminated char** the library returned, and frees it."""
+    if not arr:
+        return None
+    try:
+        out = []
+        i = 0
+        while arr[i]:
+            out.append(ctypes.string_at(arr[i]).decode("utf-8"))
+            i += 1
+        return out
+    finally:
+        lib.zc_strings_free(arr)
+
+
+def _out_string(fn, *args):
+    out = _p()
+    check(fn(*args, ctypes.byref(out)))
+    return take_string(out.value)
+
+
+_INTERVAL_UNITS = {"day": 86400.0, "hr": 3600.0, "min": 60.0, "sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+
+
+def _parse_interval(text):
+    total = 0.0
+    terms = re.findall(r"([-+]?[0-9.]+)\s*([a-z]+)", text)
+    for num, unit in terms:
+        unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _INTERVAL_UNITS else unit
+        total += float(num) * _INTERVAL_UNITS[unit]
+    return datetime.timedelta(seconds=total)
+
+
+def _option_value(kind, text):
+    """A layout option's text (zc_layout_option_at) as a Python value."""
+    if kind == "bool":
+        return text == "T"
+    if kind in ("count", "int"):
+        return int(text)
+    if kind == "double":
+        return float(text)
+    if kind == "interval":
+        return _parse_interval(text)
+    if kind == "pattern":
+        return text[1:-1]
+    if kind == "port":
+        num, proto = text.split("/", 1)
+        return _port(int(num), proto)
+    if kind == "addr":
+        return ipaddress.ip_address(text.strip("[]"))
+    return text  # string, enum ("Broker::SQLITE"), set (Zeek text)
+
+
+def _option_text(value):
+    """A Python option value as the Zeek-syntax text zc_options_set takes."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, datetime.timedelta):
+        return repr(value.total_seconds())
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError("option values are bool, int, float, datetime.timedelta or str, not %s"
+                    % type(value).__name__)
+
+
+class Node:
+    """One `Cluster::Node`. Attributes are the reference's field names: node_type (a
+    NodeType), ip (an ipaddress object), zone_id ("" when unset), p (a Port; 0/unknown when
+    the node does not listen), interface, manager, time_machine, id, lb_filter,
+    metrics_port (a Port), pcap_file, and the legacy logger, proxy and workers (a set).
+    Unset optional fields are None. `zeekctl` holds node.cfg settings (a dict) for layouts
+    read from node.cfg (host, lb_method, lb_procs, pin_cpu, aux_scripts, env_vars), else None."""
+
+    _FIELDS = ("name", "node_type", "ip", "zone_id", "p", "interface", "logger", "manager",
+               "proxy", "workers", "time_machine", "id", "lb_filter", "metrics_port",
+               "pcap_file", "zeekctl")
+
+    def __init__(self, handle):
+        h = handle
+        self.name = _out_string(lib.zc_node_name, h)
+        t = ctypes.c_int()
+        check(lib.zc_node_node_type(h, ctypes.byref(t)))
+        self.node_type = NodeType(t.value)
+        self.ip = ipaddress.ip_address(_out_string(lib.zc_node_ip, h))
+        self.zone_id = _out_string(lib.zc_node_zone_id, h)
+        num, proto = ctypes.c_uint16(), _cp()
+        check(lib.zc_node_p(h, ctypes.byref(num), ctypes.byref(proto)))
+        self.p = _port(num.value, proto.value.decode())
+        check(lib.zc_node_metrics_port(h, ctypes.byref(num), ctypes.byref(proto)))
+        self.metrics_port = _port(num.value, proto.value.decode()) if proto.value else None
+        for field in ("interface", "logger", "manager", "proxy", "time_machine", "id",
+                      "lb_filter", "pcap_file"):
+            setattr(self, field, _out_string(getattr(lib, "zc_node_" + field), h))
+        arr = _pp()
+        check(lib.zc_node_workers(h, ctypes.byref(arr)))
+        workers = _take_strings(arr)
+        self.workers = set(workers) if workers is not None else None
+        host = _out_string(lib.zc_node_zeekctl, h, b"host")
+        if host is None:
+            self.zeekctl = None
+        else:
+            z = {"host": host}
+            for key in ("lb_method", "lb_procs", "pin_cpu", "aux_scripts"):
+                v = _out_string(lib.zc_node_zeekctl, h, key.encode())
+                if v is not None:
+                    z[key] = int(v) if key in ("lb_procs", "pin_cpu") else v
+            env = _out_string(lib.zc_node_zeekctl, h, b"env_vars")
+            if env:
+                z["env_vars"] = dict(kv.split("=", 1) for kv in env.split(","))
+            self.zeekctl = z
+
+    def __eq__(self, other):
+        return isinstance(other, Node) and all(
+            getattr(self, f) == getattr(other, f) for f in self._FIELDS if f != "zeekctl")
+
+    def __repr__(self):
+        parts = ["%s=%r" % (f, getattr(self, f)) for f in self._FIELDS
+                 if getattr(self, f) not in (None,) and f != "zeekctl"]
+        return "Node(%s)" % ", ".join(parts)
+
+
+class Layout:
+    """A cluster layout: `nodes` (name -> Node) and `options` (the `redef`s it sets, by
+    Zeek name). Bad input raises zcluster.LayoutError whose message names line:column."""
+
+    def __init__(self, handle):
+        self._h = _p(handle)
+        try:
+            fmt = _cp()
+            check(lib.zc_layout_format(self._h, ctypes.byref(fmt)))
+            self.format = fmt.value.decode()
+            arr = _pp()
+            check(lib.zc_layout_node_names(self._h, ctypes.byref(arr)))
+            self.nodes = {}
+            for name in _take_strings(arr):
+                node_h = _p()
+                check(lib.zc_layout_get_node(self._h, cstr(name), ctypes.byref(node_h)))
+                try:
+                    self.nodes[name] = Node(node_h)
+                finally:
+                    lib.zc_node_free(node_h)
+            count = _sz()
+            check(lib.zc_layout_option_count(self._h, ctypes.byref(count)))
+            self.options = {}
+            for i in range(count.value):
+                name, value, kind = _p(), _p(), _cp()
+                check(lib.zc_layout_option_at(self._h, i, ctypes.byref(name), ctypes.byref(value),
+                                              ctypes.byref(kind)))
+                name, value = take_string(name.value), take_string(value.value)
+                self.options[name] = _option_value(kind.value.decode(), value)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def load(cls, path):
+        """Loads a layout file; the format comes from the name (.zeek, .bro, .json,
+        node.cfg), else from the content."""
+        out = _p()
+        check(lib.zc_layout_load(cstr(os.fspath(path)), ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def parse(cls, text, format=None):
+        """Parses layout text; `format` is "zeek", "bro", "node.cfg", "json" or None (guess)."""
+        data = cstr(text)
+        out = _p()
+        check(lib.zc_layout_parse(data, len(data), cstr(format), ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def parse_node_cfg(cls, text, zeek_port=27760, metrics_port=9991, zeromq=True):
+        """Parses ZeekControl's node.cfg with zeekctl's ZeekPort, MetricsPort (0: none) and
+        whether ClusterBackend is ZeroMQ (zeekctl's default; it takes two ports first)."""
+        data = cstr(text)
+        out = _p()
+        check(lib.zc_layout_parse_node_cfg(data, len(data), zeek_port, metrics_port, zeromq,
+                                           ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.parse(text, "json")
+
+    def to_json(self):
+        return _out_string(lib.zc_layout_to_json, self._handle())
+
+    def _handle(self):
+        if not self._h:
+            from ._lib import ClosedError
+            raise ClosedError("layout is closed")
+        return self._h
+
+    def close(self):
+        if self._h:
+            lib.zc_layout_free(self._h)
+            self._h = _p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "Layout(format=%r, nodes=%r)" % (self.format, sorted(self.nodes))
+
+
+class Cluster:
+    """This process's view of a cluster. `node` None takes the name from
+    `options["Cluster::node"]`, else from the CLUSTER_NODE environment variable. `options`
+    maps Zeek option names to bool, int, float (seconds), datetime.timedelta or str (Zeek
+    syntax); they apply over the layout's redefs. A node name not in the layout raises
+    zcluster.NotFound."""
+
+    def __init__(self, layout, node=None, options=None):
+        if not isinstance(layout, Layout):
+            raise TypeError("layout must be a zcluster.Layout")
+        self._h = _p()
+        opts = _p()
+        check(lib.zc_options_new(ctypes.byref(opts)))
+        try:
+            for key, value in (options or {}).items():
+                check(lib.zc_options_set(opts, cstr(key), cstr(_option_text(value))))
+            out = _p()
+            check(lib.zc_cluster_new(layout._handle(), cstr(node), opts, ctypes.byref(out)))
+            self._h = _p(out.value)
+        finally:
+            lib.zc_options_free(opts)
+
+    def _handle(self):
+        if not self._h:
+            from ._lib import ClosedError
+            raise ClosedError("cluster is closed")
+        return self._h
+
+    def is_enabled(self):
+        """`Cluster::is_enabled()`: True iff a node name is set."""
+        h = self._handle()
+        enabled = lib.zc_cluster_is_enabled(h)
+        return bool(enabled)
+
+    def local_node_type(self):
+        """`Cluster::local_node_type()`: NodeType.NONE when not enabled."""
+        t = ctypes.c_int()
+        check(lib.zc_cluster_local_node_type(self._handle(), ctypes.byref(t)))
+        return NodeType(t.value)
+
+    @property
+    def node_name(self):
+        return _out_string(lib.zc_cluster_node_name, self._handle())
+
+    @property
+    def node_id(self):
+        """A random UUID (v4) fixed for this Cluster's lifetime."""
+        return _out_string(lib.zc_cluster_node_id, self._handle())
+
+    def node_topic(self, name):
+        return _out_string(lib.zc_cluster_node_topic, self._handle(), cstr(name))
+
+    def nodeid_topic(self, id):
+        return _out_string(lib.zc_cluster_nodeid_topic, self._handle(), cstr(id))
+
+    def option(self, name):
+        """An option's effective value as Zeek-syntax text (strings bare)."""
+        return _out_string(lib.zc_cluster_option_get, self._handle(), cstr(name))
+
+    @property
+    def peer_retry(self):
+        """The retry peerings use (seconds): retry_interval or ZEEK_DEFAULT_CONNECT_RETRY."""
+        v = ctypes.c_uint64()
+        check(lib.zc_cluster_peer_retry(self._handle(), ctypes.byref(v)))
+        return v.value
+
+    @property
+    def worker_count(self):
+        """`Cluster::worker_count`: 0 until the cluster connects to peers (later work)."""
+        v = ctypes.c_uint64()
+        check(lib.zc_cluster_worker_count(self._handle(), ctypes.byref(v)))
+        return v.value
+
+    def close(self):
+        if self._h:
+            lib.zc_cluster_free(self._h)
+            self._h = _p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

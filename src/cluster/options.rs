@@ -1,0 +1,716 @@
+//! Every redefinable `Cluster::` option of the two references, by its Zeek name, typed, with
+//! its documented default.
+//!
+//! - Current framework (`base/frameworks/cluster/main.zeek`, seed 001): topics, store
+//!   defaults, `manager_is_logger`, `enable_round_robin_logging`, `node`, `retry_interval`.
+//!   Defaults are the seed's (e.g. `retry_interval = 1.0 min`; Zeek 7.2 lowered it to 1 sec).
+//! - Legacy Bro 2.5 (`main.bro`, seed 000): the event-name patterns that route events between
+//!   roles (`manager2worker_events`, ...), kept as pattern source text. The three
+//!   `*2logger_events` patterns are not in the seed but were in Bro 2.5's main.bro.
+//!
+//! `Cluster::nodes` is the layout itself and `Cluster::stores` a table of store records
+//! (later work); neither is an option here.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::layout::{Layout, OptionValue};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// The environment variable that overrides `Cluster::retry_interval` when peering.
+pub const CONNECT_RETRY_ENV: &str = "ZEEK_DEFAULT_CONNECT_RETRY";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Interval,
+    Str,
+    Pattern,
+    /// An enum constant; the accepted names.
+    Enum(&'static [&'static str]),
+}
+
+struct Spec {
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+}
+
+const BACKENDS: &[&str] = &["Broker::MEMORY", "Broker::SQLITE", "Broker::ROCKSDB"];
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "Cluster::default_backend",
+        kind: Kind::Enum(BACKENDS),
+        default: "Broker::MEMORY",
+    },
+    Spec {
+        name: "Cluster::default_master_node",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Cluster::default_persistent_backend",
+        kind: Kind::Enum(BACKENDS),
+        default: "Broker::SQLITE",
+    },
+    Spec {
+        name: "Cluster::default_store_dir",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Cluster::enable_round_robin_logging",
+        kind: Kind::Bool,
+        default: "T",
+    },
+    Spec {
+        name: "Cluster::logger_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/logger",
+    },
+    Spec {
+        name: "Cluster::manager_is_logger",
+        kind: Kind::Bool,
+        default: "T",
+    },
+    Spec {
+        name: "Cluster::manager_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/manager",
+    },
+    Spec {
+        name: "Cluster::node",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Cluster::node_topic_prefix",
+        kind: Kind::Str,
+        default: "zeek/cluster/node/",
+    },
+    Spec {
+        name: "Cluster::nodeid_topic_prefix",
+        kind: Kind::Str,
+        default: "zeek/cluster/nodeid/",
+    },
+    Spec {
+        name: "Cluster::proxy_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/proxy",
+    },
+    Spec {
+        name: "Cluster::retry_interval",
+        kind: Kind::Interval,
+        default: "1.0 min",
+    },
+    Spec {
+        name: "Cluster::time_machine_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/time_machine",
+    },
+    Spec {
+        name: "Cluster::worker_topic",
+        kind: Kind::Str,
+        default: "zeek/cluster/worker",
+    },
+    // Bro 2.5 event routing patterns.
+    Spec {
+        name: "Cluster::control_events",
+        kind: Kind::Pattern,
+        default: "Control::.*_request",
+    },
+    Spec {
+        name: "Cluster::manager2logger_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::manager2proxy_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::manager2worker_events",
+        kind: Kind::Pattern,
+        default: "Drop::.*",
+    },
+    Spec {
+        name: "Cluster::proxy2logger_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::proxy2manager_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::proxy2worker_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::tm2manager_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::tm2worker_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::worker2logger_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+    Spec {
+        name: "Cluster::worker2manager_events",
+        kind: Kind::Pattern,
+        default: "(TimeMachine::command|Drop::.*)",
+    },
+    Spec {
+        name: "Cluster::worker2proxy_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
+];
+
+fn spec(name: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.name == name)
+}
+
+/// The names of every option, in table order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SPECS.iter().map(|s| s.name)
+}
+
+pub fn is_known(name: &str) -> bool {
+    spec(name).is_some()
+}
+
+fn unknown(name: &str) -> String {
+    format!(
+        "unknown option \"{name}\" (expected one of: {})",
+        names().collect::<Vec<_>>().join(", ")
+    )
+}
+
+fn kind_value(kind: Kind, default: &str) -> OptionValue {
+    match kind {
+        Kind::Bool => OptionValue::Bool(default == "T"),
+        Kind::Interval => {
+            OptionValue::Interval(crate::layout::value_parse_interval(default).unwrap_or(0.0))
+        }
+        Kind::Str => OptionValue::String(default.to_string()),
+        Kind::Pattern => OptionValue::Pattern(default.to_string()),
+        Kind::Enum(_) => OptionValue::Enum(default.to_string()),
+    }
+}
+
+/// The documented default of an option.
+pub fn default_value(name: &str) -> Option<OptionValue> {
+    spec(name).map(|s| kind_value(s.kind, s.default))
+}
+
+fn expected(kind: Kind) -> String {
+    match kind {
+        Kind::Bool => "T, F, true or false".to_string(),
+        Kind::Interval => {
+            "an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds".to_string()
+        }
+        Kind::Str => "a string".to_string(),
+        Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
+        Kind::Enum(names) => format!("one of {}", names.join(", ")),
+    }
+}
+
+/// Parses an option's value from text in Zeek syntax (what `zc_options_set` takes):
+/// bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30secs`, or plain seconds
+/// (`2.5`); strings as they are (or a quoted Zeek literal); patterns `/re/` or the bare
+/// regular expression; enums by full (`Broker::SQLITE`) or short (`SQLITE`) name.
+pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, String> {
+    let Some(s) = spec(name) else {
+        return Err(unknown(name));
+    };
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "option {name}: expected {}, found \"{text}\"",
+            expected(s.kind)
+        )
+    };
+    Ok(match s.kind {
+        Kind::Bool => match t {
+            "T" | "true" | "True" | "TRUE" | "1" => OptionValue::Bool(true),
+            "F" | "false" | "False" | "FALSE" | "0" => OptionValue::Bool(false),
+            _ => return Err(bad()),
+        },
+        Kind::Interval => match crate::layout::value_parse_interval(t) {
+            Some(v) => OptionValue::Interval(v),
+            None => match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => OptionValue::Interval(v),
+                _ => return Err(bad()),
+            },
+        },
+        Kind::Str => {
+            if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+                let mut c = crate::layout::ZeekCursor::new(t, "<option>");
+                match c.value() {
+                    Ok((_, OptionValue::String(v))) if c.at_end() => OptionValue::String(v),
+                    _ => OptionValue::String(text.to_string()),
+                }
+            } else {
+                OptionValue::String(text.to_string())
+            }
+        }
+        Kind::Pattern => match t.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
+            Some(inner) if t.len() >= 2 => OptionValue::Pattern(inner.to_string()),
+            _ => OptionValue::Pattern(text.to_string()),
+        },
+        Kind::Enum(names) => match names
+            .iter()
+            .find(|n| **n == t || n.rsplit("::").next() == Some(t))
+        {
+            Some(n) => OptionValue::Enum(n.to_string()),
+            None => return Err(bad()),
+        },
+    })
+}
+
+/// Checks a value a layout file gives an option (Zeek's typing: no bare number for an
+/// interval); the error says what was expected.
+pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<OptionValue, String> {
+    let Some(s) = spec(name) else {
+        return Err(unknown(name));
+    };
+    let ok = match (&s.kind, &v) {
+        (Kind::Bool, OptionValue::Bool(_))
+        | (Kind::Interval, OptionValue::Interval(_))
+        | (Kind::Str, OptionValue::String(_))
+        | (Kind::Pattern, OptionValue::Pattern(_)) => true,
+        (Kind::Enum(names), OptionValue::Enum(e)) => names.contains(&e.as_str()),
+        _ => false,
+    };
+    if ok {
+        Ok(v)
+    } else {
+        let found = match &v {
+            OptionValue::Enum(e) => e.clone(),
+            other => other.kind().to_string(),
+        };
+        Err(format!(
+            "option {name}: expected {}, found {found}",
+            expected(s.kind)
+        ))
+    }
+}
+
+/// A set of option values: defaults, then a layout's redefs, then explicit settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    values: BTreeMap<&'static str, OptionValue>,
+    explicit: BTreeSet<&'static str>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::new()
+    }
+}
+
+impl Options {
+    /// Every option at its documented default.
+    pub fn new() -> Options {
+        Options {
+            values: SPECS
+                .iter()
+                .map(|s| (s.name, kind_value(s.kind, s.default)))
+                .collect(),
+            explicit: BTreeSet::new(),
+        }
+    }
+
+    /// Sets an option from text in Zeek syntax (see `parse_text`). An unknown name is
+    /// `NotFound`, a bad value `InvalidArgument`; both messages list what is accepted.
+    pub fn set(&mut self, name: &str, text: &str) -> Result<()> {
+        let Some(s) = spec(name) else {
+            return Err(Error::new(ErrorKind::NotFound, unknown(name)));
+        };
+        let v = parse_text(name, text).map_err(Error::invalid)?;
+        self.values.insert(s.name, v);
+        self.explicit.insert(s.name);
+        Ok(())
+    }
+
+    /// Sets an option to a typed value (checked against the option's type).
+    pub fn set_value(&mut self, name: &str, v: OptionValue) -> Result<()> {
+        let Some(s) = spec(name) else {
+            return Err(Error::new(ErrorKind::NotFound, unknown(name)));
+        };
+        let v = check_layout_value(name, v).map_err(Error::invalid)?;
+        self.values.insert(s.name, v);
+        self.explicit.insert(s.name);
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Result<&OptionValue> {
+        self.values
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, unknown(name)))
+    }
+
+    /// The value as text: strings bare (no quotes), patterns `/re/`, intervals as Zeek
+    /// prints them (`1.0 min`), bools `T`/`F`, enums by full name. `set(name, get_text(name))`
+    /// gives the same value back.
+    pub fn get_text(&self, name: &str) -> Result<String> {
+        Ok(match self.get(name)? {
+            OptionValue::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    /// Whether the option was set explicitly (by `set`, or by a layout it was merged with).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.explicit.contains(name)
+    }
+
+    /// The options a layout sets, with `self`'s explicit settings on top: defaults <
+    /// layout < explicit. Layout redefs outside the `Cluster::` options are ignored.
+    pub fn layered_over(&self, layout: &Layout) -> Options {
+        let mut out = Options::new();
+        for (name, v) in &layout.options {
+            if let Some(s) = spec(name) {
+                if let Ok(v) = check_layout_value(name, v.clone()) {
+                    out.values.insert(s.name, v);
+                    out.explicit.insert(s.name);
+                }
+            }
+        }
+        for name in &self.explicit {
+            if let Some(v) = self.values.get(name) {
+                out.values.insert(name, v.clone());
+                out.explicit.insert(name);
+            }
+        }
+        out
+    }
+
+    fn string(&self, name: &str) -> &str {
+        match self.values.get(name) {
+            Some(OptionValue::String(s)) => s,
+            _ => "",
+        }
+    }
+
+    fn boolean(&self, name: &str) -> bool {
+        matches!(self.values.get(name), Some(OptionValue::Bool(true)))
+    }
+
+    pub fn retry_interval(&self) -> Duration {
+        match self.values.get("Cluster::retry_interval") {
+            Some(OptionValue::Interval(s)) if *s > 0.0 && s.is_finite() => {
+                Duration::from_secs_f64(*s)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The retry Broker actually uses when peering (Zeek's `Broker::Manager::Peer`): a set
+    /// `ZEEK_DEFAULT_CONNECT_RETRY` (passed in, so callers decide where it comes from) is
+    /// read like C's `atoi`, in whole seconds, and replaces `retry_interval`; a retry
+    /// between 0 and 1 s becomes 1 s; the result is truncated to whole seconds.
+    pub fn peer_retry(&self, env: Option<&str>) -> Duration {
+        let secs: f64 = match env {
+            Some(text) => atoi(text) as f64,
+            None => self.retry_interval().as_secs_f64(),
+        };
+        let secs = if secs > 0.0 && secs < 1.0 { 1.0 } else { secs };
+        if secs <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(secs.min(u32::MAX as f64) as u64)
+        }
+    }
+
+    pub fn manager_is_logger(&self) -> bool {
+        self.boolean("Cluster::manager_is_logger")
+    }
+
+    pub fn enable_round_robin_logging(&self) -> bool {
+        self.boolean("Cluster::enable_round_robin_logging")
+    }
+
+    pub fn node_topic_prefix(&self) -> &str {
+        self.string("Cluster::node_topic_prefix")
+    }
+
+    pub fn nodeid_topic_prefix(&self) -> &str {
+        self.string("Cluster::nodeid_topic_prefix")
+    }
+
+    pub fn default_store_dir(&self) -> &str {
+        self.string("Cluster::default_store_dir")
+    }
+
+    pub fn default_master_node(&self) -> &str {
+        self.string("Cluster::default_master_node")
+    }
+
+    /// `Cluster::node` when set explicitly (or by the layout) to a non-empty name.
+    pub fn node(&self) -> Option<&str> {
+        let n = self.string("Cluster::node");
+        (self.is_set("Cluster::node") && !n.is_empty()).then_some(n)
+    }
+
+    /// The per-type topic (`Cluster::worker_topic`, ...); None for NONE and CONTROL.
+    pub fn type_topic(&self, t: crate::layout::NodeType) -> Option<&str> {
+        use crate::layout::NodeType::*;
+        let name = match t {
+            Manager => "Cluster::manager_topic",
+            Logger => "Cluster::logger_topic",
+            Proxy => "Cluster::proxy_topic",
+            Worker => "Cluster::worker_topic",
+            TimeMachine => "Cluster::time_machine_topic",
+            None | Control => return Option::None,
+        };
+        Some(self.string(name))
+    }
+}
+
+/// C's `atoi`: leading blanks, an optional sign, digits up to the first non-digit; 0 when
+/// there are none; saturating instead of undefined on overflow.
+fn atoi(s: &str) -> i64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut v: i64 = 0;
+    for b in digits.bytes().take_while(|b| b.is_ascii_digit()) {
+        v = v.saturating_mul(10).saturating_add((b - b'0') as i64);
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Format, NodeType};
+
+    #[test]
+    fn defaults_are_the_references() {
+        let o = Options::new();
+        assert_eq!(o.get_text("Cluster::retry_interval").unwrap(), "1.0 min");
+        assert_eq!(o.retry_interval(), Duration::from_secs(60));
+        assert_eq!(o.get_text("Cluster::manager_is_logger").unwrap(), "T");
+        assert_eq!(
+            o.get_text("Cluster::enable_round_robin_logging").unwrap(),
+            "T"
+        );
+        assert_eq!(
+            o.get_text("Cluster::worker_topic").unwrap(),
+            "zeek/cluster/worker"
+        );
+        assert_eq!(
+            o.get_text("Cluster::logger_topic").unwrap(),
+            "zeek/cluster/logger"
+        );
+        assert_eq!(
+            o.get_text("Cluster::manager_topic").unwrap(),
+            "zeek/cluster/manager"
+        );
+        assert_eq!(
+            o.get_text("Cluster::proxy_topic").unwrap(),
+            "zeek/cluster/proxy"
+        );
+        assert_eq!(
+            o.get_text("Cluster::time_machine_topic").unwrap(),
+            "zeek/cluster/time_machine"
+        );
+        assert_eq!(
+            o.get_text("Cluster::node_topic_prefix").unwrap(),
+            "zeek/cluster/node/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::nodeid_topic_prefix").unwrap(),
+            "zeek/cluster/nodeid/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::default_backend").unwrap(),
+            "Broker::MEMORY"
+        );
+        assert_eq!(
+            o.get_text("Cluster::default_persistent_backend").unwrap(),
+            "Broker::SQLITE"
+        );
+        assert_eq!(o.get_text("Cluster::default_store_dir").unwrap(), "");
+        assert_eq!(o.get_text("Cluster::default_master_node").unwrap(), "");
+        assert_eq!(o.get_text("Cluster::node").unwrap(), "");
+        assert_eq!(
+            o.get_text("Cluster::manager2worker_events").unwrap(),
+            "/Drop::.*/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::worker2manager_events").unwrap(),
+            "/(TimeMachine::command|Drop::.*)/"
+        );
+        assert_eq!(
+            o.get_text("Cluster::control_events").unwrap(),
+            "/Control::.*_request/"
+        );
+        for n in [
+            "manager2proxy",
+            "proxy2manager",
+            "proxy2worker",
+            "worker2proxy",
+            "tm2manager",
+            "tm2worker",
+        ] {
+            assert_eq!(
+                o.get_text(&format!("Cluster::{n}_events")).unwrap(),
+                "/EMPTY/",
+                "{n}"
+            );
+        }
+        assert_eq!(o.type_topic(NodeType::Worker), Some("zeek/cluster/worker"));
+        assert_eq!(o.type_topic(NodeType::Control), None);
+        assert_eq!(o.node(), None);
+    }
+
+    #[test]
+    fn set_parses_zeek_syntax() {
+        let mut o = Options::new();
+        for (text, secs) in [
+            ("1.0 min", 60.0),
+            ("30secs", 30.0),
+            ("2 hrs", 7200.0),
+            ("2.5", 2.5),
+            ("250 msecs", 0.25),
+            ("1 day", 86400.0),
+        ] {
+            o.set("Cluster::retry_interval", text).unwrap();
+            assert_eq!(
+                o.get("Cluster::retry_interval").unwrap(),
+                &OptionValue::Interval(secs),
+                "{text}"
+            );
+        }
+        o.set("Cluster::retry_interval", "90").unwrap();
+        assert_eq!(
+            o.get_text("Cluster::retry_interval").unwrap(),
+            "1.0 min 30.0 secs"
+        );
+        for (t, b) in [
+            ("T", true),
+            ("F", false),
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+        ] {
+            o.set("Cluster::manager_is_logger", t).unwrap();
+            assert_eq!(o.manager_is_logger(), b, "{t}");
+        }
+        o.set("Cluster::worker_topic", "my/workers").unwrap();
+        assert_eq!(o.get_text("Cluster::worker_topic").unwrap(), "my/workers");
+        o.set("Cluster::worker_topic", "\"quoted\\tx\"").unwrap();
+        assert_eq!(o.get_text("Cluster::worker_topic").unwrap(), "quoted\tx");
+        o.set("Cluster::default_backend", "SQLITE").unwrap();
+        assert_eq!(
+            o.get_text("Cluster::default_backend").unwrap(),
+            "Broker::SQLITE"
+        );
+        o.set("Cluster::manager2worker_events", "/Drop::.*|Intel::.*/")
+            .unwrap();
+        assert_eq!(
+            o.get("Cluster::manager2worker_events").unwrap(),
+            &OptionValue::Pattern("Drop::.*|Intel::.*".into())
+        );
+        // Round trip through text.
+        let t = o.get_text("Cluster::manager2worker_events").unwrap();
+        o.set("Cluster::manager2worker_events", &t).unwrap();
+        assert_eq!(
+            o.get("Cluster::manager2worker_events").unwrap(),
+            &OptionValue::Pattern("Drop::.*|Intel::.*".into())
+        );
+    }
+
+    #[test]
+    fn set_rejects_unknown_names_and_bad_values_with_what_is_accepted() {
+        let mut o = Options::new();
+        let e = o.set("Cluster::retry", "1 sec").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert!(
+            e.message.starts_with(
+                "unknown option \"Cluster::retry\" (expected one of: Cluster::default_backend, "
+            ),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("Cluster::retry_interval"));
+        let e = o.set("Cluster::retry_interval", "soon").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert_eq!(
+            e.message,
+            "option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found \"soon\""
+        );
+        let e = o.set("Cluster::manager_is_logger", "yes").unwrap_err();
+        assert_eq!(
+            e.message,
+            "option Cluster::manager_is_logger: expected T, F, true or false, found \"yes\""
+        );
+        let e = o
+            .set("Cluster::default_backend", "Broker::DISK")
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "option Cluster::default_backend: expected one of Broker::MEMORY, Broker::SQLITE, Broker::ROCKSDB, found \"Broker::DISK\""
+        );
+        // A failed set leaves the value alone.
+        assert_eq!(o.retry_interval(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn layout_options_apply_over_defaults_and_explicit_over_those() {
+        let layout = Layout::parse(
+            "redef Cluster::manager_is_logger = F;\nredef Cluster::retry_interval = 30 secs;\nredef Cluster::nodes = {};\n",
+            Some(Format::Zeek),
+        )
+        .unwrap();
+        let mut explicit = Options::new();
+        explicit.set("Cluster::retry_interval", "5").unwrap();
+        let o = explicit.layered_over(&layout);
+        assert!(!o.manager_is_logger());
+        assert_eq!(o.retry_interval(), Duration::from_secs(5));
+        let o = Options::new().layered_over(&layout);
+        assert_eq!(o.retry_interval(), Duration::from_secs(30));
+        assert!(o.enable_round_robin_logging());
+    }
+
+    #[test]
+    fn connect_retry_env_overrides_like_broker_does() {
+        let mut o = Options::new();
+        assert_eq!(o.peer_retry(None), Duration::from_secs(60));
+        assert_eq!(o.peer_retry(Some("1")), Duration::from_secs(1));
+        assert_eq!(o.peer_retry(Some("  7xyz")), Duration::from_secs(7));
+        assert_eq!(o.peer_retry(Some("2.9")), Duration::from_secs(2));
+        assert_eq!(o.peer_retry(Some("abc")), Duration::ZERO);
+        assert_eq!(o.peer_retry(Some("")), Duration::ZERO);
+        assert_eq!(o.peer_retry(Some("-3")), Duration::ZERO);
+        o.set("Cluster::retry_interval", "250 msecs").unwrap();
+        assert_eq!(o.peer_retry(None), Duration::from_secs(1));
+        o.set("Cluster::retry_interval", "2.7").unwrap();
+        assert_eq!(o.peer_retry(None), Duration::from_secs(2));
+        // The option's value itself is untouched by the override.
+        assert_eq!(
+            o.get_text("Cluster::retry_interval").unwrap(),
+            "2.0 secs 700.0 msecs"
+        );
+    }
+}

@@ -1,0 +1,1356 @@
+//! The I/O thread: every socket, the handshake state machine, routing, write batching.
+
+use super::{Command, Message, MessageKind, OverflowPolicy, PeerInfo, Shared};
+use crate::wire::envelope::{encode_frame, EnvelopeRef};
+use crate::wire::filter::{filter_matches, normalize};
+use crate::wire::handshake::{ec, HandshakeMsg};
+use crate::wire::{
+    self, EndpointId, EnvelopeType, Filter, DEFAULT_TTL, INTERNAL_TOPIC, MAX_HANDSHAKE_FRAME,
+};
+use crate::{Error, ErrorKind, Result};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub(crate) const WAKER: Token = Token(0);
+const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from one connection per turn, so one busy peer cannot starve the others.
+const READ_BUDGET: usize = 1 << 20;
+/// Written bytes kept at the front of a write buffer before compacting it.
+const COMPACT_AT: usize = 1 << 20;
+const BYE_TOKEN_LEN: usize = 11;
+
+pub(crate) fn spawn(shared: Arc<Shared>, poll: Poll) -> Result<JoinHandle<()>> {
+    let name = format!("zc-ep-{}", &shared.id.to_string()[..8]);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || Io::new(shared, poll).run())
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("spawning the endpoint's I/O thread: {e}"),
+            )
+        })
+}
+
+/// Handshake position of a connection (`connect_state` in Broker's connector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hs {
+    /// Outgoing TCP connect in progress.
+    Connecting,
+    /// We connected and sent hello.
+    AwaitHelloOrVersionSelect,
+    /// We accepted and sent probe.
+    AwaitHello,
+    /// We are the responder and sent hello.
+    AwaitVersionSelect,
+    AwaitOriginatorSyn,
+    AwaitResponderSynAck,
+    AwaitOriginatorAck,
+    Peered,
+}
+
+struct Frame {
+    start: u64,
+    end: u64,
+    droppable: bool,
+}
+
+struct Conn {
+    stream: TcpStream,
+    remote: SocketAddr,
+    hs: Hs,
+    outgoing: bool,
+    request: Option<u64>,
+    info: PeerInfo,
+    peer_id: EndpointId,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    readable: bool,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Stream offset of `wbuf[0]`.
+    base: u64,
+    /// Envelope frames queued and not yet fully written (the peer's buffer occupancy).
+    frames: VecDeque<Frame>,
+    dirty: bool,
+    filter: Filter,
+    advertised: Option<Filter>,
+    deadline: Option<Instant>,
+    /// Set when we end the peering (unpeer, overflow): reported as removed.
+    removed: Option<String>,
+    bye_token: Option<[u8; BYE_TOKEN_LEN]>,
+    remote_bye: bool,
+    /// Write what is queued, then close with this reason (after drop_conn).
+    closing: Option<String>,
+    /// Close at the end of this turn with this reason.
+    kill: Option<String>,
+    /// Close without a status (redundant connections).
+    silent: bool,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, remote: SocketAddr, hs: Hs, outgoing: bool, info: PeerInfo) -> Conn {
+        Conn {
+            stream,
+            remote,
+            hs,
+            outgoing,
+            request: None,
+            info,
+            peer_id: EndpointId::NIL,
+            rbuf: Vec::new(),
+            rstart: 0,
+            rend: 0,
+            readable: false,
+            wbuf: Vec::new(),
+            wpos: 0,
+            base: 0,
+            frames: VecDeque::new(),
+            dirty: false,
+            filter: Vec::new(),
+            advertised: None,
+            deadline: None,
+            removed: None,
+            bye_token: None,
+            remote_bye: false,
+            closing: None,
+            kill: None,
+            silent: false,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.kill.is_none() && self.closing.is_none()
+    }
+
+    fn send_hs(&mut self, m: &HandshakeMsg) {
+        m.encode_frame(&mut self.wbuf);
+        self.dirty = true;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ReqState {
+    Waiting(Instant),
+    Active(Token),
+}
+
+struct Request {
+    host: String,
+    port: u16,
+    addr: SocketAddr,
+    retry: Duration,
+    state: ReqState,
+}
+
+struct Io {
+    shared: Arc<Shared>,
+    poll: Poll,
+    listeners: HashMap<Token, TcpListener>,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+    requests: HashMap<u64, Request>,
+    next_request: u64,
+    subs: BTreeSet<String>,
+    sub_filter: Filter,
+    pending: VecDeque<Command>,
+    deliveries: Vec<Message>,
+    scratch: Vec<u8>,
+    bye_counter: u64,
+    shutdown: Option<Instant>,
+    more_work: bool,
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    e.to_string()
+}
+
+impl Io {
+    fn new(shared: Arc<Shared>, poll: Poll) -> Io {
+        Io {
+            shared,
+            poll,
+            listeners: HashMap::new(),
+            conns: HashMap::new(),
+            next_token: 1,
+            requests: HashMap::new(),
+            next_request: 1,
+            subs: BTreeSet::new(),
+            sub_filter: Vec::new(),
+            pending: VecDeque::new(),
+            deliveries: Vec::new(),
+            scratch: Vec::new(),
+            bye_counter: 0,
+            shutdown: None,
+            more_work: false,
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != IoKind::Interrupted {
+                    break;
+                }
+            }
+            self.more_work = false;
+            let mut woke = false;
+            for ev in events.iter() {
+                let t = ev.token();
+                if t == WAKER {
+                    woke = true;
+                } else if self.listeners.contains_key(&t) {
+                    self.accept(t);
+                } else if let Some(c) = self.conns.get_mut(&t) {
+                    if c.hs == Hs::Connecting {
+                        self.check_connect(t);
+                    } else {
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            c.readable = true;
+                        }
+                        if ev.is_writable() {
+                            c.dirty = true;
+                        }
+                    }
+                }
+            }
+            if woke || !self.pending.is_empty() {
+                self.take_commands();
+            }
+            self.process_pending();
+            let readable: Vec<Token> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.readable)
+                .map(|(t, _)| *t)
+                .collect();
+            for t in readable {
+                self.read_conn(t);
+            }
+            self.timers();
+            self.flush_all();
+            // Writing may have made room in full peer queues: route what waited for it
+            // in this same turn instead of sleeping until the next event.
+            for _ in 0..4 {
+                if !self.front_ready() {
+                    break;
+                }
+                self.process_pending();
+                self.flush_all();
+            }
+            self.reap();
+            if self.front_ready()
+                || self
+                    .conns
+                    .values()
+                    .any(|c| c.readable && c.alive() && c.hs != Hs::Connecting)
+                    && self.can_read()
+            {
+                self.more_work = true;
+            }
+            self.shared.inbox.push_batch(&mut self.deliveries);
+            if let Some(deadline) = self.shutdown {
+                let flushed = self.conns.values().all(|c| c.wpos == c.wbuf.len());
+                if (flushed && self.pending.is_empty()) || Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+        self.shared.peers.lock().clear();
+        let mut q = self.shared.cmds.lock();
+        q.closed = true;
+        q.publishes = 0;
+        q.q.clear();
+        drop(q);
+        self.shared.cmd_room.notify_all();
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        if self.more_work {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let mut next: Option<Instant> = self.shutdown;
+        let mut consider = |d: Instant| next = Some(next.map_or(d, |n| n.min(d)));
+        for r in self.requests.values() {
+            if let ReqState::Waiting(at) = r.state {
+                consider(at);
+            }
+        }
+        for c in self.conns.values() {
+            if let Some(d) = c.deadline {
+                consider(d);
+            }
+        }
+        next.map(|n| n.saturating_duration_since(now))
+    }
+
+    // -- commands -------------------------------------------------------------------
+
+    fn take_commands(&mut self) {
+        let mut q = self.shared.cmds.lock();
+        q.wake_pending = false;
+        self.pending.extend(q.q.drain(..));
+    }
+
+    /// Whether a publish to `topic` must wait because a target peer's queue is full.
+    fn blocked(&self, topic: &str, receiver: EndpointId) -> bool {
+        let cap = self.shared.opts.peer_buffer_size;
+        self.shared.opts.peer_policy == OverflowPolicy::Backpressure
+            && self.conns.values().any(|c| {
+                c.hs == Hs::Peered
+                    && c.alive()
+                    && c.frames.len() >= cap
+                    && (if receiver.is_nil() {
+                        filter_matches(&c.filter, topic)
+                    } else {
+                        c.peer_id == receiver
+                    })
+            })
+    }
+
+    /// Whether the first pending command can run now.
+    fn front_ready(&self) -> bool {
+        match self.pending.front() {
+            None => false,
+            Some(Command::Publish {
+                topic, receiver, ..
+            }) => !self.blocked(topic, *receiver),
+            Some(_) => true,
+        }
+    }
+
+    fn process_pending(&mut self) {
+        let mut published = 0usize;
+        while let Some(cmd) = self.pending.front() {
+            if let Command::Publish {
+                topic, receiver, ..
+            } = cmd
+            {
+                if self.blocked(topic, *receiver) {
+                    break;
+                }
+            }
+            let Some(cmd) = self.pending.pop_front() else {
+                break;
+            };
+            match cmd {
+                Command::Publish {
+                    kind,
+                    topic,
+                    payload,
+                    receiver,
+                } => {
+                    published += 1;
+                    self.publish(kind, &topic, &payload, receiver);
+                }
+                Command::Listen(l) => {
+                    let t = self.token();
+                    let mut l = TcpListener::from_std(l);
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut l, t, Interest::READABLE)
+                        .is_ok()
+                    {
+                        self.listeners.insert(t, l);
+                        self.accept(t);
+                    }
+                }
+                Command::Peer {
+                    addr,
+                    host,
+                    port,
+                    retry,
+                } => {
+                    let id = self.next_request;
+                    self.next_request += 1;
+                    self.requests.insert(
+                        id,
+                        Request {
+                            host,
+                            port,
+                            addr,
+                            retry,
+                            state: ReqState::Waiting(Instant::now()),
+                        },
+                    );
+                    self.start_connect(id);
+                }
+                Command::Unpeer { host, port, addrs } => self.unpeer(&host, port, &addrs),
+                Command::Subscribe(p) => {
+                    self.subs.insert(p);
+                    self.subs_changed();
+                }
+                Command::Unsubscribe(p) => {
+                    self.subs.remove(&p);
+                    self.subs_changed();
+                }
+                Command::Shutdown => {
+                    self.shutdown = Some(Instant::now() + self.shared.opts.shutdown_timeout);
+                    for (_, mut l) in self.listeners.drain() {
+                        let _ = self.poll.registry().deregister(&mut l);
+                    }
+                }
+            }
+        }
+        if published > 0 {
+            let mut q = self.shared.cmds.lock();
+            q.publishes = q.publishes.saturating_sub(published);
+            drop(q);
+            self.shared.cmd_room.notify_all();
+        }
+    }
+
+    fn subs_changed(&mut self) {
+        self.sub_filter = normalize(self.subs.iter().cloned().collect());
+        self.recompute_advertisements();
+    }
+
+    fn publish(&mut self, kind: EnvelopeType, topic: &str, payload: &[u8], receiver: EndpointId) {
+        self.shared
+            .counters
+            .published
+            .fetch_add(1, Ordering::Relaxed);
+        self.scratch.clear();
+        if encode_frame(
+            &mut self.scratch,
+            self.shared.id,
+            receiver,
+            kind,
+            self.shared.opts.ttl,
+            topic,
+            payload,
+        )
+        .is_err()
+        {
+            return;
+        }
+        let frame = std::mem::take(&mut self.scratch);
+        let targets: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.hs == Hs::Peered
+                    && c.alive()
+                    && (if receiver.is_nil() {
+                        filter_matches(&c.filter, topic)
+                    } else {
+                        c.peer_id == receiver
+                    })
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for t in targets {
+            self.enqueue(t, &frame, true);
+        }
+        self.scratch = frame;
+    }
+
+    /// Queues one envelope frame for a peer, applying its overflow policy to droppable ones.
+    fn enqueue(&mut self, t: Token, frame: &[u8], droppable: bool) {
+        let cap = self.shared.opts.peer_buffer_size;
+        let policy = self.shared.opts.peer_policy;
+        let counters = &self.shared.counters;
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        if droppable && c.frames.len() >= cap {
+            match policy {
+                OverflowPolicy::Backpressure => {}
+                OverflowPolicy::DropNewest => {
+                    counters.peer_dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                OverflowPolicy::DropOldest => {
+                    let written = c.base + c.wpos as u64;
+                    if let Some(i) = c
+                        .frames
+                        .iter()
+                        .position(|f| f.droppable && f.start >= written)
+                    {
+                        let (s, e) = (c.frames[i].start, c.frames[i].end);
+                        let len = e - s;
+                        let (ls, le) = ((s - c.base) as usize, (e - c.base) as usize);
+                        c.wbuf.drain(ls..le);
+                        c.frames.remove(i);
+                        for f in c.frames.iter_mut().skip(i) {
+                            f.start -= len;
+                            f.end -= len;
+                        }
+                        counters.peer_dropped.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        counters.peer_dropped.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+                OverflowPolicy::Disconnect => {
+                    counters
+                        .peer_overflow_disconnects
+                        .fetch_add(1, Ordering::Relaxed);
+                    counters.peer_dropped.fetch_add(1, Ordering::Relaxed);
+                    c.removed = Some("backpressure overflow".into());
+                    c.kill = Some("backpressure overflow".into());
+                    return;
+                }
+            }
+        }
+        let start = c.base + c.wbuf.len() as u64;
+        c.wbuf.extend_from_slice(frame);
+        c.frames.push_back(Frame {
+            start,
+            end: start + frame.len() as u64,
+            droppable,
+        });
+        c.dirty = true;
+    }
+
+    fn control(&mut self, t: Token, receiver: EndpointId, kind: EnvelopeType, payload: &[u8]) {
+        let mut buf = Vec::with_capacity(64 + payload.len());
+        if encode_frame(
+            &mut buf,
+            self.shared.id,
+            receiver,
+            kind,
+            DEFAULT_TTL,
+            INTERNAL_TOPIC,
+            payload,
+        )
+        .is_ok()
+        {
+            self.enqueue(t, &buf, false);
+        }
+    }
+
+    // -- peering --------------------------------------------------------------------
+
+    fn start_connect(&mut self, id: u64) {
+        let Some(r) = self.requests.get(&id) else {
+            return;
+        };
+        let (addr, host, port) = (r.addr, r.host.clone(), r.port);
+        match TcpStream::connect(addr) {
+            Ok(mut s) => {
+                let t = self.token();
+                if let Err(e) = self.poll.registry().register(
+                    &mut s,
+                    t,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    self.connect_failed(id, &io_reason(&e));
+                    return;
+                }
+                let mut c = Conn::new(
+                    s,
+                    addr,
+                    Hs::Connecting,
+                    true,
+                    PeerInfo {
+                        id: None,
+                        address: host,
+                        port,
+                    },
+                );
+                c.request = Some(id);
+                c.deadline = Some(Instant::now() + self.shared.opts.handshake_timeout);
+                self.conns.insert(t, c);
+                if let Some(r) = self.requests.get_mut(&id) {
+                    r.state = ReqState::Active(t);
+                }
+            }
+            Err(e) => self.connect_failed(id, &io_reason(&e)),
+        }
+    }
+
+    /// A connect attempt or handshake of a peering we initiated failed: report, then retry
+    /// after the interval or give up.
+    fn connect_failed(&mut self, id: u64, reason: &str) {
+        let Some(r) = self.requests.get_mut(&id) else {
+            return;
+        };
+        let info = PeerInfo {
+            id: None,
+            address: r.host.clone(),
+            port: r.port,
+        };
+        self.deliveries.push(Message::status(
+            MessageKind::PeerUnavailable,
+            info,
+            format!("unable to connect to remote peer ({reason})"),
+        ));
+        if r.retry.is_zero() || self.shutdown.is_some() {
+            self.requests.remove(&id);
+        } else {
+            r.state = ReqState::Waiting(Instant::now() + r.retry);
+        }
+    }
+
+    fn check_connect(&mut self, t: Token) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        match c.stream.take_error() {
+            Ok(Some(e)) | Err(e) => {
+                c.kill = Some(io_reason(&e));
+                return;
+            }
+            Ok(None) => {}
+        }
+        match c.stream.peer_addr() {
+            Ok(_) => {
+                let _ = c.stream.set_nodelay(true);
+                c.hs = Hs::AwaitHelloOrVersionSelect;
+                c.readable = true;
+                c.send_hs(&HandshakeMsg::hello(self.shared.id));
+            }
+            Err(e) if e.kind() == IoKind::NotConnected => {}
+            Err(e) => c.kill = Some(io_reason(&e)),
+        }
+    }
+
+    fn accept(&mut self, lt: Token) {
+        loop {
+            let Some(l) = self.listeners.get(&lt) else {
+                return;
+            };
+            match l.accept() {
+                Ok((mut s, addr)) => {
+                    if self.shutdown.is_some() {
+                        continue;
+                    }
+                    let t = self.token();
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut s, t, Interest::READABLE | Interest::WRITABLE)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    let _ = s.set_nodelay(true);
+                    let info = PeerInfo {
+                        id: None,
+                        address: addr.ip().to_string(),
+                        port: addr.port(),
+                    };
+                    let mut c = Conn::new(s, addr, Hs::AwaitHello, false, info);
+                    c.deadline = Some(Instant::now() + self.shared.opts.handshake_timeout);
+                    c.readable = true;
+                    c.send_hs(&HandshakeMsg::Probe);
+                    self.conns.insert(t, c);
+                }
+                Err(e) if e.kind() == IoKind::WouldBlock => return,
+                Err(e) if e.kind() == IoKind::Interrupted => continue,
+                // Out of descriptors and the like: try again on the next event.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn unpeer(&mut self, host: &str, port: u16, addrs: &[SocketAddr]) {
+        let mut targets: Vec<Token> = Vec::new();
+        let ids: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| (r.host == host && r.port == port) || addrs.contains(&r.addr))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(Request {
+                state: ReqState::Active(t),
+                ..
+            }) = self.requests.remove(&id)
+            {
+                targets.push(t);
+            }
+        }
+        for (t, c) in &self.conns {
+            if (c.info.address == host && c.info.port == port) || addrs.contains(&c.remote) {
+                targets.push(*t);
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        for t in targets {
+            let Some(c) = self.conns.get_mut(&t) else {
+                continue;
+            };
+            c.request = None;
+            if c.hs == Hs::Peered {
+                if c.bye_token.is_some() || !c.alive() {
+                    continue;
+                }
+                self.bye_counter += 1;
+                let mut token = [0u8; BYE_TOKEN_LEN];
+                token[..3].copy_from_slice(b"BYE");
+                token[3..].copy_from_slice(&self.bye_counter.to_be_bytes());
+                c.bye_token = Some(token);
+                c.removed = Some(String::new());
+                c.deadline = Some(Instant::now() + self.shared.opts.unpeer_timeout);
+                let peer = c.peer_id;
+                self.control(t, peer, EnvelopeType::Ping, &token);
+            } else {
+                c.silent = true;
+                c.kill = Some("unpeered during the handshake".into());
+            }
+        }
+    }
+
+    fn peer_busy(&self, id: EndpointId, except: Token) -> bool {
+        self.conns
+            .iter()
+            .any(|(t, c)| *t != except && c.alive() && c.peer_id == id)
+    }
+
+    fn advertised_filter(&self, except: Option<Token>) -> Filter {
+        let mut f = self.sub_filter.clone();
+        if self.shared.opts.forwarding {
+            for (t, c) in &self.conns {
+                if Some(*t) != except && c.hs == Hs::Peered && c.alive() {
+                    f.extend(c.filter.iter().cloned());
+                }
+            }
+        }
+        normalize(f)
+    }
+
+    /// Sends each peer a routing update if what we advertise to it changed. With
+    /// forwarding, a peer is offered our subscriptions plus every other peer's filter
+    /// (never its own back: split horizon), so subscriptions travel along a tree.
+    fn recompute_advertisements(&mut self) {
+        let peered: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.hs == Hs::Peered && c.alive())
+            .map(|(t, _)| *t)
+            .collect();
+        for t in peered {
+            let f = self.advertised_filter(Some(t));
+            let Some(c) = self.conns.get_mut(&t) else {
+                continue;
+            };
+            if c.advertised.as_ref() != Some(&f) {
+                let mut payload = Vec::new();
+                wire::filter::encode_filter(&f, &mut payload);
+                c.advertised = Some(f);
+                let peer = c.peer_id;
+                self.control(t, peer, EnvelopeType::RoutingUpdate, &payload);
+            }
+        }
+    }
+
+    fn update_snapshot(&self) {
+        let mut peers: Vec<PeerInfo> = self
+            .conns
+            .values()
+            .filter(|c| c.hs == Hs::Peered && c.alive())
+            .map(|c| c.info.clone())
+            .collect();
+        peers.sort_by(|a, b| (a.address.as_str(), a.port).cmp(&(b.address.as_str(), b.port)));
+        *self.shared.peers.lock() = peers;
+        let subs: Filter = normalize(
+            self.conns
+                .values()
+                .filter(|c| c.hs == Hs::Peered && c.alive())
+                .flat_map(|c| c.filter.iter().cloned())
+                .collect(),
+        );
+        *self.shared.peer_subs.lock() = subs;
+    }
+
+    // -- reading --------------------------------------------------------------------
+
+    fn can_read(&self) -> bool {
+        if self.shutdown.is_some() {
+            return false;
+        }
+        if self.shared.opts.forwarding
+            && self.shared.opts.peer_policy == OverflowPolicy::Backpressure
+        {
+            let cap = self.shared.opts.peer_buffer_size;
+            if self
+                .conns
+                .values()
+                .any(|c| c.hs == Hs::Peered && c.alive() && c.frames.len() >= cap)
+            {
+                return false;
+            }
+        }
+        self.shared.inbox.has_room(self.deliveries.len())
+    }
+
+    fn read_conn(&mut self, t: Token) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let peered = match self.conns.get(&t) {
+                Some(c) if c.readable && c.alive() => c.hs == Hs::Peered,
+                _ => return,
+            };
+            if peered && !self.can_read() {
+                return;
+            }
+            if budget == 0 {
+                self.more_work = true;
+                return;
+            }
+            let Some(c) = self.conns.get_mut(&t) else {
+                return;
+            };
+            if c.rend == c.rbuf.len() {
+                if c.rstart > 0 {
+                    c.rbuf.copy_within(c.rstart..c.rend, 0);
+                    c.rend -= c.rstart;
+                    c.rstart = 0;
+                } else {
+                    let n = (c.rbuf.len() * 2).max(READ_CHUNK);
+                    c.rbuf.resize(n, 0);
+                }
+            }
+            match (&c.stream).read(&mut c.rbuf[c.rend..]) {
+                Ok(0) => {
+                    c.readable = false;
+                    c.kill = Some(if c.rend > c.rstart {
+                        "connection closed in the middle of a frame".into()
+                    } else {
+                        "connection closed by the peer".into()
+                    });
+                    return;
+                }
+                Ok(n) => {
+                    c.rend += n;
+                    budget = budget.saturating_sub(n);
+                }
+                Err(e) if e.kind() == IoKind::WouldBlock => {
+                    c.readable = false;
+                    return;
+                }
+                Err(e) if e.kind() == IoKind::Interrupted => continue,
+                Err(e) => {
+                    c.readable = false;
+                    // A peer that closes with our data unread resets the connection
+                    // instead of closing it: a partial frame is still the story.
+                    c.kill = Some(if c.rend > c.rstart {
+                        format!("connection closed in the middle of a frame ({})", io_reason(&e))
+                    } else {
+                        io_reason(&e)
+                    });
+                    return;
+                }
+            }
+            self.parse_frames(t);
+        }
+    }
+
+    fn parse_frames(&mut self, t: Token) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        let buf = std::mem::take(&mut c.rbuf);
+        let (mut start, end) = (c.rstart, c.rend);
+        let max_frame = self.shared.opts.max_frame;
+        loop {
+            let limit = match self.conns.get(&t) {
+                Some(c) if !c.alive() => break,
+                Some(c) if c.hs == Hs::Peered => max_frame,
+                Some(_) => MAX_HANDSHAKE_FRAME,
+                None => break,
+            };
+            match wire::next_frame(&buf[start..end], limit) {
+                Ok(None) => break,
+                Ok(Some((s, e))) => {
+                    let payload = &buf[start + s..start + e];
+                    start += e;
+                    self.handle_frame(t, payload);
+                }
+                Err(e) => {
+                    if let Some(c) = self.conns.get_mut(&t) {
+                        c.kill = Some(e.message);
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&t) {
+            c.rbuf = buf;
+            if start == end {
+                c.rstart = 0;
+                c.rend = 0;
+            } else {
+                c.rstart = start;
+                c.rend = end;
+            }
+        }
+    }
+
+    fn handle_frame(&mut self, t: Token, payload: &[u8]) {
+        let Some(c) = self.conns.get(&t) else { return };
+        if c.hs == Hs::Peered {
+            // Broker ignores empty frames after the handshake.
+            if !payload.is_empty() {
+                self.handle_envelope(t, payload);
+            }
+        } else {
+            self.handle_handshake(t, payload);
+        }
+    }
+
+    /// Sends drop_conn with Broker's code, then closes once it is written.
+    fn reject(&mut self, t: Token, code: u8, description: String) {
+        let id = self.shared.id;
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        c.send_hs(&HandshakeMsg::DropConn {
+            sender: id,
+            code,
+            description: description.clone(),
+        });
+        c.closing = Some(format!("{description} (error code {code})"));
+        c.deadline = Some(Instant::now() + Duration::from_secs(1));
+    }
+
+    fn handle_handshake(&mut self, t: Token, payload: &[u8]) {
+        let msg = match HandshakeMsg::decode(payload) {
+            Ok(m) => m,
+            Err(r) => return self.reject(t, r.code, r.description),
+        };
+        let Some(hs) = self.conns.get(&t).map(|c| c.hs) else {
+            return;
+        };
+        let id = self.shared.id;
+        if let HandshakeMsg::DropConn {
+            sender,
+            code,
+            description,
+        } = &msg
+        {
+            let redundant = *code == ec::REDUNDANT_CONNECTION && self.peer_busy(*sender, t);
+            let Some(c) = self.conns.get_mut(&t) else {
+                return;
+            };
+            if redundant {
+                // The other connection to this peer wins; this request is served.
+                if let Some(r) = c.request.take() {
+                    self.requests.remove(&r);
+                }
+                c.silent = true;
+                c.kill = Some("redundant connection".into());
+            } else {
+                c.kill = Some(format!(
+                    "the peer dropped the connection: {description} (error code {code})"
+                ));
+            }
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        match (hs, msg) {
+            (
+                Hs::AwaitHelloOrVersionSelect | Hs::AwaitHello | Hs::AwaitVersionSelect,
+                HandshakeMsg::Probe,
+            ) => {}
+            (
+                Hs::AwaitHelloOrVersionSelect | Hs::AwaitHello,
+                HandshakeMsg::Hello { sender, .. },
+            ) => {
+                if sender == id {
+                    return self.reject(
+                        t,
+                        ec::INVALID_PEERING_REQUEST,
+                        "the peer has our own endpoint id".into(),
+                    );
+                }
+                if id < sender {
+                    if self.peer_busy(sender, t) {
+                        self.redundant(t, ec::REDUNDANT_CONNECTION);
+                        return;
+                    }
+                    let f = self.advertised_filter(None);
+                    let c = self.conns.get_mut(&t).expect("checked above");
+                    c.peer_id = sender;
+                    c.info.id = Some(sender);
+                    c.send_hs(&HandshakeMsg::VersionSelect {
+                        sender: id,
+                        version: wire::PROTOCOL_VERSION,
+                    });
+                    c.send_hs(&HandshakeMsg::OriginatorSyn(f.clone()));
+                    c.advertised = Some(f);
+                    c.hs = Hs::AwaitResponderSynAck;
+                } else {
+                    c.send_hs(&HandshakeMsg::hello(id));
+                    c.hs = Hs::AwaitVersionSelect;
+                }
+            }
+            (
+                Hs::AwaitHelloOrVersionSelect | Hs::AwaitVersionSelect,
+                HandshakeMsg::VersionSelect { sender, .. },
+            ) => {
+                if sender == id {
+                    return self.reject(
+                        t,
+                        ec::INVALID_PEERING_REQUEST,
+                        "the peer has our own endpoint id".into(),
+                    );
+                }
+                if self.peer_busy(sender, t) {
+                    self.redundant(t, ec::LOGIC_ERROR);
+                    return;
+                }
+                let c = self.conns.get_mut(&t).expect("checked above");
+                c.peer_id = sender;
+                c.info.id = Some(sender);
+                c.hs = Hs::AwaitOriginatorSyn;
+            }
+            (Hs::AwaitOriginatorSyn, HandshakeMsg::OriginatorSyn(f)) => {
+                c.filter = normalize(f);
+                let adv = self.advertised_filter(None);
+                let c = self.conns.get_mut(&t).expect("checked above");
+                c.send_hs(&HandshakeMsg::ResponderSynAck(adv.clone()));
+                c.advertised = Some(adv);
+                c.hs = Hs::AwaitOriginatorAck;
+            }
+            (Hs::AwaitResponderSynAck, HandshakeMsg::ResponderSynAck(f)) => {
+                c.filter = normalize(f);
+                c.send_hs(&HandshakeMsg::OriginatorAck);
+                self.on_peered(t);
+            }
+            (Hs::AwaitOriginatorAck, HandshakeMsg::OriginatorAck) => self.on_peered(t),
+            (state, m) => {
+                let what = format!("unexpected {} during the handshake ({state:?})", m.name());
+                self.reject(t, ec::UNEXPECTED_HANDSHAKE_MESSAGE, what);
+            }
+        }
+    }
+
+    fn redundant(&mut self, t: Token, code: u8) {
+        let id = self.shared.id;
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        c.send_hs(&HandshakeMsg::DropConn {
+            sender: id,
+            code,
+            description: "redundant connection".into(),
+        });
+        c.silent = true;
+        c.closing = Some("redundant connection".into());
+        c.deadline = Some(Instant::now() + Duration::from_secs(1));
+    }
+
+    fn on_peered(&mut self, t: Token) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        c.hs = Hs::Peered;
+        c.deadline = None;
+        let info = c.info.clone();
+        self.deliveries.push(Message::status(
+            MessageKind::EndpointDiscovered,
+            info.clone(),
+            "found a new peer in the network",
+        ));
+        self.deliveries.push(Message::status(
+            MessageKind::PeerAdded,
+            info,
+            "handshake successful",
+        ));
+        self.update_snapshot();
+        self.recompute_advertisements();
+    }
+
+    fn handle_envelope(&mut self, t: Token, payload: &[u8]) {
+        let env = match EnvelopeRef::decode(payload) {
+            Ok(e) => e,
+            Err(e) => {
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.kill = Some(format!("malformed envelope: {}", e.message));
+                }
+                return;
+            }
+        };
+        if self.shared.opts.validate_data {
+            if let Err(e) = env.validate_data() {
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.kill = Some(format!("malformed envelope: {}", e.message));
+                }
+                return;
+            }
+        }
+        let id = self.shared.id;
+        match env.kind {
+            EnvelopeType::Data | EnvelopeType::Command => self.route_incoming(t, &env),
+            EnvelopeType::RoutingUpdate => {
+                if env.receiver.is_nil() || env.receiver == id {
+                    if let (Some(c), Ok(f)) = (self.conns.get_mut(&t), env.routing_filter()) {
+                        c.filter = normalize(f);
+                        if self.shared.opts.forwarding {
+                            self.recompute_advertisements();
+                        }
+                        self.update_snapshot();
+                    }
+                }
+            }
+            EnvelopeType::Ping => {
+                if let Some(c) = self.conns.get_mut(&t) {
+                    if env.payload.len() == BYE_TOKEN_LEN && env.payload.starts_with(b"BYE") {
+                        c.remote_bye = true;
+                        c.request = None;
+                    }
+                }
+                self.control(t, env.sender, EnvelopeType::Pong, env.payload);
+            }
+            EnvelopeType::Pong => {
+                if let Some(c) = self.conns.get_mut(&t) {
+                    if c.bye_token.as_ref().map(|b| &b[..]) == Some(env.payload) {
+                        c.kill = Some(String::new());
+                    }
+                }
+            }
+        }
+    }
+
+    fn route_incoming(&mut self, from: Token, env: &EnvelopeRef<'_>) {
+        let id = self.shared.id;
+        let counters = &self.shared.counters;
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        let last_hop = self.conns.get(&from).map(|c| c.peer_id);
+        if (env.receiver.is_nil() || env.receiver == id)
+            && filter_matches(&self.sub_filter, env.topic)
+        {
+            self.deliveries.push(Message {
+                kind: if env.kind == EnvelopeType::Data {
+                    MessageKind::Data
+                } else {
+                    MessageKind::Command
+                },
+                topic: env.topic.to_string(),
+                payload: env.payload.to_vec(),
+                sender: last_hop,
+                peer: None,
+                text: String::new(),
+            });
+        }
+        if !self.shared.opts.forwarding || env.receiver == id {
+            return;
+        }
+        let targets: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(t, c)| {
+                **t != from
+                    && c.hs == Hs::Peered
+                    && c.alive()
+                    && (if env.receiver.is_nil() {
+                        filter_matches(&c.filter, env.topic)
+                    } else {
+                        c.peer_id == env.receiver
+                    })
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        if env.ttl <= 1 {
+            counters.ttl_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut frame = std::mem::take(&mut self.scratch);
+        frame.clear();
+        if encode_frame(
+            &mut frame,
+            id,
+            env.receiver,
+            env.kind,
+            env.ttl - 1,
+            env.topic,
+            env.payload,
+        )
+        .is_ok()
+        {
+            for t in targets {
+                self.shared
+                    .counters
+                    .forwarded
+                    .fetch_add(1, Ordering::Relaxed);
+                self.enqueue(t, &frame, true);
+            }
+        }
+        self.scratch = frame;
+    }
+
+    // -- timers, writing, closing ---------------------------------------------------
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| matches!(r.state, ReqState::Waiting(at) if at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        if self.shutdown.is_none() {
+            for id in due {
+                self.start_connect(id);
+            }
+        }
+        for c in self.conns.values_mut() {
+            if c.kill.is_some() {
+                continue;
+            }
+            match c.deadline {
+                Some(d) if d <= now => {}
+                _ => continue,
+            }
+            c.kill = Some(if c.closing.is_some() {
+                c.closing.clone().unwrap_or_default()
+            } else if c.bye_token.is_some() {
+                c.removed = Some("timeout during graceful disconnect".into());
+                "timeout during graceful disconnect".into()
+            } else if c.hs == Hs::Connecting {
+                "connect timed out".into()
+            } else {
+                "handshake timed out".into()
+            });
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for c in self.conns.values_mut() {
+            if !c.dirty || c.hs == Hs::Connecting || c.kill.is_some() {
+                continue;
+            }
+            c.dirty = false;
+            while c.wpos < c.wbuf.len() {
+                match (&c.stream).write(&c.wbuf[c.wpos..]) {
+                    Ok(0) => {
+                        c.kill = Some("the connection does not take more data".into());
+                        break;
+                    }
+                    Ok(n) => c.wpos += n,
+                    Err(e) if e.kind() == IoKind::WouldBlock => break,
+                    Err(e) if e.kind() == IoKind::Interrupted => continue,
+                    Err(e) => {
+                        c.kill = Some(io_reason(&e));
+                        break;
+                    }
+                }
+            }
+            let written = c.base + c.wpos as u64;
+            while c.frames.front().is_some_and(|f| f.end <= written) {
+                c.frames.pop_front();
+            }
+            if c.wpos == c.wbuf.len() {
+                c.base += c.wpos as u64;
+                c.wbuf.clear();
+                c.wpos = 0;
+                if let Some(reason) = c.closing.take() {
+                    c.kill = Some(reason);
+                }
+            } else if c.wpos >= COMPACT_AT {
+                c.wbuf.drain(..c.wpos);
+                c.base += c.wpos as u64;
+                c.wpos = 0;
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        let dead: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.kill.is_some())
+            .map(|(t, _)| *t)
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        let mut peers_changed = false;
+        for t in dead {
+            let Some(mut c) = self.conns.remove(&t) else {
+                continue;
+            };
+            let _ = self.poll.registry().deregister(&mut c.stream);
+            let reason = c.kill.take().unwrap_or_default();
+            if c.hs == Hs::Peered {
+                peers_changed = true;
+                let removed = c.removed.is_some() || c.remote_bye;
+                let why = c
+                    .removed
+                    .clone()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(reason);
+                let (kind, mut text) = if removed {
+                    (
+                        MessageKind::PeerRemoved,
+                        "removed connection to remote peer".to_string(),
+                    )
+                } else {
+                    (
+                        MessageKind::PeerLost,
+                        "lost connection to remote peer".to_string(),
+                    )
+                };
+                if !why.is_empty() {
+                    text = format!("{text} ({why})");
+                }
+                self.deliveries
+                    .push(Message::status(kind, c.info.clone(), text));
+                self.deliveries.push(Message::status(
+                    MessageKind::EndpointUnreachable,
+                    c.info.clone(),
+                    "lost the last path",
+                ));
+                if let Some(r) = c.request {
+                    if removed {
+                        self.requests.remove(&r);
+                    } else if let Some(req) = self.requests.get_mut(&r) {
+                        // Reconnect at once, then every retry interval (Broker's behaviour
+                        // for peerings it initiated).
+                        req.state = ReqState::Waiting(Instant::now());
+                        if req.retry.is_zero() {
+                            self.requests.remove(&r);
+                        }
+                    }
+                }
+            } else if c.silent {
+                if let Some(r) = c.request {
+                    self.requests.remove(&r);
+                }
+            } else if let Some(r) = c.request {
+                self.connect_failed(r, &reason);
+            } else {
+                self.deliveries.push(Message::status(
+                    MessageKind::PeerRejected,
+                    c.info.clone(),
+                    format!(
+                        "rejected connection {} {}:{} ({reason})",
+                        if c.outgoing { "to" } else { "from" },
+                        c.info.address,
+                        c.info.port
+                    ),
+                ));
+            }
+        }
+        if peers_changed {
+            self.update_snapshot();
+            self.recompute_advertisements();
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Garbage peers are dropped with a status while everyone else keeps being served.
+
+mod endpoint_common;
+use endpoint_common::*;
+use std::time::Duration;
+use zcluster::endpoint::{Endpoint, MessageKind::*};
+use zcluster::wire::envelope::{encode_frame, EnvelopeRef};
+use zcluster::wire::handshake::{ec, HandshakeMsg};
+use zcluster::wire::{EndpointId, EnvelopeType};
+
+/// a listens and is peered with a healthy b that subscribes to /ok.
+fn setup() -> (Endpoint, Endpoint, u16) {
+    let a = ep_with(|o| o.handshake_timeout = Duration::from_millis(500));
+    let b = ep();
+    let port = connect(&a, &b);
+    b.subscribe("/ok").unwrap();
+    assert!(a.await_peer_subscription("/ok", T));
+    (a, b, port)
+}
+
+fn still_serves(a: &Endpoint, b: &Endpoint, tag: &str) {
+    a.publish("/ok", string_payload(tag)).unwrap();
+    assert_eq!(
+        next_data(b, T).expect("healthy peer still served").payload,
+        string_payload(tag)
+    );
+    assert_eq!(a.peers().len(), 1);
+}
+
+fn rejected(a: &Endpoint) -> String {
+    let m = expect_kind(a, &[PeerRejected]);
+    m.text
+}
+
+#[test]
+fn junk_bytes() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x50));
+    assert_eq!(r.read_hs(), HandshakeMsg::Probe);
+    r.write_raw(&[0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef, 0x00]);
+    match r.read_hs() {
+        HandshakeMsg::DropConn { code, .. } => assert_eq!(code, ec::INVALID_MESSAGE),
+        m => panic!("{m:?}"),
+    }
+    assert!(r.closed());
+    assert!(rejected(&a).contains("invalid message type tag"));
+    still_serves(&a, &b, "junk");
+}
+
+#[test]
+fn bad_magic() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x51));
+    assert_eq!(r.read_hs(), HandshakeMsg::Probe);
+    let mut hello = Vec::new();
+    HandshakeMsg::hello(r.id).encode_frame(&mut hello);
+    hello[5] ^= 0xff;
+    r.write_raw(&hello);
+    match r.read_hs() {
+        HandshakeMsg::DropConn { code, sender, .. } => {
+            assert_eq!(code, ec::WRONG_MAGIC_NUMBER);
+            assert_eq!(sender, a.id());
+        }
+        m => panic!("{m:?}"),
+    }
+    assert!(r.closed());
+    assert!(rejected(&a).contains("wrong magic number"));
+    still_serves(&a, &b, "magic");
+}
+
+#[test]
+fn wrong_version() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x52));
+    assert_eq!(r.read_hs(), HandshakeMsg::Probe);
+    r.send(&HandshakeMsg::Hello {
+        sender: r.id,
+        min_version: 200,
+        max_version: 201,
+    });
+    match r.read_hs() {
+        HandshakeMsg::DropConn { code, .. } => assert_eq!(code, ec::PEER_INCOMPATIBLE),
+        m => panic!("{m:?}"),
+    }
+    assert!(r.closed());
+    rejected(&a);
+    still_serves(&a, &b, "version");
+}
+
+#[test]
+fn oversized_handshake_frame_is_refused_without_allocating() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x53));
+    r.write_raw(&[0x7f, 0xff, 0xff, 0xff, 6]);
+    assert!(r.closed());
+    assert!(rejected(&a).contains("exceeds the limit"));
+    still_serves(&a, &b, "oversized");
+}
+
+#[test]
+fn close_in_the_middle_of_a_frame() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x54));
+    r.write_raw(&[0, 0, 0, 23, 6, 0x5a, 0x45]);
+    drop(r);
+    assert!(rejected(&a).contains("middle of a frame"));
+    still_serves(&a, &b, "midframe");
+}
+
+#[test]
+fn silent_peer_times_out() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x55));
+    assert!(rejected(&a).contains("handshake timed out"));
+    assert!(r.closed());
+    still_serves(&a, &b, "silent");
+}
+
+#[test]
+fn probe_late_in_the_handshake_aborts_it() {
+    let (a, b, port) = setup();
+    // Smallest id: we are the originator and a waits for originator_syn.
+    let mut r = RawPeer::connect(
+        port,
+        EndpointId::parse("00000000-0000-4000-8000-000000000000").unwrap(),
+    );
+    assert_eq!(r.read_hs(), HandshakeMsg::Probe);
+    r.send(&HandshakeMsg::Hello {
+        sender: r.id,
+        min_version: 1,
+        max_version: 99,
+    });
+    assert!(matches!(r.read_hs(), HandshakeMsg::Hello { .. }));
+    r.send(&HandshakeMsg::VersionSelect {
+        sender: r.id,
+        version: 1,
+    });
+    r.send(&HandshakeMsg::Probe);
+    match r.read_hs() {
+        HandshakeMsg::DropConn { code, .. } => assert_eq!(code, ec::UNEXPECTED_HANDSHAKE_MESSAGE),
+        m => panic!("{m:?}"),
+    }
+    rejected(&a);
+    still_serves(&a, &b, "probe");
+}
+
+#[test]
+fn malformed_envelope_after_the_handshake_drops_the_peer() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x56));
+    let (aid, filter) = r.handshake(vec!["/raw".into()]);
+    assert_eq!(aid, a.id());
+    assert_eq!(
+        filter,
+        vec!["/ok".to_string()],
+        "a forwards b's subscription"
+    );
+    expect_kind(&a, &[PeerAdded]);
+    // An envelope of unknown type 9.
+    let mut f = Vec::new();
+    encode_frame(&mut f, r.id, aid, EnvelopeType::Data, 16, "/x", &[5, 0]).unwrap();
+    f[4 + 32] = 9;
+    r.write_raw(&f);
+    let m = expect_kind(&a, &[PeerLost]);
+    assert!(m.text.contains("malformed envelope"), "{}", m.text);
+    assert_eq!(m.peer.unwrap().id, Some(r.id));
+    expect_kind(&a, &[EndpointUnreachable]);
+    still_serves(&a, &b, "envelope");
+}
+
+#[test]
+fn oversized_operational_frame_drops_the_peer() {
+    let a = ep_with(|o| o.max_frame = 1000);
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    let mut r = RawPeer::connect(port, id(0x57));
+    r.handshake(vec![]);
+    expect_kind(&a, &[PeerAdded]);
+    r.write_raw(&[0, 0, 4, 0]);
+    let m = expect_kind(&a, &[PeerLost]);
+    assert!(m.text.contains("exceeds the limit of 1000"), "{}", m.text);
+}
+
+#[test]
+fn raw_peer_exchanges_data_and_ping_both_ways() {
+    let a = ep();
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    a.subscribe("/to-a").unwrap();
+    let mut r = RawPeer::connect(port, id(0x58));
+    let (aid, filter) = r.handshake(vec!["/to-raw".into()]);
+    assert_eq!(filter, vec!["/to-a".to_string()]);
+    // Data to a, byte-checked on arrival.
+    let mut f = Vec::new();
+    encode_frame(
+        &mut f,
+        r.id,
+        EndpointId::NIL,
+        EnvelopeType::Data,
+        16,
+        "/to-a/x",
+        b"\x05\x0bhello world",
+    )
+    .unwrap();
+    r.write_raw(&f);
+    let m = next_data(&a, T).unwrap();
+    assert_eq!(m.topic, "/to-a/x");
+    assert_eq!(m.payload, b"\x05\x0bhello world");
+    assert_eq!(m.sender, Some(r.id));
+    // Data from a, byte-checked: sender = a's id, receiver nil, TTL 16.
+    a.publish("/to-raw/y", b"\x05\x02hi".to_vec()).unwrap();
+    let p = r.read_frame().unwrap();
+    let e = EnvelopeRef::decode(&p).unwrap();
+    assert_eq!(
+        (e.sender, e.receiver, e.kind, e.ttl, e.topic),
+        (aid, EndpointId::NIL, EnvelopeType::Data, 16, "/to-raw/y")
+    );
+    assert_eq!(e.payload, b"\x05\x02hi");
+    // Ping -> pong with the same payload, addressed to us.
+    let mut f = Vec::new();
+    encode_frame(&mut f, r.id, aid, EnvelopeType::Ping, 1, "<$>", b"foo").unwrap();
+    r.write_raw(&f);
+    let p = r.read_frame().unwrap();
+    let e = EnvelopeRef::decode(&p).unwrap();
+    assert_eq!(
+        (e.sender, e.receiver, e.kind, e.topic, e.payload),
+        (aid, r.id, EnvelopeType::Pong, "<$>", &b"foo"[..])
+    );
+    // A subscription change arrives as a routing update addressed to us.
+    a.subscribe("/more").unwrap();
+    let p = r.read_frame().unwrap();
+    let e = EnvelopeRef::decode(&p).unwrap();
+    assert_eq!((e.kind, e.receiver), (EnvelopeType::RoutingUpdate, r.id));
+    assert_eq!(
+        e.routing_filter().unwrap(),
+        vec!["/more".to_string(), "/to-a".to_string()]
+    );
+}
+
+#[test]
+fn truncated_data_value_drops_the_peer() {
+    let (a, b, port) = setup();
+    let mut r = RawPeer::connect(port, id(0x59));
+    r.handshake(vec![]);
+    expect_kind(&a, &[PeerAdded]);
+    let mut f = Vec::new();
+    // A string announcing 11 bytes that carries 5.
+    encode_frame(
+        &mut f,
+        r.id,
+        EndpointId::NIL,
+        EnvelopeType::Data,
+        16,
+        "/ok",
+        b"\x05\x0bhello",
+    )
+    .unwrap();
+    r.write_raw(&f);
+    let m = expect_kind(&a, &[PeerLost]);
+    assert!(m.text.contains("malformed envelope"), "{}", m.text);
+    still_serves(&a, &b, "truncated");
+}
+
+#[test]
+fn values_round_trip_through_publish_value() {
+    use zcluster::data::Value;
+    let (a, b, _port) = setup();
+    let v = Value::Vector(vec![
+        Value::Count(7),
+        Value::String(b"x".to_vec()),
+        Value::Real(1.5),
+    ]);
+    a.publish_value("/ok/v", &v).unwrap();
+    let m = next_data(&b, T).unwrap();
+    assert_eq!(m.value().unwrap(), v);
+}
