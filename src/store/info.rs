@@ -24,7 +24,7 @@ pub const DEFAULT_CLONE_MUTATION_BUFFER_INTERVAL: i64 = 120_000_000_000;
 /// `Cluster::StoreInfo`. `H` is the type of the `store` handle slot (the driver's store
 /// handle); `None` until the store is created.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoreInfo<H = ()> {
+pub struct StoreInfo<H> {
     pub name: Option<String>,
     pub store: Option<H>,
     pub master_node: String,
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn defaults_match_the_reference() {
         let d = StoreDefaults::default();
-        let i: StoreInfo = StoreInfo::with_defaults(&d);
+        let i: StoreInfo<()> = StoreInfo::with_defaults(&d);
         assert_eq!(i.backend, BackendKind::Memory);
         assert_eq!(i.master_node, "");
         assert!(!i.master);
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn master_node_falls_back_to_default_then_first_manager() {
-        let stores: BTreeMap<String, StoreInfo> = BTreeMap::new();
+        let stores: BTreeMap<String, StoreInfo<()>> = BTreeMap::new();
         let mut d = StoreDefaults::default();
         let i = resolve_store("s", false, &stores, &d, &view("manager-a")).unwrap();
         assert_eq!(i.master_node, "manager-a", "alphabetically first manager");
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn stores_table_overrides_and_persistence_upgrades_memory() {
         let d = StoreDefaults { default_store_dir: "/data".into(), ..Default::default() };
-        let mut stores: BTreeMap<String, StoreInfo> = BTreeMap::new();
+        let mut stores: BTreeMap<String, StoreInfo<()>> = BTreeMap::new();
         let mut pre = StoreInfo::with_defaults(&d);
         pre.master_node = "worker-1".into();
         pre.clone_stale_interval = -1;
@@ -239,13 +239,13 @@ mod tests {
         assert_eq!(i.options.sqlite_path, "/data/y.sqlite");
         assert_eq!(i.backend, BackendKind::Memory);
         assert_eq!(i.sqlite_path().unwrap(), PathBuf::from("/data/y.sqlite"));
-        let plain: StoreInfo = resolve_store("z", true, &BTreeMap::new(), &StoreDefaults::default(), &view("manager-a")).unwrap();
+        let plain: StoreInfo<()> = resolve_store("z", true, &BTreeMap::new(), &StoreDefaults::default(), &view("manager-a")).unwrap();
         assert_eq!(plain.sqlite_path().unwrap(), PathBuf::from("z.sqlite"));
     }
 
     #[test]
     fn outside_a_cluster_every_store_is_a_master() {
-        let i: StoreInfo = resolve_store("s", false, &BTreeMap::new(), &StoreDefaults::default(), &ClusterView::default()).unwrap();
+        let i: StoreInfo<()> = resolve_store("s", false, &BTreeMap::new(), &StoreDefaults::default(), &ClusterView::default()).unwrap();
         assert!(i.master);
     }
 
