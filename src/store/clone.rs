@@ -1,4 +1,4 @@
-//! A clone of a store (Broker's `clone_actor`, with the timing the Zeek reference gives
+//! `StoreClone`: a clone of a store (Broker's `clone_actor`, with the timing the Zeek reference gives
 //! `Cluster::clone_*_interval`), without I/O.
 //!
 //! The clone keeps a full copy in memory, forwards every mutation to the master and
@@ -74,7 +74,7 @@ pub struct LostMutation {
     pub reason: String,
 }
 
-pub struct Clone {
+pub struct StoreClone {
     name: String,
     id: EntityId,
     config: CloneConfig,
@@ -96,13 +96,13 @@ pub struct Clone {
     problems: Vec<Error>,
 }
 
-impl std::fmt::Debug for Clone {
+impl std::fmt::Debug for StoreClone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Clone").field("name", &self.name).field("status", &self.status).finish_non_exhaustive()
+        f.debug_struct("StoreClone").field("name", &self.name).field("status", &self.status).finish_non_exhaustive()
     }
 }
 
-impl Clone {
+impl StoreClone {
     /// Creates a clone of store `name` with identity `id` and asks for the master at once.
     pub fn new(name: &str, id: EntityId, config: CloneConfig, now: i64) -> Self {
         let mut input = Consumer::new(false);
@@ -111,7 +111,7 @@ impl Clone {
         let tick = config.tick_interval.max(1);
         let retry = (config.resync_interval.max(tick) / tick).clamp(1, i64::from(u32::MAX));
         input.set_handshake_retry(retry as u32);
-        let mut c = Clone {
+        let mut c = StoreClone {
             name: name.to_string(),
             id,
             config,

@@ -35,7 +35,7 @@ pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,
     SqliteBackend, SqliteOptions, Synchronous,
 };
-pub use clone::{Clone, CloneConfig, CloneStatus, LostMutation};
+pub use clone::{StoreClone, CloneConfig, CloneStatus, LostMutation};
 pub use command::{Command, CommandTag, EntityId, InternalCommand, Snapshot};
 pub use info::{resolve_store, BackendOptions, ClusterView, StoreDefaults, StoreInfo};
 pub use master::{ChannelConfig, Master};

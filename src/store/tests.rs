@@ -40,7 +40,7 @@ fn fast_channel() -> ChannelConfig {
 struct Bus {
     now: i64,
     master: Option<Master>,
-    clones: Vec<Clone>,
+    clones: Vec<StoreClone>,
     /// Clone indices cut off from the master (both directions).
     partitioned: BTreeSet<usize>,
     drop: u64,
@@ -53,7 +53,7 @@ struct Bus {
 impl Bus {
     fn new(master: Master, n_clones: usize, cfg: CloneConfig) -> Self {
         let now = 1_700_000_000 * SEC;
-        let clones = (0..n_clones).map(|i| Clone::new("s", EntityId::new(ep(10 + i as u8), 1), cfg, now)).collect();
+        let clones = (0..n_clones).map(|i| StoreClone::new("s", EntityId::new(ep(10 + i as u8), 1), cfg, now)).collect();
         Bus { now, master: Some(master), clones, partitioned: BTreeSet::new(), drop: 0, dup: 0, rng: Rng(0x9e3779b97f4a7c15), in_flight: Vec::new(), bytes_carried: 0 }
     }
 
@@ -328,7 +328,7 @@ fn clone_reports_type_errors_at_once() {
 #[test]
 fn reads_before_the_first_snapshot_wait_then_go_stale() {
     let cfg = CloneConfig { stale_interval: 3 * SEC, ..clone_cfg() };
-    let mut c = Clone::new("s", EntityId::new(ep(9), 1), cfg, 0);
+    let mut c = StoreClone::new("s", EntityId::new(ep(9), 1), cfg, 0);
     assert_eq!(c.get(&s("k"), SEC).unwrap_err().kind, ErrorKind::WouldBlock);
     let e = c.get(&s("k"), 3 * SEC).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Store);
@@ -409,7 +409,7 @@ fn mutations_older_than_the_buffer_interval_are_reported_lost() {
 #[test]
 fn zero_buffer_interval_refuses_offline_mutations() {
     let cfg = CloneConfig { mutation_buffer_interval: 0, ..clone_cfg() };
-    let mut c = Clone::new("s", EntityId::new(ep(9), 1), cfg, 0);
+    let mut c = StoreClone::new("s", EntityId::new(ep(9), 1), cfg, 0);
     let e = c.put(s("k"), Value::Count(1), None, 0).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Store);
     assert!(e.message.contains("clone_mutation_buffer_interval"), "{}", e.message);
@@ -465,7 +465,7 @@ fn master_lost_from_the_driver_and_a_late_joining_clone() {
     assert!(matches!(bus.clones[0].status(), CloneStatus::Connected { .. }), "resynchronised");
     let now = bus.now;
     bus.master().put(s("b"), Value::Count(2), None, now).unwrap();
-    bus.clones.push(Clone::new("s", EntityId::new(ep(30), 1), clone_cfg(), bus.now));
+    bus.clones.push(StoreClone::new("s", EntityId::new(ep(30), 1), clone_cfg(), bus.now));
     bus.settle();
     bus.assert_converged();
     assert_eq!(bus.master.as_ref().unwrap().clones().len(), 2);
