@@ -14,6 +14,7 @@ pub mod error;
 pub mod ffi;
 pub mod json;
 pub mod layout;
+pub mod store;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
