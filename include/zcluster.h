@@ -208,11 +208,6 @@ typedef enum {
     ZC_TYPE_VECTOR = 14,
 } zc_type;
 
-/**
- * Identifies a registered pool (its registration index).
- */
-typedef struct PoolId PoolId;
-
 typedef struct Port Port;
 
 /**

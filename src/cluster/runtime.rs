@@ -7,7 +7,7 @@
 //! The host sees the results as messages: `Hello`, `NodeUp`, `NodeDown`, in order with
 //! the peer statuses and events around them.
 
-use super::pools::{AssignOptions, PoolNodeType, Pools};
+use super::pools::{AssignOptions, PoolId, PoolNodeType, Pools};
 use super::Cluster;
 use crate::data::{Event, Value};
 use crate::endpoint::{Endpoint, EndpointOptions, Hook, HookCtx, Message, MessageKind, PeerInfo};
@@ -488,12 +488,12 @@ impl Runtime {
         }
         let target = if cl.options().enable_round_robin_logging() {
             st.pools
-                .pool_mut(Pools::LOGGER)
+                .pool_mut(PoolId::logger())
                 .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
                 .map(|n| n.topic.clone())
         } else {
             st.pools
-                .pool(Pools::LOGGER)
+                .pool(PoolId::logger())
                 .and_then(|p| p.nodes().iter().find(|n| n.alive))
                 .map(|n| n.topic.clone())
         };
