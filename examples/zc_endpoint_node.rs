@@ -2,6 +2,7 @@
 //!
 //!   zc_endpoint_node [--listen PORT] [--peer HOST:PORT]... [--subscribe PREFIX]...
 //!                    [--publish TOPIC --count N] [--no-forwarding] [--seconds S]
+//!                    [--expect N]   (count data messages quietly; print RECEIVED and the rate)
 //!
 //! Prints one line per message: `LISTEN <port>`, `STATUS <kind> <peer-id> <addr>:<port> <text>`,
 //! `DATA <topic> <payload-hex>`. Exits after S seconds (default: run until killed).
@@ -18,6 +19,7 @@ fn main() {
     let mut opts = EndpointOptions::default();
     let (mut listen, mut peers, mut subs) = (None, Vec::new(), Vec::new());
     let (mut publish, mut count, mut seconds) = (None, 1u64, None);
+    let mut expect: Option<u64> = None;
     let mut i = 0;
     let arg = |i: usize| {
         args.get(i + 1)
@@ -31,6 +33,7 @@ fn main() {
             "--subscribe" => subs.push(arg(i)),
             "--publish" => publish = Some(arg(i)),
             "--count" => count = arg(i).parse().expect("count"),
+            "--expect" => expect = Some(arg(i).parse::<u64>().expect("count")),
             "--seconds" => seconds = Some(arg(i).parse::<f64>().expect("seconds")),
             "--no-forwarding" => {
                 opts.forwarding = false;
@@ -56,6 +59,7 @@ fn main() {
     }
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut published = false;
+    let (mut received, mut first) = (0u64, None::<Instant>);
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -69,7 +73,20 @@ fn main() {
                     m.kind, id, p.address, p.port, m.text
                 );
             } else {
-                println!("DATA {} {}", m.topic, hex(&m.payload));
+                if let Some(n) = expect {
+                    received += 1;
+                    let t0 = *first.get_or_insert_with(Instant::now);
+                    if received == n {
+                        let dt = t0.elapsed().as_secs_f64();
+                        println!(
+                            "RECEIVED {n} in {dt:.3} s: {:.0} events/s",
+                            n as f64 / dt.max(1e-9)
+                        );
+                        break;
+                    }
+                } else {
+                    println!("DATA {} {}", m.topic, hex(&m.payload));
+                }
             }
         }
         if let (Some(t), false) = (&publish, published) {

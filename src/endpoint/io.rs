@@ -19,6 +19,27 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub(crate) const WAKER: Token = Token(0);
+
+/// Tokens are small unique integers: hashing them with SipHash on every frame showed up in
+/// profiles, so the maps keyed by them use the integer itself.
+#[derive(Default, Clone, Copy)]
+struct TokenHasher(u64);
+
+impl std::hash::Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = n as u64;
+    }
+}
+
+type TokenMap<V> = HashMap<Token, V, std::hash::BuildHasherDefault<TokenHasher>>;
 const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read from one connection per turn, so one busy peer cannot starve the others.
 const READ_BUDGET: usize = 1 << 20;
@@ -173,8 +194,8 @@ struct Request {
 struct Io {
     shared: Arc<Shared>,
     poll: Poll,
-    listeners: HashMap<Token, TcpListener>,
-    conns: HashMap<Token, Conn>,
+    listeners: TokenMap<TcpListener>,
+    conns: TokenMap<Conn>,
     next_token: usize,
     requests: HashMap<u64, Request>,
     next_request: u64,
@@ -198,8 +219,8 @@ impl Io {
         Io {
             shared,
             poll,
-            listeners: HashMap::new(),
-            conns: HashMap::new(),
+            listeners: TokenMap::default(),
+            conns: TokenMap::default(),
             next_token: 1,
             requests: HashMap::new(),
             next_request: 1,
@@ -1208,7 +1229,7 @@ impl Io {
                 node: None,
             });
         }
-        if !self.shared.opts.forwarding || env.receiver == id {
+        if !self.shared.opts.forwarding || env.receiver == id || self.conns.len() < 2 {
             return;
         }
         let targets: Vec<Token> = self
