@@ -4,6 +4,8 @@
 # when rustup has one, otherwise stable with RUSTC_BOOTSTRAP=1 (cargo-fuzz needs nightly
 # flags such as -Zsanitizer).
 #   scripts/fuzz.sh [seconds] [target...]
+# The first build is slow (the bundled SQLite of rusqlite is compiled with AddressSanitizer:
+# ~19 min on a busy 2-core machine); later runs reuse fuzz/target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
