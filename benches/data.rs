@@ -12,7 +12,10 @@ use zcluster::data::{bin, json as bjson, Event, Value};
 /// CPU time of the calling thread: the machine is shared, so wall-clock time would count
 /// the time other processes hold the CPU.
 fn thread_cpu_ns() -> u128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
@@ -54,14 +57,23 @@ fn main() {
     let ev_bytes = bin::encode_to_vec(&ev_value);
     let ev_json = bjson::to_json(&ev_value);
 
-    let table: BTreeMap<Value, Value> =
-        (0..1000u64).map(|i| (Value::from(format!("key-{i:04}")), Value::Count(i))).collect();
+    let table: BTreeMap<Value, Value> = (0..1000u64)
+        .map(|i| (Value::from(format!("key-{i:04}")), Value::Count(i)))
+        .collect();
     let table = Value::Table(table);
     let table_bytes = bin::encode_to_vec(&table);
     let table_json = bjson::to_json(&table);
 
-    println!("small event: {} bytes binary, {} bytes JSON", ev_bytes.len(), ev_json.len());
-    println!("1,000-entry table: {} bytes binary, {} bytes JSON", table_bytes.len(), table_json.len());
+    println!(
+        "small event: {} bytes binary, {} bytes JSON",
+        ev_bytes.len(),
+        ev_json.len()
+    );
+    println!(
+        "1,000-entry table: {} bytes binary, {} bytes JSON",
+        table_bytes.len(),
+        table_json.len()
+    );
     let mut buf = Vec::with_capacity(64 * 1024);
     measure("event: to_value + binary encode", || {
         buf.clear();

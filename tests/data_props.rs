@@ -14,15 +14,20 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::Integer),
         // Subnormals are excluded: CAF's pack754 does not round-trip them (5e-324 reads back
         // as about -1.6e293), and we reproduce Broker's bytes, not IEEE's.
-        any::<f64>().prop_filter("subnormal", |f| !f.is_subnormal()).prop_map(Value::Real),
+        any::<f64>()
+            .prop_filter("subnormal", |f| !f.is_subnormal())
+            .prop_map(Value::Real),
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::String),
         any::<String>().prop_map(Value::from),
         any::<[u8; 16]>().prop_map(|b| Value::Address(Address(b))),
         any::<[u8; 4]>().prop_map(|b| Value::Address(Address::from(std::net::Ipv4Addr::from(b)))),
-        (any::<[u8; 16]>(), 0u8..=128).prop_map(|(b, l)| Value::Subnet(Subnet::new(Address(b), l).unwrap())),
-        (any::<[u8; 4]>(), 0u8..=32)
-            .prop_map(|(b, l)| Value::Subnet(Subnet::new(std::net::Ipv4Addr::from(b).into(), l).unwrap())),
-        (any::<u16>(), 0u8..4).prop_map(|(n, p)| Value::Port(Port::new(n, Protocol::from_u8(p).unwrap()))),
+        (any::<[u8; 16]>(), 0u8..=128)
+            .prop_map(|(b, l)| Value::Subnet(Subnet::new(Address(b), l).unwrap())),
+        (any::<[u8; 4]>(), 0u8..=32).prop_map(|(b, l)| Value::Subnet(
+            Subnet::new(std::net::Ipv4Addr::from(b).into(), l).unwrap()
+        )),
+        (any::<u16>(), 0u8..4)
+            .prop_map(|(n, p)| Value::Port(Port::new(n, Protocol::from_u8(p).unwrap()))),
         any::<i64>().prop_map(Value::Timestamp),
         any::<i64>().prop_map(Value::Timespan),
         "[A-Za-z:_]{0,20}".prop_map(Value::Enum),
@@ -33,7 +38,8 @@ fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Vector),
-            proptest::collection::vec(inner.clone(), 0..8).prop_map(|v| Value::Set(v.into_iter().collect::<BTreeSet<_>>())),
+            proptest::collection::vec(inner.clone(), 0..8)
+                .prop_map(|v| Value::Set(v.into_iter().collect::<BTreeSet<_>>())),
             proptest::collection::vec((inner.clone(), inner), 0..8)
                 .prop_map(|v| Value::Table(v.into_iter().collect::<BTreeMap<_, _>>())),
         ]

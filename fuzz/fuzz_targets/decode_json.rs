@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use zcluster::data::json as bjson;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(v) = bjson::from_json(text) {
         let j = bjson::to_json(&v);
         bjson::from_json(&j).expect("our own JSON must decode");

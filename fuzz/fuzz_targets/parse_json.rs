@@ -6,7 +6,13 @@ use zcluster::json;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = json::parse_bytes(data) {
-        assert_eq!(json::parse(&v.to_compact()).expect("compact output parses"), v);
-        assert_eq!(json::parse(&v.to_pretty()).expect("pretty output parses"), v);
+        assert_eq!(
+            json::parse(&v.to_compact()).expect("compact output parses"),
+            v
+        );
+        assert_eq!(
+            json::parse(&v.to_pretty()).expect("pretty output parses"),
+            v
+        );
     }
 });
