@@ -668,8 +668,13 @@ impl Parser<'_> {
                     );
                 }
                 _ => {
-                    out.push(b);
-                    self.pos += 1;
+                    // Copy the run of plain bytes up to the next quote, escape or control.
+                    let run = self.s[self.pos..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                        .unwrap_or(self.s.len() - self.pos);
+                    out.extend_from_slice(&self.s[self.pos..self.pos + run]);
+                    self.pos += run;
                 }
             }
         }

@@ -329,16 +329,16 @@ impl<'a> Decoder<'a> {
         Ok(a)
     }
 
-    fn varbyte(&mut self, what: &str) -> Result<usize> {
+    fn varbyte(&mut self, what: &str, suffix: &str) -> Result<usize> {
         let at = self.pos;
         let (v, n) = read_varbyte(&self.input[self.pos..])
-            .map_err(|e| Error::decode(format!("{what} at offset {at}: {}", e.message)))?;
+            .map_err(|e| Error::decode(format!("{what}{suffix} at offset {at}: {}", e.message)))?;
         self.pos += n;
         Ok(v as usize)
     }
 
     fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
-        let len = self.varbyte(&format!("{what} length"))?;
+        let len = self.varbyte(what, " length")?;
         self.take(len, what)
     }
 
@@ -346,7 +346,7 @@ impl<'a> Decoder<'a> {
     /// hold (each element takes at least `min_bytes`), so no huge reservation happens.
     fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
         let at = self.pos;
-        let n = self.varbyte(&format!("{what} size"))?;
+        let n = self.varbyte(what, " size")?;
         if n.saturating_mul(min_bytes) > self.remaining() {
             return Err(Error::decode(format!(
                 "{what} at offset {at} announces {n} element(s) but only {} byte(s) follow",
@@ -430,9 +430,23 @@ impl<'a> Decoder<'a> {
         match tag {
             12 => {
                 let n = self.count("set", 1)?;
-                let mut s = BTreeSet::new();
-                for i in 0..n {
+                // Broker writes sets sorted: collect, and build the tree in bulk when the
+                // elements arrive strictly increasing (the common case); otherwise insert
+                // one by one, refusing duplicates as Broker does.
+                let mut xs: Vec<Value> = Vec::with_capacity(n.min(4096));
+                let mut sorted = true;
+                for _ in 0..n {
                     let x = self.value(depth)?;
+                    if sorted && xs.last().is_some_and(|last| *last >= x) {
+                        sorted = false;
+                    }
+                    xs.push(x);
+                }
+                if sorted {
+                    return Ok(Value::Set(xs.into_iter().collect()));
+                }
+                let mut s = BTreeSet::new();
+                for (i, x) in xs.into_iter().enumerate() {
                     if !s.insert(x) {
                         return Err(Error::decode(format!(
                             "set at offset {at}: element {i} is a duplicate"
@@ -443,10 +457,21 @@ impl<'a> Decoder<'a> {
             }
             13 => {
                 let n = self.count("table", 2)?;
-                let mut t = BTreeMap::new();
-                for i in 0..n {
+                let mut kvs: Vec<(Value, Value)> = Vec::with_capacity(n.min(4096));
+                let mut sorted = true;
+                for _ in 0..n {
                     let k = self.value(depth)?;
                     let x = self.value(depth)?;
+                    if sorted && kvs.last().is_some_and(|(last, _)| *last >= k) {
+                        sorted = false;
+                    }
+                    kvs.push((k, x));
+                }
+                if sorted {
+                    return Ok(Value::Table(kvs.into_iter().collect()));
+                }
+                let mut t = BTreeMap::new();
+                for (i, (k, x)) in kvs.into_iter().enumerate() {
                     if t.insert(k, x).is_some() {
                         return Err(Error::decode(format!(
                             "table at offset {at}: key {i} is a duplicate"

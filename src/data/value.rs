@@ -725,6 +725,20 @@ mod tests {
     }
 
     #[test]
+    fn hash_agrees_with_eq() {
+        use std::collections::HashSet;
+        let mut s = HashSet::new();
+        s.insert(Value::Real(0.0));
+        assert!(s.contains(&Value::Real(-0.0)));
+        s.insert(Value::Real(f64::NAN));
+        assert!(s.contains(&Value::Real(-f64::NAN)));
+        let t = |k: &str| Value::Table([(Value::from(k), Value::Count(1))].into_iter().collect());
+        s.insert(t("a"));
+        assert!(s.contains(&t("a")) && !s.contains(&t("b")));
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
     fn subnet_masks_and_keeps_family_terms() {
         let s: Subnet = "192.168.99.77/24".parse().unwrap();
         assert_eq!(s.length, 120);
