@@ -10,6 +10,8 @@
 //       the parent counts what arrives (rate from first to last arrival).
 //   broker_bench rtt   N [--tls]
 //       ping-pong of one event at a time, N round trips, p50/p99 in microseconds.
+//   --caf-timer-us T (tput, rtt): set CAF 0.17's stream.max-batch-delay and
+//       stream.credit-round-interval to T microseconds on both sides (default: CAF's own).
 //   broker_bench store N memory|sqlite DIR
 //       puts/s to a master from its own process, from a clone in another process, and the
 //       time until the clone sees a put made on the master.
@@ -110,11 +112,20 @@ bool wait_eof(int fd, int timeout_ms) {
   return !read_all(fd, &c, 1, timeout_ms);
 }
 
+// CAF stream timers (microseconds) to set instead of CAF 0.17's defaults; 0 = keep defaults.
+long g_caf_timer_us = 0;
+
 broker::configuration make_config(bool tls) {
   broker::broker_options opts;
   opts.disable_ssl = !tls;
   opts.ignore_broker_conf = true;
-  return broker::configuration{opts};
+  broker::configuration cfg{opts};
+  if (g_caf_timer_us > 0) {
+    auto t = caf::timespan{std::chrono::microseconds(g_caf_timer_us)};
+    cfg.set("stream.max-batch-delay", t);
+    cfg.set("stream.credit-round-interval", t);
+  }
+  return cfg;
 }
 
 broker::data make_event(uint64_t seq) {
@@ -314,9 +325,9 @@ int mode_tput(uint64_t n, const std::string& api, size_t qsize, bool tls) {
   }
   double secs = first && last > first ? (last - first) / 1e9 : 0.0;
   double rate = secs > 0 ? double(got > 1 ? got - 1 : 0) / secs : 0.0;
-  std::printf("RESULT broker tput api=%s qsize=%zu tls=%d sent=%" PRIu64 " recv=%" PRIu64
+  std::printf("RESULT broker tput api=%s qsize=%zu tls=%d caf_timer_us=%ld sent=%" PRIu64 " recv=%" PRIu64
               " in_order=%" PRIu64 " secs=%.3f rate=%.0f receiver_maxrss_kib=%ld\n",
-              api.c_str(), qsize, int(tls), n, got, in_order, secs,
+              api.c_str(), qsize, int(tls), g_caf_timer_us, n, got, in_order, secs,
               rate, max_rss_kib());
   std::fflush(stdout);
   int rc = reap(child, 20000);
@@ -379,9 +390,9 @@ int mode_rtt(uint64_t n, bool tls) {
     double sum = 0;
     for (auto v : us)
       sum += v;
-    std::printf("RESULT broker rtt tls=%d rounds=%" PRIu64 " ok=%zu lost=%" PRIu64
+    std::printf("RESULT broker rtt tls=%d caf_timer_us=%ld rounds=%" PRIu64 " ok=%zu lost=%" PRIu64
                 " p50_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f\n",
-                int(tls), n, us.size(), lost, pct(0.50), pct(0.99), us.empty() ? 0.0 : us.back(),
+                int(tls), g_caf_timer_us, n, us.size(), lost, pct(0.50), pct(0.99), us.empty() ? 0.0 : us.back(),
                 us.empty() ? 0.0 : sum / double(us.size()));
     std::fflush(stdout);
     (void)wfd;
@@ -565,7 +576,8 @@ int mode_store(uint64_t n, const std::string& backend_name, const std::string& d
 void usage() {
   std::fprintf(stderr,
                "usage: broker_bench tput N [--api endpoint|publisher|stream] [--qsize Q] [--tls]\n"
-               "       broker_bench rtt N [--tls]\n"
+               "                         [--caf-timer-us T]\n"
+               "       broker_bench rtt N [--tls] [--caf-timer-us T]\n"
                "       broker_bench store N memory|sqlite DIR\n");
   _exit(2);
 }
@@ -589,6 +601,8 @@ int main(int argc, char** argv) {
       tls = true;
     else if (a == "--api" && i + 1 < argc)
       api = argv[++i];
+    else if (a == "--caf-timer-us" && i + 1 < argc)
+      g_caf_timer_us = std::strtol(argv[++i], nullptr, 10);
     else if (a == "--qsize" && i + 1 < argc)
       qsize = std::strtoul(argv[++i], nullptr, 10);
     else

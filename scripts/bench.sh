@@ -90,7 +90,7 @@ run() {
   echo "bench: [$(cut -d' ' -f1-3 /proc/loadavg)] $*" >&2
   local out rc=0
   out=$(timeout -k 5 "$limit" "$@" 2>&1) || rc=$?
-  printf '%s\n' "$out" | grep '^RESULT' >>"$results" || true
+  printf '%s\n' "$out" | grep -E '^(RESULT|SENDER)' >>"$results" || true
   printf '%s\n' "$out" | grep -v '^RESULT' | sed 's/^/    /' >&2 || true
   printf '%s\n' "$out" | grep '^RESULT' | sed 's/^/    /' >&2 || true
   [ "$rc" = 0 ] || echo "    (exit status $rc)" >&2
@@ -106,6 +106,8 @@ if want broker; then
     run 200 "$build/broker_bench" tput "$n_tput" --api endpoint
     run 200 "$build/broker_bench" tput "$n_tput" --api stream
     run 330 "$build/broker_bench" rtt "$n_rtt"
+    # The same with CAF's stream timers (batch delay, credit round) set to 100 µs.
+    run 330 "$build/broker_bench" rtt "$n_rtt" --caf-timer-us 100
     run 200 "$build/broker_bench" store "$n_store_mem" memory "$storedir"
     run 200 "$build/broker_bench" store "$n_store_sql" sqlite "$storedir"
   done
