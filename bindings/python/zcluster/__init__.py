@@ -30,6 +30,7 @@ from ._data import (  # noqa: F401,E402
     Count,
     Enum,
     Event,
+    FrozenTable,
     Port,
     Timespan,
     Timestamp,
