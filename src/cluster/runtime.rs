@@ -111,9 +111,76 @@ pub(crate) struct State {
     pub(crate) log_dropped: u64,
     log_writer: Option<LogWriter>,
     log_error: Option<String>,
+    round_robin_logging: bool,
+}
+
+/// Where a `Cluster::log` record goes.
+enum LogRoute {
+    /// Written here, or kept for later: nothing to send.
+    Done(Result<()>),
+    /// To this logger's node topic.
+    Send(String, Event),
+}
+
+fn log_event(node: &str, message: &str) -> Event {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    Event::with_args(
+        LOG_EVENT,
+        vec![
+            Value::Timestamp(now),
+            Value::String(node.as_bytes().to_vec()),
+            Value::String(message.as_bytes().to_vec()),
+        ],
+    )
 }
 
 impl State {
+    /// Writes the record here when this node writes logs; otherwise picks a live logger
+    /// (round robin when `enable_round_robin_logging`), or keeps the record (bounded,
+    /// oldest dropped and counted) until one comes up.
+    fn route_log(&mut self, ev: Event) -> LogRoute {
+        if self.log_writer.is_some() {
+            self.write_log(&ev);
+            return LogRoute::Done(match self.log_error.take() {
+                Some(e) => Err(Error::new(crate::ErrorKind::Io, format!("cluster.log: {e}"))),
+                None => Ok(()),
+            });
+        }
+        let target = if self.round_robin_logging {
+            self.pools
+                .pool_mut(PoolId::logger())
+                .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
+                .map(|n| n.topic.clone())
+        } else {
+            self.pools
+                .pool(PoolId::logger())
+                .and_then(|p| p.nodes().iter().find(|n| n.alive))
+                .map(|n| n.topic.clone())
+        };
+        match target {
+            Some(t) => LogRoute::Send(t, ev),
+            None => {
+                if self.log_buffer.len() >= LOG_BUFFER_LIMIT {
+                    self.log_buffer.pop_front();
+                    self.log_dropped += 1;
+                }
+                self.log_buffer.push_back(ev);
+                LogRoute::Done(Ok(()))
+            }
+        }
+    }
+
+    /// `route_log` from the I/O thread: sends through the hook's context.
+    fn log_from_hook(&mut self, message: &str, ctx: &mut HookCtx) {
+        let ev = log_event(&self.me, message);
+        if let LogRoute::Send(topic, ev) = self.route_log(ev) {
+            ctx.publish(&topic, ev.to_bytes());
+        }
+    }
+
     fn worker_count(&self) -> u64 {
         self.ids
             .keys()
@@ -204,8 +271,17 @@ impl ClusterHook {
         }
         st.ids.insert(name.clone(), id.clone());
         st.set_alive(&name, true);
-        let became_logger = st.types.get(&name) == Some(&NodeType::Logger);
-        let flush: Vec<Event> = if became_logger { st.log_buffer.drain(..).collect() } else { Vec::new() };
+        // As main.zeek: the hello is logged to cluster.log.
+        st.log_from_hook(&format!("got hello from {name} ({id})"), ctx);
+        // A logger came up: what waited for one goes out now.
+        if st.types.get(&name) == Some(&NodeType::Logger) {
+            let waiting: Vec<Event> = st.log_buffer.drain(..).collect();
+            for ev in waiting {
+                if let LogRoute::Send(topic, ev) = st.route_log(ev) {
+                    ctx.publish(&topic, ev.to_bytes());
+                }
+            }
+        }
         drop(st);
         if let Some(s) = sender {
             self.peer_names.insert(s, name.clone());
@@ -214,12 +290,6 @@ impl ClusterHook {
         let mut up = cluster_msg(MessageKind::NodeUp, sender, Some(&name));
         up.text = id;
         ctx.deliver(up);
-        if !flush.is_empty() {
-            let topic = format!("{}{}/", "zeek/cluster/node/", name);
-            for ev in flush {
-                ctx.publish(&topic, ev.to_bytes());
-            }
-        }
     }
 
     fn on_gone(&mut self, msg: &Message, ctx: &mut HookCtx) {
@@ -232,6 +302,9 @@ impl ClusterHook {
         let mut st = self.state.lock();
         let id = st.ids.remove(&name);
         st.set_alive(&name, false);
+        if id.is_some() {
+            st.log_from_hook(&format!("node down: {name}"), ctx);
+        }
         drop(st);
         if let Some(id) = id {
             let mut down = cluster_msg(MessageKind::NodeDown, Some(pid), Some(&name));
@@ -364,6 +437,7 @@ impl Runtime {
             log_dropped: 0,
             log_writer,
             log_error: None,
+            round_robin_logging: cl.options().enable_round_robin_logging(),
         }));
         let hook = ClusterHook {
             state: state.clone(),
@@ -466,50 +540,11 @@ impl Runtime {
     /// manager when `manager_is_logger`), and keep it (up to `LOG_BUFFER_LIMIT`, then
     /// drop the oldest, counted) while none is up.
     pub fn log(&self, cl: &Cluster, message: &str) -> Result<()> {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        let ev = Event::with_args(
-            LOG_EVENT,
-            vec![
-                Value::Timestamp(now),
-                Value::String(cl.node_name().as_bytes().to_vec()),
-                Value::String(message.as_bytes().to_vec()),
-            ],
-        );
-        let mut st = self.state.lock();
-        if st.log_writer.is_some() {
-            st.write_log(&ev);
-            return match st.log_error.take() {
-                Some(e) => Err(Error::new(crate::ErrorKind::Io, format!("cluster.log: {e}"))),
-                None => Ok(()),
-            };
-        }
-        let target = if cl.options().enable_round_robin_logging() {
-            st.pools
-                .pool_mut(PoolId::logger())
-                .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
-                .map(|n| n.topic.clone())
-        } else {
-            st.pools
-                .pool(PoolId::logger())
-                .and_then(|p| p.nodes().iter().find(|n| n.alive))
-                .map(|n| n.topic.clone())
-        };
-        match target {
-            Some(t) => {
-                drop(st);
-                self.publish(&t, &ev)
-            }
-            None => {
-                if st.log_buffer.len() >= LOG_BUFFER_LIMIT {
-                    st.log_buffer.pop_front();
-                    st.log_dropped += 1;
-                }
-                st.log_buffer.push_back(ev);
-                Ok(())
-            }
+        let ev = log_event(cl.node_name(), message);
+        let route = self.state.lock().route_log(ev);
+        match route {
+            LogRoute::Done(r) => r,
+            LogRoute::Send(topic, ev) => self.publish(&topic, &ev),
         }
     }
 
