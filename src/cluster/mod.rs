@@ -5,6 +5,7 @@
 //! raises hello / node_up / node_down.
 
 pub mod identity;
+pub mod legacy;
 pub mod options;
 pub mod pools;
 pub mod runtime;

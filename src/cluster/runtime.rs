@@ -40,6 +40,9 @@ pub fn peers_of<'a>(cl: &'a Cluster, name: &str) -> Vec<(&'a str, &'a Node)> {
     let Some(me) = layout.nodes.get(name) else {
         return Vec::new();
     };
+    if super::legacy::is_legacy(cl) {
+        return super::legacy::peers_of(cl, me);
+    }
     let sorted = |t: NodeType| -> Vec<(&'a str, &'a Node)> {
         layout
             .nodes
@@ -83,6 +86,8 @@ pub fn subscriptions_of(cl: &Cluster, node_id: &str) -> Vec<String> {
     }
     out.push(cl.node_topic(cl.node_name()));
     out.push(cl.nodeid_topic(node_id));
+    // The controllee's request topic (`Control::topic_prefix + "/" + node id`).
+    out.push(format!("zeek/control/{node_id}"));
     if writes_logs(cl) {
         out.push("zeek/logs/".to_string());
     }
@@ -112,6 +117,9 @@ pub(crate) struct State {
     log_writer: Option<LogWriter>,
     log_error: Option<String>,
     round_robin_logging: bool,
+    /// What `Control::net_stats_request` reports: packets received, dropped, seen on the
+    /// link (the host sets them; zcluster captures no packets itself).
+    net_stats: (u64, u64, u64),
 }
 
 /// Where a `Cluster::log` record goes.
@@ -220,6 +228,9 @@ struct ClusterHook {
     nodeid_prefix: String,
     /// Endpoint id -> node name, for peers that said hello.
     peer_names: HashMap<EndpointId, String>,
+    /// Every direct peer (for `Control::peer_status_request`).
+    peers: std::collections::BTreeMap<EndpointId, PeerInfo>,
+    options: super::Options,
     next_flush: Instant,
 }
 
@@ -329,10 +340,65 @@ fn cluster_msg(kind: MessageKind, peer: Option<EndpointId>, node: Option<&str>) 
     m
 }
 
+impl ClusterHook {
+    /// The controllee side of Zeek's Control framework (`controllee.zeek`): answers the
+    /// `Control::*_request` events with their `_response`, published to
+    /// `zeek/control/<response>/<node>`. Configuration updates and shutdown requests are
+    /// answered and also handed to the host (as the request event), which decides what
+    /// they mean for it. Returns false for events that are not control requests.
+    fn on_control(&mut self, msg: &Message, ev: &Event, ctx: &mut HookCtx) -> bool {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let text = |s: String| Value::String(s.into_bytes());
+        let (response, args, to_host) = match ev.name.as_str() {
+            "Control::id_value_request" => {
+                let id = match ev.args.first() {
+                    Some(Value::String(b)) => String::from_utf8_lossy(b).into_owned(),
+                    _ => String::new(),
+                };
+                let val = self
+                    .options
+                    .get_text(&id)
+                    .unwrap_or_else(|_| "<unknown id>".to_string());
+                ("Control::id_value_response", vec![text(id), text(val)], false)
+            }
+            "Control::peer_status_request" => {
+                let mut s = String::new();
+                for (id, p) in &self.peers {
+                    s += &format!("{now:.6} peer={id} host={} status=connected\n", p.address);
+                }
+                ("Control::peer_status_response", vec![text(s)], false)
+            }
+            "Control::net_stats_request" => {
+                let (recvd, dropped, link) = self.state.lock().net_stats;
+                let s = format!("{now:.6} recvd={recvd} dropped={dropped} link={link}\n");
+                ("Control::net_stats_response", vec![text(s)], false)
+            }
+            "Control::configuration_update_request" => ("Control::configuration_update_response", vec![], true),
+            "Control::shutdown_request" => ("Control::shutdown_response", vec![], true),
+            _ => return false,
+        };
+        let me = self.state.lock().me.clone();
+        let topic = format!("zeek/control/{response}/{me}");
+        ctx.publish(&topic, Event::with_args(response, args).to_bytes());
+        if to_host {
+            ctx.deliver(msg.clone());
+        }
+        true
+    }
+}
+
 impl Hook for ClusterHook {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
         match msg.kind {
             MessageKind::PeerAdded => {
+                if let Some(p) = msg.peer.as_ref() {
+                    if let Some(id) = p.id {
+                        self.peers.insert(id, p.clone());
+                    }
+                }
                 // Both ends say hello on peer_added, to the other's nodeid topic.
                 if let Some(pid) = msg.peer.as_ref().and_then(|p| p.id) {
                     let me = self.state.lock().me.clone();
@@ -342,6 +408,9 @@ impl Hook for ClusterHook {
                 ctx.deliver(msg);
             }
             MessageKind::PeerLost | MessageKind::PeerRemoved => {
+                if let Some(id) = msg.peer.as_ref().and_then(|p| p.id) {
+                    self.peers.remove(&id);
+                }
                 ctx.deliver(msg.clone());
                 self.on_gone(&msg, ctx);
             }
@@ -350,6 +419,11 @@ impl Hook for ClusterHook {
                 match ev {
                     Ok(ev) if ev.name == HELLO_EVENT && msg.topic.starts_with(&self.my_nodeid_topic) => {
                         self.on_hello(&msg, &ev, ctx);
+                    }
+                    Ok(ev) if ev.name.starts_with("Control::") && ev.name.ends_with("_request") => {
+                        if !self.on_control(&msg, &ev, ctx) {
+                            ctx.deliver(msg);
+                        }
                     }
                     Ok(ev) if ev.name == LOG_EVENT => {
                         let mut st = self.state.lock();
@@ -388,6 +462,8 @@ impl Hook for ClusterHook {
 /// A started node.
 pub struct Runtime {
     pub(crate) endpoint: Endpoint,
+    /// Legacy Bro 2.5 routing: where `raise` sends events raised by this node's role.
+    routes: Vec<super::legacy::Route>,
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) bound_port: Option<u16>,
 }
@@ -438,6 +514,7 @@ impl Runtime {
             log_writer,
             log_error: None,
             round_robin_logging: cl.options().enable_round_robin_logging(),
+            net_stats: (0, 0, 0),
         }));
         let hook = ClusterHook {
             state: state.clone(),
@@ -445,6 +522,8 @@ impl Runtime {
             my_nodeid_topic: cl.nodeid_topic(cl.node_id()),
             nodeid_prefix: cl.options().nodeid_topic_prefix().to_string(),
             peer_names: HashMap::new(),
+            peers: std::collections::BTreeMap::new(),
+            options: cl.options().clone(),
             next_flush: Instant::now(),
         };
         let ep_opts = EndpointOptions {
@@ -473,6 +552,7 @@ impl Runtime {
         }
         Ok(Runtime {
             endpoint,
+            routes: super::legacy::routes_from(cl, cl.local_node_type())?,
             state,
             bound_port,
         })
@@ -500,6 +580,23 @@ impl Runtime {
 
     pub fn publish(&self, topic: &str, ev: &Event) -> Result<()> {
         self.endpoint.publish(topic, ev.to_bytes())
+    }
+
+    /// Raises `ev` the Bro 2.5 way: it goes to the role topic of every role whose
+    /// `<my role>2<role>_events` pattern (or `control_events`, from a CONTROL node) matches
+    /// its name. Returns the roles it was sent to (none when no pattern matches).
+    pub fn raise(&self, cl: &Cluster, ev: &Event) -> Result<Vec<NodeType>> {
+        let mut sent = Vec::new();
+        for r in &self.routes {
+            if !r.pattern.is_match(&ev.name) || sent.contains(&r.to) {
+                continue;
+            }
+            if let Some(topic) = cl.options().type_topic(r.to) {
+                self.publish(topic, ev)?;
+                sent.push(r.to);
+            }
+        }
+        Ok(sent)
     }
 
     /// `Cluster::publish_hrw(pool, key, event)`: to the pool member that the key hashes
@@ -555,6 +652,12 @@ impl Runtime {
             Some(w) => w.flush(),
             None => Ok(()),
         }
+    }
+
+    /// Sets what `Control::net_stats_request` answers (packets received, dropped, and seen
+    /// on the link), for hosts that capture packets.
+    pub fn set_net_stats(&self, recvd: u64, dropped: u64, link: u64) {
+        self.state.lock().net_stats = (recvd, dropped, link);
     }
 
     /// Records dropped because no logger was reachable for too long.
