@@ -210,9 +210,9 @@ impl Format {
     }
 
     /// Guesses the format from the text: a `{` first means JSON; a `[section]` line before
-    /// any `redef` means node.cfg; `.bro` when the text uses only Bro-era constructs
-    /// (`$workers`, `$proxy`, `$logger` or `Cluster::TIME_MACHINE` and no `$metrics_port`);
-    /// otherwise `.zeek`.
+    /// any `redef` means node.cfg; `.bro` when the text uses constructs only Bro-era layouts
+    /// have (`$workers`, `$proxy` or `Cluster::TIME_MACHINE`, and no `$metrics_port`;
+    /// `$logger` does not count: current ZeekControl writes it too); otherwise `.zeek`.
     pub fn from_content(text: &str) -> Format {
         let mut in_comment_free = text
             .lines()
@@ -225,7 +225,7 @@ impl Format {
             }
             _ => {}
         }
-        let legacy = ["$workers", "$proxy=", "$logger=", "Cluster::TIME_MACHINE"]
+        let legacy = ["$workers", "$proxy=", "Cluster::TIME_MACHINE"]
             .iter()
             .any(|k| text.contains(k));
         if legacy && !text.contains("$metrics_port") {

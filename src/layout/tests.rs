@@ -557,3 +557,11 @@ fn parsers_never_panic() {
         )
         .unwrap();
 }
+
+#[test]
+fn current_zeekctl_layout_with_logger_is_not_taken_for_bro() {
+    let text = "redef Cluster::manager_is_logger = F;\nredef Cluster::nodes = {\n\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $zone_id=\"\", $p=27761/tcp],\n\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $zone_id=\"\", $p=27764/tcp, $interface=\"eth0\", $logger=\"logger-1\", $manager=\"manager\"],\n};\n";
+    assert_eq!(Format::from_content(text), Format::Zeek);
+    let bro = "redef Cluster::nodes = {\n\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=47761/tcp, $proxy=\"proxy-1\"],\n};\n";
+    assert_eq!(Format::from_content(bro), Format::Bro);
+}
