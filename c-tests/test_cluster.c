@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -701,6 +702,51 @@ ZC_TEST(two_nodes_in_process) {
     ZC_CHECK(strstr(text, "\tlogger-1\tfrom the logger\n") != NULL);
 }
 
+/* A thread blocked in zc_cluster_next without a timeout returns when another frees. */
+struct blocked {
+    zc_cluster *cl;
+    zc_result rc;
+};
+
+static void *block_in_next(void *arg) {
+    struct blocked *b = arg;
+    zc_message *m = NULL;
+    b->rc = zc_cluster_next(b->cl, -1, &m);
+    zc_message_free(m);
+    return NULL;
+}
+
+ZC_TEST(free_wakes_a_blocked_next) {
+    static const char *const none[] = {NULL};
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "/tmp/zc-test-cluster4-%ld", (long)getpid());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/layout.zeek", dir);
+    ZC_CHECK(write_layout(path, none, 0, none, 0) == 0);
+    /* A logger peers with nobody, so nothing arrives on its own. */
+    zc_cluster *cl = make_node(path, "logger-1");
+    unlink(path);
+    ZC_CHECK(cl != NULL);
+    zc_result rc = zc_cluster_start_in(cl, dir);
+    struct blocked b = {cl, ZC_OK};
+    pthread_t t;
+    int started = rc == ZC_OK && pthread_create(&t, NULL, block_in_next, &b) == 0;
+    if (started)
+        sleep_ms(300);
+    long t0 = now_ms();
+    zc_cluster_free(cl);
+    if (started)
+        pthread_join(t, NULL);
+    long took = now_ms() - t0;
+    snprintf(path, sizeof path, "%s/cluster.log", dir);
+    unlink(path);
+    rmdir(dir);
+    ZC_CHECK_RC(rc, ZC_OK);
+    ZC_CHECK(started);
+    ZC_CHECK(b.rc == ZC_ERR_CLOSED || b.rc == ZC_ERR_BAD_HANDLE);
+    ZC_CHECK(took < 5000);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 static void cb_noop(const zc_message *m, void *ud) {
@@ -829,6 +875,7 @@ int main(int argc, char **argv) {
         return run_node(argv[2], argv[3], argv[4]);
     ZC_RUN(negative_matrix);
     ZC_RUN(two_nodes_in_process);
+    ZC_RUN(free_wakes_a_blocked_next);
     ZC_RUN(multi_process_cluster);
     return zc_test_summary();
 }

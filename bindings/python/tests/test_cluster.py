@@ -329,3 +329,84 @@ def test_cluster_log_parses_with_zeek_log_readers(cluster):
         got = {(row["node"], row["message"]) for row in res["rows"]}
         for name, msg in messages.items():
             assert (name, msg) in got, (reader, name, res["rows"])
+
+
+# ---------------------------------------------------------------------------------------
+# The same API in one process (two nodes), for what the node processes above do not use.
+
+
+def test_in_process_api(tmp_path):
+    layout = zcluster.Layout.parse(
+        "redef Cluster::nodes = {\n"
+        '\t["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%d/tcp],\n'
+        '\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],\n'
+        "};\n" % (free_port(), free_port())
+    )
+    opts = {"Cluster::retry_interval": 0.1, "Cluster::manager_is_logger": False}
+    with zcluster.Cluster(layout, node="logger-1", options=opts) as lg, zcluster.Cluster(
+        layout, node="manager", options=opts
+    ) as mg:
+        for call in (lambda: lg.next(0), lg.fd, lambda: lg.log("x"), lg.nodes_up, lambda: lg.listen_port):
+            with pytest.raises(zcluster.StateError):
+                call()
+        lg.start(tmp_path)
+        with pytest.raises(zcluster.StateError):
+            lg.start()
+        mg.start()
+        assert lg.listen_port == layout.nodes["logger-1"].p.number
+        got = []
+        lg.on_message(got.append)
+        end = time.monotonic() + T
+        while not any(m.kind == zcluster.MessageKind.NODE_UP for m in got) and time.monotonic() < end:
+            lg.poll(0.1)
+        up = [m for m in got if m.kind == zcluster.MessageKind.NODE_UP]
+        assert [(m.node_name, m.peer_name, m.text, m.peer_id) for m in up] == [
+            ("manager", "manager", mg.node_id, mg.node_id)
+        ]
+        assert lg.nodes_up() == ["manager"]
+        # The manager's own view, through next().
+        m = None
+        while time.monotonic() < end:
+            m = mg.next(timeout=0.1)
+            if m is not None and m.kind == zcluster.MessageKind.NODE_UP:
+                break
+        assert m is not None and m.node_name == "logger-1"
+        mg.publish("zeek/cluster/logger/", zcluster.Event("Demo::ping", ["hi", zcluster.Count(1)]))
+        assert mg.publish_hrw("zeek/cluster/pool/logger", 42, zcluster.Event("Demo::hrw"))
+        assert mg.publish_rr("zeek/cluster/pool/logger", "k", zcluster.Event("Demo::rr"))
+        assert not mg.publish_hrw(WORKER_POOL, "k", zcluster.Event("Demo::hrw"))  # no worker up
+        with pytest.raises(zcluster.NotFound):
+            mg.publish_rr("no/such/pool", "k", zcluster.Event("Demo::rr"))
+        with pytest.raises(TypeError):
+            mg.publish("t", "not an event")
+
+        def names():
+            return [m.event.name for m in got if m.event is not None]
+
+        while len(names()) < 3 and time.monotonic() < end:
+            lg.poll(0.1)
+        assert names() == ["Demo::ping", "Demo::hrw", "Demo::rr"]
+        assert [m.event.args for m in got if m.event is not None][0] == ["hi", zcluster.Count(1)]
+
+        def boom(msg):
+            raise RuntimeError("from the callback")
+
+        lg.on_message(boom)
+        mg.publish("zeek/cluster/logger/", zcluster.Event("Demo::again"))
+        with pytest.raises(RuntimeError):
+            while time.monotonic() < end:
+                lg.poll(0.1)
+        lg.on_message(None)
+        mg.log("from the manager")
+        mg.close()
+        with pytest.raises(zcluster.ClosedError):
+            mg.publish("t", zcluster.Event("Demo::x"))
+        m = None
+        while time.monotonic() < end:
+            m = lg.next(timeout=0.1)
+            if m is not None and m.kind == zcluster.MessageKind.NODE_DOWN:
+                break
+        assert m is not None and m.node_name == "manager"
+        assert lg.nodes_up() == []
+    text = (tmp_path / "cluster.log").read_text()
+    assert "\tmanager\tfrom the manager\n" in text and "#close\t" in text
