@@ -317,7 +317,10 @@ pub unsafe extern "C" fn zc_cluster_next(
         out_ptr(out, "out")?;
         let c = CLUSTERS.get(cl)?;
         let rt = c.running()?;
-        write_out(out, next_message(rt.endpoint(), timeout_ms, "cluster node")?);
+        write_out(
+            out,
+            next_message(rt.endpoint(), timeout_ms, "cluster node")?,
+        );
         Ok(())
     })
 }

@@ -357,7 +357,11 @@ pub extern "C" fn zc_endpoint_next(
 
 /// `zc_endpoint_next`'s wait, shared with `zc_cluster_next`: a registered message handle,
 /// or Timeout / Closed (`what` names the owner in the message).
-pub(crate) fn next_message(e: &Endpoint, timeout_ms: i64, what: &str) -> crate::Result<*mut zc_message> {
+pub(crate) fn next_message(
+    e: &Endpoint,
+    timeout_ms: i64,
+    what: &str,
+) -> crate::Result<*mut zc_message> {
     let m = match ms(timeout_ms) {
         Some(d) if d.is_zero() => e.next(None),
         Some(d) => e.next(Some(d)),
@@ -654,10 +658,7 @@ pub extern "C" fn zc_message_address(
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (an event or command message),
 /// ZC_ERR_NOT_FOUND (a status message that names no cluster node).
 #[no_mangle]
-pub extern "C" fn zc_message_node_name(
-    msg: *const zc_message,
-    out: *mut *mut c_char,
-) -> zc_result {
+pub extern "C" fn zc_message_node_name(msg: *const zc_message, out: *mut *mut c_char) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let m = MESSAGES.get(msg)?;
