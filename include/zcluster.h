@@ -314,7 +314,11 @@ zc_result zc_cluster_new(const zc_layout *layout,
                          zc_cluster **out);
 
 /**
- * Frees a cluster handle. NULL is a no-op.
+ * Frees a cluster handle. NULL is a no-op. A started node shuts down: its endpoint
+ * flushes within its shutdown timeout, closes its sockets (peers see the node go down)
+ * and joins its I/O thread; cluster.log is closed; the callback's `userdata_free` runs.
+ * Calls blocked in `zc_cluster_next` on other threads return ZC_ERR_CLOSED; later calls
+ * with the handle give ZC_ERR_BAD_HANDLE. Any thread.
  */
 void zc_cluster_free(zc_cluster *cl);
 
@@ -371,10 +375,147 @@ zc_result zc_cluster_option_get(const zc_cluster *cl, const char *key, char **ou
 zc_result zc_cluster_peer_retry(const zc_cluster *cl, uint64_t *out);
 
 /**
- * `Cluster::worker_count`: the number of connected workers. Always 0 until the cluster
- * connects to peers (later work). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ * `Cluster::worker_count`: the number of workers connected now (that said hello and
+ * have not gone down); 0 before `zc_cluster_start`. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
  */
 zc_result zc_cluster_worker_count(const zc_cluster *cl, uint64_t *out);
+
+/**
+ * Starts the node: subscribes its role's topics (role, `node_topic(self)`,
+ * `nodeid_topic(id)`, its pools, and `zeek/logs/` on the node that writes logs), listens
+ * on its `$p`, and peers with the nodes its role peers with (Zeek's Broker matrix),
+ * retrying on `Cluster::retry_interval`. From then on hellos are exchanged on the
+ * node's own I/O thread and arrive as HELLO / NODE_UP / NODE_DOWN messages. cluster.log,
+ * on a logger (or the manager with `manager_is_logger`), goes to the working directory.
+ * Returns once listening and the peerings are under way. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (already started, or the cluster is
+ * not enabled), ZC_ERR_IO (the port is in use, cluster.log cannot be created).
+ */
+zc_result zc_cluster_start(const zc_cluster *cl);
+
+/**
+ * `zc_cluster_start`, writing cluster.log into the directory `log_dir` (which must
+ * exist; NULL: the working directory) when this node writes logs. The string is copied.
+ * Errors: as `zc_cluster_start`, plus ZC_ERR_UTF8.
+ */
+zc_result zc_cluster_start_in(const zc_cluster *cl, const char *log_dir);
+
+/**
+ * `Cluster::publish(topic, event)`: sends the event to every peer subscribed to a
+ * prefix of `topic` (one hop: nodes do not forward). The event is copied; the caller
+ * keeps owning it. Under backpressure it waits up to the backpressure timeout for room.
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not
+ * started), ZC_ERR_INVALID_ARGUMENT (topic too long or reserved), ZC_ERR_WOULD_BLOCK,
+ * ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_publish(const zc_cluster *cl, const char *topic, const zc_event *event);
+
+/**
+ * Subscribes the node to a topic prefix besides its role's (byte-prefix match, as
+ * Broker's); peers learn it and send matching events. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_subscribe(const zc_cluster *cl, const char *topic_prefix);
+
+/**
+ * Withdraws a subscription (also one of the role's own topics, if asked). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_unsubscribe(const zc_cluster *cl, const char *topic_prefix);
+
+/**
+ * A descriptor readable exactly while messages wait (level-triggered), for
+ * select/poll/epoll loops. Owned by the node: do not read or close it; it stays valid
+ * until `zc_cluster_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE.
+ */
+zc_result zc_cluster_fd(const zc_cluster *cl, int *out);
+
+/**
+ * Takes the next message: events on subscribed topics, peer statuses, and the cluster
+ * kinds HELLO / NODE_UP / NODE_DOWN (`zc_message_node_name`, `zc_message_peer_id`;
+ * `zc_message_text` holds the node's id). `timeout_ms` 0 returns at once, < 0 waits
+ * without limit (until a message arrives or the cluster is freed). The caller owns
+ * `*out` (`zc_message_free`). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started), ZC_ERR_TIMEOUT,
+ * ZC_ERR_CLOSED (freed by another thread while waiting).
+ */
+zc_result zc_cluster_next(const zc_cluster *cl, int64_t timeout_ms, zc_message **out);
+
+/**
+ * Sets the callback `zc_cluster_poll` runs for each message (NULL `cb` clears it); the
+ * previous callback's `userdata_free` runs, and this one's runs exactly once: when it is
+ * replaced, when the cluster is freed, or at once if the call fails. No internal lock is
+ * held while the callback runs, so it may call any `zc_*` function except
+ * `zc_cluster_poll` / `zc_cluster_set_callback` on the same cluster.
+ * Errors: ZC_ERR_BAD_HANDLE, ZC_ERR_NULL (NULL handle), ZC_ERR_STATE (not started).
+ */
+zc_result zc_cluster_set_callback(const zc_cluster *cl,
+                                  zc_message_cb cb,
+                                  void *userdata,
+                                  zc_userdata_free_cb userdata_free);
+
+/**
+ * Runs the callback for every waiting message on the calling thread, waiting up to
+ * `timeout_ms` for the first (0 or less: do not wait). Writes how many were handled to
+ * `*handled` (may be NULL). Without a callback nothing is taken.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started).
+ */
+zc_result zc_cluster_poll(const zc_cluster *cl, int64_t timeout_ms, size_t *handled);
+
+/**
+ * `Cluster::log(msg)`: a cluster.log record (ts, this node, msg). The node that writes
+ * logs writes it itself; other nodes send it to a live logger (round robin when
+ * `enable_round_robin_logging`), keeping it in a bounded buffer while none is up. The
+ * string is copied. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_IO (writing cluster.log failed), ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_log(const zc_cluster *cl, const char *msg);
+
+/**
+ * `Cluster::publish_hrw(pool, key, event)`: publishes to the live member of the pool
+ * whose topic is `pool_topic` (e.g. "zeek/cluster/pool/worker") that `key` hashes to
+ * (Zeek's highest-random-weight arithmetic: the same key goes to the same node while
+ * membership is stable). `*published` is false, and nothing is sent, when no member is
+ * alive. `key` and `event` are copied; the caller keeps owning them. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_NOT_FOUND (no pool with that topic), ZC_ERR_TYPE (a key that cannot be hashed),
+ * ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_publish_hrw(const zc_cluster *cl,
+                                 const char *pool_topic,
+                                 const zc_value *key,
+                                 const zc_event *event,
+                                 bool *published);
+
+/**
+ * `Cluster::publish_rr(pool, key, event)`: publishes to the pool's live members in
+ * turn, one cursor per `key`. `*published` is false, and nothing is sent, when no member
+ * is alive. The event is copied. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_NOT_FOUND (no pool with that topic), ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_publish_rr(const zc_cluster *cl,
+                                const char *pool_topic,
+                                const char *key,
+                                const zc_event *event,
+                                bool *published);
+
+/**
+ * The names of the nodes that said hello and have not gone down, sorted: a
+ * NULL-terminated array freed with `zc_strings_free`. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started).
+ */
+zc_result zc_cluster_nodes_up(const zc_cluster *cl, char ***out);
+
+/**
+ * The port the node listens on (its `$p`), or 0 for a node whose `$p` is 0 (it does not
+ * listen). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started).
+ */
+zc_result zc_cluster_listen_port(const zc_cluster *cl, uint16_t *out);
 
 /**
  * Creates endpoint options with the defaults (forwarding on, backpressure everywhere).
@@ -577,6 +718,15 @@ zc_result zc_message_peer_id(const zc_message *msg, char **out);
  * NULL). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (event message).
  */
 zc_result zc_message_address(const zc_message *msg, char **out, uint16_t *port);
+
+/**
+ * The cluster node a HELLO, NODE_UP or NODE_DOWN message is about (free with
+ * `zc_string_free`); also set on a PEER_REJECTED for a hello from a node not in the
+ * layout. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (an event or command message),
+ * ZC_ERR_NOT_FOUND (a status message that names no cluster node).
+ */
+zc_result zc_message_node_name(const zc_message *msg, char **out);
 
 /**
  * Frees a message. NULL is a no-op.

@@ -22,3 +22,15 @@ fi
 if ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add clippy >/dev/null 2>&1 || true
 fi
+
+# Third-party Zeek log readers that tests/zeeklog/check_with_zat.py (and the cluster
+# tests) use to prove cluster.log parses. zat pulls pandas; a failure leaves the check
+# reporting "no reader" (exit 77) instead of breaking setup.
+if ! python3 -c 'import parsezeeklogs' >/dev/null 2>&1; then
+  echo "setup: installing parsezeeklogs from PyPI"
+  python3 -m pip install -q --disable-pip-version-check parsezeeklogs || true
+fi
+if ! python3 -c 'import zat' >/dev/null 2>&1; then
+  echo "setup: installing zat from PyPI"
+  python3 -m pip install -q --disable-pip-version-check zat || true
+fi

@@ -33,7 +33,7 @@ pub struct zc_message {
 static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
 static OPTIONS: Registry<Mutex<EndpointOptions>> =
     Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
-static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
+pub(crate) static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
 
 /// What a message is (`zc_message_kind` reports it). Numbers are stable.
 #[repr(C)]
@@ -104,7 +104,7 @@ pub struct zc_endpoint_stats {
     pub forwarded: u64,
 }
 
-fn ms(timeout_ms: i64) -> Option<Duration> {
+pub(crate) fn ms(timeout_ms: i64) -> Option<Duration> {
     (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64))
 }
 
@@ -350,32 +350,40 @@ pub extern "C" fn zc_endpoint_next(
     guard(|| {
         out_ptr(out, "out")?;
         let e = ENDPOINTS.get(ep)?;
-        let m = match ms(timeout_ms) {
-            Some(d) if d.is_zero() => e.next(None),
-            Some(d) => e.next(Some(d)),
-            None => loop {
-                if let Some(m) = e.next(Some(Duration::from_secs(3600))) {
-                    break Some(m);
-                }
-                if e.is_closed() {
-                    break None;
-                }
-            },
-        };
-        match m {
-            Some(m) => {
-                write_out(out, MESSAGES.insert(m));
-                Ok(())
-            }
-            None if e.is_closed() => Err(Error::closed(
-                "the endpoint is closed and its inbox is empty",
-            )),
-            None => Err(Error::new(
-                crate::ErrorKind::Timeout,
-                format!("no message within {timeout_ms} ms"),
-            )),
-        }
+        write_out(out, next_message(&e, timeout_ms, "endpoint")?);
+        Ok(())
     })
+}
+
+/// `zc_endpoint_next`'s wait, shared with `zc_cluster_next`: a registered message handle,
+/// or Timeout / Closed (`what` names the owner in the message).
+pub(crate) fn next_message(
+    e: &Endpoint,
+    timeout_ms: i64,
+    what: &str,
+) -> crate::Result<*mut zc_message> {
+    let m = match ms(timeout_ms) {
+        Some(d) if d.is_zero() => e.next(None),
+        Some(d) => e.next(Some(d)),
+        None => loop {
+            if let Some(m) = e.next(Some(Duration::from_secs(3600))) {
+                break Some(m);
+            }
+            if e.is_closed() {
+                break None;
+            }
+        },
+    };
+    match m {
+        Some(m) => Ok(MESSAGES.insert(m)),
+        None if e.is_closed() => Err(Error::closed(format!(
+            "the {what} is closed and its inbox is empty"
+        ))),
+        None => Err(Error::new(
+            crate::ErrorKind::Timeout,
+            format!("no message within {timeout_ms} ms"),
+        )),
+    }
 }
 
 /// A message callback: `msg` is borrowed for the duration of the call (do not free it;
@@ -400,6 +408,14 @@ impl CbData {
     fn call(&self, m: *const zc_message) {
         (self.cb)(m, self.userdata)
     }
+
+    fn into_callback(self) -> Box<dyn FnMut(Message) + Send> {
+        Box::new(move |m: Message| {
+            let h: *mut zc_message = MESSAGES.insert(m);
+            self.call(h);
+            let _ = MESSAGES.free(h);
+        })
+    }
 }
 
 impl Drop for CbData {
@@ -421,27 +437,38 @@ pub extern "C" fn zc_endpoint_set_callback(
     userdata: *mut c_void,
     userdata_free: zc_userdata_free_cb,
 ) -> zc_result {
-    let data = cb.map(|cb| CbData {
-        cb,
-        userdata,
-        free: userdata_free,
-    });
-    if data.is_none() {
-        if let Some(f) = userdata_free {
-            f(userdata);
-        }
-    }
+    let callback = message_callback(cb, userdata, userdata_free);
     guard(move || {
         let e = ENDPOINTS.get(ep)?;
-        e.set_callback(data.map(|d| {
-            Box::new(move |m: Message| {
-                let h: *mut zc_message = MESSAGES.insert(m);
-                d.call(h);
-                let _ = MESSAGES.free(h);
-            }) as Box<dyn FnMut(Message) + Send>
-        }));
+        e.set_callback(callback);
         Ok(())
     })
+}
+
+/// Wraps a C callback for `Endpoint::set_callback`, shared with `zc_cluster_set_callback`.
+/// A NULL `cb` gives None and runs `userdata_free` at once; otherwise `userdata_free` runs
+/// when the returned callback is dropped (replaced, endpoint gone, or never installed).
+pub(crate) fn message_callback(
+    cb: zc_message_cb,
+    userdata: *mut c_void,
+    userdata_free: zc_userdata_free_cb,
+) -> Option<Box<dyn FnMut(Message) + Send>> {
+    match cb {
+        Some(cb) => Some(
+            CbData {
+                cb,
+                userdata,
+                free: userdata_free,
+            }
+            .into_callback(),
+        ),
+        None => {
+            if let Some(f) = userdata_free {
+                f(userdata);
+            }
+            None
+        }
+    }
 }
 
 /// Runs the callback for every waiting message on the calling thread, waiting up to
@@ -622,6 +649,31 @@ pub extern "C" fn zc_message_address(
         }
         write_out(out, give_string(&p.address));
         Ok(())
+    })
+}
+
+/// The cluster node a HELLO, NODE_UP or NODE_DOWN message is about (free with
+/// `zc_string_free`); also set on a PEER_REJECTED for a hello from a node not in the
+/// layout. Any thread.
+/// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_TYPE (an event or command message),
+/// ZC_ERR_NOT_FOUND (a status message that names no cluster node).
+#[no_mangle]
+pub extern "C" fn zc_message_node_name(msg: *const zc_message, out: *mut *mut c_char) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        let m = MESSAGES.get(msg)?;
+        match (&m.node, m.is_status()) {
+            (Some(n), _) => {
+                write_out(out, give_string(n));
+                Ok(())
+            }
+            (None, false) => Err(Error::type_mismatch(
+                "an event or command message names no cluster node",
+            )),
+            (None, true) => Err(Error::not_found(
+                "the status message names no cluster node (only HELLO, NODE_UP and NODE_DOWN do)",
+            )),
+        }
     })
 }
 

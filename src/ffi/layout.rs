@@ -57,7 +57,7 @@ static NODES: Registry<(String, Node)> = Registry::new(kind::NODE, "zc_node");
 /// Address -> length (with the NULL) of string arrays handed out and not yet freed.
 static LIVE_ARRAYS: Lazy<Mutex<HashMap<usize, usize>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
-fn give_strings<'a>(items: impl Iterator<Item = &'a str>) -> *mut *mut c_char {
+pub(crate) fn give_strings<'a>(items: impl Iterator<Item = &'a str>) -> *mut *mut c_char {
     let mut v: Vec<*mut c_char> = items.map(give_string).collect();
     v.push(std::ptr::null_mut());
     let boxed = v.into_boxed_slice();

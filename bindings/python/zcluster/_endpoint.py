@@ -60,6 +60,7 @@ _decl("zc_message_address", [_p, ctypes.POINTER(_p), ctypes.POINTER(ctypes.c_uin
 _decl("zc_message_free", [_p], None)
 _decl("zc_endpoint_publish", [_p, ctypes.c_char_p, _p])
 _decl("zc_message_event", [_p, ctypes.POINTER(_p)])
+_decl("zc_message_node_name", [_p, ctypes.POINTER(_p)])
 
 
 class MessageKind(enum.IntEnum):
@@ -83,9 +84,12 @@ class MessageKind(enum.IntEnum):
 class Message:
     """A message from an endpoint. Event and command messages have `.topic` and `.data`
     (the Broker-encoded value, bytes); status messages have `.peer_id`, `.address`,
-    `.port` and `.text`. `.peer_name` is set by the cluster layer."""
+    `.port` and `.text`. The cluster kinds (HELLO, NODE_UP, NODE_DOWN) name the node in
+    `.node_name` (also `.peer_name`) and carry its id in `.text`."""
 
-    __slots__ = ("kind", "topic", "data", "event", "peer_id", "peer_name", "address", "port", "text")
+    __slots__ = (
+        "kind", "topic", "data", "event", "peer_id", "peer_name", "node_name", "address", "port", "text",
+    )
 
     def __init__(self, handle):
         k = ctypes.c_int()
@@ -114,9 +118,13 @@ class Message:
             check(lib.zc_message_address(handle, ctypes.byref(s), ctypes.byref(port)))
             self.address = take_string(s.value)
             self.port = port.value
-        self.peer_id = None
+        self.peer_id = self.node_name = None
         if lib.zc_message_peer_id(handle, ctypes.byref(s)) == 0:
             self.peer_id = take_string(s.value)
+        # Only the cluster layer names nodes (NOT_FOUND / TYPE otherwise: not an error).
+        if self.kind not in (MessageKind.EVENT, MessageKind.COMMAND):
+            if lib.zc_message_node_name(handle, ctypes.byref(s)) == 0:
+                self.node_name = self.peer_name = take_string(s.value)
 
     @property
     def value(self):
@@ -128,6 +136,13 @@ class Message:
             return "Message(EVENT, topic=%r, event=%r)" % (self.topic, self.event)
         if self.topic is not None:
             return "Message(%s, topic=%r, data=%r)" % (self.kind.name, self.topic, self.data)
+        if self.node_name is not None:
+            return "Message(%s, node_name=%r, peer_id=%r, text=%r)" % (
+                self.kind.name,
+                self.node_name,
+                self.peer_id,
+                self.text,
+            )
         return "Message(%s, peer_id=%r, address=%r, port=%r, text=%r)" % (
             self.kind.name,
             self.peer_id,

@@ -1,10 +1,14 @@
-"""Cluster layouts, nodes and the cluster's identity (zc_layout_*, zc_node_*,
-zc_options_*, and the identity parts of zc_cluster_*).
+"""Cluster layouts, nodes and the cluster (zc_layout_*, zc_node_*, zc_options_*,
+zc_cluster_*): identity, and the running node.
 
     layout = zcluster.Layout.load("cluster-layout.zeek")   # or .parse(text, format=None)
     layout.nodes["worker-1"].node_type is zcluster.NodeType.WORKER
     with zcluster.Cluster(layout, node="worker-1", options={"Cluster::retry_interval": 2.0}) as cl:
         cl.local_node_type(); cl.node_topic("manager"); cl.nodeid_topic(cl.node_id)
+        cl.start()                       # listen, peer by role, hello / node_up
+        msg = cl.next(timeout=1.0)       # msg.kind is MessageKind.NODE_UP, msg.node_name
+        cl.publish("zeek/cluster/manager/", zcluster.Event("Demo::ping", ["hi"]))
+        cl.publish_hrw("zeek/cluster/pool/worker", key, event); cl.log("message")
 """
 
 import ctypes
@@ -14,8 +18,11 @@ import ipaddress
 import os
 import re
 
-from ._data import Port
+from ._data import Event, Port, _to_handle
+from ._endpoint import _FREE_CB, _MSG_CB, Message
 from ._lib import check, cstr, lib, take_string
+
+_ERR_TIMEOUT = 11
 
 _p = ctypes.c_void_p
 _pp = ctypes.POINTER(ctypes.c_void_p)
@@ -67,6 +74,23 @@ _sig("zc_cluster_nodeid_topic", [_p, _cp, ctypes.POINTER(_p)])
 _sig("zc_cluster_option_get", [_p, _cp, ctypes.POINTER(_p)])
 _sig("zc_cluster_peer_retry", [_p, ctypes.POINTER(ctypes.c_uint64)])
 _sig("zc_cluster_worker_count", [_p, ctypes.POINTER(ctypes.c_uint64)])
+_sig("zc_cluster_start", [_p])
+_sig("zc_cluster_start_in", [_p, _cp])
+_sig("zc_cluster_publish", [_p, _cp, _p])
+_sig("zc_cluster_subscribe", [_p, _cp])
+_sig("zc_cluster_unsubscribe", [_p, _cp])
+_sig("zc_cluster_fd", [_p, ctypes.POINTER(ctypes.c_int)])
+_sig("zc_cluster_next", [_p, ctypes.c_int64, ctypes.POINTER(_p)])
+_sig("zc_cluster_set_callback", [_p, _MSG_CB, _p, _FREE_CB])
+_sig("zc_cluster_poll", [_p, ctypes.c_int64, ctypes.POINTER(_sz)])
+_sig("zc_cluster_log", [_p, _cp])
+_sig("zc_cluster_publish_hrw", [_p, _cp, _p, _p, ctypes.POINTER(ctypes.c_bool)])
+_sig("zc_cluster_publish_rr", [_p, _cp, _cp, _p, ctypes.POINTER(ctypes.c_bool)])
+_sig("zc_cluster_nodes_up", [_p, ctypes.POINTER(_pp)])
+_sig("zc_cluster_listen_port", [_p, ctypes.POINTER(ctypes.c_uint16)])
+_sig("zc_message_free", [_p], None)
+_sig("zc_event_free", [_p], None)
+_sig("zc_value_free", [_p], None)
 
 
 class NodeType(enum.IntEnum):
@@ -100,6 +124,12 @@ def _take_strings(arr):
         return out
     finally:
         lib.zc_strings_free(arr)
+
+
+def _event_handle(event):
+    if not isinstance(event, Event):
+        raise TypeError("expected a zcluster.Event, got %s" % type(event).__name__)
+    return event._to_event_handle()
 
 
 def _out_string(fn, *args):
@@ -311,9 +341,11 @@ class Cluster:
     zcluster.NotFound."""
 
     def __init__(self, layout, node=None, options=None):
+        self._h = _p()
+        self._cb = None
+        self._cb_error = None
         if not isinstance(layout, Layout):
             raise TypeError("layout must be a zcluster.Layout")
-        self._h = _p()
         opts = _p()
         check(lib.zc_options_new(ctypes.byref(opts)))
         try:
@@ -371,15 +403,137 @@ class Cluster:
 
     @property
     def worker_count(self):
-        """`Cluster::worker_count`: 0 until the cluster connects to peers (later work)."""
+        """`Cluster::worker_count`: the workers connected now (0 before start)."""
         v = ctypes.c_uint64()
         check(lib.zc_cluster_worker_count(self._handle(), ctypes.byref(v)))
         return v.value
 
+    # -- the running node -------------------------------------------------------------
+
+    def start(self, log_dir=None):
+        """Starts the node: listens on its `$p`, subscribes its role's topics and peers by
+        role (Zeek's Broker matrix), retrying on `Cluster::retry_interval`. A node that
+        writes logs writes cluster.log into `log_dir` (default: the working directory).
+        Raises StateError when already started or not enabled."""
+        if log_dir is None:
+            check(lib.zc_cluster_start(self._handle()))
+        else:
+            check(lib.zc_cluster_start_in(self._handle(), cstr(os.fspath(log_dir))))
+
+    def publish(self, topic, event):
+        """`Cluster::publish(topic, event)`: to every peer subscribed to a prefix of topic."""
+        ev = _event_handle(event)
+        try:
+            check(lib.zc_cluster_publish(self._handle(), cstr(topic), ev))
+        finally:
+            lib.zc_event_free(ev)
+
+    def subscribe(self, topic_prefix):
+        check(lib.zc_cluster_subscribe(self._handle(), cstr(topic_prefix)))
+
+    def unsubscribe(self, topic_prefix):
+        check(lib.zc_cluster_unsubscribe(self._handle(), cstr(topic_prefix)))
+
+    def next(self, timeout=None):
+        """The next zcluster.Message (events, peer statuses, HELLO / NODE_UP / NODE_DOWN
+        with `.node_name`), or None if none arrives within `timeout` seconds (None waits
+        without limit, 0 does not wait)."""
+        ms = -1 if timeout is None else max(0, int(timeout * 1000))
+        h = _p()
+        rc = lib.zc_cluster_next(self._handle(), ms, ctypes.byref(h))
+        if rc == _ERR_TIMEOUT:
+            return None
+        check(rc)
+        try:
+            return Message(h)
+        finally:
+            lib.zc_message_free(h)
+
+    def fd(self):
+        """A descriptor readable exactly while messages wait (for select/poll loops)."""
+        fd = ctypes.c_int()
+        check(lib.zc_cluster_fd(self._handle(), ctypes.byref(fd)))
+        return fd.value
+
+    def on_message(self, callback):
+        """Registers callback(msg), run inside poll() on the calling thread (None clears)."""
+        if callback is None:
+            check(lib.zc_cluster_set_callback(self._handle(), _MSG_CB(), None, _FREE_CB()))
+            self._cb = None
+            return
+
+        def trampoline(handle, _userdata):
+            try:
+                callback(Message(handle))
+            except Exception as e:  # never unwind into C
+                self._cb_error = e
+
+        cb = _MSG_CB(trampoline)
+        check(lib.zc_cluster_set_callback(self._handle(), cb, None, _FREE_CB()))
+        self._cb = cb
+
+    def poll(self, timeout=0.0):
+        """Runs the callback for waiting messages, waiting up to `timeout` seconds for the
+        first; returns how many were handled. An exception raised by the callback is
+        re-raised here."""
+        self._cb_error = None
+        n = _sz()
+        check(lib.zc_cluster_poll(self._handle(), int(timeout * 1000), ctypes.byref(n)))
+        if self._cb_error is not None:
+            e, self._cb_error = self._cb_error, None
+            raise e
+        return n.value
+
+    def log(self, message):
+        """`Cluster::log(msg)`: a cluster.log record (ts, this node, message)."""
+        check(lib.zc_cluster_log(self._handle(), cstr(message)))
+
+    def publish_hrw(self, pool, key, event):
+        """`Cluster::publish_hrw(pool, key, event)`: to the live member of the pool (its
+        topic, e.g. "zeek/cluster/pool/worker") that `key` (any Broker value) hashes to.
+        Returns False, sending nothing, when no member is alive."""
+        k = _to_handle(key)
+        try:
+            ev = _event_handle(event)
+            try:
+                done = ctypes.c_bool()
+                check(lib.zc_cluster_publish_hrw(self._handle(), cstr(pool), k, ev, ctypes.byref(done)))
+                return done.value
+            finally:
+                lib.zc_event_free(ev)
+        finally:
+            lib.zc_value_free(k)
+
+    def publish_rr(self, pool, key, event):
+        """`Cluster::publish_rr(pool, key, event)`: round robin over the pool's live
+        members, one cursor per key (a str). Returns False when none is alive."""
+        ev = _event_handle(event)
+        try:
+            done = ctypes.c_bool()
+            check(lib.zc_cluster_publish_rr(self._handle(), cstr(pool), cstr(key), ev, ctypes.byref(done)))
+            return done.value
+        finally:
+            lib.zc_event_free(ev)
+
+    def nodes_up(self):
+        """Names of the nodes that said hello and have not gone down, sorted."""
+        arr = _pp()
+        check(lib.zc_cluster_nodes_up(self._handle(), ctypes.byref(arr)))
+        return _take_strings(arr) or []
+
+    @property
+    def listen_port(self):
+        """The port the started node listens on (0: its `$p` is 0, it does not listen)."""
+        v = ctypes.c_uint16()
+        check(lib.zc_cluster_listen_port(self._handle(), ctypes.byref(v)))
+        return v.value
+
     def close(self):
+        """Stops the node (peers see it go down) and frees everything. Idempotent."""
         if self._h:
-            lib.zc_cluster_free(self._h)
-            self._h = _p()
+            h, self._h = self._h, _p()
+            lib.zc_cluster_free(h)
+        self._cb = None
 
     def __enter__(self):
         return self

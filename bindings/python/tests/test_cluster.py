@@ -1,0 +1,412 @@
+"""A whole cluster of separate processes on loopback: 1 manager, 1 logger, 2 proxies and 4
+workers (worker-1 and worker-10, worker-2 and worker-20: node names that are prefixes of
+each other), each a `cluster_node.py` process driven over its stdin/stdout.
+
+Checks: the Broker backend's node_up matrix (every expected node_up, nothing else); role,
+node and nodeid topic routing (worker-1 never gets worker-10's traffic); publish_hrw
+stable per key and spread over the pool; worker_count through a worker's kill -9 and
+restart; a cluster.log that third-party Zeek log readers parse.
+
+The tests share one cluster (module fixture) and run in file order: the kill/restart and
+the log check come last.
+"""
+
+import json
+import os
+import pathlib
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import zcluster
+from conftest import REPO
+
+HERE = pathlib.Path(__file__).resolve().parent
+NODE_SCRIPT = HERE / "cluster_node.py"
+ZAT_CHECK = REPO / "tests" / "zeeklog" / "check_with_zat.py"
+T = 20.0  # upper bound of every wait
+
+LOGGER = "logger-1"
+MANAGER = "manager"
+PROXIES = ["proxy-1", "proxy-2"]
+WORKERS = ["worker-1", "worker-2", "worker-10", "worker-20"]
+ALL = [LOGGER, MANAGER] + PROXIES + WORKERS
+WORKER_POOL = "zeek/cluster/pool/worker"
+
+
+def expected_ups(name):
+    """reference/cluster.md 2.1: who raises node_up for whom under Broker."""
+    others = set(ALL) - {name}
+    if name in (LOGGER, MANAGER):
+        return others
+    if name in PROXIES:
+        return others - set(PROXIES)
+    return {LOGGER, MANAGER} | set(PROXIES)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def layout_text():
+    lines = ["redef Cluster::manager_is_logger = F;", "redef Cluster::nodes = {"]
+    lines.append('\t["%s"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%d/tcp],' % (LOGGER, free_port()))
+    lines.append('\t["%s"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % (MANAGER, free_port()))
+    for p in PROXIES:
+        lines.append(
+            '\t["%s"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % (p, free_port())
+        )
+    for w in WORKERS:
+        lines.append(
+            '\t["%s"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $interface="lo", $manager="manager"],'
+            % (w, free_port())
+        )
+    lines.append("};")
+    return "\n".join(lines) + "\n"
+
+
+class Node:
+    """A node process; what it reports accumulates in .seen (and a queue of new items)."""
+
+    def __init__(self, name, layout_path, log_dir):
+        self.name = name
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "bindings" / "python"), env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen(
+            [sys.executable, str(NODE_SCRIPT), str(layout_path), name, str(log_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.seen = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                self.seen.append(obj)
+
+    def items(self, op=None):
+        with self.lock:
+            return [o for o in self.seen if op is None or o["op"] == op]
+
+    def send(self, **cmd):
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def wait(self, pred, what, timeout=T):
+        """Waits until pred(items) is true; returns its value."""
+        end = time.monotonic() + timeout
+        while True:
+            v = pred(self.items())
+            if v:
+                return v
+            if self.proc.poll() is not None and not self.reader.is_alive():
+                raise AssertionError("%s exited (%s) before %s; saw %r" % (self.name, self.proc.returncode, what, self.items()))
+            if time.monotonic() > end:
+                raise AssertionError("%s: timed out waiting for %s; saw %r" % (self.name, what, self.items()))
+            time.sleep(0.02)
+
+    def ups(self):
+        return [o["node"] for o in self.items("up")]
+
+    def downs(self):
+        return [o["node"] for o in self.items("down")]
+
+    def events(self, name=None):
+        return [o for o in self.items("ev") if name is None or o["name"] == name]
+
+    def ask(self, op, **cmd):
+        """Sends a command and returns the next reply of kind `op`."""
+        n = len(self.items(op))
+        self.send(**cmd)
+        return self.wait(lambda _: self.items(op)[n] if len(self.items(op)) > n else None, op)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=T)
+
+    def quit(self):
+        if self.proc.poll() is None:
+            try:
+                self.send(cmd="quit")
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=T)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cluster")
+    layout_path = d / "cluster-layout.zeek"
+    layout_path.write_text(layout_text())
+    state = {"dir": d, "layout": layout_path, "nodes": {}, "retired": []}
+    try:
+        for name in ALL:
+            state["nodes"][name] = Node(name, layout_path, d)
+        for n in state["nodes"].values():
+            n.wait(lambda _, n=n: n.items("started"), "started")
+        yield state
+    finally:
+        for n in list(state["nodes"].values()) + state["retired"]:
+            n.kill()
+            for f in (n.proc.stdin, n.proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+def node_ids(cluster):
+    return {name: n.items("started")[0]["id"] for name, n in cluster["nodes"].items()}
+
+
+def test_forms_fully(cluster):
+    nodes = cluster["nodes"]
+    for name, n in nodes.items():
+        want = expected_ups(name)
+        n.wait(lambda _, n=n, want=want: set(n.ups()) >= want, "node_up from %s" % sorted(want))
+    time.sleep(0.5)  # late extras would show now
+    ids = node_ids(cluster)
+    for name, n in nodes.items():
+        ups = n.items("up")
+        assert sorted(u["node"] for u in ups) == sorted(expected_ups(name)), name
+        # node_up carries the node's own id
+        assert all(u["id"] == ids[u["node"]] for u in ups), name
+        assert n.downs() == []
+        assert n.ask("nodes", cmd="nodes")["names"] == sorted(expected_ups(name))
+    assert nodes[MANAGER].ask("count", cmd="count")["n"] == 4
+    assert nodes[LOGGER].ask("count", cmd="count")["n"] == 4
+    assert nodes["proxy-1"].ask("count", cmd="count")["n"] == 4
+    assert nodes["worker-1"].ask("count", cmd="count")["n"] == 0  # workers never see workers
+
+
+def test_routes_role_node_and_nodeid_topics(cluster):
+    nodes = cluster["nodes"]
+    ids = node_ids(cluster)
+    m = nodes[MANAGER]
+    m.send(cmd="publish", topic="zeek/cluster/worker/", name="Route::workers", args=["w"])
+    m.send(cmd="publish", topic="zeek/cluster/proxy/", name="Route::proxies")
+    m.send(cmd="publish", topic="zeek/cluster/logger/", name="Route::loggers")
+    m.send(cmd="publish", topic="", node_topic="worker-1", name="Route::node_w1")
+    m.send(cmd="publish", topic="", node_topic="worker-2", name="Route::node_w2")
+    m.send(cmd="publish", topic="", nodeid_topic=ids["worker-10"], name="Route::id_w10")
+    nodes["proxy-2"].send(cmd="publish", topic="", node_topic="worker-20", name="Route::node_w20")
+    nodes["worker-10"].send(cmd="publish", topic="zeek/cluster/manager/", name="Route::manager")
+    want = {
+        "Route::workers": set(WORKERS),
+        "Route::proxies": set(PROXIES),
+        "Route::loggers": {LOGGER},
+        "Route::node_w1": {"worker-1"},
+        "Route::node_w2": {"worker-2"},
+        "Route::id_w10": {"worker-10"},
+        "Route::node_w20": {"worker-20"},
+        "Route::manager": {MANAGER},
+    }
+    for ev, targets in want.items():
+        for t in targets:
+            nodes[t].wait(lambda _, t=t, ev=ev: nodes[t].events(ev), "%s at %s" % (ev, t))
+    time.sleep(0.7)  # misrouted copies would have arrived by now
+    for ev, targets in want.items():
+        got = sorted(name for name, n in nodes.items() for _ in n.events(ev))
+        assert got == sorted(targets), ev  # exactly once at each target, nowhere else
+    w1 = [e["topic"] for e in nodes["worker-1"].events() if e["name"].startswith("Route::")]
+    assert sorted(w1) == ["zeek/cluster/node/worker-1/", "zeek/cluster/worker/"]
+    assert nodes["worker-10"].events("Route::id_w10")[0]["topic"] == "zeek/cluster/nodeid/%s/" % ids["worker-10"]
+    assert nodes["worker-1"].events("Route::workers")[0]["args"] == ["w"]
+
+
+def test_publish_hrw_is_stable_and_spreads(cluster):
+    nodes = cluster["nodes"]
+    m = nodes[MANAGER]
+    keys = ["key-%d" % i for i in range(24)]
+    for rnd in range(3):
+        for k in keys:
+            assert m.ask("hrw", cmd="hrw", pool=WORKER_POOL, key=k, name="Hrw::k", args=[k])["ok"]
+    total = 3 * len(keys)
+    end = time.monotonic() + T
+    while sum(len(nodes[w].events("Hrw::k")) for w in WORKERS) < total and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    where = {}
+    for w in WORKERS:
+        for e in nodes[w].events("Hrw::k"):
+            assert e["topic"] == "zeek/cluster/node/%s/" % w
+            where.setdefault(e["args"][0], []).append(w)
+    assert sorted(where) == sorted(keys)
+    for k, ws in where.items():
+        assert len(ws) == 3 and len(set(ws)) == 1, (k, ws)  # same key -> same worker
+    assert len({ws[0] for ws in where.values()}) >= 2  # keys spread over the pool
+    # Non-worker nodes never see pool traffic.
+    for name in [LOGGER, MANAGER] + PROXIES:
+        assert nodes[name].events("Hrw::k") == []
+    # Round robin: one cursor per key visits every worker once per round.
+    for _ in WORKERS:
+        assert m.ask("rr", cmd="rr", pool=WORKER_POOL, key="rr-key", name="Rr::k")["ok"]
+    for w in WORKERS:
+        nodes[w].wait(lambda _, w=w: nodes[w].events("Rr::k"), "Rr::k at %s" % w)
+    time.sleep(0.3)
+    assert all(len(nodes[w].events("Rr::k")) == 1 for w in WORKERS)
+
+
+def test_worker_count_through_kill_and_restart(cluster):
+    nodes = cluster["nodes"]
+    m, lg, p1 = nodes[MANAGER], nodes[LOGGER], nodes["proxy-1"]
+    victim = nodes["worker-2"]
+    old_id = victim.items("started")[0]["id"]
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(timeout=T)
+    for n in (m, lg, p1, nodes["proxy-2"]):
+        n.wait(lambda _, n=n: "worker-2" in n.downs(), "node_down worker-2 at %s" % n.name)
+    assert m.ask("count", cmd="count")["n"] == 3
+    assert lg.ask("count", cmd="count")["n"] == 3
+    assert "worker-2" not in m.ask("nodes", cmd="nodes")["names"]
+    # Other workers saw nothing: they never peered with worker-2.
+    assert nodes["worker-1"].downs() == []
+
+    ups_before = {n.name: n.ups().count("worker-2") for n in (m, lg, p1)}
+    cluster["retired"].append(victim)
+    fresh = Node("worker-2", cluster["layout"], cluster["dir"])
+    cluster["nodes"]["worker-2"] = fresh
+    new_id = fresh.wait(lambda _: fresh.items("started"), "started")[0]["id"]
+    assert new_id != old_id
+    for n in (m, lg, p1):
+        n.wait(lambda _, n=n: n.ups().count("worker-2") > ups_before[n.name], "node_up worker-2 again at %s" % n.name)
+        assert [u["id"] for u in n.items("up") if u["node"] == "worker-2"][-1] == new_id
+    fresh.wait(lambda _: set(fresh.ups()) >= expected_ups("worker-2"), "worker-2's node_ups")
+    assert m.ask("count", cmd="count")["n"] == 4
+    assert lg.ask("count", cmd="count")["n"] == 4
+    assert p1.ask("count", cmd="count")["n"] == 4
+    # The restarted worker is routed to again.
+    m.send(cmd="publish", topic="", node_topic="worker-2", name="Route::again")
+    fresh.wait(lambda _: fresh.events("Route::again"), "Route::again")
+
+
+def test_cluster_log_parses_with_zeek_log_readers(cluster):
+    nodes = cluster["nodes"]
+    messages = {name: "%s says hi" % name for name in ALL}
+    messages[MANAGER] = "manager: tab\there, ümlaut, back\\slash"
+    for name, n in nodes.items():
+        n.ask("logged", cmd="log", msg=messages[name])
+    time.sleep(0.5)
+    for name in ALL:
+        if name != LOGGER:
+            nodes[name].quit()
+    nodes[LOGGER].wait(lambda _: len(set(nodes[LOGGER].downs()) & set(ALL)) == len(ALL) - 1, "every node_down")
+    nodes[LOGGER].quit()
+    assert nodes[LOGGER].items("bye")
+    log = cluster["dir"] / "cluster.log"
+    assert log.exists()
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("#separator \\x09\n")
+    assert "#close\t" in text
+    r = subprocess.run([sys.executable, str(ZAT_CHECK), str(log)], capture_output=True, text=True, timeout=120)
+    if r.returncode == 77:
+        pytest.skip("no third-party Zeek log reader importable (pip install zat parsezeeklogs)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    readers = {k: v for k, v in report["readers"].items() if "rows" in v}
+    assert readers
+    for reader, res in readers.items():
+        got = {(row["node"], row["message"]) for row in res["rows"]}
+        for name, msg in messages.items():
+            assert (name, msg) in got, (reader, name, res["rows"])
+
+
+# ---------------------------------------------------------------------------------------
+# The same API in one process (two nodes), for what the node processes above do not use.
+
+
+def test_in_process_api(tmp_path):
+    layout = zcluster.Layout.parse(
+        "redef Cluster::nodes = {\n"
+        '\t["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%d/tcp],\n'
+        '\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],\n'
+        "};\n" % (free_port(), free_port())
+    )
+    opts = {"Cluster::retry_interval": 0.1, "Cluster::manager_is_logger": False}
+    with zcluster.Cluster(layout, node="logger-1", options=opts) as lg, zcluster.Cluster(
+        layout, node="manager", options=opts
+    ) as mg:
+        for call in (lambda: lg.next(0), lg.fd, lambda: lg.log("x"), lg.nodes_up, lambda: lg.listen_port):
+            with pytest.raises(zcluster.StateError):
+                call()
+        lg.start(tmp_path)
+        with pytest.raises(zcluster.StateError):
+            lg.start()
+        mg.start()
+        assert lg.listen_port == layout.nodes["logger-1"].p.number
+        got = []
+        lg.on_message(got.append)
+        end = time.monotonic() + T
+        while not any(m.kind == zcluster.MessageKind.NODE_UP for m in got) and time.monotonic() < end:
+            lg.poll(0.1)
+        up = [m for m in got if m.kind == zcluster.MessageKind.NODE_UP]
+        assert [(m.node_name, m.peer_name, m.text, m.peer_id) for m in up] == [
+            ("manager", "manager", mg.node_id, mg.node_id)
+        ]
+        assert lg.nodes_up() == ["manager"]
+        # The manager's own view, through next().
+        m = None
+        while time.monotonic() < end:
+            m = mg.next(timeout=0.1)
+            if m is not None and m.kind == zcluster.MessageKind.NODE_UP:
+                break
+        assert m is not None and m.node_name == "logger-1"
+        mg.publish("zeek/cluster/logger/", zcluster.Event("Demo::ping", ["hi", zcluster.Count(1)]))
+        assert mg.publish_hrw("zeek/cluster/pool/logger", 42, zcluster.Event("Demo::hrw"))
+        assert mg.publish_rr("zeek/cluster/pool/logger", "k", zcluster.Event("Demo::rr"))
+        assert not mg.publish_hrw(WORKER_POOL, "k", zcluster.Event("Demo::hrw"))  # no worker up
+        with pytest.raises(zcluster.NotFound):
+            mg.publish_rr("no/such/pool", "k", zcluster.Event("Demo::rr"))
+        with pytest.raises(TypeError):
+            mg.publish("t", "not an event")
+
+        def names():
+            return [m.event.name for m in got if m.event is not None]
+
+        while len(names()) < 3 and time.monotonic() < end:
+            lg.poll(0.1)
+        assert names() == ["Demo::ping", "Demo::hrw", "Demo::rr"]
+        assert [m.event.args for m in got if m.event is not None][0] == ["hi", zcluster.Count(1)]
+
+        def boom(msg):
+            raise RuntimeError("from the callback")
+
+        lg.on_message(boom)
+        mg.publish("zeek/cluster/logger/", zcluster.Event("Demo::again"))
+        with pytest.raises(RuntimeError):
+            while time.monotonic() < end:
+                lg.poll(0.1)
+        lg.on_message(None)
+        mg.log("from the manager")
+        mg.close()
+        with pytest.raises(zcluster.ClosedError):
+            mg.publish("t", zcluster.Event("Demo::x"))
+        m = None
+        while time.monotonic() < end:
+            m = lg.next(timeout=0.1)
+            if m is not None and m.kind == zcluster.MessageKind.NODE_DOWN:
+                break
+        assert m is not None and m.node_name == "manager"
+        assert lg.nodes_up() == []
+    text = (tmp_path / "cluster.log").read_text()
+    assert "\tmanager\tfrom the manager\n" in text and "#close\t" in text
