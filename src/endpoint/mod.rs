@@ -725,6 +725,20 @@ impl Endpoint {
         self.shared.inbox.pop(timeout.map(|t| Instant::now() + t))
     }
 
+    /// Moves up to `max` waiting messages, in order, to the end of `out` under one lock
+    /// of the inbox (cheaper than `next` per message at high rates); waits up to `timeout`
+    /// for the first (`None`: returns at once). Returns how many it moved.
+    pub fn next_batch(
+        &self,
+        out: &mut Vec<Message>,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> usize {
+        self.shared
+            .inbox
+            .pop_batch(out, max, timeout.map(|t| Instant::now() + t))
+    }
+
     /// Messages waiting in the inbox.
     pub fn pending(&self) -> usize {
         self.shared.inbox.len()
@@ -746,9 +760,13 @@ impl Endpoint {
         };
         let mut n = 0;
         let mut deadline = Some(Instant::now() + timeout);
-        while let Some(m) = self.shared.inbox.pop(deadline) {
-            cb(m);
-            n += 1;
+        // Taken in batches: one lock of the inbox per batch, not per message.
+        let mut batch = Vec::new();
+        while self.shared.inbox.pop_batch(&mut batch, 256, deadline) > 0 {
+            for m in batch.drain(..) {
+                cb(m);
+                n += 1;
+            }
             deadline = None;
         }
         let mut slot = self.callback.lock();
