@@ -295,6 +295,28 @@ pub fn decode_prefix_with(input: &[u8], limits: &Limits) -> Result<(Value, usize
     Ok((v, d.pos))
 }
 
+/// Checks that `input` holds exactly one well-formed value, with default limits, exactly
+/// as `decode` would (same errors), without building it: scalars, strings and vectors are
+/// walked in place; only sets and tables are built, since their duplicate check needs the
+/// elements. This is what the endpoint runs on every incoming data message.
+pub fn validate(input: &[u8]) -> Result<()> {
+    let mut d = Decoder {
+        input,
+        pos: 0,
+        limits: Limits::default(),
+        values: 0,
+    };
+    d.skip(0)?;
+    if d.pos != input.len() {
+        return Err(Error::decode(format!(
+            "{} trailing byte(s) after the value at offset {}",
+            input.len() - d.pos,
+            d.pos
+        )));
+    }
+    Ok(())
+}
+
 struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
@@ -424,6 +446,70 @@ impl<'a> Decoder<'a> {
             }
         };
         Ok(v)
+    }
+
+    /// `value` without the result: the same checks, the same errors, no allocation except
+    /// for sets and tables (see `validate`).
+    fn skip(&mut self, depth: usize) -> Result<()> {
+        let at = self.pos;
+        match self.input.get(at) {
+            Some(0..=4 | 6..=10) | None => {
+                self.value(depth)?;
+            }
+            Some(5) => {
+                self.values += 1;
+                if self.values > self.limits.max_values {
+                    return Err(Error::decode(format!(
+                        "more than {} values (the size limit)",
+                        self.limits.max_values
+                    )));
+                }
+                self.pos += 1;
+                self.bytes("string")?;
+            }
+            Some(11) => {
+                self.values += 1;
+                if self.values > self.limits.max_values {
+                    return Err(Error::decode(format!(
+                        "more than {} values (the size limit)",
+                        self.limits.max_values
+                    )));
+                }
+                self.pos += 1;
+                let b = self.bytes("enum name")?;
+                if let Err(e) = std::str::from_utf8(b) {
+                    return Err(Error::decode(format!(
+                        "enum value at offset {at}: name is not UTF-8 (invalid byte at {})",
+                        e.valid_up_to()
+                    )));
+                }
+            }
+            Some(14) => {
+                self.values += 1;
+                if self.values > self.limits.max_values {
+                    return Err(Error::decode(format!(
+                        "more than {} values (the size limit)",
+                        self.limits.max_values
+                    )));
+                }
+                if depth >= self.limits.max_depth {
+                    return Err(Error::decode(format!(
+                        "{} at offset {at}: nesting deeper than {} (the depth limit)",
+                        TAG_NAMES[14], self.limits.max_depth
+                    )));
+                }
+                self.pos += 1;
+                let n = self.count("vector", 1)?;
+                for _ in 0..n {
+                    self.skip(depth + 1)?;
+                }
+            }
+            Some(_) => {
+                // Sets and tables (duplicates), unknown tags (the error): as `value`.
+                self.value(depth)?;
+            }
+        }
+        Ok(())
     }
 
     fn container(&mut self, tag: u8, at: usize, depth: usize) -> Result<Value> {
@@ -730,6 +816,37 @@ mod tests {
         }
         ok.push(0);
         assert!(decode(&ok).is_ok());
+    }
+
+    #[test]
+    fn validate_agrees_with_decode() {
+        let mut inputs: Vec<Vec<u8>> = golden_rows().into_iter().map(|r| r.3).collect();
+        // Every truncation and a few corruptions of each golden value, plus trailing bytes.
+        for b in inputs.clone() {
+            for cut in 0..b.len() {
+                inputs.push(b[..cut].to_vec());
+            }
+            let mut t = b.clone();
+            t.push(0);
+            inputs.push(t);
+            for i in 0..b.len() {
+                for x in [0u8, 0x0b, 0x0e, 0xff] {
+                    let mut c = b.clone();
+                    c[i] = x;
+                    inputs.push(c);
+                }
+            }
+        }
+        // Nesting beyond the depth limit.
+        let deep: Vec<u8> = std::iter::repeat([14u8, 1]).take(200).flatten().chain([0]).collect();
+        inputs.push(deep);
+        for b in &inputs {
+            match (decode(b), validate(b)) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(f)) => assert_eq!(e.message, f.message, "input {}", hex(b)),
+                (d, v) => panic!("decode {d:?} but validate {v:?} for {}", hex(b)),
+            }
+        }
     }
 
     #[test]

@@ -182,7 +182,45 @@ impl Event {
 
     /// The binary payload of a data message carrying this event.
     pub fn to_bytes(&self) -> Vec<u8> {
-        super::bin::encode_to_vec(&self.to_value())
+        let mut out = Vec::with_capacity(48 + self.name.len() + 16 * self.args.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the binary payload of a data message carrying this event: the encoding of
+    /// `to_value()`, written directly (no intermediate value, no copies of the arguments).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        use super::bin::{encode, write_varbyte};
+        const VECTOR: u8 = 14;
+        const COUNT: u8 = 2;
+        const STRING: u8 = 5;
+        out.push(VECTOR);
+        write_varbyte(3, out);
+        for _ in 0..2 {
+            out.push(COUNT);
+            out.extend_from_slice(&1u64.to_be_bytes());
+        }
+        out.push(VECTOR);
+        write_varbyte(if self.metadata.is_empty() { 2 } else { 3 }, out);
+        out.push(STRING);
+        write_varbyte(self.name.len() as u32, out);
+        out.extend_from_slice(self.name.as_bytes());
+        out.push(VECTOR);
+        write_varbyte(self.args.len() as u32, out);
+        for a in &self.args {
+            encode(a, out);
+        }
+        if !self.metadata.is_empty() {
+            out.push(VECTOR);
+            write_varbyte(self.metadata.len() as u32, out);
+            for (k, v) in &self.metadata {
+                out.push(VECTOR);
+                write_varbyte(2, out);
+                out.push(COUNT);
+                out.extend_from_slice(&k.to_be_bytes());
+                encode(v, out);
+            }
+        }
     }
 
     /// Decodes a data message payload as an event.
@@ -194,6 +232,26 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_encoding_equals_the_values_encoding() {
+        let mut with_meta = Event::with_args(
+            "Demo::ping",
+            vec![Value::String(b"hello".to_vec()), Value::Count(42)],
+        );
+        with_meta.set_network_timestamp(1_700_000_000_000_000_000);
+        with_meta.metadata.push((200, Value::Vector(vec![Value::Bool(true)])));
+        let long_name = Event::with_args("x".repeat(300), vec![Value::None; 200]);
+        for e in [
+            Event::new("Demo::empty"),
+            Event::with_args("Demo::ping", vec![Value::String(b"hello".to_vec()), Value::Count(42)]),
+            with_meta,
+            long_name,
+        ] {
+            assert_eq!(e.to_bytes(), crate::data::bin::encode_to_vec(&e.to_value()));
+            assert_eq!(Event::from_bytes(&e.to_bytes()).unwrap(), e);
+        }
+    }
 
     #[test]
     fn golden_demo_ping_matches_broker() {

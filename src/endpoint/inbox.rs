@@ -164,6 +164,48 @@ impl Inbox {
         }
     }
 
+    /// Moves up to `max` waiting messages to `out` under one lock, waiting until
+    /// `deadline` (None: do not wait) for the first. Returns how many it moved.
+    pub(crate) fn pop_batch(
+        &self,
+        out: &mut Vec<Message>,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> usize {
+        let mut st = self.state.lock();
+        loop {
+            if !st.q.is_empty() || max == 0 {
+                break;
+            }
+            match deadline {
+                None => return 0,
+                Some(_) if st.closed => return 0,
+                Some(d) => {
+                    if Instant::now() >= d || self.ready.wait_until(&mut st, d).timed_out() {
+                        break;
+                    }
+                }
+            }
+        }
+        let n = st.q.len().min(max);
+        let mut bounded = 0;
+        for m in st.q.drain(..n) {
+            bounded += usize::from(m.is_bounded());
+            out.push(m);
+        }
+        st.bounded -= bounded;
+        if st.q.is_empty() && st.signaled {
+            st.signaled = false;
+            let mut b = [0u8; 16];
+            while matches!((&self.rx).read(&mut b), Ok(n) if n > 0) {}
+        }
+        if st.io_waiting && st.bounded <= self.capacity / 2 {
+            st.io_waiting = false;
+            let _ = self.waker.wake();
+        }
+        n
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.state.lock().q.len()
     }

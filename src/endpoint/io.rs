@@ -204,6 +204,7 @@ struct Io {
     pending: VecDeque<Command>,
     deliveries: Vec<Message>,
     scratch: Vec<u8>,
+    targets: Vec<Token>,
     bye_counter: u64,
     shutdown: Option<Instant>,
     more_work: bool,
@@ -229,6 +230,7 @@ impl Io {
             pending: VecDeque::new(),
             deliveries: Vec::new(),
             scratch: Vec::new(),
+            targets: Vec::new(),
             bye_counter: 0,
             shutdown: None,
             more_work: false,
@@ -492,43 +494,58 @@ impl Io {
             .counters
             .published
             .fetch_add(1, Ordering::Relaxed);
-        self.scratch.clear();
-        if encode_frame(
-            &mut self.scratch,
-            self.shared.id,
-            receiver,
-            kind,
-            self.shared.opts.ttl,
-            topic,
-            payload,
-        )
-        .is_err()
-        {
-            return;
+        // Reused across publishes: no allocation per message.
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        targets.extend(
+            self.conns
+                .iter()
+                .filter(|(_, c)| {
+                    c.hs == Hs::Peered
+                        && c.alive()
+                        && (if receiver.is_nil() {
+                            filter_matches(&c.filter, topic)
+                        } else {
+                            c.peer_id == receiver
+                        })
+                })
+                .map(|(t, _)| *t),
+        );
+        let (id, ttl) = (self.shared.id, self.shared.opts.ttl);
+        if let [t] = targets[..] {
+            // One target (the common case): encode straight into its write buffer.
+            self.enqueue_with(t, true, |w| {
+                encode_frame(w, id, receiver, kind, ttl, topic, payload).is_ok()
+            });
+        } else if !targets.is_empty() {
+            let mut frame = std::mem::take(&mut self.scratch);
+            frame.clear();
+            if encode_frame(&mut frame, id, receiver, kind, ttl, topic, payload).is_ok() {
+                for &t in &targets {
+                    self.enqueue(t, &frame, true);
+                }
+            }
+            self.scratch = frame;
         }
-        let frame = std::mem::take(&mut self.scratch);
-        let targets: Vec<Token> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.hs == Hs::Peered
-                    && c.alive()
-                    && (if receiver.is_nil() {
-                        filter_matches(&c.filter, topic)
-                    } else {
-                        c.peer_id == receiver
-                    })
-            })
-            .map(|(t, _)| *t)
-            .collect();
-        for t in targets {
-            self.enqueue(t, &frame, true);
-        }
-        self.scratch = frame;
+        self.targets = targets;
     }
 
     /// Queues one envelope frame for a peer, applying its overflow policy to droppable ones.
     fn enqueue(&mut self, t: Token, frame: &[u8], droppable: bool) {
+        self.enqueue_with(t, droppable, |w| {
+            w.extend_from_slice(frame);
+            true
+        });
+    }
+
+    /// `enqueue` with the frame written by `write` straight into the peer's buffer (it
+    /// returns false, having written nothing, if the frame cannot be encoded).
+    fn enqueue_with(
+        &mut self,
+        t: Token,
+        droppable: bool,
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) {
         let cap = self.shared.opts.peer_buffer_size;
         let policy = self.shared.opts.peer_policy;
         let counters = &self.shared.counters;
@@ -575,11 +592,15 @@ impl Io {
                 }
             }
         }
-        let start = c.base + c.wbuf.len() as u64;
-        c.wbuf.extend_from_slice(frame);
+        let len0 = c.wbuf.len();
+        if !write(&mut c.wbuf) {
+            c.wbuf.truncate(len0);
+            return;
+        }
+        let start = c.base + len0 as u64;
         c.frames.push_back(Frame {
             start,
-            end: start + frame.len() as u64,
+            end: c.base + c.wbuf.len() as u64,
             droppable,
         });
         c.dirty = true;

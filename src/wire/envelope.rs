@@ -60,7 +60,7 @@ impl<'a> EnvelopeRef<'a> {
     /// I/O thread can choose whether to pay for the full check.
     pub fn validate_data(&self) -> Result<()> {
         if self.kind == EnvelopeType::Data {
-            crate::data::bin::decode(self.payload).map_err(|e| {
+            crate::data::bin::validate(self.payload).map_err(|e| {
                 Error::decode(format!("data envelope on '{}': {}", self.topic, e.message))
             })?;
         }
