@@ -154,6 +154,8 @@ struct ClusterHook {
     /// Endpoint id -> node name, for peers that said hello.
     peer_names: HashMap<EndpointId, String>,
     next_flush: Instant,
+    /// Data stores (`Cluster::create_store`): store traffic and peer losses go there first.
+    stores: Arc<crate::store::StoreService>,
 }
 
 impl ClusterHook {
@@ -258,6 +260,10 @@ fn cluster_msg(kind: MessageKind, peer: Option<EndpointId>, node: Option<&str>) 
 
 impl Hook for ClusterHook {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
+        // Stores: consumes command envelopes on store topics; sees (never consumes) statuses.
+        if self.stores.on_message(&msg, ctx) {
+            return;
+        }
         match msg.kind {
             MessageKind::PeerAdded => {
                 // Both ends say hello on peer_added, to the other's nodeid topic.
@@ -294,7 +300,8 @@ impl Hook for ClusterHook {
         }
     }
 
-    fn on_tick(&mut self, now: Instant, _ctx: &mut HookCtx) {
+    fn on_tick(&mut self, now: Instant, ctx: &mut HookCtx) {
+        self.stores.on_tick(now, ctx);
         if now < self.next_flush {
             return;
         }
@@ -308,7 +315,10 @@ impl Hook for ClusterHook {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        Some(self.next_flush)
+        Some(match self.stores.next_deadline() {
+            Some(s) => s.min(self.next_flush),
+            None => self.next_flush,
+        })
     }
 }
 
@@ -372,6 +382,7 @@ impl Runtime {
             nodeid_prefix: cl.options().nodeid_topic_prefix().to_string(),
             peer_names: HashMap::new(),
             next_flush: Instant::now(),
+            stores: cl.store_service().clone(),
         };
         let ep_opts = EndpointOptions {
             forwarding: false,
@@ -379,6 +390,7 @@ impl Runtime {
             ..EndpointOptions::default()
         };
         let endpoint = Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?;
+        cl.store_service().set_waker(endpoint.hook_waker());
 
         // Subscribe before listening or peering, so the first hello finds us subscribed.
         let mut topics = subscriptions_of(cl, cl.node_id());
