@@ -520,10 +520,16 @@ impl Store {
         on_clone: impl Fn(&StoreClone, i64) -> Result<T>,
     ) -> Result<T> {
         match &self.entry.role {
-            Role::Master(m) => match m.lock().as_ref() {
-                Some(m) => on_master(m),
-                None => Err(self.closed()),
-            },
+            Role::Master(m) => {
+                let mut g = m.lock();
+                let Some(m) = g.as_mut() else { return Err(self.closed()) };
+                // Expiry is exact for reads, whether or not the I/O thread ticked yet.
+                m.expire_due(now_ns());
+                let r = on_master(m);
+                drop(g);
+                self.service.kick();
+                r
+            }
             Role::Clone(c) => {
                 let deadline = Instant::now() + timeout;
                 let mut g = c.lock();
