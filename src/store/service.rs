@@ -43,6 +43,8 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+// One per store, in an Arc: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Role {
     Master(Mutex<Option<Master>>),
     Clone(Mutex<Option<StoreClone>>),
