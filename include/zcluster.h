@@ -24,6 +24,14 @@
 
 
 /**
+ * A store's backend (`Broker::BackendType`).
+ */
+typedef enum {
+    ZC_BACKEND_MEMORY = 0,
+    ZC_BACKEND_SQLITE = 1,
+} zc_backend;
+
+/**
  * What a message is (`zc_message_kind` reports it). Numbers are stable.
  */
 typedef enum {
@@ -251,6 +259,11 @@ typedef struct zc_node zc_node;
  * Calls on one handle are serialized internally, so it may be shared between threads.
  */
 typedef struct zc_options zc_options;
+
+/**
+ * A data store: a master or a clone (see `zc_cluster_create_store`).
+ */
+typedef struct zc_store zc_store;
 
 /**
  * An opaque Broker value (any of the 15 types).
@@ -1068,6 +1081,195 @@ const char *zc_last_error(void);
  * never freed twice. Any thread.
  */
 void zc_string_free(char *s);
+
+/**
+ * `Cluster::create_store(name, persistent)`: on the master node (or when the cluster is
+ * not enabled) a master usable at once, its SQLite file created if missing when the
+ * backend is SQLite; elsewhere a clone that answers reads once its master's node is
+ * connected. May be called before or after `zc_cluster_start`; creating a store again
+ * gives a new handle to the same store. `*out` is a new handle, freed with
+ * `zc_store_free`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STORE (a
+ * name with path characters for a file-backed store, a corrupt or unwritable SQLite
+ * file, a missing directory), ZC_ERR_NOT_FOUND (the master node is not in the layout),
+ * ZC_ERR_STATE (no master node: no manager and no `Cluster::default_master_node`).
+ * Any thread.
+ */
+zc_result zc_cluster_create_store(const zc_cluster *cl,
+                                  const char *name,
+                                  bool persistent,
+                                  zc_store **out);
+
+/**
+ * Frees a store handle (the store itself lives on in its cluster). NULL is a no-op.
+ */
+void zc_store_free(zc_store *store);
+
+/**
+ * The store's name, freed with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_store_name(const zc_store *store, char **out);
+
+/**
+ * `StoreInfo$master`: whether this handle is the master (else a clone).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_store_is_master(const zc_store *store, bool *out);
+
+/**
+ * `StoreInfo$backend`: the backend the record asks for (a clone keeps its copy in
+ * memory whatever its master uses). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_store_backend(const zc_store *store, zc_backend *out);
+
+/**
+ * `StoreInfo$master_node` ("" outside a cluster), freed with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_store_master_node(const zc_store *store, char **out);
+
+/**
+ * `StoreInfo$options$sqlite$path` ("" when not set), freed with `zc_string_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_store_sqlite_path(const zc_store *store, char **out);
+
+/**
+ * `StoreInfo$clone_resync_interval`, `$clone_stale_interval` and
+ * `$clone_mutation_buffer_interval`, in seconds. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_store_clone_intervals(const zc_store *store,
+                                   double *resync,
+                                   double *stale,
+                                   double *mutation_buffer);
+
+/**
+ * Sets `key` to `value` (both borrowed). On a master the write is applied (and, with
+ * SQLite, committed to disk) before this returns; on a clone it is sent to the master
+ * (or buffered up to `clone_mutation_buffer_interval` while it has none).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (negative expiry),
+ * ZC_ERR_STORE (backend failure; a clone without master and no buffering), ZC_ERR_CLOSED.
+ */
+zc_result zc_store_put(const zc_store *store,
+                       const zc_value *key,
+                       const zc_value *value,
+                       int64_t expiry_ms);
+
+/**
+ * Sets `key` only if it is absent; `*inserted` says whether it was. On a clone this asks
+ * the master and waits for its answer (up to 10 s: ZC_ERR_TIMEOUT). Errors as
+ * `zc_store_put`, plus ZC_ERR_TIMEOUT.
+ */
+zc_result zc_store_put_unique(const zc_store *store,
+                              const zc_value *key,
+                              const zc_value *value,
+                              int64_t expiry_ms,
+                              bool *inserted);
+
+/**
+ * The value of `key` as a new handle (free with `zc_value_free`). A clone waits up to
+ * `timeout_ms` for its first snapshot (ZC_ERR_TIMEOUT). Errors: ZC_ERR_NOT_FOUND (no such
+ * key), ZC_ERR_STORE (a stale clone: the message says since when), ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT, ZC_ERR_CLOSED.
+ */
+zc_result zc_store_get(const zc_store *store,
+                       const zc_value *key,
+                       int64_t timeout_ms,
+                       zc_value **out);
+
+/**
+ * An element inside the value of `key` (Broker's `get_index_from_value`): a vector
+ * element by count index, a table value by key, a set membership as bool. Errors as
+ * `zc_store_get`, plus ZC_ERR_TYPE (the value is not a container).
+ */
+zc_result zc_store_get_index(const zc_store *store,
+                             const zc_value *key,
+                             const zc_value *index,
+                             int64_t timeout_ms,
+                             zc_value **out);
+
+/**
+ * Whether `key` exists. Errors as `zc_store_get` (never ZC_ERR_NOT_FOUND).
+ */
+zc_result zc_store_exists(const zc_store *store,
+                          const zc_value *key,
+                          int64_t timeout_ms,
+                          bool *out);
+
+/**
+ * Every key, as a new set value (free with `zc_value_free`). Errors as `zc_store_get`.
+ */
+zc_result zc_store_keys(const zc_store *store, int64_t timeout_ms, zc_value **out);
+
+/**
+ * Removes `key` (absent: nothing happens). Errors as `zc_store_put`.
+ */
+zc_result zc_store_erase(const zc_store *store, const zc_value *key);
+
+/**
+ * Removes every key. Errors as `zc_store_put`.
+ */
+zc_result zc_store_clear(const zc_store *store);
+
+/**
+ * Adds `amount` (count, integer, real or timespan) to the value of `key`, starting
+ * from zero when absent. Errors as `zc_store_put`, plus ZC_ERR_TYPE (the value is of
+ * another type).
+ */
+zc_result zc_store_increment(const zc_store *store,
+                             const zc_value *key,
+                             const zc_value *amount,
+                             int64_t expiry_ms);
+
+/**
+ * Subtracts `amount` from the value of `key`. Errors as `zc_store_increment`, plus
+ * ZC_ERR_NOT_FOUND (a missing key).
+ */
+zc_result zc_store_decrement(const zc_store *store,
+                             const zc_value *key,
+                             const zc_value *amount,
+                             int64_t expiry_ms);
+
+/**
+ * Appends the string `s` to the string value of `key` (absent: ""). Errors as
+ * `zc_store_increment`.
+ */
+zc_result zc_store_append(const zc_store *store,
+                          const zc_value *key,
+                          const zc_value *s,
+                          int64_t expiry_ms);
+
+/**
+ * Inserts `index` into the set value of `key` (`value` NULL), or `index -> value` into
+ * its table value; an absent key starts as an empty set or table. Errors as
+ * `zc_store_increment`.
+ */
+zc_result zc_store_insert_into(const zc_store *store,
+                               const zc_value *key,
+                               const zc_value *index,
+                               const zc_value *value,
+                               int64_t expiry_ms);
+
+/**
+ * Removes `index` from the set or table value of `key`. Errors as `zc_store_decrement`.
+ */
+zc_result zc_store_remove_from(const zc_store *store,
+                               const zc_value *key,
+                               const zc_value *index,
+                               int64_t expiry_ms);
+
+/**
+ * Appends `value` to the vector value of `key` (absent: an empty vector). Errors as
+ * `zc_store_increment`.
+ */
+zc_result zc_store_push(const zc_store *store,
+                        const zc_value *key,
+                        const zc_value *value,
+                        int64_t expiry_ms);
+
+/**
+ * Removes the last element of the vector value of `key`. Errors as `zc_store_decrement`.
+ */
+zc_result zc_store_pop(const zc_store *store, const zc_value *key, int64_t expiry_ms);
 
 /**
  * Creates a `none` value in `*out`. Errors: ZC_ERR_NULL.

@@ -15,6 +15,8 @@ pub use options::{Options, CONNECT_RETRY_ENV};
 
 use crate::error::Result;
 use crate::layout::{Layout, NodeType};
+use crate::store::{Backend, MemoryBackend, SqliteBackend, Store, StoreInfo, StoreService};
+use std::collections::BTreeMap;
 use once_cell::sync::OnceCell;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,10 @@ pub struct Cluster {
     identity: Identity,
     peer_retry: Duration,
     runtime: OnceCell<runtime::Runtime>,
+    /// The stores of this node; its endpoint's hook drives them once started.
+    stores: Arc<StoreService>,
+    /// `Cluster::stores`: preconfigured records and the stores created so far.
+    store_table: parking_lot::Mutex<BTreeMap<String, StoreInfo<Store>>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -66,12 +72,15 @@ impl Cluster {
         let options = explicit.layered_over(&layout);
         let identity = Identity::resolve(&layout, node, options.node(), env_node)?;
         let peer_retry = options.peer_retry(env_connect_retry);
+        let stores = StoreService::new(crate::wire::EndpointId::parse(identity.node_id())?);
         Ok(Cluster {
             layout,
             options,
             identity,
             peer_retry,
             runtime: OnceCell::new(),
+            stores,
+            store_table: parking_lot::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -154,6 +163,80 @@ impl Cluster {
     /// `Cluster::log(msg)`.
     pub fn log(&self, message: &str) -> Result<()> {
         self.running()?.log(self, message)
+    }
+
+    pub(crate) fn store_service(&self) -> &Arc<StoreService> {
+        &self.stores
+    }
+
+    /// The `store_defaults` `create_store` uses: the `Cluster::default_*` store options
+    /// and `Broker::default_clone_*_interval`.
+    pub fn store_defaults(&self) -> Result<crate::store::StoreDefaults> {
+        let o = &self.options;
+        Ok(crate::store::StoreDefaults {
+            default_backend: o.backend("Cluster::default_backend")?,
+            default_persistent_backend: o.backend("Cluster::default_persistent_backend")?,
+            default_master_node: o.default_master_node().to_string(),
+            default_store_dir: o.default_store_dir().to_string(),
+            default_clone_resync_interval: o.interval_ns("Broker::default_clone_resync_interval"),
+            default_clone_stale_interval: o.interval_ns("Broker::default_clone_stale_interval"),
+            default_clone_mutation_buffer_interval: o
+                .interval_ns("Broker::default_clone_mutation_buffer_interval"),
+        })
+    }
+
+    /// Pre-configures an entry of `Cluster::stores` (before `create_store` of its name):
+    /// its master node, backend, options and clone intervals override the defaults.
+    pub fn set_store_info(&self, name: &str, info: StoreInfo<Store>) {
+        self.store_table.lock().insert(name.to_string(), info);
+    }
+
+    /// `Cluster::stores[name]`, if configured or created.
+    pub fn store_info(&self, name: &str) -> Option<StoreInfo<Store>> {
+        self.store_table.lock().get(name).cloned()
+    }
+
+    /// `Cluster::create_store(name, persistent)`: on the master node (or outside a
+    /// cluster) attaches a master usable at once (SQLite files are created if missing);
+    /// elsewhere a clone, which answers reads once its master's node is connected and it
+    /// received the snapshot (`Store::get` waits for that up to its timeout). May be
+    /// called before or after `start`. Creating a store again returns the same record.
+    pub fn create_store(&self, name: &str, persistent: bool) -> Result<StoreInfo<Store>> {
+        if let Some(i) = self.store_table.lock().get(name) {
+            if i.store.is_some() {
+                return Ok(i.clone());
+            }
+        }
+        let defaults = self.store_defaults()?;
+        let layout = &self.layout;
+        let view = crate::store::ClusterView {
+            enabled: self.is_enabled(),
+            local_node: self.node_name(),
+            nodes: layout.nodes.keys().map(String::as_str).collect(),
+            managers: layout.nodes_with_type(NodeType::Manager),
+        };
+        let mut info = crate::store::resolve_store(name, persistent, &self.store_table.lock(), &defaults, &view)?;
+        let store = if info.master {
+            let backend: Box<dyn Backend> = match info.backend {
+                crate::store::BackendKind::Memory => Box::new(MemoryBackend::new()),
+                crate::store::BackendKind::Sqlite => {
+                    Box::new(SqliteBackend::open(info.sqlite_path()?, &info.options.sqlite)?)
+                }
+            };
+            self.stores.attach_master(name, backend)?
+        } else {
+            self.stores.attach_clone(name, info.clone_config())?
+        };
+        info.store = Some(store);
+        self.store_table.lock().insert(name.to_string(), info.clone());
+        Ok(info)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Store handles may outlive the cluster: they report Closed from now on.
+        self.stores.close();
     }
 }
 

@@ -169,6 +169,22 @@ const SPECS: &[Spec] = &[
         kind: Kind::Pattern,
         default: "(TimeMachine::command|Drop::.*)",
     },
+    // Broker's clone timing, the defaults of `Cluster::StoreInfo`'s clone_* fields.
+    Spec {
+        name: "Broker::default_clone_resync_interval",
+        kind: Kind::Interval,
+        default: "10.0 secs",
+    },
+    Spec {
+        name: "Broker::default_clone_stale_interval",
+        kind: Kind::Interval,
+        default: "5.0 mins",
+    },
+    Spec {
+        name: "Broker::default_clone_mutation_buffer_interval",
+        kind: Kind::Interval,
+        default: "2.0 mins",
+    },
     Spec {
         name: "Cluster::worker2proxy_events",
         kind: Kind::Pattern,
@@ -451,6 +467,24 @@ impl Options {
 
     pub fn default_store_dir(&self) -> &str {
         self.string("Cluster::default_store_dir")
+    }
+
+    /// An interval option in nanoseconds (the store core's unit); 0 if unset or not an
+    /// interval. Negative values stay negative (e.g. a stale interval of "never").
+    pub fn interval_ns(&self, name: &str) -> i64 {
+        match self.values.get(name) {
+            Some(OptionValue::Interval(s)) if s.is_finite() => (s * 1e9) as i64,
+            _ => 0,
+        }
+    }
+
+    /// `Cluster::default_backend` or `Cluster::default_persistent_backend` (Broker::...).
+    pub fn backend(&self, name: &str) -> Result<crate::store::BackendKind> {
+        match self.values.get(name) {
+            Some(OptionValue::Enum(e)) => crate::store::BackendKind::from_zeek_name(e)
+                .map_err(|err| Error::new(err.kind, format!("option {name}: {}", err.message))),
+            _ => Err(Error::invalid(format!("option {name} is not a backend"))),
+        }
     }
 
     pub fn default_master_node(&self) -> &str {

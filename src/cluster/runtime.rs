@@ -232,6 +232,8 @@ struct ClusterHook {
     peers: std::collections::BTreeMap<EndpointId, PeerInfo>,
     options: super::Options,
     next_flush: Instant,
+    /// Data stores (`Cluster::create_store`): store traffic and peer losses go there first.
+    stores: Arc<crate::store::StoreService>,
 }
 
 impl ClusterHook {
@@ -392,6 +394,10 @@ impl ClusterHook {
 
 impl Hook for ClusterHook {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
+        // Stores: consumes command envelopes on store topics; sees (never consumes) statuses.
+        if self.stores.on_message(&msg, ctx) {
+            return;
+        }
         match msg.kind {
             MessageKind::PeerAdded => {
                 if let Some(p) = msg.peer.as_ref() {
@@ -441,7 +447,8 @@ impl Hook for ClusterHook {
         }
     }
 
-    fn on_tick(&mut self, now: Instant, _ctx: &mut HookCtx) {
+    fn on_tick(&mut self, now: Instant, ctx: &mut HookCtx) {
+        self.stores.on_tick(now, ctx);
         if now < self.next_flush {
             return;
         }
@@ -455,7 +462,10 @@ impl Hook for ClusterHook {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        Some(self.next_flush)
+        Some(match self.stores.next_deadline() {
+            Some(s) => s.min(self.next_flush),
+            None => self.next_flush,
+        })
     }
 }
 
@@ -525,6 +535,7 @@ impl Runtime {
             peers: std::collections::BTreeMap::new(),
             options: cl.options().clone(),
             next_flush: Instant::now(),
+            stores: cl.store_service().clone(),
         };
         let ep_opts = EndpointOptions {
             forwarding: false,
@@ -532,6 +543,7 @@ impl Runtime {
             ..EndpointOptions::default()
         };
         let endpoint = Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?;
+        cl.store_service().set_waker(endpoint.hook_waker());
 
         // Subscribe before listening or peering, so the first hello finds us subscribed.
         let mut topics = subscriptions_of(cl, cl.node_id());

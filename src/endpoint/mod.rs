@@ -430,6 +430,17 @@ pub trait Hook: Send {
     }
 }
 
+/// Wakes an endpoint's I/O thread (see `Endpoint::hook_waker`). Harmless after the
+/// endpoint closed.
+#[derive(Clone)]
+pub struct HookWaker(Arc<mio::Waker>);
+
+impl HookWaker {
+    pub fn wake(&self) {
+        let _ = self.0.wake();
+    }
+}
+
 /// What a hook may do from the I/O thread.
 pub struct HookCtx {
     id: EndpointId,
@@ -547,6 +558,12 @@ impl Endpoint {
 
     pub fn id(&self) -> EndpointId {
         self.shared.id
+    }
+
+    /// A handle that makes the I/O thread run a turn (and so its hook's `on_tick`) soon,
+    /// for hooks whose state host threads change (data stores).
+    pub fn hook_waker(&self) -> HookWaker {
+        HookWaker(self.shared.waker.clone())
     }
 
     pub fn options(&self) -> &EndpointOptions {

@@ -26,7 +26,7 @@ pub struct zc_cluster {
     _private: [u8; 0],
 }
 
-static CLUSTERS: Registry<Cluster> = Registry::new(kind::CLUSTER, "zc_cluster");
+pub(crate) static CLUSTERS: Registry<Cluster> = Registry::new(kind::CLUSTER, "zc_cluster");
 
 /// Creates the cluster view of `layout` for node `node_name`; NULL takes the name from a
 /// set `Cluster::node` option, else from the `CLUSTER_NODE` environment variable (unset or

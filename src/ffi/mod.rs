@@ -16,6 +16,7 @@ pub mod handle;
 pub mod layout;
 pub mod options;
 pub mod result;
+pub mod store;
 pub mod strings;
 pub mod value;
 

@@ -383,6 +383,14 @@ impl StoreClone {
         self.expire_stalled(now);
     }
 
+    /// Asks for a master now (e.g. a new peering appeared) instead of at the next resync;
+    /// nothing while one is attached.
+    pub fn resync_now(&mut self) {
+        if self.master.is_none() {
+            self.request_master();
+        }
+    }
+
     pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outgoing)
     }

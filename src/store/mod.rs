@@ -30,6 +30,7 @@ pub mod channel;
 pub mod master;
 pub mod clone;
 pub mod info;
+pub mod service;
 
 pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,
@@ -39,6 +40,7 @@ pub use clone::{StoreClone, CloneConfig, CloneStatus, LostMutation};
 pub use command::{Command, CommandTag, EntityId, InternalCommand, Snapshot};
 pub use info::{resolve_store, BackendOptions, ClusterView, StoreDefaults, StoreInfo};
 pub use master::{ChannelConfig, Master};
+pub use service::{Store, StoreService};
 
 use crate::data::Value;
 
