@@ -7,13 +7,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cluster;
-pub mod log;
 pub mod data;
 pub mod endpoint;
 pub mod error;
 pub mod ffi;
 pub mod json;
 pub mod layout;
+pub mod log;
 pub mod store;
 pub mod wire;
 

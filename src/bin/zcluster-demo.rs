@@ -23,9 +23,18 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let get = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let result = match get("--node") {
-        Some(name) => run_node(&name, &get("--layout").unwrap_or_default(), &get("--dir").unwrap_or_default()),
+        Some(name) => run_node(
+            &name,
+            &get("--layout").unwrap_or_default(),
+            &get("--dir").unwrap_or_default(),
+        ),
         None => run_demo(get("--dir")),
     };
     if let Err(e) = result {
@@ -35,7 +44,9 @@ fn main() {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 struct NodeProc {
@@ -62,10 +73,23 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
     std::fs::write(&layout_path, &layout_text).map_err(|e| e.to_string())?;
     let layout = Layout::load(&layout_path).map_err(|e| e.to_string())?;
 
-    println!("zcluster {} demo: a cluster on loopback, one process per node", zcluster::VERSION);
-    println!("layout {} ({} nodes):", layout_path.display(), layout.nodes.len());
+    println!(
+        "zcluster {} demo: a cluster on loopback, one process per node",
+        zcluster::VERSION
+    );
+    println!(
+        "layout {} ({} nodes):",
+        layout_path.display(),
+        layout.nodes.len()
+    );
     for (name, n) in &layout.nodes {
-        println!("  {:<9} {:<8} {}:{}", name, n.node_type.name(), n.ip, n.p.number);
+        println!(
+            "  {:<9} {:<8} {}:{}",
+            name,
+            n.node_type.name(),
+            n.ip,
+            n.p.number
+        );
     }
     println!();
 
@@ -102,7 +126,10 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
     let outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            break Err(format!("the demo did not finish within {}s", LIMIT.as_secs()));
+            break Err(format!(
+                "the demo did not finish within {}s",
+                LIMIT.as_secs()
+            ));
         }
         let Ok((node, line)) = rx.recv_timeout(left) else {
             break Err("every node exited before the demo finished".to_string());
@@ -151,7 +178,10 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
 
     let log = dir.join("cluster.log");
     let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-    println!("\n--- {} (written by logger-1, Zeek's ASCII log format) ---", log.display());
+    println!(
+        "\n--- {} (written by logger-1, Zeek's ASCII log format) ---",
+        log.display()
+    );
     print!("{text}");
     println!("\ndemo finished: every node came up, events flowed, the log was written, worker-2's loss was seen");
     Ok(())
@@ -160,7 +190,8 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
 /// One node: prints what happens to it, one line per thing, until stdin closes.
 fn run_node(name: &str, layout_path: &str, dir: &str) -> Result<(), String> {
     let layout = Arc::new(Layout::load(layout_path).map_err(|e| e.to_string())?);
-    let cl = Cluster::new(layout.clone(), Some(name), &Options::new()).map_err(|e| e.to_string())?;
+    let cl =
+        Cluster::new(layout.clone(), Some(name), &Options::new()).map_err(|e| e.to_string())?;
     cl.start_in(Some(dir.into())).map_err(|e| e.to_string())?;
     let rt = cl.running().map_err(|e| e.to_string())?;
     let ep = rt.endpoint();
@@ -175,7 +206,11 @@ fn run_node(name: &str, layout_path: &str, dir: &str) -> Result<(), String> {
     let q = quit.clone();
     std::thread::spawn(move || {
         let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+        while std::io::stdin()
+            .read_line(&mut sink)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
             sink.clear();
         }
         q.store(true, Ordering::SeqCst);
@@ -195,21 +230,40 @@ fn run_node(name: &str, layout_path: &str, dir: &str) -> Result<(), String> {
         let came_up = m.kind == MessageKind::NodeUp;
         match m.kind {
             MessageKind::NodeUp => {
-                say(&format!("node_up {} (worker_count {})", m.node.unwrap_or_default(), cl.worker_count()));
+                say(&format!(
+                    "node_up {} (worker_count {})",
+                    m.node.unwrap_or_default(),
+                    cl.worker_count()
+                ));
             }
             MessageKind::NodeDown => {
-                say(&format!("node_down {} (worker_count {})", m.node.unwrap_or_default(), cl.worker_count()));
+                say(&format!(
+                    "node_down {} (worker_count {})",
+                    m.node.unwrap_or_default(),
+                    cl.worker_count()
+                ));
             }
             MessageKind::Data => {
-                let Ok(ev) = Event::from_bytes(&m.payload) else { continue };
+                let Ok(ev) = Event::from_bytes(&m.payload) else {
+                    continue;
+                };
                 match ev.name.as_str() {
                     "Demo::ping" if is_worker => {
-                        say(&format!("got Demo::ping on {}; answering the manager", m.topic));
+                        say(&format!(
+                            "got Demo::ping on {}; answering the manager",
+                            m.topic
+                        ));
                         let _ = cl.log(&format!("{name} got the manager's ping"));
-                        let pong = Event::with_args("Demo::pong", vec![Value::String(name.as_bytes().to_vec())]);
+                        let pong = Event::with_args(
+                            "Demo::pong",
+                            vec![Value::String(name.as_bytes().to_vec())],
+                        );
                         let _ = rt.publish(&cl.node_topic("manager"), &pong);
                     }
-                    "Demo::work" => say(&format!("got Demo::work {:?} through the worker pool (HRW)", ev.args[0])),
+                    "Demo::work" => say(&format!(
+                        "got Demo::work {:?} through the worker pool (HRW)",
+                        ev.args[0]
+                    )),
                     "Demo::pong" if is_manager => {
                         pongs += 1;
                         say(&format!("got Demo::pong from {:?}", text(&ev.args[0])));
@@ -227,7 +281,10 @@ fn run_node(name: &str, layout_path: &str, dir: &str) -> Result<(), String> {
             pinged = true;
             let _ = cl.log("manager: the whole cluster is up");
             say("the whole cluster is up: publishing Demo::ping to zeek/cluster/worker and 4 Demo::work through the worker pool");
-            let _ = rt.publish("zeek/cluster/worker", &Event::with_args("Demo::ping", vec![]));
+            let _ = rt.publish(
+                "zeek/cluster/worker",
+                &Event::with_args("Demo::ping", vec![]),
+            );
             for k in 1..=4u64 {
                 let ev = Event::with_args("Demo::work", vec![Value::Count(k)]);
                 let _ = rt.publish_hrw("zeek/cluster/pool/worker", &Value::Count(k), &ev);

@@ -74,9 +74,15 @@ pub fn routes_from(cl: &Cluster, from: NodeType) -> Result<Vec<Route>> {
 
 fn compile(cl: &Cluster, option: &str) -> Result<Regex> {
     let text = cl.options().get_text(option)?;
-    let src = text.strip_prefix('/').and_then(|t| t.strip_suffix('/')).unwrap_or(&text);
-    Regex::new(&format!("^(?:{src})$"))
-        .map_err(|e| Error::parse(format!("{option}: /{src}/ is not a pattern zcluster can use: {e}")))
+    let src = text
+        .strip_prefix('/')
+        .and_then(|t| t.strip_suffix('/'))
+        .unwrap_or(&text);
+    Regex::new(&format!("^(?:{src})$")).map_err(|e| {
+        Error::parse(format!(
+            "{option}: /{src}/ is not a pattern zcluster can use: {e}"
+        ))
+    })
 }
 
 /// Who a node initiates peerings with in Bro 2.5 (`setup-connections.bro`): its

@@ -16,8 +16,8 @@ pub use options::{Options, CONNECT_RETRY_ENV};
 use crate::error::Result;
 use crate::layout::{Layout, NodeType};
 use crate::store::{Backend, MemoryBackend, SqliteBackend, Store, StoreInfo, StoreService};
-use std::collections::BTreeMap;
 use once_cell::sync::OnceCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,9 +155,9 @@ impl Cluster {
 
     /// The running node, or a `State` error before `start`.
     pub fn running(&self) -> Result<&runtime::Runtime> {
-        self.runtime
-            .get()
-            .ok_or_else(|| crate::Error::state("the cluster node is not started (call start first)"))
+        self.runtime.get().ok_or_else(|| {
+            crate::Error::state("the cluster node is not started (call start first)")
+        })
     }
 
     /// `Cluster::log(msg)`.
@@ -215,20 +215,29 @@ impl Cluster {
             nodes: layout.nodes.keys().map(String::as_str).collect(),
             managers: layout.nodes_with_type(NodeType::Manager),
         };
-        let mut info = crate::store::resolve_store(name, persistent, &self.store_table.lock(), &defaults, &view)?;
+        let mut info = crate::store::resolve_store(
+            name,
+            persistent,
+            &self.store_table.lock(),
+            &defaults,
+            &view,
+        )?;
         let store = if info.master {
             let backend: Box<dyn Backend> = match info.backend {
                 crate::store::BackendKind::Memory => Box::new(MemoryBackend::new()),
-                crate::store::BackendKind::Sqlite => {
-                    Box::new(SqliteBackend::open(info.sqlite_path()?, &info.options.sqlite)?)
-                }
+                crate::store::BackendKind::Sqlite => Box::new(SqliteBackend::open(
+                    info.sqlite_path()?,
+                    &info.options.sqlite,
+                )?),
             };
             self.stores.attach_master(name, backend)?
         } else {
             self.stores.attach_clone(name, info.clone_config())?
         };
         info.store = Some(store);
-        self.store_table.lock().insert(name.to_string(), info.clone());
+        self.store_table
+            .lock()
+            .insert(name.to_string(), info.clone());
         Ok(info)
     }
 }

@@ -169,6 +169,11 @@ const SPECS: &[Spec] = &[
         kind: Kind::Pattern,
         default: "(TimeMachine::command|Drop::.*)",
     },
+    Spec {
+        name: "Cluster::worker2proxy_events",
+        kind: Kind::Pattern,
+        default: "EMPTY",
+    },
     // Broker's clone timing, the defaults of `Cluster::StoreInfo`'s clone_* fields.
     Spec {
         name: "Broker::default_clone_resync_interval",
@@ -184,11 +189,6 @@ const SPECS: &[Spec] = &[
         name: "Broker::default_clone_mutation_buffer_interval",
         kind: Kind::Interval,
         default: "2.0 mins",
-    },
-    Spec {
-        name: "Cluster::worker2proxy_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
     },
 ];
 
@@ -206,10 +206,32 @@ pub fn is_known(name: &str) -> bool {
 }
 
 fn unknown(name: &str) -> String {
+    let hint = names()
+        .map(|n| (edit_distance(name, n), n))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, n)| format!("did you mean {n}? "))
+        .unwrap_or_default();
     format!(
-        "unknown option \"{name}\" (expected one of: {})",
+        "unknown option \"{name}\" ({hint}expected one of: {})",
         names().collect::<Vec<_>>().join(", ")
     )
+}
+
+/// Levenshtein distance over bytes (option names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn kind_value(kind: Kind, default: &str) -> OptionValue {

@@ -64,7 +64,12 @@ pub struct PoolSpec {
 
 impl PoolSpec {
     pub fn new(topic: impl Into<String>, node_type: PoolNodeType) -> PoolSpec {
-        PoolSpec { topic: topic.into(), node_type, max_nodes: None, exclusive: false }
+        PoolSpec {
+            topic: topic.into(),
+            node_type,
+            max_nodes: None,
+            exclusive: false,
+        }
     }
     /// `Cluster::worker_pool_spec`.
     pub fn worker() -> PoolSpec {
@@ -177,14 +182,22 @@ impl Pool {
                 self.alive_count += 1;
             }
             self.by_name.insert(name.to_string(), self.nodes.len());
-            self.nodes.push(PoolNode { name: name.to_string(), alias, site_id, alive, topic });
+            self.nodes.push(PoolNode {
+                name: name.to_string(),
+                alias,
+                site_id,
+                alive,
+                topic,
+            });
             return;
         }
     }
 
     /// `mark_pool_node_alive`. Returns false if `name` is not a member.
     fn mark_alive(&mut self, name: &str) -> bool {
-        let Some(&i) = self.by_name.get(name) else { return false };
+        let Some(&i) = self.by_name.get(name) else {
+            return false;
+        };
         let n = &mut self.nodes[i];
         if !n.alive {
             n.alive = true;
@@ -196,7 +209,9 @@ impl Pool {
 
     /// `mark_pool_node_dead`.
     fn mark_dead(&mut self, name: &str) -> bool {
-        let Some(&i) = self.by_name.get(name) else { return false };
+        let Some(&i) = self.by_name.get(name) else {
+            return false;
+        };
         let n = &mut self.nodes[i];
         if n.alive {
             n.alive = false;
@@ -338,7 +353,10 @@ impl Pools {
     }
     /// The pool whose spec has this topic.
     pub fn by_topic(&self, topic: &str) -> Option<PoolId> {
-        self.pools.iter().position(|p| p.spec.topic == topic).map(PoolId)
+        self.pools
+            .iter()
+            .position(|p| p.spec.topic == topic)
+            .map(PoolId)
     }
     /// Registered pools with their ids, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = (PoolId, &Pool)> {
@@ -346,21 +364,32 @@ impl Pools {
     }
     /// The topics of the pools `node` belongs to (what setup-subscriptions subscribes).
     pub fn topics_of(&self, node: &str) -> Vec<String> {
-        self.pools.iter().filter(|p| p.contains(node)).map(|p| p.spec.topic.clone()).collect()
+        self.pools
+            .iter()
+            .filter(|p| p.contains(node))
+            .map(|p| p.spec.topic.clone())
+            .collect()
     }
 
     /// Zeek's pool membership assignment (`pools.zeek`, `zeek_init` priority -5) over the
     /// layout's nodes (`(name, type)`, any order). Fails as Zeek's `Reporter::fatal` does:
     /// a pool of a type other than worker/proxy/logger, `exclusive` without `max_nodes`,
     /// or not enough nodes for the exclusive pools. Membership is fixed afterwards.
-    pub fn assign(&mut self, layout: &[(String, PoolNodeType)], opts: &AssignOptions<'_>) -> Result<()> {
+    pub fn assign(
+        &mut self,
+        layout: &[(String, PoolNodeType)],
+        opts: &AssignOptions<'_>,
+    ) -> Result<()> {
         if self.assigned {
             return Err(Error::state("pool membership is already assigned"));
         }
         // Eligible nodes per type, name-sorted by bytes (strcmp), as nodes_with_type.
         let with_type = |t: PoolNodeType| -> Vec<String> {
-            let mut v: Vec<String> =
-                layout.iter().filter(|(_, nt)| *nt == t).map(|(n, _)| n.clone()).collect();
+            let mut v: Vec<String> = layout
+                .iter()
+                .filter(|(_, nt)| *nt == t)
+                .map(|(n, _)| n.clone())
+                .collect();
             v.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             v
         };
@@ -369,10 +398,23 @@ impl Pools {
             next_idx: usize,
             excluded: usize,
         }
-        let types = [PoolNodeType::Worker, PoolNodeType::Proxy, PoolNodeType::Logger];
+        let types = [
+            PoolNodeType::Worker,
+            PoolNodeType::Proxy,
+            PoolNodeType::Logger,
+        ];
         let mut elig: HashMap<PoolNodeType, Tracking> = types
             .iter()
-            .map(|&t| (t, Tracking { eligible: with_type(t), next_idx: 0, excluded: 0 }))
+            .map(|&t| {
+                (
+                    t,
+                    Tracking {
+                        eligible: with_type(t),
+                        next_idx: 0,
+                        excluded: 0,
+                    },
+                )
+            })
             .collect();
         if opts.manager_is_logger {
             if let Some(m) = with_type(PoolNodeType::Manager).into_iter().next() {
@@ -384,7 +426,13 @@ impl Pools {
 
         // sort(registered_pools, pool_sorter): strcmp on the topic.
         let mut order: Vec<usize> = (0..self.pools.len()).collect();
-        order.sort_by(|&a, &b| self.pools[a].spec.topic.as_bytes().cmp(self.pools[b].spec.topic.as_bytes()));
+        order.sort_by(|&a, &b| {
+            self.pools[a]
+                .spec
+                .topic
+                .as_bytes()
+                .cmp(self.pools[b].spec.topic.as_bytes())
+        });
 
         for &i in &order {
             let spec = &self.pools[i].spec;
@@ -419,7 +467,12 @@ impl Pools {
             }
         }
 
-        let topic_of = |name: &str| format!("{}{}{}", opts.node_topic_prefix, name, opts.node_topic_separator);
+        let topic_of = |name: &str| {
+            format!(
+                "{}{}{}",
+                opts.node_topic_prefix, name, opts.node_topic_separator
+            )
+        };
 
         for &i in &order {
             let pool = &mut self.pools[i];
@@ -427,7 +480,9 @@ impl Pools {
                 continue;
             }
             let max = pool.spec.max_nodes.unwrap_or(0);
-            let Some(tr) = elig.get_mut(&pool.spec.node_type) else { continue };
+            let Some(tr) = elig.get_mut(&pool.spec.node_type) else {
+                continue;
+            };
             for name in tr.eligible.iter().take(max) {
                 pool.init_node(name, opts.local_node, topic_of(name));
             }
@@ -439,7 +494,9 @@ impl Pools {
             if pool.spec.exclusive {
                 continue;
             }
-            let Some(tr) = elig.get_mut(&pool.spec.node_type) else { continue };
+            let Some(tr) = elig.get_mut(&pool.spec.node_type) else {
+                continue;
+            };
             let n = tr.eligible.len();
             let to_init = match pool.spec.max_nodes {
                 Some(m) if m < n => m,
@@ -485,13 +542,17 @@ impl Pools {
     /// `Cluster::hrw_topic(pool, key)`: the chosen member's node topic, None when the pool
     /// has no site (Zeek returns "" and `publish_hrw` returns F).
     pub fn hrw_topic(&self, id: PoolId, key: &Value) -> Result<Option<String>> {
-        let pool = self.pool(id).ok_or_else(|| Error::not_found(format!("no pool with id {}", id.0)))?;
+        let pool = self
+            .pool(id)
+            .ok_or_else(|| Error::not_found(format!("no pool with id {}", id.0)))?;
         Ok(pool.hrw_pick(key)?.map(|n| n.topic.clone()))
     }
 
     /// `Cluster::rr_topic(pool, key)`.
     pub fn rr_topic(&mut self, id: PoolId, key: &str) -> Result<Option<String>> {
-        let pool = self.pool_mut(id).ok_or_else(|| Error::not_found(format!("no pool with id {}", id.0)))?;
+        let pool = self
+            .pool_mut(id)
+            .ok_or_else(|| Error::not_found(format!("no pool with id {}", id.0)))?;
         Ok(pool.rr_pick(key).map(|n| n.topic.clone()))
     }
 

@@ -153,7 +153,10 @@ impl State {
         if self.log_writer.is_some() {
             self.write_log(&ev);
             return LogRoute::Done(match self.log_error.take() {
-                Some(e) => Err(Error::new(crate::ErrorKind::Io, format!("cluster.log: {e}"))),
+                Some(e) => Err(Error::new(
+                    crate::ErrorKind::Io,
+                    format!("cluster.log: {e}"),
+                )),
                 None => Ok(()),
             });
         }
@@ -209,9 +212,11 @@ impl State {
             return;
         };
         let record = match ev.args.as_slice() {
-            [Value::Timestamp(ts), Value::String(node), Value::String(msg)] => {
-                cluster_log_record(*ts, &String::from_utf8_lossy(node), &String::from_utf8_lossy(msg))
-            }
+            [Value::Timestamp(ts), Value::String(node), Value::String(msg)] => cluster_log_record(
+                *ts,
+                &String::from_utf8_lossy(node),
+                &String::from_utf8_lossy(msg),
+            ),
             _ => return,
         };
         if let Err(e) = w.write(&record) {
@@ -240,19 +245,24 @@ impl ClusterHook {
     fn hello_payload(&self, me: &str) -> Vec<u8> {
         Event::with_args(
             HELLO_EVENT,
-            vec![Value::String(me.as_bytes().to_vec()), Value::String(self.my_id.as_bytes().to_vec())],
+            vec![
+                Value::String(me.as_bytes().to_vec()),
+                Value::String(self.my_id.as_bytes().to_vec()),
+            ],
         )
         .to_bytes()
     }
 
     fn on_hello(&mut self, msg: &Message, ev: &Event, ctx: &mut HookCtx) {
         let (name, id) = match ev.args.as_slice() {
-            [Value::String(n), Value::String(i)] => {
-                (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(i).into_owned())
-            }
+            [Value::String(n), Value::String(i)] => (
+                String::from_utf8_lossy(n).into_owned(),
+                String::from_utf8_lossy(i).into_owned(),
+            ),
             _ => {
                 let mut m = cluster_msg(MessageKind::PeerRejected, msg.sender, None);
-                m.text = "Cluster::hello with arguments other than (name: string, id: string)".into();
+                m.text =
+                    "Cluster::hello with arguments other than (name: string, id: string)".into();
                 ctx.deliver(m);
                 return;
             }
@@ -262,7 +272,8 @@ impl ClusterHook {
         if !st.types.contains_key(&name) {
             drop(st);
             let mut m = cluster_msg(MessageKind::PeerRejected, sender, Some(&name));
-            m.text = format!("Got Cluster::hello msg from unexpected node: {name} (not in the layout)");
+            m.text =
+                format!("Got Cluster::hello msg from unexpected node: {name} (not in the layout)");
             ctx.deliver(m);
             return;
         }
@@ -364,7 +375,11 @@ impl ClusterHook {
                     .options
                     .get_text(&id)
                     .unwrap_or_else(|_| "<unknown id>".to_string());
-                ("Control::id_value_response", vec![text(id), text(val)], false)
+                (
+                    "Control::id_value_response",
+                    vec![text(id), text(val)],
+                    false,
+                )
             }
             "Control::peer_status_request" => {
                 let mut s = String::new();
@@ -378,7 +393,9 @@ impl ClusterHook {
                 let s = format!("{now:.6} recvd={recvd} dropped={dropped} link={link}\n");
                 ("Control::net_stats_response", vec![text(s)], false)
             }
-            "Control::configuration_update_request" => ("Control::configuration_update_response", vec![], true),
+            "Control::configuration_update_request" => {
+                ("Control::configuration_update_response", vec![], true)
+            }
             "Control::shutdown_request" => ("Control::shutdown_response", vec![], true),
             _ => return false,
         };
@@ -423,7 +440,10 @@ impl Hook for ClusterHook {
             MessageKind::Data => {
                 let ev = Event::from_bytes(&msg.payload);
                 match ev {
-                    Ok(ev) if ev.name == HELLO_EVENT && msg.topic.starts_with(&self.my_nodeid_topic) => {
+                    Ok(ev)
+                        if ev.name == HELLO_EVENT
+                            && msg.topic.starts_with(&self.my_nodeid_topic) =>
+                    {
                         self.on_hello(&msg, &ev, ctx);
                     }
                     Ok(ev) if ev.name.starts_with("Control::") && ev.name.ends_with("_request") => {
@@ -509,7 +529,13 @@ impl Runtime {
 
         let log_writer = if writes_logs(cl) {
             let dir = log_dir.unwrap_or_else(|| PathBuf::from("."));
-            Some(LogWriter::new(&dir, "cluster", cluster_log_fields(), LogFormat::Ascii, None)?)
+            Some(LogWriter::new(
+                &dir,
+                "cluster",
+                cluster_log_fields(),
+                LogFormat::Ascii,
+                None,
+            )?)
         } else {
             None
         };
@@ -517,7 +543,11 @@ impl Runtime {
         let state = Arc::new(Mutex::new(State {
             me: me.clone(),
             ids: HashMap::new(),
-            types: layout.nodes.iter().map(|(n, node)| (n.clone(), node.node_type)).collect(),
+            types: layout
+                .nodes
+                .iter()
+                .map(|(n, node)| (n.clone(), node.node_type))
+                .collect(),
             pools,
             log_buffer: VecDeque::new(),
             log_dropped: 0,
@@ -552,9 +582,11 @@ impl Runtime {
             endpoint.subscribe(t)?;
         }
         let bound_port = if my_node.p.number != 0 {
-            Some(endpoint.listen(&my_node.ip.to_string(), my_node.p.number).map_err(|e| {
-                Error::new(e.kind, format!("node {me}: {}", e.message))
-            })?)
+            Some(
+                endpoint
+                    .listen(&my_node.ip.to_string(), my_node.p.number)
+                    .map_err(|e| Error::new(e.kind, format!("node {me}: {}", e.message)))?,
+            )
         } else {
             None
         };
@@ -619,7 +651,11 @@ impl Runtime {
             .pools
             .by_topic(pool_topic)
             .ok_or_else(|| Error::not_found(format!("no pool with topic \"{pool_topic}\"")))?;
-        let topic = st.pools.pool(pid).and_then(|p| p.hrw_pick(key).transpose()).transpose()?;
+        let topic = st
+            .pools
+            .pool(pid)
+            .and_then(|p| p.hrw_pick(key).transpose())
+            .transpose()?;
         let topic = topic.map(|n| n.topic.clone());
         drop(st);
         match topic {
@@ -636,7 +672,11 @@ impl Runtime {
             .pools
             .by_topic(pool_topic)
             .ok_or_else(|| Error::not_found(format!("no pool with topic \"{pool_topic}\"")))?;
-        let topic = st.pools.pool_mut(pid).and_then(|p| p.rr_pick(key)).map(|n| n.topic.clone());
+        let topic = st
+            .pools
+            .pool_mut(pid)
+            .and_then(|p| p.rr_pick(key))
+            .map(|n| n.topic.clone());
         drop(st);
         match topic {
             Some(t) => self.publish(&t, ev).map(|()| true),

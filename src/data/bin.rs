@@ -838,7 +838,11 @@ mod tests {
             }
         }
         // Nesting beyond the depth limit.
-        let deep: Vec<u8> = std::iter::repeat([14u8, 1]).take(200).flatten().chain([0]).collect();
+        let deep: Vec<u8> = std::iter::repeat([14u8, 1])
+            .take(200)
+            .flatten()
+            .chain([0])
+            .collect();
         inputs.push(deep);
         for b in &inputs {
             match (decode(b), validate(b)) {

@@ -240,11 +240,16 @@ mod tests {
             vec![Value::String(b"hello".to_vec()), Value::Count(42)],
         );
         with_meta.set_network_timestamp(1_700_000_000_000_000_000);
-        with_meta.metadata.push((200, Value::Vector(vec![Value::Bool(true)])));
+        with_meta
+            .metadata
+            .push((200, Value::Vector(vec![Value::Bool(true)])));
         let long_name = Event::with_args("x".repeat(300), vec![Value::None; 200]);
         for e in [
             Event::new("Demo::empty"),
-            Event::with_args("Demo::ping", vec![Value::String(b"hello".to_vec()), Value::Count(42)]),
+            Event::with_args(
+                "Demo::ping",
+                vec![Value::String(b"hello".to_vec()), Value::Count(42)],
+            ),
             with_meta,
             long_name,
         ] {

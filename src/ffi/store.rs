@@ -48,20 +48,27 @@ fn expiry(ms: i64) -> Result<Option<Duration>> {
     match ms {
         0 => Ok(None),
         m if m > 0 => Ok(Some(Duration::from_millis(m as u64))),
-        m => Err(Error::invalid(format!("expiry_ms {m}: expected 0 (never) or a positive number of milliseconds"))),
+        m => Err(Error::invalid(format!(
+            "expiry_ms {m}: expected 0 (never) or a positive number of milliseconds"
+        ))),
     }
 }
 
 fn timeout(ms: i64) -> Result<Duration> {
     if ms < 0 {
-        return Err(Error::invalid(format!("timeout_ms {ms}: expected 0 or more milliseconds")));
+        return Err(Error::invalid(format!(
+            "timeout_ms {ms}: expected 0 or more milliseconds"
+        )));
     }
     Ok(Duration::from_millis(ms as u64))
 }
 
 fn val(p: *const zc_value, what: &str) -> Result<Value> {
     if p.is_null() {
-        return Err(Error::new(crate::ErrorKind::NullArgument, format!("{what} is NULL")));
+        return Err(Error::new(
+            crate::ErrorKind::NullArgument,
+            format!("{what} is NULL"),
+        ));
     }
     value_from_handle(p)
 }
@@ -97,7 +104,11 @@ pub unsafe extern "C" fn zc_cluster_create_store(
             master_node: info.master_node.clone(),
             backend: info.backend,
             sqlite_path: info.options.sqlite_path.clone(),
-            intervals: [info.clone_resync_interval, info.clone_stale_interval, info.clone_mutation_buffer_interval],
+            intervals: [
+                info.clone_resync_interval,
+                info.clone_stale_interval,
+                info.clone_mutation_buffer_interval,
+            ],
         };
         write_out(out, STORES.insert(obj));
         Ok(())
@@ -134,7 +145,10 @@ pub unsafe extern "C" fn zc_store_is_master(store: *const zc_store, out: *mut bo
 /// `StoreInfo$backend`: the backend the record asks for (a clone keeps its copy in
 /// memory whatever its master uses). Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_backend(store: *const zc_store, out: *mut zc_backend) -> zc_result {
+pub unsafe extern "C" fn zc_store_backend(
+    store: *const zc_store,
+    out: *mut zc_backend,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let b = match STORES.get(store)?.backend {
@@ -149,7 +163,10 @@ pub unsafe extern "C" fn zc_store_backend(store: *const zc_store, out: *mut zc_b
 /// `StoreInfo$master_node` ("" outside a cluster), freed with `zc_string_free`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_master_node(store: *const zc_store, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_store_master_node(
+    store: *const zc_store,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, give_string(&STORES.get(store)?.master_node));
@@ -160,7 +177,10 @@ pub unsafe extern "C" fn zc_store_master_node(store: *const zc_store, out: *mut 
 /// `StoreInfo$options$sqlite$path` ("" when not set), freed with `zc_string_free`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_sqlite_path(store: *const zc_store, out: *mut *mut c_char) -> zc_result {
+pub unsafe extern "C" fn zc_store_sqlite_path(
+    store: *const zc_store,
+    out: *mut *mut c_char,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         write_out(out, give_string(&STORES.get(store)?.sqlite_path));
@@ -199,8 +219,15 @@ fn with_store(store: *const zc_store, f: impl FnOnce(&Store) -> Result<()>) -> z
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (negative expiry),
 /// ZC_ERR_STORE (backend failure; a clone without master and no buffering), ZC_ERR_CLOSED.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_put(store: *const zc_store, key: *const zc_value, value: *const zc_value, expiry_ms: i64) -> zc_result {
-    with_store(store, |s| s.put(val(key, "key")?, val(value, "value")?, expiry(expiry_ms)?))
+pub unsafe extern "C" fn zc_store_put(
+    store: *const zc_store,
+    key: *const zc_value,
+    value: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
+    with_store(store, |s| {
+        s.put(val(key, "key")?, val(value, "value")?, expiry(expiry_ms)?)
+    })
 }
 
 /// Sets `key` only if it is absent; `*inserted` says whether it was. On a clone this asks
@@ -217,7 +244,9 @@ pub unsafe extern "C" fn zc_store_put_unique(
     guard(|| {
         out_ptr(inserted, "inserted")?;
         let s = STORES.get(store)?;
-        let r = s.store.put_unique(val(key, "key")?, val(value, "value")?, expiry(expiry_ms)?)?;
+        let r = s
+            .store
+            .put_unique(val(key, "key")?, val(value, "value")?, expiry(expiry_ms)?)?;
         write_out(inserted, r);
         Ok(())
     })
@@ -228,7 +257,12 @@ pub unsafe extern "C" fn zc_store_put_unique(
 /// key), ZC_ERR_STORE (a stale clone: the message says since when), ZC_ERR_NULL,
 /// ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT, ZC_ERR_CLOSED.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_get(store: *const zc_store, key: *const zc_value, timeout_ms: i64, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_store_get(
+    store: *const zc_store,
+    key: *const zc_value,
+    timeout_ms: i64,
+    out: *mut *mut zc_value,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let s = STORES.get(store)?;
@@ -252,7 +286,11 @@ pub unsafe extern "C" fn zc_store_get_index(
     guard(|| {
         out_ptr(out, "out")?;
         let s = STORES.get(store)?;
-        let v = s.store.get_index(&val(key, "key")?, &val(index, "index")?, timeout(timeout_ms)?)?;
+        let v = s.store.get_index(
+            &val(key, "key")?,
+            &val(index, "index")?,
+            timeout(timeout_ms)?,
+        )?;
         write_out(out, value_into_handle(v));
         Ok(())
     })
@@ -260,7 +298,12 @@ pub unsafe extern "C" fn zc_store_get_index(
 
 /// Whether `key` exists. Errors as `zc_store_get` (never ZC_ERR_NOT_FOUND).
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_exists(store: *const zc_store, key: *const zc_value, timeout_ms: i64, out: *mut bool) -> zc_result {
+pub unsafe extern "C" fn zc_store_exists(
+    store: *const zc_store,
+    key: *const zc_value,
+    timeout_ms: i64,
+    out: *mut bool,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let s = STORES.get(store)?;
@@ -272,7 +315,11 @@ pub unsafe extern "C" fn zc_store_exists(store: *const zc_store, key: *const zc_
 
 /// Every key, as a new set value (free with `zc_value_free`). Errors as `zc_store_get`.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_keys(store: *const zc_store, timeout_ms: i64, out: *mut *mut zc_value) -> zc_result {
+pub unsafe extern "C" fn zc_store_keys(
+    store: *const zc_store,
+    timeout_ms: i64,
+    out: *mut *mut zc_value,
+) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
         let s = STORES.get(store)?;
@@ -298,22 +345,43 @@ pub unsafe extern "C" fn zc_store_clear(store: *const zc_store) -> zc_result {
 /// from zero when absent. Errors as `zc_store_put`, plus ZC_ERR_TYPE (the value is of
 /// another type).
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_increment(store: *const zc_store, key: *const zc_value, amount: *const zc_value, expiry_ms: i64) -> zc_result {
-    with_store(store, |s| s.increment(val(key, "key")?, val(amount, "amount")?, expiry(expiry_ms)?))
+pub unsafe extern "C" fn zc_store_increment(
+    store: *const zc_store,
+    key: *const zc_value,
+    amount: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
+    with_store(store, |s| {
+        s.increment(val(key, "key")?, val(amount, "amount")?, expiry(expiry_ms)?)
+    })
 }
 
 /// Subtracts `amount` from the value of `key`. Errors as `zc_store_increment`, plus
 /// ZC_ERR_NOT_FOUND (a missing key).
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_decrement(store: *const zc_store, key: *const zc_value, amount: *const zc_value, expiry_ms: i64) -> zc_result {
-    with_store(store, |s| s.decrement(val(key, "key")?, val(amount, "amount")?, expiry(expiry_ms)?))
+pub unsafe extern "C" fn zc_store_decrement(
+    store: *const zc_store,
+    key: *const zc_value,
+    amount: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
+    with_store(store, |s| {
+        s.decrement(val(key, "key")?, val(amount, "amount")?, expiry(expiry_ms)?)
+    })
 }
 
 /// Appends the string `s` to the string value of `key` (absent: ""). Errors as
 /// `zc_store_increment`.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_append(store: *const zc_store, key: *const zc_value, s: *const zc_value, expiry_ms: i64) -> zc_result {
-    with_store(store, |st| st.append(val(key, "key")?, val(s, "s")?, expiry(expiry_ms)?))
+pub unsafe extern "C" fn zc_store_append(
+    store: *const zc_store,
+    key: *const zc_value,
+    s: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
+    with_store(store, |st| {
+        st.append(val(key, "key")?, val(s, "s")?, expiry(expiry_ms)?)
+    })
 }
 
 /// Inserts `index` into the set value of `key` (`value` NULL), or `index -> value` into
@@ -328,26 +396,53 @@ pub unsafe extern "C" fn zc_store_insert_into(
     expiry_ms: i64,
 ) -> zc_result {
     with_store(store, |s| {
-        let v = if value.is_null() { None } else { Some(value_from_handle(value)?) };
-        s.insert_into(val(key, "key")?, val(index, "index")?, v, expiry(expiry_ms)?)
+        let v = if value.is_null() {
+            None
+        } else {
+            Some(value_from_handle(value)?)
+        };
+        s.insert_into(
+            val(key, "key")?,
+            val(index, "index")?,
+            v,
+            expiry(expiry_ms)?,
+        )
     })
 }
 
 /// Removes `index` from the set or table value of `key`. Errors as `zc_store_decrement`.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_remove_from(store: *const zc_store, key: *const zc_value, index: *const zc_value, expiry_ms: i64) -> zc_result {
-    with_store(store, |s| s.remove_from(val(key, "key")?, val(index, "index")?, expiry(expiry_ms)?))
+pub unsafe extern "C" fn zc_store_remove_from(
+    store: *const zc_store,
+    key: *const zc_value,
+    index: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
+    with_store(store, |s| {
+        s.remove_from(val(key, "key")?, val(index, "index")?, expiry(expiry_ms)?)
+    })
 }
 
 /// Appends `value` to the vector value of `key` (absent: an empty vector). Errors as
 /// `zc_store_increment`.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_push(store: *const zc_store, key: *const zc_value, value: *const zc_value, expiry_ms: i64) -> zc_result {
-    with_store(store, |s| s.push(val(key, "key")?, val(value, "value")?, expiry(expiry_ms)?))
+pub unsafe extern "C" fn zc_store_push(
+    store: *const zc_store,
+    key: *const zc_value,
+    value: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
+    with_store(store, |s| {
+        s.push(val(key, "key")?, val(value, "value")?, expiry(expiry_ms)?)
+    })
 }
 
 /// Removes the last element of the vector value of `key`. Errors as `zc_store_decrement`.
 #[no_mangle]
-pub unsafe extern "C" fn zc_store_pop(store: *const zc_store, key: *const zc_value, expiry_ms: i64) -> zc_result {
+pub unsafe extern "C" fn zc_store_pop(
+    store: *const zc_store,
+    key: *const zc_value,
+    expiry_ms: i64,
+) -> zc_result {
     with_store(store, |s| s.pop(val(key, "key")?, expiry(expiry_ms)?))
 }

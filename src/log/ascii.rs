@@ -113,7 +113,11 @@ impl Desc<'_> {
 pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -> Vec<u8> {
     let mut line = Vec::new();
     {
-        let mut d = Desc { out: &mut line, seqs: BTreeSet::new(), utf8: opts.enable_utf_8 };
+        let mut d = Desc {
+            out: &mut line,
+            seqs: BTreeSet::new(),
+            utf8: opts.enable_utf_8,
+        };
         d.seqs.insert(opts.separator.clone());
         for (i, (f, v)) in fields.iter().zip(vals).enumerate() {
             if i > 0 {
@@ -146,7 +150,9 @@ fn describe(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, v: &Value) {
             ZeekType::Time | ZeekType::Interval => d.add(text::fixed6(*r).as_bytes()),
             _ => d.add(text::double(*r).as_bytes()),
         },
-        Value::Timestamp(ns) | Value::Timespan(ns) => d.add(text::fixed6(text::ns_to_secs(*ns)).as_bytes()),
+        Value::Timestamp(ns) | Value::Timespan(ns) => {
+            d.add(text::fixed6(text::ns_to_secs(*ns)).as_bytes())
+        }
         Value::String(s) => string_like(d, opts, s),
         Value::Enum(s) => string_like(d, opts, s.as_bytes()),
         Value::Set(s) => container(d, opts, ty, s.iter()),
@@ -172,7 +178,12 @@ fn string_like(d: &mut Desc<'_>, opts: &AsciiOptions, s: &[u8]) {
     d.add(s);
 }
 
-fn container<'v>(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, items: impl ExactSizeIterator<Item = &'v Value>) {
+fn container<'v>(
+    d: &mut Desc<'_>,
+    opts: &AsciiOptions,
+    ty: &ZeekType,
+    items: impl ExactSizeIterator<Item = &'v Value>,
+) {
     if items.len() == 0 {
         d.add(&opts.empty_field);
         return;

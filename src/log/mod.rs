@@ -10,9 +10,9 @@
 //! Field values are [`crate::data::Value`]s; [`ZeekType`] names the column type (the
 //! `#types` line) and says which Broker variant a column takes.
 
-pub mod text;
 mod ascii;
 mod json;
+pub mod text;
 mod writer;
 
 pub use writer::{zeek_date, LogWriter};
@@ -76,7 +76,9 @@ impl ZeekType {
         let inner = |rest: &str| -> Result<Box<ZeekType>> {
             let t = ZeekType::parse(rest)?;
             if matches!(t, ZeekType::Set(_) | ZeekType::Vector(_)) {
-                return Err(Error::invalid(format!("log type \"{s}\": containers in log columns do not nest")));
+                return Err(Error::invalid(format!(
+                    "log type \"{s}\": containers in log columns do not nest"
+                )));
             }
             Ok(Box::new(t))
         };
@@ -95,7 +97,8 @@ impl ZeekType {
             _ => {
                 if let Some(r) = s.strip_prefix("set[").and_then(|r| r.strip_suffix(']')) {
                     ZeekType::Set(inner(r)?)
-                } else if let Some(r) = s.strip_prefix("vector[").and_then(|r| r.strip_suffix(']')) {
+                } else if let Some(r) = s.strip_prefix("vector[").and_then(|r| r.strip_suffix(']'))
+                {
                     ZeekType::Vector(inner(r)?)
                 } else {
                     return Err(Error::invalid(format!(
@@ -123,7 +126,9 @@ impl ZeekType {
             | (ZeekType::Port, Value::Port(_))
             | (ZeekType::Enum, Value::Enum(_)) => true,
             (ZeekType::Set(t), Value::Set(s)) => s.iter().all(|e| t.accepts(e)),
-            (ZeekType::Set(t) | ZeekType::Vector(t), Value::Vector(s)) => s.iter().all(|e| t.accepts(e)),
+            (ZeekType::Set(t) | ZeekType::Vector(t), Value::Vector(s)) => {
+                s.iter().all(|e| t.accepts(e))
+            }
             _ => false,
         }
     }
@@ -178,7 +183,10 @@ pub struct LogField {
 
 impl LogField {
     pub fn new(name: impl Into<String>, ty: ZeekType) -> LogField {
-        LogField { name: name.into(), ty }
+        LogField {
+            name: name.into(),
+            ty,
+        }
     }
 }
 
@@ -195,7 +203,11 @@ pub fn cluster_log_fields() -> Vec<LogField> {
 /// A `cluster.log` record as `Cluster::log` builds it (`[ts, node, message]`), with
 /// `ts_ns` in nanoseconds since the epoch.
 pub fn cluster_log_record(ts_ns: i64, node: &str, message: &str) -> Vec<Value> {
-    vec![Value::Timestamp(ts_ns), Value::string(node), Value::string(message)]
+    vec![
+        Value::Timestamp(ts_ns),
+        Value::string(node),
+        Value::string(message),
+    ]
 }
 
 #[cfg(test)]

@@ -35,7 +35,10 @@ fn json1(ty: ZeekType, v: Value) -> String {
 struct TempDir(PathBuf);
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let p = std::env::temp_dir().join(format!("zc-log-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -44,8 +47,10 @@ impl TempDir {
         &self.0
     }
     fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> =
-            std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         v
     }
@@ -66,8 +71,16 @@ fn at(s: u64) -> SystemTime {
 #[test]
 fn ascii_markers_are_escaped_zeek_baseline_escape_notset_str() {
     // Zeek baseline ascii-escape-notset-str: x="-", y unset, z="".
-    let fields = [f("x", ZeekType::String), f("y", ZeekType::String), f("z", ZeekType::String)];
-    let l = ascii_line(&AsciiOptions::default(), &fields, &[s(b"-"), Value::None, s(b"")]);
+    let fields = [
+        f("x", ZeekType::String),
+        f("y", ZeekType::String),
+        f("z", ZeekType::String),
+    ];
+    let l = ascii_line(
+        &AsciiOptions::default(),
+        &fields,
+        &[s(b"-"), Value::None, s(b"")],
+    );
     assert_eq!(l, "\\x2d\t-\t(empty)\n");
     assert_eq!(line1(ZeekType::String, s(b"(empty)")), "\\x28empty)\n");
     // Only exact matches are escaped.
@@ -77,8 +90,15 @@ fn ascii_markers_are_escaped_zeek_baseline_escape_notset_str() {
 
 #[test]
 fn ascii_empty_marker_inside_set_zeek_baseline_escape_empty_str() {
-    let o = AsciiOptions { empty_field: b"EMPTY".to_vec(), ..Default::default() };
-    let l = ascii_line(&o, &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))], &[set_of(&[b"EMPTY"])]);
+    let o = AsciiOptions {
+        empty_field: b"EMPTY".to_vec(),
+        ..Default::default()
+    };
+    let l = ascii_line(
+        &o,
+        &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))],
+        &[set_of(&[b"EMPTY"])],
+    );
     assert_eq!(l, "\\x45MPTY\n");
 }
 
@@ -86,29 +106,63 @@ fn ascii_empty_marker_inside_set_zeek_baseline_escape_empty_str() {
 fn ascii_set_separator_inside_elements_zeek_baseline_escape_set_separator() {
     // Zeek prints the set in its hash order ("\x2c,CC,\x2c\x2c,AA"); we print Broker's
     // order; each element is escaped the same way.
-    let l = line1(ZeekType::Set(Box::new(ZeekType::String)), set_of(&[b"AA", b",", b",,", b"CC"]));
+    let l = line1(
+        ZeekType::Set(Box::new(ZeekType::String)),
+        set_of(&[b"AA", b",", b",,", b"CC"]),
+    );
     assert_eq!(l, "\\x2c,\\x2c\\x2c,AA,CC\n");
     // Outside a container a comma is plain.
     assert_eq!(line1(ZeekType::String, s(b"a,b")), "a,b\n");
     // Empty containers and elements.
-    assert_eq!(line1(ZeekType::Set(Box::new(ZeekType::String)), Value::Set(BTreeSet::new())), "(empty)\n");
-    assert_eq!(line1(ZeekType::Vector(Box::new(ZeekType::String)), Value::Vector(vec![])), "(empty)\n");
     assert_eq!(
-        line1(ZeekType::Vector(Box::new(ZeekType::String)), Value::Vector(vec![s(b""), s(b"-"), Value::None, s(b"x")])),
+        line1(
+            ZeekType::Set(Box::new(ZeekType::String)),
+            Value::Set(BTreeSet::new())
+        ),
+        "(empty)\n"
+    );
+    assert_eq!(
+        line1(
+            ZeekType::Vector(Box::new(ZeekType::String)),
+            Value::Vector(vec![])
+        ),
+        "(empty)\n"
+    );
+    assert_eq!(
+        line1(
+            ZeekType::Vector(Box::new(ZeekType::String)),
+            Value::Vector(vec![s(b""), s(b"-"), Value::None, s(b"x")])
+        ),
         "(empty),\\x2d,-,x\n"
     );
     assert_eq!(
-        line1(ZeekType::Vector(Box::new(ZeekType::Count)), Value::Vector(vec![Value::Count(10), Value::Count(20)])),
+        line1(
+            ZeekType::Vector(Box::new(ZeekType::Count)),
+            Value::Vector(vec![Value::Count(10), Value::Count(20)])
+        ),
         "10,20\n"
     );
 }
 
 #[test]
 fn ascii_multibyte_set_separator_zeek_baseline_utf8_enabled_set_separator_escape() {
-    let o = AsciiOptions { set_separator: b"\xc2\xae".to_vec(), ..Default::default() };
-    let l = ascii_line(&o, &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))], &[set_of(&[b"\xc2\xae"])]);
+    let o = AsciiOptions {
+        set_separator: b"\xc2\xae".to_vec(),
+        ..Default::default()
+    };
+    let l = ascii_line(
+        &o,
+        &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))],
+        &[set_of(&[b"\xc2\xae"])],
+    );
     assert_eq!(l, "\\xc2\\xae\n");
-    let h = String::from_utf8(ascii::header(&o, "test", &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))], "T")).unwrap();
+    let h = String::from_utf8(ascii::header(
+        &o,
+        "test",
+        &[f("ss", ZeekType::Set(Box::new(ZeekType::String)))],
+        "T",
+    ))
+    .unwrap();
     assert!(h.contains("#set_separator\t\\xc2\\xae\n"), "{h}");
 }
 
@@ -116,14 +170,23 @@ fn ascii_multibyte_set_separator_zeek_baseline_utf8_enabled_set_separator_escape
 fn ascii_line_like_comment_zeek_baseline() {
     let fields = [f("data", ZeekType::String), f("c", ZeekType::Count)];
     let o = AsciiOptions::default();
-    assert_eq!(ascii_line(&o, &fields, &[s(b"Test1"), Value::Count(42)]), "Test1\t42\n");
-    assert_eq!(ascii_line(&o, &fields, &[s(b"#Kaputt"), Value::Count(42)]), "\\x23Kaputt\t42\n");
+    assert_eq!(
+        ascii_line(&o, &fields, &[s(b"Test1"), Value::Count(42)]),
+        "Test1\t42\n"
+    );
+    assert_eq!(
+        ascii_line(&o, &fields, &[s(b"#Kaputt"), Value::Count(42)]),
+        "\\x23Kaputt\t42\n"
+    );
 }
 
 #[test]
 fn ascii_controls_and_utf8_zeek_baselines() {
     // ascii-utf8-enabled-control-characters.
-    assert_eq!(line1(ZeekType::String, s(b"foo \n\t\0 bar")), "foo \\x0a\\x09\\x00 bar\n");
+    assert_eq!(
+        line1(ZeekType::String, s(b"foo \n\t\0 bar")),
+        "foo \\x0a\\x09\\x00 bar\n"
+    );
     // ascii-utf8-enabled: valid UTF-8 passes.
     for t in ["foo \u{ae} bar", "दुनिया को नमस्ते", "hello 𠜎"] {
         assert_eq!(line1(ZeekType::String, s(t.as_bytes())), format!("{t}\n"));
@@ -132,31 +195,46 @@ fn ascii_controls_and_utf8_zeek_baselines() {
     assert_eq!(line1(ZeekType::String, s(b"a\\b\xff")), "a\\\\b\\xff\n");
     assert_eq!(line1(ZeekType::String, s(b"\r\n")), "\\x0d\\x0a\n");
     // Enums are strings too.
-    assert_eq!(line1(ZeekType::Enum, Value::Enum("Cluster::LOG".into())), "Cluster::LOG\n");
+    assert_eq!(
+        line1(ZeekType::Enum, Value::Enum("Cluster::LOG".into())),
+        "Cluster::LOG\n"
+    );
 }
 
 #[test]
 fn ascii_without_utf8_zeek_baseline_escape_binary() {
-    let o = AsciiOptions { enable_utf_8: false, ..Default::default() };
+    let o = AsciiOptions {
+        enable_utf_8: false,
+        ..Default::default()
+    };
     let cases: [(&[u8], &str); 8] = [
         (b"AB\0CD\0", "AB\\x00CD\\x00"),
         (b"AB\xffCD\0", "AB\\xffCD\\x00"),
         (b"AB\\xffCD\0", "AB\\\\xffCD\\x00"),
         (b" ", " "),
         (b"abc\\x00def", "abc\\\\x00def"),
-        (b"foo \xc2\xae bar \\xc2\\xae baz", "foo \\xc2\\xae bar \\\\xc2\\\\xae baz"),
+        (
+            b"foo \xc2\xae bar \\xc2\\xae baz",
+            "foo \\xc2\\xae bar \\\\xc2\\\\xae baz",
+        ),
         (b"foo\x00bar\\0baz", "foo\\x00bar\\\\0baz"),
         (b"foo \x0e bar ^N baz", "foo \\x0e bar ^N baz"),
     ];
     for (input, want) in cases {
-        assert_eq!(ascii_line(&o, &[f("s", ZeekType::String)], &[s(input)]), format!("{want}\n"));
+        assert_eq!(
+            ascii_line(&o, &[f("s", ZeekType::String)], &[s(input)]),
+            format!("{want}\n")
+        );
     }
 }
 
 #[test]
 fn ascii_custom_separators_zeek_baselines_escape_and_empty() {
     // ascii-escape: separator "||"; conn_id columns rolled out by hand.
-    let o = AsciiOptions { separator: b"||".to_vec(), ..Default::default() };
+    let o = AsciiOptions {
+        separator: b"||".to_vec(),
+        ..Default::default()
+    };
     let fields = [
         f("t", ZeekType::Time),
         f("id.orig_h", ZeekType::Addr),
@@ -200,11 +278,17 @@ fn ascii_custom_separators_zeek_baselines_escape_and_empty() {
     fields.push(f("b", ZeekType::Bool));
     let mut r = row(b"failure", b"");
     r.push(Value::Bool(true));
-    assert_eq!(ascii_line(&o, &fields, &r), "1234567890.500000|1.2.3.4|1234|2.3.4.5|80|failure|EMPTY|T\n");
+    assert_eq!(
+        ascii_line(&o, &fields, &r),
+        "1234567890.500000|1.2.3.4|1234|2.3.4.5|80|failure|EMPTY|T\n"
+    );
     let mut r = row(b"", b"US");
     r[5] = Value::None;
     r.push(Value::None);
-    assert_eq!(ascii_line(&o, &fields, &r), "1234567890.500000|1.2.3.4|1234|2.3.4.5|80|NOT-SET|US|NOT-SET\n");
+    assert_eq!(
+        ascii_line(&o, &fields, &r),
+        "1234567890.500000|1.2.3.4|1234|2.3.4.5|80|NOT-SET|US|NOT-SET\n"
+    );
     let h = String::from_utf8(ascii::header(&o, "ssh", &fields, "X")).unwrap();
     assert!(h.starts_with("PREFIX<>separator |\nPREFIX<>set_separator|,\nPREFIX<>empty_field|EMPTY\nPREFIX<>unset_field|NOT-SET\n"));
 }
@@ -226,8 +310,14 @@ fn ascii_times_zeek_baseline_timestamps() {
         assert_eq!(line1(ZeekType::Time, Value::Real(t)), format!("{want}\n"));
         assert_eq!(line1(ZeekType::Time, secs(t)), format!("{want}\n"));
     }
-    assert_eq!(line1(ZeekType::Interval, Value::Timespan(100_000_000_000)), "100.000000\n");
-    assert_eq!(line1(ZeekType::Interval, Value::Timespan(-1_500_000)), "-0.001500\n");
+    assert_eq!(
+        line1(ZeekType::Interval, Value::Timespan(100_000_000_000)),
+        "100.000000\n"
+    );
+    assert_eq!(
+        line1(ZeekType::Interval, Value::Timespan(-1_500_000)),
+        "-0.001500\n"
+    );
 }
 
 #[test]
@@ -258,7 +348,11 @@ fn ascii_doubles_zeek_baseline_double() {
         (f64::NAN, "nan".into()),
     ];
     for (d, want) in cases {
-        assert_eq!(line1(ZeekType::Double, Value::Real(d)), format!("{want}\n"), "{d:e}");
+        assert_eq!(
+            line1(ZeekType::Double, Value::Real(d)),
+            format!("{want}\n"),
+            "{d:e}"
+        );
     }
 }
 
@@ -266,27 +360,47 @@ fn ascii_doubles_zeek_baseline_double() {
 fn ascii_other_types() {
     assert_eq!(line1(ZeekType::Bool, Value::Bool(false)), "F\n");
     assert_eq!(line1(ZeekType::Int, Value::Integer(-42)), "-42\n");
-    assert_eq!(line1(ZeekType::Count, Value::Count(u64::MAX)), "18446744073709551615\n");
-    assert_eq!(line1(ZeekType::Port, Value::Port(Port::new(53, Protocol::Udp))), "53\n");
+    assert_eq!(
+        line1(ZeekType::Count, Value::Count(u64::MAX)),
+        "18446744073709551615\n"
+    );
+    assert_eq!(
+        line1(ZeekType::Port, Value::Port(Port::new(53, Protocol::Udp))),
+        "53\n"
+    );
     let sn: Subnet = "10.0.0.1/24".parse().unwrap();
     assert_eq!(line1(ZeekType::Subnet, Value::Subnet(sn)), "10.0.0.0/24\n");
     let a: Address = "2001:db8::1".parse().unwrap();
     assert_eq!(line1(ZeekType::Addr, Value::Address(a)), "2001:db8::1\n");
     let set = Value::Set([Value::Count(3), Value::Count(1)].into_iter().collect());
-    assert_eq!(line1(ZeekType::Set(Box::new(ZeekType::Count)), set), "1,3\n");
+    assert_eq!(
+        line1(ZeekType::Set(Box::new(ZeekType::Count)), set),
+        "1,3\n"
+    );
 }
 
 #[test]
 fn header_exact_bytes() {
-    let h = ascii::header(&AsciiOptions::default(), "cluster", &cluster_log_fields(), "2026-11-23-10-57-22");
+    let h = ascii::header(
+        &AsciiOptions::default(),
+        "cluster",
+        &cluster_log_fields(),
+        "2026-11-23-10-57-22",
+    );
     assert_eq!(
         String::from_utf8(h).unwrap(),
         "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tcluster\n\
          #open\t2026-11-23-10-57-22\n#fields\tts\tnode\tmessage\n#types\ttime\tstring\tstring\n"
     );
-    assert_eq!(ascii::close_line(&AsciiOptions::default(), "2026-11-23-11-00-00"), b"#close\t2026-11-23-11-00-00\n");
+    assert_eq!(
+        ascii::close_line(&AsciiOptions::default(), "2026-11-23-11-00-00"),
+        b"#close\t2026-11-23-11-00-00\n"
+    );
     assert_eq!(ZeekType::Set(Box::new(ZeekType::Addr)).name(), "set[addr]");
-    assert_eq!(ZeekType::parse("vector[string]").unwrap(), ZeekType::Vector(Box::new(ZeekType::String)));
+    assert_eq!(
+        ZeekType::parse("vector[string]").unwrap(),
+        ZeekType::Vector(Box::new(ZeekType::String))
+    );
     assert!(ZeekType::parse("set[set[string]]").is_err());
     assert!(ZeekType::parse("table").is_err());
 }
@@ -345,7 +459,10 @@ fn json_record_zeek_baseline_ascii_json() {
          \"se\":[],\"vc\":[10,20,30],\"ve\":[],\"vn\":[0,null,2]}\n"
     );
     // Unset fields are left out.
-    assert_eq!(json_line(&fields[..2], &[Value::None, Value::Integer(1)]), "{\"i\":1}\n");
+    assert_eq!(
+        json_line(&fields[..2], &[Value::None, Value::Integer(1)]),
+        "{\"i\":1}\n"
+    );
 }
 
 #[test]
@@ -376,14 +493,27 @@ fn json_strings_zeek_baseline_ascii_json_utf8() {
         (b"\\\\", r#"{"s":"\\\\"}"#),
         (b"\\", r#"{"s":"\\"}"#),
         (b"\x0b\\v\x0b", r#"{"s":"\\x0b\\v\\x0b"}"#),
-        (b"a rocket \xf0\x9f\x9a\x80!\x00 NUL\x00", r#"{"s":"a rocket \\xf0\\x9f\\x9a\\x80!\\x00 NUL\\x00"}"#),
-        (b"half-a-rocket rocket \xf0\x9f!", r#"{"s":"half-a-rocket rocket \\xf0\\x9f!"}"#),
+        (
+            b"a rocket \xf0\x9f\x9a\x80!\x00 NUL\x00",
+            r#"{"s":"a rocket \\xf0\\x9f\\x9a\\x80!\\x00 NUL\\x00"}"#,
+        ),
+        (
+            b"half-a-rocket rocket \xf0\x9f!",
+            r#"{"s":"half-a-rocket rocket \\xf0\\x9f!"}"#,
+        ),
         (b"\x07\x08", r#"{"s":"\\x07\b"}"#),
     ];
     for (input, want) in cases {
-        assert_eq!(json1(ZeekType::String, s(input)), format!("{want}\n"), "{input:?}");
+        assert_eq!(
+            json1(ZeekType::String, s(input)),
+            format!("{want}\n"),
+            "{input:?}"
+        );
     }
-    assert_eq!(json1(ZeekType::String, s("a rocket 🚀!".as_bytes())), "{\"s\":\"a rocket 🚀!\"}\n");
+    assert_eq!(
+        json1(ZeekType::String, s("a rocket 🚀!".as_bytes())),
+        "{\"s\":\"a rocket 🚀!\"}\n"
+    );
 }
 
 #[test]
@@ -414,7 +544,10 @@ fn json_doubles_zeek_baseline_ascii_double() {
         (f64::NAN, "null"),
     ];
     for (d, want) in cases {
-        assert_eq!(json_line(&[f("d", ZeekType::Double)], &[Value::Real(d)]), format!("{{\"d\":{want}}}\n"));
+        assert_eq!(
+            json_line(&[f("d", ZeekType::Double)], &[Value::Real(d)]),
+            format!("{{\"d\":{want}}}\n")
+        );
     }
 }
 
@@ -443,7 +576,14 @@ fn strip_dates(text: &str) -> String {
 
 fn is_zeek_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 19 && b.iter().enumerate().all(|(i, c)| if [4, 7, 10, 13, 16].contains(&i) { *c == b'-' } else { c.is_ascii_digit() })
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| {
+            if [4, 7, 10, 13, 16].contains(&i) {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
 }
 
 #[test]
@@ -453,8 +593,20 @@ fn writer_cluster_log_end_to_end() {
     // No file before the first record, as in Zeek.
     assert!(dir.files().is_empty());
     let t0 = at(1_700_000_000);
-    w.write_at(&cluster_log_record(1_700_000_000_123_456_789, "worker-1", "got hello from manager (id)"), t0).unwrap();
-    w.write_at(&cluster_log_record(1_700_000_000_500_000_000, "worker-1", "tab\there"), t0).unwrap();
+    w.write_at(
+        &cluster_log_record(
+            1_700_000_000_123_456_789,
+            "worker-1",
+            "got hello from manager (id)",
+        ),
+        t0,
+    )
+    .unwrap();
+    w.write_at(
+        &cluster_log_record(1_700_000_000_500_000_000, "worker-1", "tab\there"),
+        t0,
+    )
+    .unwrap();
     assert!(w.pending_bytes() > 0);
     w.close_at(t0 + Duration::from_secs(5)).unwrap();
     assert_eq!(dir.files(), ["cluster.log"]);
@@ -467,15 +619,24 @@ fn writer_cluster_log_end_to_end() {
          1700000000.500000\tworker-1\ttab\\x09here\n#close\tDATE\n"
     );
     // The dates are local time of the given clock, checked against date(1).
-    let open = text.lines().find_map(|l| l.strip_prefix("#open\t")).unwrap().to_string();
+    let open = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#open\t"))
+        .unwrap()
+        .to_string();
     assert_eq!(open, writer::zeek_date(t0));
-    if let Ok(out) = std::process::Command::new("date").args(["-d", "@1700000000", "+%Y-%m-%d-%H-%M-%S"]).output() {
+    if let Ok(out) = std::process::Command::new("date")
+        .args(["-d", "@1700000000", "+%Y-%m-%d-%H-%M-%S"])
+        .output()
+    {
         if out.status.success() {
             assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), open);
         }
     }
     // Closed: writes fail, close again is a no-op.
-    let e = w.write_at(&cluster_log_record(0, "a", "b"), t0).unwrap_err();
+    let e = w
+        .write_at(&cluster_log_record(0, "a", "b"), t0)
+        .unwrap_err();
     assert_eq!(e.kind, crate::ErrorKind::Closed);
     assert_eq!(w.close().unwrap(), None);
 }
@@ -483,10 +644,18 @@ fn writer_cluster_log_end_to_end() {
 #[test]
 fn writer_flushes_within_a_second() {
     let dir = TempDir::new("flush");
-    let mut w = LogWriter::new(dir.path(), "cluster", cluster_log_fields(), LogFormat::Ascii, None).unwrap();
+    let mut w = LogWriter::new(
+        dir.path(),
+        "cluster",
+        cluster_log_fields(),
+        LogFormat::Ascii,
+        None,
+    )
+    .unwrap();
     let t0 = at(1_700_000_100);
     let p = dir.path().join("cluster.log");
-    w.write_at(&cluster_log_record(1, "n", "first"), t0).unwrap();
+    w.write_at(&cluster_log_record(1, "n", "first"), t0)
+        .unwrap();
     // The header is on disk at once; the record waits.
     let text = read(&p);
     assert!(text.contains("#types\t") && !text.contains("first"));
@@ -496,9 +665,17 @@ fn writer_flushes_within_a_second() {
     assert!(read(&p).contains("first\n"));
     assert_eq!(w.pending_bytes(), 0);
     // A write a second after the last flush flushes by itself.
-    w.write_at(&cluster_log_record(2, "n", "second"), t0 + Duration::from_millis(1500)).unwrap();
+    w.write_at(
+        &cluster_log_record(2, "n", "second"),
+        t0 + Duration::from_millis(1500),
+    )
+    .unwrap();
     assert!(!read(&p).contains("second"));
-    w.write_at(&cluster_log_record(3, "n", "third"), t0 + Duration::from_millis(2100)).unwrap();
+    w.write_at(
+        &cluster_log_record(3, "n", "third"),
+        t0 + Duration::from_millis(2100),
+    )
+    .unwrap();
     assert!(read(&p).contains("second\n") && read(&p).contains("third\n"));
     // Real clock: flush() writes everything now.
     w.write(&cluster_log_record(4, "n", "fourth")).unwrap();
@@ -513,7 +690,14 @@ fn writer_flushes_within_a_second() {
 fn writer_rotates_by_interval() {
     let dir = TempDir::new("rot");
     let iv = Duration::from_secs(3600);
-    let mut w = LogWriter::new(dir.path(), "cluster", cluster_log_fields(), LogFormat::Ascii, Some(iv)).unwrap();
+    let mut w = LogWriter::new(
+        dir.path(),
+        "cluster",
+        cluster_log_fields(),
+        LogFormat::Ascii,
+        Some(iv),
+    )
+    .unwrap();
     let t0 = at(1_700_000_123);
     assert_eq!(w.next_rotation(), None);
     w.write_at(&cluster_log_record(1, "n", "one"), t0).unwrap();
@@ -533,7 +717,10 @@ fn writer_rotates_by_interval() {
     assert_eq!(dir.files(), std::slice::from_ref(&expect_name));
     let first = read(&rotated);
     assert!(first.contains("\tone\n"));
-    assert_eq!(first.lines().last().unwrap(), format!("#close\t{}", writer::zeek_date(due)));
+    assert_eq!(
+        first.lines().last().unwrap(),
+        format!("#close\t{}", writer::zeek_date(due))
+    );
     // The next file appears with the next record; its rotation name is the rotation time.
     let t1 = due + Duration::from_secs(10);
     w.write_at(&cluster_log_record(2, "n", "two"), t1).unwrap();
@@ -542,7 +729,10 @@ fn writer_rotates_by_interval() {
     assert!(cur.starts_with("#separator \\x09\n"));
     assert!(cur.contains(&format!("#open\t{}\n", writer::zeek_date(t1))));
     // Closing with rotation configured rotates the last file too (Zeek at termination).
-    let last = w.close_at(t1 + Duration::from_secs(20)).unwrap().expect("final rotation");
+    let last = w
+        .close_at(t1 + Duration::from_secs(20))
+        .unwrap()
+        .expect("final rotation");
     let second_name = format!("cluster.{}.log", writer::zeek_date(due));
     assert_eq!(last.file_name().unwrap().to_string_lossy(), second_name);
     let mut want = vec![expect_name, second_name];
@@ -556,8 +746,14 @@ fn writer_rotates_by_interval() {
 #[test]
 fn writer_rotation_name_collision_keeps_both() {
     let dir = TempDir::new("coll");
-    let mut w =
-        LogWriter::new(dir.path(), "cluster", cluster_log_fields(), LogFormat::Ascii, Some(Duration::from_secs(60))).unwrap();
+    let mut w = LogWriter::new(
+        dir.path(),
+        "cluster",
+        cluster_log_fields(),
+        LogFormat::Ascii,
+        Some(Duration::from_secs(60)),
+    )
+    .unwrap();
     let t0 = at(1_700_000_000);
     w.write_at(&cluster_log_record(1, "n", "a"), t0).unwrap();
     let r1 = w.rotate(t0).unwrap().unwrap();
@@ -578,18 +774,34 @@ fn writer_json_lines_parse_with_python() {
     fields.push(f("peer", ZeekType::Addr));
     let mut w = LogWriter::new(dir.path(), "cluster", fields, LogFormat::Json, None).unwrap();
     let t0 = at(1_700_000_000);
-    let msgs: [&[u8]; 4] = [b"plain", b"quote \" backslash \\ tab \t", "ünïcödé".as_bytes(), b"bad \xff byte\x01"];
+    let msgs: [&[u8]; 4] = [
+        b"plain",
+        b"quote \" backslash \\ tab \t",
+        "ünïcödé".as_bytes(),
+        b"bad \xff byte\x01",
+    ];
     for (i, m) in msgs.iter().enumerate() {
-        let mut r = vec![Value::Timestamp(1_700_000_000_000_000_000 + i as i64 * 250_000_000), s(b"logger-1"), s(m)];
+        let mut r = vec![
+            Value::Timestamp(1_700_000_000_000_000_000 + i as i64 * 250_000_000),
+            s(b"logger-1"),
+            s(m),
+        ];
         r.push(set_of(&[b"a", b"b"]));
-        r.push(if i == 0 { Value::None } else { Value::Address(Address::from_v4("127.0.0.1".parse().unwrap())) });
+        r.push(if i == 0 {
+            Value::None
+        } else {
+            Value::Address(Address::from_v4("127.0.0.1".parse().unwrap()))
+        });
         w.write_at(&r, t0).unwrap();
     }
     w.close_at(t0).unwrap();
     let p = dir.path().join("cluster.log");
     let text = read(&p);
     assert!(!text.contains('#'), "JSON logs have no header");
-    assert_eq!(text.lines().next().unwrap(), r#"{"ts":1700000000.0,"node":"logger-1","message":"plain","tags":["a","b"]}"#);
+    assert_eq!(
+        text.lines().next().unwrap(),
+        r#"{"ts":1700000000.0,"node":"logger-1","message":"plain","tags":["a","b"]}"#
+    );
     // Our own strict JSON reader accepts every line.
     for l in text.lines() {
         crate::json::parse(l).unwrap();
@@ -603,7 +815,12 @@ assert [r["ts"] for r in rows] == [(1700000000000000000 + i * 250000000) / 1e9 f
 assert "peer" not in rows[0] and rows[1]["peer"] == "127.0.0.1"
 print("ok", len(rows))
 "#;
-    match std::process::Command::new("python3").arg("-c").arg(script).arg(&p).output() {
+    match std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&p)
+        .output()
+    {
         Ok(out) => assert!(
             out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok 4",
             "python: {} {}",
@@ -617,21 +834,52 @@ print("ok", len(rows))
 #[test]
 fn writer_rejects_bad_input() {
     let dir = TempDir::new("bad");
-    let e = LogWriter::new(dir.path(), "", cluster_log_fields(), LogFormat::Ascii, None).unwrap_err();
+    let e =
+        LogWriter::new(dir.path(), "", cluster_log_fields(), LogFormat::Ascii, None).unwrap_err();
     assert_eq!(e.kind, crate::ErrorKind::InvalidArgument);
     let none: Vec<LogField> = vec![];
     assert!(LogWriter::new(dir.path(), "x", none, LogFormat::Ascii, None).is_err());
-    assert!(LogWriter::new(dir.path(), "x", [("a\tb", ZeekType::Count)], LogFormat::Ascii, None).is_err());
-    assert!(LogWriter::new(dir.path(), "x", [("a", ZeekType::Count), ("a", ZeekType::Int)], LogFormat::Ascii, None).is_err());
-    assert!(LogWriter::new(dir.path(), "x", [("a", ZeekType::Count)], LogFormat::Ascii, Some(Duration::ZERO)).is_err());
-    let mut w = LogWriter::new(dir.path(), "x", [("a", ZeekType::Count), ("b", ZeekType::String)], LogFormat::Ascii, None).unwrap();
+    assert!(LogWriter::new(
+        dir.path(),
+        "x",
+        [("a\tb", ZeekType::Count)],
+        LogFormat::Ascii,
+        None
+    )
+    .is_err());
+    assert!(LogWriter::new(
+        dir.path(),
+        "x",
+        [("a", ZeekType::Count), ("a", ZeekType::Int)],
+        LogFormat::Ascii,
+        None
+    )
+    .is_err());
+    assert!(LogWriter::new(
+        dir.path(),
+        "x",
+        [("a", ZeekType::Count)],
+        LogFormat::Ascii,
+        Some(Duration::ZERO)
+    )
+    .is_err());
+    let mut w = LogWriter::new(
+        dir.path(),
+        "x",
+        [("a", ZeekType::Count), ("b", ZeekType::String)],
+        LogFormat::Ascii,
+        None,
+    )
+    .unwrap();
     let e = w.write(&[Value::Count(1)]).unwrap_err();
     assert_eq!(e.kind, crate::ErrorKind::InvalidArgument);
     assert!(e.message.contains("a, b"), "{e}");
     let e = w.write(&[Value::Integer(1), s(b"x")]).unwrap_err();
     assert_eq!(e.kind, crate::ErrorKind::Type);
     assert!(e.message.contains("field \"a\" is a count"), "{e}");
-    let e = w.write(&[Value::Count(1), Value::Vector(vec![])]).unwrap_err();
+    let e = w
+        .write(&[Value::Count(1), Value::Vector(vec![])])
+        .unwrap_err();
     assert_eq!(e.kind, crate::ErrorKind::Type);
     // Nothing was written by the failed calls.
     assert!(dir.files().is_empty());
@@ -665,9 +913,13 @@ fn write_sample_cluster_log(dir: &Path, fmt: LogFormat) -> (PathBuf, PathBuf) {
     for (i, m) in tricky_messages().into_iter().enumerate() {
         let ns = 1_700_000_000_000_000_000i64 + i as i64 * 123_456_789;
         let node = if i % 2 == 0 { "worker-1" } else { "proxy-1" };
-        w.write(&[Value::Timestamp(ns), s(node.as_bytes()), s(m)]).unwrap();
+        w.write(&[Value::Timestamp(ns), s(node.as_bytes()), s(m)])
+            .unwrap();
         let hex: String = m.iter().map(|b| format!("{b:02x}")).collect();
-        expected.push_str(&format!("{{\"ts\":{},\"node\":\"{node}\",\"message_hex\":\"{hex}\"}}\n", ns as f64 / 1e9));
+        expected.push_str(&format!(
+            "{{\"ts\":{},\"node\":\"{node}\",\"message_hex\":\"{hex}\"}}\n",
+            ns as f64 / 1e9
+        ));
     }
     w.close().unwrap();
     let exp = dir.join("expected.jsonl");
@@ -680,11 +932,19 @@ fn write_sample_cluster_log(dir: &Path, fmt: LogFormat) -> (PathBuf, PathBuf) {
 /// (exit 77); any other failure fails the test.
 #[test]
 fn third_party_zeek_readers_parse_our_cluster_log() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/zeeklog/check_with_zat.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/zeeklog/check_with_zat.py"
+    );
     for fmt in [LogFormat::Ascii, LogFormat::Json] {
         let dir = TempDir::new("zat");
         let (log, exp) = write_sample_cluster_log(dir.path(), fmt);
-        let out = match std::process::Command::new("python3").arg(script).arg(&log).arg(&exp).output() {
+        let out = match std::process::Command::new("python3")
+            .arg(script)
+            .arg(&log)
+            .arg(&exp)
+            .output()
+        {
             Ok(o) => o,
             Err(_) => {
                 eprintln!("python3 not available: third-party reader check skipped");
@@ -715,7 +975,9 @@ fn zeek_unescape(b: &[u8]) -> Vec<u8> {
             out.push(b'\\');
             i += 2;
         } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && b.len() >= i + 4 {
-            let h = std::str::from_utf8(&b[i + 2..i + 4]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let h = std::str::from_utf8(&b[i + 2..i + 4])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             match h {
                 Some(v) => {
                     out.push(v);

@@ -21,7 +21,9 @@ pub fn addr(a: &Address) -> String {
     if a.is_v4() {
         return format!("{}.{}.{}.{}", b[12], b[13], b[14], b[15]);
     }
-    let words: Vec<u16> = (0..8).map(|i| u16::from(b[2 * i]) << 8 | u16::from(b[2 * i + 1])).collect();
+    let words: Vec<u16> = (0..8)
+        .map(|i| u16::from(b[2 * i]) << 8 | u16::from(b[2 * i + 1]))
+        .collect();
     // Longest run of zero words; the first one wins a tie.
     let (mut best_base, mut best_len) = (None::<usize>, 0usize);
     let mut cur: Option<(usize, usize)> = None;
@@ -83,7 +85,11 @@ pub fn addr(a: &Address) -> String {
 /// A subnet as Zeek prints it (`IPPrefix::AsString`): address, `/`, the length in the
 /// address family's terms.
 pub fn subnet(s: &Subnet) -> String {
-    let len = if s.network.is_v4() { i32::from(s.length) - 96 } else { i32::from(s.length) };
+    let len = if s.network.is_v4() {
+        i32::from(s.length) - 96
+    } else {
+        i32::from(s.length)
+    };
     format!("{}/{}", addr(&s.network), len)
 }
 
@@ -91,7 +97,11 @@ pub fn subnet(s: &Subnet) -> String {
 /// columns print (`std::to_chars(.., fixed, 6)`).
 pub fn fixed6(d: f64) -> String {
     if d.is_nan() {
-        return if d.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if d.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     format!("{d:.6}")
 }
@@ -105,7 +115,11 @@ pub fn double(d: f64) -> String {
     }
     let neg = d < 0.0;
     let a = d.abs();
-    let mut s = if a.is_infinite() { "inf".to_string() } else { format!("{a:.6}") };
+    let mut s = if a.is_infinite() {
+        "inf".to_string()
+    } else {
+        format!("{a:.6}")
+    };
     if a.is_finite() {
         while s.ends_with('0') {
             s.pop();
@@ -144,11 +158,19 @@ fn utf8_len(lead: u8) -> usize {
 /// `check_ok_utf8`: one well-formed UTF-8 character that is not a C0/C1 control, DEL, in
 /// the private use area U+E000..U+F8FF, or U+FFF0..U+FFFF.
 fn ok_utf8(seq: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(seq) else { return false };
+    let Ok(s) = std::str::from_utf8(seq) else {
+        return false;
+    };
     let mut chars = s.chars();
-    let (Some(c), None) = (chars.next(), chars.next()) else { return false };
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return false;
+    };
     let c = u32::from(c);
-    !(c <= 0x1f || c == 0x7f || (0x80..=0x9f).contains(&c) || (0xe000..=0xf8ff).contains(&c) || (0xfff0..=0xffff).contains(&c))
+    !(c <= 0x1f
+        || c == 0x7f
+        || (0x80..=0x9f).contains(&c)
+        || (0xe000..=0xf8ff).contains(&c)
+        || (0xfff0..=0xffff).contains(&c))
 }
 
 /// `util::escape_utf8(val, flags)`. With `escape_controls` (ESCAPE_PRINTABLE_CONTROLS)
@@ -224,7 +246,11 @@ pub fn json_double(d: f64) -> Option<String> {
         return None;
     }
     if d == 0.0 {
-        return Some(if d.is_sign_negative() { "-0.0".into() } else { "0.0".into() });
+        return Some(if d.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        });
     }
     let mut out = String::new();
     if d < 0.0 {
@@ -306,7 +332,10 @@ mod tests {
 
     #[test]
     fn addresses_render_like_zeek_inet_ntop() {
-        assert_eq!(addr(&Address::from_v4("10.0.0.1".parse().unwrap())), "10.0.0.1");
+        assert_eq!(
+            addr(&Address::from_v4("10.0.0.1".parse().unwrap())),
+            "10.0.0.1"
+        );
         assert_eq!(v6("::"), "::");
         assert_eq!(v6("::1"), "::1");
         assert_eq!(v6("2001:db8::1"), "2001:db8::1");
@@ -377,15 +406,27 @@ mod tests {
     #[test]
     fn escape_utf8_follows_zeek() {
         // Valid UTF-8 passes; controls are escaped.
-        assert_eq!(escape_utf8("héllo\u{1}".as_bytes(), false), b"h\\xc3\\xa9llo\\x01".to_vec());
-        assert_eq!(escape_utf8("héllo".as_bytes(), false), "héllo".as_bytes().to_vec());
+        assert_eq!(
+            escape_utf8("héllo\u{1}".as_bytes(), false),
+            b"h\\xc3\\xa9llo\\x01".to_vec()
+        );
+        assert_eq!(
+            escape_utf8("héllo".as_bytes(), false),
+            "héllo".as_bytes().to_vec()
+        );
         assert_eq!(escape_utf8(b"a\nb", false), b"a\nb".to_vec());
         assert_eq!(escape_utf8(b"a\nb", true), b"a\\x0ab".to_vec());
         // One bad byte switches the whole string to the escaped variant.
-        assert_eq!(escape_utf8(b"\xc3\xa9\xff", false), b"\\xc3\\xa9\\xff".to_vec());
+        assert_eq!(
+            escape_utf8(b"\xc3\xa9\xff", false),
+            b"\\xc3\\xa9\\xff".to_vec()
+        );
         // Truncated sequence, PUA, DEL.
         assert_eq!(escape_utf8(b"\xe2\x82", false), b"\\xe2\\x82".to_vec());
-        assert_eq!(escape_utf8("\u{e000}".as_bytes(), false), b"\\xee\\x80\\x80".to_vec());
+        assert_eq!(
+            escape_utf8("\u{e000}".as_bytes(), false),
+            b"\\xee\\x80\\x80".to_vec()
+        );
         assert_eq!(escape_utf8(b"\x7f", false), b"\\x7f".to_vec());
     }
 

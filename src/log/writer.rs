@@ -135,8 +135,18 @@ impl LogWriter {
     }
 
     /// The writer of `cluster.log` (path `cluster`, fields `ts`, `node`, `message`).
-    pub fn cluster(dir: impl AsRef<Path>, format: LogFormat, rotation: Option<Duration>) -> Result<LogWriter> {
-        LogWriter::new(dir, "cluster", super::cluster_log_fields(), format, rotation)
+    pub fn cluster(
+        dir: impl AsRef<Path>,
+        format: LogFormat,
+        rotation: Option<Duration>,
+    ) -> Result<LogWriter> {
+        LogWriter::new(
+            dir,
+            "cluster",
+            super::cluster_log_fields(),
+            format,
+            rotation,
+        )
     }
 
     /// As [`LogWriter::new`] with other ASCII markers (`LogAscii::separator`, ...).
@@ -150,17 +160,26 @@ impl LogWriter {
     ) -> Result<LogWriter> {
         let fields: Vec<LogField> = fields.into_iter().map(Into::into).collect();
         if path.is_empty() || path.contains('\0') {
-            return Err(Error::invalid(format!("log path {path:?}: must be non-empty and without NUL bytes")));
+            return Err(Error::invalid(format!(
+                "log path {path:?}: must be non-empty and without NUL bytes"
+            )));
         }
         if fields.is_empty() {
-            return Err(Error::invalid(format!("log \"{path}\": a log needs at least one field")));
+            return Err(Error::invalid(format!(
+                "log \"{path}\": a log needs at least one field"
+            )));
         }
         if opts.separator.is_empty() || opts.set_separator.is_empty() {
-            return Err(Error::invalid("log separator and set_separator must be non-empty"));
+            return Err(Error::invalid(
+                "log separator and set_separator must be non-empty",
+            ));
         }
         for (i, f) in fields.iter().enumerate() {
             let bad_bytes = f.name.bytes().any(|b| b == b'\n' || b == b'\r')
-                || f.name.as_bytes().windows(opts.separator.len()).any(|w| w == opts.separator.as_slice());
+                || f.name
+                    .as_bytes()
+                    .windows(opts.separator.len())
+                    .any(|w| w == opts.separator.as_slice());
             if f.name.is_empty() || bad_bytes {
                 return Err(Error::invalid(format!(
                     "log \"{path}\": field {i} name {:?} must be non-empty and hold neither the separator nor a newline",
@@ -168,7 +187,10 @@ impl LogWriter {
                 )));
             }
             if fields[..i].iter().any(|g| g.name == f.name) {
-                return Err(Error::invalid(format!("log \"{path}\": field name \"{}\" appears twice", f.name)));
+                return Err(Error::invalid(format!(
+                    "log \"{path}\": field name \"{}\" appears twice",
+                    f.name
+                )));
             }
         }
         if rotation == Some(Duration::ZERO) {
@@ -177,8 +199,12 @@ impl LogWriter {
             )));
         }
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir)
-            .map_err(|e| Error::new(crate::error::ErrorKind::Io, format!("cannot create log directory {}: {e}", dir.display())))?;
+        fs::create_dir_all(&dir).map_err(|e| {
+            Error::new(
+                crate::error::ErrorKind::Io,
+                format!("cannot create log directory {}: {e}", dir.display()),
+            )
+        })?;
         Ok(LogWriter {
             dir,
             path: path.to_string(),
@@ -234,7 +260,11 @@ impl LogWriter {
                 self.path,
                 record.len(),
                 self.fields.len(),
-                self.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                self.fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         for (f, v) in self.fields.iter().zip(record) {
@@ -342,7 +372,8 @@ impl LogWriter {
             .map_err(|e| self.io_err("cannot open", e))?;
         if self.format == LogFormat::Ascii {
             let h = ascii::header(&self.opts, &self.path, &self.fields, &zeek_date(now));
-            f.write_all(&h).map_err(|e| self.io_err("error writing to", e))?;
+            f.write_all(&h)
+                .map_err(|e| self.io_err("error writing to", e))?;
         }
         self.file = Some(f);
         Ok(())
@@ -354,7 +385,9 @@ impl LogWriter {
             return Ok(());
         }
         let Some(f) = self.file.as_mut() else {
-            return Err(Error::internal("log buffer holds records but no file is open"));
+            return Err(Error::internal(
+                "log buffer holds records but no file is open",
+            ));
         };
         let r = f.write_all(&self.buf);
         if let Err(e) = r {
@@ -398,13 +431,20 @@ impl LogWriter {
         let mut target = self.dir.join(format!("{}.{stamp}.{LOG_EXT}", self.path));
         let mut n = 1;
         while target.exists() {
-            target = self.dir.join(format!("{}.{stamp}-{n}.{LOG_EXT}", self.path));
+            target = self
+                .dir
+                .join(format!("{}.{stamp}-{n}.{LOG_EXT}", self.path));
             n += 1;
         }
         let from = self.file_path();
         fs::rename(&from, &target).map_err(|e| {
             let mut err = Error::from(e);
-            err.message = format!("failed to rename {} to {}: {}", from.display(), target.display(), err.message);
+            err.message = format!(
+                "failed to rename {} to {}: {}",
+                from.display(),
+                target.display(),
+                err.message
+            );
             err
         })?;
         Ok(Some(target))

@@ -116,10 +116,18 @@ impl Backend for MemoryBackend {
         Ok(())
     }
     fn snapshot(&self) -> Result<BTreeMap<Value, Value>> {
-        Ok(self.entries.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect())
+        Ok(self
+            .entries
+            .iter()
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect())
     }
     fn expiries(&self) -> Result<Vec<(Value, i64)>> {
-        Ok(self.entries.iter().filter_map(|(k, (_, e))| e.map(|e| (k.clone(), e))).collect())
+        Ok(self
+            .entries
+            .iter()
+            .filter_map(|(k, (_, e))| e.map(|e| (k.clone(), e)))
+            .collect())
     }
     fn expire_due(&mut self, now: i64) -> Result<Vec<Value>> {
         let due: Vec<Value> = self
@@ -164,7 +172,11 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { synchronous: Synchronous::Full, journal_mode: JournalMode::Wal, integrity_check: false }
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            journal_mode: JournalMode::Wal,
+            integrity_check: false,
+        }
     }
 }
 
@@ -229,7 +241,9 @@ pub fn validate_store_name(name: &str) -> Result<()> {
     match bad {
         Some(why) => Err(Error::new(
             ErrorKind::Store,
-            format!("invalid store name {name:?}: {why}; a store name must be usable as a file name"),
+            format!(
+                "invalid store name {name:?}: {why}; a store name must be usable as a file name"
+            ),
         )),
         None => Ok(()),
     }
@@ -249,12 +263,17 @@ pub struct SqliteBackend {
 
 impl std::fmt::Debug for SqliteBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteBackend").field("path", &self.path).finish()
+        f.debug_struct("SqliteBackend")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
 fn store_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::Store, format!("SQLite store {}: {what}: {e}", path.display()))
+    Error::new(
+        ErrorKind::Store,
+        format!("SQLite store {}: {what}: {e}", path.display()),
+    )
 }
 
 fn classify_open_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -262,13 +281,24 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> Error {
     if let rusqlite::Error::SqliteFailure(f, _) = &e {
         match f.code {
             ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
-                return store_err(path, "the file is not a SQLite database or is corrupt (left untouched)", e)
+                return store_err(
+                    path,
+                    "the file is not a SQLite database or is corrupt (left untouched)",
+                    e,
+                )
             }
             ErrorCode::ReadOnly => {
-                return store_err(path, "the database is read-only (check the file's permissions)", e)
+                return store_err(
+                    path,
+                    "the database is read-only (check the file's permissions)",
+                    e,
+                )
             }
             ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {
-                return Error::new(ErrorKind::Io, format!("SQLite store {}: cannot open: {e}", path.display()))
+                return Error::new(
+                    ErrorKind::Io,
+                    format!("SQLite store {}: cannot open: {e}", path.display()),
+                )
             }
             _ => {}
         }
@@ -300,23 +330,40 @@ impl SqliteBackend {
             ));
         }
         if path.is_dir() {
-            return Err(Error::new(ErrorKind::Store, format!("SQLite store {}: path is a directory", path.display())));
+            return Err(Error::new(
+                ErrorKind::Store,
+                format!("SQLite store {}: path is a directory", path.display()),
+            ));
         }
         if path.exists() {
             let md = std::fs::metadata(&path)?;
             if md.permissions().readonly() {
-                return Err(store_err(&path, "the database is read-only", "file has no write permission"));
+                return Err(store_err(
+                    &path,
+                    "the database is read-only",
+                    "file has no write permission",
+                ));
             }
         }
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| classify_open_error(&path, e))?;
-        if conn.is_readonly(rusqlite::DatabaseName::Main).unwrap_or(false) {
-            return Err(store_err(&path, "the database is read-only", "opened read-only"));
+        if conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(false)
+        {
+            return Err(store_err(
+                &path,
+                "the database is read-only",
+                "opened read-only",
+            ));
         }
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| classify_open_error(&path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| classify_open_error(&path, e))?;
         // The first statement touches the file header: a foreign file fails here.
         let jm = match opts.journal_mode {
             JournalMode::Wal => "WAL",
@@ -326,7 +373,11 @@ impl SqliteBackend {
             .query_row(&format!("PRAGMA journal_mode={jm}"), [], |r| r.get(0))
             .map_err(|e| classify_open_error(&path, e))?;
         if !got.eq_ignore_ascii_case(jm) {
-            return Err(store_err(&path, "cannot set journal_mode", format!("SQLite kept '{got}'")));
+            return Err(store_err(
+                &path,
+                "cannot set journal_mode",
+                format!("SQLite kept '{got}'"),
+            ));
         }
         let sync = match opts.synchronous {
             Synchronous::Off => "OFF",
@@ -341,7 +392,11 @@ impl SqliteBackend {
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))
                 .map_err(|e| classify_open_error(&path, e))?;
             if res != "ok" {
-                return Err(store_err(&path, "integrity check failed (file left untouched)", res));
+                return Err(store_err(
+                    &path,
+                    "integrity check failed (file left untouched)",
+                    res,
+                ));
             }
         }
         conn.execute_batch(
@@ -352,12 +407,21 @@ impl SqliteBackend {
         // A Broker-written file has no such column set to check beyond the tables; verify
         // the store table has Broker's columns so a foreign table of that name is refused.
         let cols: Vec<String> = {
-            let mut st = conn.prepare("PRAGMA table_info(store)").map_err(|e| classify_open_error(&path, e))?;
-            let rows = st.query_map([], |r| r.get::<_, String>(1)).map_err(|e| classify_open_error(&path, e))?;
-            rows.collect::<std::result::Result<_, _>>().map_err(|e| classify_open_error(&path, e))?
+            let mut st = conn
+                .prepare("PRAGMA table_info(store)")
+                .map_err(|e| classify_open_error(&path, e))?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(1))
+                .map_err(|e| classify_open_error(&path, e))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| classify_open_error(&path, e))?
         };
         if cols != ["key", "value", "expiry"] {
-            return Err(store_err(&path, "table 'store' does not have Broker's columns (key, value, expiry)", format!("{cols:?}")));
+            return Err(store_err(
+                &path,
+                "table 'store' does not have Broker's columns (key, value, expiry)",
+                format!("{cols:?}"),
+            ));
         }
         conn.execute(
             "replace into meta(key, value) values('zcluster_version', ?1)",
@@ -424,8 +488,13 @@ impl Backend for SqliteBackend {
         Ok(n > 0)
     }
     fn keys(&self) -> Result<BTreeSet<Value>> {
-        let mut st = self.conn.prepare_cached("select key from store").map_err(|e| self.err("keys failed", e))?;
-        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(|e| self.err("keys failed", e))?;
+        let mut st = self
+            .conn
+            .prepare_cached("select key from store")
+            .map_err(|e| self.err("keys failed", e))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.err("keys failed", e))?;
         let mut out = BTreeSet::new();
         for r in rows {
             let b = r.map_err(|e| self.err("keys failed", e))?;
@@ -441,13 +510,20 @@ impl Backend for SqliteBackend {
         Ok(n as u64)
     }
     fn clear(&mut self) -> Result<()> {
-        self.conn.execute("delete from store", []).map_err(|e| self.err("clear failed", e))?;
+        self.conn
+            .execute("delete from store", [])
+            .map_err(|e| self.err("clear failed", e))?;
         Ok(())
     }
     fn snapshot(&self) -> Result<BTreeMap<Value, Value>> {
-        let mut st = self.conn.prepare_cached("select key, value from store").map_err(|e| self.err("snapshot failed", e))?;
+        let mut st = self
+            .conn
+            .prepare_cached("select key, value from store")
+            .map_err(|e| self.err("snapshot failed", e))?;
         let rows = st
-            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
             .map_err(|e| self.err("snapshot failed", e))?;
         let mut out = BTreeMap::new();
         for r in rows {
@@ -472,20 +548,29 @@ impl Backend for SqliteBackend {
         Ok(out)
     }
     fn expire_due(&mut self, now: i64) -> Result<Vec<Value>> {
-        let tx = self.conn.transaction().map_err(|e| store_err(&self.path, "expire failed", e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| store_err(&self.path, "expire failed", e))?;
         let mut due = Vec::new();
         {
             let mut st = tx
                 .prepare_cached("select key from store where expiry is not null and expiry < ?1")
                 .map_err(|e| store_err(&self.path, "expire failed", e))?;
-            let rows = st.query_map(params![now], |r| r.get::<_, Vec<u8>>(0)).map_err(|e| store_err(&self.path, "expire failed", e))?;
+            let rows = st
+                .query_map(params![now], |r| r.get::<_, Vec<u8>>(0))
+                .map_err(|e| store_err(&self.path, "expire failed", e))?;
             for r in rows {
                 due.push(r.map_err(|e| store_err(&self.path, "expire failed", e))?);
             }
         }
-        tx.execute("delete from store where expiry is not null and expiry < ?1", params![now])
+        tx.execute(
+            "delete from store where expiry is not null and expiry < ?1",
+            params![now],
+        )
+        .map_err(|e| store_err(&self.path, "expire failed", e))?;
+        tx.commit()
             .map_err(|e| store_err(&self.path, "expire failed", e))?;
-        tx.commit().map_err(|e| store_err(&self.path, "expire failed", e))?;
         due.iter().map(|b| self.unblob(b, "key")).collect()
     }
 }

@@ -33,7 +33,11 @@ pub const MAX_OUT_OF_ORDER: u64 = 65_536;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProducerOutput<H, P> {
     /// Unicast: tell `to` where its stream starts.
-    Handshake { to: H, offset: u64, heartbeat_interval: u16 },
+    Handshake {
+        to: H,
+        offset: u64,
+        heartbeat_interval: u16,
+    },
     /// An event; `to == None` is a broadcast to all consumers, `Some` a retransmission.
     Event { to: Option<H>, seq: u64, payload: P },
     /// Unicast: `seq` is no longer available.
@@ -69,7 +73,10 @@ pub struct Producer<H, P> {
 
 impl<H: Clone + PartialEq, P: Clone> Default for Producer<H, P> {
     fn default() -> Self {
-        Self::new(DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_CONNECTION_TIMEOUT_FACTOR)
+        Self::new(
+            DEFAULT_HEARTBEAT_INTERVAL,
+            DEFAULT_CONNECTION_TIMEOUT_FACTOR,
+        )
     }
 }
 
@@ -96,7 +103,11 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
         self.seq += 1;
         self.buf.push_back((self.seq, payload.clone()));
         self.last_broadcast = self.tick;
-        self.out.push(ProducerOutput::Event { to: None, seq: self.seq, payload });
+        self.out.push(ProducerOutput::Event {
+            to: None,
+            seq: self.seq,
+            payload,
+        });
         Some(self.seq)
     }
 
@@ -105,8 +116,17 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
         if self.find(&hdl).is_some() {
             return false;
         }
-        self.paths.push(Path { hdl: hdl.clone(), offset: self.seq, acked: 0, last_seen: self.tick });
-        self.out.push(ProducerOutput::Handshake { to: hdl, offset: self.seq, heartbeat_interval: self.heartbeat_interval });
+        self.paths.push(Path {
+            hdl: hdl.clone(),
+            offset: self.seq,
+            acked: 0,
+            last_seen: self.tick,
+        });
+        self.out.push(ProducerOutput::Handshake {
+            to: hdl,
+            offset: self.seq,
+            heartbeat_interval: self.heartbeat_interval,
+        });
         true
     }
 
@@ -115,7 +135,11 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
     pub fn resend_pending_handshakes(&mut self) {
         for p in &self.paths {
             if p.acked == 0 {
-                self.out.push(ProducerOutput::Handshake { to: p.hdl.clone(), offset: p.offset, heartbeat_interval: self.heartbeat_interval });
+                self.out.push(ProducerOutput::Handshake {
+                    to: p.hdl.clone(),
+                    offset: p.offset,
+                    heartbeat_interval: self.heartbeat_interval,
+                });
             }
         }
     }
@@ -145,7 +169,9 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
         }
         p.last_seen = self.tick;
         if p.acked == 0 {
-            self.out.push(ProducerOutput::HandshakeCompleted { consumer: hdl.clone() });
+            self.out.push(ProducerOutput::HandshakeCompleted {
+                consumer: hdl.clone(),
+            });
         } else if p.acked == seq {
             return;
         }
@@ -165,20 +191,34 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
         self.paths[i].last_seen = self.tick;
         if seqs.windows(2).any(|w| w[0] > w[1]) {
             self.paths.remove(i);
-            self.out.push(ProducerOutput::Dropped { consumer: hdl.clone(), reason: "nack with unsorted sequence numbers".into() });
+            self.out.push(ProducerOutput::Dropped {
+                consumer: hdl.clone(),
+                reason: "nack with unsorted sequence numbers".into(),
+            });
             self.trim();
             return;
         }
         if first == 0 {
             let offset = self.paths[i].offset;
-            self.out.push(ProducerOutput::Handshake { to: hdl.clone(), offset, heartbeat_interval: self.heartbeat_interval });
+            self.out.push(ProducerOutput::Handshake {
+                to: hdl.clone(),
+                offset,
+                heartbeat_interval: self.heartbeat_interval,
+            });
             return;
         }
         self.handle_ack(hdl, first - 1);
         for &seq in seqs {
             match self.buf.iter().find(|(s, _)| *s == seq) {
-                Some((_, p)) => self.out.push(ProducerOutput::Event { to: Some(hdl.clone()), seq, payload: p.clone() }),
-                None => self.out.push(ProducerOutput::RetransmitFailed { to: hdl.clone(), seq }),
+                Some((_, p)) => self.out.push(ProducerOutput::Event {
+                    to: Some(hdl.clone()),
+                    seq,
+                    payload: p.clone(),
+                }),
+                None => self.out.push(ProducerOutput::RetransmitFailed {
+                    to: hdl.clone(),
+                    seq,
+                }),
             }
         }
     }
@@ -205,7 +245,10 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
             }
         });
         for d in dropped {
-            self.out.push(ProducerOutput::Dropped { consumer: d, reason: format!("no message from the consumer for {timeout} ticks") });
+            self.out.push(ProducerOutput::Dropped {
+                consumer: d,
+                reason: format!("no message from the consumer for {timeout} ticks"),
+            });
         }
         self.trim();
     }
@@ -429,7 +472,8 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
             return;
         }
         if self.heartbeat_interval > 0 {
-            let timeout = u64::from(self.heartbeat_interval) * u64::from(self.connection_timeout_factor);
+            let timeout =
+                u64::from(self.heartbeat_interval) * u64::from(self.connection_timeout_factor);
             if self.tick - self.last_heard >= timeout {
                 self.reset();
                 self.out.push(ConsumerOutput::ProducerTimeout);
@@ -438,7 +482,8 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
         }
         let progressed = self.next_seq > self.last_tick_seq;
         self.last_tick_seq = self.next_seq;
-        let ack_due = self.heartbeat_interval > 0 && (self.tick - 1) % u64::from(self.heartbeat_interval) == 0;
+        let ack_due = self.heartbeat_interval > 0
+            && (self.tick - 1) % u64::from(self.heartbeat_interval) == 0;
         if progressed {
             self.idle_ticks = 0;
             if ack_due {
@@ -451,7 +496,12 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
             self.idle_ticks = 0;
             let mut seqs = Vec::new();
             let mut i = self.next_seq;
-            for (found, _) in self.buf.iter().map(|(s, p)| (*s, p)).chain(std::iter::once((self.last_seq, &None))) {
+            for (found, _) in self
+                .buf
+                .iter()
+                .map(|(s, p)| (*s, p))
+                .chain(std::iter::once((self.last_seq, &None)))
+            {
                 while i < found && (seqs.len() as u64) < MAX_OUT_OF_ORDER {
                     seqs.push(i);
                     i += 1;
@@ -485,7 +535,9 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
             true
         } else {
             self.reset();
-            self.out.push(ConsumerOutput::Closed { reason: format!("update {seq} was lost: the producer can no longer retransmit it") });
+            self.out.push(ConsumerOutput::Closed {
+                reason: format!("update {seq} was lost: the producer can no longer retransmit it"),
+            });
             false
         }
     }
@@ -499,7 +551,9 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
 
     fn try_consume_buffer(&mut self) {
         while matches!(self.buf.front(), Some((s, _)) if *s == self.next_seq) {
-            let Some((seq, p)) = self.buf.pop_front() else { break };
+            let Some((seq, p)) = self.buf.pop_front() else {
+                break;
+            };
             match p {
                 Some(payload) => self.out.push(ConsumerOutput::Deliver { seq, payload }),
                 None => {
@@ -513,7 +567,9 @@ impl<H: Clone + PartialEq, P: Clone> Consumer<H, P> {
     }
 
     fn send_ack(&mut self) {
-        self.out.push(ConsumerOutput::Ack { seq: self.next_seq.saturating_sub(1) });
+        self.out.push(ConsumerOutput::Ack {
+            seq: self.next_seq.saturating_sub(1),
+        });
     }
 
     pub fn take_outputs(&mut self) -> Vec<ConsumerOutput<P>> {

@@ -98,7 +98,10 @@ pub struct StoreClone {
 
 impl std::fmt::Debug for StoreClone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreClone").field("name", &self.name).field("status", &self.status).finish_non_exhaustive()
+        f.debug_struct("StoreClone")
+            .field("name", &self.name)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,7 +159,10 @@ impl StoreClone {
     /// the stale interval; `ErrorKind::WouldBlock` before the first snapshot (the caller
     /// may wait for it); `ErrorKind::Store` once stale.
     pub fn check_readable(&self, now: i64) -> Result<()> {
-        let stale = |since: i64| self.config.stale_interval >= 0 && now.saturating_sub(since) >= self.config.stale_interval;
+        let stale = |since: i64| {
+            self.config.stale_interval >= 0
+                && now.saturating_sub(since) >= self.config.stale_interval
+        };
         match self.status {
             CloneStatus::Connected { .. } => Ok(()),
             CloneStatus::Disconnected { since } if stale(since) => Err(Error::new(
@@ -211,12 +217,36 @@ impl StoreClone {
     // -- writes (forwarded; visible once the master's broadcast comes back) --------------
 
     pub fn put(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<()> {
-        self.send_to_master(Command::Put { key, value, expiry, publisher: self.id }, now)
+        self.send_to_master(
+            Command::Put {
+                key,
+                value,
+                expiry,
+                publisher: self.id,
+            },
+            now,
+        )
     }
     /// Starts a put_unique; the answer arrives later: poll `take_put_unique_result(id)`.
-    pub fn put_unique(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<u64> {
+    pub fn put_unique(
+        &mut self,
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<u64> {
         let req_id = self.next_req_id;
-        self.send_to_master(Command::PutUnique { key, value, expiry, who: self.id, req_id, publisher: self.id }, now)?;
+        self.send_to_master(
+            Command::PutUnique {
+                key,
+                value,
+                expiry,
+                who: self.id,
+                req_id,
+                publisher: self.id,
+            },
+            now,
+        )?;
         self.next_req_id += 1;
         self.put_unique_pending.insert(req_id);
         Ok(req_id)
@@ -226,14 +256,27 @@ impl StoreClone {
         self.put_unique_results.remove(&req_id)
     }
     pub fn erase(&mut self, key: Value, now: i64) -> Result<()> {
-        self.send_to_master(Command::Erase { key, publisher: self.id }, now)
+        self.send_to_master(
+            Command::Erase {
+                key,
+                publisher: self.id,
+            },
+            now,
+        )
     }
     pub fn clear(&mut self, now: i64) -> Result<()> {
         self.send_to_master(Command::Clear { publisher: self.id }, now)
     }
     /// Broker's `add`. A type clash with the value this clone holds is reported at once;
     /// the master has the last word otherwise.
-    pub fn add(&mut self, key: Value, value: Value, init_type: u8, expiry: Option<i64>, now: i64) -> Result<()> {
+    pub fn add(
+        &mut self,
+        key: Value,
+        value: Value,
+        init_type: u8,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         self.precheck(&key, |cur| match cur {
             Some(cur) => ops::add_to(&mut cur.clone(), &value),
             None if init_type == 0 => Err(Error::type_mismatch(format!(
@@ -242,33 +285,83 @@ impl StoreClone {
             ))),
             None => ops::add_to(&mut ops::zero_of(init_type)?, &value),
         })?;
-        self.send_to_master(Command::Add { key, value, init_type, expiry, publisher: self.id }, now)
+        self.send_to_master(
+            Command::Add {
+                key,
+                value,
+                init_type,
+                expiry,
+                publisher: self.id,
+            },
+            now,
+        )
     }
-    pub fn subtract(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<()> {
+    pub fn subtract(
+        &mut self,
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         let name = self.name.clone();
         self.precheck(&key, |cur| match cur {
             Some(cur) => ops::subtract_from(&mut cur.clone(), &value),
-            None => Err(Error::not_found(format!("store '{name}': cannot subtract from a missing key"))),
+            None => Err(Error::not_found(format!(
+                "store '{name}': cannot subtract from a missing key"
+            ))),
         })?;
-        self.send_to_master(Command::Subtract { key, value, expiry, publisher: self.id }, now)
+        self.send_to_master(
+            Command::Subtract {
+                key,
+                value,
+                expiry,
+                publisher: self.id,
+            },
+            now,
+        )
     }
-    pub fn increment(&mut self, key: Value, amount: Value, expiry: Option<i64>, now: i64) -> Result<()> {
+    pub fn increment(
+        &mut self,
+        key: Value,
+        amount: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         let init = ops::increment_init_type(&amount);
         self.add(key, amount, init, expiry, now)
     }
-    pub fn decrement(&mut self, key: Value, amount: Value, expiry: Option<i64>, now: i64) -> Result<()> {
+    pub fn decrement(
+        &mut self,
+        key: Value,
+        amount: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         self.subtract(key, amount, expiry, now)
     }
     pub fn append(&mut self, key: Value, s: Value, expiry: Option<i64>, now: i64) -> Result<()> {
         self.add(key, s, 5, expiry, now)
     }
-    pub fn insert_into(&mut self, key: Value, index: Value, value: Option<Value>, expiry: Option<i64>, now: i64) -> Result<()> {
+    pub fn insert_into(
+        &mut self,
+        key: Value,
+        index: Value,
+        value: Option<Value>,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         match value {
             None => self.add(key, index, 12, expiry, now),
             Some(v) => self.add(key, Value::Vector(vec![index, v]), 13, expiry, now),
         }
     }
-    pub fn remove_from(&mut self, key: Value, index: Value, expiry: Option<i64>, now: i64) -> Result<()> {
+    pub fn remove_from(
+        &mut self,
+        key: Value,
+        index: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         self.subtract(key, index, expiry, now)
     }
     pub fn push(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<()> {
@@ -318,9 +411,15 @@ impl StoreClone {
         match cmd.content {
             // Updates are broadcast by the master's channel.
             c if c.tag() == CommandTag::Action => self.input.handle_event(cmd.seq, c),
-            Command::AckClone { offset, heartbeat_interval, state } if cmd.receiver == me && self.master.is_none() => {
+            Command::AckClone {
+                offset,
+                heartbeat_interval,
+                state,
+            } if cmd.receiver == me && self.master.is_none() => {
                 // A repeated ack_clone (same or other master) while attached is dropped.
-                let accepted = self.input.handle_handshake(cmd.sender, offset, heartbeat_interval);
+                let accepted = self
+                    .input
+                    .handle_handshake(cmd.sender, offset, heartbeat_interval);
                 if accepted {
                     self.master = Some(cmd.sender);
                     self.set_store(state, cmd.sender);
@@ -329,10 +428,14 @@ impl StoreClone {
                 }
             }
             // Broker's master broadcasts keepalives (receiver nil).
-            Command::Keepalive { seq } if (cmd.receiver == me || cmd.receiver.is_nil()) && self.input.initialized() => {
+            Command::Keepalive { seq }
+                if (cmd.receiver == me || cmd.receiver.is_nil()) && self.input.initialized() =>
+            {
                 self.input.handle_heartbeat(seq)
             }
-            Command::RetransmitFailed { seq } if cmd.receiver == me => self.input.handle_retransmit_failed(seq),
+            Command::RetransmitFailed { seq } if cmd.receiver == me => {
+                self.input.handle_retransmit_failed(seq)
+            }
             Command::CumulativeAck { seq } if for_me => {
                 if let (Some(out), Some(master)) = (self.output.as_mut(), self.master) {
                     if cmd.sender == master {
@@ -372,7 +475,8 @@ impl StoreClone {
         self.epoch += 1;
         if let Some(out) = self.output.take() {
             // Unacknowledged writes go back to the buffer, oldest first.
-            let mut back: VecDeque<(Command, i64)> = out.unacknowledged().into_iter().map(|(_, p)| p).collect();
+            let mut back: VecDeque<(Command, i64)> =
+                out.unacknowledged().into_iter().map(|(_, p)| p).collect();
             back.extend(self.stalled.drain(..));
             self.stalled = back;
         }
@@ -411,10 +515,12 @@ impl StoreClone {
     }
     /// Broker's idle: has a master, nothing buffered, own writes acknowledged.
     pub fn idle(&self) -> bool {
-        self.input.idle() && self.stalled.is_empty() && match &self.output {
-            Some(o) => o.idle(),
-            None => true,
-        }
+        self.input.idle()
+            && self.stalled.is_empty()
+            && match &self.output {
+                Some(o) => o.idle(),
+                None => true,
+            }
     }
 
     // -- internals -----------------------------------------------------------------------
@@ -424,20 +530,31 @@ impl StoreClone {
     /// channel (Broker's would answer with the old offset, which its buffer may no longer
     /// cover) then sees a new clone and sends a fresh snapshot.
     fn input_id(&self) -> EntityId {
-        EntityId::new(self.id.endpoint, self.id.object.wrapping_add((2 * self.epoch) << 40))
+        EntityId::new(
+            self.id.endpoint,
+            self.id.object.wrapping_add((2 * self.epoch) << 40),
+        )
     }
 
     /// The writer channel's identity, fresh per connection for the same reason (a master
     /// ignores a repeated `attach_writer` from a writer it knows).
     fn writer_id(&self) -> EntityId {
-        EntityId::new(self.id.endpoint, self.id.object.wrapping_add((2 * self.epoch + 1) << 40))
+        EntityId::new(
+            self.id.endpoint,
+            self.id.object.wrapping_add((2 * self.epoch + 1) << 40),
+        )
     }
 
     fn request_master(&mut self) {
         self.outgoing.push(Outgoing {
             topic: master_topic(&self.name),
             unicast: None,
-            command: InternalCommand { seq: 0, sender: self.input_id(), receiver: EntityId::NIL, content: Command::Nack { seqs: vec![0] } },
+            command: InternalCommand {
+                seq: 0,
+                sender: self.input_id(),
+                receiver: EntityId::NIL,
+                content: Command::Nack { seqs: vec![0] },
+            },
         });
     }
 
@@ -447,7 +564,9 @@ impl StoreClone {
             if now.saturating_sub(*made) <= limit.max(0) && limit > 0 {
                 break;
             }
-            let Some((command, made_at)) = self.stalled.pop_front() else { break };
+            let Some((command, made_at)) = self.stalled.pop_front() else {
+                break;
+            };
             self.lost.push(LostMutation {
                 reason: format!(
                     "store '{}': {} made {:.1} s ago could not reach the master within Cluster::clone_mutation_buffer_interval ({:.1} s)",
@@ -481,7 +600,10 @@ impl StoreClone {
     fn set_store(&mut self, state: Snapshot, publisher: EntityId) {
         for (k, old) in &self.store {
             match state.get(k) {
-                None => self.events.push(StoreEvent::Erase { key: k.clone(), publisher: EntityId::NIL }),
+                None => self.events.push(StoreEvent::Erase {
+                    key: k.clone(),
+                    publisher: EntityId::NIL,
+                }),
                 Some(new) if new != old => self.events.push(StoreEvent::Update {
                     key: k.clone(),
                     old_value: old.clone(),
@@ -494,7 +616,12 @@ impl StoreClone {
         }
         for (k, v) in &state {
             if !self.store.contains_key(k) {
-                self.events.push(StoreEvent::Insert { key: k.clone(), value: v.clone(), expiry: None, publisher });
+                self.events.push(StoreEvent::Insert {
+                    key: k.clone(),
+                    value: v.clone(),
+                    expiry: None,
+                    publisher,
+                });
             }
         }
         self.store = state;
@@ -502,11 +629,32 @@ impl StoreClone {
 
     fn apply_broadcast(&mut self, cmd: Command) {
         match cmd {
-            Command::Put { key, value, expiry, publisher } => match self.store.insert(key.clone(), value.clone()) {
-                Some(old_value) => self.events.push(StoreEvent::Update { key, old_value, new_value: value, expiry, publisher }),
-                None => self.events.push(StoreEvent::Insert { key, value, expiry, publisher }),
+            Command::Put {
+                key,
+                value,
+                expiry,
+                publisher,
+            } => match self.store.insert(key.clone(), value.clone()) {
+                Some(old_value) => self.events.push(StoreEvent::Update {
+                    key,
+                    old_value,
+                    new_value: value,
+                    expiry,
+                    publisher,
+                }),
+                None => self.events.push(StoreEvent::Insert {
+                    key,
+                    value,
+                    expiry,
+                    publisher,
+                }),
             },
-            Command::PutUniqueResult { inserted, who, req_id, .. } => {
+            Command::PutUniqueResult {
+                inserted,
+                who,
+                req_id,
+                ..
+            } => {
                 let ours = who == self.id && self.put_unique_pending.remove(&req_id);
                 if ours {
                     self.put_unique_results.insert(req_id, inserted);
@@ -542,22 +690,37 @@ impl StoreClone {
                 match o {
                     ConsumerOutput::Deliver { payload, .. } => self.apply_broadcast(payload),
                     ConsumerOutput::Lost { .. } => {}
-                    ConsumerOutput::Ack { seq } => self.push_to_master(&master_topic, Command::CumulativeAck { seq }, self.input_id()),
+                    ConsumerOutput::Ack { seq } => self.push_to_master(
+                        &master_topic,
+                        Command::CumulativeAck { seq },
+                        self.input_id(),
+                    ),
                     ConsumerOutput::Nack { seqs } => {
                         if self.input.initialized() {
-                            self.push_to_master(&master_topic, Command::Nack { seqs }, self.input_id());
+                            self.push_to_master(
+                                &master_topic,
+                                Command::Nack { seqs },
+                                self.input_id(),
+                            );
                         } else {
                             self.request_master();
                         }
                     }
                     ConsumerOutput::Closed { reason } => {
-                        self.problems.push(Error::new(ErrorKind::Store, format!("store '{}': {reason}; resynchronising", self.name)));
+                        self.problems.push(Error::new(
+                            ErrorKind::Store,
+                            format!("store '{}': {reason}; resynchronising", self.name),
+                        ));
                         self.master_lost(now);
                     }
                     ConsumerOutput::ProducerTimeout => {
                         self.problems.push(Error::new(
                             ErrorKind::Store,
-                            format!("store '{}': master {} silent for too long", self.name, self.master.map(|m| hex(&m.endpoint)).unwrap_or_default()),
+                            format!(
+                                "store '{}': master {} silent for too long",
+                                self.name,
+                                self.master.map(|m| hex(&m.endpoint)).unwrap_or_default()
+                            ),
                         ));
                         self.master_lost(now);
                     }
@@ -572,20 +735,40 @@ impl StoreClone {
             for o in outs {
                 progressed = true;
                 match o {
-                    ProducerOutput::Handshake { offset, heartbeat_interval, .. } => {
-                        self.push_to_master(&master_topic, Command::AttachWriter { offset, heartbeat_interval }, writer)
-                    }
-                    ProducerOutput::Event { seq, payload: (content, _), .. } => {
+                    ProducerOutput::Handshake {
+                        offset,
+                        heartbeat_interval,
+                        ..
+                    } => self.push_to_master(
+                        &master_topic,
+                        Command::AttachWriter {
+                            offset,
+                            heartbeat_interval,
+                        },
+                        writer,
+                    ),
+                    ProducerOutput::Event {
+                        seq,
+                        payload: (content, _),
+                        ..
+                    } => {
                         let receiver = self.master.unwrap_or(EntityId::NIL);
                         self.outgoing.push(Outgoing {
                             topic: master_topic.clone(),
                             unicast: self.master.map(|m| m.endpoint),
-                            command: InternalCommand { seq, sender: writer, receiver, content },
+                            command: InternalCommand {
+                                seq,
+                                sender: writer,
+                                receiver,
+                                content,
+                            },
                         });
                     }
-                    ProducerOutput::RetransmitFailed { seq, .. } => {
-                        self.push_to_master(&master_topic, Command::RetransmitFailed { seq }, writer)
-                    }
+                    ProducerOutput::RetransmitFailed { seq, .. } => self.push_to_master(
+                        &master_topic,
+                        Command::RetransmitFailed { seq },
+                        writer,
+                    ),
                     ProducerOutput::Heartbeat { seq } => {
                         if let Some(out) = self.output.as_mut() {
                             out.resend_pending_handshakes();
@@ -593,7 +776,12 @@ impl StoreClone {
                         self.outgoing.push(Outgoing {
                             topic: master_topic.clone(),
                             unicast: None,
-                            command: InternalCommand { seq: 0, sender: writer, receiver: EntityId::NIL, content: Command::Keepalive { seq } },
+                            command: InternalCommand {
+                                seq: 0,
+                                sender: writer,
+                                receiver: EntityId::NIL,
+                                content: Command::Keepalive { seq },
+                            },
                         });
                     }
                     ProducerOutput::Dropped { .. } => lost_master = true,
@@ -601,7 +789,13 @@ impl StoreClone {
                 }
             }
             if lost_master {
-                self.problems.push(Error::new(ErrorKind::Store, format!("store '{}': the master refused our writer channel", self.name)));
+                self.problems.push(Error::new(
+                    ErrorKind::Store,
+                    format!(
+                        "store '{}': the master refused our writer channel",
+                        self.name
+                    ),
+                ));
                 self.master_lost(now);
             }
             if !progressed {
@@ -615,7 +809,12 @@ impl StoreClone {
         self.outgoing.push(Outgoing {
             topic: topic.to_string(),
             unicast: self.master.map(|m| m.endpoint),
-            command: InternalCommand { seq: 0, sender, receiver, content },
+            command: InternalCommand {
+                seq: 0,
+                sender,
+                receiver,
+                content,
+            },
         });
     }
 }

@@ -1,7 +1,9 @@
 //! The store's single entry point to Broker's binary value encoding (`crate::data::bin`):
 //! SQLite blobs and command payloads both go through these names.
 
-pub(crate) use crate::data::bin::{decode as decode_value, decode_prefix as decode_value_prefix, read_varbyte, write_len};
+pub(crate) use crate::data::bin::{
+    decode as decode_value, decode_prefix as decode_value_prefix, read_varbyte, write_len,
+};
 
 use crate::data::Value;
 use crate::error::Result;

@@ -20,7 +20,10 @@ pub struct EntityId {
 
 impl EntityId {
     /// The nil id: all-zero endpoint, object 0 (Broker: broadcast receiver).
-    pub const NIL: EntityId = EntityId { endpoint: [0; 16], object: 0 };
+    pub const NIL: EntityId = EntityId {
+        endpoint: [0; 16],
+        object: 0,
+    };
 
     pub fn new(endpoint: [u8; 16], object: u64) -> Self {
         EntityId { endpoint, object }
@@ -46,20 +49,71 @@ pub enum CommandTag {
 /// Expiries are relative timespans in nanoseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Put { key: Value, value: Value, expiry: Option<i64>, publisher: EntityId },
-    PutUnique { key: Value, value: Value, expiry: Option<i64>, who: EntityId, req_id: u64, publisher: EntityId },
-    PutUniqueResult { inserted: bool, who: EntityId, req_id: u64, publisher: EntityId },
-    Erase { key: Value, publisher: EntityId },
-    Expire { key: Value, publisher: EntityId },
-    Add { key: Value, value: Value, init_type: u8, expiry: Option<i64>, publisher: EntityId },
-    Subtract { key: Value, value: Value, expiry: Option<i64>, publisher: EntityId },
-    Clear { publisher: EntityId },
-    AttachWriter { offset: u64, heartbeat_interval: u16 },
-    Keepalive { seq: u64 },
-    CumulativeAck { seq: u64 },
-    Nack { seqs: Vec<u64> },
-    AckClone { offset: u64, heartbeat_interval: u16, state: Snapshot },
-    RetransmitFailed { seq: u64 },
+    Put {
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        publisher: EntityId,
+    },
+    PutUnique {
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        who: EntityId,
+        req_id: u64,
+        publisher: EntityId,
+    },
+    PutUniqueResult {
+        inserted: bool,
+        who: EntityId,
+        req_id: u64,
+        publisher: EntityId,
+    },
+    Erase {
+        key: Value,
+        publisher: EntityId,
+    },
+    Expire {
+        key: Value,
+        publisher: EntityId,
+    },
+    Add {
+        key: Value,
+        value: Value,
+        init_type: u8,
+        expiry: Option<i64>,
+        publisher: EntityId,
+    },
+    Subtract {
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        publisher: EntityId,
+    },
+    Clear {
+        publisher: EntityId,
+    },
+    AttachWriter {
+        offset: u64,
+        heartbeat_interval: u16,
+    },
+    Keepalive {
+        seq: u64,
+    },
+    CumulativeAck {
+        seq: u64,
+    },
+    Nack {
+        seqs: Vec<u64>,
+    },
+    AckClone {
+        offset: u64,
+        heartbeat_interval: u16,
+        state: Snapshot,
+    },
+    RetransmitFailed {
+        seq: u64,
+    },
 }
 
 impl Command {
@@ -95,8 +149,20 @@ impl Command {
     /// Broker's pretty name (`put`, `ack_clone`, ...).
     pub fn name(&self) -> &'static str {
         const NAMES: [&str; 14] = [
-            "put", "put_unique", "put_unique_result", "erase", "expire", "add", "subtract", "clear",
-            "attach_writer", "keepalive", "cumulative_ack", "nack", "ack_clone", "retransmit_failed",
+            "put",
+            "put_unique",
+            "put_unique_result",
+            "erase",
+            "expire",
+            "add",
+            "subtract",
+            "clear",
+            "attach_writer",
+            "keepalive",
+            "cumulative_ack",
+            "nack",
+            "ack_clone",
+            "retransmit_failed",
         ];
         NAMES[self.index() as usize]
     }
@@ -135,13 +201,25 @@ impl InternalCommand {
         put_entity(&self.receiver, out);
         out.push(self.content.index());
         match &self.content {
-            Command::Put { key, value, expiry, publisher } => {
+            Command::Put {
+                key,
+                value,
+                expiry,
+                publisher,
+            } => {
                 encode_value(key, out)?;
                 encode_value(value, out)?;
                 put_opt_span(expiry, out);
                 put_entity(publisher, out);
             }
-            Command::PutUnique { key, value, expiry, who, req_id, publisher } => {
+            Command::PutUnique {
+                key,
+                value,
+                expiry,
+                who,
+                req_id,
+                publisher,
+            } => {
                 encode_value(key, out)?;
                 encode_value(value, out)?;
                 put_opt_span(expiry, out);
@@ -149,7 +227,12 @@ impl InternalCommand {
                 out.extend_from_slice(&req_id.to_be_bytes());
                 put_entity(publisher, out);
             }
-            Command::PutUniqueResult { inserted, who, req_id, publisher } => {
+            Command::PutUniqueResult {
+                inserted,
+                who,
+                req_id,
+                publisher,
+            } => {
                 out.push(u8::from(*inserted));
                 put_entity(who, out);
                 out.extend_from_slice(&req_id.to_be_bytes());
@@ -159,34 +242,52 @@ impl InternalCommand {
                 encode_value(key, out)?;
                 put_entity(publisher, out);
             }
-            Command::Add { key, value, init_type, expiry, publisher } => {
+            Command::Add {
+                key,
+                value,
+                init_type,
+                expiry,
+                publisher,
+            } => {
                 encode_value(key, out)?;
                 encode_value(value, out)?;
                 out.push(*init_type);
                 put_opt_span(expiry, out);
                 put_entity(publisher, out);
             }
-            Command::Subtract { key, value, expiry, publisher } => {
+            Command::Subtract {
+                key,
+                value,
+                expiry,
+                publisher,
+            } => {
                 encode_value(key, out)?;
                 encode_value(value, out)?;
                 put_opt_span(expiry, out);
                 put_entity(publisher, out);
             }
             Command::Clear { publisher } => put_entity(publisher, out),
-            Command::AttachWriter { offset, heartbeat_interval } => {
+            Command::AttachWriter {
+                offset,
+                heartbeat_interval,
+            } => {
                 out.extend_from_slice(&offset.to_be_bytes());
                 out.extend_from_slice(&heartbeat_interval.to_be_bytes());
             }
-            Command::Keepalive { seq } | Command::CumulativeAck { seq } | Command::RetransmitFailed { seq } => {
-                out.extend_from_slice(&seq.to_be_bytes())
-            }
+            Command::Keepalive { seq }
+            | Command::CumulativeAck { seq }
+            | Command::RetransmitFailed { seq } => out.extend_from_slice(&seq.to_be_bytes()),
             Command::Nack { seqs } => {
                 write_len(seqs.len(), out)?;
                 for s in seqs {
                     out.extend_from_slice(&s.to_be_bytes());
                 }
             }
-            Command::AckClone { offset, heartbeat_interval, state } => {
+            Command::AckClone {
+                offset,
+                heartbeat_interval,
+                state,
+            } => {
                 out.extend_from_slice(&offset.to_be_bytes());
                 out.extend_from_slice(&heartbeat_interval.to_be_bytes());
                 write_len(state.len(), out)?;
@@ -234,8 +335,14 @@ impl InternalCommand {
                 req_id: r.u64("put_unique_result.req_id")?,
                 publisher: r.entity("put_unique_result.publisher")?,
             },
-            3 => Command::Erase { key: r.value("erase.key")?, publisher: r.entity("erase.publisher")? },
-            4 => Command::Expire { key: r.value("expire.key")?, publisher: r.entity("expire.publisher")? },
+            3 => Command::Erase {
+                key: r.value("erase.key")?,
+                publisher: r.entity("erase.publisher")?,
+            },
+            4 => Command::Expire {
+                key: r.value("expire.key")?,
+                publisher: r.entity("expire.publisher")?,
+            },
             5 => {
                 let key = r.value("add.key")?;
                 let value = r.value("add.value")?;
@@ -244,7 +351,13 @@ impl InternalCommand {
                 if init_type > super::ops::MAX_TYPE_TAG {
                     return Err(Error::decode(format!("command: add.init_type {init_type} at offset {at} is not a Broker type (0..=14)")));
                 }
-                Command::Add { key, value, init_type, expiry: r.opt_span("add.expiry")?, publisher: r.entity("add.publisher")? }
+                Command::Add {
+                    key,
+                    value,
+                    init_type,
+                    expiry: r.opt_span("add.expiry")?,
+                    publisher: r.entity("add.publisher")?,
+                }
             }
             6 => Command::Subtract {
                 key: r.value("subtract.key")?,
@@ -252,17 +365,26 @@ impl InternalCommand {
                 expiry: r.opt_span("subtract.expiry")?,
                 publisher: r.entity("subtract.publisher")?,
             },
-            7 => Command::Clear { publisher: r.entity("clear.publisher")? },
+            7 => Command::Clear {
+                publisher: r.entity("clear.publisher")?,
+            },
             8 => Command::AttachWriter {
                 offset: r.u64("attach_writer.offset")?,
                 heartbeat_interval: r.u16("attach_writer.heartbeat_interval")?,
             },
-            9 => Command::Keepalive { seq: r.u64("keepalive.seq")? },
-            10 => Command::CumulativeAck { seq: r.u64("cumulative_ack.seq")? },
+            9 => Command::Keepalive {
+                seq: r.u64("keepalive.seq")?,
+            },
+            10 => Command::CumulativeAck {
+                seq: r.u64("cumulative_ack.seq")?,
+            },
             11 => {
                 let n = r.len("nack.seqs count")?;
                 if n.saturating_mul(8) > r.remaining() {
-                    return Err(r.err(&format!("nack.seqs announces {n} entries but only {} bytes remain", r.remaining())));
+                    return Err(r.err(&format!(
+                        "nack.seqs announces {n} entries but only {} bytes remain",
+                        r.remaining()
+                    )));
                 }
                 let mut seqs = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -275,7 +397,10 @@ impl InternalCommand {
                 let heartbeat_interval = r.u16("ack_clone.heartbeat_interval")?;
                 let n = r.len("ack_clone.state count")?;
                 if n.saturating_mul(2) > r.remaining() {
-                    return Err(r.err(&format!("ack_clone.state announces {n} entries but only {} bytes remain", r.remaining())));
+                    return Err(r.err(&format!(
+                        "ack_clone.state announces {n} entries but only {} bytes remain",
+                        r.remaining()
+                    )));
                 }
                 let mut state = Snapshot::new();
                 for _ in 0..n {
@@ -283,18 +408,39 @@ impl InternalCommand {
                     let k = r.value("ack_clone.state key")?;
                     let v = r.value("ack_clone.state value")?;
                     if state.insert(k, v).is_some() {
-                        return Err(Error::decode(format!("command: ack_clone.state has a duplicate key at offset {at}")));
+                        return Err(Error::decode(format!(
+                            "command: ack_clone.state has a duplicate key at offset {at}"
+                        )));
                     }
                 }
-                Command::AckClone { offset, heartbeat_interval, state }
+                Command::AckClone {
+                    offset,
+                    heartbeat_interval,
+                    state,
+                }
             }
-            13 => Command::RetransmitFailed { seq: r.u64("retransmit_failed.seq")? },
-            other => return Err(Error::decode(format!("command: unknown content index {other} at offset 56 (expected 0..=13)"))),
+            13 => Command::RetransmitFailed {
+                seq: r.u64("retransmit_failed.seq")?,
+            },
+            other => {
+                return Err(Error::decode(format!(
+                    "command: unknown content index {other} at offset 56 (expected 0..=13)"
+                )))
+            }
         };
         if r.remaining() != 0 {
-            return Err(r.err(&format!("{} trailing byte(s) after a {} command", r.remaining(), content.name())));
+            return Err(r.err(&format!(
+                "{} trailing byte(s) after a {} command",
+                r.remaining(),
+                content.name()
+            )));
         }
-        Ok(InternalCommand { seq, sender, receiver, content })
+        Ok(InternalCommand {
+            seq,
+            sender,
+            receiver,
+            content,
+        })
     }
 }
 
@@ -312,7 +458,10 @@ impl<'a> Reader<'a> {
     }
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         if self.remaining() < n {
-            return Err(self.err(&format!("truncated {what}: need {n} byte(s), have {}", self.remaining())));
+            return Err(self.err(&format!(
+                "truncated {what}: need {n} byte(s), have {}",
+                self.remaining()
+            )));
         }
         let s = &self.input[self.pos..self.pos + n];
         self.pos += n;
@@ -343,12 +492,14 @@ impl<'a> Reader<'a> {
         }
     }
     fn len(&mut self, what: &str) -> Result<usize> {
-        let (v, used) = read_varbyte(&self.input[self.pos..]).map_err(|e| self.err(&format!("{what}: {}", e.message)))?;
+        let (v, used) = read_varbyte(&self.input[self.pos..])
+            .map_err(|e| self.err(&format!("{what}: {}", e.message)))?;
         self.pos += used;
         Ok(v as usize)
     }
     fn value(&mut self, what: &str) -> Result<Value> {
-        let (v, used) = decode_value_prefix(&self.input[self.pos..]).map_err(|e| self.err(&format!("{what}: {}", e.message)))?;
+        let (v, used) = decode_value_prefix(&self.input[self.pos..])
+            .map_err(|e| self.err(&format!("{what}: {}", e.message)))?;
         self.pos += used;
         Ok(v)
     }

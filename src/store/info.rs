@@ -178,7 +178,12 @@ mod tests {
     use crate::error::ErrorKind;
 
     fn view<'a>(local: &'a str) -> ClusterView<'a> {
-        ClusterView { enabled: true, local_node: local, nodes: vec!["manager-b", "manager-a", "worker-1", "proxy-1"], managers: vec!["manager-b", "manager-a"] }
+        ClusterView {
+            enabled: true,
+            local_node: local,
+            nodes: vec!["manager-b", "manager-a", "worker-1", "proxy-1"],
+            managers: vec!["manager-b", "manager-a"],
+        }
     }
 
     #[test]
@@ -194,7 +199,14 @@ mod tests {
         assert_eq!(i.clone_mutation_buffer_interval, 120_000_000_000);
         assert_eq!(d.default_persistent_backend, BackendKind::Sqlite);
         let c = i.clone_config();
-        assert_eq!((c.resync_interval, c.stale_interval, c.mutation_buffer_interval), (10_000_000_000, 300_000_000_000, 120_000_000_000));
+        assert_eq!(
+            (
+                c.resync_interval,
+                c.stale_interval,
+                c.mutation_buffer_interval
+            ),
+            (10_000_000_000, 300_000_000_000, 120_000_000_000)
+        );
     }
 
     #[test]
@@ -214,14 +226,22 @@ mod tests {
         let e = resolve_store("s", false, &stores, &d, &view("proxy-1")).unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotFound);
         assert!(e.message.contains("'nope'"));
-        let no_mgr = ClusterView { enabled: true, local_node: "w", nodes: vec!["w"], managers: vec![] };
+        let no_mgr = ClusterView {
+            enabled: true,
+            local_node: "w",
+            nodes: vec!["w"],
+            managers: vec![],
+        };
         let e = resolve_store("s", false, &stores, &StoreDefaults::default(), &no_mgr).unwrap_err();
         assert!(e.message.contains("no manager"), "{}", e.message);
     }
 
     #[test]
     fn stores_table_overrides_and_persistence_upgrades_memory() {
-        let d = StoreDefaults { default_store_dir: "/data".into(), ..Default::default() };
+        let d = StoreDefaults {
+            default_store_dir: "/data".into(),
+            ..Default::default()
+        };
         let mut stores: BTreeMap<String, StoreInfo<()>> = BTreeMap::new();
         let mut pre = StoreInfo::with_defaults(&d);
         pre.master_node = "worker-1".into();
@@ -233,30 +253,72 @@ mod tests {
         assert_eq!(i.master_node, "worker-1");
         assert!(i.master);
         assert_eq!(i.clone_stale_interval, -1);
-        assert_eq!(i.backend, BackendKind::Sqlite, "persistent upgrades MEMORY to default_persistent_backend");
+        assert_eq!(
+            i.backend,
+            BackendKind::Sqlite,
+            "persistent upgrades MEMORY to default_persistent_backend"
+        );
         assert_eq!(i.options.sqlite_path, "/custom/x.db", "explicit path kept");
         let i = resolve_store("y", false, &stores, &d, &view("worker-1")).unwrap();
         assert_eq!(i.options.sqlite_path, "/data/y.sqlite");
         assert_eq!(i.backend, BackendKind::Memory);
         assert_eq!(i.sqlite_path().unwrap(), PathBuf::from("/data/y.sqlite"));
-        let plain: StoreInfo<()> = resolve_store("z", true, &BTreeMap::new(), &StoreDefaults::default(), &view("manager-a")).unwrap();
+        let plain: StoreInfo<()> = resolve_store(
+            "z",
+            true,
+            &BTreeMap::new(),
+            &StoreDefaults::default(),
+            &view("manager-a"),
+        )
+        .unwrap();
         assert_eq!(plain.sqlite_path().unwrap(), PathBuf::from("z.sqlite"));
     }
 
     #[test]
     fn outside_a_cluster_every_store_is_a_master() {
-        let i: StoreInfo<()> = resolve_store("s", false, &BTreeMap::new(), &StoreDefaults::default(), &ClusterView::default()).unwrap();
+        let i: StoreInfo<()> = resolve_store(
+            "s",
+            false,
+            &BTreeMap::new(),
+            &StoreDefaults::default(),
+            &ClusterView::default(),
+        )
+        .unwrap();
         assert!(i.master);
     }
 
     #[test]
     fn path_characters_in_names_are_refused_for_files() {
-        let d = StoreDefaults { default_store_dir: "/data".into(), ..Default::default() };
-        let e = resolve_store::<()>("../etc", false, &BTreeMap::new(), &d, &ClusterView::default()).unwrap_err();
+        let d = StoreDefaults {
+            default_store_dir: "/data".into(),
+            ..Default::default()
+        };
+        let e = resolve_store::<()>(
+            "../etc",
+            false,
+            &BTreeMap::new(),
+            &d,
+            &ClusterView::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Store);
-        let e = resolve_store::<()>("a/b", true, &BTreeMap::new(), &StoreDefaults::default(), &ClusterView::default()).unwrap_err();
+        let e = resolve_store::<()>(
+            "a/b",
+            true,
+            &BTreeMap::new(),
+            &StoreDefaults::default(),
+            &ClusterView::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Store);
         // A memory store without a store dir has no file: any name works.
-        resolve_store::<()>("a/b", false, &BTreeMap::new(), &StoreDefaults::default(), &ClusterView::default()).unwrap();
+        resolve_store::<()>(
+            "a/b",
+            false,
+            &BTreeMap::new(),
+            &StoreDefaults::default(),
+            &ClusterView::default(),
+        )
+        .unwrap();
     }
 }

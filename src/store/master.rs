@@ -52,14 +52,22 @@ pub struct Master {
 
 impl std::fmt::Debug for Master {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Master").field("name", &self.name).field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Master")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl Master {
     /// Attaches a master for store `name` with identity `id` (the endpoint's id plus an
     /// object number) over `backend`. Expiries already in the backend are reloaded.
-    pub fn new(name: &str, id: EntityId, backend: Box<dyn Backend>, config: ChannelConfig) -> Result<Self> {
+    pub fn new(
+        name: &str,
+        id: EntityId,
+        backend: Box<dyn Backend>,
+        config: ChannelConfig,
+    ) -> Result<Self> {
         let expirations: BTreeMap<Value, i64> = backend.expiries()?.into_iter().collect();
         let next_expiry = expirations.values().copied().min();
         Ok(Master {
@@ -119,50 +127,141 @@ impl Master {
     // -- local writes (expiry: relative ns; now: ns since the epoch) ---------------------
 
     pub fn put(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<()> {
-        self.apply(Command::Put { key, value, expiry, publisher: self.id }, now).map(|_| ())
+        self.apply(
+            Command::Put {
+                key,
+                value,
+                expiry,
+                publisher: self.id,
+            },
+            now,
+        )
+        .map(|_| ())
     }
     /// Inserts only if `key` is absent; returns whether it did.
-    pub fn put_unique(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<bool> {
-        let cmd = Command::PutUnique { key, value, expiry, who: EntityId::NIL, req_id: 0, publisher: self.id };
+    pub fn put_unique(
+        &mut self,
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<bool> {
+        let cmd = Command::PutUnique {
+            key,
+            value,
+            expiry,
+            who: EntityId::NIL,
+            req_id: 0,
+            publisher: self.id,
+        };
         Ok(matches!(self.apply(cmd, now)?, Some(Value::Bool(true))))
     }
     pub fn erase(&mut self, key: Value, now: i64) -> Result<()> {
-        self.apply(Command::Erase { key, publisher: self.id }, now).map(|_| ())
+        self.apply(
+            Command::Erase {
+                key,
+                publisher: self.id,
+            },
+            now,
+        )
+        .map(|_| ())
     }
     pub fn clear(&mut self, now: i64) -> Result<()> {
-        self.apply(Command::Clear { publisher: self.id }, now).map(|_| ())
+        self.apply(Command::Clear { publisher: self.id }, now)
+            .map(|_| ())
     }
     /// Broker's `add`; returns the new value.
-    pub fn add(&mut self, key: Value, value: Value, init_type: u8, expiry: Option<i64>, now: i64) -> Result<Value> {
-        self.apply(Command::Add { key, value, init_type, expiry, publisher: self.id }, now)
-            .map(|v| v.unwrap_or(Value::None))
+    pub fn add(
+        &mut self,
+        key: Value,
+        value: Value,
+        init_type: u8,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
+        self.apply(
+            Command::Add {
+                key,
+                value,
+                init_type,
+                expiry,
+                publisher: self.id,
+            },
+            now,
+        )
+        .map(|v| v.unwrap_or(Value::None))
     }
     /// Broker's `subtract`; a missing key is `ErrorKind::NotFound`.
-    pub fn subtract(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
-        self.apply(Command::Subtract { key, value, expiry, publisher: self.id }, now)
-            .map(|v| v.unwrap_or(Value::None))
+    pub fn subtract(
+        &mut self,
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
+        self.apply(
+            Command::Subtract {
+                key,
+                value,
+                expiry,
+                publisher: self.id,
+            },
+            now,
+        )
+        .map(|v| v.unwrap_or(Value::None))
     }
-    pub fn increment(&mut self, key: Value, amount: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
+    pub fn increment(
+        &mut self,
+        key: Value,
+        amount: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
         let init = ops::increment_init_type(&amount);
         self.add(key, amount, init, expiry, now)
     }
-    pub fn decrement(&mut self, key: Value, amount: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
+    pub fn decrement(
+        &mut self,
+        key: Value,
+        amount: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
         self.subtract(key, amount, expiry, now)
     }
     pub fn append(&mut self, key: Value, s: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
         self.add(key, s, 5, expiry, now)
     }
     /// Set insert (`value == None`) or table insert (`Some(value)`).
-    pub fn insert_into(&mut self, key: Value, index: Value, value: Option<Value>, expiry: Option<i64>, now: i64) -> Result<Value> {
+    pub fn insert_into(
+        &mut self,
+        key: Value,
+        index: Value,
+        value: Option<Value>,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
         match value {
             None => self.add(key, index, 12, expiry, now),
             Some(v) => self.add(key, Value::Vector(vec![index, v]), 13, expiry, now),
         }
     }
-    pub fn remove_from(&mut self, key: Value, index: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
+    pub fn remove_from(
+        &mut self,
+        key: Value,
+        index: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
         self.subtract(key, index, expiry, now)
     }
-    pub fn push(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
+    pub fn push(
+        &mut self,
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        now: i64,
+    ) -> Result<Value> {
         self.add(key, value, 14, expiry, now)
     }
     pub fn pop(&mut self, key: Value, expiry: Option<i64>, now: i64) -> Result<Value> {
@@ -185,9 +284,17 @@ impl Master {
             }
             CommandTag::ProducerControl => match (self.inputs.get_mut(&sender), cmd.content) {
                 (Some(input), Command::Keepalive { seq }) => input.handle_heartbeat(seq),
-                (Some(input), Command::RetransmitFailed { seq }) => input.handle_retransmit_failed(seq),
+                (Some(input), Command::RetransmitFailed { seq }) => {
+                    input.handle_retransmit_failed(seq)
+                }
                 (Some(_), _) => {} // repeated attach_writer or a bogus command: ignored, as Broker does
-                (None, Command::AttachWriter { offset, heartbeat_interval }) => {
+                (
+                    None,
+                    Command::AttachWriter {
+                        offset,
+                        heartbeat_interval,
+                    },
+                ) => {
                     let mut input = Consumer::new(true);
                     input.set_nack_timeout(self.config.nack_timeout);
                     input.set_connection_timeout_factor(self.config.connection_timeout_factor);
@@ -259,7 +366,9 @@ impl Master {
     /// Broker's idle: every clone acknowledged everything, no handshake or writer input
     /// pending.
     pub fn idle(&self) -> bool {
-        self.output.idle() && self.open_handshakes.is_empty() && self.inputs.values().all(|i| i.idle())
+        self.output.idle()
+            && self.open_handshakes.is_empty()
+            && self.inputs.values().all(|i| i.idle())
     }
 
     // -- internals -----------------------------------------------------------------------
@@ -274,8 +383,14 @@ impl Master {
             Ok(keys) => {
                 for key in keys {
                     self.expirations.remove(&key);
-                    self.events.push(StoreEvent::Expire { key: key.clone(), publisher: self.id });
-                    self.broadcast(Command::Expire { key, publisher: self.id });
+                    self.events.push(StoreEvent::Expire {
+                        key: key.clone(),
+                        publisher: self.id,
+                    });
+                    self.broadcast(Command::Expire {
+                        key,
+                        publisher: self.id,
+                    });
                 }
                 self.expirations.retain(|_, t| now <= *t);
                 self.next_expiry = self.expirations.values().copied().min();
@@ -305,58 +420,146 @@ impl Master {
     fn apply(&mut self, cmd: Command, now: i64) -> Result<Option<Value>> {
         let abs = |e: Option<i64>| e.map(|s| now.saturating_add(s));
         let result = match cmd {
-            Command::Put { key, value, expiry, publisher } => {
+            Command::Put {
+                key,
+                value,
+                expiry,
+                publisher,
+            } => {
                 let old = self.backend.get(&key)?;
                 self.backend.put(&key, &value, abs(expiry))?;
                 self.set_expire(&key, abs(expiry));
                 self.events.push(match old {
-                    Some(old_value) => StoreEvent::Update { key: key.clone(), old_value, new_value: value.clone(), expiry, publisher },
-                    None => StoreEvent::Insert { key: key.clone(), value: value.clone(), expiry, publisher },
+                    Some(old_value) => StoreEvent::Update {
+                        key: key.clone(),
+                        old_value,
+                        new_value: value.clone(),
+                        expiry,
+                        publisher,
+                    },
+                    None => StoreEvent::Insert {
+                        key: key.clone(),
+                        value: value.clone(),
+                        expiry,
+                        publisher,
+                    },
                 });
-                self.broadcast(Command::Put { key, value, expiry, publisher });
+                self.broadcast(Command::Put {
+                    key,
+                    value,
+                    expiry,
+                    publisher,
+                });
                 None
             }
-            Command::PutUnique { key, value, expiry, who, req_id, publisher } => {
+            Command::PutUnique {
+                key,
+                value,
+                expiry,
+                who,
+                req_id,
+                publisher,
+            } => {
                 let inserted = if self.backend.exists(&key)? {
                     false
                 } else {
                     self.backend.put(&key, &value, abs(expiry))?;
                     self.set_expire(&key, abs(expiry));
-                    self.events.push(StoreEvent::Insert { key: key.clone(), value: value.clone(), expiry, publisher });
-                    self.broadcast(Command::Put { key, value, expiry, publisher });
+                    self.events.push(StoreEvent::Insert {
+                        key: key.clone(),
+                        value: value.clone(),
+                        expiry,
+                        publisher,
+                    });
+                    self.broadcast(Command::Put {
+                        key,
+                        value,
+                        expiry,
+                        publisher,
+                    });
                     true
                 };
-                self.broadcast(Command::PutUniqueResult { inserted, who, req_id, publisher: self.id });
+                self.broadcast(Command::PutUniqueResult {
+                    inserted,
+                    who,
+                    req_id,
+                    publisher: self.id,
+                });
                 Some(Value::Bool(inserted))
             }
             Command::Erase { key, publisher } => {
                 if self.backend.erase(&key)? {
                     self.expirations.remove(&key);
-                    self.events.push(StoreEvent::Erase { key: key.clone(), publisher });
+                    self.events.push(StoreEvent::Erase {
+                        key: key.clone(),
+                        publisher,
+                    });
                     self.broadcast(Command::Erase { key, publisher });
                 }
                 None
             }
-            Command::Add { key, value, init_type, expiry, publisher } => {
+            Command::Add {
+                key,
+                value,
+                init_type,
+                expiry,
+                publisher,
+            } => {
                 let old = self.backend.get(&key)?;
-                let new = ops::apply_add(self.backend.as_mut(), &key, &value, init_type, abs(expiry))?;
+                let new =
+                    ops::apply_add(self.backend.as_mut(), &key, &value, init_type, abs(expiry))?;
                 self.set_expire(&key, abs(expiry));
                 self.events.push(match old {
-                    Some(old_value) => StoreEvent::Update { key: key.clone(), old_value, new_value: new.clone(), expiry: None, publisher },
-                    None => StoreEvent::Insert { key: key.clone(), value: new.clone(), expiry: None, publisher },
+                    Some(old_value) => StoreEvent::Update {
+                        key: key.clone(),
+                        old_value,
+                        new_value: new.clone(),
+                        expiry: None,
+                        publisher,
+                    },
+                    None => StoreEvent::Insert {
+                        key: key.clone(),
+                        value: new.clone(),
+                        expiry: None,
+                        publisher,
+                    },
                 });
                 // Clones get the result, never the arithmetic.
-                self.broadcast(Command::Put { key, value: new.clone(), expiry: None, publisher });
+                self.broadcast(Command::Put {
+                    key,
+                    value: new.clone(),
+                    expiry: None,
+                    publisher,
+                });
                 Some(new)
             }
-            Command::Subtract { key, value, expiry, publisher } => {
+            Command::Subtract {
+                key,
+                value,
+                expiry,
+                publisher,
+            } => {
                 let old = self.backend.get(&key)?.ok_or_else(|| {
-                    Error::new(ErrorKind::NotFound, format!("store '{}': cannot subtract from a missing key", self.name))
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("store '{}': cannot subtract from a missing key", self.name),
+                    )
                 })?;
                 let new = ops::apply_subtract(self.backend.as_mut(), &key, &value, abs(expiry))?;
                 self.set_expire(&key, abs(expiry));
-                self.events.push(StoreEvent::Update { key: key.clone(), old_value: old, new_value: new.clone(), expiry: None, publisher });
-                self.broadcast(Command::Put { key, value: new.clone(), expiry: None, publisher });
+                self.events.push(StoreEvent::Update {
+                    key: key.clone(),
+                    old_value: old,
+                    new_value: new.clone(),
+                    expiry: None,
+                    publisher,
+                });
+                self.broadcast(Command::Put {
+                    key,
+                    value: new.clone(),
+                    expiry: None,
+                    publisher,
+                });
                 Some(new)
             }
             Command::Clear { publisher } => {
@@ -370,7 +573,11 @@ impl Master {
                 None
             }
             other => {
-                return Err(Error::protocol(format!("store '{}': a writer may not send '{}'", self.name, other.name())));
+                return Err(Error::protocol(format!(
+                    "store '{}': a writer may not send '{}'",
+                    self.name,
+                    other.name()
+                )));
             }
         };
         Ok(result)
@@ -391,14 +598,23 @@ impl Master {
                     match o {
                         ConsumerOutput::Deliver { payload, .. } => {
                             if let Err(e) = self.apply(payload, now) {
-                                self.remote_errors.push(Error::new(e.kind, format!("write from {}: {}", hex(&w.endpoint), e.message)));
+                                self.remote_errors.push(Error::new(
+                                    e.kind,
+                                    format!("write from {}: {}", hex(&w.endpoint), e.message),
+                                ));
                             }
                         }
                         ConsumerOutput::Lost { seq } => self.remote_errors.push(Error::new(
                             ErrorKind::Store,
-                            format!("store '{}': write {seq} from {} was lost in transit", self.name, hex(&w.endpoint)),
+                            format!(
+                                "store '{}': write {seq} from {} was lost in transit",
+                                self.name,
+                                hex(&w.endpoint)
+                            ),
                         )),
-                        ConsumerOutput::Ack { seq } => self.send_to(w, Command::CumulativeAck { seq }),
+                        ConsumerOutput::Ack { seq } => {
+                            self.send_to(w, Command::CumulativeAck { seq })
+                        }
                         ConsumerOutput::Nack { seqs } => self.send_to(w, Command::Nack { seqs }),
                         ConsumerOutput::Closed { .. } | ConsumerOutput::ProducerTimeout => {
                             self.inputs.remove(&w);
@@ -409,7 +625,11 @@ impl Master {
             for o in self.output.take_outputs() {
                 progressed = true;
                 match o {
-                    ProducerOutput::Handshake { to, offset, heartbeat_interval } => {
+                    ProducerOutput::Handshake {
+                        to,
+                        offset,
+                        heartbeat_interval,
+                    } => {
                         let state = match self.open_handshakes.get(&to) {
                             Some(s) => s.clone(),
                             None => match self.backend.snapshot() {
@@ -423,11 +643,26 @@ impl Master {
                                 }
                             },
                         };
-                        self.emit(Some(to), offset, to, Command::AckClone { offset, heartbeat_interval, state });
+                        self.emit(
+                            Some(to),
+                            offset,
+                            to,
+                            Command::AckClone {
+                                offset,
+                                heartbeat_interval,
+                                state,
+                            },
+                        );
                     }
-                    ProducerOutput::Event { to, seq, payload } => self.emit(to, seq, EntityId::NIL, payload),
-                    ProducerOutput::RetransmitFailed { to, seq } => self.emit(Some(to), 0, to, Command::RetransmitFailed { seq }),
-                    ProducerOutput::Heartbeat { seq } => self.emit(None, 0, EntityId::NIL, Command::Keepalive { seq }),
+                    ProducerOutput::Event { to, seq, payload } => {
+                        self.emit(to, seq, EntityId::NIL, payload)
+                    }
+                    ProducerOutput::RetransmitFailed { to, seq } => {
+                        self.emit(Some(to), 0, to, Command::RetransmitFailed { seq })
+                    }
+                    ProducerOutput::Heartbeat { seq } => {
+                        self.emit(None, 0, EntityId::NIL, Command::Keepalive { seq })
+                    }
                     ProducerOutput::Dropped { consumer, .. } => {
                         self.open_handshakes.remove(&consumer);
                         self.inputs.remove(&consumer);
@@ -451,7 +686,12 @@ impl Master {
         self.outgoing.push(Outgoing {
             topic: clone_topic(&self.name),
             unicast: to.map(|t| t.endpoint),
-            command: InternalCommand { seq, sender: self.id, receiver, content },
+            command: InternalCommand {
+                seq,
+                sender: self.id,
+                receiver,
+                content,
+            },
         });
     }
 }

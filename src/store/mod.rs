@@ -22,21 +22,21 @@
 //!   the calls above; a clone's `get` returning `ErrorKind::WouldBlock` means "no
 //!   snapshot yet": wait (serving ticks) until it answers or the caller's timeout ends.
 
-mod codec;
 pub mod backend;
-pub mod ops;
-pub mod command;
 pub mod channel;
-pub mod master;
 pub mod clone;
+mod codec;
+pub mod command;
 pub mod info;
+pub mod master;
+pub mod ops;
 pub mod service;
 
 pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,
     SqliteBackend, SqliteOptions, Synchronous,
 };
-pub use clone::{StoreClone, CloneConfig, CloneStatus, LostMutation};
+pub use clone::{CloneConfig, CloneStatus, LostMutation, StoreClone};
 pub use command::{Command, CommandTag, EntityId, InternalCommand, Snapshot};
 pub use info::{resolve_store, BackendOptions, ClusterView, StoreDefaults, StoreInfo};
 pub use master::{ChannelConfig, Master};
@@ -71,10 +71,27 @@ pub struct Outgoing {
 /// Broker's store events (`store_event.hh`), as a master or clone applies changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreEvent {
-    Insert { key: Value, value: Value, expiry: Option<i64>, publisher: EntityId },
-    Update { key: Value, old_value: Value, new_value: Value, expiry: Option<i64>, publisher: EntityId },
-    Erase { key: Value, publisher: EntityId },
-    Expire { key: Value, publisher: EntityId },
+    Insert {
+        key: Value,
+        value: Value,
+        expiry: Option<i64>,
+        publisher: EntityId,
+    },
+    Update {
+        key: Value,
+        old_value: Value,
+        new_value: Value,
+        expiry: Option<i64>,
+        publisher: EntityId,
+    },
+    Erase {
+        key: Value,
+        publisher: EntityId,
+    },
+    Expire {
+        key: Value,
+        publisher: EntityId,
+    },
 }
 
 #[cfg(test)]

@@ -45,15 +45,25 @@ pub fn zero_of(tag: u8) -> Result<Value> {
         4 => Value::Real(0.0),
         5 => Value::String(Vec::new()),
         6 => Value::Address(Address([0; 16])),
-        7 => Value::Subnet(Subnet { network: Address([0; 16]), length: 0 }),
-        8 => Value::Port(Port { number: 0, protocol: Protocol::Unknown }),
+        7 => Value::Subnet(Subnet {
+            network: Address([0; 16]),
+            length: 0,
+        }),
+        8 => Value::Port(Port {
+            number: 0,
+            protocol: Protocol::Unknown,
+        }),
         9 => Value::Timestamp(0),
         10 => Value::Timespan(0),
         11 => Value::Enum(String::new()),
         12 => Value::Set(BTreeSet::new()),
         13 => Value::Table(BTreeMap::new()),
         14 => Value::Vector(Vec::new()),
-        t => return Err(Error::invalid(format!("init type {t} is not a Broker type (0..=14)"))),
+        t => {
+            return Err(Error::invalid(format!(
+                "init type {t} is not a Broker type (0..=14)"
+            )))
+        }
     })
 }
 
@@ -151,7 +161,10 @@ pub fn retrieve(value: &Value, aspect: &Value) -> Result<Value> {
                 .and_then(|i| v.get(i))
                 .cloned()
                 .ok_or_else(|| {
-                    Error::not_found(format!("index {idx} is out of range (vector of {})", v.len()))
+                    Error::not_found(format!(
+                        "index {idx} is out of range (vector of {})",
+                        v.len()
+                    ))
                 })
         }
         Value::Set(s) => Ok(Value::Bool(s.contains(aspect))),
@@ -218,7 +231,11 @@ mod tests {
         add_to(&mut c, &Value::Count(3)).unwrap();
         assert_eq!(c, Value::Count(8));
         subtract_from(&mut c, &Value::Count(10)).unwrap();
-        assert_eq!(c, Value::Count(u64::MAX - 1), "count wraps like Broker's uint64");
+        assert_eq!(
+            c,
+            Value::Count(u64::MAX - 1),
+            "count wraps like Broker's uint64"
+        );
         let mut i = Value::Integer(-2);
         add_to(&mut i, &Value::Integer(5)).unwrap();
         assert_eq!(i, Value::Integer(3));
@@ -240,7 +257,11 @@ mod tests {
         let mut c = Value::Count(1);
         let e = add_to(&mut c, &Value::Integer(1)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Type);
-        assert!(e.message.contains("integer") && e.message.contains("count"), "{}", e.message);
+        assert!(
+            e.message.contains("integer") && e.message.contains("count"),
+            "{}",
+            e.message
+        );
         assert_eq!(c, Value::Count(1), "failed op leaves the value untouched");
         let mut st = s("abc");
         let e = add_to(&mut st, &Value::Count(1)).unwrap_err();
@@ -248,9 +269,15 @@ mod tests {
         let e = subtract_from(&mut st, &s("c")).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Type, "strings cannot be subtracted");
         let mut ts = Value::Timestamp(1);
-        assert_eq!(add_to(&mut ts, &Value::Timestamp(1)).unwrap_err().kind, ErrorKind::Type);
+        assert_eq!(
+            add_to(&mut ts, &Value::Timestamp(1)).unwrap_err().kind,
+            ErrorKind::Type
+        );
         let mut b = Value::Bool(true);
-        assert_eq!(add_to(&mut b, &Value::Bool(true)).unwrap_err().kind, ErrorKind::Type);
+        assert_eq!(
+            add_to(&mut b, &Value::Bool(true)).unwrap_err().kind,
+            ErrorKind::Type
+        );
     }
 
     #[test]
@@ -266,13 +293,20 @@ mod tests {
         assert_eq!(v, Value::Vector(vec![Value::Count(1)]));
         subtract_from(&mut v, &Value::None).unwrap();
         subtract_from(&mut v, &Value::None).unwrap();
-        assert_eq!(v, Value::Vector(vec![]), "pop on empty vector is a no-op as in Broker");
+        assert_eq!(
+            v,
+            Value::Vector(vec![]),
+            "pop on empty vector is a no-op as in Broker"
+        );
         let mut set = Value::Set(BTreeSet::new());
         add_to(&mut set, &Value::Count(3)).unwrap();
         add_to(&mut set, &Value::Count(3)).unwrap();
         assert_eq!(retrieve(&set, &Value::Count(3)).unwrap(), Value::Bool(true));
         subtract_from(&mut set, &Value::Count(3)).unwrap();
-        assert_eq!(retrieve(&set, &Value::Count(3)).unwrap(), Value::Bool(false));
+        assert_eq!(
+            retrieve(&set, &Value::Count(3)).unwrap(),
+            Value::Bool(false)
+        );
         let mut t = Value::Table(BTreeMap::new());
         add_to(&mut t, &Value::Vector(vec![s("k"), Value::Count(9)])).unwrap();
         assert_eq!(retrieve(&t, &s("k")).unwrap(), Value::Count(9));
@@ -289,10 +323,19 @@ mod tests {
         let v = Value::Vector(vec![s("a"), s("b")]);
         assert_eq!(retrieve(&v, &Value::Count(1)).unwrap(), s("b"));
         assert_eq!(retrieve(&v, &Value::Integer(0)).unwrap(), s("a"));
-        assert_eq!(retrieve(&v, &Value::Count(2)).unwrap_err().kind, ErrorKind::NotFound);
-        assert_eq!(retrieve(&v, &Value::Integer(-1)).unwrap_err().kind, ErrorKind::Type);
+        assert_eq!(
+            retrieve(&v, &Value::Count(2)).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            retrieve(&v, &Value::Integer(-1)).unwrap_err().kind,
+            ErrorKind::Type
+        );
         assert_eq!(retrieve(&v, &s("0")).unwrap_err().kind, ErrorKind::Type);
-        assert_eq!(retrieve(&Value::Count(4), &Value::Count(0)).unwrap(), Value::Count(4));
+        assert_eq!(
+            retrieve(&Value::Count(4), &Value::Count(0)).unwrap(),
+            Value::Count(4)
+        );
     }
 
     #[test]

@@ -126,7 +126,9 @@ pub struct StoreService {
 
 impl std::fmt::Debug for StoreService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreService").field("stores", &self.reg.lock().entries.len()).finish()
+        f.debug_struct("StoreService")
+            .field("stores", &self.reg.lock().entries.len())
+            .finish()
     }
 }
 
@@ -135,7 +137,11 @@ impl StoreService {
     pub fn new(endpoint: EndpointId) -> Arc<StoreService> {
         Arc::new(StoreService {
             endpoint: endpoint.0,
-            reg: Mutex::new(Registry { entries: Vec::new(), next_object: 1, pending_subs: Vec::new() }),
+            reg: Mutex::new(Registry {
+                entries: Vec::new(),
+                next_object: 1,
+                pending_subs: Vec::new(),
+            }),
             waker: Mutex::new(None),
             wake_pending: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -192,7 +198,12 @@ impl StoreService {
     }
 
     fn find(&self, name: &str) -> Option<Arc<Entry>> {
-        self.reg.lock().entries.iter().find(|e| e.name == name).cloned()
+        self.reg
+            .lock()
+            .entries
+            .iter()
+            .find(|e| e.name == name)
+            .cloned()
     }
 
     /// Attaches the master of store `name` over `backend`; usable at once. A second
@@ -202,11 +213,27 @@ impl StoreService {
         if let Some(e) = self.find(name) {
             return match e.role {
                 Role::Master(_) => Ok(self.handle(e)),
-                Role::Clone(_) => Err(Error::state(format!("store '{name}': this endpoint already has a clone of it"))),
+                Role::Clone(_) => Err(Error::state(format!(
+                    "store '{name}': this endpoint already has a clone of it"
+                ))),
             };
         }
         let kind = backend.kind();
-        self.add_arc(name, |id| Ok((Role::Master(Mutex::new(Some(Master::new(name, id, backend, ChannelConfig::default())?))), kind)), master_topic(name))
+        self.add_arc(
+            name,
+            |id| {
+                Ok((
+                    Role::Master(Mutex::new(Some(Master::new(
+                        name,
+                        id,
+                        backend,
+                        ChannelConfig::default(),
+                    )?))),
+                    kind,
+                ))
+            },
+            master_topic(name),
+        )
     }
 
     /// Attaches a clone of store `name`; it asks for its master at once and then every
@@ -215,20 +242,42 @@ impl StoreService {
         if let Some(e) = self.find(name) {
             return match e.role {
                 Role::Clone(_) => Ok(self.handle(e)),
-                Role::Master(_) => Err(Error::state(format!("store '{name}': this endpoint already has its master"))),
+                Role::Master(_) => Err(Error::state(format!(
+                    "store '{name}': this endpoint already has its master"
+                ))),
             };
         }
         let now = now_ns();
-        self.add_arc(name, |id| Ok((Role::Clone(Mutex::new(Some(StoreClone::new(name, id, config, now)))), BackendKind::Memory)), clone_topic(name))
+        self.add_arc(
+            name,
+            |id| {
+                Ok((
+                    Role::Clone(Mutex::new(Some(StoreClone::new(name, id, config, now)))),
+                    BackendKind::Memory,
+                ))
+            },
+            clone_topic(name),
+        )
     }
 
     fn handle(self: &Arc<Self>, entry: Arc<Entry>) -> Store {
-        Store { entry, service: self.clone(), request_timeout: DEFAULT_REQUEST_TIMEOUT }
+        Store {
+            entry,
+            service: self.clone(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
     }
 
-    fn add_arc(self: &Arc<Self>, name: &str, make: impl FnOnce(EntityId) -> Result<(Role, BackendKind)>, topic: String) -> Result<Store> {
+    fn add_arc(
+        self: &Arc<Self>,
+        name: &str,
+        make: impl FnOnce(EntityId) -> Result<(Role, BackendKind)>,
+        topic: String,
+    ) -> Result<Store> {
         if self.is_closed() {
-            return Err(Error::closed(format!("store '{name}': the endpoint is closed")));
+            return Err(Error::closed(format!(
+                "store '{name}': the endpoint is closed"
+            )));
         }
         let mut reg = self.reg.lock();
         let id = EntityId::new(self.endpoint, reg.next_object);
@@ -440,7 +489,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("name", &self.entry.name).field("master", &self.is_master()).finish()
+        f.debug_struct("Store")
+            .field("name", &self.entry.name)
+            .field("master", &self.is_master())
+            .finish()
     }
 }
 
@@ -472,11 +524,16 @@ impl Store {
     }
 
     fn closed(&self) -> Error {
-        Error::closed(format!("store '{}': its endpoint or cluster is closed", self.entry.name))
+        Error::closed(format!(
+            "store '{}': its endpoint or cluster is closed",
+            self.entry.name
+        ))
     }
 
     fn with_master<T>(&self, f: impl FnOnce(&mut Master, i64) -> Result<T>) -> Option<Result<T>> {
-        let Role::Master(m) = &self.entry.role else { return None };
+        let Role::Master(m) = &self.entry.role else {
+            return None;
+        };
         let mut g = m.lock();
         let r = match g.as_mut() {
             Some(m) => f(m, now_ns()),
@@ -524,7 +581,9 @@ impl Store {
         match &self.entry.role {
             Role::Master(m) => {
                 let mut g = m.lock();
-                let Some(m) = g.as_mut() else { return Err(self.closed()) };
+                let Some(m) = g.as_mut() else {
+                    return Err(self.closed());
+                };
                 // Expiry is exact for reads, whether or not the I/O thread ticked yet.
                 m.expire_due(now_ns());
                 let r = on_master(m);
@@ -558,7 +617,10 @@ impl Store {
 
     pub fn put(&self, key: Value, value: Value, expiry: Option<Duration>) -> Result<()> {
         let (k2, v2) = (key.clone(), value.clone());
-        self.mutate(|m, now| m.put(key, value, exp(expiry), now), |c, now| c.put(k2, v2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.put(key, value, exp(expiry), now),
+            |c, now| c.put(k2, v2, exp(expiry), now),
+        )
     }
 
     /// Inserts only if the key is absent; returns whether it did. On a clone this asks
@@ -569,7 +631,9 @@ impl Store {
             return r;
         }
         let req = self.with_clone(|c, now| c.put_unique(k2, v2, exp(expiry), now))?;
-        let Role::Clone(c) = &self.entry.role else { return Err(self.closed()) };
+        let Role::Clone(c) = &self.entry.role else {
+            return Err(self.closed());
+        };
         let deadline = Instant::now() + self.request_timeout;
         let mut g = c.lock();
         loop {
@@ -584,7 +648,10 @@ impl Store {
             if self.entry.changed.wait_until(&mut g, deadline).timed_out() {
                 return Err(Error::new(
                     ErrorKind::Timeout,
-                    format!("store '{}': no put_unique answer from the master within {:?}", self.entry.name, self.request_timeout),
+                    format!(
+                        "store '{}': no put_unique answer from the master within {:?}",
+                        self.entry.name, self.request_timeout
+                    ),
                 ));
             }
         }
@@ -597,7 +664,11 @@ impl Store {
     }
     /// An element inside the value of `key` (Broker's `get_index_from_value`).
     pub fn get_index(&self, key: &Value, index: &Value, timeout: Duration) -> Result<Value> {
-        self.read(timeout, |m| m.get_index(key, index), |c, now| c.get_index(key, index, now))
+        self.read(
+            timeout,
+            |m| m.get_index(key, index),
+            |c, now| c.get_index(key, index, now),
+        )
     }
     pub fn exists(&self, key: &Value, timeout: Duration) -> Result<bool> {
         self.read(timeout, |m| m.exists(key), |c, now| c.exists(key, now))
@@ -614,18 +685,33 @@ impl Store {
     }
     pub fn increment(&self, key: Value, amount: Value, expiry: Option<Duration>) -> Result<()> {
         let (k2, a2) = (key.clone(), amount.clone());
-        self.mutate(|m, now| m.increment(key, amount, exp(expiry), now).map(drop), |c, now| c.increment(k2, a2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.increment(key, amount, exp(expiry), now).map(drop),
+            |c, now| c.increment(k2, a2, exp(expiry), now),
+        )
     }
     pub fn decrement(&self, key: Value, amount: Value, expiry: Option<Duration>) -> Result<()> {
         let (k2, a2) = (key.clone(), amount.clone());
-        self.mutate(|m, now| m.decrement(key, amount, exp(expiry), now).map(drop), |c, now| c.decrement(k2, a2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.decrement(key, amount, exp(expiry), now).map(drop),
+            |c, now| c.decrement(k2, a2, exp(expiry), now),
+        )
     }
     pub fn append(&self, key: Value, s: Value, expiry: Option<Duration>) -> Result<()> {
         let (k2, s2) = (key.clone(), s.clone());
-        self.mutate(|m, now| m.append(key, s, exp(expiry), now).map(drop), |c, now| c.append(k2, s2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.append(key, s, exp(expiry), now).map(drop),
+            |c, now| c.append(k2, s2, exp(expiry), now),
+        )
     }
     /// Set insert (`value` None) or table insert.
-    pub fn insert_into(&self, key: Value, index: Value, value: Option<Value>, expiry: Option<Duration>) -> Result<()> {
+    pub fn insert_into(
+        &self,
+        key: Value,
+        index: Value,
+        value: Option<Value>,
+        expiry: Option<Duration>,
+    ) -> Result<()> {
         let (k2, i2, v2) = (key.clone(), index.clone(), value.clone());
         self.mutate(
             |m, now| m.insert_into(key, index, value, exp(expiry), now).map(drop),
@@ -634,22 +720,34 @@ impl Store {
     }
     pub fn remove_from(&self, key: Value, index: Value, expiry: Option<Duration>) -> Result<()> {
         let (k2, i2) = (key.clone(), index.clone());
-        self.mutate(|m, now| m.remove_from(key, index, exp(expiry), now).map(drop), |c, now| c.remove_from(k2, i2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.remove_from(key, index, exp(expiry), now).map(drop),
+            |c, now| c.remove_from(k2, i2, exp(expiry), now),
+        )
     }
     pub fn push(&self, key: Value, value: Value, expiry: Option<Duration>) -> Result<()> {
         let (k2, v2) = (key.clone(), value.clone());
-        self.mutate(|m, now| m.push(key, value, exp(expiry), now).map(drop), |c, now| c.push(k2, v2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.push(key, value, exp(expiry), now).map(drop),
+            |c, now| c.push(k2, v2, exp(expiry), now),
+        )
     }
     pub fn pop(&self, key: Value, expiry: Option<Duration>) -> Result<()> {
         let k2 = key.clone();
-        self.mutate(|m, now| m.pop(key, exp(expiry), now).map(drop), |c, now| c.pop(k2, exp(expiry), now))
+        self.mutate(
+            |m, now| m.pop(key, exp(expiry), now).map(drop),
+            |c, now| c.pop(k2, exp(expiry), now),
+        )
     }
 
     /// Whether a clone has its master now (a master: always true).
     pub fn connected(&self) -> bool {
         match &self.entry.role {
             Role::Master(_) => !self.service.is_closed(),
-            Role::Clone(c) => c.lock().as_ref().is_some_and(|c| matches!(c.status(), super::CloneStatus::Connected { .. })),
+            Role::Clone(c) => c
+                .lock()
+                .as_ref()
+                .is_some_and(|c| matches!(c.status(), super::CloneStatus::Connected { .. })),
         }
     }
 

@@ -34,7 +34,11 @@ impl Rng {
 
 fn fast_channel() -> ChannelConfig {
     // Heartbeat every 5 ticks, peers time out after 4 missed heartbeats (2 s).
-    ChannelConfig { heartbeat_interval: 5, nack_timeout: 2, connection_timeout_factor: 4 }
+    ChannelConfig {
+        heartbeat_interval: 5,
+        nack_timeout: 2,
+        connection_timeout_factor: 4,
+    }
 }
 
 struct Bus {
@@ -53,8 +57,20 @@ struct Bus {
 impl Bus {
     fn new(master: Master, n_clones: usize, cfg: CloneConfig) -> Self {
         let now = 1_700_000_000 * SEC;
-        let clones = (0..n_clones).map(|i| StoreClone::new("s", EntityId::new(ep(10 + i as u8), 1), cfg, now)).collect();
-        Bus { now, master: Some(master), clones, partitioned: BTreeSet::new(), drop: 0, dup: 0, rng: Rng(0x9e3779b97f4a7c15), in_flight: Vec::new(), bytes_carried: 0 }
+        let clones = (0..n_clones)
+            .map(|i| StoreClone::new("s", EntityId::new(ep(10 + i as u8), 1), cfg, now))
+            .collect();
+        Bus {
+            now,
+            master: Some(master),
+            clones,
+            partitioned: BTreeSet::new(),
+            drop: 0,
+            dup: 0,
+            rng: Rng(0x9e3779b97f4a7c15),
+            in_flight: Vec::new(),
+            bytes_carried: 0,
+        }
     }
 
     fn master(&mut self) -> &mut Master {
@@ -102,7 +118,9 @@ impl Bus {
         assert_eq!(cmd, o.command);
         let now = self.now;
         if o.topic == master_topic("s") {
-            let Some(i) = from else { panic!("master sent to its own topic") };
+            let Some(i) = from else {
+                panic!("master sent to its own topic")
+            };
             if self.partitioned.contains(&i) {
                 return;
             }
@@ -145,7 +163,13 @@ impl Bus {
         self.dup = 0;
         for _ in 0..200 {
             self.tick(1);
-            if self.master.as_ref().is_some_and(|m| m.idle()) && self.clones.iter().enumerate().all(|(i, c)| self.partitioned.contains(&i) || c.idle()) {
+            if self.master.as_ref().is_some_and(|m| m.idle())
+                && self
+                    .clones
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| self.partitioned.contains(&i) || c.idle())
+            {
                 break;
             }
         }
@@ -155,24 +179,42 @@ impl Bus {
 
     fn snapshot_of_clone(&self, i: usize) -> BTreeMap<Value, Value> {
         let c = &self.clones[i];
-        c.keys(self.now).unwrap().into_iter().map(|k| (k.clone(), c.get(&k, self.now).unwrap())).collect()
+        c.keys(self.now)
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.clone(), c.get(&k, self.now).unwrap()))
+            .collect()
     }
 
     fn master_snapshot(&self) -> BTreeMap<Value, Value> {
         let m = self.master.as_ref().unwrap();
-        m.keys().unwrap().into_iter().map(|k| (k.clone(), m.get(&k).unwrap())).collect()
+        m.keys()
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.clone(), m.get(&k).unwrap()))
+            .collect()
     }
 
     fn assert_converged(&self) {
         let want = self.master_snapshot();
         for i in 0..self.clones.len() {
-            assert_eq!(self.snapshot_of_clone(i), want, "clone {i} differs from the master");
+            assert_eq!(
+                self.snapshot_of_clone(i),
+                want,
+                "clone {i} differs from the master"
+            );
         }
     }
 }
 
 fn memory_master(id: u8) -> Master {
-    Master::new("s", EntityId::new(ep(id), 1), Box::new(MemoryBackend::new()), fast_channel()).unwrap()
+    Master::new(
+        "s",
+        EntityId::new(ep(id), 1),
+        Box::new(MemoryBackend::new()),
+        fast_channel(),
+    )
+    .unwrap()
 }
 
 fn clone_cfg() -> CloneConfig {
@@ -188,36 +230,80 @@ fn clone_cfg() -> CloneConfig {
 #[test]
 fn master_local_operations_with_brokers_semantics() {
     for sqlite in [false, true] {
-        let dir = std::env::temp_dir().join(format!("zc-store-master-{}-{sqlite}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("zc-store-master-{}-{sqlite}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let backend: Box<dyn Backend> = if sqlite {
             Box::new(SqliteBackend::open(dir.join("m.sqlite"), &SqliteOptions::default()).unwrap())
         } else {
             Box::new(MemoryBackend::new())
         };
-        let mut m = Master::new("s", EntityId::new(ep(1), 1), backend, ChannelConfig::default()).unwrap();
+        let mut m = Master::new(
+            "s",
+            EntityId::new(ep(1), 1),
+            backend,
+            ChannelConfig::default(),
+        )
+        .unwrap();
         let now = 1_000 * SEC;
         m.put(s("a"), Value::Count(1), None, now).unwrap();
-        assert_eq!(m.increment(s("a"), Value::Count(4), None, now).unwrap(), Value::Count(5));
-        assert_eq!(m.decrement(s("a"), Value::Count(2), None, now).unwrap(), Value::Count(3));
-        assert_eq!(m.increment(s("new"), Value::Integer(-2), None, now).unwrap(), Value::Integer(-2), "missing key starts at zero");
-        assert_eq!(m.increment(s("ts"), Value::Timespan(5), None, now).unwrap(), Value::Timestamp(5), "Broker: timespan starts a timestamp");
-        let e = m.decrement(s("missing"), Value::Count(1), None, now).unwrap_err();
+        assert_eq!(
+            m.increment(s("a"), Value::Count(4), None, now).unwrap(),
+            Value::Count(5)
+        );
+        assert_eq!(
+            m.decrement(s("a"), Value::Count(2), None, now).unwrap(),
+            Value::Count(3)
+        );
+        assert_eq!(
+            m.increment(s("new"), Value::Integer(-2), None, now)
+                .unwrap(),
+            Value::Integer(-2),
+            "missing key starts at zero"
+        );
+        assert_eq!(
+            m.increment(s("ts"), Value::Timespan(5), None, now).unwrap(),
+            Value::Timestamp(5),
+            "Broker: timespan starts a timestamp"
+        );
+        let e = m
+            .decrement(s("missing"), Value::Count(1), None, now)
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotFound);
         m.put(s("str"), s("ab"), None, now).unwrap();
-        let e = m.increment(s("str"), Value::Count(1), None, now).unwrap_err();
+        let e = m
+            .increment(s("str"), Value::Count(1), None, now)
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Type, "{}", e.message);
-        assert_eq!(m.get(&s("str")).unwrap(), s("ab"), "failed op changed nothing");
+        assert_eq!(
+            m.get(&s("str")).unwrap(),
+            s("ab"),
+            "failed op changed nothing"
+        );
         assert_eq!(m.append(s("str"), s("cd"), None, now).unwrap(), s("abcd"));
-        assert_eq!(m.insert_into(s("set"), Value::Count(1), None, None, now).unwrap(), Value::Set([Value::Count(1)].into_iter().collect()));
-        assert_eq!(m.get_index(&s("set"), &Value::Count(1)).unwrap(), Value::Bool(true));
+        assert_eq!(
+            m.insert_into(s("set"), Value::Count(1), None, None, now)
+                .unwrap(),
+            Value::Set([Value::Count(1)].into_iter().collect())
+        );
+        assert_eq!(
+            m.get_index(&s("set"), &Value::Count(1)).unwrap(),
+            Value::Bool(true)
+        );
         m.remove_from(s("set"), Value::Count(1), None, now).unwrap();
-        assert_eq!(m.get_index(&s("set"), &Value::Count(1)).unwrap(), Value::Bool(false));
-        m.insert_into(s("tbl"), s("k"), Some(Value::Count(7)), None, now).unwrap();
+        assert_eq!(
+            m.get_index(&s("set"), &Value::Count(1)).unwrap(),
+            Value::Bool(false)
+        );
+        m.insert_into(s("tbl"), s("k"), Some(Value::Count(7)), None, now)
+            .unwrap();
         assert_eq!(m.get_index(&s("tbl"), &s("k")).unwrap(), Value::Count(7));
         m.push(s("vec"), s("x"), None, now).unwrap();
         m.push(s("vec"), s("y"), None, now).unwrap();
-        assert_eq!(m.pop(s("vec"), None, now).unwrap(), Value::Vector(vec![s("x")]));
+        assert_eq!(
+            m.pop(s("vec"), None, now).unwrap(),
+            Value::Vector(vec![s("x")])
+        );
         assert_eq!(m.get_index(&s("vec"), &Value::Count(0)).unwrap(), s("x"));
         assert!(m.put_unique(s("u"), Value::Bool(true), None, now).unwrap());
         assert!(!m.put_unique(s("u"), Value::Bool(false), None, now).unwrap());
@@ -231,7 +317,10 @@ fn master_local_operations_with_brokers_semantics() {
         assert!(m.exists(&s("e")).unwrap(), "not before its time");
         m.tick(now + SEC + 1);
         assert!(!m.exists(&s("e")).unwrap());
-        assert!(m.take_events().iter().any(|e| matches!(e, StoreEvent::Expire { key, .. } if *key == s("e"))));
+        assert!(m
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, StoreEvent::Expire { key, .. } if *key == s("e"))));
         // A later write without expiry clears the expiry.
         m.put(s("e2"), Value::Count(1), Some(SEC), now).unwrap();
         m.put(s("e2"), Value::Count(2), None, now).unwrap();
@@ -249,26 +338,44 @@ fn clones_converge_after_writes_from_everyone_over_a_lossy_network() {
         let mut bus = Bus::new(memory_master(1), 2, clone_cfg());
         bus.rng = Rng(seed.wrapping_mul(0x2545F4914F6CDD1D));
         let now = bus.now;
-        bus.master().put(s("before"), Value::Count(0), None, now).unwrap();
+        bus.master()
+            .put(s("before"), Value::Count(0), None, now)
+            .unwrap();
         bus.settle();
-        assert!(matches!(bus.clones[0].status(), CloneStatus::Connected { .. }));
+        assert!(matches!(
+            bus.clones[0].status(),
+            CloneStatus::Connected { .. }
+        ));
         bus.assert_converged();
         bus.drop = 20;
         bus.dup = 10;
         for round in 0..40u64 {
             let now = bus.now;
             match round % 4 {
-                0 => bus.master().put(s(&format!("m{round}")), Value::Count(round), None, now).unwrap(),
-                1 => bus.clones[0].put(s(&format!("c0-{round}")), Value::Count(round), None, now).unwrap(),
-                2 => bus.clones[1].increment(s("counter"), Value::Count(1), None, now).unwrap(),
-                _ => bus.clones[0].insert_into(s("set"), Value::Count(round), None, None, now).unwrap(),
+                0 => bus
+                    .master()
+                    .put(s(&format!("m{round}")), Value::Count(round), None, now)
+                    .unwrap(),
+                1 => bus.clones[0]
+                    .put(s(&format!("c0-{round}")), Value::Count(round), None, now)
+                    .unwrap(),
+                2 => bus.clones[1]
+                    .increment(s("counter"), Value::Count(1), None, now)
+                    .unwrap(),
+                _ => bus.clones[0]
+                    .insert_into(s("set"), Value::Count(round), None, None, now)
+                    .unwrap(),
             }
             bus.tick(1);
         }
         bus.settle();
         bus.assert_converged();
         let m = bus.master.as_ref().unwrap();
-        assert_eq!(m.get(&s("counter")).unwrap(), Value::Count(10), "every increment applied exactly once (seed {seed})");
+        assert_eq!(
+            m.get(&s("counter")).unwrap(),
+            Value::Count(10),
+            "every increment applied exactly once (seed {seed})"
+        );
         assert_eq!(m.keys().unwrap().len(), 1 + 10 + 10 + 1 + 1);
         assert!(bus.bytes_carried > 0);
     }
@@ -279,15 +386,22 @@ fn expiry_is_observed_on_master_and_clones() {
     let mut bus = Bus::new(memory_master(1), 2, clone_cfg());
     bus.settle();
     let now = bus.now;
-    bus.clones[1].put(s("short"), Value::Count(1), Some(2 * SEC), now).unwrap();
-    bus.clones[1].put(s("long"), Value::Count(1), Some(60 * SEC), now).unwrap();
+    bus.clones[1]
+        .put(s("short"), Value::Count(1), Some(2 * SEC), now)
+        .unwrap();
+    bus.clones[1]
+        .put(s("long"), Value::Count(1), Some(60 * SEC), now)
+        .unwrap();
     bus.tick(3);
     assert!(bus.clones[0].exists(&s("short"), bus.now).unwrap());
     bus.tick(20);
     for c in &mut bus.clones {
         assert!(!c.exists(&s("short"), bus.now).unwrap());
         assert!(c.exists(&s("long"), bus.now).unwrap());
-        assert!(c.take_events().iter().any(|e| matches!(e, StoreEvent::Expire { key, .. } if *key == s("short"))));
+        assert!(c
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, StoreEvent::Expire { key, .. } if *key == s("short"))));
     }
     assert!(!bus.master().exists(&s("short")).unwrap());
 }
@@ -297,14 +411,21 @@ fn put_unique_from_a_clone_gets_the_masters_answer() {
     let mut bus = Bus::new(memory_master(1), 2, clone_cfg());
     bus.settle();
     let now = bus.now;
-    let a = bus.clones[0].put_unique(s("k"), Value::Count(1), None, now).unwrap();
+    let a = bus.clones[0]
+        .put_unique(s("k"), Value::Count(1), None, now)
+        .unwrap();
     bus.tick(1);
     let now = bus.now;
-    let b = bus.clones[1].put_unique(s("k"), Value::Count(2), None, now).unwrap();
+    let b = bus.clones[1]
+        .put_unique(s("k"), Value::Count(2), None, now)
+        .unwrap();
     bus.settle();
     assert_eq!(bus.clones[0].take_put_unique_result(a), Some(true));
     assert_eq!(bus.clones[1].take_put_unique_result(b), Some(false));
-    assert_eq!(bus.clones[1].get(&s("k"), bus.now).unwrap(), Value::Count(1));
+    assert_eq!(
+        bus.clones[1].get(&s("k"), bus.now).unwrap(),
+        Value::Count(1)
+    );
 }
 
 #[test]
@@ -314,20 +435,35 @@ fn clone_reports_type_errors_at_once() {
     bus.master().put(s("str"), s("x"), None, now).unwrap();
     bus.settle();
     let now = bus.now;
-    let e = bus.clones[0].increment(s("str"), Value::Count(1), None, now).unwrap_err();
+    let e = bus.clones[0]
+        .increment(s("str"), Value::Count(1), None, now)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Type);
-    assert!(e.message.contains("count") && e.message.contains("string"), "{}", e.message);
-    let e = bus.clones[0].decrement(s("none"), Value::Count(1), None, now).unwrap_err();
+    assert!(
+        e.message.contains("count") && e.message.contains("string"),
+        "{}",
+        e.message
+    );
+    let e = bus.clones[0]
+        .decrement(s("none"), Value::Count(1), None, now)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
-    let e = bus.clones[0].insert_into(s("str"), s("k"), Some(s("v")), None, now).unwrap_err();
+    let e = bus.clones[0]
+        .insert_into(s("str"), s("k"), Some(s("v")), None, now)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Type);
-    let e = bus.clones[0].add(s("new"), s("x"), 0, None, now).unwrap_err();
+    let e = bus.clones[0]
+        .add(s("new"), s("x"), 0, None, now)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Type);
 }
 
 #[test]
 fn reads_before_the_first_snapshot_wait_then_go_stale() {
-    let cfg = CloneConfig { stale_interval: 3 * SEC, ..clone_cfg() };
+    let cfg = CloneConfig {
+        stale_interval: 3 * SEC,
+        ..clone_cfg()
+    };
     let mut c = StoreClone::new("s", EntityId::new(ep(9), 1), cfg, 0);
     assert_eq!(c.get(&s("k"), SEC).unwrap_err().kind, ErrorKind::WouldBlock);
     let e = c.get(&s("k"), 3 * SEC).unwrap_err();
@@ -338,39 +474,68 @@ fn reads_before_the_first_snapshot_wait_then_go_stale() {
     assert_eq!(asks, 1);
     for t in 1..=30 {
         c.tick(t * TICK);
-        asks += c.take_outgoing().iter().filter(|o| o.command.content == Command::Nack { seqs: vec![0] } && o.topic == master_topic("s")).count();
+        asks += c
+            .take_outgoing()
+            .iter()
+            .filter(|o| {
+                o.command.content == Command::Nack { seqs: vec![0] } && o.topic == master_topic("s")
+            })
+            .count();
     }
     assert_eq!(asks, 4, "t=0, 1 s, 2 s, 3 s");
 }
 
 #[test]
 fn disconnected_clone_serves_reads_until_stale_and_buffers_mutations() {
-    let cfg = CloneConfig { stale_interval: 10 * SEC, mutation_buffer_interval: 20 * SEC, ..clone_cfg() };
+    let cfg = CloneConfig {
+        stale_interval: 10 * SEC,
+        mutation_buffer_interval: 20 * SEC,
+        ..clone_cfg()
+    };
     let mut bus = Bus::new(memory_master(1), 2, cfg);
     let now = bus.now;
-    bus.master().put(s("k"), Value::Count(1), None, now).unwrap();
+    bus.master()
+        .put(s("k"), Value::Count(1), None, now)
+        .unwrap();
     bus.settle();
     bus.partitioned.insert(0);
     let cut_at = bus.now;
     // The clone notices after 4 missed heartbeats (2 s).
     bus.tick(25);
-    let CloneStatus::Disconnected { since } = bus.clones[0].status() else { panic!("{:?}", bus.clones[0].status()) };
+    let CloneStatus::Disconnected { since } = bus.clones[0].status() else {
+        panic!("{:?}", bus.clones[0].status())
+    };
     assert!(since - cut_at <= 3 * SEC && since > cut_at);
-    assert_eq!(bus.clones[0].get(&s("k"), bus.now).unwrap(), Value::Count(1), "old data served while fresh enough");
+    assert_eq!(
+        bus.clones[0].get(&s("k"), bus.now).unwrap(),
+        Value::Count(1),
+        "old data served while fresh enough"
+    );
     let now = bus.now;
-    bus.clones[0].put(s("offline"), Value::Count(7), None, now).unwrap();
-    bus.clones[0].increment(s("k"), Value::Count(10), None, now).unwrap();
+    bus.clones[0]
+        .put(s("offline"), Value::Count(7), None, now)
+        .unwrap();
+    bus.clones[0]
+        .increment(s("k"), Value::Count(10), None, now)
+        .unwrap();
     assert_eq!(bus.clones[0].buffered_mutations(), 2);
     bus.tick(100); // 10 more seconds: more than 10 s since the clone noticed the loss
     let e = bus.clones[0].get(&s("k"), bus.now).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Store);
-    assert!(e.message.contains("stale") && e.message.contains("clone_stale_interval"), "{}", e.message);
+    assert!(
+        e.message.contains("stale") && e.message.contains("clone_stale_interval"),
+        "{}",
+        e.message
+    );
     // Heal within the mutation buffer interval: the buffered writes reach the master.
     bus.partitioned.clear();
     bus.settle();
     bus.tick(20);
     bus.settle();
-    assert!(matches!(bus.clones[0].status(), CloneStatus::Connected { .. }));
+    assert!(matches!(
+        bus.clones[0].status(),
+        CloneStatus::Connected { .. }
+    ));
     assert_eq!(bus.master().get(&s("offline")).unwrap(), Value::Count(7));
     assert_eq!(bus.master().get(&s("k")).unwrap(), Value::Count(11));
     assert!(bus.clones[0].take_lost().is_empty());
@@ -379,24 +544,42 @@ fn disconnected_clone_serves_reads_until_stale_and_buffers_mutations() {
 
 #[test]
 fn mutations_older_than_the_buffer_interval_are_reported_lost() {
-    let cfg = CloneConfig { stale_interval: -1, mutation_buffer_interval: 5 * SEC, ..clone_cfg() };
+    let cfg = CloneConfig {
+        stale_interval: -1,
+        mutation_buffer_interval: 5 * SEC,
+        ..clone_cfg()
+    };
     let mut bus = Bus::new(memory_master(1), 1, cfg);
     bus.settle();
     bus.partitioned.insert(0);
     bus.tick(30);
-    assert!(matches!(bus.clones[0].status(), CloneStatus::Disconnected { .. }));
+    assert!(matches!(
+        bus.clones[0].status(),
+        CloneStatus::Disconnected { .. }
+    ));
     let now = bus.now;
-    bus.clones[0].put(s("too-late"), Value::Count(1), None, now).unwrap();
+    bus.clones[0]
+        .put(s("too-late"), Value::Count(1), None, now)
+        .unwrap();
     bus.tick(40); // 4 s: still buffered
     assert_eq!(bus.clones[0].buffered_mutations(), 1);
     let now = bus.now;
-    bus.clones[0].put(s("in-time"), Value::Count(2), None, now).unwrap();
+    bus.clones[0]
+        .put(s("in-time"), Value::Count(2), None, now)
+        .unwrap();
     bus.tick(20); // the first is now 6 s old
     let lost = bus.clones[0].take_lost();
     assert_eq!(lost.len(), 1);
     assert!(matches!(&lost[0].command, Command::Put { key, .. } if *key == s("too-late")));
-    assert!(lost[0].reason.contains("clone_mutation_buffer_interval"), "{}", lost[0].reason);
-    assert!(bus.clones[0].get(&s("x"), bus.now).unwrap_err().kind == ErrorKind::NotFound, "never stale with a negative interval");
+    assert!(
+        lost[0].reason.contains("clone_mutation_buffer_interval"),
+        "{}",
+        lost[0].reason
+    );
+    assert!(
+        bus.clones[0].get(&s("x"), bus.now).unwrap_err().kind == ErrorKind::NotFound,
+        "never stale with a negative interval"
+    );
     bus.partitioned.clear();
     bus.settle();
     bus.tick(15);
@@ -408,11 +591,18 @@ fn mutations_older_than_the_buffer_interval_are_reported_lost() {
 
 #[test]
 fn zero_buffer_interval_refuses_offline_mutations() {
-    let cfg = CloneConfig { mutation_buffer_interval: 0, ..clone_cfg() };
+    let cfg = CloneConfig {
+        mutation_buffer_interval: 0,
+        ..clone_cfg()
+    };
     let mut c = StoreClone::new("s", EntityId::new(ep(9), 1), cfg, 0);
     let e = c.put(s("k"), Value::Count(1), None, 0).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Store);
-    assert!(e.message.contains("clone_mutation_buffer_interval"), "{}", e.message);
+    assert!(
+        e.message.contains("clone_mutation_buffer_interval"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -421,30 +611,50 @@ fn master_restart_on_sqlite_loses_no_acknowledged_write_and_clones_resync() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.sqlite");
     let open = |id: u8| {
-        Master::new("s", EntityId::new(ep(id), 1), Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap()), fast_channel()).unwrap()
+        Master::new(
+            "s",
+            EntityId::new(ep(id), 1),
+            Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap()),
+            fast_channel(),
+        )
+        .unwrap()
     };
     let mut bus = Bus::new(open(1), 2, clone_cfg());
     bus.settle();
     for i in 0..20u64 {
         let now = bus.now;
-        bus.clones[(i % 2) as usize].put(Value::Count(i), s("v"), None, now).unwrap();
+        bus.clones[(i % 2) as usize]
+            .put(Value::Count(i), s("v"), None, now)
+            .unwrap();
         bus.tick(1);
     }
     bus.settle();
     // Writes the master acknowledged (settled: all acked) are in the file.
     bus.master = None; // the master process dies
     bus.tick(30); // clones notice
-    assert!(matches!(bus.clones[0].status(), CloneStatus::Disconnected { .. }));
+    assert!(matches!(
+        bus.clones[0].status(),
+        CloneStatus::Disconnected { .. }
+    ));
     let now = bus.now;
-    bus.clones[1].put(s("while-down"), Value::Bool(true), None, now).unwrap();
+    bus.clones[1]
+        .put(s("while-down"), Value::Bool(true), None, now)
+        .unwrap();
     bus.master = Some(open(2)); // restarted, new endpoint id
     bus.settle();
     bus.tick(20);
     bus.settle();
     for i in 0..20u64 {
-        assert_eq!(bus.master().get(&Value::Count(i)).unwrap(), s("v"), "write {i} lost");
+        assert_eq!(
+            bus.master().get(&Value::Count(i)).unwrap(),
+            s("v"),
+            "write {i} lost"
+        );
     }
-    assert_eq!(bus.master().get(&s("while-down")).unwrap(), Value::Bool(true));
+    assert_eq!(
+        bus.master().get(&s("while-down")).unwrap(),
+        Value::Bool(true)
+    );
     bus.assert_converged();
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -454,7 +664,9 @@ fn master_lost_from_the_driver_and_a_late_joining_clone() {
     let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
     bus.settle();
     let now = bus.now;
-    bus.master().put(s("a"), Value::Count(1), None, now).unwrap();
+    bus.master()
+        .put(s("a"), Value::Count(1), None, now)
+        .unwrap();
     bus.settle();
     let now = bus.now;
     bus.clones[0].master_lost(now);
@@ -462,10 +674,20 @@ fn master_lost_from_the_driver_and_a_late_joining_clone() {
     bus.settle();
     bus.tick(15);
     bus.settle();
-    assert!(matches!(bus.clones[0].status(), CloneStatus::Connected { .. }), "resynchronised");
+    assert!(
+        matches!(bus.clones[0].status(), CloneStatus::Connected { .. }),
+        "resynchronised"
+    );
     let now = bus.now;
-    bus.master().put(s("b"), Value::Count(2), None, now).unwrap();
-    bus.clones.push(StoreClone::new("s", EntityId::new(ep(30), 1), clone_cfg(), bus.now));
+    bus.master()
+        .put(s("b"), Value::Count(2), None, now)
+        .unwrap();
+    bus.clones.push(StoreClone::new(
+        "s",
+        EntityId::new(ep(30), 1),
+        clone_cfg(),
+        bus.now,
+    ));
     bus.settle();
     bus.assert_converged();
     assert_eq!(bus.master.as_ref().unwrap().clones().len(), 2);
@@ -482,7 +704,12 @@ fn master_ignores_commands_for_another_master_and_clones_ignore_strangers() {
             seq: 2,
             sender: EntityId::new(ep(99), 1),
             receiver: EntityId::NIL,
-            content: Command::Put { key: s("evil"), value: Value::None, expiry: None, publisher: EntityId::NIL },
+            content: Command::Put {
+                key: s("evil"),
+                value: Value::None,
+                expiry: None,
+                publisher: EntityId::NIL,
+            },
         },
         now,
     );
@@ -490,11 +717,26 @@ fn master_ignores_commands_for_another_master_and_clones_ignore_strangers() {
     // A writer command addressed to another master is ignored.
     let before = bus.master().size().unwrap();
     bus.master().handle_command(
-        InternalCommand { seq: 0, sender: EntityId::new(ep(50), 1), receiver: EntityId::new(ep(77), 1), content: Command::AttachWriter { offset: 1, heartbeat_interval: 5 } },
+        InternalCommand {
+            seq: 0,
+            sender: EntityId::new(ep(50), 1),
+            receiver: EntityId::new(ep(77), 1),
+            content: Command::AttachWriter {
+                offset: 1,
+                heartbeat_interval: 5,
+            },
+        },
         now,
     );
     bus.master().handle_command(
-        InternalCommand { seq: 2, sender: EntityId::new(ep(50), 1), receiver: EntityId::NIL, content: Command::Clear { publisher: EntityId::NIL } },
+        InternalCommand {
+            seq: 2,
+            sender: EntityId::new(ep(50), 1),
+            receiver: EntityId::NIL,
+            content: Command::Clear {
+                publisher: EntityId::NIL,
+            },
+        },
         now,
     );
     assert_eq!(bus.master().size().unwrap(), before);
@@ -505,19 +747,32 @@ fn a_restarted_master_reloads_expiries_from_sqlite() {
     let dir = std::env::temp_dir().join(format!("zc-store-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.sqlite");
-    let open = || Master::new("s", EntityId::new(ep(1), 1), Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap()), fast_channel()).unwrap();
+    let open = || {
+        Master::new(
+            "s",
+            EntityId::new(ep(1), 1),
+            Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap()),
+            fast_channel(),
+        )
+        .unwrap()
+    };
     let t0 = 1_000 * SEC;
     {
         let mut m = open();
-        m.put(s("soon"), Value::Count(1), Some(5 * SEC), t0).unwrap();
-        m.put(s("later"), Value::Count(2), Some(50 * SEC), t0).unwrap();
+        m.put(s("soon"), Value::Count(1), Some(5 * SEC), t0)
+            .unwrap();
+        m.put(s("later"), Value::Count(2), Some(50 * SEC), t0)
+            .unwrap();
         m.put(s("forever"), Value::Count(3), None, t0).unwrap();
     }
     let mut m = open();
     m.tick(t0 + 4 * SEC);
     assert!(m.exists(&s("soon")).unwrap());
     m.tick(t0 + 6 * SEC);
-    assert!(!m.exists(&s("soon")).unwrap(), "expiry survived the restart");
+    assert!(
+        !m.exists(&s("soon")).unwrap(),
+        "expiry survived the restart"
+    );
     assert!(m.exists(&s("later")).unwrap());
     assert_eq!(m.snapshot().unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).ok();
@@ -531,18 +786,35 @@ fn writes_in_flight_when_the_master_vanishes_are_sent_again_after_resync() {
     let now = bus.now;
     // The clone still believes it is connected: these go into the writer channel and are
     // never acknowledged.
-    bus.clones[0].put(s("in-flight-1"), Value::Count(1), None, now).unwrap();
-    bus.clones[0].put(s("in-flight-2"), Value::Count(2), None, now).unwrap();
+    bus.clones[0]
+        .put(s("in-flight-1"), Value::Count(1), None, now)
+        .unwrap();
+    bus.clones[0]
+        .put(s("in-flight-2"), Value::Count(2), None, now)
+        .unwrap();
     assert_eq!(bus.clones[0].buffered_mutations(), 0);
     bus.tick(30);
-    assert!(matches!(bus.clones[0].status(), CloneStatus::Disconnected { .. }));
-    assert_eq!(bus.clones[0].buffered_mutations(), 2, "unacknowledged writes back in the buffer");
+    assert!(matches!(
+        bus.clones[0].status(),
+        CloneStatus::Disconnected { .. }
+    ));
+    assert_eq!(
+        bus.clones[0].buffered_mutations(),
+        2,
+        "unacknowledged writes back in the buffer"
+    );
     bus.partitioned.clear();
     bus.settle();
     bus.tick(15);
     bus.settle();
-    assert_eq!(bus.master().get(&s("in-flight-1")).unwrap(), Value::Count(1));
-    assert_eq!(bus.master().get(&s("in-flight-2")).unwrap(), Value::Count(2));
+    assert_eq!(
+        bus.master().get(&s("in-flight-1")).unwrap(),
+        Value::Count(1)
+    );
+    assert_eq!(
+        bus.master().get(&s("in-flight-2")).unwrap(),
+        Value::Count(2)
+    );
     bus.assert_converged();
 }
 
@@ -551,18 +823,40 @@ fn a_resyncing_clone_presents_fresh_channel_identities() {
     let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
     bus.settle();
     let first: Vec<EntityId> = bus.master.as_ref().unwrap().clones();
-    assert_eq!(first, vec![bus.clones[0].id()], "first attach uses the clone's own id");
+    assert_eq!(
+        first,
+        vec![bus.clones[0].id()],
+        "first attach uses the clone's own id"
+    );
     let now = bus.now;
     bus.clones[0].master_lost(now);
-    let asks: Vec<InternalCommand> = bus.clones[0].take_outgoing().into_iter().map(|o| o.command).collect();
+    let asks: Vec<InternalCommand> = bus.clones[0]
+        .take_outgoing()
+        .into_iter()
+        .map(|o| o.command)
+        .collect();
     assert_eq!(asks.len(), 1);
     assert_eq!(asks[0].content, Command::Nack { seqs: vec![0] });
-    assert_ne!(asks[0].sender, bus.clones[0].id(), "a master that still knows the old channel sees a new clone");
+    assert_ne!(
+        asks[0].sender,
+        bus.clones[0].id(),
+        "a master that still knows the old channel sees a new clone"
+    );
     assert_eq!(asks[0].sender.endpoint, bus.clones[0].id().endpoint);
     // Without our master's re-attach logic the fresh id alone leads to a fresh snapshot.
     for o in asks {
-        bus.in_flight.push((Some(0), Outgoing { topic: master_topic("s"), unicast: None, command: o }));
+        bus.in_flight.push((
+            Some(0),
+            Outgoing {
+                topic: master_topic("s"),
+                unicast: None,
+                command: o,
+            },
+        ));
     }
     bus.settle();
-    assert!(matches!(bus.clones[0].status(), CloneStatus::Connected { .. }));
+    assert!(matches!(
+        bus.clones[0].status(),
+        CloneStatus::Connected { .. }
+    ));
 }

@@ -53,9 +53,17 @@ fn hrw_weight_by_hand() {
 #[test]
 fn default_pools_membership() {
     let mut pools = Pools::with_defaults();
-    pools.assign(&full_layout(), &AssignOptions::broker("worker-1")).unwrap();
-    assert_eq!(names(pools.pool(PoolId::worker()).unwrap()), ["worker-1", "worker-10", "worker-2", "worker-3"]);
-    assert_eq!(names(pools.pool(PoolId::proxy()).unwrap()), ["proxy-1", "proxy-2"]);
+    pools
+        .assign(&full_layout(), &AssignOptions::broker("worker-1"))
+        .unwrap();
+    assert_eq!(
+        names(pools.pool(PoolId::worker()).unwrap()),
+        ["worker-1", "worker-10", "worker-2", "worker-3"]
+    );
+    assert_eq!(
+        names(pools.pool(PoolId::proxy()).unwrap()),
+        ["proxy-1", "proxy-2"]
+    );
     assert_eq!(names(pools.pool(PoolId::logger()).unwrap()), ["logger-1"]);
     let w = pools.pool(PoolId::worker()).unwrap();
     // Only the local node starts alive, and it is not an HRW site.
@@ -70,8 +78,17 @@ fn default_pools_membership() {
     assert_eq!(pools.topics_of("worker-1"), ["zeek/cluster/pool/worker"]);
     assert_eq!(pools.topics_of("manager"), Vec::<String>::new());
     // Membership is fixed.
-    assert_eq!(pools.assign(&full_layout(), &AssignOptions::broker("worker-1")).unwrap_err().kind, crate::ErrorKind::State);
-    assert_eq!(pools.register(PoolSpec::proxy()).unwrap_err().kind, crate::ErrorKind::State);
+    assert_eq!(
+        pools
+            .assign(&full_layout(), &AssignOptions::broker("worker-1"))
+            .unwrap_err()
+            .kind,
+        crate::ErrorKind::State
+    );
+    assert_eq!(
+        pools.register(PoolSpec::proxy()).unwrap_err().kind,
+        crate::ErrorKind::State
+    );
 }
 
 #[test]
@@ -85,10 +102,15 @@ fn manager_is_logger_joins_logger_pool() {
     assert_eq!(names(pools.pool(PoolId::logger()).unwrap()), ["manager"]);
     assert_eq!(pools.topics_of("manager"), ["zeek/cluster/pool/logger"]);
     // rr_log_topic: the manager is alive (it is the local node), so it is picked.
-    assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/cluster/node/manager/");
+    assert_eq!(
+        pools.rr_log_topic("Cluster::LOG"),
+        "zeek/cluster/node/manager/"
+    );
 
     let mut pools = Pools::with_defaults();
-    pools.assign(&l, &AssignOptions::broker("worker-1")).unwrap();
+    pools
+        .assign(&l, &AssignOptions::broker("worker-1"))
+        .unwrap();
     assert!(pools.pool(PoolId::logger()).unwrap().nodes().is_empty());
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
 }
@@ -96,9 +118,16 @@ fn manager_is_logger_joins_logger_pool() {
 #[test]
 fn rr_log_topic_round_robin_and_fallback() {
     use PoolNodeType::*;
-    let l = layout(&[("manager", Manager), ("logger-2", Logger), ("logger-1", Logger), ("worker-1", Worker)]);
+    let l = layout(&[
+        ("manager", Manager),
+        ("logger-2", Logger),
+        ("logger-1", Logger),
+        ("worker-1", Worker),
+    ]);
     let mut pools = Pools::with_defaults();
-    pools.assign(&l, &AssignOptions::broker("worker-1")).unwrap();
+    pools
+        .assign(&l, &AssignOptions::broker("worker-1"))
+        .unwrap();
     // No logger up yet: the fallback topic.
     assert_eq!(pools.rr_log_topic("Conn::LOG"), "zeek/logs/Conn::LOG");
     pools.node_up("logger-1");
@@ -115,20 +144,33 @@ fn rr_log_topic_round_robin_and_fallback() {
         ]
     );
     pools.node_down("logger-1");
-    assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/cluster/node/logger-2/");
-    assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/cluster/node/logger-2/");
+    assert_eq!(
+        pools.rr_log_topic("Cluster::LOG"),
+        "zeek/cluster/node/logger-2/"
+    );
+    assert_eq!(
+        pools.rr_log_topic("Cluster::LOG"),
+        "zeek/cluster/node/logger-2/"
+    );
     pools.node_down("logger-2");
     assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek/logs/Cluster::LOG");
 
     // ZeroMQ-style specs: the logger pool is found by role, not by its topic.
     let dotted = |t: &str, nt| PoolSpec::new(format!("zeek.cluster.pool.{t}"), nt);
-    let mut pools = Pools::with_specs(dotted("worker", Worker), dotted("proxy", Proxy), dotted("logger", Logger));
+    let mut pools = Pools::with_specs(
+        dotted("worker", Worker),
+        dotted("proxy", Proxy),
+        dotted("logger", Logger),
+    );
     let mut o = AssignOptions::broker("worker-1");
     o.node_topic_prefix = "zeek.cluster.node.";
     o.node_topic_separator = ".";
     pools.assign(&l, &o).unwrap();
     pools.node_up("logger-2");
-    assert_eq!(pools.rr_log_topic("Cluster::LOG"), "zeek.cluster.node.logger-2.");
+    assert_eq!(
+        pools.rr_log_topic("Cluster::LOG"),
+        "zeek.cluster.node.logger-2."
+    );
     assert_eq!(pools.topics_of("logger-1"), ["zeek.cluster.pool.logger"]);
     // Without built-in pools there is no logger pool: always the fallback.
     let mut bare = Pools::new();
@@ -165,7 +207,13 @@ fn rr_cursor_per_key_skips_dead_nodes() {
 #[test]
 fn exclusive_and_capped_pools() {
     use PoolNodeType::*;
-    let l = layout(&[("p1", Proxy), ("p2", Proxy), ("p3", Proxy), ("p4", Proxy), ("p5", Proxy)]);
+    let l = layout(&[
+        ("p1", Proxy),
+        ("p2", Proxy),
+        ("p3", Proxy),
+        ("p4", Proxy),
+        ("p5", Proxy),
+    ]);
     let mut pools = Pools::new();
     let mut ex = PoolSpec::new("t/excl", Proxy);
     ex.exclusive = true;
@@ -200,12 +248,19 @@ fn fatal_configurations() {
     ex.max_nodes = Some(2);
     pools.register(ex).unwrap();
     let e = pools.assign(&l, &AssignOptions::broker("x")).unwrap_err();
-    assert!(e.message.contains("not enough Cluster::PROXY nodes") && e.message.contains("need 2"), "{e}");
+    assert!(
+        e.message.contains("not enough Cluster::PROXY nodes") && e.message.contains("need 2"),
+        "{e}"
+    );
 
     let mut pools = Pools::new();
     pools.register(PoolSpec::new("t/m", Manager)).unwrap();
     let e = pools.assign(&l, &AssignOptions::broker("x")).unwrap_err();
-    assert!(e.message.contains("invalid pool node type: Cluster::MANAGER"), "{e}");
+    assert!(
+        e.message
+            .contains("invalid pool node type: Cluster::MANAGER"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -213,7 +268,13 @@ fn site_id_collision_uses_next_alias() {
     // A member already holding n0's ".0" site id forces the ".1" alias.
     let mut p = Pool::new(PoolSpec::proxy());
     let taken = fnv1a32(b"n0.0");
-    p.nodes.push(PoolNode { name: "other".into(), alias: "other.x".into(), site_id: taken, alive: false, topic: String::new() });
+    p.nodes.push(PoolNode {
+        name: "other".into(),
+        alias: "other.x".into(),
+        site_id: taken,
+        alive: false,
+        topic: String::new(),
+    });
     p.by_name.insert("other".into(), 0);
     p.init_node("n0", "", "t/n0/".into());
     let n = p.node("n0").unwrap();
@@ -230,7 +291,10 @@ fn zeek_print_stuff(pools: &mut Pools, my_pool: PoolId, heading: &str, out: &mut
     let hrw = |pools: &Pools, out: &mut Vec<String>| {
         for k in v {
             let key = Value::Count(k);
-            let a = pools.hrw_topic(PoolId::proxy(), &key).unwrap().unwrap_or_default();
+            let a = pools
+                .hrw_topic(PoolId::proxy(), &key)
+                .unwrap()
+                .unwrap_or_default();
             out.push(format!("hrw, {k}, {a}"));
             let b = pools.hrw_topic(my_pool, &key).unwrap().unwrap_or_default();
             out.push(format!("hrw (custom pool), {k}, {b}"));
@@ -238,7 +302,10 @@ fn zeek_print_stuff(pools: &mut Pools, my_pool: PoolId, heading: &str, out: &mut
     };
     hrw(pools, out);
     for _ in v {
-        let a = pools.rr_topic(PoolId::proxy(), "test").unwrap().unwrap_or_default();
+        let a = pools
+            .rr_topic(PoolId::proxy(), "test")
+            .unwrap()
+            .unwrap_or_default();
         out.push(format!("rr, {a}"));
         let b = pools.rr_topic(my_pool, "test").unwrap().unwrap_or_default();
         out.push(format!("rr (custom pool), {b}"));
@@ -259,7 +326,9 @@ fn replay_custom_pool_btest(exclusive: bool, expected: &str) {
     proxy.max_nodes = Some(1);
     pools.register(proxy).unwrap();
     pools.register(PoolSpec::logger()).unwrap();
-    let my_pool = pools.register(PoolSpec::new("zeek/cluster/pool/my_pool", Proxy)).unwrap();
+    let my_pool = pools
+        .register(PoolSpec::new("zeek/cluster/pool/my_pool", Proxy))
+        .unwrap();
     let mut o = AssignOptions::broker("manager");
     o.manager_is_logger = true;
     pools.assign(&l, &o).unwrap();
@@ -280,12 +349,18 @@ fn replay_custom_pool_btest(exclusive: bool, expected: &str) {
 
 #[test]
 fn matches_zeek_btest_custom_pool_limits() {
-    replay_custom_pool_btest(false, include_str!("../../../tests/pools/custom_pool_limits.expected"));
+    replay_custom_pool_btest(
+        false,
+        include_str!("../../../tests/pools/custom_pool_limits.expected"),
+    );
 }
 
 #[test]
 fn matches_zeek_btest_custom_pool_exclusivity() {
-    replay_custom_pool_btest(true, include_str!("../../../tests/pools/custom_pool_exclusivity.expected"));
+    replay_custom_pool_btest(
+        true,
+        include_str!("../../../tests/pools/custom_pool_exclusivity.expected"),
+    );
 }
 
 fn worker_pool_all_up(local: &str) -> Pools {
@@ -295,7 +370,13 @@ fn worker_pool_all_up(local: &str) -> Pools {
         l.push((format!("worker-{i}"), PoolNodeType::Worker));
     }
     pools.assign(&l, &AssignOptions::broker(local)).unwrap();
-    let members: Vec<String> = pools.pool(PoolId::worker()).unwrap().nodes().iter().map(|n| n.name.clone()).collect();
+    let members: Vec<String> = pools
+        .pool(PoolId::worker())
+        .unwrap()
+        .nodes()
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
     for m in members {
         pools.node_up(&m);
     }
@@ -307,15 +388,24 @@ fn hrw_stable_while_membership_is_stable() {
     let pools = worker_pool_all_up("manager");
     let p = pools.pool(PoolId::worker()).unwrap();
     let keys: Vec<String> = (0..1000).map(|i| format!("key-{i}")).collect();
-    let first: Vec<String> = keys.iter().map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect();
+    let first: Vec<String> = keys
+        .iter()
+        .map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone())
+        .collect();
     for _ in 0..3 {
-        let again: Vec<String> = keys.iter().map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect();
+        let again: Vec<String> = keys
+            .iter()
+            .map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone())
+            .collect();
         assert_eq!(first, again);
     }
     // A node elsewhere, same layout, same picks (local node not a member of this pool).
     let other = worker_pool_all_up("proxy-1");
     let q = other.pool(PoolId::worker()).unwrap();
-    let theirs: Vec<String> = keys.iter().map(|k| q.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect();
+    let theirs: Vec<String> = keys
+        .iter()
+        .map(|k| q.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone())
+        .collect();
     assert_eq!(first, theirs);
     // Every member gets some keys.
     let used: HashSet<&String> = first.iter().collect();
@@ -325,10 +415,14 @@ fn hrw_stable_while_membership_is_stable() {
 #[test]
 fn hrw_minimal_reshuffle_on_node_down_and_back() {
     let mut pools = worker_pool_all_up("manager");
-    let keys: Vec<String> = (0..2000).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
+    let keys: Vec<String> = (0..2000)
+        .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+        .collect();
     let pick = |pools: &Pools| -> Vec<String> {
         let p = pools.pool(PoolId::worker()).unwrap();
-        keys.iter().map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone()).collect()
+        keys.iter()
+            .map(|k| p.hrw_pick_bytes(k.as_bytes()).unwrap().name.clone())
+            .collect()
     };
     let before = pick(&pools);
     pools.node_down("worker-3");
@@ -354,16 +448,23 @@ fn local_member_is_not_an_hrw_site() {
     let p = pools.pool(PoolId::worker()).unwrap();
     // node_up for every member includes worker-2 itself here, so it is a site; without
     // that call (Zeek never raises node_up for itself) it would not be.
-    assert!(p.hrw_sites().any(|s| s == p.node("worker-2").unwrap().site_id));
+    assert!(p
+        .hrw_sites()
+        .any(|s| s == p.node("worker-2").unwrap().site_id));
     let mut pools = Pools::with_defaults();
-    pools.assign(&full_layout(), &AssignOptions::broker("worker-2")).unwrap();
+    pools
+        .assign(&full_layout(), &AssignOptions::broker("worker-2"))
+        .unwrap();
     for n in ["worker-1", "worker-3", "worker-10"] {
         pools.node_up(n);
     }
     let p = pools.pool(PoolId::worker()).unwrap();
     assert_eq!(p.alive_count(), 4);
     for i in 0..500 {
-        assert_ne!(p.hrw_pick_bytes(format!("k{i}").as_bytes()).unwrap().name, "worker-2");
+        assert_ne!(
+            p.hrw_pick_bytes(format!("k{i}").as_bytes()).unwrap().name,
+            "worker-2"
+        );
     }
 }
 
@@ -379,14 +480,20 @@ fn key_bytes_for_non_strings() {
     assert_eq!(hrw_key_bytes(&Value::Address(a)).unwrap(), want);
     let mut want = vec![10, 0, 0, 0, 80, 0, 0, 0];
     want.extend_from_slice(b"/\0tcp");
-    assert_eq!(hrw_key_bytes(&Value::Port(Port::new(80, Protocol::Tcp))).unwrap(), want);
+    assert_eq!(
+        hrw_key_bytes(&Value::Port(Port::new(80, Protocol::Tcp))).unwrap(),
+        want
+    );
     let e = hrw_key_bytes(&Value::Timespan(1)).unwrap_err();
     assert_eq!(e.kind, crate::ErrorKind::Type);
     assert!(hrw_key_bytes(&Value::Vector(vec![])).is_err());
     // A non-string key is hashed through hrw_pick.
     let pools = worker_pool_all_up("manager");
     let p = pools.pool(PoolId::worker()).unwrap();
-    assert_eq!(p.hrw_pick(&Value::Count(42)).unwrap().unwrap().name, p.hrw_pick_bytes(&c).unwrap().name);
+    assert_eq!(
+        p.hrw_pick(&Value::Count(42)).unwrap().unwrap().name,
+        p.hrw_pick_bytes(&c).unwrap().name
+    );
 }
 
 /// Cross-checks 1,000 string keys and 1,000 count keys against tests/pools/hrw_check.py,
@@ -399,8 +506,17 @@ fn hrw_matches_independent_python_checker() {
     let mut pools = worker_pool_all_up("manager");
     pools.node_down("worker-5");
     let p = pools.pool(PoolId::worker()).unwrap();
-    let node_list: Vec<String> = p.nodes().iter().map(|n| crate::json::quote(&n.name)).collect();
-    let up: Vec<String> = p.nodes().iter().filter(|n| n.alive).map(|n| crate::json::quote(&n.name)).collect();
+    let node_list: Vec<String> = p
+        .nodes()
+        .iter()
+        .map(|n| crate::json::quote(&n.name))
+        .collect();
+    let up: Vec<String> = p
+        .nodes()
+        .iter()
+        .filter(|n| n.alive)
+        .map(|n| crate::json::quote(&n.name))
+        .collect();
     let mut keys = Vec::new();
     let mut ours = Vec::new();
     for i in 0..1000u64 {
@@ -409,21 +525,47 @@ fn hrw_matches_independent_python_checker() {
         ours.push(p.hrw_pick_bytes(s.as_bytes()).map(|n| n.name.clone()));
         let c = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         keys.push(format!("{{\"c\":{c}}}"));
-        ours.push(p.hrw_pick(&Value::Count(c)).unwrap().map(|n| n.name.clone()));
+        ours.push(
+            p.hrw_pick(&Value::Count(c))
+                .unwrap()
+                .map(|n| n.name.clone()),
+        );
     }
-    let req = format!("{{\"nodes\":[{}],\"up\":[{}],\"keys\":[{}]}}", node_list.join(","), up.join(","), keys.join(","));
+    let req = format!(
+        "{{\"nodes\":[{}],\"up\":[{}],\"keys\":[{}]}}",
+        node_list.join(","),
+        up.join(","),
+        keys.join(",")
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pools/hrw_check.py");
-    let child = Command::new("python3").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
+    let child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
     let Ok(mut child) = child else {
         eprintln!("python3 not available: skipping the independent HRW cross-check");
         return;
     };
-    child.stdin.take().unwrap().write_all(req.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "checker failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "checker failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v = crate::json::parse_bytes(&out.stdout).unwrap();
-    let theirs: Vec<Option<String>> =
-        v.as_array().unwrap().iter().map(|x| x.as_str().map(str::to_string)).collect();
+    let theirs: Vec<Option<String>> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().map(str::to_string))
+        .collect();
     assert_eq!(theirs.len(), 2000);
     let mut per_node: BTreeMap<Option<String>, usize> = BTreeMap::new();
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {

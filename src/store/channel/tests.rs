@@ -46,10 +46,13 @@ impl Net {
     fn collect(&mut self) {
         for o in self.producer.take_outputs() {
             match &o {
-                ProducerOutput::Handshake { to, .. } | ProducerOutput::RetransmitFailed { to, .. } => {
+                ProducerOutput::Handshake { to, .. }
+                | ProducerOutput::RetransmitFailed { to, .. } => {
                     self.in_flight.push(Msg::ToConsumer(*to, o.clone()))
                 }
-                ProducerOutput::Event { to: Some(to), .. } => self.in_flight.push(Msg::ToConsumer(*to, o.clone())),
+                ProducerOutput::Event { to: Some(to), .. } => {
+                    self.in_flight.push(Msg::ToConsumer(*to, o.clone()))
+                }
                 ProducerOutput::Event { to: None, .. } | ProducerOutput::Heartbeat { .. } => {
                     for c in 0..self.consumers.len() {
                         self.in_flight.push(Msg::ToConsumer(c, o.clone()));
@@ -76,7 +79,11 @@ impl Net {
             Msg::ToConsumer(i, o) => {
                 let c = &mut self.consumers[i];
                 match o {
-                    ProducerOutput::Handshake { to, offset, heartbeat_interval } => {
+                    ProducerOutput::Handshake {
+                        to,
+                        offset,
+                        heartbeat_interval,
+                    } => {
                         assert_eq!(to, i);
                         c.handle_handshake(99, offset, heartbeat_interval);
                     }
@@ -149,7 +156,10 @@ fn run(seed: u64, n: usize, events: u64, drop: u64, dup: u64) -> Net {
         net.tick_all();
         net.shuffle_deliver(0, 0);
         net.collect();
-        if net.producer.idle() && net.consumers.iter().all(|c| c.idle()) && net.delivered.iter().all(|d| d.len() as u64 == events) {
+        if net.producer.idle()
+            && net.consumers.iter().all(|c| c.idle())
+            && net.delivered.iter().all(|d| d.len() as u64 == events)
+        {
             break;
         }
     }
@@ -165,7 +175,10 @@ fn in_order_exactly_once_despite_loss_reordering_and_duplicates() {
             assert_eq!(d, &expected, "consumer {i}, seed {seed}");
         }
         assert!(net.producer.idle(), "all acked, seed {seed}");
-        assert!(net.producer.unacknowledged().is_empty(), "buffer drained, seed {seed}");
+        assert!(
+            net.producer.unacknowledged().is_empty(),
+            "buffer drained, seed {seed}"
+        );
         assert_eq!(net.closed, vec![0, 0, 0]);
     }
 }
@@ -185,12 +198,26 @@ fn sequence_numbers_start_after_one_and_nothing_is_kept_without_consumers() {
     assert_eq!(p.seq(), 1);
     assert!(p.add(1));
     assert!(!p.add(1));
-    assert_eq!(p.take_outputs(), vec![ProducerOutput::Handshake { to: 1, offset: 1, heartbeat_interval: 5 }]);
+    assert_eq!(
+        p.take_outputs(),
+        vec![ProducerOutput::Handshake {
+            to: 1,
+            offset: 1,
+            heartbeat_interval: 5
+        }]
+    );
     assert_eq!(p.produce("a"), Some(2));
     p.handle_ack(&1, 2);
     assert_eq!(
         p.take_outputs(),
-        vec![ProducerOutput::Event { to: None, seq: 2, payload: "a" }, ProducerOutput::HandshakeCompleted { consumer: 1 }]
+        vec![
+            ProducerOutput::Event {
+                to: None,
+                seq: 2,
+                payload: "a"
+            },
+            ProducerOutput::HandshakeCompleted { consumer: 1 }
+        ]
     );
     assert!(p.idle());
 }
@@ -202,11 +229,29 @@ fn nack_zero_adds_a_consumer_and_repeats_the_handshake() {
     p.produce(9);
     p.handle_nack(&3, &[0]);
     let out = p.take_outputs();
-    assert_eq!(out[0], ProducerOutput::Handshake { to: 3, offset: 1, heartbeat_interval: 5 });
-    assert_eq!(out[2], ProducerOutput::Handshake { to: 3, offset: 1, heartbeat_interval: 5 }, "same offset again");
+    assert_eq!(
+        out[0],
+        ProducerOutput::Handshake {
+            to: 3,
+            offset: 1,
+            heartbeat_interval: 5
+        }
+    );
+    assert_eq!(
+        out[2],
+        ProducerOutput::Handshake {
+            to: 3,
+            offset: 1,
+            heartbeat_interval: 5
+        },
+        "same offset again"
+    );
     // Unsorted NACK drops the consumer.
     p.handle_nack(&3, &[5, 2]);
-    assert!(matches!(p.take_outputs()[0], ProducerOutput::Dropped { consumer: 3, .. }));
+    assert!(matches!(
+        p.take_outputs()[0],
+        ProducerOutput::Dropped { consumer: 3, .. }
+    ));
     assert!(!p.has_consumer(&3));
 }
 
@@ -230,7 +275,11 @@ fn heartbeats_and_consumer_timeout() {
             }
         }
     }
-    assert_eq!(dropped_at, Some(20), "5 ticks x 4 heartbeats without an ack");
+    assert_eq!(
+        dropped_at,
+        Some(20),
+        "5 ticks x 4 heartbeats without an ack"
+    );
     assert!(beats >= 4);
 }
 
@@ -242,7 +291,13 @@ fn consumer_nacks_gaps_and_acks_periodically() {
     c.handle_event(2, 'a');
     c.handle_event(5, 'd');
     c.handle_event(5, 'd');
-    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Deliver { seq: 2, payload: 'a' }]);
+    assert_eq!(
+        c.take_outputs(),
+        vec![ConsumerOutput::Deliver {
+            seq: 2,
+            payload: 'a'
+        }]
+    );
     assert_eq!(c.buffered(), 1, "duplicate not buffered twice");
     let mut nacks = Vec::new();
     for _ in 0..4 {
@@ -259,7 +314,13 @@ fn consumer_nacks_gaps_and_acks_periodically() {
     let got: Vec<char> = c
         .take_outputs()
         .into_iter()
-        .filter_map(|o| if let ConsumerOutput::Deliver { payload, .. } = o { Some(payload) } else { None })
+        .filter_map(|o| {
+            if let ConsumerOutput::Deliver { payload, .. } = o {
+                Some(payload)
+            } else {
+                None
+            }
+        })
         .collect();
     assert_eq!(got, vec!['b', 'c', 'd']);
     assert!(c.idle());
@@ -288,7 +349,16 @@ fn events_before_the_handshake_are_kept_or_discarded_by_offset() {
     c.handle_event(4, 40);
     assert_eq!(
         c.take_outputs(),
-        vec![ConsumerOutput::Deliver { seq: 4, payload: 40 }, ConsumerOutput::Deliver { seq: 5, payload: 50 }]
+        vec![
+            ConsumerOutput::Deliver {
+                seq: 4,
+                payload: 40
+            },
+            ConsumerOutput::Deliver {
+                seq: 5,
+                payload: 50
+            }
+        ]
     );
     assert!(!c.handle_handshake(2, 0, 5), "repeated handshake ignored");
 }
@@ -302,12 +372,17 @@ fn lost_updates_close_a_clone_but_not_a_tolerant_consumer() {
     strict.handle_event(3, 3);
     strict.handle_retransmit_failed(2);
     let out = strict.take_outputs();
-    assert!(matches!(out.last(), Some(ConsumerOutput::Closed { reason }) if reason.contains("update 2")), "{out:?}");
+    assert!(
+        matches!(out.last(), Some(ConsumerOutput::Closed { reason }) if reason.contains("update 2")),
+        "{out:?}"
+    );
     assert!(!strict.initialized(), "reset: will ask for a new handshake");
     let mut asked = false;
     for _ in 0..3 {
         strict.tick();
-        asked |= strict.take_outputs().contains(&ConsumerOutput::Nack { seqs: vec![0] });
+        asked |= strict
+            .take_outputs()
+            .contains(&ConsumerOutput::Nack { seqs: vec![0] });
     }
     assert!(asked);
 
@@ -334,7 +409,11 @@ fn producer_answers_nacks_for_discarded_events_with_retransmit_failed() {
     p.handle_nack(&2, &[2, 3]);
     let out = p.take_outputs();
     assert!(out.contains(&ProducerOutput::RetransmitFailed { to: 2, seq: 2 }));
-    assert!(out.contains(&ProducerOutput::Event { to: Some(2), seq: 3, payload: 11 }));
+    assert!(out.contains(&ProducerOutput::Event {
+        to: Some(2),
+        seq: 3,
+        payload: 11
+    }));
 }
 
 #[test]
@@ -354,7 +433,11 @@ fn consumer_detects_a_silent_producer() {
             break;
         }
     }
-    assert_eq!(timed_out_at, Some(19), "last heard during tick 5, then 15 silent ticks (5..=19)");
+    assert_eq!(
+        timed_out_at,
+        Some(19),
+        "last heard during tick 5, then 15 silent ticks (5..=19)"
+    );
     assert!(!c.initialized());
 }
 
@@ -372,15 +455,32 @@ fn hostile_sequence_numbers_are_bounded() {
     let nacked: usize = c
         .take_outputs()
         .into_iter()
-        .map(|o| if let ConsumerOutput::Nack { seqs } = o { seqs.len() } else { 0 })
+        .map(|o| {
+            if let ConsumerOutput::Nack { seqs } = o {
+                seqs.len()
+            } else {
+                0
+            }
+        })
         .sum();
-    assert!(nacked as u64 <= 2 * MAX_OUT_OF_ORDER, "nack lists stay bounded");
+    assert!(
+        nacked as u64 <= 2 * MAX_OUT_OF_ORDER,
+        "nack lists stay bounded"
+    );
 }
 
 // The scenarios of Broker's `internal/channel.test.cc`, replayed against our machines.
 
 fn deliveries<P: Clone>(out: &[ConsumerOutput<P>]) -> Vec<P> {
-    out.iter().filter_map(|o| if let ConsumerOutput::Deliver { payload, .. } = o { Some(payload.clone()) } else { None }).collect()
+    out.iter()
+        .filter_map(|o| {
+            if let ConsumerOutput::Deliver { payload, .. } = o {
+                Some(payload.clone())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -398,11 +498,31 @@ fn broker_scenario_adding_consumers_triggers_handshakes() {
     assert_eq!(
         p.take_outputs(),
         vec![
-            ProducerOutput::Handshake { to: "A", offset: 1, heartbeat_interval: 5 },
-            ProducerOutput::Event { to: None, seq: 2, payload: "abc" },
-            ProducerOutput::Event { to: None, seq: 3, payload: "def" },
-            ProducerOutput::Handshake { to: "B", offset: 3, heartbeat_interval: 5 },
-            ProducerOutput::Event { to: None, seq: 4, payload: "ghi" },
+            ProducerOutput::Handshake {
+                to: "A",
+                offset: 1,
+                heartbeat_interval: 5
+            },
+            ProducerOutput::Event {
+                to: None,
+                seq: 2,
+                payload: "abc"
+            },
+            ProducerOutput::Event {
+                to: None,
+                seq: 3,
+                payload: "def"
+            },
+            ProducerOutput::Handshake {
+                to: "B",
+                offset: 3,
+                heartbeat_interval: 5
+            },
+            ProducerOutput::Event {
+                to: None,
+                seq: 4,
+                payload: "ghi"
+            },
         ]
     );
 }
@@ -416,7 +536,12 @@ fn broker_scenario_acks_delete_elements_from_the_buffer() {
     for x in ["a", "b", "c", "d"] {
         p.produce(x);
     }
-    let seqs = |p: &Producer<&str, &str>| p.unacknowledged().iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    let seqs = |p: &Producer<&str, &str>| {
+        p.unacknowledged()
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(seqs(&p), vec![2, 3, 4, 5]);
     p.handle_ack(&"A", 3);
     p.handle_ack(&"B", 4);
@@ -439,12 +564,34 @@ fn broker_scenario_nacks_cause_retransmission_or_retransmit_failed() {
     }
     p.take_outputs();
     p.handle_nack(&"A", &[0]);
-    assert_eq!(p.take_outputs(), vec![ProducerOutput::Handshake { to: "A", offset: 1, heartbeat_interval: 5 }]);
+    assert_eq!(
+        p.take_outputs(),
+        vec![ProducerOutput::Handshake {
+            to: "A",
+            offset: 1,
+            heartbeat_interval: 5
+        }]
+    );
     p.handle_nack(&"B", &[2, 4]);
-    let out: Vec<_> = p.take_outputs().into_iter().filter(|o| matches!(o, ProducerOutput::Event { .. })).collect();
+    let out: Vec<_> = p
+        .take_outputs()
+        .into_iter()
+        .filter(|o| matches!(o, ProducerOutput::Event { .. }))
+        .collect();
     assert_eq!(
         out,
-        vec![ProducerOutput::Event { to: Some("B"), seq: 2, payload: "a" }, ProducerOutput::Event { to: Some("B"), seq: 4, payload: "c" }]
+        vec![
+            ProducerOutput::Event {
+                to: Some("B"),
+                seq: 2,
+                payload: "a"
+            },
+            ProducerOutput::Event {
+                to: Some("B"),
+                seq: 4,
+                payload: "c"
+            }
+        ]
     );
     p.handle_ack(&"A", 5);
     p.handle_ack(&"B", 5);
@@ -453,7 +600,10 @@ fn broker_scenario_nacks_cause_retransmission_or_retransmit_failed() {
     p.handle_nack(&"B", &[2, 4]);
     assert_eq!(
         p.take_outputs(),
-        vec![ProducerOutput::RetransmitFailed { to: "B", seq: 2 }, ProducerOutput::RetransmitFailed { to: "B", seq: 4 }]
+        vec![
+            ProducerOutput::RetransmitFailed { to: "B", seq: 2 },
+            ProducerOutput::RetransmitFailed { to: "B", seq: 4 }
+        ]
     );
 }
 
@@ -461,7 +611,15 @@ fn broker_scenario_nacks_cause_retransmission_or_retransmit_failed() {
 fn broker_scenario_consumers_process_events_in_order() {
     let mut c: Consumer<&str, &str> = Consumer::new(false);
     c.handle_handshake("P", 0, 3);
-    for (seq, x, buffered) in [(4, "d", 1), (5, "e", 2), (5, "e", 2), (2, "b", 3), (3, "c", 4), (1, "a", 0), (1, "a", 0)] {
+    for (seq, x, buffered) in [
+        (4, "d", 1),
+        (5, "e", 2),
+        (5, "e", 2),
+        (2, "b", 3),
+        (3, "c", 4),
+        (1, "a", 0),
+        (1, "a", 0),
+    ] {
         c.handle_event(seq, x);
         assert_eq!(c.buffered(), buffered, "after event {seq}");
     }
@@ -549,8 +707,17 @@ fn broker_scenario_consumers_nack_incomplete_data() {
     assert!(c.take_outputs().is_empty());
     c.tick();
     assert_eq!((c.num_ticks(), c.idle_ticks()), (4, 0));
-    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Nack { seqs: vec![2, 4, 6, 7] }]);
+    assert_eq!(
+        c.take_outputs(),
+        vec![ConsumerOutput::Nack {
+            seqs: vec![2, 4, 6, 7]
+        }]
+    );
     c.tick();
     assert_eq!((c.num_ticks(), c.idle_ticks()), (5, 1));
-    assert_eq!(c.take_outputs(), vec![ConsumerOutput::Ack { seq: 1 }], "an ack every 5 ticks even without progress");
+    assert_eq!(
+        c.take_outputs(),
+        vec![ConsumerOutput::Ack { seq: 1 }],
+        "an ack every 5 ticks even without progress"
+    );
 }
