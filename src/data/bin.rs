@@ -300,6 +300,9 @@ pub fn decode_prefix_with(input: &[u8], limits: &Limits) -> Result<(Value, usize
 /// walked in place; only sets and tables are built, since their duplicate check needs the
 /// elements. This is what the endpoint runs on every incoming data message.
 pub fn validate(input: &[u8]) -> Result<()> {
+    if well_formed_fast(input) {
+        return Ok(());
+    }
     let mut d = Decoder {
         input,
         pos: 0,
@@ -315,6 +318,98 @@ pub fn validate(input: &[u8]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The common case of `validate` in one flat loop: true only if `input` is exactly one
+/// well-formed value under the default limits. It bails out (false) on anything it does
+/// not handle itself (sets, tables, long varbytes, any error), and `validate` then runs
+/// the full walk, which produces the precise error or accepts.
+fn well_formed_fast(input: &[u8]) -> bool {
+    let limits = Limits::default();
+    // Every value takes at least its tag byte, so the value limit cannot be reached.
+    if input.len() > limits.max_values {
+        return false;
+    }
+    // Elements still to read in each open vector; `depth` vectors are open.
+    let mut open = [0usize; 64];
+    let mut depth = 0usize;
+    // Values still to read at the current level (the top level holds one).
+    let mut left = 1usize;
+    let mut pos = 0usize;
+    let n = input.len();
+    // A one-byte varbyte, or None (longer ones go the slow way).
+    let short_len = |pos: usize| -> Option<usize> {
+        match input.get(pos) {
+            Some(&b) if b < 0x80 => Some(b as usize),
+            _ => None,
+        }
+    };
+    loop {
+        while left == 0 {
+            if depth == 0 {
+                return pos == n;
+            }
+            depth -= 1;
+            left = open[depth];
+        }
+        left -= 1;
+        let Some(&tag) = input.get(pos) else {
+            return false;
+        };
+        pos += 1;
+        let need = match tag {
+            0 => 0,
+            1 => 1,
+            2 | 3 | 4 | 9 | 10 => 8,
+            6 => 16,
+            7 => {
+                if pos + 17 > n || input[pos + 16] > 128 {
+                    return false;
+                }
+                17
+            }
+            8 => {
+                if pos + 3 > n || input[pos + 2] > 3 {
+                    return false;
+                }
+                3
+            }
+            5 | 11 => {
+                let Some(len) = short_len(pos) else {
+                    return false;
+                };
+                pos += 1;
+                if pos + len > n {
+                    return false;
+                }
+                if tag == 11 && std::str::from_utf8(&input[pos..pos + len]).is_err() {
+                    return false;
+                }
+                len
+            }
+            14 => {
+                if depth >= limits.max_depth || depth >= open.len() {
+                    return false;
+                }
+                let Some(count) = short_len(pos) else {
+                    return false;
+                };
+                pos += 1;
+                if count > n - pos {
+                    return false;
+                }
+                open[depth] = left;
+                depth += 1;
+                left = count;
+                0
+            }
+            _ => return false,
+        };
+        if pos + need > n {
+            return false;
+        }
+        pos += need;
+    }
 }
 
 struct Decoder<'a> {
@@ -816,6 +911,47 @@ mod tests {
         }
         ok.push(0);
         assert!(decode(&ok).is_ok());
+    }
+
+    #[test]
+    fn fast_validation_never_accepts_what_decode_refuses() {
+        let mut inputs: Vec<Vec<u8>> = golden_rows().into_iter().map(|r| r.3).collect();
+        for b in inputs.clone() {
+            for cut in 0..b.len() {
+                inputs.push(b[..cut].to_vec());
+            }
+            for i in 0..b.len() {
+                for x in [0u8, 1, 0x0b, 0x0e, 0x7f, 0x80, 0xff] {
+                    let mut c = b.clone();
+                    c[i] = x;
+                    inputs.push(c);
+                }
+            }
+        }
+        let mut accepted = 0;
+        for b in &inputs {
+            if well_formed_fast(b) {
+                accepted += 1;
+                assert!(decode(b).is_ok(), "fast path accepted {}", hex(b));
+            }
+        }
+        // The fast path does handle the common values (strings, counts, vectors, ...).
+        assert!(accepted > 20, "only {accepted} inputs took the fast path");
+        // An event as Zeek sends it takes the fast path.
+        let ev = crate::data::Event::with_args(
+            "Demo::ping",
+            vec![Value::String(b"hello".to_vec()), Value::Count(7)],
+        );
+        assert!(well_formed_fast(&ev.to_bytes()));
+        // Nesting at the depth limit: the fast path agrees with decode either way.
+        for levels in [63usize, 64, 65] {
+            let deep: Vec<u8> = std::iter::repeat([14u8, 1])
+                .take(levels)
+                .flatten()
+                .chain([0])
+                .collect();
+            assert_eq!(well_formed_fast(&deep), decode(&deep).is_ok(), "{levels}");
+        }
     }
 
     #[test]
