@@ -5,17 +5,145 @@
 //! exactly while `next` would return something. The byte is written when the queue turns
 //! non-empty and read back when the last message is taken, both under the queue's lock.
 
-use super::{Message, OverflowPolicy};
+use super::{Message, MessageKind, OverflowPolicy};
+use crate::wire::EndpointId;
 use mio::unix::pipe;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
+/// Topic and payload bytes of data and command messages, copied by the I/O thread into
+/// shared chunks instead of one allocation each: the host thread builds the `Message` (its
+/// `String` and `Vec`) when it takes the item, so allocating and freeing both happen on
+/// the host thread (cheap per-thread caches) rather than across threads.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// A data or command message whose bytes live in a chunk.
+pub(crate) struct RawMsg {
+    /// Set when the chunk is sealed (before the item reaches the inbox).
+    pub(crate) chunk: Option<Arc<Vec<u8>>>,
+    pub(crate) start: usize,
+    pub(crate) topic_len: usize,
+    pub(crate) payload_len: usize,
+    pub(crate) kind: MessageKind,
+    pub(crate) sender: Option<EndpointId>,
+}
+
+/// What waits in the inbox.
+pub(crate) enum Item {
+    Msg(Box<Message>),
+    Raw(RawMsg),
+}
+
+impl Item {
+    fn is_bounded(&self) -> bool {
+        match self {
+            Item::Msg(m) => m.is_bounded(),
+            Item::Raw(_) => true,
+        }
+    }
+
+    pub(crate) fn into_message(self) -> Message {
+        match self {
+            Item::Msg(m) => *m,
+            Item::Raw(r) => {
+                let bytes = r.chunk.as_deref().map_or(&[][..], |c| &c[..]);
+                let topic = bytes
+                    .get(r.start..r.start + r.topic_len)
+                    .unwrap_or_default();
+                let p0 = r.start + r.topic_len;
+                let payload = bytes.get(p0..p0 + r.payload_len).unwrap_or_default();
+                Message {
+                    kind: r.kind,
+                    // Checked when the envelope was decoded.
+                    topic: String::from_utf8_lossy(topic).into_owned(),
+                    payload: payload.to_vec(),
+                    sender: r.sender,
+                    peer: None,
+                    text: String::new(),
+                    node: None,
+                }
+            }
+        }
+    }
+}
+
+/// This turn's messages for the host, kept by the I/O thread until it pushes them.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    pub(crate) items: Vec<Item>,
+    /// The open chunk: bytes of the raw items from `sealed` on.
+    raw: Vec<u8>,
+    sealed: usize,
+}
+
+impl Deliveries {
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn push(&mut self, m: Message) {
+        self.items.push(Item::Msg(Box::new(m)));
+    }
+
+    /// Queues a data or command message, copying its bytes into the open chunk.
+    pub(crate) fn push_raw(
+        &mut self,
+        kind: MessageKind,
+        topic: &str,
+        payload: &[u8],
+        sender: Option<EndpointId>,
+    ) {
+        if !self.raw.is_empty() && self.raw.len() + topic.len() + payload.len() > CHUNK {
+            self.seal();
+        }
+        if self.raw.capacity() == 0 {
+            self.raw.reserve(CHUNK.max(topic.len() + payload.len()));
+        }
+        let start = self.raw.len();
+        self.raw.extend_from_slice(topic.as_bytes());
+        self.raw.extend_from_slice(payload);
+        self.items.push(Item::Raw(RawMsg {
+            chunk: None,
+            start,
+            topic_len: topic.len(),
+            payload_len: payload.len(),
+            kind,
+            sender,
+        }));
+    }
+
+    /// Closes the open chunk and hands it to the raw items that use it.
+    pub(crate) fn seal(&mut self) {
+        if self.raw.is_empty() {
+            self.sealed = self.items.len();
+            return;
+        }
+        let chunk = Arc::new(std::mem::take(&mut self.raw));
+        for it in &mut self.items[self.sealed..] {
+            if let Item::Raw(r) = it {
+                if r.chunk.is_none() {
+                    r.chunk = Some(chunk.clone());
+                }
+            }
+        }
+        self.sealed = self.items.len();
+    }
+
+    /// Every queued message, built (for the hook, which runs on the I/O thread).
+    pub(crate) fn take_messages(&mut self) -> Vec<Message> {
+        self.seal();
+        self.sealed = 0;
+        self.items.drain(..).map(Item::into_message).collect()
+    }
+}
+
 struct State {
-    q: VecDeque<Message>,
+    q: VecDeque<Item>,
     /// Messages that count against the bound (events and commands; statuses do not, so a
     /// full inbox never hides that a peer went away).
     bounded: usize,
@@ -90,12 +218,14 @@ impl Inbox {
     }
 
     /// Pushes a batch in order, applying the overflow policy to events and commands.
-    pub(crate) fn push_batch(&self, batch: &mut Vec<Message>) {
-        if batch.is_empty() {
+    pub(crate) fn push_batch(&self, batch: &mut Deliveries) {
+        if batch.items.is_empty() {
             return;
         }
+        batch.seal();
+        batch.sealed = 0;
         let mut st = self.state.lock();
-        for m in batch.drain(..) {
+        for m in batch.items.drain(..) {
             let counted = m.is_bounded();
             if counted && st.bounded >= self.capacity {
                 match self.policy {
@@ -128,7 +258,7 @@ impl Inbox {
         self.ready.notify_all();
     }
 
-    fn pop_locked(&self, st: &mut State) -> Option<Message> {
+    fn pop_locked(&self, st: &mut State) -> Option<Item> {
         let m = st.q.pop_front()?;
         if m.is_bounded() {
             st.bounded -= 1;
@@ -147,21 +277,25 @@ impl Inbox {
 
     /// Takes the next message, waiting until `deadline` (None: do not wait).
     pub(crate) fn pop(&self, deadline: Option<Instant>) -> Option<Message> {
-        let mut st = self.state.lock();
-        loop {
-            if let Some(m) = self.pop_locked(&mut st) {
-                return Some(m);
-            }
-            match deadline {
-                None => return None,
-                Some(_) if st.closed => return None,
-                Some(d) => {
-                    if Instant::now() >= d || self.ready.wait_until(&mut st, d).timed_out() {
-                        return self.pop_locked(&mut st);
+        let item = {
+            let mut st = self.state.lock();
+            loop {
+                if let Some(m) = self.pop_locked(&mut st) {
+                    break Some(m);
+                }
+                match deadline {
+                    None => break None,
+                    Some(_) if st.closed => break None,
+                    Some(d) => {
+                        if Instant::now() >= d || self.ready.wait_until(&mut st, d).timed_out() {
+                            break self.pop_locked(&mut st);
+                        }
                     }
                 }
             }
-        }
+        };
+        // Built outside the lock.
+        item.map(Item::into_message)
     }
 
     /// Moves up to `max` waiting messages to `out` under one lock, waiting until
@@ -172,6 +306,7 @@ impl Inbox {
         max: usize,
         deadline: Option<Instant>,
     ) -> usize {
+        let mut items: Vec<Item>;
         let mut st = self.state.lock();
         loop {
             if !st.q.is_empty() || max == 0 {
@@ -189,9 +324,10 @@ impl Inbox {
         }
         let n = st.q.len().min(max);
         let mut bounded = 0;
+        items = Vec::with_capacity(n);
         for m in st.q.drain(..n) {
             bounded += usize::from(m.is_bounded());
-            out.push(m);
+            items.push(m);
         }
         st.bounded -= bounded;
         if st.q.is_empty() && st.signaled {
@@ -203,6 +339,10 @@ impl Inbox {
             st.io_waiting = false;
             let _ = self.waker.wake();
         }
+        drop(st);
+        // Built outside the lock, on the host's thread.
+        out.reserve(n);
+        out.extend(items.into_iter().map(Item::into_message));
         n
     }
 

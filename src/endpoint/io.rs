@@ -1,5 +1,6 @@
 //! The I/O thread: every socket, the handshake state machine, routing, write batching.
 
+use super::inbox::Deliveries;
 use super::{Command, Hook, HookCtx, Message, MessageKind, OverflowPolicy, PeerInfo, Shared};
 use crate::wire::envelope::{encode_frame, EnvelopeRef};
 use crate::wire::filter::{filter_matches, normalize};
@@ -202,7 +203,10 @@ struct Io {
     subs: BTreeSet<String>,
     sub_filter: Filter,
     pending: VecDeque<Command>,
-    deliveries: Vec<Message>,
+    deliveries: Deliveries,
+    /// Data for the host goes into chunks (see `inbox::Deliveries`) unless a hook wants
+    /// every message built on this thread.
+    raw_deliveries: bool,
     scratch: Vec<u8>,
     targets: Vec<Token>,
     bye_counter: u64,
@@ -228,7 +232,8 @@ impl Io {
             subs: BTreeSet::new(),
             sub_filter: Vec::new(),
             pending: VecDeque::new(),
-            deliveries: Vec::new(),
+            deliveries: Deliveries::default(),
+            raw_deliveries: hook.is_none(),
             scratch: Vec::new(),
             targets: Vec::new(),
             bye_counter: 0,
@@ -332,11 +337,13 @@ impl Io {
             return;
         };
         let mut ctx = HookCtx::new(self.shared.id);
-        for m in self.deliveries.drain(..) {
+        for m in self.deliveries.take_messages() {
             hook.on_message(m, &mut ctx);
         }
         hook.on_tick(Instant::now(), &mut ctx);
-        self.deliveries = ctx.deliver;
+        for m in ctx.deliver {
+            self.deliveries.push(m);
+        }
         if !ctx.commands.is_empty() {
             self.pending.extend(ctx.commands);
             self.more_work = true;
@@ -1236,19 +1243,25 @@ impl Io {
         if env.receiver == id
             || (env.receiver.is_nil() && filter_matches(&self.sub_filter, env.topic))
         {
-            self.deliveries.push(Message {
-                kind: if env.kind == EnvelopeType::Data {
-                    MessageKind::Data
-                } else {
-                    MessageKind::Command
-                },
-                topic: env.topic.to_string(),
-                payload: env.payload.to_vec(),
-                sender: last_hop,
-                peer: None,
-                text: String::new(),
-                node: None,
-            });
+            let kind = if env.kind == EnvelopeType::Data {
+                MessageKind::Data
+            } else {
+                MessageKind::Command
+            };
+            if self.raw_deliveries {
+                self.deliveries
+                    .push_raw(kind, env.topic, env.payload, last_hop);
+            } else {
+                self.deliveries.push(Message {
+                    kind,
+                    topic: env.topic.to_string(),
+                    payload: env.payload.to_vec(),
+                    sender: last_hop,
+                    peer: None,
+                    text: String::new(),
+                    node: None,
+                });
+            }
         }
         if !self.shared.opts.forwarding || env.receiver == id || self.conns.len() < 2 {
             return;
