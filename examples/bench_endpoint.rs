@@ -15,7 +15,9 @@
 //!
 //! Output, one line per measurement (bench/summarize.py reads them):
 //!   RESULT zcluster tput api=A sent=N recv=M lost=L in_order=B secs=S rate=R
+//!          pub_cpu_ns=P recv_cpu_ns=Q   (CPU time per event of each process, all threads)
 //!   RESULT zcluster fanout subs=K sent=N recv=M lost=L in_order=B secs=S rate=R
+//!          total_rate=T pub_cpu_ns=P recv_cpu_ns=Q (Q: the busiest subscriber)
 //!   RESULT zcluster rtt rounds=N ok=M p50_us=X p99_us=Y
 //! Rates are measured at the receiver, (arrived - 1) / (last arrival - first arrival), as
 //! the Broker and ZeroMQ benchmarks do; for fan-out `rate` is events/s per subscriber (the
@@ -30,6 +32,18 @@ use zcluster::endpoint::{Endpoint, EndpointOptions, MessageKind};
 
 const TOPIC: &str = "bench/x";
 const LIMIT: Duration = Duration::from_secs(150);
+
+/// CPU time this process's live threads have used so far, in ns (Linux schedstat; 0
+/// elsewhere). Read before an endpoint drops, while its I/O thread still exists.
+fn cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
 
 fn die(msg: &str) -> ! {
     eprintln!("bench_endpoint: {msg}");
@@ -135,6 +149,7 @@ fn publish_run(n: u64, api: &str, subs: usize) -> Vec<Option<String>> {
     // arrives separately; one matching filter is enough for await_peer_subscription).
     std::thread::sleep(Duration::from_millis(200));
     let t0 = Instant::now();
+    let cpu0 = cpu_ns();
     match api {
         "bytes" => {
             let template = ping(0).to_bytes();
@@ -155,7 +170,13 @@ fn publish_run(n: u64, api: &str, subs: usize) -> Vec<Option<String>> {
     }
     let pub_secs = t0.elapsed().as_secs_f64();
     eprintln!("    publisher: {n} publishes returned in {pub_secs:.3} s");
-    let lines: Vec<Option<String>> = children.iter_mut().map(|c| read_line(c, "RECV")).collect();
+    let mut lines: Vec<Option<String>> =
+        children.iter_mut().map(|c| read_line(c, "RECV")).collect();
+    // The publisher's CPU per event (its thread and the I/O thread), for every line.
+    let pub_cpu = (cpu_ns() - cpu0) as f64 / n.max(1) as f64;
+    for l in lines.iter_mut().flatten() {
+        l.push_str(&format!(" pub_cpu_ns={pub_cpu:.0}"));
+    }
     drop(ep);
     for c in children {
         reap(c);
@@ -177,11 +198,13 @@ fn tput(n: u64, api: &str) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         println!(
-            "RESULT zcluster tput api={api} sent={n} recv={recv} lost={} in_order={} secs={} rate={}",
+            "RESULT zcluster tput api={api} sent={n} recv={recv} lost={} in_order={} secs={} rate={} pub_cpu_ns={} recv_cpu_ns={}",
             n.saturating_sub(recv),
             field(&line, "in_order").unwrap_or("false"),
             field(&line, "secs").unwrap_or("0"),
             field(&line, "rate").unwrap_or("0"),
+            field(&line, "pub_cpu_ns").unwrap_or("0"),
+            field(&line, "cpu_ns").unwrap_or("0"),
         );
     }
 }
@@ -190,6 +213,7 @@ fn fanout(n: u64, k: usize) {
     let lines = publish_run(n, "bytes", k);
     let (mut min_recv, mut min_rate, mut total, mut max_secs, mut in_order) =
         (u64::MAX, f64::MAX, 0.0, 0.0f64, true);
+    let (mut max_cpu, mut pub_cpu) = (0.0f64, String::from("0"));
     for l in &lines {
         let l = l
             .as_deref()
@@ -202,9 +226,15 @@ fn fanout(n: u64, k: usize) {
         total += rate;
         max_secs = max_secs.max(secs);
         in_order &= field(l, "in_order") == Some("true");
+        max_cpu = max_cpu.max(
+            field(l, "cpu_ns")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0),
+        );
+        pub_cpu = field(l, "pub_cpu_ns").unwrap_or("0").to_string();
     }
     println!(
-        "RESULT zcluster fanout subs={k} sent={n} recv={min_recv} lost={} in_order={in_order} secs={max_secs:.3} rate={min_rate:.0} total_rate={total:.0}",
+        "RESULT zcluster fanout subs={k} sent={n} recv={min_recv} lost={} in_order={in_order} secs={max_secs:.3} rate={min_rate:.0} total_rate={total:.0} pub_cpu_ns={pub_cpu} recv_cpu_ns={max_cpu:.0}",
         n.saturating_sub(min_recv)
     );
 }
@@ -220,6 +250,7 @@ fn recv_child(port: u16, n: u64) {
         die("could not peer with the publisher");
     }
     println!("READY");
+    let cpu0 = cpu_ns();
     let (mut got, mut in_order) = (0u64, true);
     let (mut first, mut last) = (None::<Instant>, Instant::now());
     let deadline = Instant::now() + LIMIT - Duration::from_secs(10);
@@ -253,7 +284,9 @@ fn recv_child(port: u16, n: u64) {
     } else {
         0.0
     };
-    println!("RECV recv={got} in_order={in_order} secs={secs:.3} rate={rate:.0}");
+    // The receiver's CPU per event (its thread and the I/O thread).
+    let cpu = (cpu_ns() - cpu0) as f64 / got.max(1) as f64;
+    println!("RECV recv={got} in_order={in_order} secs={secs:.3} rate={rate:.0} cpu_ns={cpu:.0}");
 }
 
 // ------------------------------------------------------------------ round trip
