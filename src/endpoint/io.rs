@@ -378,7 +378,12 @@ impl Io {
     fn take_commands(&mut self) {
         let mut q = self.shared.cmds.lock();
         q.wake_pending = false;
-        self.pending.extend(q.q.drain(..));
+        if self.pending.is_empty() {
+            // Swapped, not moved element by element; the queue keeps our old buffer.
+            std::mem::swap(&mut self.pending, &mut q.q);
+        } else {
+            self.pending.extend(q.q.drain(..));
+        }
     }
 
     /// Whether a publish to `topic` must wait because a target peer's queue is full.
@@ -1380,7 +1385,10 @@ impl Io {
                 if let Some(reason) = c.closing.take() {
                     c.kill = Some(reason);
                 }
-            } else if c.wpos >= COMPACT_AT {
+            } else if c.wpos >= COMPACT_AT && c.wpos >= c.wbuf.len() - c.wpos {
+                // Only once the written part is at least as large as what remains, so
+                // each byte moves at most about once (compacting a large backlog after
+                // every write costed more than the writes).
                 c.wbuf.drain(..c.wpos);
                 c.base += c.wpos as u64;
                 c.wpos = 0;
