@@ -330,8 +330,10 @@ fn well_formed_fast(input: &[u8]) -> bool {
     if input.len() > limits.max_values {
         return false;
     }
-    // Elements still to read in each open vector; `depth` vectors are open.
-    let mut open = [0usize; 64];
+    // Elements still to read in each enclosing vector; `depth` vectors are open. Counts
+    // here are one-byte varbytes (< 128) and nesting deeper than 16 goes the slow way,
+    // so this stays a few bytes to clear (a 64-entry array cost a memset per message).
+    let mut open = [0u8; 16];
     let mut depth = 0usize;
     // Values still to read at the current level (the top level holds one).
     let mut left = 1usize;
@@ -350,7 +352,7 @@ fn well_formed_fast(input: &[u8]) -> bool {
                 return pos == n;
             }
             depth -= 1;
-            left = open[depth];
+            left = usize::from(open[depth]);
         }
         left -= 1;
         let Some(&tag) = input.get(pos) else {
@@ -388,7 +390,7 @@ fn well_formed_fast(input: &[u8]) -> bool {
                 len
             }
             14 => {
-                if depth >= limits.max_depth || depth >= open.len() {
+                if depth >= limits.max_depth.min(open.len()) {
                     return false;
                 }
                 let Some(count) = short_len(pos) else {
@@ -398,7 +400,8 @@ fn well_formed_fast(input: &[u8]) -> bool {
                 if count > n - pos {
                     return false;
                 }
-                open[depth] = left;
+                // `left` came from a one-byte count (or is the top level's 0 here).
+                open[depth] = left as u8;
                 depth += 1;
                 left = count;
                 0
@@ -943,15 +946,29 @@ mod tests {
             vec![Value::String(b"hello".to_vec()), Value::Count(7)],
         );
         assert!(well_formed_fast(&ev.to_bytes()));
-        // Nesting at the depth limit: the fast path agrees with decode either way.
-        for levels in [63usize, 64, 65] {
+        // Nesting up to the fast path's own limit takes it; deeper goes the slow way.
+        for levels in [1usize, 15, 16, 17, 64, 65] {
             let deep: Vec<u8> = std::iter::repeat([14u8, 1])
                 .take(levels)
                 .flatten()
                 .chain([0])
                 .collect();
-            assert_eq!(well_formed_fast(&deep), decode(&deep).is_ok(), "{levels}");
+            assert!(decode(&deep).is_ok() == (levels <= 64), "{levels}");
+            assert_eq!(well_formed_fast(&deep), levels <= 16, "{levels}");
+            assert_eq!(validate(&deep).is_ok(), levels <= 64, "{levels}");
         }
+        // Vectors of 2..127 elements nested inside each other keep their counts.
+        let v = Value::Vector(vec![
+            Value::Vector(vec![Value::Count(1); 127]),
+            Value::Vector(vec![Value::None; 3]),
+            Value::Count(2),
+        ]);
+        let mut b = Vec::new();
+        encode(&v, &mut b);
+        assert!(well_formed_fast(&b));
+        let mut t = b.clone();
+        t.push(0);
+        assert!(!well_formed_fast(&t));
     }
 
     #[test]
