@@ -1,7 +1,9 @@
 //! The I/O thread: every socket, the handshake state machine, routing, write batching.
 
 use super::inbox::Deliveries;
-use super::{Command, Hook, HookCtx, Message, MessageKind, OverflowPolicy, PeerInfo, Shared};
+use super::{
+    Command, Hook, HookCtx, Message, MessageKind, OverflowPolicy, Payload, PeerInfo, Shared,
+};
 use crate::wire::envelope::{encode_frame, EnvelopeRef};
 use crate::wire::filter::{filter_matches, normalize};
 use crate::wire::handshake::{ec, HandshakeMsg};
@@ -67,6 +69,7 @@ pub(crate) fn spawn(
                 q.closed = true;
                 q.publishes = 0;
                 q.q.clear();
+                q.bytes.clear();
                 drop(q);
                 s2.cmd_room.notify_all();
                 s2.inbox.close();
@@ -203,6 +206,10 @@ struct Io {
     subs: BTreeSet<String>,
     sub_filter: Filter,
     pending: VecDeque<Command>,
+    /// Bytes of the `Payload::Shared` publishes in `pending`; those before
+    /// `pending_used` belong to publishes already routed.
+    pending_bytes: Vec<u8>,
+    pending_used: usize,
     deliveries: Deliveries,
     /// Data for the host goes into chunks (see `inbox::Deliveries`) unless a hook wants
     /// every message built on this thread.
@@ -232,6 +239,8 @@ impl Io {
             subs: BTreeSet::new(),
             sub_filter: Vec::new(),
             pending: VecDeque::new(),
+            pending_bytes: Vec::new(),
+            pending_used: 0,
             deliveries: Deliveries::default(),
             raw_deliveries: hook.is_none(),
             scratch: Vec::new(),
@@ -326,6 +335,7 @@ impl Io {
         q.closed = true;
         q.publishes = 0;
         q.q.clear();
+        q.bytes = Vec::new();
         drop(q);
         self.shared.cmd_room.notify_all();
     }
@@ -379,10 +389,25 @@ impl Io {
         let mut q = self.shared.cmds.lock();
         q.wake_pending = false;
         if self.pending.is_empty() {
-            // Swapped, not moved element by element; the queue keeps our old buffer.
+            // Swapped, not moved element by element; the queue keeps our old buffers.
+            self.pending_bytes.clear();
+            self.pending_used = 0;
             std::mem::swap(&mut self.pending, &mut q.q);
+            std::mem::swap(&mut self.pending_bytes, &mut q.bytes);
         } else {
-            self.pending.extend(q.q.drain(..));
+            let off = self.pending_bytes.len();
+            self.pending_bytes.extend_from_slice(&q.bytes);
+            q.bytes.clear();
+            self.pending.extend(q.q.drain(..).map(|mut c| {
+                if let Command::Publish {
+                    payload: Payload::Shared { start, .. },
+                    ..
+                } = &mut c
+                {
+                    *start += off;
+                }
+                c
+            }));
         }
     }
 
@@ -436,7 +461,16 @@ impl Io {
                     counted,
                 } => {
                     published += usize::from(counted);
-                    self.publish(kind, &topic, &payload, receiver);
+                    match payload {
+                        Payload::Owned(p) => self.publish(kind, &topic, &p, receiver),
+                        Payload::Shared { start, len } => {
+                            let bytes = std::mem::take(&mut self.pending_bytes);
+                            let p = bytes.get(start..start + len).unwrap_or_default();
+                            self.publish(kind, &topic, p, receiver);
+                            self.pending_bytes = bytes;
+                            self.pending_used = start + len;
+                        }
+                    }
                 }
                 Command::Listen(l) => {
                     let t = self.token();
@@ -488,11 +522,37 @@ impl Io {
                 }
             }
         }
+        self.compact_pending_bytes();
         if published > 0 {
             let mut q = self.shared.cmds.lock();
             q.publishes = q.publishes.saturating_sub(published);
             drop(q);
             self.shared.cmd_room.notify_all();
+        }
+    }
+
+    /// Drops the bytes of routed publishes once they are the larger part (publishes can
+    /// stay pending for long under backpressure while more arrive behind them).
+    fn compact_pending_bytes(&mut self) {
+        if self.pending.is_empty() {
+            self.pending_bytes.clear();
+            self.pending_used = 0;
+            return;
+        }
+        let used = self.pending_used;
+        if used < (1 << 20) || used < self.pending_bytes.len() - used {
+            return;
+        }
+        self.pending_bytes.drain(..used);
+        self.pending_used = 0;
+        for c in self.pending.iter_mut() {
+            if let Command::Publish {
+                payload: Payload::Shared { start, .. },
+                ..
+            } = c
+            {
+                *start -= used;
+            }
         }
     }
 

@@ -382,13 +382,28 @@ pub(crate) enum Command {
         /// Shared with the queue's last topic: repeated publishes on one topic allocate
         /// nothing for it.
         topic: Arc<str>,
-        payload: Vec<u8>,
+        payload: Payload,
         receiver: EndpointId,
         /// Counted in `CmdQueue::publishes` (host publishes); a hook's are not.
         counted: bool,
     },
     Shutdown,
 }
+
+/// A publish's payload: small ones are copied into the queue's byte buffer, so the host
+/// frees its own vector at once (same thread: glibc's cheap path) instead of the I/O
+/// thread freeing, one by one, blocks another thread allocated.
+pub(crate) enum Payload {
+    Owned(Vec<u8>),
+    /// `len` bytes at `start` of the byte buffer that travels with the queue.
+    Shared {
+        start: usize,
+        len: usize,
+    },
+}
+
+/// Payloads up to this size are copied into the queue's byte buffer.
+pub(crate) const SHARED_PAYLOAD_MAX: usize = 4096;
 
 pub(crate) struct CmdQueue {
     pub(crate) q: VecDeque<Command>,
@@ -399,6 +414,8 @@ pub(crate) struct CmdQueue {
     pub(crate) closed: bool,
     /// The topic of the last publish, reused while publishes stay on it.
     pub(crate) last_topic: Option<Arc<str>>,
+    /// Bytes of the `Payload::Shared` publishes in `q`.
+    pub(crate) bytes: Vec<u8>,
 }
 
 pub(crate) struct Shared {
@@ -472,7 +489,7 @@ impl HookCtx {
         self.commands.push(Command::Publish {
             kind: EnvelopeType::Data,
             topic: Arc::from(topic),
-            payload,
+            payload: Payload::Owned(payload),
             receiver: EndpointId::NIL,
             counted: false,
         });
@@ -483,7 +500,7 @@ impl HookCtx {
         self.commands.push(Command::Publish {
             kind: EnvelopeType::Command,
             topic: Arc::from(topic),
-            payload,
+            payload: Payload::Owned(payload),
             receiver: receiver.unwrap_or(EndpointId::NIL),
             counted: false,
         });
@@ -539,6 +556,7 @@ impl Endpoint {
                 wake_pending: false,
                 closed: false,
                 last_topic: None,
+                bytes: Vec::new(),
             }),
             cmd_room: Condvar::new(),
             waker,
@@ -725,6 +743,16 @@ impl Endpoint {
                 q.last_topic = Some(t.clone());
                 t
             }
+        };
+        let payload = if payload.len() <= SHARED_PAYLOAD_MAX {
+            let start = q.bytes.len();
+            q.bytes.extend_from_slice(&payload);
+            Payload::Shared {
+                start,
+                len: payload.len(),
+            }
+        } else {
+            Payload::Owned(payload)
         };
         q.q.push_back(Command::Publish {
             kind,
