@@ -216,6 +216,8 @@ struct Io {
     raw_deliveries: bool,
     scratch: Vec<u8>,
     targets: Vec<Token>,
+    /// The publish (topic, receiver) `targets` was computed for, while still valid.
+    targets_for: Option<(Arc<str>, EndpointId)>,
     bye_counter: u64,
     shutdown: Option<Instant>,
     more_work: bool,
@@ -245,6 +247,7 @@ impl Io {
             raw_deliveries: hook.is_none(),
             scratch: Vec::new(),
             targets: Vec::new(),
+            targets_for: None,
             bye_counter: 0,
             shutdown: None,
             more_work: false,
@@ -440,14 +443,34 @@ impl Io {
 
     fn process_pending(&mut self) {
         let mut published = 0usize;
+        // Peers may have changed since the last call (reads, handshakes, closes).
+        self.targets_for = None;
+        let cap = self.shared.opts.peer_buffer_size;
+        let backpressure = self.shared.opts.peer_policy == OverflowPolicy::Backpressure;
         while let Some(cmd) = self.pending.front() {
             if let Command::Publish {
                 topic, receiver, ..
             } = cmd
             {
-                if self.blocked(topic, *receiver) {
+                // Runs of publishes on one topic (the queue shares its Arc) reuse the
+                // target list: the peers cannot change between them.
+                let same = matches!(&self.targets_for,
+                    Some((t, r)) if Arc::ptr_eq(t, topic) && r == receiver);
+                if !same {
+                    let (topic, receiver) = (topic.clone(), *receiver);
+                    self.compute_targets(&topic, receiver);
+                    self.targets_for = Some((topic, receiver));
+                }
+                if backpressure
+                    && self
+                        .targets
+                        .iter()
+                        .any(|t| self.conns.get(t).is_some_and(|c| c.frames.len() >= cap))
+                {
                     break;
                 }
+            } else {
+                self.targets_for = None;
             }
             let Some(cmd) = self.pending.pop_front() else {
                 break;
@@ -561,28 +584,31 @@ impl Io {
         self.recompute_advertisements();
     }
 
+    /// The peers a publish on `topic` (to `receiver`, or all if nil) goes to, into
+    /// `self.targets` (reused: no allocation per message).
+    fn compute_targets(&mut self, topic: &str, receiver: EndpointId) {
+        self.targets.clear();
+        for (t, c) in &self.conns {
+            if c.hs == Hs::Peered
+                && c.alive()
+                && (if receiver.is_nil() {
+                    filter_matches(&c.filter, topic)
+                } else {
+                    c.peer_id == receiver
+                })
+            {
+                self.targets.push(*t);
+            }
+        }
+    }
+
+    /// Routes a publish to `self.targets` (computed by `compute_targets` for it).
     fn publish(&mut self, kind: EnvelopeType, topic: &str, payload: &[u8], receiver: EndpointId) {
         self.shared
             .counters
             .published
             .fetch_add(1, Ordering::Relaxed);
-        // Reused across publishes: no allocation per message.
-        let mut targets = std::mem::take(&mut self.targets);
-        targets.clear();
-        targets.extend(
-            self.conns
-                .iter()
-                .filter(|(_, c)| {
-                    c.hs == Hs::Peered
-                        && c.alive()
-                        && (if receiver.is_nil() {
-                            filter_matches(&c.filter, topic)
-                        } else {
-                            c.peer_id == receiver
-                        })
-                })
-                .map(|(t, _)| *t),
-        );
+        let targets = std::mem::take(&mut self.targets);
         let (id, ttl) = (self.shared.id, self.shared.opts.ttl);
         if let [t] = targets[..] {
             // One target (the common case): encode straight into its write buffer.
@@ -600,6 +626,10 @@ impl Io {
             self.scratch = frame;
         }
         self.targets = targets;
+        if self.shared.opts.peer_policy == OverflowPolicy::Disconnect {
+            // An overflow may have just closed a target.
+            self.targets_for = None;
+        }
     }
 
     /// Queues one envelope frame for a peer, applying its overflow policy to droppable ones.
