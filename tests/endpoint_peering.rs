@@ -293,6 +293,40 @@ fn inbox_fd_is_readable_exactly_while_messages_wait() {
     assert!(a.next(None).is_none());
 }
 
+#[test]
+fn inbox_fd_asked_for_late_is_readable_for_messages_already_waiting() {
+    // The inbox keeps its descriptor in step only once someone asked for it.
+    let a = ep();
+    let b = ep();
+    a.subscribe("/late").unwrap();
+    connect(&a, &b);
+    assert!(b.await_peer_subscription("/late", T));
+    // Nothing else is waiting (connect took the statuses up to PeerAdded).
+    while a.next(Some(Duration::from_millis(50))).is_some() {}
+    b.publish("/late", string_payload("1")).unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while a.pending() < 1 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let fd = a.fd();
+    let readable = || {
+        let mut p = [zcluster_poll_fd(fd)];
+        poll_once(&mut p)
+    };
+    assert!(readable());
+    while a.next(None).is_some() {}
+    assert!(!readable());
+    b.publish("/late", string_payload("2")).unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while !readable() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(next_data(&a, T).is_some());
+    assert!(!readable());
+}
+
 // Level check of the fd without libc: a non-blocking peek through std is not possible on a
 // pipe, so use poll(2) via the `libc` crate the library already depends on.
 struct PollFd(std::os::fd::RawFd);

@@ -3,7 +3,9 @@
 //! A pipe signals readiness for hosts with their own event loop: it holds exactly one byte
 //! while messages wait and none otherwise (level semantics), so the descriptor is readable
 //! exactly while `next` would return something. The byte is written when the queue turns
-//! non-empty and read back when the last message is taken, both under the queue's lock.
+//! non-empty and read back when the last message is taken, both under the queue's lock,
+//! from the moment the descriptor is first asked for (hosts that never use it pay no
+//! system calls for it).
 
 use super::{Message, MessageKind, OverflowPolicy};
 use crate::wire::EndpointId;
@@ -82,6 +84,8 @@ pub(crate) struct Deliveries {
     /// The open chunk: bytes of the raw items from `sealed` on.
     raw: Vec<u8>,
     sealed: usize,
+    /// Bytes in the last sealed chunk, the size hint for the next.
+    last_chunk: usize,
 }
 
 impl Deliveries {
@@ -105,7 +109,10 @@ impl Deliveries {
             self.seal();
         }
         if self.raw.capacity() == 0 {
-            self.raw.reserve(CHUNK.max(topic.len() + payload.len()));
+            // Sized like the last chunk: a full 64 KiB block per turn when one message
+            // arrives at a time costs latency (glibc returns and re-faults the pages).
+            let need = topic.len() + payload.len();
+            self.raw.reserve(self.last_chunk.clamp(256, CHUNK).max(need));
         }
         let start = self.raw.len();
         self.raw.extend_from_slice(topic.as_bytes());
@@ -126,6 +133,7 @@ impl Deliveries {
             self.sealed = self.items.len();
             return;
         }
+        self.last_chunk = self.raw.len();
         let chunk = Arc::new(std::mem::take(&mut self.raw));
         for it in &mut self.items[self.sealed..] {
             if let Item::Raw(r) = it {
@@ -151,6 +159,9 @@ struct State {
     /// full inbox never hides that a peer went away).
     bounded: usize,
     signaled: bool,
+    /// Someone asked for the descriptor: only then is the pipe kept in step (two system
+    /// calls per burst of messages that hosts reading with `next` or `poll` never need).
+    fd_wanted: bool,
     /// The I/O thread stopped reading sockets because the inbox is full; wake it once
     /// the host has taken half.
     io_waiting: bool,
@@ -188,6 +199,7 @@ impl Inbox {
                 q: VecDeque::new(),
                 bounded: 0,
                 signaled: false,
+                fd_wanted: false,
                 io_waiting: false,
                 closed: false,
             }),
@@ -203,6 +215,15 @@ impl Inbox {
     }
 
     pub(crate) fn fd(&self) -> RawFd {
+        let mut st = self.state.lock();
+        if !st.fd_wanted {
+            st.fd_wanted = true;
+            if !st.signaled && !st.q.is_empty() {
+                st.signaled = true;
+                let _ = (&self.tx).write(&[1]);
+            }
+        }
+        drop(st);
         self.rx.as_raw_fd()
     }
 
@@ -256,7 +277,7 @@ impl Inbox {
             }
             st.q.push_back(m);
         }
-        if !st.signaled && !st.q.is_empty() {
+        if st.fd_wanted && !st.signaled && !st.q.is_empty() {
             st.signaled = true;
             let _ = (&self.tx).write(&[1]);
         }
@@ -271,8 +292,9 @@ impl Inbox {
         }
         if st.q.is_empty() && st.signaled {
             st.signaled = false;
+            // Exactly one byte waits while signaled: one read takes it.
             let mut b = [0u8; 16];
-            while matches!((&self.rx).read(&mut b), Ok(n) if n > 0) {}
+            let _ = (&self.rx).read(&mut b);
         }
         if st.io_waiting && st.bounded <= self.capacity / 2 {
             st.io_waiting = false;
@@ -339,8 +361,9 @@ impl Inbox {
         st.bounded -= bounded;
         if st.q.is_empty() && st.signaled {
             st.signaled = false;
+            // Exactly one byte waits while signaled: one read takes it.
             let mut b = [0u8; 16];
-            while matches!((&self.rx).read(&mut b), Ok(n) if n > 0) {}
+            let _ = (&self.rx).read(&mut b);
         }
         if st.io_waiting && st.bounded <= self.capacity / 2 {
             st.io_waiting = false;
