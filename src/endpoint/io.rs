@@ -118,6 +118,8 @@ struct Conn {
     rstart: usize,
     rend: usize,
     readable: bool,
+    /// An event said the peer closed its side or the connection failed.
+    hup: bool,
     wbuf: Vec<u8>,
     wpos: usize,
     /// Stream offset of `wbuf[0]`.
@@ -154,6 +156,7 @@ impl Conn {
             rstart: 0,
             rend: 0,
             readable: false,
+            hup: false,
             wbuf: Vec::new(),
             wpos: 0,
             base: 0,
@@ -283,6 +286,9 @@ impl Io {
                     } else {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             c.readable = true;
+                        }
+                        if ev.is_read_closed() || ev.is_error() {
+                            c.hup = true;
                         }
                         if ev.is_writable() {
                             c.dirty = true;
@@ -1021,6 +1027,7 @@ impl Io {
                     c.rbuf.resize(n, 0);
                 }
             }
+            let space = c.rbuf.len() - c.rend;
             match (&c.stream).read(&mut c.rbuf[c.rend..]) {
                 Ok(0) => {
                     c.readable = false;
@@ -1034,6 +1041,13 @@ impl Io {
                 Ok(n) => {
                     c.rend += n;
                     budget = budget.saturating_sub(n);
+                    // A short read took everything the socket held: data arriving later
+                    // raises a new (edge) event, so the read that would only say
+                    // WouldBlock is skipped. Not once the peer closed or failed, whose
+                    // event is behind us: then read on until end of stream.
+                    if n < space && !c.hup {
+                        c.readable = false;
+                    }
                 }
                 Err(e) if e.kind() == IoKind::WouldBlock => {
                     c.readable = false;
