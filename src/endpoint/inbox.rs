@@ -112,7 +112,8 @@ impl Deliveries {
             // Sized like the last chunk: a full 64 KiB block per turn when one message
             // arrives at a time costs latency (glibc returns and re-faults the pages).
             let need = topic.len() + payload.len();
-            self.raw.reserve(self.last_chunk.clamp(256, CHUNK).max(need));
+            self.raw
+                .reserve(self.last_chunk.clamp(256, CHUNK).max(need));
         }
         let start = self.raw.len();
         self.raw.extend_from_slice(topic.as_bytes());
