@@ -24,10 +24,47 @@ use std::time::Instant;
 /// the host thread (cheap per-thread caches) rather than across threads.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
+/// Chunks kept for reuse: each goes back here when its last message is taken, so the
+/// I/O thread neither allocates them nor faults their pages in again.
+#[derive(Default)]
+pub(crate) struct ChunkPool(Mutex<Vec<Vec<u8>>>);
+
+/// Chunks the pool keeps (about what a full default inbox holds).
+const POOL_KEEP: usize = 32;
+
+impl ChunkPool {
+    fn give(&self, mut v: Vec<u8>) {
+        if v.capacity() > 2 * CHUNK {
+            return;
+        }
+        v.clear();
+        let mut p = self.0.lock();
+        if p.len() < POOL_KEEP {
+            p.push(v);
+        }
+    }
+
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().pop().unwrap_or_default()
+    }
+}
+
+/// A sealed chunk, shared by the messages whose bytes it holds.
+pub(crate) struct Chunk {
+    data: Vec<u8>,
+    pool: Arc<ChunkPool>,
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.data));
+    }
+}
+
 /// A data or command message whose bytes live in a chunk.
 pub(crate) struct RawMsg {
     /// Set when the chunk is sealed (before the item reaches the inbox).
-    pub(crate) chunk: Option<Arc<Vec<u8>>>,
+    pub(crate) chunk: Option<Arc<Chunk>>,
     pub(crate) start: usize,
     pub(crate) topic_len: usize,
     pub(crate) payload_len: usize,
@@ -53,7 +90,7 @@ impl Item {
         match self {
             Item::Msg(m) => *m,
             Item::Raw(r) => {
-                let bytes = r.chunk.as_deref().map_or(&[][..], |c| &c[..]);
+                let bytes = r.chunk.as_deref().map_or(&[][..], |c| &c.data[..]);
                 let topic = bytes
                     .get(r.start..r.start + r.topic_len)
                     .unwrap_or_default();
@@ -86,6 +123,7 @@ pub(crate) struct Deliveries {
     sealed: usize,
     /// Bytes in the last sealed chunk, the size hint for the next.
     last_chunk: usize,
+    pool: Arc<ChunkPool>,
 }
 
 impl Deliveries {
@@ -109,6 +147,7 @@ impl Deliveries {
             self.seal();
         }
         if self.raw.capacity() == 0 {
+            self.raw = self.pool.take();
             // Sized like the last chunk: a full 64 KiB block per turn when one message
             // arrives at a time costs latency (glibc returns and re-faults the pages).
             let need = topic.len() + payload.len();
@@ -135,7 +174,10 @@ impl Deliveries {
             return;
         }
         self.last_chunk = self.raw.len();
-        let chunk = Arc::new(std::mem::take(&mut self.raw));
+        let chunk = Arc::new(Chunk {
+            data: std::mem::take(&mut self.raw),
+            pool: self.pool.clone(),
+        });
         for it in &mut self.items[self.sealed..] {
             if let Item::Raw(r) = it {
                 if r.chunk.is_none() {
