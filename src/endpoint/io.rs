@@ -210,8 +210,11 @@ struct Io {
     sub_filter: Filter,
     pending: VecDeque<Command>,
     /// Bytes of the `Payload::Shared` publishes in `pending`; those before
-    /// `pending_used` belong to publishes already routed.
+    /// `pending_used` belong to publishes already routed. Offsets are absolute (counted
+    /// since the endpoint started, as the queue's `bytes_base`): `pending_bytes[0]` is at
+    /// `pending_base`, and the queue's bytes continue right after ours.
     pending_bytes: Vec<u8>,
+    pending_base: usize,
     pending_used: usize,
     deliveries: Deliveries,
     /// Data for the host goes into chunks (see `inbox::Deliveries`) unless a hook wants
@@ -245,6 +248,7 @@ impl Io {
             sub_filter: Vec::new(),
             pending: VecDeque::new(),
             pending_bytes: Vec::new(),
+            pending_base: 0,
             pending_used: 0,
             deliveries: Deliveries::default(),
             raw_deliveries: hook.is_none(),
@@ -400,24 +404,16 @@ impl Io {
         if self.pending.is_empty() {
             // Swapped, not moved element by element; the queue keeps our old buffers.
             self.pending_bytes.clear();
-            self.pending_used = 0;
             std::mem::swap(&mut self.pending, &mut q.q);
             std::mem::swap(&mut self.pending_bytes, &mut q.bytes);
+            self.pending_base = q.bytes_base;
+            self.pending_used = q.bytes_base;
         } else {
-            let off = self.pending_bytes.len();
             self.pending_bytes.extend_from_slice(&q.bytes);
             q.bytes.clear();
-            self.pending.extend(q.q.drain(..).map(|mut c| {
-                if let Command::Publish {
-                    payload: Payload::Shared { start, .. },
-                    ..
-                } = &mut c
-                {
-                    *start += off;
-                }
-                c
-            }));
+            self.pending.append(&mut q.q);
         }
+        q.bytes_base = self.pending_base + self.pending_bytes.len();
     }
 
     /// Whether a publish to `topic` must wait because a target peer's queue is full.
@@ -494,7 +490,8 @@ impl Io {
                         Payload::Owned(p) => self.publish(kind, &topic, &p, receiver),
                         Payload::Shared { start, len } => {
                             let bytes = std::mem::take(&mut self.pending_bytes);
-                            let p = bytes.get(start..start + len).unwrap_or_default();
+                            let at = start.wrapping_sub(self.pending_base);
+                            let p = bytes.get(at..at.saturating_add(len)).unwrap_or_default();
                             self.publish(kind, &topic, p, receiver);
                             self.pending_bytes = bytes;
                             self.pending_used = start + len;
@@ -563,26 +560,18 @@ impl Io {
     /// Drops the bytes of routed publishes once they are the larger part (publishes can
     /// stay pending for long under backpressure while more arrive behind them).
     fn compact_pending_bytes(&mut self) {
+        let used = self.pending_used - self.pending_base;
         if self.pending.is_empty() {
+            self.pending_base += self.pending_bytes.len();
+            self.pending_used = self.pending_base;
             self.pending_bytes.clear();
-            self.pending_used = 0;
             return;
         }
-        let used = self.pending_used;
         if used < (1 << 20) || used < self.pending_bytes.len() - used {
             return;
         }
         self.pending_bytes.drain(..used);
-        self.pending_used = 0;
-        for c in self.pending.iter_mut() {
-            if let Command::Publish {
-                payload: Payload::Shared { start, .. },
-                ..
-            } = c
-            {
-                *start -= used;
-            }
-        }
+        self.pending_base = self.pending_used;
     }
 
     fn subs_changed(&mut self) {

@@ -395,7 +395,7 @@ pub(crate) enum Command {
 /// thread freeing, one by one, blocks another thread allocated.
 pub(crate) enum Payload {
     Owned(Vec<u8>),
-    /// `len` bytes at `start` of the byte buffer that travels with the queue.
+    /// `len` bytes at absolute offset `start` of the bytes that travel with the queue.
     Shared {
         start: usize,
         len: usize,
@@ -416,6 +416,9 @@ pub(crate) struct CmdQueue {
     pub(crate) last_topic: Option<Arc<str>>,
     /// Bytes of the `Payload::Shared` publishes in `q`.
     pub(crate) bytes: Vec<u8>,
+    /// Absolute offset of `bytes[0]`: bytes ever queued before it. Payload offsets are
+    /// absolute, so the I/O thread appends whole queues without rewriting them.
+    pub(crate) bytes_base: usize,
 }
 
 pub(crate) struct Shared {
@@ -557,6 +560,7 @@ impl Endpoint {
                 closed: false,
                 last_topic: None,
                 bytes: Vec::new(),
+                bytes_base: 0,
             }),
             cmd_room: Condvar::new(),
             waker,
@@ -745,7 +749,7 @@ impl Endpoint {
             }
         };
         let payload = if payload.len() <= SHARED_PAYLOAD_MAX {
-            let start = q.bytes.len();
+            let start = q.bytes_base + q.bytes.len();
             q.bytes.extend_from_slice(&payload);
             Payload::Shared {
                 start,
