@@ -26,9 +26,7 @@ fn free_port() -> u16 {
 }
 
 fn layout_text(workers: usize) -> String {
-    let mut s = String::from(
-        "redef Cluster::manager_is_logger = F;\nredef Cluster::nodes = {\n",
-    );
+    let mut s = String::from("redef Cluster::manager_is_logger = F;\nredef Cluster::nodes = {\n");
     s += &format!("\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $zone_id=\"\", $p={}/tcp],\n", free_port());
     s += &format!("\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $zone_id=\"\", $p={}/tcp, $logger=\"logger-1\"],\n", free_port());
     for i in 1..=workers {
@@ -92,7 +90,10 @@ fn run(workers: usize, dir: &std::path::Path) -> Option<f64> {
 
 fn main() {
     let sizes: Vec<usize> = {
-        let v: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+        let v: Vec<usize> = std::env::args()
+            .skip(1)
+            .filter_map(|a| a.parse().ok())
+            .collect();
         if v.is_empty() {
             vec![1, 2, 4, 8, 16, 32]
         } else {
