@@ -78,7 +78,12 @@ fn main() {
         let t0 = Instant::now();
         let manager =
             Cluster::with_env(layout.clone(), Some("manager"), &opts, None, None).unwrap();
-        manager.start().unwrap();
+        // manager_is_logger: its cluster.log goes to a temporary directory.
+        manager
+            .start_in(Some(
+                std::env::temp_dir().join(format!("zc-bench-cluster-{}", std::process::id())),
+            ))
+            .unwrap();
         let workers: Vec<Cluster> = (1..=n)
             .map(|i| {
                 let w = Cluster::with_env(
@@ -140,7 +145,11 @@ fn main() {
                     })
                 })
                 .collect();
-            let complete = drains.into_iter().map(|d| d.join()).filter(|r| matches!(r, Ok(true))).count();
+            let complete = drains
+                .into_iter()
+                .map(|d| d.join())
+                .filter(|r| matches!(r, Ok(true)))
+                .count();
             h.join().is_ok() && complete == workers.len()
         });
         let secs = t1.elapsed().as_secs_f64();

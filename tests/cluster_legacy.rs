@@ -38,7 +38,11 @@ fn start(layout: &Arc<Layout>, name: &str) -> Cluster {
     o.set("Cluster::manager2proxy_events", "/Intel::.*/")
         .unwrap();
     let cl = Cluster::with_env(layout.clone(), Some(name), &o, None, None).unwrap();
-    cl.start().unwrap();
+    // The manager writes cluster.log (manager_is_logger): keep it out of the working tree.
+    cl.start_in(Some(
+        std::env::temp_dir().join(format!("zc-legacy-{}", std::process::id())),
+    ))
+    .unwrap();
     cl
 }
 

@@ -96,7 +96,8 @@ fn cluster_master_and_two_clones_converge_and_expire() {
     let m = info_m.store.clone().unwrap();
     // The master is usable before the node starts.
     m.put(s("early"), Value::Count(1), None).unwrap();
-    mgr.start().unwrap();
+    let logs = TempDir::new();
+    mgr.start_in(Some(logs.path().to_path_buf())).unwrap();
     let w: Vec<Cluster> = (1..=2)
         .map(|i| {
             let c = Cluster::with_env(
