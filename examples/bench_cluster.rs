@@ -17,13 +17,9 @@ use zcluster::data::{Event, Value};
 use zcluster::endpoint::MessageKind;
 use zcluster::layout::Layout;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../tests/common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 fn layout(workers: usize) -> Arc<Layout> {
     let mut s = String::from("redef Cluster::nodes = {\n");

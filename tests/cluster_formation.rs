@@ -13,13 +13,9 @@ use zcluster::layout::Layout;
 
 const T: Duration = Duration::from_secs(15);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 /// A ZeekControl-style layout with free loopback ports.
 fn layout_text(workers: usize) -> String {

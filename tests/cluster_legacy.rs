@@ -12,13 +12,9 @@ use zcluster::layout::{Format, Layout, NodeType};
 
 const T: Duration = Duration::from_secs(15);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 fn bro_layout() -> Arc<Layout> {
     let mut s = String::from("# Bro 2.5 broctl style\nredef Cluster::nodes = {\n");

@@ -50,13 +50,9 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 fn layout(workers: usize) -> Arc<Layout> {
     let mut t = String::from("redef Cluster::nodes = {\n");
