@@ -474,6 +474,21 @@ impl Hook for ClusterHook {
                 self.on_gone(&msg, ctx);
             }
             MessageKind::Data => {
+                // Only the framework's own events are decoded here; everything else goes
+                // to the host as it came (the host decodes what it takes).
+                let ours = match Event::name_of(&msg.payload) {
+                    Some(n) => {
+                        n == HELLO_EVENT.as_bytes()
+                            || n == RELAY_EVENT.as_bytes()
+                            || n == LOG_EVENT.as_bytes()
+                            || (n.starts_with(b"Control::") && n.ends_with(b"_request"))
+                    }
+                    None => false,
+                };
+                if !ours {
+                    ctx.deliver(msg);
+                    return;
+                }
                 let ev = Event::from_bytes(&msg.payload);
                 match ev {
                     Ok(ev)
