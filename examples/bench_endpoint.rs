@@ -360,10 +360,12 @@ fn echo_child(port: u16) {
     let deadline = Instant::now() + LIMIT - Duration::from_secs(10);
     while Instant::now() < deadline {
         match ep.next(Some(Duration::from_millis(500))) {
-            Some(m) if m.kind == MessageKind::Data => match ep.publish("bench/pong", m.payload) {
-                Ok(()) => {}
-                Err(_) => break,
-            },
+            Some(m) if m.kind == MessageKind::Data => {
+                let echoed = ep.publish("bench/pong", m.payload);
+                if echoed.is_err() {
+                    break;
+                }
+            }
             Some(m) if matches!(m.kind, MessageKind::PeerLost | MessageKind::PeerRemoved) => break,
             _ => {}
         }
