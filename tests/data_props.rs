@@ -83,6 +83,35 @@ proptest! {
     }
 
     #[test]
+    fn validate_agrees_with_decode_on_values_and_mutations(
+        v in value(),
+        pos in any::<prop::sample::Index>(),
+        b in any::<u8>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        // `validate` (what the endpoint runs per message) has a fast path of its own:
+        // it must accept and refuse exactly what `decode` does, with the same error.
+        let bytes = bin::encode_to_vec(&v);
+        prop_assert!(bin::validate(&bytes).is_ok());
+        let mut m = bytes.clone();
+        let i = pos.index(m.len());
+        m[i] = b;
+        let n = cut.index(bytes.len() + 1);
+        for input in [&m[..], &bytes[..n]] {
+            match (bin::decode(input), bin::validate(input)) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(f)) => prop_assert_eq!(e.message, f.message),
+                (d, f) => prop_assert!(false, "decode {:?} but validate {:?}", d.is_ok(), f),
+            }
+        }
+    }
+
+    #[test]
+    fn validate_agrees_with_decode_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        prop_assert_eq!(bin::decode(&bytes).is_ok(), bin::validate(&bytes).is_ok());
+    }
+
+    #[test]
     fn json_decoders_never_panic(s in ".{0,200}") {
         let _ = zcluster::json::parse(&s);
         let _ = bjson::from_json(&s);
