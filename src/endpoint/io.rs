@@ -1070,10 +1070,11 @@ impl Io {
         let (mut start, end) = (c.rstart, c.rend);
         let max_frame = self.shared.opts.max_frame;
         loop {
-            let limit = match self.conns.get(&t) {
+            // One lookup of the connection per frame, passed on to the handlers.
+            let (limit, peer) = match self.conns.get(&t) {
                 Some(c) if !c.alive() => break,
-                Some(c) if c.hs == Hs::Peered => max_frame,
-                Some(_) => MAX_HANDSHAKE_FRAME,
+                Some(c) if c.hs == Hs::Peered => (max_frame, Some(c.peer_id)),
+                Some(_) => (MAX_HANDSHAKE_FRAME, None),
                 None => break,
             };
             match wire::next_frame(&buf[start..end], limit) {
@@ -1081,7 +1082,12 @@ impl Io {
                 Ok(Some((s, e))) => {
                     let payload = &buf[start + s..start + e];
                     start += e;
-                    self.handle_frame(t, payload);
+                    match peer {
+                        // Broker ignores empty frames after the handshake.
+                        Some(_) if payload.is_empty() => {}
+                        Some(id) => self.handle_envelope(t, id, payload),
+                        None => self.handle_handshake(t, payload),
+                    }
                 }
                 Err(e) => {
                     if let Some(c) = self.conns.get_mut(&t) {
@@ -1100,18 +1106,6 @@ impl Io {
                 c.rstart = start;
                 c.rend = end;
             }
-        }
-    }
-
-    fn handle_frame(&mut self, t: Token, payload: &[u8]) {
-        let Some(c) = self.conns.get(&t) else { return };
-        if c.hs == Hs::Peered {
-            // Broker ignores empty frames after the handshake.
-            if !payload.is_empty() {
-                self.handle_envelope(t, payload);
-            }
-        } else {
-            self.handle_handshake(t, payload);
         }
     }
 
@@ -1280,7 +1274,8 @@ impl Io {
         self.recompute_advertisements();
     }
 
-    fn handle_envelope(&mut self, t: Token, payload: &[u8]) {
+    /// An envelope from the peered connection `t`, whose peer is `last_hop`.
+    fn handle_envelope(&mut self, t: Token, last_hop: EndpointId, payload: &[u8]) {
         let env = match EnvelopeRef::decode(payload) {
             Ok(e) => e,
             Err(e) => {
@@ -1300,7 +1295,7 @@ impl Io {
         }
         let id = self.shared.id;
         match env.kind {
-            EnvelopeType::Data | EnvelopeType::Command => self.route_incoming(t, &env),
+            EnvelopeType::Data | EnvelopeType::Command => self.route_incoming(t, last_hop, &env),
             EnvelopeType::RoutingUpdate => {
                 if env.receiver.is_nil() || env.receiver == id {
                     if let (Some(c), Ok(f)) = (self.conns.get_mut(&t), env.routing_filter()) {
@@ -1331,11 +1326,11 @@ impl Io {
         }
     }
 
-    fn route_incoming(&mut self, from: Token, env: &EnvelopeRef<'_>) {
+    fn route_incoming(&mut self, from: Token, last_hop: EndpointId, env: &EnvelopeRef<'_>) {
         let id = self.shared.id;
         let counters = &self.shared.counters;
         counters.received.fetch_add(1, Ordering::Relaxed);
-        let last_hop = self.conns.get(&from).map(|c| c.peer_id);
+        let last_hop = Some(last_hop);
         // A message addressed to us is for us whatever we subscribed to (store traffic
         // to a master or clone); a broadcast one only if a subscription matches.
         if env.receiver == id
