@@ -25,6 +25,11 @@ pub(crate) fn event_from_handle(p: *const zc_event) -> Result<Event> {
     Ok(EVENTS.get(p)?.lock().clone())
 }
 
+/// The binary encoding of a handle's event, made under its lock (no copy of the event).
+pub(crate) fn event_bytes_from_handle(p: *const zc_event) -> Result<Vec<u8>> {
+    Ok(EVENTS.get(p)?.lock().to_bytes())
+}
+
 /// Registers an event and returns its handle, owned by the C caller.
 pub(crate) fn event_into_handle(ev: Event) -> *mut zc_event {
     EVENTS.insert(Mutex::new(ev))
