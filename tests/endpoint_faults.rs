@@ -274,3 +274,44 @@ fn values_round_trip_through_publish_value() {
     let m = next_data(&b, T).unwrap();
     assert_eq!(m.value().unwrap(), v);
 }
+
+#[test]
+fn a_close_right_after_data_or_well_after_it_is_noticed() {
+    // The I/O thread stops reading after a short read (edge-triggered readiness) unless
+    // the peer's close was reported: both a close that arrives with the data and one that
+    // arrives later, once the data was read, must deliver the data and then PeerLost.
+    let a = ep();
+    a.subscribe("/to-a").unwrap();
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    for (i, pause_ms) in [0u64, 0, 0, 30, 30, 30].into_iter().enumerate() {
+        let mut r = RawPeer::connect(port, id(0x60 + i as u8));
+        r.handshake(vec![]);
+        expect_kind(&a, &[PeerAdded]);
+        let mut f = Vec::new();
+        for k in 0..3 {
+            let p = string_payload(&format!("{i}-{k}"));
+            encode_frame(
+                &mut f,
+                r.id,
+                EndpointId::NIL,
+                EnvelopeType::Data,
+                16,
+                "/to-a/x",
+                &p,
+            )
+            .unwrap();
+        }
+        r.write_raw(&f);
+        if pause_ms > 0 {
+            std::thread::sleep(Duration::from_millis(pause_ms));
+        }
+        // FIN, not RST: the endpoint's routing update may sit unread on our side.
+        r.s.shutdown(std::net::Shutdown::Write).unwrap();
+        for k in 0..3 {
+            let m = next_data(&a, T).expect("data before the close");
+            assert_eq!(m.payload, string_payload(&format!("{i}-{k}")));
+        }
+        let m = expect_kind(&a, &[PeerLost]);
+        assert!(m.text.contains("closed by the peer"), "{}", m.text);
+    }
+}
