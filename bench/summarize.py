@@ -12,11 +12,12 @@ from collections import OrderedDict
 
 # Measured figures: "higher is better" or "lower is better".
 HIGHER = {"rate"}
-LOWER = {"p50_us", "p99_us"}
+# CPU time per event of each process (zcluster's tput and fanout lines), in ns.
+LOWER = {"p50_us", "p99_us", "pub_cpu_ns", "recv_cpu_ns"}
 # Keys that are measurements or bookkeeping, not part of a variant's identity.
 NOT_IDENTITY = HIGHER | LOWER | {
     "recv", "in_order", "secs", "max_us", "mean_us", "ok", "lost", "samples",
-    "receiver_maxrss_kib", "sent", "rounds", "puts",
+    "receiver_maxrss_kib", "sent", "rounds", "puts", "total_rate",
 }
 
 
@@ -50,6 +51,8 @@ def fmt(x, key):
         return "-"
     if key == "rate":
         return f"{x:,.0f}/s"
+    if key.endswith("_ns"):
+        return f"{x:,.0f} ns/event"
     return f"{x:,.0f} µs" if x >= 100 else f"{x:,.1f} µs"
 
 
@@ -61,7 +64,8 @@ def main():
     print("| impl | benchmark | variant | runs | figure | best | spread (min..max) | delivered (worst run) |")
     print("|---|---|---|---|---|---|---|---|")
     for (impl, kind, ident), runs in groups.items():
-        keys = [k for k in ("rate", "p50_us", "p99_us") if any(k in r for r in runs)]
+        keys = [k for k in ("rate", "p50_us", "p99_us", "pub_cpu_ns", "recv_cpu_ns")
+                if any(k in r for r in runs)]
         delivered = "-"
         if any("recv" in r and "sent" in r for r in runs):
             worst = min(runs, key=lambda r: num(r.get("recv")) or 0)
