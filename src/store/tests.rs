@@ -459,6 +459,24 @@ fn clone_reports_type_errors_at_once() {
 }
 
 #[test]
+fn a_local_write_on_the_master_goes_out_at_once_not_at_the_next_tick() {
+    let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
+    bus.settle();
+    let now = bus.now;
+    bus.master().put(s("k"), Value::Count(1), None, now).unwrap();
+    let out = bus.master().take_outgoing();
+    assert!(
+        out.iter()
+            .any(|o| matches!(&o.command.content, Command::Put { key, .. } if *key == s("k"))),
+        "{out:?}"
+    );
+    for o in &out {
+        bus.route(None, o);
+    }
+    assert_eq!(bus.clones[0].get(&s("k"), now).unwrap(), Value::Count(1));
+}
+
+#[test]
 fn a_clone_judges_its_own_writes_in_flight_by_the_masters_result() {
     let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
     bus.settle();
