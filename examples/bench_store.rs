@@ -1,11 +1,13 @@
 //! Store benchmark between processes on 127.0.0.1 (scripts/bench.sh runs it), the same
 //! measurements as `broker_bench store` (bench/broker_bench.cc):
 //!
-//!   bench_store N memory|sqlite DIR
+//!   bench_store N memory|sqlite DIR [--journal delete]
 //!
 //! The parent process holds the master of store "bench-store" (memory, or SQLite in DIR
-//! with the default settings: WAL, synchronous=FULL, every put durable when it returns);
-//! it re-executes itself as the clone process, which peers with it over 127.0.0.1.
+//! with the default settings: WAL, synchronous=FULL, every put durable when it returns;
+//! `--journal delete` uses SQLite's rollback journal instead, what Broker 1.4 runs with,
+//! and adds `journal=delete` to the lines); it re-executes itself as the clone process,
+//! which peers with it over 127.0.0.1.
 //!
 //! 0. from=master_no_clone: N puts `"a<i>" -> count(i + 1)` on the master before any clone
 //!    exists, until the master answers the last one.
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use zcluster::data::Value;
 use zcluster::endpoint::{Endpoint, EndpointOptions};
 use zcluster::store::{
-    Backend, CloneConfig, MemoryBackend, SqliteBackend, SqliteOptions, Store, StoreService,
+    Backend, CloneConfig, JournalMode, MemoryBackend, SqliteBackend, SqliteOptions, Store, StoreService,
 };
 use zcluster::wire::EndpointId;
 
@@ -179,15 +181,21 @@ fn clone_main(n: u64, backend: &str, port: u16) -> i32 {
     0
 }
 
-fn master_main(n: u64, backend: &str, dir: &str) -> i32 {
+fn master_main(n: u64, backend: &str, dir: &str, journal: JournalMode) -> i32 {
     let (ep, svc) = store_node();
     let path = std::path::Path::new(dir).join(format!("bench-store-{}.sqlite", std::process::id()));
-    let b: Box<dyn Backend> = match backend {
+    let b: Box<dyn Backend> = match backend.split(' ').next().unwrap_or_default() {
         "memory" => Box::new(MemoryBackend::new()),
         "sqlite" => {
             let _ = std::fs::remove_file(&path);
             Box::new(
-                SqliteBackend::open(&path, &SqliteOptions::default())
+                SqliteBackend::open(
+                    &path,
+                    &SqliteOptions {
+                        journal_mode: journal,
+                        ..SqliteOptions::default()
+                    },
+                )
                     .unwrap_or_else(|e| die(&format!("sqlite: {e}"))),
             )
         }
@@ -252,7 +260,7 @@ fn master_main(n: u64, backend: &str, dir: &str) -> i32 {
     }
     drop(master);
     drop(ep);
-    if backend == "sqlite" {
+    if backend.starts_with("sqlite") {
         let _ = std::fs::remove_file(&path);
         for ext in ["-wal", "-shm"] {
             let mut p = path.clone().into_os_string();
@@ -280,8 +288,13 @@ fn main() {
             let port = port.parse().unwrap_or_else(|_| die("bad port"));
             clone_main(num(n), backend, port)
         }
-        [n, backend, dir] => master_main(num(n), backend, dir),
-        _ => die("usage: bench_store N memory|sqlite DIR"),
+        [n, backend, dir] => master_main(num(n), backend, dir, JournalMode::Wal),
+        [n, backend, dir, flag, mode] if flag == "--journal" && mode == "delete" => {
+            // The label travels to the clone process too, through its backend argument.
+            let label = format!("{backend} journal=delete");
+            master_main(num(n), &label, dir, JournalMode::Delete)
+        }
+        _ => die("usage: bench_store N memory|sqlite DIR [--journal delete]"),
     };
     std::process::exit(rc);
 }
