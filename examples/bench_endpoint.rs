@@ -172,8 +172,10 @@ fn tput(n: u64, api: &str) {
     for api in apis {
         let lines = publish_run(n, api, 1);
         let line = lines.into_iter().next().flatten();
-        let line = line.unwrap_or_else(|| format!("RECV recv=0 in_order=false secs=0 rate=0"));
-        let recv: u64 = field(&line, "recv").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let line = line.unwrap_or_else(|| "RECV recv=0 in_order=false secs=0 rate=0".to_string());
+        let recv: u64 = field(&line, "recv")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         println!(
             "RESULT zcluster tput api={api} sent={n} recv={recv} lost={} in_order={} secs={} rate={}",
             n.saturating_sub(recv),
@@ -189,7 +191,9 @@ fn fanout(n: u64, k: usize) {
     let (mut min_recv, mut min_rate, mut total, mut max_secs, mut in_order) =
         (u64::MAX, f64::MAX, 0.0, 0.0f64, true);
     for l in &lines {
-        let l = l.as_deref().unwrap_or("RECV recv=0 in_order=false secs=0 rate=0");
+        let l = l
+            .as_deref()
+            .unwrap_or("RECV recv=0 in_order=false secs=0 rate=0");
         let recv: u64 = field(l, "recv").and_then(|v| v.parse().ok()).unwrap_or(0);
         let rate: f64 = field(l, "rate").and_then(|v| v.parse().ok()).unwrap_or(0.0);
         let secs: f64 = field(l, "secs").and_then(|v| v.parse().ok()).unwrap_or(0.0);
@@ -324,7 +328,8 @@ fn echo_child(port: u16) {
     while Instant::now() < deadline {
         match ep.next(Some(Duration::from_millis(500))) {
             Some(m) if m.kind == MessageKind::Data => {
-                if ep.publish("bench/pong", m.payload).is_err() {
+                let echoed = ep.publish("bench/pong", m.payload);
+                if echoed.is_err() {
                     break;
                 }
             }

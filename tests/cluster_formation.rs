@@ -13,9 +13,9 @@ use zcluster::layout::Layout;
 
 const T: Duration = Duration::from_secs(15);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 /// A ZeekControl-style layout with free loopback ports.
 fn layout_text(workers: usize) -> String {
@@ -52,7 +52,12 @@ fn drain_until(cl: &Cluster, mut done: impl FnMut(&[Message]) -> bool) -> Vec<Me
     let mut got = Vec::new();
     while !done(&got) {
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "{}: timed out; got {:?}", cl.node_name(), summary(&got));
+        assert!(
+            !left.is_zero(),
+            "{}: timed out; got {:?}",
+            cl.node_name(),
+            summary(&got)
+        );
         if let Some(m) = ep.next(Some(left.min(Duration::from_millis(100)))) {
             got.push(m);
         }
@@ -62,12 +67,21 @@ fn drain_until(cl: &Cluster, mut done: impl FnMut(&[Message]) -> bool) -> Vec<Me
 
 fn summary(msgs: &[Message]) -> Vec<String> {
     msgs.iter()
-        .map(|m| format!("{:?} {}", m.kind, m.node.clone().unwrap_or_else(|| m.topic.clone())))
+        .map(|m| {
+            format!(
+                "{:?} {}",
+                m.kind,
+                m.node.clone().unwrap_or_else(|| m.topic.clone())
+            )
+        })
         .collect()
 }
 
 fn ups(msgs: &[Message]) -> BTreeSet<String> {
-    msgs.iter().filter(|m| m.kind == MessageKind::NodeUp).filter_map(|m| m.node.clone()).collect()
+    msgs.iter()
+        .filter(|m| m.kind == MessageKind::NodeUp)
+        .filter_map(|m| m.node.clone())
+        .collect()
 }
 
 fn set(names: &[&str]) -> BTreeSet<String> {
@@ -92,14 +106,46 @@ fn cluster_forms_routes_counts_workers_and_logs() {
     }
 
     let expect: BTreeMap<&str, BTreeSet<String>> = [
-        ("logger-1", set(&["manager", "proxy-1", "proxy-2", "worker-1", "worker-2", "worker-3", "worker-4"])),
-        ("manager", set(&["logger-1", "proxy-1", "proxy-2", "worker-1", "worker-2", "worker-3", "worker-4"])),
-        ("proxy-1", set(&["logger-1", "manager", "worker-1", "worker-2", "worker-3", "worker-4"])),
-        ("proxy-2", set(&["logger-1", "manager", "worker-1", "worker-2", "worker-3", "worker-4"])),
-        ("worker-1", set(&["logger-1", "manager", "proxy-1", "proxy-2"])),
-        ("worker-2", set(&["logger-1", "manager", "proxy-1", "proxy-2"])),
-        ("worker-3", set(&["logger-1", "manager", "proxy-1", "proxy-2"])),
-        ("worker-4", set(&["logger-1", "manager", "proxy-1", "proxy-2"])),
+        (
+            "logger-1",
+            set(&[
+                "manager", "proxy-1", "proxy-2", "worker-1", "worker-2", "worker-3", "worker-4",
+            ]),
+        ),
+        (
+            "manager",
+            set(&[
+                "logger-1", "proxy-1", "proxy-2", "worker-1", "worker-2", "worker-3", "worker-4",
+            ]),
+        ),
+        (
+            "proxy-1",
+            set(&[
+                "logger-1", "manager", "worker-1", "worker-2", "worker-3", "worker-4",
+            ]),
+        ),
+        (
+            "proxy-2",
+            set(&[
+                "logger-1", "manager", "worker-1", "worker-2", "worker-3", "worker-4",
+            ]),
+        ),
+        (
+            "worker-1",
+            set(&["logger-1", "manager", "proxy-1", "proxy-2"]),
+        ),
+        (
+            "worker-2",
+            set(&["logger-1", "manager", "proxy-1", "proxy-2"]),
+        ),
+        (
+            "worker-3",
+            set(&["logger-1", "manager", "proxy-1", "proxy-2"]),
+        ),
+        (
+            "worker-4",
+            set(&["logger-1", "manager", "proxy-1", "proxy-2"]),
+        ),
     ]
     .into_iter()
     .collect();
@@ -113,8 +159,17 @@ fn cluster_forms_routes_counts_workers_and_logs() {
     }
     std::thread::sleep(Duration::from_millis(300));
     for (name, cl) in &nodes {
-        let extra = cl.running().unwrap().endpoint().next(Some(Duration::from_millis(10)));
-        assert!(extra.as_ref().map_or(true, |m| m.kind != MessageKind::NodeUp), "{name}: unexpected {extra:?}");
+        let extra = cl
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(10)));
+        assert!(
+            extra
+                .as_ref()
+                .map_or(true, |m| m.kind != MessageKind::NodeUp),
+            "{name}: unexpected {extra:?}"
+        );
     }
     assert_eq!(nodes["manager"].worker_count(), 4);
     assert_eq!(nodes["proxy-1"].worker_count(), 4);
@@ -122,10 +177,19 @@ fn cluster_forms_routes_counts_workers_and_logs() {
 
     // Role topic: the manager publishes to the worker topic; every worker gets it once.
     for w in workers {
-        nodes[w].running().unwrap().endpoint().subscribe("zeek/cluster/worker").ok();
+        nodes[w]
+            .running()
+            .unwrap()
+            .endpoint()
+            .subscribe("zeek/cluster/worker")
+            .ok();
     }
     let ping = Event::with_args("Demo::ping", vec![Value::Count(7)]);
-    nodes["manager"].running().unwrap().publish("zeek/cluster/worker", &ping).unwrap();
+    nodes["manager"]
+        .running()
+        .unwrap()
+        .publish("zeek/cluster/worker", &ping)
+        .unwrap();
     for w in workers {
         let got = drain_until(&nodes[w], |m| m.iter().any(|m| m.kind == MessageKind::Data));
         let data: Vec<&Message> = got.iter().filter(|m| m.kind == MessageKind::Data).collect();
@@ -133,11 +197,21 @@ fn cluster_forms_routes_counts_workers_and_logs() {
     }
     // Node topic: only worker-2 gets it, worker-1 (a prefix of no other name here) not.
     let direct = Event::with_args("Demo::direct", vec![]);
-    nodes["manager"].running().unwrap().publish(&nodes["manager"].node_topic("worker-2"), &direct).unwrap();
-    let got = drain_until(&nodes["worker-2"], |m| m.iter().any(|m| m.kind == MessageKind::Data));
+    nodes["manager"]
+        .running()
+        .unwrap()
+        .publish(&nodes["manager"].node_topic("worker-2"), &direct)
+        .unwrap();
+    let got = drain_until(&nodes["worker-2"], |m| {
+        m.iter().any(|m| m.kind == MessageKind::Data)
+    });
     assert!(got.iter().any(|m| m.kind == MessageKind::Data));
     for w in ["worker-1", "worker-3", "worker-4"] {
-        let m = nodes[w].running().unwrap().endpoint().next(Some(Duration::from_millis(200)));
+        let m = nodes[w]
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(200)));
         assert!(m.is_none(), "{w} got {m:?}");
     }
 
@@ -146,12 +220,19 @@ fn cluster_forms_routes_counts_workers_and_logs() {
     let mut hits = BTreeSet::new();
     for k in 0..64u64 {
         let ev = Event::with_args("Demo::hrw", vec![Value::Count(k)]);
-        assert!(mgr.publish_hrw("zeek/cluster/pool/worker", &Value::Count(k), &ev).unwrap());
+        assert!(mgr
+            .publish_hrw("zeek/cluster/pool/worker", &Value::Count(k), &ev)
+            .unwrap());
     }
     for w in workers {
         let got = drain_until(&nodes[w], |_| true);
         let mut n = got.len();
-        while let Some(m) = nodes[w].running().unwrap().endpoint().next(Some(Duration::from_millis(300))) {
+        while let Some(m) = nodes[w]
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(300)))
+        {
             assert_eq!(m.kind, MessageKind::Data);
             n += 1;
         }
@@ -159,7 +240,10 @@ fn cluster_forms_routes_counts_workers_and_logs() {
             hits.insert(w);
         }
     }
-    assert!(hits.len() >= 3, "HRW used only {hits:?} of 4 workers for 64 keys");
+    assert!(
+        hits.len() >= 3,
+        "HRW used only {hits:?} of 4 workers for 64 keys"
+    );
 
     // cluster.log: a worker's record lands in the logger's file.
     nodes["worker-3"].log("hello from worker-3").unwrap();
@@ -178,8 +262,13 @@ fn cluster_forms_routes_counts_workers_and_logs() {
 
     // A worker leaves: node_down on the manager and worker_count follows; it returns.
     drop(nodes.remove("worker-4"));
-    let got = drain_until(&nodes["manager"], |m| m.iter().any(|m| m.kind == MessageKind::NodeDown));
-    let down: Vec<&Message> = got.iter().filter(|m| m.kind == MessageKind::NodeDown).collect();
+    let got = drain_until(&nodes["manager"], |m| {
+        m.iter().any(|m| m.kind == MessageKind::NodeDown)
+    });
+    let down: Vec<&Message> = got
+        .iter()
+        .filter(|m| m.kind == MessageKind::NodeDown)
+        .collect();
     assert_eq!(down[0].node.as_deref(), Some("worker-4"));
     assert_eq!(nodes["manager"].worker_count(), 3);
     nodes.insert("worker-4", node(&layout, "worker-4", &dir));

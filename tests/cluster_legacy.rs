@@ -12,9 +12,9 @@ use zcluster::layout::{Format, Layout, NodeType};
 
 const T: Duration = Duration::from_secs(15);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 fn bro_layout() -> Arc<Layout> {
     let mut s = String::from("# Bro 2.5 broctl style\nredef Cluster::nodes = {\n");
@@ -31,9 +31,14 @@ fn bro_layout() -> Arc<Layout> {
 fn start(layout: &Arc<Layout>, name: &str) -> Cluster {
     let mut o = Options::new();
     o.set("Cluster::retry_interval", "0.1 secs").unwrap();
-    o.set("Cluster::manager2proxy_events", "/Intel::.*/").unwrap();
+    o.set("Cluster::manager2proxy_events", "/Intel::.*/")
+        .unwrap();
     let cl = Cluster::with_env(layout.clone(), Some(name), &o, None, None).unwrap();
-    cl.start().unwrap();
+    // The manager writes cluster.log (manager_is_logger): keep it out of the working tree.
+    cl.start_in(Some(
+        std::env::temp_dir().join(format!("zc-legacy-{}", std::process::id())),
+    ))
+    .unwrap();
     cl
 }
 
@@ -42,7 +47,11 @@ fn ups_until(cl: &Cluster, n: usize) -> BTreeSet<String> {
     let deadline = Instant::now() + T;
     let mut ups = BTreeSet::new();
     while ups.len() < n {
-        assert!(Instant::now() < deadline, "{}: only {ups:?}", cl.node_name());
+        assert!(
+            Instant::now() < deadline,
+            "{}: only {ups:?}",
+            cl.node_name()
+        );
         if let Some(m) = ep.next(Some(Duration::from_millis(100))) {
             if m.kind == MessageKind::NodeUp {
                 ups.insert(m.node.unwrap());
@@ -86,27 +95,46 @@ fn legacy_peering_and_pattern_routing() {
 
     let short = Duration::from_millis(400);
     // manager2worker_events = /Drop::.*/ (default): workers only.
-    let sent = m.running().unwrap().raise(&m, &Event::with_args("Drop::drop_address", vec![])).unwrap();
+    let sent = m
+        .running()
+        .unwrap()
+        .raise(&m, &Event::with_args("Drop::drop_address", vec![]))
+        .unwrap();
     assert_eq!(sent, vec![NodeType::Worker]);
     assert_eq!(received(&w1, short), ["Drop::drop_address"]);
     assert_eq!(received(&w2, short), ["Drop::drop_address"]);
     assert!(received(&p, short).is_empty());
 
     // manager2proxy_events redefined to /Intel::.*/: the proxy only.
-    let sent = m.running().unwrap().raise(&m, &Event::with_args("Intel::new_item", vec![Value::Count(1)])).unwrap();
+    let sent = m
+        .running()
+        .unwrap()
+        .raise(
+            &m,
+            &Event::with_args("Intel::new_item", vec![Value::Count(1)]),
+        )
+        .unwrap();
     assert_eq!(sent, vec![NodeType::Proxy]);
     assert_eq!(received(&p, short), ["Intel::new_item"]);
     assert!(received(&w1, short).is_empty());
 
     // worker2manager_events = /(TimeMachine::command|Drop::.*)/: the manager only.
-    let sent = w1.running().unwrap().raise(&w1, &Event::with_args("TimeMachine::command", vec![])).unwrap();
+    let sent = w1
+        .running()
+        .unwrap()
+        .raise(&w1, &Event::with_args("TimeMachine::command", vec![]))
+        .unwrap();
     assert_eq!(sent, vec![NodeType::Manager]);
     assert_eq!(received(&m, short), ["TimeMachine::command"]);
     assert!(received(&p, short).is_empty());
     assert!(received(&w2, short).is_empty());
 
     // Whole-name match: a name that only contains a pattern's text goes nowhere.
-    let sent = w1.running().unwrap().raise(&w1, &Event::with_args("Foo::Drop::x", vec![])).unwrap();
+    let sent = w1
+        .running()
+        .unwrap()
+        .raise(&w1, &Event::with_args("Foo::Drop::x", vec![]))
+        .unwrap();
     assert!(sent.is_empty());
     assert!(received(&m, short).is_empty());
 }
@@ -121,12 +149,18 @@ fn control_requests_are_answered() {
 
     // A controller as zeekctl's Broker path does it: peer, subscribe zeek/control, publish
     // the request to zeek/control/<peer id>, read the response.
-    let ctl = Endpoint::new(EndpointOptions { forwarding: false, ..Default::default() }).unwrap();
+    let ctl = Endpoint::new(EndpointOptions {
+        forwarding: false,
+        ..Default::default()
+    })
+    .unwrap();
     ctl.subscribe("zeek/control").unwrap();
-    ctl.peer("127.0.0.1", port, Duration::from_millis(100)).unwrap();
+    ctl.peer("127.0.0.1", port, Duration::from_millis(100))
+        .unwrap();
     assert!(ctl.await_peer_subscription(&format!("zeek/control/{}", w.node_id()), T));
     let ask = |req: Event| -> (String, Event) {
-        ctl.publish(&format!("zeek/control/{}", w.node_id()), req.to_bytes()).unwrap();
+        ctl.publish(&format!("zeek/control/{}", w.node_id()), req.to_bytes())
+            .unwrap();
         let deadline = Instant::now() + T;
         loop {
             assert!(Instant::now() < deadline, "no response");
@@ -142,27 +176,45 @@ fn control_requests_are_answered() {
     };
     let s = |t: &str| Value::String(t.as_bytes().to_vec());
 
-    let (topic, ev) = ask(Event::with_args("Control::id_value_request", vec![s("Cluster::retry_interval")]));
+    let (topic, ev) = ask(Event::with_args(
+        "Control::id_value_request",
+        vec![s("Cluster::retry_interval")],
+    ));
     assert_eq!(topic, "zeek/control/Control::id_value_response/worker-1");
-    assert_eq!(ev.args, vec![s("Cluster::retry_interval"), s("100.0 msecs")]);
+    assert_eq!(
+        ev.args,
+        vec![s("Cluster::retry_interval"), s("100.0 msecs")]
+    );
 
     let (_, ev) = ask(Event::with_args("Control::net_stats_request", vec![]));
-    let Value::String(b) = &ev.args[0] else { panic!("{ev:?}") };
+    let Value::String(b) = &ev.args[0] else {
+        panic!("{ev:?}")
+    };
     let text = String::from_utf8_lossy(b);
     assert!(text.ends_with(" recvd=100 dropped=2 link=5\n"), "{text}");
 
     let (_, ev) = ask(Event::with_args("Control::peer_status_request", vec![]));
-    let Value::String(b) = &ev.args[0] else { panic!("{ev:?}") };
-    assert!(String::from_utf8_lossy(b).contains(&format!("peer={} host=127.0.0.1 status=connected", ctl.id())));
+    let Value::String(b) = &ev.args[0] else {
+        panic!("{ev:?}")
+    };
+    assert!(String::from_utf8_lossy(b).contains(&format!(
+        "peer={} host=127.0.0.1 status=connected",
+        ctl.id()
+    )));
 
     // Shutdown: answered, and handed to the host, which decides.
     let (topic, _) = ask(Event::with_args("Control::shutdown_request", vec![]));
     assert_eq!(topic, "zeek/control/Control::shutdown_response/worker-1");
     let deadline = Instant::now() + T;
     loop {
-        assert!(Instant::now() < deadline, "the host never saw the shutdown request");
+        assert!(
+            Instant::now() < deadline,
+            "the host never saw the shutdown request"
+        );
         if let Some(m) = rt.endpoint().next(Some(Duration::from_millis(100))) {
-            if m.kind == MessageKind::Data && Event::from_bytes(&m.payload).unwrap().name == "Control::shutdown_request" {
+            if m.kind == MessageKind::Data
+                && Event::from_bytes(&m.payload).unwrap().name == "Control::shutdown_request"
+            {
                 break;
             }
         }

@@ -12,7 +12,11 @@ fn demo_runs_end_to_end() {
         .output()
         .expect("run the demo");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for want in [
         "[manager ] node_up worker-1",
         "[manager ] node_up logger-1",

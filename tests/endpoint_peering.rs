@@ -468,7 +468,10 @@ fn zeek_events_round_trip() {
     connect(&a, &b);
     b.subscribe("zeek/event/").unwrap();
     assert!(a.await_peer_subscription("zeek/event/x", T));
-    let ev = Event::with_args("Demo::ping", vec![Value::String(b"hi".to_vec()), Value::Count(1)]);
+    let ev = Event::with_args(
+        "Demo::ping",
+        vec![Value::String(b"hi".to_vec()), Value::Count(1)],
+    );
     a.publish_event("zeek/event/x", &ev).unwrap();
     let m = next_data(&b, T).unwrap();
     assert_eq!(m.event().unwrap(), ev);

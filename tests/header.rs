@@ -30,11 +30,17 @@ fn header_is_current() {
 fn header_constants_match_the_library() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let header = std::fs::read_to_string(root.join("include/zcluster.h")).unwrap();
-    let abi = format!("#define ZC_ABI_VERSION {}\n", zcluster::ffi::result::ZC_ABI_VERSION);
+    let abi = format!(
+        "#define ZC_ABI_VERSION {}\n",
+        zcluster::ffi::result::ZC_ABI_VERSION
+    );
     assert!(header.contains(&abi), "header lacks `{abi}`");
     let mut v = env!("CARGO_PKG_VERSION").split('.');
     for part in ["MAJOR", "MINOR", "PATCH"] {
         let want = format!("#define ZC_VERSION_{part} {}\n", v.next().unwrap());
-        assert!(header.contains(&want), "header lacks `{want}` (cbindgen.toml after_includes)");
+        assert!(
+            header.contains(&want),
+            "header lacks `{want}` (cbindgen.toml after_includes)"
+        );
     }
 }

@@ -11,7 +11,9 @@ use zcluster::data::Value;
 use zcluster::endpoint::{Endpoint, EndpointOptions};
 use zcluster::error::ErrorKind;
 use zcluster::layout::Layout;
-use zcluster::store::{CloneConfig, MemoryBackend, SqliteBackend, SqliteOptions, Store, StoreService};
+use zcluster::store::{
+    CloneConfig, MemoryBackend, SqliteBackend, SqliteOptions, Store, StoreService,
+};
 
 /// A directory removed on drop.
 struct TempDir(std::path::PathBuf);
@@ -48,13 +50,16 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 fn layout(workers: usize) -> Arc<Layout> {
     let mut t = String::from("redef Cluster::nodes = {\n");
-    t += &format!("\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n", free_port());
+    t += &format!(
+        "\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n",
+        free_port()
+    );
     for i in 1..=workers {
         t += &format!(
             "\t[\"worker-{i}\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\"],\n",
@@ -68,7 +73,8 @@ fn layout(workers: usize) -> Arc<Layout> {
 fn cluster_opts() -> Options {
     let mut o = Options::new();
     o.set("Cluster::retry_interval", "0.1 secs").unwrap();
-    o.set("Broker::default_clone_resync_interval", "0.2 secs").unwrap();
+    o.set("Broker::default_clone_resync_interval", "0.2 secs")
+        .unwrap();
     o
 }
 
@@ -86,10 +92,18 @@ fn cluster_master_and_two_clones_converge_and_expire() {
     let m = info_m.store.clone().unwrap();
     // The master is usable before the node starts.
     m.put(s("early"), Value::Count(1), None).unwrap();
-    mgr.start().unwrap();
+    let logs = TempDir::new();
+    mgr.start_in(Some(logs.path().to_path_buf())).unwrap();
     let w: Vec<Cluster> = (1..=2)
         .map(|i| {
-            let c = Cluster::with_env(l.clone(), Some(&format!("worker-{i}")), &cluster_opts(), None, None).unwrap();
+            let c = Cluster::with_env(
+                l.clone(),
+                Some(&format!("worker-{i}")),
+                &cluster_opts(),
+                None,
+                None,
+            )
+            .unwrap();
             c.start().unwrap();
             c
         })
@@ -111,37 +125,68 @@ fn cluster_master_and_two_clones_converge_and_expire() {
     m.put(s("from-master"), s("m"), None).unwrap();
     clones[0].put(s("from-w1"), s("1"), None).unwrap();
     clones[1].put(s("from-w2"), s("2"), None).unwrap();
-    clones[1].increment(s("counter"), Value::Count(5), None).unwrap();
-    clones[0].increment(s("counter"), Value::Count(2), None).unwrap();
-    let want: BTreeSet<Value> = ["early", "from-master", "from-w1", "from-w2", "counter"].iter().map(|k| s(k)).collect();
+    clones[1]
+        .increment(s("counter"), Value::Count(5), None)
+        .unwrap();
+    clones[0]
+        .increment(s("counter"), Value::Count(2), None)
+        .unwrap();
+    let want: BTreeSet<Value> = ["early", "from-master", "from-w1", "from-w2", "counter"]
+        .iter()
+        .map(|k| s(k))
+        .collect();
     eventually("all keys on the master", || keys(&m) == want);
     for c in &clones {
         eventually("all keys on a clone", || keys(c) == want);
-        eventually("the counter on a clone", || c.get(&s("counter"), T).ok() == Some(Value::Count(7)));
+        eventually("the counter on a clone", || {
+            c.get(&s("counter"), T).ok() == Some(Value::Count(7))
+        });
     }
     assert_eq!(m.get(&s("from-w2"), T).unwrap(), s("2"));
     // put_unique through a clone gets the master's answer.
-    assert!(!clones[0].put_unique(s("from-master"), s("x"), None).unwrap());
+    assert!(!clones[0]
+        .put_unique(s("from-master"), s("x"), None)
+        .unwrap());
     assert!(clones[0].put_unique(s("uniq"), s("x"), None).unwrap());
-    eventually("uniq on the other clone", || clones[1].exists(&s("uniq"), T).unwrap_or(false));
+    eventually("uniq on the other clone", || {
+        clones[1].exists(&s("uniq"), T).unwrap_or(false)
+    });
     // A type error is reported, not ignored.
-    let e = clones[0].increment(s("from-w1"), Value::Count(1), None).unwrap_err();
+    let e = clones[0]
+        .increment(s("from-w1"), Value::Count(1), None)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Type, "{}", e.message);
-    let e = m.increment(s("from-w1"), Value::Count(1), None).unwrap_err();
+    let e = m
+        .increment(s("from-w1"), Value::Count(1), None)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Type, "{}", e.message);
     // Expiry is observed on the master and on both clones.
-    clones[1].put(s("short"), Value::Count(9), Some(Duration::from_millis(700))).unwrap();
+    clones[1]
+        .put(
+            s("short"),
+            Value::Count(9),
+            Some(Duration::from_millis(700)),
+        )
+        .unwrap();
     eventually("short on the master", || m.exists(&s("short"), T).unwrap());
     for c in &clones {
-        eventually("short on a clone", || c.exists(&s("short"), T).unwrap_or(false));
+        eventually("short on a clone", || {
+            c.exists(&s("short"), T).unwrap_or(false)
+        });
     }
-    eventually("short expired on the master", || !m.exists(&s("short"), T).unwrap());
+    eventually("short expired on the master", || {
+        !m.exists(&s("short"), T).unwrap()
+    });
     for c in &clones {
-        eventually("short expired on a clone", || !c.exists(&s("short"), T).unwrap_or(true));
+        eventually("short expired on a clone", || {
+            !c.exists(&s("short"), T).unwrap_or(true)
+        });
     }
     // Erase and clear propagate.
     clones[0].erase(s("early")).unwrap();
-    eventually("erase reaches the other clone", || !clones[1].exists(&s("early"), T).unwrap_or(true));
+    eventually("erase reaches the other clone", || {
+        !clones[1].exists(&s("early"), T).unwrap_or(true)
+    });
     m.clear().unwrap();
     for c in &clones {
         eventually("clear reaches a clone", || keys(c).is_empty());
@@ -157,7 +202,14 @@ fn store_node() -> (Endpoint, Arc<StoreService>) {
     let opts = EndpointOptions::default();
     let id = zcluster::wire::EndpointId::random().unwrap();
     let svc = StoreService::new(id);
-    let ep = Endpoint::with_hook(EndpointOptions { id: Some(id), ..opts }, Some(svc.hook())).unwrap();
+    let ep = Endpoint::with_hook(
+        EndpointOptions {
+            id: Some(id),
+            ..opts
+        },
+        Some(svc.hook()),
+    )
+    .unwrap();
     svc.set_waker(ep.hook_waker());
     (ep, svc)
 }
@@ -181,9 +233,16 @@ fn disconnect(ep: &Endpoint, port: u16, m: &Store, c: &Store) {
 fn mutations_made_while_disconnected_are_applied_or_reported_lost() {
     let (ma, msvc) = store_node();
     let port = ma.listen("127.0.0.1", 0).unwrap();
-    let m = msvc.attach_master("buf", Box::new(MemoryBackend::new())).unwrap();
+    let m = msvc
+        .attach_master("buf", Box::new(MemoryBackend::new()))
+        .unwrap();
     let (cb, csvc) = store_node();
-    let c = csvc.attach_clone("buf", clone_config(Duration::from_secs(3), Duration::from_secs(60))).unwrap();
+    let c = csvc
+        .attach_clone(
+            "buf",
+            clone_config(Duration::from_secs(3), Duration::from_secs(60)),
+        )
+        .unwrap();
     cb.peer("127.0.0.1", port, Duration::ZERO).unwrap();
     m.put(s("a"), Value::Count(1), None).unwrap();
     assert_eq!(c.get(&s("a"), T).unwrap(), Value::Count(1));
@@ -196,14 +255,23 @@ fn mutations_made_while_disconnected_are_applied_or_reported_lost() {
     assert_eq!(c.get(&s("a"), T).unwrap(), Value::Count(1));
     std::thread::sleep(Duration::from_millis(500));
     cb.peer("127.0.0.1", port, Duration::ZERO).unwrap();
-    eventually("the buffered put reaches the master", || m.exists(&s("during-short"), T).unwrap());
-    eventually("and comes back to the clone", || c.exists(&s("during-short"), T).unwrap_or(false));
+    eventually("the buffered put reaches the master", || {
+        m.exists(&s("during-short"), T).unwrap()
+    });
+    eventually("and comes back to the clone", || {
+        c.exists(&s("during-short"), T).unwrap_or(false)
+    });
     assert!(c.take_lost_mutations().is_empty());
 
     // An outage longer than the buffer interval: the mutation is reported lost.
     let c2 = {
         let (cb2, csvc2) = store_node();
-        let c2 = csvc2.attach_clone("buf", clone_config(Duration::from_millis(400), Duration::from_secs(60))).unwrap();
+        let c2 = csvc2
+            .attach_clone(
+                "buf",
+                clone_config(Duration::from_millis(400), Duration::from_secs(60)),
+            )
+            .unwrap();
         cb2.peer("127.0.0.1", port, Duration::ZERO).unwrap();
         assert_eq!(c2.get(&s("a"), T).unwrap(), Value::Count(1));
         disconnect(&cb2, port, &m, &c2);
@@ -213,9 +281,16 @@ fn mutations_made_while_disconnected_are_applied_or_reported_lost() {
         eventually("the clone resyncs", || c2.connected());
         let lost = c2.take_lost_mutations();
         assert_eq!(lost.len(), 1, "{lost:?}");
-        assert!(lost[0].reason.contains("clone_mutation_buffer_interval"), "{}", lost[0].reason);
+        assert!(
+            lost[0].reason.contains("clone_mutation_buffer_interval"),
+            "{}",
+            lost[0].reason
+        );
         std::thread::sleep(Duration::from_millis(300));
-        assert!(!m.exists(&s("during-long"), T).unwrap(), "a lost mutation must not be applied");
+        assert!(
+            !m.exists(&s("during-long"), T).unwrap(),
+            "a lost mutation must not be applied"
+        );
         (cb2, csvc2, c2)
     };
     drop(c2);
@@ -225,9 +300,16 @@ fn mutations_made_while_disconnected_are_applied_or_reported_lost() {
 fn a_stale_clone_refuses_reads() {
     let (ma, msvc) = store_node();
     let port = ma.listen("127.0.0.1", 0).unwrap();
-    let m = msvc.attach_master("st", Box::new(MemoryBackend::new())).unwrap();
+    let m = msvc
+        .attach_master("st", Box::new(MemoryBackend::new()))
+        .unwrap();
     let (cb, csvc) = store_node();
-    let c = csvc.attach_clone("st", clone_config(Duration::from_secs(10), Duration::from_millis(500))).unwrap();
+    let c = csvc
+        .attach_clone(
+            "st",
+            clone_config(Duration::from_secs(10), Duration::from_millis(500)),
+        )
+        .unwrap();
     cb.peer("127.0.0.1", port, Duration::ZERO).unwrap();
     m.put(s("k"), s("v"), None).unwrap();
     assert_eq!(c.get(&s("k"), T).unwrap(), s("v"));
@@ -242,14 +324,23 @@ fn a_stale_clone_refuses_reads() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(e.kind, ErrorKind::Store);
-    assert!(e.message.contains("stale") && e.message.contains("clone_stale_interval"), "{}", e.message);
+    assert!(
+        e.message.contains("stale") && e.message.contains("clone_stale_interval"),
+        "{}",
+        e.message
+    );
     drop(m);
 }
 
 #[test]
 fn a_clone_without_a_master_times_out_and_goes_stale() {
     let (_cb, csvc) = store_node();
-    let c = csvc.attach_clone("nobody", clone_config(Duration::from_secs(1), Duration::from_secs(1))).unwrap();
+    let c = csvc
+        .attach_clone(
+            "nobody",
+            clone_config(Duration::from_secs(1), Duration::from_secs(1)),
+        )
+        .unwrap();
     let e = c.get(&s("k"), Duration::from_millis(200)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
     std::thread::sleep(Duration::from_millis(900));
@@ -264,13 +355,24 @@ const CHILD_ENV: &str = "ZC_STORE_KILL_CHILD_DB";
 #[test]
 #[ignore]
 fn sqlite_child_writer() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let (_ep, svc) = store_node();
-    let m = svc.attach_master("killme", Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap())).unwrap();
-    let start: u64 = std::env::var("ZC_STORE_KILL_START").unwrap().parse().unwrap();
+    let m = svc
+        .attach_master(
+            "killme",
+            Box::new(SqliteBackend::open(&path, &SqliteOptions::default()).unwrap()),
+        )
+        .unwrap();
+    let start: u64 = std::env::var("ZC_STORE_KILL_START")
+        .unwrap()
+        .parse()
+        .unwrap();
     let out = std::io::stdout();
     for i in start.. {
-        m.put(Value::Count(i), s(&format!("value-{i}")), None).unwrap();
+        m.put(Value::Count(i), s(&format!("value-{i}")), None)
+            .unwrap();
         use std::io::Write;
         let mut o = out.lock();
         writeln!(o, "acked {i}").unwrap();
@@ -285,7 +387,13 @@ fn sqlite_master_killed_loses_no_acked_put() {
     let mut acked: Vec<u64> = Vec::new();
     for round in 0..2u64 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "sqlite_child_writer", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "sqlite_child_writer",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &db)
             .env("ZC_STORE_KILL_START", (round * 1_000_000).to_string())
             .stdout(std::process::Stdio::piped())
@@ -301,7 +409,7 @@ fn sqlite_master_killed_loses_no_acked_put() {
             }
         }
         child.kill().unwrap(); // SIGKILL
-        // Acks already in the pipe when it died count too.
+                               // Acks already in the pipe when it died count too.
         for line in lines.map_while(|l| l.ok()) {
             if let Some(k) = line.strip_prefix("acked ") {
                 acked.push(k.parse().unwrap());
@@ -311,9 +419,18 @@ fn sqlite_master_killed_loses_no_acked_put() {
     }
     // Restart a master on the file: every acknowledged put is there.
     let (_ep, svc) = store_node();
-    let m = svc.attach_master("killme", Box::new(SqliteBackend::open(&db, &SqliteOptions::default()).unwrap())).unwrap();
+    let m = svc
+        .attach_master(
+            "killme",
+            Box::new(SqliteBackend::open(&db, &SqliteOptions::default()).unwrap()),
+        )
+        .unwrap();
     for k in &acked {
-        assert_eq!(m.get(&Value::Count(*k), T).unwrap(), s(&format!("value-{k}")), "acked put {k} lost");
+        assert_eq!(
+            m.get(&Value::Count(*k), T).unwrap(),
+            s(&format!("value-{k}")),
+            "acked put {k} lost"
+        );
     }
     assert!(acked.len() >= 400);
 }
@@ -326,13 +443,18 @@ fn solo_cluster(opts: &Options) -> Cluster {
 fn bad_store_files_names_and_directories_are_clear_errors() {
     let dir = TempDir::new();
     let mut o = Options::new();
-    o.set("Cluster::default_store_dir", dir.path().to_str().unwrap()).unwrap();
+    o.set("Cluster::default_store_dir", dir.path().to_str().unwrap())
+        .unwrap();
     let cl = solo_cluster(&o);
     // Outside a cluster every store is a master; a persistent one lives in the store dir.
     let info = cl.create_store("good", true).unwrap();
     assert!(info.master);
     assert_eq!(info.backend, zcluster::store::BackendKind::Sqlite);
-    info.store.as_ref().unwrap().put(s("k"), s("v"), None).unwrap();
+    info.store
+        .as_ref()
+        .unwrap()
+        .put(s("k"), s("v"), None)
+        .unwrap();
     assert!(dir.path().join("good.sqlite").exists());
     // A store name with path characters.
     let e = cl.create_store("../escape", true).unwrap_err();
@@ -344,23 +466,35 @@ fn bad_store_files_names_and_directories_are_clear_errors() {
     let e = cl.create_store("corrupt", true).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Store, "{}", e.message);
     assert!(e.message.contains("corrupt.sqlite"), "{}", e.message);
-    assert_eq!(std::fs::read(dir.path().join("corrupt.sqlite")).unwrap(), junk);
+    assert_eq!(
+        std::fs::read(dir.path().join("corrupt.sqlite")).unwrap(),
+        junk
+    );
     // A path that is a directory.
     std::fs::create_dir(dir.path().join("adir.sqlite")).unwrap();
     let e = cl.create_store("adir", true).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Store, "{}", e.message);
     // A store directory that does not exist.
     let mut o = Options::new();
-    o.set("Cluster::default_store_dir", "/nonexistent/zcluster/stores").unwrap();
+    o.set("Cluster::default_store_dir", "/nonexistent/zcluster/stores")
+        .unwrap();
     let cl2 = solo_cluster(&o);
     let e = cl2.create_store("x", true).unwrap_err();
-    assert!(e.message.contains("/nonexistent/zcluster/stores"), "{}", e.message);
+    assert!(
+        e.message.contains("/nonexistent/zcluster/stores"),
+        "{}",
+        e.message
+    );
     // Nothing lost: the good store still has its data, and reopening it finds it.
-    assert_eq!(info.store.as_ref().unwrap().get(&s("k"), T).unwrap(), s("v"));
+    assert_eq!(
+        info.store.as_ref().unwrap().get(&s("k"), T).unwrap(),
+        s("v")
+    );
     drop(cl);
     let cl = solo_cluster(&{
         let mut o = Options::new();
-        o.set("Cluster::default_store_dir", dir.path().to_str().unwrap()).unwrap();
+        o.set("Cluster::default_store_dir", dir.path().to_str().unwrap())
+            .unwrap();
         o
     });
     let again = cl.create_store("good", true).unwrap().store.unwrap();

@@ -43,11 +43,8 @@ fn main() {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+#[path = "../../tests/common/ports.rs"]
+mod ports;
 
 struct NodeProc {
     name: &'static str,
@@ -66,7 +63,7 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
     // Free ports, so a busy machine's services never collide with ours.
     let mut layout_text = DEFAULT_LAYOUT.to_string();
     for i in 0..6 {
-        let p = free_port().map_err(|e| format!("finding a free port: {e}"))?;
+        let p = ports::free_port();
         layout_text = layout_text.replace(&format!("PORT_{i}/"), &format!("{p}/"));
     }
     let layout_path = dir.join("cluster-layout.zeek");

@@ -26,6 +26,7 @@ import pytest
 
 import zcluster
 from conftest import REPO
+from ports import free_port
 
 HERE = pathlib.Path(__file__).resolve().parent
 NODE_SCRIPT = HERE / "cluster_node.py"
@@ -49,11 +50,6 @@ def expected_ups(name):
         return others - set(PROXIES)
     return {LOGGER, MANAGER} | set(PROXIES)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def layout_text():

@@ -14,6 +14,7 @@ import pytest
 
 import zcluster
 from zcluster import MessageKind
+from ports import free_port
 
 HI = b"\x05\x02hi"
 
@@ -141,14 +142,6 @@ def spawn(mode, port):
     return subprocess.Popen([sys.executable, "-c", CHILD, mode, str(port)], stdout=subprocess.PIPE, text=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_events_from_another_process_arrive_in_order():
     with zcluster.Endpoint() as a:
         port = a.listen("127.0.0.1", 0)
@@ -163,7 +156,6 @@ def test_events_from_another_process_arrive_in_order():
         finally:
             a.close()
             child.wait(timeout=20)
-
 
 def test_reconnects_after_remote_process_is_killed_and_restarted():
     port = free_port()
@@ -186,7 +178,6 @@ def test_reconnects_after_remote_process_is_killed_and_restarted():
         finally:
             child.kill()
             child.wait()
-
 
 def test_events_round_trip(pair):
     a, b, port = pair
