@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import time
 import pytest
 
 from conftest import REPO
+from ports import free_port
 
 HERE = pathlib.Path(__file__).resolve().parent
 NODE_SCRIPT = HERE / "store_node.py"
@@ -35,12 +35,6 @@ WORKERS = ["worker-1", "worker-2"]
 ALL = [MANAGER] + WORKERS
 MEM = "mem"
 DISK = "disk"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def layout_text():
