@@ -303,7 +303,7 @@ ZC_TEST(options_defaults_set_get) {
     ZC_CHECK_RC(zc_options_set(o, "Cluster::manager_is_logger", "false"), ZC_OK);
     CHECK_OWNED(zc_options_get(o, "Cluster::manager_is_logger", &s_), "F");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::nope", "1"), ZC_ERR_NOT_FOUND);
-    ZC_CHECK_ERR_CONTAINS("unknown option \"Cluster::nope\" (expected one of: ");
+    ZC_CHECK_ERR_CONTAINS("unknown option \"Cluster::nope\" (did you mean Cluster::node? expected one of: ");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::retry_interval", "soon"), ZC_ERR_INVALID_ARGUMENT);
     ZC_CHECK_ERR_CONTAINS("expected an interval such as 1.0 min");
     CHECK_OWNED(zc_options_get(o, "Cluster::retry_interval", &s_), "2.0 secs 500.0 msecs");

@@ -555,6 +555,11 @@ impl StoreClone {
     pub fn take_lost(&mut self) -> Vec<LostMutation> {
         std::mem::take(&mut self.lost)
     }
+    /// Drops the buffered mutations older than `mutation_buffer_interval` at `now` (what
+    /// `tick` does), so that `take_lost` is exact whether or not a driver ticks.
+    pub fn expire_buffer(&mut self, now: i64) {
+        self.expire_stalled(now);
+    }
     /// Protocol trouble (lost updates that forced a resync, ...), for logging.
     pub fn take_problems(&mut self) -> Vec<Error> {
         std::mem::take(&mut self.problems)

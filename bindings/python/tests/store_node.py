@@ -1,6 +1,6 @@
 """One cluster node with data stores as its own process, for test_store_cluster.py.
 
-    python3 store_node.py LAYOUT NODE STORE_DIR
+    python3 store_node.py LAYOUT NODE STORE_DIR [OPTIONS_JSON]
 
 Obeys JSON-line commands on stdin and answers each with one JSON line on stdout carrying
 the command's "rid": {"op": "reply", "rid": N, "ok": true, "value": ...} or
@@ -54,6 +54,7 @@ def from_json(v):
 
 def main():
     layout_path, name, store_dir = sys.argv[1:4]
+    extra = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     signal.alarm(120)  # an orphan never outlives a broken test for long
     layout = zcluster.Layout.load(layout_path)
     opts = {
@@ -61,6 +62,7 @@ def main():
         "Cluster::default_store_dir": store_dir,
         "Broker::default_clone_resync_interval": 0.5,
     }
+    opts.update(extra)
     stores = {}
     with zcluster.Cluster(layout, node=name, options=opts) as cl:
         cl.start()
