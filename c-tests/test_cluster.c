@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define BAD_UTF8 "\xff\xfe"
+#define PROXY_POOL "zeek/cluster/pool/proxy"
 #define WORKER_POOL "zeek/cluster/pool/worker"
 #define LOGGER_POOL "zeek/cluster/pool/logger"
 
@@ -807,8 +808,25 @@ ZC_TEST(negative_matrix) {
 #define C_RR(h) zc_cluster_publish_rr(h, WORKER_POOL, "k", ev, &b)
 #define C_UP(h) zc_cluster_nodes_up(h, &arr)
 #define C_PORT(h) zc_cluster_listen_port(h, &port)
+    static const char *const targets[] = {"zeek/cluster/worker/", BAD_UTF8, NULL};
+    uint32_t roles = 99;
+#define C_RELAY(h) zc_cluster_relay_rr(h, PROXY_POOL, "k", targets, 1, ev, &b)
+#define C_RAISE(h) zc_cluster_raise(h, ev, &roles)
     ROW(C_PUBLISH) ROW(C_SUB) ROW(C_UNSUB) ROW(C_FD) ROW(C_NEXT) ROW(C_POLL) ROW(C_LOG)
-    ROW(C_HRW) ROW(C_RR) ROW(C_UP) ROW(C_PORT)
+    ROW(C_HRW) ROW(C_RR) ROW(C_UP) ROW(C_PORT) ROW(C_RELAY) ROW(C_RAISE)
+    ZC_CHECK(roles == 99);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, NULL, "k", targets, 1, ev, &b), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, NULL, targets, 1, ev, &b), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", NULL, 1, ev, &b), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 2, ev, &b), ZC_ERR_UTF8);
+    ZC_CHECK_ERR_CONTAINS("targets[1]");
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 3, ev, &b), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 1, NULL, &b), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 1, (zc_event *)(void *)key, &b),
+                ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 1, ev, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_raise(cl, NULL, &roles), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_raise(cl, ev, NULL), ZC_ERR_NULL);
     /* set_callback: userdata_free runs on every failure, so nothing leaks. */
     ZC_CHECK_RC(zc_cluster_set_callback(NULL, cb_noop, &st, on_free), ZC_ERR_NULL);
     ZC_CHECK_RC(zc_cluster_set_callback(freed, cb_noop, &st, on_free), ZC_ERR_BAD_HANDLE);
@@ -877,6 +895,16 @@ ZC_TEST(negative_matrix) {
     }
     ZC_CHECK_RC(zc_cluster_publish_hrw(cl, WORKER_POOL, key, ev, &b), ZC_OK);
     ZC_CHECK(!b);
+    /* No proxy is alive: nothing to relay through. No targets is an error. */
+    b = true;
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 1, ev, &b), ZC_OK);
+    ZC_CHECK(!b);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, PROXY_POOL, "k", targets, 0, ev, &b), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_cluster_relay_rr(cl, "zeek/cluster/pool/nope", "k", targets, 1, ev, &b),
+                ZC_ERR_NOT_FOUND);
+    /* A current (not Bro 2.5) layout routes nothing by event-name pattern. */
+    ZC_CHECK_RC(zc_cluster_raise(cl, ev, &roles), ZC_OK);
+    ZC_CHECK(roles == 0);
     ZC_CHECK_RC(zc_cluster_set_callback(cl, NULL, &st, on_free), ZC_OK);
     ZC_CHECK(st.freed == 6);
     zc_cluster_free(cl);

@@ -262,6 +262,150 @@ ZC_TEST(bad_arguments_and_freed_handles) {
     zc_endpoint_options_free(o);
 }
 
+/* Every endpoint and message entry point: NULL, freed and wrong-kind handles, NULL
+ * out-pointers and strings, invalid UTF-8. Each returns its code and sets a message. */
+static void cb_none(const zc_message *m, void *u) {
+    (void)m;
+    (void)u;
+}
+static int ud_freed;
+static void ud_free(void *u) {
+    (void)u;
+    ud_freed++;
+}
+
+ZC_TEST(negative_matrix) {
+    zc_endpoint *ep = NULL, *freed = NULL;
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &ep), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &freed), ZC_OK);
+    zc_endpoint_free(freed);
+    zc_endpoint_options *o = NULL;
+    ZC_CHECK_RC(zc_endpoint_options_new(&o), ZC_OK);
+    zc_endpoint *wrong = (zc_endpoint *)(void *)o;
+    zc_event *ev = NULL;
+    ZC_CHECK_RC(zc_event_new("Test::x", &ev), ZC_OK);
+    const uint8_t hi[] = {5, 2, 'h', 'i'};
+    char *s = NULL;
+    uint16_t port = 0;
+    int fd = -1;
+    zc_message *m = NULL;
+    size_t n = 0;
+    bool b = false;
+    zc_endpoint_stats st;
+#define ROW(call)                                                                     \
+    do {                                                                              \
+        zc_endpoint *h = NULL;                                                        \
+        ZC_CHECK_RC(call, ZC_ERR_NULL);                                               \
+        ZC_CHECK(zc_last_error()[0] != 0);                                            \
+        h = freed;                                                                    \
+        ZC_CHECK_RC(call, ZC_ERR_BAD_HANDLE);                                         \
+        h = wrong;                                                                    \
+        ZC_CHECK_RC(call, ZC_ERR_BAD_HANDLE);                                         \
+        (void)h;                                                                      \
+    } while (0)
+    ROW(zc_endpoint_id(h, &s));
+    ROW(zc_endpoint_listen(h, "127.0.0.1", 0, &port));
+    ROW(zc_endpoint_peer(h, "127.0.0.1", 1, 0));
+    ROW(zc_endpoint_unpeer(h, "127.0.0.1", 1));
+    ROW(zc_endpoint_subscribe(h, "/x"));
+    ROW(zc_endpoint_unsubscribe(h, "/x"));
+    ROW(zc_endpoint_publish_data(h, "/x", hi, sizeof hi));
+    ROW(zc_endpoint_publish(h, "/x", ev));
+    ROW(zc_endpoint_fd(h, &fd));
+    ROW(zc_endpoint_next(h, 0, &m));
+    ROW(zc_endpoint_poll(h, 0, &n));
+    ROW(zc_endpoint_peer_count(h, &n));
+    ROW(zc_endpoint_peer_subscribed(h, "/x", &b));
+    ROW(zc_endpoint_get_stats(h, &st));
+    /* set_callback: the userdata is freed on failure too, so nothing leaks. */
+    ud_freed = 0;
+    ROW(zc_endpoint_set_callback(h, cb_none, &ud_freed, ud_free));
+    ZC_CHECK(ud_freed == 3);
+#undef ROW
+    ZC_CHECK(s == NULL && m == NULL && fd == -1 && port == 0);
+    /* NULL and bad strings and out-pointers on a live endpoint. */
+    ZC_CHECK_RC(zc_endpoint_id(ep, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_listen(ep, NULL, 0, &port), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_listen(ep, "\xff", 0, &port), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_peer(ep, NULL, 1, 0), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_peer(ep, "\xff", 1, 0), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_unpeer(ep, NULL, 1), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_unpeer(ep, "\xff", 1), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_unsubscribe(ep, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_unsubscribe(ep, "\xff"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_publish_data(ep, NULL, hi, sizeof hi), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_publish_data(ep, "\xff", hi, sizeof hi), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_publish_data(ep, "/x", NULL, 4), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_publish(ep, NULL, ev), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_publish(ep, "\xff", ev), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_publish(ep, "/x", NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_publish(ep, "/x", (zc_event *)(void *)o), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_endpoint_fd(ep, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_poll(ep, 0, NULL), ZC_OK); /* handled is optional */
+    ZC_CHECK_RC(zc_endpoint_peer_count(ep, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_peer_subscribed(ep, NULL, &b), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_peer_subscribed(ep, "\xff", &b), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_peer_subscribed(ep, "/x", NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_get_stats(ep, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_options_set(NULL, "ttl", "2"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, NULL, "2"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "ttl", NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "\xff", "2"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "ttl", "\xff"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "no_such_option", "1"), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_RC(zc_endpoint_options_set((zc_endpoint_options *)(void *)ev, "ttl", "2"), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_endpoint_options_new(NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_endpoint_new((zc_endpoint_options *)(void *)ev, &freed), ZC_ERR_BAD_HANDLE);
+    /* Message accessors: NULL, wrong kind, NULL out-pointers. */
+    zc_message *wm = (zc_message *)(void *)ev;
+    zc_msg_kind k;
+    zc_event *e2 = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ZC_CHECK_RC(zc_message_kind(NULL, &k), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_kind(wm, &k), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_message_event(NULL, &e2), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_event(wm, &e2), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_message_topic(NULL, &s), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_topic(wm, &s), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_message_data(NULL, &data, &len), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_data(wm, &data, &len), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_message_text(NULL, &s), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_text(wm, &s), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_message_peer_id(NULL, &s), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_peer_id(wm, &s), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_message_address(NULL, &s, &port), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_address(wm, &s, &port), ZC_ERR_BAD_HANDLE);
+    ZC_CHECK(s == NULL && e2 == NULL && data == NULL);
+    zc_message_free(wm); /* a foreign handle: refused, the event survives */
+    char *name = NULL;
+    ZC_CHECK_RC(zc_event_name(ev, &name), ZC_OK);
+    ZC_CHECK_STR(name, "Test::x");
+    zc_string_free(name);
+    /* A real message, then its out-pointers NULL, then used after free. */
+    uint16_t bound = 0;
+    zc_endpoint *peer = NULL;
+    ZC_CHECK_RC(zc_endpoint_listen(ep, "127.0.0.1", 0, &bound), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &peer), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_peer(peer, "127.0.0.1", bound, 0), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_next(ep, 5000, &m), ZC_OK);
+    ZC_CHECK_RC(zc_message_kind(m, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_event(m, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_topic(m, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_data(m, NULL, &len), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_data(m, &data, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_text(m, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_peer_id(m, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_message_address(m, NULL, &port), ZC_ERR_NULL);
+    zc_message_free(m);
+    ZC_CHECK_RC(zc_message_kind(m, &k), ZC_ERR_BAD_HANDLE);
+    zc_message_free(m); /* stale: refused, not a double free */
+    zc_endpoint_free(peer);
+    zc_endpoint_free(ep);
+    zc_event_free(ev);
+    zc_endpoint_options_free(o);
+}
+
 static const char *self_path = "";
 
 /* The --publisher role: its own endpoint peers with the parent and publishes 1000 counts,
@@ -335,6 +479,7 @@ int main(int argc, char **argv) {
     ZC_RUN(events_round_trip);
     ZC_RUN(callbacks_inside_poll);
     ZC_RUN(bad_arguments_and_freed_handles);
+    ZC_RUN(negative_matrix);
     ZC_RUN(events_from_another_process_in_order);
     return zc_test_summary();
 }

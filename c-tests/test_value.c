@@ -435,6 +435,164 @@ ZC_TEST(negative_matrix) {
     zc_value_free(good);
 }
 
+/* Every entry point that takes a value or event handle: NULL, freed and foreign
+ * (wrong-kind) handles give ZC_ERR_NULL / ZC_ERR_BAD_HANDLE with a message, and write no
+ * output; every out-pointer NULL gives ZC_ERR_NULL. */
+ZC_TEST(handle_matrix) {
+    zc_value *live = NULL, *live2 = NULL, *gone = NULL, *tbl = NULL, *vec = NULL;
+    zc_event *ev = NULL, *evgone = NULL;
+    ZC_CHECK_RC(zc_value_count(1, &live), ZC_OK);
+    ZC_CHECK_RC(zc_value_count(3, &live2), ZC_OK);
+    ZC_CHECK_RC(zc_value_count(2, &gone), ZC_OK);
+    zc_value_free(gone);
+    ZC_CHECK_RC(zc_value_table_new(&tbl), ZC_OK);
+    ZC_CHECK_RC(zc_value_vector_new(&vec), ZC_OK);
+    ZC_CHECK_RC(zc_event_new("T::x", &ev), ZC_OK);
+    ZC_CHECK_RC(zc_event_new("T::y", &evgone), ZC_OK);
+    zc_event_free(evgone);
+    zc_value *vforeign = (zc_value *)(void *)ev;
+    zc_event *eforeign = (zc_event *)(void *)live;
+    zc_value *vo = NULL, *vo2 = NULL;
+    zc_event *eo = NULL;
+    char *so = NULL;
+    uint8_t *bo = NULL;
+    size_t n = 0;
+    bool b = false;
+    int cmp = 0;
+    int64_t i64 = 0;
+    uint64_t u64 = 0;
+    double d = 0;
+    uint16_t port = 0;
+    zc_protocol proto = ZC_PROTO_UNKNOWN;
+    zc_type ty = ZC_TYPE_NONE;
+    uint8_t a16[16];
+    /* V: a value-handle slot; each row runs with NULL, freed and foreign handles. */
+#define VROW(call)                                                                    \
+    do {                                                                              \
+        zc_value *V = NULL;                                                           \
+        ZC_CHECK_RC(call, ZC_ERR_NULL);                                               \
+        ZC_CHECK(zc_last_error()[0] != 0);                                            \
+        V = gone;                                                                     \
+        ZC_CHECK_RC(call, ZC_ERR_BAD_HANDLE);                                         \
+        V = vforeign;                                                                 \
+        ZC_CHECK_RC(call, ZC_ERR_BAD_HANDLE);                                         \
+        (void)V;                                                                      \
+    } while (0)
+#define EROW(call)                                                                    \
+    do {                                                                              \
+        zc_event *E = NULL;                                                           \
+        ZC_CHECK_RC(call, ZC_ERR_NULL);                                               \
+        E = evgone;                                                                   \
+        ZC_CHECK_RC(call, ZC_ERR_BAD_HANDLE);                                         \
+        E = eforeign;                                                                 \
+        ZC_CHECK_RC(call, ZC_ERR_BAD_HANDLE);                                         \
+        (void)E;                                                                      \
+    } while (0)
+    VROW(zc_value_type(V, &ty));
+    VROW(zc_value_get_bool(V, &b));
+    VROW(zc_value_get_count(V, &u64));
+    VROW(zc_value_get_integer(V, &i64));
+    VROW(zc_value_get_real(V, &d));
+    VROW(zc_value_get_string(V, &so, &n));
+    VROW(zc_value_get_address(V, &so));
+    VROW(zc_value_get_address_bytes(V, a16));
+    VROW(zc_value_get_subnet(V, &so));
+    VROW(zc_value_get_port(V, &port, &proto));
+    VROW(zc_value_get_timestamp(V, &i64));
+    VROW(zc_value_get_timespan(V, &i64));
+    VROW(zc_value_get_enum(V, &so));
+    VROW(zc_value_set_insert(V, live));
+    VROW(zc_value_table_insert(V, live, live2));
+    VROW(zc_value_table_insert(tbl, V, live));
+    VROW(zc_value_table_insert(tbl, live2, V));
+    VROW(zc_value_vector_push(V, live));
+    VROW(zc_value_vector_push(vec, V));
+    VROW(zc_value_size(V, &n));
+    VROW(zc_value_at(V, 0, &vo));
+    VROW(zc_value_table_entry_at(V, 0, &vo, &vo2));
+    VROW(zc_value_table_get(V, live, &vo));
+    VROW(zc_value_table_get(tbl, V, &vo));
+    VROW(zc_value_contains(V, live, &b));
+    VROW(zc_value_contains(vec, V, &b));
+    VROW(zc_value_copy(V, &vo));
+    VROW(zc_value_equal(V, live, &b));
+    VROW(zc_value_equal(live, V, &b));
+    VROW(zc_value_compare(V, live, &cmp));
+    VROW(zc_value_compare(live, V, &cmp));
+    VROW(zc_value_to_json(V, &so));
+    VROW(zc_value_to_binary(V, &bo, &n));
+    VROW(zc_value_to_string(V, &so));
+    VROW(zc_event_from_value(V, &eo));
+    VROW(zc_event_add_arg(ev, V));
+    EROW(zc_event_add_arg(E, live));
+    EROW(zc_event_name(E, &so));
+    EROW(zc_event_arg_count(E, &n));
+    EROW(zc_event_arg(E, 0, &vo));
+    EROW(zc_event_set_timestamp(E, 1));
+    EROW(zc_event_get_timestamp(E, &i64));
+    EROW(zc_event_to_value(E, &vo));
+    EROW(zc_event_copy(E, &eo));
+#undef VROW
+#undef EROW
+    ZC_CHECK(vo == NULL && vo2 == NULL && eo == NULL && so == NULL && bo == NULL);
+    /* NULL out-pointers on live handles. */
+    ZC_CHECK_RC(zc_value_type(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_get_count(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_get_string(live, NULL, &n), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_get_address_bytes(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_get_port(live, NULL, &proto), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_size(vec, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_at(vec, 0, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_table_entry_at(tbl, 0, NULL, &vo2), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_table_get(tbl, live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_contains(vec, live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_copy(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_equal(live, live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_compare(live, live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_to_json(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_to_binary(live, NULL, &n), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_to_binary(live, &bo, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_to_string(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_from_value(live, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_name(ev, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_arg_count(ev, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_arg(ev, 0, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_get_timestamp(ev, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_to_value(ev, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_event_copy(ev, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_bool(true, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_integer(1, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_real(1.0, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_port(1, 1, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_port(1, 99, &vo), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_value_timestamp(1, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_timespan(1, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_set_new(NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_table_new(NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_vector_new(NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_value_subnet("\xff", &vo), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_value_subnet("10.0.0.0/99", &vo), ZC_ERR_INVALID_ARGUMENT);
+    /* Out of range and wrong container type. */
+    ZC_CHECK_RC(zc_value_at(vec, 0, &vo), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_RC(zc_event_arg(ev, 5, &vo), ZC_ERR_NOT_FOUND);
+    ZC_CHECK(vo == NULL);
+    /* Failed calls did not disturb the live handles: the table and vector are empty. */
+    ZC_CHECK_RC(zc_value_size(tbl, &n), ZC_OK);
+    ZC_CHECK(n == 0);
+    ZC_CHECK_RC(zc_value_size(vec, &n), ZC_OK);
+    ZC_CHECK(n == 0);
+    zc_value_free(vforeign); /* refused: it is an event */
+    ZC_CHECK_RC(zc_event_arg_count(ev, &n), ZC_OK);
+    zc_event_free(eforeign); /* refused: it is a value */
+    ZC_CHECK_RC(zc_value_get_count(live, &u64), ZC_OK);
+    ZC_CHECK(u64 == 1);
+    zc_value_free(live);
+    zc_value_free(live2);
+    zc_value_free(tbl);
+    zc_value_free(vec);
+    zc_event_free(ev);
+}
+
 int main(void) {
     ZC_RUN(scalars_construct_and_read_back);
     ZC_RUN(strings_addresses_subnets_ports);
@@ -442,5 +600,6 @@ int main(void) {
     ZC_RUN(json_and_binary_round_trips);
     ZC_RUN(events_match_golden_bytes);
     ZC_RUN(negative_matrix);
+    ZC_RUN(handle_matrix);
     return zc_test_summary();
 }

@@ -518,6 +518,37 @@ zc_result zc_cluster_publish_rr(const zc_cluster *cl,
                                 bool *published);
 
 /**
+ * `relay_rr(pool, key, targets, event)`: sends the event to one live member of the pool
+ * (round robin, one cursor per `key`), which publishes it on each of the `n_targets`
+ * topics in `targets` (this is how a worker reaches the other workers: through the proxy
+ * pool to `zeek/cluster/worker`). The member does not raise the event itself. Relaying is
+ * done by zcluster nodes (a Zeek node would need a handler for `Cluster::zc_relay`: Zeek
+ * removed `relay_rr` before 2.6). `*relayed` is false, and nothing is sent, when no
+ * member is alive. The event is copied. Any thread.
+ * Errors: ZC_ERR_NULL (also a NULL `targets` or element), ZC_ERR_UTF8,
+ * ZC_ERR_INVALID_ARGUMENT (no targets), ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_NOT_FOUND (no pool with that topic), ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_relay_rr(const zc_cluster *cl,
+                              const char *pool_topic,
+                              const char *key,
+                              const char *const *targets,
+                              size_t n_targets,
+                              const zc_event *event,
+                              bool *relayed);
+
+/**
+ * Raises the event the Bro 2.5 way: it is published on the role topic of every role whose
+ * `<this role>2<role>_events` pattern (`control_events` from a CONTROL node) matches the
+ * whole event name. `*roles` receives a bit mask of the roles it went to
+ * (`1u << ZC_NODE_WORKER`, ...; 0 when no pattern matches, which is not an error). The
+ * event is copied. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_raise(const zc_cluster *cl, const zc_event *event, uint32_t *roles);
+
+/**
  * The names of the nodes that said hello and have not gone down, sorted: a
  * NULL-terminated array freed with `zc_strings_free`. Any thread.
  * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started).

@@ -27,6 +27,13 @@ pub const HELLO_EVENT: &str = "Cluster::hello";
 /// Zeek carries log records as its internal LogWrite messages, whose serialization is not
 /// public; zcluster nodes carry them as this event instead.
 pub const LOG_EVENT: &str = "Cluster::zc_log_write";
+/// The event `relay_rr` sends to a pool member: `Cluster::zc_relay(targets: vector of
+/// string, ev: the event as Broker's event value)`. A zcluster node that receives it
+/// publishes the inner event on every target topic (and does not raise it itself), which
+/// is how worker-to-worker traffic passes through a proxy. Zeek removed `Cluster::relay_rr`
+/// and `Broker::relay` before 2.6 was released (scripts re-publish by hand), so a Zeek
+/// node would need a handler for this event to relay.
+pub const RELAY_EVENT: &str = "Cluster::zc_relay";
 /// Where log records go when no logger is alive (`Broker::default_log_topic`).
 pub const DEFAULT_LOG_TOPIC: &str = "zeek/logs/Cluster::LOG";
 /// Records kept while no logger is reachable; older ones are dropped and counted.
@@ -409,6 +416,35 @@ impl ClusterHook {
     }
 }
 
+impl ClusterHook {
+    /// Re-publishes the event inside a `Cluster::zc_relay` on its target topics. Returns
+    /// false (the message goes to the host as it is) when the arguments are not a vector
+    /// of topics and an event.
+    fn on_relay(&mut self, ev: &Event, ctx: &mut HookCtx) -> bool {
+        let (Some(Value::Vector(targets)), Some(inner)) = (ev.args.first(), ev.args.get(1)) else {
+            return false;
+        };
+        let Ok(inner) = Event::from_value(inner) else {
+            return false;
+        };
+        let topics: Vec<&[u8]> = targets
+            .iter()
+            .filter_map(|t| match t {
+                Value::String(b) => Some(b.as_slice()),
+                _ => None,
+            })
+            .collect();
+        if topics.len() != targets.len() {
+            return false;
+        }
+        let bytes = inner.to_bytes();
+        for t in topics {
+            ctx.publish(&String::from_utf8_lossy(t), bytes.clone());
+        }
+        true
+    }
+}
+
 impl Hook for ClusterHook {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
         // Stores: consumes command envelopes on store topics; sees (never consumes) statuses.
@@ -438,6 +474,21 @@ impl Hook for ClusterHook {
                 self.on_gone(&msg, ctx);
             }
             MessageKind::Data => {
+                // Only the framework's own events are decoded here; everything else goes
+                // to the host as it came (the host decodes what it takes).
+                let ours = match Event::name_of(&msg.payload) {
+                    Some(n) => {
+                        n == HELLO_EVENT.as_bytes()
+                            || n == RELAY_EVENT.as_bytes()
+                            || n == LOG_EVENT.as_bytes()
+                            || (n.starts_with(b"Control::") && n.ends_with(b"_request"))
+                    }
+                    None => false,
+                };
+                if !ours {
+                    ctx.deliver(msg);
+                    return;
+                }
                 let ev = Event::from_bytes(&msg.payload);
                 match ev {
                     Ok(ev)
@@ -448,6 +499,11 @@ impl Hook for ClusterHook {
                     }
                     Ok(ev) if ev.name.starts_with("Control::") && ev.name.ends_with("_request") => {
                         if !self.on_control(&msg, &ev, ctx) {
+                            ctx.deliver(msg);
+                        }
+                    }
+                    Ok(ev) if ev.name == RELAY_EVENT => {
+                        if !self.on_relay(&ev, ctx) {
                             ctx.deliver(msg);
                         }
                     }
@@ -682,6 +738,36 @@ impl Runtime {
             Some(t) => self.publish(&t, ev).map(|()| true),
             None => Ok(false),
         }
+    }
+
+    /// `relay_rr(pool, key, targets, event)`: sends `ev` to one live member of the pool
+    /// (round robin, one cursor per key), which publishes it on each of `targets` (see
+    /// `RELAY_EVENT`). Workers do not peer with each other; a worker reaches the other
+    /// workers by relaying through the proxy pool to `zeek/cluster/worker`. Returns false
+    /// when no member is alive.
+    pub fn relay_rr(
+        &self,
+        pool_topic: &str,
+        key: &str,
+        targets: &[&str],
+        ev: &Event,
+    ) -> Result<bool> {
+        if targets.is_empty() {
+            return Err(Error::invalid("relay_rr needs at least one target topic"));
+        }
+        let relay = Event::with_args(
+            RELAY_EVENT,
+            vec![
+                Value::Vector(
+                    targets
+                        .iter()
+                        .map(|t| Value::String(t.as_bytes().to_vec()))
+                        .collect(),
+                ),
+                ev.to_value(),
+            ],
+        );
+        self.publish_rr(pool_topic, key, &relay)
     }
 
     /// `Cluster::log(msg)`: a cluster.log record from this node. The node that writes

@@ -223,6 +223,37 @@ impl Event {
         }
     }
 
+    /// The name of the event a data message payload carries, read from the payload's first
+    /// bytes without decoding the arguments (None when the payload does not start the way
+    /// an event's encoding does: `[count 1, count 1, [string name, ...]]`). It does not
+    /// validate the rest; `from_bytes` does.
+    pub fn name_of(bytes: &[u8]) -> Option<&[u8]> {
+        use super::bin::read_varbyte;
+        const VECTOR: u8 = 14;
+        const COUNT: u8 = 2;
+        const STRING: u8 = 5;
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = bytes.get(at..at.checked_add(n)?)?;
+            at += n;
+            Some(s)
+        };
+        if take(1)? != [VECTOR] || take(1)? != [3] {
+            return None;
+        }
+        for _ in 0..2 {
+            if take(9)? != [COUNT, 0, 0, 0, 0, 0, 0, 0, 1] {
+                return None;
+            }
+        }
+        if take(1)? != [VECTOR] || !matches!(take(1)?, [2] | [3]) || take(1)? != [STRING] {
+            return None;
+        }
+        let (len, used) = read_varbyte(bytes.get(at..)?).ok()?;
+        at += used;
+        bytes.get(at..at.checked_add(len as usize)?)
+    }
+
     /// Decodes a data message payload as an event.
     pub fn from_bytes(bytes: &[u8]) -> Result<Event> {
         Event::from_value(&super::bin::decode(bytes)?)
@@ -255,7 +286,21 @@ mod tests {
         ] {
             assert_eq!(e.to_bytes(), crate::data::bin::encode_to_vec(&e.to_value()));
             assert_eq!(Event::from_bytes(&e.to_bytes()).unwrap(), e);
+            assert_eq!(Event::name_of(&e.to_bytes()), Some(e.name.as_bytes()));
         }
+        // Not events: other values, truncations, a wrong version.
+        assert_eq!(
+            Event::name_of(&crate::data::bin::encode_to_vec(&Value::Count(1))),
+            None
+        );
+        let b = Event::new("Demo::x").to_bytes();
+        // Header (21 bytes), name vector and its string tag and length (3), the name (7).
+        for cut in 0..21 + 3 + 7 {
+            assert_eq!(Event::name_of(&b[..cut]), None, "cut at {cut}");
+        }
+        let mut v2 = b.clone();
+        v2[10] = 2;
+        assert_eq!(Event::name_of(&v2), None);
     }
 
     #[test]

@@ -435,6 +435,75 @@ pub unsafe extern "C" fn zc_cluster_publish_rr(
     })
 }
 
+/// `relay_rr(pool, key, targets, event)`: sends the event to one live member of the pool
+/// (round robin, one cursor per `key`), which publishes it on each of the `n_targets`
+/// topics in `targets` (this is how a worker reaches the other workers: through the proxy
+/// pool to `zeek/cluster/worker`). The member does not raise the event itself. Relaying is
+/// done by zcluster nodes (a Zeek node would need a handler for `Cluster::zc_relay`: Zeek
+/// removed `relay_rr` before 2.6). `*relayed` is false, and nothing is sent, when no
+/// member is alive. The event is copied. Any thread.
+/// Errors: ZC_ERR_NULL (also a NULL `targets` or element), ZC_ERR_UTF8,
+/// ZC_ERR_INVALID_ARGUMENT (no targets), ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+/// ZC_ERR_NOT_FOUND (no pool with that topic), ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+#[no_mangle]
+pub unsafe extern "C" fn zc_cluster_relay_rr(
+    cl: *const zc_cluster,
+    pool_topic: *const c_char,
+    key: *const c_char,
+    targets: *const *const c_char,
+    n_targets: usize,
+    event: *const zc_event,
+    relayed: *mut bool,
+) -> zc_result {
+    guard(|| {
+        out_ptr(relayed, "relayed")?;
+        let c = CLUSTERS.get(cl)?;
+        let pool = arg_str(pool_topic, "pool_topic")?;
+        let key = arg_str(key, "key")?;
+        if targets.is_null() {
+            return Err(crate::Error::new(
+                crate::ErrorKind::NullArgument,
+                "targets is NULL",
+            ));
+        }
+        let mut topics = Vec::with_capacity(n_targets.min(1024));
+        for i in 0..n_targets {
+            // SAFETY: the caller passes an array of n_targets pointers.
+            let t = unsafe { *targets.add(i) };
+            topics.push(arg_str(t, &format!("targets[{i}]"))?);
+        }
+        let ev = event_from_handle(event)?;
+        write_out(relayed, c.running()?.relay_rr(pool, key, &topics, &ev)?);
+        Ok(())
+    })
+}
+
+/// Raises the event the Bro 2.5 way: it is published on the role topic of every role whose
+/// `<this role>2<role>_events` pattern (`control_events` from a CONTROL node) matches the
+/// whole event name. `*roles` receives a bit mask of the roles it went to
+/// (`1u << ZC_NODE_WORKER`, ...; 0 when no pattern matches, which is not an error). The
+/// event is copied. Any thread.
+/// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+/// ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+#[no_mangle]
+pub unsafe extern "C" fn zc_cluster_raise(
+    cl: *const zc_cluster,
+    event: *const zc_event,
+    roles: *mut u32,
+) -> zc_result {
+    guard(|| {
+        out_ptr(roles, "roles")?;
+        let c = CLUSTERS.get(cl)?;
+        let ev = event_from_handle(event)?;
+        let sent = c.running()?.raise(&c, &ev)?;
+        let mask = sent
+            .into_iter()
+            .fold(0u32, |m, t| m | (1u32 << (zc_node_type::from(t) as u32)));
+        write_out(roles, mask);
+        Ok(())
+    })
+}
+
 /// The names of the nodes that said hello and have not gone down, sorted: a
 /// NULL-terminated array freed with `zc_strings_free`. Any thread.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started).

@@ -3,7 +3,8 @@
     python3 cluster_node.py LAYOUT NODE LOG_DIR
 
 Reports what the node sees as JSON lines on stdout ({"op": "up"|"down"|"ev"|...}) and
-obeys JSON-line commands on stdin (publish, hrw, rr, log, count, nodes, id, quit). It waits
+obeys JSON-line commands on stdin (publish, hrw, rr, relay, raise, log, count, nodes,
+id, quit). It waits
 on stdin and on Cluster.fd() with select, the way a host with its own loop would.
 """
 
@@ -43,6 +44,10 @@ def command(cl, cmd):
         emit(op="hrw", ok=cl.publish_hrw(cmd["pool"], cmd["key"], ev()))
     elif c == "rr":
         emit(op="rr", ok=cl.publish_rr(cmd["pool"], cmd["key"], ev()))
+    elif c == "relay":
+        emit(op="relay", ok=cl.relay_rr(cmd["pool"], cmd["key"], cmd["targets"], ev()))
+    elif c == "raise":
+        emit(op="raised", roles=sorted(t.name for t in cl.raise_event(ev())))
     elif c == "log":
         cl.log(cmd["msg"])
         emit(op="logged")

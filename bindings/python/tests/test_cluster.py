@@ -263,6 +263,37 @@ def test_publish_hrw_is_stable_and_spreads(cluster):
     assert all(len(nodes[w].events("Rr::k")) == 1 for w in WORKERS)
 
 
+def test_relay_rr_carries_worker_traffic_through_a_proxy(cluster):
+    nodes = cluster["nodes"]
+    w1 = nodes["worker-1"]
+    # Workers do not peer with each other: a worker's publish to the worker topic reaches
+    # no worker; relayed through the proxy pool it reaches every worker once.
+    w1.send(cmd="publish", topic="zeek/cluster/worker/", name="Relay::direct")
+    for k in range(4):
+        assert w1.ask("relay", cmd="relay", pool="zeek/cluster/pool/proxy", key="rk",
+                      targets=["zeek/cluster/worker/"], name="Relay::all", args=[k])["ok"]
+    assert w1.ask("relay", cmd="relay", pool="zeek/cluster/pool/proxy", key="rk",
+                  targets=["zeek/cluster/node/worker-20/", "zeek/cluster/manager/"], name="Relay::two")["ok"]
+    for w in WORKERS:
+        nodes[w].wait(lambda _, w=w: len(nodes[w].events("Relay::all")) == 4, "4 x Relay::all at %s" % w)
+    nodes["worker-20"].wait(lambda _: nodes["worker-20"].events("Relay::two"), "Relay::two at worker-20")
+    nodes[MANAGER].wait(lambda _: nodes[MANAGER].events("Relay::two"), "Relay::two at the manager")
+    time.sleep(0.5)
+    for w in WORKERS:
+        got = nodes[w].events("Relay::all")
+        assert [e["args"] for e in got] == [[str(k)] for k in range(4)], w  # once each, in order
+        assert all(e["topic"] == "zeek/cluster/worker/" for e in got)
+    assert sorted(n for n, node in nodes.items() if node.events("Relay::two")) == sorted([MANAGER, "worker-20"])
+    # The relaying proxies pass the event on without raising it; nobody gets the direct one.
+    for name, n in nodes.items():
+        assert n.events("Relay::direct") == [], name
+        if name in PROXIES:
+            assert n.events("Relay::all") == [] and n.events("Relay::two") == [], name
+    # Round robin per key over the proxies: both carried some of the five.
+    assert w1.ask("relay", cmd="relay", pool="zeek/cluster/pool/proxy", key="rk",
+                  targets="zeek/cluster/worker/", name="Relay::more")["ok"]
+
+
 def test_worker_count_through_kill_and_restart(cluster):
     nodes = cluster["nodes"]
     m, lg, p1 = nodes[MANAGER], nodes[LOGGER], nodes["proxy-1"]
@@ -406,3 +437,54 @@ def test_in_process_api(tmp_path):
         assert lg.nodes_up() == []
     text = (tmp_path / "cluster.log").read_text()
     assert "\tmanager\tfrom the manager\n" in text and "#close\t" in text
+
+
+# ---------------------------------------------------------------------------------------
+# The legacy Bro 2.5 model, one process per node: event-name patterns route raised events.
+
+
+def test_legacy_patterns_route_raised_events_between_processes(tmp_path):
+    bro = ["# Bro 2.5 broctl style", "redef Cluster::manager2proxy_events = /Intel::.*/;", "redef Cluster::nodes = {"]
+    bro.append('\t["control"] = [$node_type=Cluster::CONTROL, $ip=127.0.0.1, $zone_id="", $p=%d/tcp],' % free_port())
+    bro.append('\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $zone_id="", $p=%d/tcp, $workers=set("worker-1", "worker-2")],' % free_port())
+    bro.append('\t["proxy-1"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $zone_id="", $p=%d/tcp, $manager="manager", $workers=set("worker-1", "worker-2")],' % free_port())
+    for w in ("worker-1", "worker-2"):
+        bro.append('\t["%s"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $zone_id="", $p=%d/tcp, $interface="eth0", $manager="manager", $proxy="proxy-1"],' % (w, free_port()))
+    bro.append("};")
+    layout_path = tmp_path / "cluster-layout.bro"
+    layout_path.write_text("\n".join(bro) + "\n")
+    names = ["manager", "proxy-1", "worker-1", "worker-2"]
+    nodes = {n: Node(n, layout_path, tmp_path) for n in names}
+    try:
+        m, p = nodes["manager"], nodes["proxy-1"]
+        m.wait(lambda _: set(m.ups()) >= {"proxy-1", "worker-1", "worker-2"}, "the manager's node_ups")
+        for w in ("worker-1", "worker-2"):
+            nodes[w].wait(lambda _, w=w: set(nodes[w].ups()) >= {"manager", "proxy-1"}, "%s's node_ups" % w)
+        # manager2worker_events defaults to /Drop::.*/; manager2proxy_events is redef'd above.
+        assert m.ask("raised", cmd="raise", name="Drop::drop_address", args=["10.0.0.1"])["roles"] == ["WORKER"]
+        assert m.ask("raised", cmd="raise", name="Intel::insert", args=["i"])["roles"] == ["PROXY"]
+        assert m.ask("raised", cmd="raise", name="Notice::whatever")["roles"] == []
+        # worker2manager_events defaults to /(TimeMachine::command|Drop::.*)/.
+        w1 = nodes["worker-1"]
+        assert w1.ask("raised", cmd="raise", name="Drop::catch_release", args=["x"])["roles"] == ["MANAGER"]
+        assert w1.ask("raised", cmd="raise", name="Intel::seen")["roles"] == []  # worker2proxy is empty
+        for w in ("worker-1", "worker-2"):
+            nodes[w].wait(lambda _, w=w: nodes[w].events("Drop::drop_address"), "Drop::drop_address at %s" % w)
+        p.wait(lambda _: p.events("Intel::insert"), "Intel::insert at the proxy")
+        m.wait(lambda _: m.events("Drop::catch_release"), "Drop::catch_release at the manager")
+        time.sleep(0.5)  # misrouted copies would have arrived by now
+        where = {ev: sorted(n for n, node in nodes.items() for _ in node.events(ev))
+                 for ev in ("Drop::drop_address", "Intel::insert", "Notice::whatever", "Drop::catch_release", "Intel::seen")}
+        assert where == {
+            "Drop::drop_address": ["worker-1", "worker-2"],
+            "Intel::insert": ["proxy-1"],
+            "Notice::whatever": [],
+            "Drop::catch_release": ["manager"],
+            "Intel::seen": [],
+        }
+        assert nodes["worker-2"].events("Drop::drop_address")[0]["args"] == ["10.0.0.1"]
+    finally:
+        for n in nodes.values():
+            n.kill()
+            for f in (n.proc.stdin, n.proc.stdout):
+                f.close()

@@ -86,6 +86,8 @@ _sig("zc_cluster_poll", [_p, ctypes.c_int64, ctypes.POINTER(_sz)])
 _sig("zc_cluster_log", [_p, _cp])
 _sig("zc_cluster_publish_hrw", [_p, _cp, _p, _p, ctypes.POINTER(ctypes.c_bool)])
 _sig("zc_cluster_publish_rr", [_p, _cp, _cp, _p, ctypes.POINTER(ctypes.c_bool)])
+_sig("zc_cluster_relay_rr", [_p, _cp, _cp, ctypes.POINTER(_cp), _sz, _p, ctypes.POINTER(ctypes.c_bool)])
+_sig("zc_cluster_raise", [_p, _p, ctypes.POINTER(ctypes.c_uint32)])
 _sig("zc_cluster_nodes_up", [_p, ctypes.POINTER(_pp)])
 _sig("zc_cluster_listen_port", [_p, ctypes.POINTER(ctypes.c_uint16)])
 _sig("zc_message_free", [_p], None)
@@ -512,6 +514,34 @@ class Cluster:
             done = ctypes.c_bool()
             check(lib.zc_cluster_publish_rr(self._handle(), cstr(pool), cstr(key), ev, ctypes.byref(done)))
             return done.value
+        finally:
+            lib.zc_event_free(ev)
+
+    def relay_rr(self, pool, key, targets, event):
+        """`relay_rr(pool, key, targets, event)`: sends the event to one live member of the
+        pool (round robin per key), which publishes it on each topic in `targets` (a str
+        or a list of str); e.g. worker to workers through the proxy pool. Returns False
+        when no member is alive."""
+        if isinstance(targets, str):
+            targets = [targets]
+        arr = (_cp * len(targets))(*[cstr(t) for t in targets])
+        ev = _event_handle(event)
+        try:
+            done = ctypes.c_bool()
+            check(lib.zc_cluster_relay_rr(self._handle(), cstr(pool), cstr(key), arr, len(targets), ev, ctypes.byref(done)))
+            return done.value
+        finally:
+            lib.zc_event_free(ev)
+
+    def raise_event(self, event):
+        """Raises the event the Bro 2.5 way: published on the role topic of every role whose
+        `<this role>2<role>_events` pattern matches its name. Returns the set of NodeTypes
+        it went to (empty when no pattern matches)."""
+        ev = _event_handle(event)
+        try:
+            mask = ctypes.c_uint32()
+            check(lib.zc_cluster_raise(self._handle(), ev, ctypes.byref(mask)))
+            return {t for t in NodeType if mask.value & (1 << int(t))}
         finally:
             lib.zc_event_free(ev)
 

@@ -2,7 +2,7 @@
 
 The library is found, in order: the path in the ZCLUSTER_LIB environment variable; a
 libzcluster.so next to this package (an installed wheel); the build tree of a checkout
-(target/release, then target/debug). The package refuses a library whose ABI version is
+(target/release or target/debug, whichever was built last). The package refuses a library whose ABI version is
 not the one it was written for.
 """
 
@@ -24,8 +24,10 @@ def _candidates():
     yield here / _LIBNAME
     root = here.parent.parent.parent  # bindings/python/zcluster -> repo root
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", root / "target"))
-    for profile in ("release", "debug"):
-        yield target / profile / _LIBNAME
+    built = [target / profile / _LIBNAME for profile in ("release", "debug")]
+    # The newer build wins, so a stale release build never shadows a fresh debug one.
+    built.sort(key=lambda p: p.stat().st_mtime if p.exists() else 0, reverse=True)
+    yield from built
 
 
 def _load():
