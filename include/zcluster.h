@@ -1303,6 +1303,31 @@ zc_result zc_store_push(const zc_store *store,
 zc_result zc_store_pop(const zc_store *store, const zc_value *key, int64_t expiry_ms);
 
 /**
+ * Whether a clone has its master now: it received the master's snapshot and has not lost
+ * it since (a master: true). False once the cluster is freed. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE. Any thread.
+ */
+zc_result zc_store_connected(const zc_store *store, bool *out);
+
+/**
+ * Takes the mutations this clone made without a master and dropped once
+ * `clone_mutation_buffer_interval` passed (each is reported once): `*count` gets their
+ * number, `*text` one line per mutation saying which operation, when and why (a new
+ * string, "" when none, freed with `zc_string_free`). A master has none. Errors:
+ * ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+ */
+zc_result zc_store_take_lost_mutations(const zc_store *store, size_t *count, char **text);
+
+/**
+ * Takes the problems seen in the background since the last call (the last 1000 at
+ * most): on a master, writes from clones it could not apply (a wrong type, a missing
+ * key), which the protocol cannot report to the clone that made them; on a clone, its
+ * resynchronisations. `*count` and `*text` as in `zc_store_take_lost_mutations`. Errors:
+ * ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+ */
+zc_result zc_store_take_problems(const zc_store *store, size_t *count, char **text);
+
+/**
  * Creates a `none` value in `*out`. Errors: ZC_ERR_NULL.
  */
 zc_result zc_value_none(zc_value **out);

@@ -446,3 +446,81 @@ pub unsafe extern "C" fn zc_store_pop(
 ) -> zc_result {
     with_store(store, |s| s.pop(val(key, "key")?, expiry(expiry_ms)?))
 }
+
+/// Whether a clone has its master now: it received the master's snapshot and has not lost
+/// it since (a master: true). False once the cluster is freed. Errors: ZC_ERR_NULL,
+/// ZC_ERR_BAD_HANDLE. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_store_connected(store: *const zc_store, out: *mut bool) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        write_out(out, STORES.get(store)?.store.connected());
+        Ok(())
+    })
+}
+
+/// One line per entry (a newline inside an entry becomes a space), and how many.
+fn lines(entries: Vec<String>) -> (usize, String) {
+    let n = entries.len();
+    let text = entries
+        .into_iter()
+        .map(|e| e.replace(['\n', '\r'], " ") + "\n")
+        .collect();
+    (n, text)
+}
+
+/// Takes the mutations this clone made without a master and dropped once
+/// `clone_mutation_buffer_interval` passed (each is reported once): `*count` gets their
+/// number, `*text` one line per mutation saying which operation, when and why (a new
+/// string, "" when none, freed with `zc_string_free`). A master has none. Errors:
+/// ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_store_take_lost_mutations(
+    store: *const zc_store,
+    count: *mut usize,
+    text: *mut *mut c_char,
+) -> zc_result {
+    guard(|| {
+        out_ptr(count, "count")?;
+        out_ptr(text, "text")?;
+        let s = STORES.get(store)?;
+        let (n, t) = lines(
+            s.store
+                .take_lost_mutations()
+                .into_iter()
+                .map(|m| m.reason)
+                .collect(),
+        );
+        write_out(count, n);
+        write_out(text, give_string(&t));
+        Ok(())
+    })
+}
+
+/// Takes the problems seen in the background since the last call (the last 1000 at
+/// most): on a master, writes from clones it could not apply (a wrong type, a missing
+/// key), which the protocol cannot report to the clone that made them; on a clone, its
+/// resynchronisations. `*count` and `*text` as in `zc_store_take_lost_mutations`. Errors:
+/// ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_store_take_problems(
+    store: *const zc_store,
+    count: *mut usize,
+    text: *mut *mut c_char,
+) -> zc_result {
+    guard(|| {
+        out_ptr(count, "count")?;
+        out_ptr(text, "text")?;
+        let s = STORES.get(store)?;
+        let (n, t) = lines(
+            s.store
+                .take_problems()
+                .into_iter()
+                .map(|e| e.message)
+                .collect(),
+        );
+        write_out(count, n);
+        write_out(text, give_string(&t));
+        Ok(())
+    })
+}

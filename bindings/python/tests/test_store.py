@@ -92,6 +92,22 @@ def test_bad_names_and_files(tmp_path):
             cl.create_store("corrupt", persistent=True)
         assert "corrupt.sqlite" in str(e.value)
         assert (tmp_path / "corrupt.sqlite").read_bytes() == b"not a database " * 20
+    # A read-only file (refused by its permissions, which root would otherwise ignore).
+    with cluster("manager", tmp_path) as cl:
+        cl.create_store("ro", persistent=True).store.put("k", "v")
+    ro = tmp_path / "ro.sqlite"
+    before = ro.read_bytes()
+    ro.chmod(0o444)
+    try:
+        with cluster("manager", tmp_path) as cl:
+            with pytest.raises(zcluster.StoreError) as e:
+                cl.create_store("ro", persistent=True)
+            assert "read-only" in str(e.value) and "ro.sqlite" in str(e.value)
+    finally:
+        ro.chmod(0o644)
+    assert ro.read_bytes() == before
+    with cluster("manager", tmp_path) as cl:
+        assert cl.create_store("ro", persistent=True).store.get("k") == "v"
     with cluster("manager", tmp_path / "missing" / "dir") as cl:
         with pytest.raises(zcluster.Error) as e:
             cl.create_store("x", persistent=True)

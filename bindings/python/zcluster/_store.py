@@ -52,6 +52,9 @@ _decl("zc_store_insert_into", _P, _P, _P, _P, _i64)
 _decl("zc_store_remove_from", _P, _P, _P, _i64)
 _decl("zc_store_push", _P, _P, _P, _i64)
 _decl("zc_store_pop", _P, _P, _i64)
+_decl("zc_store_connected", _P, ctypes.POINTER(ctypes.c_bool))
+_decl("zc_store_take_lost_mutations", _P, ctypes.POINTER(ctypes.c_size_t), _PP)
+_decl("zc_store_take_problems", _P, ctypes.POINTER(ctypes.c_size_t), _PP)
 lib.zc_store_free.argtypes = [_P]
 lib.zc_store_free.restype = None
 lib.zc_value_free.argtypes = [_P]
@@ -212,6 +215,29 @@ class Store:
     def pop(self, key, expiry=None):
         with _Values(key) as (k,):
             check(lib.zc_store_pop(self._handle(), k, _ms(expiry, "expiry")))
+
+    def connected(self):
+        """Whether a clone has its master now (a master: True; False once closed)."""
+        b = ctypes.c_bool()
+        check(lib.zc_store_connected(self._handle(), ctypes.byref(b)))
+        return b.value
+
+    def _take_lines(self, fn):
+        n = ctypes.c_size_t()
+        out = _P()
+        check(fn(self._handle(), ctypes.byref(n), ctypes.byref(out)))
+        text = take_string(out.value)
+        return (text or "").splitlines()[: n.value]
+
+    def take_lost_mutations(self):
+        """The mutations this clone made without a master and dropped once
+        clone_mutation_buffer_interval passed, one message each (reported once)."""
+        return self._take_lines(lib.zc_store_take_lost_mutations)
+
+    def take_problems(self):
+        """Problems seen in the background since the last call: on a master, writes from
+        clones it could not apply (e.g. a wrong type); on a clone, its resyncs."""
+        return self._take_lines(lib.zc_store_take_problems)
 
     def close(self):
         """Frees this handle (the store lives on in its cluster)."""
