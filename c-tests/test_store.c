@@ -270,6 +270,30 @@ ZC_TEST(negative_matrix) {
     ZC_CHECK_RC(zc_cluster_create_store((zc_cluster *)k, "x", false, &st), ZC_ERR_BAD_HANDLE);
     ZC_CHECK_RC(zc_cluster_create_store(cl, "../evil", true, &st), ZC_ERR_STORE);
     ZC_CHECK(st == NULL);
+    /* Cluster::stores entries. */
+    ZC_CHECK_RC(zc_cluster_set_store_option(NULL, "s", "journal_mode", "WAL"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option((zc_cluster *)k, "s", "journal_mode", "WAL"),
+                ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, NULL, "journal_mode", "WAL"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", NULL, "WAL"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "journal_mode", NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "\xff", "journal_mode", "WAL"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "journal_mode", "\xff"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "colour", "blue"), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_ERR_CONTAINS("unknown store option 'colour'");
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "synchronous", "SOMETIMES"),
+                ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "clone_stale_interval", "soon"),
+                ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "master_node", "nobody"), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_create_store(cl, "s", false, &st), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_ERR_CONTAINS("'nobody' is not in the cluster layout");
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "master_node", "manager"), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "synchronous", "Broker::SQLITE_SYNCHRONOUS_EXTRA"), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_create_store(cl, "s", false, &st), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "synchronous", "FULL"), ZC_ERR_STATE);
+    zc_store_free(st);
+    st = NULL;
     ZC_CHECK_RC(zc_cluster_create_store(cl, "x", false, &st), ZC_OK);
     ZC_CHECK_RC(zc_cluster_create_store(cl, "y", false, &dead), ZC_OK);
     zc_store_free(dead);

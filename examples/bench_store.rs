@@ -33,7 +33,8 @@ use std::time::{Duration, Instant, SystemTime};
 use zcluster::data::Value;
 use zcluster::endpoint::{Endpoint, EndpointOptions};
 use zcluster::store::{
-    Backend, CloneConfig, JournalMode, MemoryBackend, SqliteBackend, SqliteOptions, Store, StoreService,
+    Backend, CloneConfig, JournalMode, MemoryBackend, SqliteBackend, SqliteOptions, Store,
+    StoreService,
 };
 use zcluster::wire::EndpointId;
 
@@ -96,7 +97,12 @@ fn timed_puts(put_to: &Store, check_on: &Store, prefix: &str, n: u64) -> f64 {
             die(&format!("put: {e}"));
         }
     }
-    if !wait_value(check_on, &s(&format!("{prefix}{}", n - 1)), n, Duration::from_secs(60)) {
+    if !wait_value(
+        check_on,
+        &s(&format!("{prefix}{}", n - 1)),
+        n,
+        Duration::from_secs(60),
+    ) {
         return -1.0;
     }
     t0.elapsed().as_secs_f64()
@@ -134,12 +140,21 @@ fn clone_main(n: u64, backend: &str, port: u16) -> i32 {
     // 2. the master puts; the clone waits for the last one.
     ask("P");
     let t0 = Instant::now();
-    let seen = wait_value(&clone, &s(&format!("m{}", n - 1)), n, Duration::from_secs(60));
+    let seen = wait_value(
+        &clone,
+        &s(&format!("m{}", n - 1)),
+        n,
+        Duration::from_secs(60),
+    );
     say(&rate_line(
         backend,
         "master_seen_by_clone",
         n,
-        if seen { t0.elapsed().as_secs_f64() } else { -1.0 },
+        if seen {
+            t0.elapsed().as_secs_f64()
+        } else {
+            -1.0
+        },
     ));
     // 3. visibility latency.
     ask("L");
@@ -196,7 +211,7 @@ fn master_main(n: u64, backend: &str, dir: &str, journal: JournalMode) -> i32 {
                         ..SqliteOptions::default()
                     },
                 )
-                    .unwrap_or_else(|e| die(&format!("sqlite: {e}"))),
+                .unwrap_or_else(|e| die(&format!("sqlite: {e}"))),
             )
         }
         _ => die("store backend must be memory or sqlite"),
@@ -207,7 +222,9 @@ fn master_main(n: u64, backend: &str, dir: &str, journal: JournalMode) -> i32 {
     // 0. puts from the master's own process, before any clone exists.
     let secs = timed_puts(&master, &master, "a", n);
     say(&rate_line(backend, "master_no_clone", n, secs));
-    master.clear().unwrap_or_else(|e| die(&format!("clear: {e}")));
+    master
+        .clear()
+        .unwrap_or_else(|e| die(&format!("clear: {e}")));
     master
         .put(s("ready"), Value::Count(1), None)
         .unwrap_or_else(|e| die(&format!("put: {e}")));
@@ -223,7 +240,12 @@ fn master_main(n: u64, backend: &str, dir: &str, journal: JournalMode) -> i32 {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| die(&format!("spawning the clone: {e}")));
-    let from_child = BufReader::new(child.stdout.take().unwrap_or_else(|| die("no child stdout")));
+    let from_child = BufReader::new(
+        child
+            .stdout
+            .take()
+            .unwrap_or_else(|| die("no child stdout")),
+    );
     let mut rc = 0;
     for line in from_child.lines() {
         let Ok(line) = line else { break };

@@ -73,6 +73,32 @@ fn val(p: *const zc_value, what: &str) -> Result<Value> {
     value_from_handle(p)
 }
 
+/// Sets one field of the `Cluster::stores[name]` entry before `zc_cluster_create_store`
+/// of that name, as `redef Cluster::stores += { [name] = [...] }` does in Zeek (an entry
+/// overrides the defaults). `key`: `backend` (`Broker::MEMORY`, `Broker::SQLITE`),
+/// `master_node`, `path` (the SQLite file), `synchronous`
+/// (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...; default FULL),
+/// `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
+/// `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
+/// `clone_mutation_buffer_interval` (intervals such as "10 secs"). Any thread.
+/// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown key),
+/// ZC_ERR_INVALID_ARGUMENT (bad value), ZC_ERR_STATE (the store is already created).
+#[no_mangle]
+pub unsafe extern "C" fn zc_cluster_set_store_option(
+    cl: *const zc_cluster,
+    name: *const c_char,
+    key: *const c_char,
+    value: *const c_char,
+) -> zc_result {
+    guard(|| {
+        let c = CLUSTERS.get(cl)?;
+        let name = arg_str(name, "name")?;
+        let key = arg_str(key, "key")?;
+        let value = arg_str(value, "value")?;
+        c.set_store_option(name, key, value)
+    })
+}
+
 /// `Cluster::create_store(name, persistent)`: on the master node (or when the cluster is
 /// not enabled) a master usable at once, its SQLite file created if missing when the
 /// backend is SQLite; elsewhere a clone that answers reads once its master's node is

@@ -463,7 +463,9 @@ fn a_local_write_on_the_master_goes_out_at_once_not_at_the_next_tick() {
     let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
     bus.settle();
     let now = bus.now;
-    bus.master().put(s("k"), Value::Count(1), None, now).unwrap();
+    bus.master()
+        .put(s("k"), Value::Count(1), None, now)
+        .unwrap();
     let out = bus.master().take_outgoing();
     assert!(
         out.iter()

@@ -165,3 +165,45 @@ def test_sqlite_master_process_killed_loses_no_acked_put(tmp_path):
         st = cl.create_store("durable", persistent=True).store
         for i in acked:
             assert st.get(i) == "v%d" % i
+
+
+def test_stores_table_entry_overrides_the_defaults(tmp_path):
+    import sqlite3
+
+    with cluster("manager", tmp_path) as cl:
+        path = tmp_path / "custom-file.db"
+        cl.set_store_options(
+            "tuned",
+            backend="Broker::SQLITE",
+            path=str(path),
+            journal_mode="DELETE",
+            synchronous="NORMAL",
+            integrity_check=True,
+            clone_resync_interval=2,
+            clone_stale_interval=datetime.timedelta(seconds=30),
+            clone_mutation_buffer_interval="1 min",
+        )
+        info = cl.create_store("tuned")  # not persistent: the entry's backend still wins
+        assert info.backend == "Broker::SQLITE" and info.master
+        assert info.options == {"sqlite": {"path": str(path)}}
+        assert info.clone_resync_interval == datetime.timedelta(seconds=2)
+        assert info.clone_stale_interval == datetime.timedelta(seconds=30)
+        assert info.clone_mutation_buffer_interval == datetime.timedelta(minutes=1)
+        info.store.put("k", 1)
+        # The file uses the rollback journal asked for, not the default WAL.
+        with sqlite3.connect(str(path)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        default = cl.create_store("plain", persistent=True)
+        default.store.put("k", 1)
+        with sqlite3.connect(str(tmp_path / "plain.sqlite")) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with pytest.raises(zcluster.StateError):
+            cl.set_store_options("tuned", synchronous="FULL")  # already created
+        with pytest.raises(zcluster.NotFound):
+            cl.set_store_options("other", speed="fast")
+        with pytest.raises(zcluster.InvalidArgument):
+            cl.set_store_options("other", synchronous="SOMETIMES")
+        with pytest.raises(zcluster.InvalidArgument):
+            cl.set_store_options("other", backend="Broker::ROCKSDB")
+        with pytest.raises(zcluster.InvalidArgument):
+            cl.set_store_options("other", clone_stale_interval="soon")

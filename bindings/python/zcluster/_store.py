@@ -31,6 +31,7 @@ def _decl(name, *args):
 
 
 _decl("zc_cluster_create_store", _P, ctypes.c_char_p, ctypes.c_bool, _PP)
+_decl("zc_cluster_set_store_option", _P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p)
 _decl("zc_store_name", _P, _PP)
 _decl("zc_store_is_master", _P, ctypes.POINTER(ctypes.c_bool))
 _decl("zc_store_backend", _P, ctypes.POINTER(ctypes.c_int))
@@ -294,4 +295,21 @@ def _create_store(self, name, persistent=False):
     return StoreInfo(Store(out.value))
 
 
+def _set_store_options(self, name, **fields):
+    """Configures `Cluster::stores[name]` before `create_store(name)`, as
+    `redef Cluster::stores += { [name] = [...] }` does: backend ("Broker::SQLITE"),
+    master_node, path, synchronous ("NORMAL", "FULL", ...), journal_mode ("WAL",
+    "DELETE"), integrity_check (bool), clone_resync_interval, clone_stale_interval,
+    clone_mutation_buffer_interval (seconds, timedelta or text such as "10 secs")."""
+    for key, value in fields.items():
+        if isinstance(value, bool):
+            value = "T" if value else "F"
+        elif isinstance(value, datetime.timedelta):
+            value = "%r secs" % value.total_seconds()
+        elif isinstance(value, (int, float)):
+            value = "%r secs" % float(value)
+        check(lib.zc_cluster_set_store_option(self._handle(), cstr(name), cstr(key), cstr(str(value))))
+
+
 Cluster.create_store = _create_store
+Cluster.set_store_options = _set_store_options
