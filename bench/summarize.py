@@ -6,6 +6,10 @@ benchmark in any order. Runs are grouped by implementation, kind and the paramet
 identify a variant (every key that is not a measured figure). For each group the table shows
 the number of runs, the best figure (highest rate, lowest latency) and the spread over the
 runs (min..max), plus how many messages arrived of how many were sent in the worst run.
+
+Store rows ("store" benchmarks, `backend=... from=...`) of every implementation are listed
+together, each Broker row next to zcluster's, and a second table sets the best figures of
+the two side by side.
 """
 import sys
 from collections import OrderedDict
@@ -56,6 +60,68 @@ def fmt(x, key):
     return f"{x:,.0f} µs" if x >= 100 else f"{x:,.1f} µs"
 
 
+def best_of(runs, key):
+    vals = [num(r.get(key)) for r in runs]
+    vals = [v for v in vals if v is not None and v > 0]
+    if not vals:
+        return None
+    return max(vals) if key in HIGHER else min(vals)
+
+
+# The order of the store measurements, as broker_bench prints them.
+STORE_FROM = ["master_no_clone", "clone", "master_with_clone", "master_seen_by_clone", "visibility"]
+
+
+def store_order(group):
+    (impl, kind, ident), _ = group
+    kv = dict(p.split("=", 1) for p in ident.split() if "=" in p)
+    f = kv.get("from", "")
+    return (kv.get("backend", ""), STORE_FROM.index(f) if f in STORE_FROM else len(STORE_FROM), f,
+            impl != "broker", impl)
+
+
+def ordered(groups):
+    """Groups in file order, except that every store group sits in one block (where the
+    first one was), sorted so that each implementation's row follows Broker's."""
+    items = list(groups.items())
+    stores = sorted((g for g in items if g[0][1] == "store"), key=store_order)
+    out, placed = [], False
+    for g in items:
+        if g[0][1] != "store":
+            out.append(g)
+        elif not placed:
+            out.extend(stores)
+            placed = True
+    return out
+
+
+def store_comparison(groups):
+    rows = {}
+    for (impl, kind, ident), runs in groups.items():
+        if kind != "store":
+            continue
+        rows.setdefault(ident, {})[impl] = runs
+    if not any("broker" in by and len(by) > 1 for by in rows.values()):
+        return
+    print()
+    print("| store | figure | Broker | zcluster | zcluster vs Broker |")
+    print("|---|---|---|---|---|")
+    for ident in sorted(rows, key=lambda i: store_order((("", "store", i), None))):
+        by = rows[ident]
+        if "broker" not in by or "zcluster" not in by:
+            continue
+        for key in ("rate", "p50_us", "p99_us"):
+            if not any(key in r for r in by["broker"] + by["zcluster"]):
+                continue
+            b, z = best_of(by["broker"], key), best_of(by["zcluster"], key)
+            if b and z:
+                factor = z / b if key in HIGHER else b / z
+                verdict = f"{factor:.1f}x " + ("better" if factor >= 1 else "worse")
+            else:
+                verdict = "-"
+            print(f"| {ident} | {key} | {fmt(b, key)} | {fmt(z, key)} | {verdict} |")
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: summarize.py RESULTS_FILE", file=sys.stderr)
@@ -63,7 +129,7 @@ def main():
     groups = parse(sys.argv[1])
     print("| impl | benchmark | variant | runs | figure | best | spread (min..max) | delivered (worst run) |")
     print("|---|---|---|---|---|---|---|---|")
-    for (impl, kind, ident), runs in groups.items():
+    for (impl, kind, ident), runs in ordered(groups):
         keys = [k for k in ("rate", "p50_us", "p99_us", "pub_cpu_ns", "recv_cpu_ns")
                 if any(k in r for r in runs)]
         delivered = "-"
@@ -88,6 +154,7 @@ def main():
                 spread = f"{fmt(min(vals), key)} .. {fmt(max(vals), key)}"
             print(f"| {impl} | {kind} | {ident or '-'} | {len(runs)} | {key} | "
                   f"{fmt(best, key)} | {spread} | {delivered} |")
+    store_comparison(groups)
     return 0
 
 

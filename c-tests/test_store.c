@@ -22,17 +22,23 @@ static const char *LAYOUT =
 
 static char store_dir[64];
 
-static zc_cluster *make_cluster(const char *node) {
+/* A cluster for `node` with the store directory and, if `opt` is not NULL, opt = value. */
+static zc_cluster *make_cluster_opt(const char *node, const char *opt, const char *value) {
     zc_layout *l = NULL;
     zc_options *o = NULL;
     zc_cluster *cl = NULL;
     if (zc_layout_parse(LAYOUT, strlen(LAYOUT), "zeek", &l) != ZC_OK)
         return NULL;
-    if (zc_options_new(&o) == ZC_OK && zc_options_set(o, "Cluster::default_store_dir", store_dir) == ZC_OK)
+    if (zc_options_new(&o) == ZC_OK && zc_options_set(o, "Cluster::default_store_dir", store_dir) == ZC_OK
+        && (opt == NULL || zc_options_set(o, opt, value) == ZC_OK))
         zc_cluster_new(l, node, o, &cl);
     zc_options_free(o);
     zc_layout_free(l);
     return cl;
+}
+
+static zc_cluster *make_cluster(const char *node) {
+    return make_cluster_opt(node, NULL, NULL);
 }
 
 static zc_value *str(const char *s) {
@@ -207,6 +213,46 @@ ZC_TEST(clone_without_master_times_out) {
     ZC_CHECK_RC(zc_store_get(st, k, 50, &out), ZC_ERR_TIMEOUT);
     ZC_CHECK_ERR_CONTAINS("snapshot");
     ZC_CHECK(out == NULL);
+    bool connected = true;
+    ZC_CHECK_RC(zc_store_connected(st, &connected), ZC_OK);
+    ZC_CHECK(!connected);
+    /* Buffered for the master (clone_mutation_buffer_interval), not lost yet. */
+    ZC_CHECK_RC(zc_store_put(st, k, k, 0), ZC_OK);
+    size_t n = 99;
+    char *text = NULL;
+    ZC_CHECK_RC(zc_store_take_lost_mutations(st, &n, &text), ZC_OK);
+    ZC_CHECK(n == 0);
+    ZC_CHECK_STR(text, "");
+    zc_string_free(text);
+    zc_value_free(k);
+    zc_store_free(st);
+    zc_cluster_free(cl);
+}
+
+ZC_TEST(clone_reports_lost_mutations) {
+    zc_cluster *cl = make_cluster_opt("worker-1", "Broker::default_clone_mutation_buffer_interval", "0.1");
+    ZC_CHECK(cl != NULL);
+    zc_store *st = NULL;
+    ZC_CHECK_RC(zc_cluster_create_store(cl, "remote", false, &st), ZC_OK);
+    zc_value *k = str("k");
+    ZC_CHECK_RC(zc_store_put(st, k, k, 0), ZC_OK);
+    ZC_CHECK_RC(zc_store_erase(st, k), ZC_OK);
+    size_t n = 0, total = 0;
+    char *text = NULL;
+    for (int i = 0; i < 100 && total < 2; i++) {
+        sleep_ms(20);
+        ZC_CHECK_RC(zc_store_take_lost_mutations(st, &n, &text), ZC_OK);
+        if (n > 0) {
+            ZC_CHECK(strstr(text, "clone_mutation_buffer_interval") != NULL);
+            ZC_CHECK(text[strlen(text) - 1] == '\n');
+        }
+        total += n;
+        zc_string_free(text);
+        text = NULL;
+    }
+    ZC_CHECK(total == 2);
+    ZC_CHECK_RC(zc_store_take_problems(st, &n, &text), ZC_OK);
+    zc_string_free(text);
     zc_value_free(k);
     zc_store_free(st);
     zc_cluster_free(cl);
@@ -224,6 +270,30 @@ ZC_TEST(negative_matrix) {
     ZC_CHECK_RC(zc_cluster_create_store((zc_cluster *)k, "x", false, &st), ZC_ERR_BAD_HANDLE);
     ZC_CHECK_RC(zc_cluster_create_store(cl, "../evil", true, &st), ZC_ERR_STORE);
     ZC_CHECK(st == NULL);
+    /* Cluster::stores entries. */
+    ZC_CHECK_RC(zc_cluster_set_store_option(NULL, "s", "journal_mode", "WAL"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option((zc_cluster *)k, "s", "journal_mode", "WAL"),
+                ZC_ERR_BAD_HANDLE);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, NULL, "journal_mode", "WAL"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", NULL, "WAL"), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "journal_mode", NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "\xff", "journal_mode", "WAL"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "journal_mode", "\xff"), ZC_ERR_UTF8);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "colour", "blue"), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_ERR_CONTAINS("unknown store option 'colour'");
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "synchronous", "SOMETIMES"),
+                ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "clone_stale_interval", "soon"),
+                ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "master_node", "nobody"), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_create_store(cl, "s", false, &st), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_ERR_CONTAINS("'nobody' is not in the cluster layout");
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "master_node", "manager"), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "synchronous", "Broker::SQLITE_SYNCHRONOUS_EXTRA"), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_create_store(cl, "s", false, &st), ZC_OK);
+    ZC_CHECK_RC(zc_cluster_set_store_option(cl, "s", "synchronous", "FULL"), ZC_ERR_STATE);
+    zc_store_free(st);
+    st = NULL;
     ZC_CHECK_RC(zc_cluster_create_store(cl, "x", false, &st), ZC_OK);
     ZC_CHECK_RC(zc_cluster_create_store(cl, "y", false, &dead), ZC_OK);
     zc_store_free(dead);
@@ -255,6 +325,10 @@ ZC_TEST(negative_matrix) {
         ZC_CHECK_RC(zc_store_remove_from(h, k, k, 0), want[i]);
         ZC_CHECK_RC(zc_store_push(h, k, k, 0), want[i]);
         ZC_CHECK_RC(zc_store_pop(h, k, 0), want[i]);
+        size_t n;
+        ZC_CHECK_RC(zc_store_connected(h, &b), want[i]);
+        ZC_CHECK_RC(zc_store_take_lost_mutations(h, &n, &sp), want[i]);
+        ZC_CHECK_RC(zc_store_take_problems(h, &n, &sp), want[i]);
         ZC_CHECK(out == NULL);
     }
     /* NULL values, NULL out-pointers, wrong-type value handles, bad numbers */
@@ -269,6 +343,22 @@ ZC_TEST(negative_matrix) {
     ZC_CHECK_RC(zc_store_keys(st, 0, NULL), ZC_ERR_NULL);
     ZC_CHECK_RC(zc_store_insert_into(st, k, NULL, NULL, 0), ZC_ERR_NULL);
     ZC_CHECK(out == NULL);
+    size_t n = 0;
+    char *sp = NULL;
+    ZC_CHECK_RC(zc_store_connected(st, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_store_take_lost_mutations(st, NULL, &sp), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_store_take_lost_mutations(st, &n, NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_store_take_problems(st, NULL, &sp), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_store_take_problems(st, &n, NULL), ZC_ERR_NULL);
+    ZC_CHECK(sp == NULL);
+    /* A master: connected, nothing lost, no problems. */
+    ZC_CHECK_RC(zc_store_connected(st, &b), ZC_OK);
+    ZC_CHECK(b);
+    n = 7;
+    ZC_CHECK_RC(zc_store_take_problems(st, &n, &sp), ZC_OK);
+    ZC_CHECK(n == 0);
+    ZC_CHECK_STR(sp, "");
+    zc_string_free(sp);
     zc_store_free(NULL);
     zc_store_free(dead); /* freed twice: reported, not a crash */
     zc_store_free((zc_store *)k);
@@ -283,6 +373,7 @@ int main(void) {
     ZC_RUN(master_operations);
     ZC_RUN(sqlite_master_persists);
     ZC_RUN(clone_without_master_times_out);
+    ZC_RUN(clone_reports_lost_mutations);
     ZC_RUN(negative_matrix);
     rmdir(store_dir);
     return zc_test_summary();

@@ -1114,6 +1114,23 @@ const char *zc_last_error(void);
 void zc_string_free(char *s);
 
 /**
+ * Sets one field of the `Cluster::stores[name]` entry before `zc_cluster_create_store`
+ * of that name, as `redef Cluster::stores += { [name] = [...] }` does in Zeek (an entry
+ * overrides the defaults). `key`: `backend` (`Broker::MEMORY`, `Broker::SQLITE`),
+ * `master_node`, `path` (the SQLite file), `synchronous`
+ * (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...; default FULL),
+ * `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
+ * `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
+ * `clone_mutation_buffer_interval` (intervals such as "10 secs"). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown key),
+ * ZC_ERR_INVALID_ARGUMENT (bad value), ZC_ERR_STATE (the store is already created).
+ */
+zc_result zc_cluster_set_store_option(const zc_cluster *cl,
+                                      const char *name,
+                                      const char *key,
+                                      const char *value);
+
+/**
  * `Cluster::create_store(name, persistent)`: on the master node (or when the cluster is
  * not enabled) a master usable at once, its SQLite file created if missing when the
  * backend is SQLite; elsewhere a clone that answers reads once its master's node is
@@ -1301,6 +1318,31 @@ zc_result zc_store_push(const zc_store *store,
  * Removes the last element of the vector value of `key`. Errors as `zc_store_decrement`.
  */
 zc_result zc_store_pop(const zc_store *store, const zc_value *key, int64_t expiry_ms);
+
+/**
+ * Whether a clone has its master now: it received the master's snapshot and has not lost
+ * it since (a master: true). False once the cluster is freed. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE. Any thread.
+ */
+zc_result zc_store_connected(const zc_store *store, bool *out);
+
+/**
+ * Takes the mutations this clone made without a master and dropped once
+ * `clone_mutation_buffer_interval` passed (each is reported once): `*count` gets their
+ * number, `*text` one line per mutation saying which operation, when and why (a new
+ * string, "" when none, freed with `zc_string_free`). A master has none. Errors:
+ * ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+ */
+zc_result zc_store_take_lost_mutations(const zc_store *store, size_t *count, char **text);
+
+/**
+ * Takes the problems seen in the background since the last call (the last 1000 at
+ * most): on a master, writes from clones it could not apply (a wrong type, a missing
+ * key), which the protocol cannot report to the clone that made them; on a clone, its
+ * resynchronisations. `*count` and `*text` as in `zc_store_take_lost_mutations`. Errors:
+ * ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+ */
+zc_result zc_store_take_problems(const zc_store *store, size_t *count, char **text);
 
 /**
  * Creates a `none` value in `*out`. Errors: ZC_ERR_NULL.

@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh                      everything, each benchmark 3 times
 #   scripts/bench.sh --quick              short runs (smaller N)
-#   scripts/bench.sh --only broker|zmq|zcluster
+#   scripts/bench.sh --only broker|zmq|zcluster|store   (store: Broker's and zcluster's stores)
 #   scripts/bench.sh --reps N             repetitions of each benchmark (default 3)
 #
 # Installs what it needs from Debian's packages if missing (idempotent), builds the baseline
@@ -22,26 +22,28 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --only)
-      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq or zcluster" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster or store" >&2; exit 2; }
       only="$2"; shift ;;
     --reps)
       [ $# -ge 2 ] || { echo "bench.sh: --reps needs a number" >&2; exit 2; }
       reps="$2"; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster, --reps N)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store, --reps N)" >&2; exit 2 ;;
   esac
   shift
 done
-case "$only" in all|broker|zmq|zcluster) ;; *)
-  echo "bench.sh: --only takes broker, zmq or zcluster, not '$only'" >&2; exit 2 ;;
+case "$only" in all|broker|zmq|zcluster|store) ;; *)
+  echo "bench.sh: --only takes broker, zmq, zcluster or store, not '$only'" >&2; exit 2 ;;
 esac
 case "$reps" in ''|*[!0-9]*|0) echo "bench.sh: --reps needs a positive number, not '$reps'" >&2; exit 2 ;; esac
 
 want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
+# The store benchmarks of implementation $1 (broker or zcluster): with it, or with --only store.
+want_store() { [ "$only" = store ] || want "$1"; }
 
 # ---------------------------------------------------------------- install (idempotent)
 need=()
-if want broker; then
+if want_store broker; then
   dpkg -s libbroker-dev >/dev/null 2>&1 || need+=(libbroker-dev)
   dpkg -s libcaf-dev >/dev/null 2>&1 || need+=(libcaf-dev)
   dpkg -s python3-broker >/dev/null 2>&1 || need+=(python3-broker)
@@ -62,7 +64,7 @@ fi
 build=bench/build
 mkdir -p "$build"
 # Rebuilds only when the source is newer than the binary.
-if want broker && [ ! -x "$build/broker_bench" -o bench/broker_bench.cc -nt "$build/broker_bench" ]; then
+if want_store broker && [ ! -x "$build/broker_bench" -o bench/broker_bench.cc -nt "$build/broker_bench" ]; then
   echo "bench: building $build/broker_bench"
   g++ -O2 -std=c++17 -o "$build/broker_bench" bench/broker_bench.cc \
     -lbroker -lcaf_io -lcaf_openssl -lcaf_core -lpthread
@@ -108,13 +110,17 @@ if want broker; then
     run 330 "$build/broker_bench" rtt "$n_rtt"
     # The same with CAF's stream timers (batch delay, credit round) set to 100 µs.
     run 330 "$build/broker_bench" rtt "$n_rtt" --caf-timer-us 100
-    run 200 "$build/broker_bench" store "$n_store_mem" memory "$storedir"
-    run 200 "$build/broker_bench" store "$n_store_sql" sqlite "$storedir"
   done
   if [ "$quick" = 0 ]; then
     # broker::publisher (flow-controlled): recorded once, see BENCHMARKS.md.
     run 120 "$build/broker_bench" tput 1000 --api publisher
   fi
+fi
+if want_store broker; then
+  for _ in $(seq "$reps"); do
+    run 200 "$build/broker_bench" store "$n_store_mem" memory "$storedir"
+    run 200 "$build/broker_bench" store "$n_store_sql" sqlite "$storedir"
+  done
 fi
 
 # ---------------------------------------------------------------- ZeroMQ
@@ -141,6 +147,16 @@ if want zcluster; then
   else
     echo "zcluster endpoint bench: not built yet"
   fi
+fi
+# Stores: examples/bench_store.rs, the measurements of "broker_bench store" ("RESULT
+# zcluster store backend=B from=F puts=N secs=S rate=R", "... from=visibility samples=K
+# p50_us=X p99_us=Y max_us=Z"), with the same N.
+if want_store zcluster; then
+  cargo build --release --example bench_store
+  for _ in $(seq "$reps"); do
+    run 200 cargo run --release -q --example bench_store -- "$n_store_mem" memory "$storedir"
+    run 200 cargo run --release -q --example bench_store -- "$n_store_sql" sqlite "$storedir"
+  done
 fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)

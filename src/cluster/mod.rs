@@ -191,6 +191,67 @@ impl Cluster {
         self.store_table.lock().insert(name.to_string(), info);
     }
 
+    /// Sets one field of the `Cluster::stores[name]` entry (made from the defaults if there
+    /// is none), as `redef Cluster::stores += { [name] = [...] }` would, before
+    /// `create_store(name)`. Keys (Zeek's field names): `backend` (`Broker::MEMORY`,
+    /// `Broker::SQLITE`), `master_node`, `path` (`$options$sqlite$path`), `synchronous`
+    /// (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA`, or just `FULL`...),
+    /// `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL`, or `WAL`...),
+    /// `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
+    /// `clone_mutation_buffer_interval` (intervals such as `10 secs`).
+    pub fn set_store_option(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        let defaults = self.store_defaults()?;
+        let mut table = self.store_table.lock();
+        if table.get(name).is_some_and(|i| i.store.is_some()) {
+            return Err(crate::Error::state(format!(
+                "store '{name}' is already created: set its options before create_store"
+            )));
+        }
+        let mut info = table
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| StoreInfo::with_defaults(&defaults));
+        let interval = |v: &str| -> Result<i64> {
+            crate::layout::value_parse_interval(v)
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| (s * 1e9) as i64)
+                .ok_or_else(|| {
+                    crate::Error::invalid(format!(
+                        "store option {key}: expected an interval such as 10 secs or 2 mins, found \"{v}\""
+                    ))
+                })
+        };
+        let upper = value.to_ascii_uppercase();
+        match key {
+            "backend" => info.backend = crate::store::BackendKind::from_zeek_name(value)?,
+            "master_node" => info.master_node = value.to_string(),
+            "path" => info.options.sqlite_path = value.to_string(),
+            "synchronous" if !value.starts_with("Broker::") => info
+                .options
+                .sqlite
+                .set(key, &format!("Broker::SQLITE_SYNCHRONOUS_{upper}"))?,
+            "journal_mode" if !value.starts_with("Broker::") => info
+                .options
+                .sqlite
+                .set(key, &format!("Broker::SQLITE_JOURNAL_MODE_{upper}"))?,
+            "synchronous" | "journal_mode" | "integrity_check" => {
+                info.options.sqlite.set(key, value)?
+            }
+            "clone_resync_interval" => info.clone_resync_interval = interval(value)?,
+            "clone_stale_interval" => info.clone_stale_interval = interval(value)?,
+            "clone_mutation_buffer_interval" => {
+                info.clone_mutation_buffer_interval = interval(value)?
+            }
+            _ => {
+                return Err(crate::Error::not_found(format!(
+                    "unknown store option '{key}' (expected one of: backend, master_node, path, synchronous, journal_mode, integrity_check, clone_resync_interval, clone_stale_interval, clone_mutation_buffer_interval)"
+                )))
+            }
+        }
+        table.insert(name.to_string(), info);
+        Ok(())
+    }
+
     /// `Cluster::stores[name]`, if configured or created.
     pub fn store_info(&self, name: &str) -> Option<StoreInfo<Store>> {
         self.store_table.lock().get(name).cloned()

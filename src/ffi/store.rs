@@ -73,6 +73,32 @@ fn val(p: *const zc_value, what: &str) -> Result<Value> {
     value_from_handle(p)
 }
 
+/// Sets one field of the `Cluster::stores[name]` entry before `zc_cluster_create_store`
+/// of that name, as `redef Cluster::stores += { [name] = [...] }` does in Zeek (an entry
+/// overrides the defaults). `key`: `backend` (`Broker::MEMORY`, `Broker::SQLITE`),
+/// `master_node`, `path` (the SQLite file), `synchronous`
+/// (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...; default FULL),
+/// `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
+/// `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
+/// `clone_mutation_buffer_interval` (intervals such as "10 secs"). Any thread.
+/// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown key),
+/// ZC_ERR_INVALID_ARGUMENT (bad value), ZC_ERR_STATE (the store is already created).
+#[no_mangle]
+pub unsafe extern "C" fn zc_cluster_set_store_option(
+    cl: *const zc_cluster,
+    name: *const c_char,
+    key: *const c_char,
+    value: *const c_char,
+) -> zc_result {
+    guard(|| {
+        let c = CLUSTERS.get(cl)?;
+        let name = arg_str(name, "name")?;
+        let key = arg_str(key, "key")?;
+        let value = arg_str(value, "value")?;
+        c.set_store_option(name, key, value)
+    })
+}
+
 /// `Cluster::create_store(name, persistent)`: on the master node (or when the cluster is
 /// not enabled) a master usable at once, its SQLite file created if missing when the
 /// backend is SQLite; elsewhere a clone that answers reads once its master's node is
@@ -445,4 +471,82 @@ pub unsafe extern "C" fn zc_store_pop(
     expiry_ms: i64,
 ) -> zc_result {
     with_store(store, |s| s.pop(val(key, "key")?, expiry(expiry_ms)?))
+}
+
+/// Whether a clone has its master now: it received the master's snapshot and has not lost
+/// it since (a master: true). False once the cluster is freed. Errors: ZC_ERR_NULL,
+/// ZC_ERR_BAD_HANDLE. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_store_connected(store: *const zc_store, out: *mut bool) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        write_out(out, STORES.get(store)?.store.connected());
+        Ok(())
+    })
+}
+
+/// One line per entry (a newline inside an entry becomes a space), and how many.
+fn lines(entries: Vec<String>) -> (usize, String) {
+    let n = entries.len();
+    let text = entries
+        .into_iter()
+        .map(|e| e.replace(['\n', '\r'], " ") + "\n")
+        .collect();
+    (n, text)
+}
+
+/// Takes the mutations this clone made without a master and dropped once
+/// `clone_mutation_buffer_interval` passed (each is reported once): `*count` gets their
+/// number, `*text` one line per mutation saying which operation, when and why (a new
+/// string, "" when none, freed with `zc_string_free`). A master has none. Errors:
+/// ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_store_take_lost_mutations(
+    store: *const zc_store,
+    count: *mut usize,
+    text: *mut *mut c_char,
+) -> zc_result {
+    guard(|| {
+        out_ptr(count, "count")?;
+        out_ptr(text, "text")?;
+        let s = STORES.get(store)?;
+        let (n, t) = lines(
+            s.store
+                .take_lost_mutations()
+                .into_iter()
+                .map(|m| m.reason)
+                .collect(),
+        );
+        write_out(count, n);
+        write_out(text, give_string(&t));
+        Ok(())
+    })
+}
+
+/// Takes the problems seen in the background since the last call (the last 1000 at
+/// most): on a master, writes from clones it could not apply (a wrong type, a missing
+/// key), which the protocol cannot report to the clone that made them; on a clone, its
+/// resynchronisations. `*count` and `*text` as in `zc_store_take_lost_mutations`. Errors:
+/// ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_store_take_problems(
+    store: *const zc_store,
+    count: *mut usize,
+    text: *mut *mut c_char,
+) -> zc_result {
+    guard(|| {
+        out_ptr(count, "count")?;
+        out_ptr(text, "text")?;
+        let s = STORES.get(store)?;
+        let (n, t) = lines(
+            s.store
+                .take_problems()
+                .into_iter()
+                .map(|e| e.message)
+                .collect(),
+        );
+        write_out(count, n);
+        write_out(text, give_string(&t));
+        Ok(())
+    })
 }

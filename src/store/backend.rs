@@ -12,7 +12,9 @@
 //! of the process (kill -9) and, as far as the disk honours fsync, power loss.
 //! `synchronous=NORMAL` in WAL mode still survives a process crash but may lose the last
 //! commits on power loss; `OFF` may lose them on an OS crash; `DELETE` journal mode with
-//! FULL is as safe as WAL but slower. These are selectable with `SqliteOptions`.
+//! FULL is as safe as WAL but slower. These are selectable with `SqliteOptions`, per
+//! store through `Cluster::set_store_option` (C: `zc_cluster_set_store_option`, Python:
+//! `Cluster.set_store_options`), Zeek's `Cluster::stores[name]$options$sqlite` fields.
 
 use super::codec::{decode_value, encode_value};
 use crate::data::Value;

@@ -87,6 +87,11 @@ pub struct StoreClone {
     /// Connection attempts so far (0 until the first loss of the master).
     epoch: u64,
     stalled: VecDeque<(Command, i64)>,
+    /// Keys with writes of ours the master has not echoed back yet (count per key), and
+    /// clears likewise: a local check of such a key would judge a value that is about to
+    /// change (an `increment` then a `decrement` of a new key), so the master decides.
+    in_flight: BTreeMap<Value, u32>,
+    clears_in_flight: u32,
     lost: Vec<LostMutation>,
     next_req_id: u64,
     put_unique_pending: BTreeSet<u64>,
@@ -125,6 +130,8 @@ impl StoreClone {
             output: None,
             epoch: 0,
             stalled: VecDeque::new(),
+            in_flight: BTreeMap::new(),
+            clears_in_flight: 0,
             lost: Vec::new(),
             next_req_id: 1,
             put_unique_pending: BTreeSet::new(),
@@ -375,12 +382,54 @@ impl StoreClone {
         if matches!(self.status, CloneStatus::Connecting { .. }) {
             return Ok(()); // nothing known yet: the master decides
         }
+        if self.clears_in_flight > 0 || self.in_flight.contains_key(key) {
+            return Ok(()); // our own earlier write will change the value: the master decides
+        }
         f(self.store.get(key))
+    }
+
+    /// Whether every write of ours reached the master and was acknowledged (its effect,
+    /// broadcast before the acknowledgement, is then in our copy).
+    fn writes_settled(&self) -> bool {
+        self.stalled.is_empty() && self.output.as_ref().map_or(true, |o| o.idle())
+    }
+
+    fn note_in_flight(&mut self, cmd: &Command) {
+        match cmd {
+            Command::Put { key, .. }
+            | Command::PutUnique { key, .. }
+            | Command::Erase { key, .. }
+            | Command::Add { key, .. }
+            | Command::Subtract { key, .. } => {
+                *self.in_flight.entry(key.clone()).or_insert(0) += 1;
+            }
+            Command::Clear { .. } => self.clears_in_flight += 1,
+            _ => {}
+        }
+    }
+
+    /// The master echoed a write: when it is ours, one fewer in flight for that key.
+    fn echoed(&mut self, key: Option<&Value>, publisher: EntityId) {
+        if publisher != self.id {
+            return;
+        }
+        match key {
+            Some(k) => {
+                if let Some(n) = self.in_flight.get_mut(k) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.in_flight.remove(k);
+                    }
+                }
+            }
+            None => self.clears_in_flight = self.clears_in_flight.saturating_sub(1),
+        }
     }
 
     fn send_to_master(&mut self, cmd: Command, now: i64) -> Result<()> {
         if let (CloneStatus::Connected { .. }, Some(out)) = (self.status, self.output.as_mut()) {
             if out.produce((cmd.clone(), now)).is_some() {
+                self.note_in_flight(&cmd);
                 self.pump(now);
                 return Ok(());
             }
@@ -395,6 +444,7 @@ impl StoreClone {
                 ),
             ));
         }
+        self.note_in_flight(&cmd);
         self.stalled.push_back((cmd, now));
         Ok(())
     }
@@ -504,6 +554,11 @@ impl StoreClone {
     /// Mutations dropped after `mutation_buffer_interval` without a master.
     pub fn take_lost(&mut self) -> Vec<LostMutation> {
         std::mem::take(&mut self.lost)
+    }
+    /// Drops the buffered mutations older than `mutation_buffer_interval` at `now` (what
+    /// `tick` does), so that `take_lost` is exact whether or not a driver ticks.
+    pub fn expire_buffer(&mut self, now: i64) {
+        self.expire_stalled(now);
     }
     /// Protocol trouble (lost updates that forced a resync, ...), for logging.
     pub fn take_problems(&mut self) -> Vec<Error> {
@@ -634,21 +689,24 @@ impl StoreClone {
                 value,
                 expiry,
                 publisher,
-            } => match self.store.insert(key.clone(), value.clone()) {
-                Some(old_value) => self.events.push(StoreEvent::Update {
-                    key,
-                    old_value,
-                    new_value: value,
-                    expiry,
-                    publisher,
-                }),
-                None => self.events.push(StoreEvent::Insert {
-                    key,
-                    value,
-                    expiry,
-                    publisher,
-                }),
-            },
+            } => {
+                self.echoed(Some(&key), publisher);
+                match self.store.insert(key.clone(), value.clone()) {
+                    Some(old_value) => self.events.push(StoreEvent::Update {
+                        key,
+                        old_value,
+                        new_value: value,
+                        expiry,
+                        publisher,
+                    }),
+                    None => self.events.push(StoreEvent::Insert {
+                        key,
+                        value,
+                        expiry,
+                        publisher,
+                    }),
+                }
+            }
             Command::PutUniqueResult {
                 inserted,
                 who,
@@ -661,6 +719,7 @@ impl StoreClone {
                 }
             }
             Command::Erase { key, publisher } => {
+                self.echoed(Some(&key), publisher);
                 let existed = self.store.remove(&key).is_some();
                 if existed {
                     self.events.push(StoreEvent::Erase { key, publisher });
@@ -673,6 +732,7 @@ impl StoreClone {
                 }
             }
             Command::Clear { publisher } => {
+                self.echoed(None, publisher);
                 for key in std::mem::take(&mut self.store).into_keys() {
                     self.events.push(StoreEvent::Erase { key, publisher });
                 }
@@ -801,6 +861,10 @@ impl StoreClone {
             if !progressed {
                 break;
             }
+        }
+        if self.writes_settled() {
+            self.in_flight.clear();
+            self.clears_in_flight = 0;
         }
     }
 

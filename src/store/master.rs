@@ -127,7 +127,7 @@ impl Master {
     // -- local writes (expiry: relative ns; now: ns since the epoch) ---------------------
 
     pub fn put(&mut self, key: Value, value: Value, expiry: Option<i64>, now: i64) -> Result<()> {
-        self.apply(
+        self.local(
             Command::Put {
                 key,
                 value,
@@ -154,10 +154,10 @@ impl Master {
             req_id: 0,
             publisher: self.id,
         };
-        Ok(matches!(self.apply(cmd, now)?, Some(Value::Bool(true))))
+        Ok(matches!(self.local(cmd, now)?, Some(Value::Bool(true))))
     }
     pub fn erase(&mut self, key: Value, now: i64) -> Result<()> {
-        self.apply(
+        self.local(
             Command::Erase {
                 key,
                 publisher: self.id,
@@ -167,7 +167,7 @@ impl Master {
         .map(|_| ())
     }
     pub fn clear(&mut self, now: i64) -> Result<()> {
-        self.apply(Command::Clear { publisher: self.id }, now)
+        self.local(Command::Clear { publisher: self.id }, now)
             .map(|_| ())
     }
     /// Broker's `add`; returns the new value.
@@ -179,7 +179,7 @@ impl Master {
         expiry: Option<i64>,
         now: i64,
     ) -> Result<Value> {
-        self.apply(
+        self.local(
             Command::Add {
                 key,
                 value,
@@ -199,7 +199,7 @@ impl Master {
         expiry: Option<i64>,
         now: i64,
     ) -> Result<Value> {
-        self.apply(
+        self.local(
             Command::Subtract {
                 key,
                 value,
@@ -372,6 +372,14 @@ impl Master {
     }
 
     // -- internals -----------------------------------------------------------------------
+
+    /// A local write: applied at once, and what it broadcasts is ready for
+    /// `take_outgoing` when this returns (not only after the next tick).
+    fn local(&mut self, cmd: Command, now: i64) -> Result<Option<Value>> {
+        let r = self.apply(cmd, now);
+        self.pump(now);
+        r
+    }
 
     fn expire(&mut self, now: i64) {
         // `next_expiry` is a lower bound of every pending expiry, so most ticks stop here.

@@ -756,6 +756,7 @@ impl Store {
         let mut out = std::mem::take(&mut *self.entry.lost.lock());
         if let Role::Clone(c) = &self.entry.role {
             if let Some(c) = c.lock().as_mut() {
+                c.expire_buffer(now_ns());
                 out.extend(c.take_lost());
             }
         }

@@ -459,6 +459,61 @@ fn clone_reports_type_errors_at_once() {
 }
 
 #[test]
+fn a_local_write_on_the_master_goes_out_at_once_not_at_the_next_tick() {
+    let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
+    bus.settle();
+    let now = bus.now;
+    bus.master()
+        .put(s("k"), Value::Count(1), None, now)
+        .unwrap();
+    let out = bus.master().take_outgoing();
+    assert!(
+        out.iter()
+            .any(|o| matches!(&o.command.content, Command::Put { key, .. } if *key == s("k"))),
+        "{out:?}"
+    );
+    for o in &out {
+        bus.route(None, o);
+    }
+    assert_eq!(bus.clones[0].get(&s("k"), now).unwrap(), Value::Count(1));
+}
+
+#[test]
+fn a_clone_judges_its_own_writes_in_flight_by_the_masters_result() {
+    let mut bus = Bus::new(memory_master(1), 1, clone_cfg());
+    bus.settle();
+    let now = bus.now;
+    let c = &mut bus.clones[0];
+    // Neither write has come back from the master yet: no local verdict on them.
+    c.increment(s("n"), Value::Count(5), None, now).unwrap();
+    c.decrement(s("n"), Value::Count(2), None, now).unwrap();
+    c.put(s("p"), s("text"), None, now).unwrap();
+    c.put(s("p"), Value::Count(1), None, now).unwrap();
+    c.increment(s("p"), Value::Count(1), None, now).unwrap();
+    c.clear(now).unwrap();
+    c.put(s("q"), Value::Count(7), None, now).unwrap();
+    c.decrement(s("q"), Value::Count(7), None, now).unwrap();
+    bus.settle();
+    bus.assert_converged();
+    assert_eq!(bus.master_snapshot().get(&s("q")), Some(&Value::Count(0)));
+    assert_eq!(bus.master_snapshot().len(), 1);
+    // Once everything came back, the clone's own copy decides again, at once.
+    let now = bus.now;
+    let c = &mut bus.clones[0];
+    c.put(s("str"), s("x"), None, now).unwrap();
+    bus.settle();
+    let now = bus.now;
+    let e = bus.clones[0]
+        .increment(s("str"), Value::Count(1), None, now)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Type);
+    let e = bus.clones[0]
+        .decrement(s("n"), Value::Count(1), None, now)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+}
+
+#[test]
 fn reads_before_the_first_snapshot_wait_then_go_stale() {
     let cfg = CloneConfig {
         stale_interval: 3 * SEC,

@@ -92,6 +92,22 @@ def test_bad_names_and_files(tmp_path):
             cl.create_store("corrupt", persistent=True)
         assert "corrupt.sqlite" in str(e.value)
         assert (tmp_path / "corrupt.sqlite").read_bytes() == b"not a database " * 20
+    # A read-only file (refused by its permissions, which root would otherwise ignore).
+    with cluster("manager", tmp_path) as cl:
+        cl.create_store("ro", persistent=True).store.put("k", "v")
+    ro = tmp_path / "ro.sqlite"
+    before = ro.read_bytes()
+    ro.chmod(0o444)
+    try:
+        with cluster("manager", tmp_path) as cl:
+            with pytest.raises(zcluster.StoreError) as e:
+                cl.create_store("ro", persistent=True)
+            assert "read-only" in str(e.value) and "ro.sqlite" in str(e.value)
+    finally:
+        ro.chmod(0o644)
+    assert ro.read_bytes() == before
+    with cluster("manager", tmp_path) as cl:
+        assert cl.create_store("ro", persistent=True).store.get("k") == "v"
     with cluster("manager", tmp_path / "missing" / "dir") as cl:
         with pytest.raises(zcluster.Error) as e:
             cl.create_store("x", persistent=True)
@@ -149,3 +165,45 @@ def test_sqlite_master_process_killed_loses_no_acked_put(tmp_path):
         st = cl.create_store("durable", persistent=True).store
         for i in acked:
             assert st.get(i) == "v%d" % i
+
+
+def test_stores_table_entry_overrides_the_defaults(tmp_path):
+    import sqlite3
+
+    with cluster("manager", tmp_path) as cl:
+        path = tmp_path / "custom-file.db"
+        cl.set_store_options(
+            "tuned",
+            backend="Broker::SQLITE",
+            path=str(path),
+            journal_mode="DELETE",
+            synchronous="NORMAL",
+            integrity_check=True,
+            clone_resync_interval=2,
+            clone_stale_interval=datetime.timedelta(seconds=30),
+            clone_mutation_buffer_interval="1 min",
+        )
+        info = cl.create_store("tuned")  # not persistent: the entry's backend still wins
+        assert info.backend == "Broker::SQLITE" and info.master
+        assert info.options == {"sqlite": {"path": str(path)}}
+        assert info.clone_resync_interval == datetime.timedelta(seconds=2)
+        assert info.clone_stale_interval == datetime.timedelta(seconds=30)
+        assert info.clone_mutation_buffer_interval == datetime.timedelta(minutes=1)
+        info.store.put("k", 1)
+        # The file uses the rollback journal asked for, not the default WAL.
+        with sqlite3.connect(str(path)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        default = cl.create_store("plain", persistent=True)
+        default.store.put("k", 1)
+        with sqlite3.connect(str(tmp_path / "plain.sqlite")) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with pytest.raises(zcluster.StateError):
+            cl.set_store_options("tuned", synchronous="FULL")  # already created
+        with pytest.raises(zcluster.NotFound):
+            cl.set_store_options("other", speed="fast")
+        with pytest.raises(zcluster.InvalidArgument):
+            cl.set_store_options("other", synchronous="SOMETIMES")
+        with pytest.raises(zcluster.InvalidArgument):
+            cl.set_store_options("other", backend="Broker::ROCKSDB")
+        with pytest.raises(zcluster.InvalidArgument):
+            cl.set_store_options("other", clone_stale_interval="soon")

@@ -152,13 +152,78 @@ class Message:
         )
 
 
-class Endpoint:
+class _Delivery:
+    """How messages reach the host, shared by Endpoint and Cluster (the C functions differ
+    only by their prefix): next() with a timeout, a pollable fd(), and a callback run
+    inside poll(). `_PREFIX` names the C functions (zc_endpoint_ or zc_cluster_)."""
+
+    _PREFIX = ""
+    _cb = None
+    _cb_error = None
+
+    def _c(self, name):
+        return getattr(lib, self._PREFIX + name)
+
+    def next(self, timeout=None):
+        """The next Message (events and statuses; on a cluster also HELLO / NODE_UP /
+        NODE_DOWN with `.node_name`), or None if none arrives within `timeout` seconds
+        (None waits without limit, 0 does not wait)."""
+        ms = -1 if timeout is None else max(0, int(timeout * 1000))
+        h = _p()
+        rc = self._c("next")(self._handle(), ms, ctypes.byref(h))
+        if rc == 11:  # ZC_ERR_TIMEOUT
+            return None
+        check(rc)
+        try:
+            return Message(h)
+        finally:
+            lib.zc_message_free(h)
+
+    def fd(self):
+        """A descriptor readable exactly while messages wait (for select/poll loops)."""
+        fd = ctypes.c_int()
+        check(self._c("fd")(self._handle(), ctypes.byref(fd)))
+        return fd.value
+
+    def on_message(self, callback):
+        """Registers callback(msg), run inside poll() on the calling thread (None clears)."""
+        if callback is None:
+            check(self._c("set_callback")(self._handle(), _MSG_CB(), None, _FREE_CB()))
+            self._cb = None
+            return
+
+        def trampoline(handle, _userdata):
+            try:
+                callback(Message(handle))
+            except Exception as e:  # never unwind into C
+                self._cb_error = e
+
+        cb = _MSG_CB(trampoline)
+        check(self._c("set_callback")(self._handle(), cb, None, _FREE_CB()))
+        self._cb = cb
+
+    def poll(self, timeout=0.0):
+        """Runs the callback for waiting messages, waiting up to `timeout` seconds for the
+        first; returns how many were handled. An exception raised by the callback is
+        re-raised here."""
+        self._cb_error = None
+        n = ctypes.c_size_t()
+        check(self._c("poll")(self._handle(), int(timeout * 1000), ctypes.byref(n)))
+        if self._cb_error is not None:
+            e, self._cb_error = self._cb_error, None
+            raise e
+        return n.value
+
+
+class Endpoint(_Delivery):
     """A Broker endpoint with its own I/O thread.
 
     `options` maps option names to values (see zc_endpoint_options_set), e.g.
     {"Broker::forward_messages": False, "Broker::peer_overflow_policy": "drop_oldest"}.
     Callbacks registered with on_message run inside poll(), on the calling thread.
     """
+
+    _PREFIX = "zc_endpoint_"
 
     def __init__(self, options=None):
         self._h = None
@@ -224,55 +289,6 @@ class Endpoint:
             check(lib.zc_endpoint_publish(self._handle(), cstr(topic), ev))
         finally:
             lib.zc_event_free(ev)
-
-    def next(self, timeout=None):
-        """The next Message, or None if none arrives within `timeout` seconds (None waits
-        without limit, 0 does not wait)."""
-        ms = -1 if timeout is None else int(timeout * 1000)
-        h = _p()
-        rc = lib.zc_endpoint_next(self._handle(), ms, ctypes.byref(h))
-        if rc == 11:  # ZC_ERR_TIMEOUT
-            return None
-        check(rc)
-        try:
-            return Message(h)
-        finally:
-            lib.zc_message_free(h)
-
-    def fd(self):
-        """A descriptor readable exactly while messages wait (for select/poll loops)."""
-        fd = ctypes.c_int()
-        check(lib.zc_endpoint_fd(self._handle(), ctypes.byref(fd)))
-        return fd.value
-
-    def on_message(self, callback):
-        """Registers callback(msg), run inside poll() on the calling thread (None clears)."""
-        if callback is None:
-            check(lib.zc_endpoint_set_callback(self._handle(), _MSG_CB(), None, _FREE_CB()))
-            self._cb = None
-            return
-
-        def trampoline(handle, _userdata):
-            try:
-                callback(Message(handle))
-            except Exception as e:  # never unwind into C
-                self._cb_error = e
-
-        cb = _MSG_CB(trampoline)
-        check(lib.zc_endpoint_set_callback(self._handle(), cb, None, _FREE_CB()))
-        self._cb = cb
-
-    def poll(self, timeout=0.0):
-        """Runs the callback for waiting messages, waiting up to `timeout` seconds for the
-        first; returns how many were handled. An exception raised by the callback is
-        re-raised here."""
-        self._cb_error = None
-        n = ctypes.c_size_t()
-        check(lib.zc_endpoint_poll(self._handle(), int(timeout * 1000), ctypes.byref(n)))
-        if self._cb_error is not None:
-            e, self._cb_error = self._cb_error, None
-            raise e
-        return n.value
 
     @property
     def peer_count(self):

@@ -19,10 +19,9 @@ import os
 import re
 
 from ._data import Event, Port, _to_handle
-from ._endpoint import _FREE_CB, _MSG_CB, Message
+from ._endpoint import _FREE_CB, _MSG_CB, Message, _Delivery
 from ._lib import check, cstr, lib, take_string
 
-_ERR_TIMEOUT = 11
 
 _p = ctypes.c_void_p
 _pp = ctypes.POINTER(ctypes.c_void_p)
@@ -335,12 +334,14 @@ class Layout:
         return "Layout(format=%r, nodes=%r)" % (self.format, sorted(self.nodes))
 
 
-class Cluster:
+class Cluster(_Delivery):
     """This process's view of a cluster. `node` None takes the name from
     `options["Cluster::node"]`, else from the CLUSTER_NODE environment variable. `options`
     maps Zeek option names to bool, int, float (seconds), datetime.timedelta or str (Zeek
     syntax); they apply over the layout's redefs. A node name not in the layout raises
     zcluster.NotFound."""
+
+    _PREFIX = "zc_cluster_"
 
     def __init__(self, layout, node=None, options=None):
         self._h = _p()
@@ -435,56 +436,6 @@ class Cluster:
 
     def unsubscribe(self, topic_prefix):
         check(lib.zc_cluster_unsubscribe(self._handle(), cstr(topic_prefix)))
-
-    def next(self, timeout=None):
-        """The next zcluster.Message (events, peer statuses, HELLO / NODE_UP / NODE_DOWN
-        with `.node_name`), or None if none arrives within `timeout` seconds (None waits
-        without limit, 0 does not wait)."""
-        ms = -1 if timeout is None else max(0, int(timeout * 1000))
-        h = _p()
-        rc = lib.zc_cluster_next(self._handle(), ms, ctypes.byref(h))
-        if rc == _ERR_TIMEOUT:
-            return None
-        check(rc)
-        try:
-            return Message(h)
-        finally:
-            lib.zc_message_free(h)
-
-    def fd(self):
-        """A descriptor readable exactly while messages wait (for select/poll loops)."""
-        fd = ctypes.c_int()
-        check(lib.zc_cluster_fd(self._handle(), ctypes.byref(fd)))
-        return fd.value
-
-    def on_message(self, callback):
-        """Registers callback(msg), run inside poll() on the calling thread (None clears)."""
-        if callback is None:
-            check(lib.zc_cluster_set_callback(self._handle(), _MSG_CB(), None, _FREE_CB()))
-            self._cb = None
-            return
-
-        def trampoline(handle, _userdata):
-            try:
-                callback(Message(handle))
-            except Exception as e:  # never unwind into C
-                self._cb_error = e
-
-        cb = _MSG_CB(trampoline)
-        check(lib.zc_cluster_set_callback(self._handle(), cb, None, _FREE_CB()))
-        self._cb = cb
-
-    def poll(self, timeout=0.0):
-        """Runs the callback for waiting messages, waiting up to `timeout` seconds for the
-        first; returns how many were handled. An exception raised by the callback is
-        re-raised here."""
-        self._cb_error = None
-        n = _sz()
-        check(lib.zc_cluster_poll(self._handle(), int(timeout * 1000), ctypes.byref(n)))
-        if self._cb_error is not None:
-            e, self._cb_error = self._cb_error, None
-            raise e
-        return n.value
 
     def log(self, message):
         """`Cluster::log(msg)`: a cluster.log record (ts, this node, message)."""

@@ -31,6 +31,7 @@ def _decl(name, *args):
 
 
 _decl("zc_cluster_create_store", _P, ctypes.c_char_p, ctypes.c_bool, _PP)
+_decl("zc_cluster_set_store_option", _P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p)
 _decl("zc_store_name", _P, _PP)
 _decl("zc_store_is_master", _P, ctypes.POINTER(ctypes.c_bool))
 _decl("zc_store_backend", _P, ctypes.POINTER(ctypes.c_int))
@@ -52,6 +53,9 @@ _decl("zc_store_insert_into", _P, _P, _P, _P, _i64)
 _decl("zc_store_remove_from", _P, _P, _P, _i64)
 _decl("zc_store_push", _P, _P, _P, _i64)
 _decl("zc_store_pop", _P, _P, _i64)
+_decl("zc_store_connected", _P, ctypes.POINTER(ctypes.c_bool))
+_decl("zc_store_take_lost_mutations", _P, ctypes.POINTER(ctypes.c_size_t), _PP)
+_decl("zc_store_take_problems", _P, ctypes.POINTER(ctypes.c_size_t), _PP)
 lib.zc_store_free.argtypes = [_P]
 lib.zc_store_free.restype = None
 lib.zc_value_free.argtypes = [_P]
@@ -213,6 +217,29 @@ class Store:
         with _Values(key) as (k,):
             check(lib.zc_store_pop(self._handle(), k, _ms(expiry, "expiry")))
 
+    def connected(self):
+        """Whether a clone has its master now (a master: True; False once closed)."""
+        b = ctypes.c_bool()
+        check(lib.zc_store_connected(self._handle(), ctypes.byref(b)))
+        return b.value
+
+    def _take_lines(self, fn):
+        n = ctypes.c_size_t()
+        out = _P()
+        check(fn(self._handle(), ctypes.byref(n), ctypes.byref(out)))
+        text = take_string(out.value)
+        return (text or "").splitlines()[: n.value]
+
+    def take_lost_mutations(self):
+        """The mutations this clone made without a master and dropped once
+        clone_mutation_buffer_interval passed, one message each (reported once)."""
+        return self._take_lines(lib.zc_store_take_lost_mutations)
+
+    def take_problems(self):
+        """Problems seen in the background since the last call: on a master, writes from
+        clones it could not apply (e.g. a wrong type); on a clone, its resyncs."""
+        return self._take_lines(lib.zc_store_take_problems)
+
     def close(self):
         """Frees this handle (the store lives on in its cluster)."""
         if self._h:
@@ -268,4 +295,21 @@ def _create_store(self, name, persistent=False):
     return StoreInfo(Store(out.value))
 
 
+def _set_store_options(self, name, **fields):
+    """Configures `Cluster::stores[name]` before `create_store(name)`, as
+    `redef Cluster::stores += { [name] = [...] }` does: backend ("Broker::SQLITE"),
+    master_node, path, synchronous ("NORMAL", "FULL", ...), journal_mode ("WAL",
+    "DELETE"), integrity_check (bool), clone_resync_interval, clone_stale_interval,
+    clone_mutation_buffer_interval (seconds, timedelta or text such as "10 secs")."""
+    for key, value in fields.items():
+        if isinstance(value, bool):
+            value = "T" if value else "F"
+        elif isinstance(value, datetime.timedelta):
+            value = "%r secs" % value.total_seconds()
+        elif isinstance(value, (int, float)):
+            value = "%r secs" % float(value)
+        check(lib.zc_cluster_set_store_option(self._handle(), cstr(name), cstr(key), cstr(str(value))))
+
+
 Cluster.create_store = _create_store
+Cluster.set_store_options = _set_store_options

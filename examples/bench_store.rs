@@ -1,0 +1,322 @@
+//! Store benchmark between processes on 127.0.0.1 (scripts/bench.sh runs it), the same
+//! measurements as `broker_bench store` (bench/broker_bench.cc):
+//!
+//!   bench_store N memory|sqlite DIR [--journal delete]
+//!
+//! The parent process holds the master of store "bench-store" (memory, or SQLite in DIR
+//! with the default settings: WAL, synchronous=FULL, every put durable when it returns;
+//! `--journal delete` uses SQLite's rollback journal instead, what Broker 1.4 runs with,
+//! and adds `journal=delete` to the lines); it re-executes itself as the clone process,
+//! which peers with it over 127.0.0.1.
+//!
+//! 0. from=master_no_clone: N puts `"a<i>" -> count(i + 1)` on the master before any clone
+//!    exists, until the master answers the last one.
+//! 1. from=clone: N puts issued on the clone, until the clone sees the last one (clone ->
+//!    master -> clone).
+//! 2. from=master_with_clone: N puts on the master with the clone attached, timed on the
+//!    master; from=master_seen_by_clone: the same puts, timed on the clone until it sees
+//!    the last one.
+//! 3. from=visibility: the master puts its clock (ns since the epoch) into "lat" every
+//!    5 ms, 200 times; the clone polls "lat" (every 50 µs: a read is a local lookup, a
+//!    busy loop would only take a core from the I/O threads) and records how long after
+//!    each put it saw it.
+//!
+//! Output, one line per measurement (bench/summarize.py reads them):
+//!   RESULT zcluster store backend=B from=F puts=N secs=S rate=R
+//!   RESULT zcluster store backend=B from=visibility samples=K p50_us=X p99_us=Y max_us=Z
+//! Every process has a hard time limit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use zcluster::data::Value;
+use zcluster::endpoint::{Endpoint, EndpointOptions};
+use zcluster::store::{
+    Backend, CloneConfig, JournalMode, MemoryBackend, SqliteBackend, SqliteOptions, Store,
+    StoreService,
+};
+use zcluster::wire::EndpointId;
+
+const NAME: &str = "bench-store";
+const LAT_SAMPLES: usize = 200;
+const LIMIT: Duration = Duration::from_secs(170);
+
+fn die(msg: &str) -> ! {
+    eprintln!("bench_store: {msg}");
+    std::process::exit(2)
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn s(x: &str) -> Value {
+    Value::String(x.as_bytes().to_vec())
+}
+
+/// An endpoint that carries stores.
+fn store_node() -> (Endpoint, Arc<StoreService>) {
+    let id = EndpointId::random().unwrap_or_else(|e| die(&format!("endpoint id: {e}")));
+    let svc = StoreService::new(id);
+    let opts = EndpointOptions {
+        id: Some(id),
+        ..EndpointOptions::default()
+    };
+    let ep = Endpoint::with_hook(opts, Some(svc.hook()))
+        .unwrap_or_else(|e| die(&format!("endpoint: {e}")));
+    svc.set_waker(ep.hook_waker());
+    (ep, svc)
+}
+
+/// Polls `st.get(key)` until it is a count >= `want` (any value when want == 0).
+fn wait_value(st: &Store, key: &Value, want: u64, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(v) = st.get(key, Duration::ZERO) {
+            match v {
+                Value::Count(c) if c >= want => return true,
+                _ if want == 0 => return true,
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    false
+}
+
+/// Puts n keys `<prefix><i>` -> count(i + 1) on `put_to`, then waits until `check_on`
+/// answers the last one. Seconds, or -1 on failure.
+fn timed_puts(put_to: &Store, check_on: &Store, prefix: &str, n: u64) -> f64 {
+    let t0 = Instant::now();
+    for i in 0..n {
+        if let Err(e) = put_to.put(s(&format!("{prefix}{i}")), Value::Count(i + 1), None) {
+            die(&format!("put: {e}"));
+        }
+    }
+    if !wait_value(
+        check_on,
+        &s(&format!("{prefix}{}", n - 1)),
+        n,
+        Duration::from_secs(60),
+    ) {
+        return -1.0;
+    }
+    t0.elapsed().as_secs_f64()
+}
+
+fn rate_line(backend: &str, from: &str, n: u64, secs: f64) -> String {
+    format!(
+        "RESULT zcluster store backend={backend} from={from} puts={n} secs={secs:.3} rate={:.0}",
+        if secs > 0.0 { n as f64 / secs } else { 0.0 }
+    )
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The clone process: reports and asks the master process through stdout.
+fn clone_main(n: u64, backend: &str, port: u16) -> i32 {
+    let (ep, svc) = store_node();
+    let clone = svc
+        .attach_clone(NAME, CloneConfig::default())
+        .unwrap_or_else(|e| die(&format!("attach_clone: {e}")));
+    ep.peer("127.0.0.1", port, Duration::from_millis(100))
+        .unwrap_or_else(|e| die(&format!("peer: {e}")));
+    if !wait_value(&clone, &s("ready"), 1, Duration::from_secs(30)) {
+        die("clone: never saw the master's 'ready' key");
+    }
+    // Commands to the master go out on stdout and are not answered (as broker_bench's).
+    let ask = |cmd: &str| say(&format!("CMD {cmd}"));
+    // 1. puts issued on the clone, until the clone sees the last one.
+    let secs = timed_puts(&clone, &clone, "c", n);
+    say(&rate_line(backend, "clone", n, secs));
+    // 2. the master puts; the clone waits for the last one.
+    ask("P");
+    let t0 = Instant::now();
+    let seen = wait_value(
+        &clone,
+        &s(&format!("m{}", n - 1)),
+        n,
+        Duration::from_secs(60),
+    );
+    say(&rate_line(
+        backend,
+        "master_seen_by_clone",
+        n,
+        if seen {
+            t0.elapsed().as_secs_f64()
+        } else {
+            -1.0
+        },
+    ));
+    // 3. visibility latency.
+    ask("L");
+    let mut us: Vec<f64> = Vec::new();
+    let mut last_seen = 0u64;
+    let end = Instant::now() + Duration::from_secs(30);
+    let (lat, done) = (s("lat"), s("lat_done"));
+    while Instant::now() < end && us.len() < LAT_SAMPLES {
+        if let Ok(Value::Count(c)) = clone.get(&lat, Duration::ZERO) {
+            let t = now_ns();
+            if c != last_seen {
+                last_seen = c;
+                us.push(t.saturating_sub(c) as f64 / 1e3);
+            }
+        }
+        if !us.is_empty() && clone.exists(&done, Duration::ZERO).unwrap_or(false) {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    us.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        if us.is_empty() {
+            0.0
+        } else {
+            us[((p * us.len() as f64) as usize).min(us.len() - 1)]
+        }
+    };
+    say(&format!(
+        "RESULT zcluster store backend={backend} from=visibility samples={} p50_us={:.1} p99_us={:.1} max_us={:.1}",
+        us.len(),
+        pct(0.5),
+        pct(0.99),
+        us.last().copied().unwrap_or(0.0)
+    ));
+    ask("Q");
+    drop(clone);
+    drop(ep);
+    0
+}
+
+fn master_main(n: u64, backend: &str, dir: &str, journal: JournalMode) -> i32 {
+    let (ep, svc) = store_node();
+    let path = std::path::Path::new(dir).join(format!("bench-store-{}.sqlite", std::process::id()));
+    let b: Box<dyn Backend> = match backend.split(' ').next().unwrap_or_default() {
+        "memory" => Box::new(MemoryBackend::new()),
+        "sqlite" => {
+            let _ = std::fs::remove_file(&path);
+            Box::new(
+                SqliteBackend::open(
+                    &path,
+                    &SqliteOptions {
+                        journal_mode: journal,
+                        ..SqliteOptions::default()
+                    },
+                )
+                .unwrap_or_else(|e| die(&format!("sqlite: {e}"))),
+            )
+        }
+        _ => die("store backend must be memory or sqlite"),
+    };
+    let master = svc
+        .attach_master(NAME, b)
+        .unwrap_or_else(|e| die(&format!("attach_master: {e}")));
+    // 0. puts from the master's own process, before any clone exists.
+    let secs = timed_puts(&master, &master, "a", n);
+    say(&rate_line(backend, "master_no_clone", n, secs));
+    master
+        .clear()
+        .unwrap_or_else(|e| die(&format!("clear: {e}")));
+    master
+        .put(s("ready"), Value::Count(1), None)
+        .unwrap_or_else(|e| die(&format!("put: {e}")));
+    let port = ep
+        .listen("127.0.0.1", 0)
+        .unwrap_or_else(|e| die(&format!("listen: {e}")));
+
+    let exe = std::env::current_exe().unwrap_or_else(|e| die(&format!("current_exe: {e}")));
+    let mut child = Command::new(exe)
+        .args(["--clone", &n.to_string(), backend, &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| die(&format!("spawning the clone: {e}")));
+    let from_child = BufReader::new(
+        child
+            .stdout
+            .take()
+            .unwrap_or_else(|| die("no child stdout")),
+    );
+    let mut rc = 0;
+    for line in from_child.lines() {
+        let Ok(line) = line else { break };
+        if line.starts_with("RESULT") {
+            say(&line);
+            continue;
+        }
+        match line.as_str() {
+            "CMD P" => {
+                let secs = timed_puts(&master, &master, "m", n);
+                say(&rate_line(backend, "master_with_clone", n, secs));
+            }
+            "CMD L" => {
+                for _ in 0..LAT_SAMPLES {
+                    let _ = master.put(s("lat"), Value::Count(now_ns()), None);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let _ = master.put(s("lat_done"), Value::Count(1), None);
+            }
+            "CMD Q" => break,
+            other => eprintln!("bench_store: unexpected line from the clone: {other}"),
+        }
+    }
+    match child.wait() {
+        Ok(st) if st.success() => {}
+        Ok(st) => {
+            eprintln!("bench_store: the clone exited with {st}");
+            rc = 1;
+        }
+        Err(e) => {
+            eprintln!("bench_store: waiting for the clone: {e}");
+            rc = 1;
+        }
+    }
+    drop(master);
+    drop(ep);
+    if backend.starts_with("sqlite") {
+        let _ = std::fs::remove_file(&path);
+        for ext in ["-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(ext);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    rc
+}
+
+fn main() {
+    std::thread::spawn(|| {
+        std::thread::sleep(LIMIT);
+        die("time limit reached");
+    });
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |x: &str| -> u64 {
+        x.parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| die(&format!("'{x}' is not a positive number")))
+    };
+    let rc = match args.as_slice() {
+        [flag, n, backend, port] if flag == "--clone" => {
+            let port = port.parse().unwrap_or_else(|_| die("bad port"));
+            clone_main(num(n), backend, port)
+        }
+        [n, backend, dir] => master_main(num(n), backend, dir, JournalMode::Wal),
+        [n, backend, dir, flag, mode] if flag == "--journal" && mode == "delete" => {
+            // The label travels to the clone process too, through its backend argument.
+            let label = format!("{backend} journal=delete");
+            master_main(num(n), &label, dir, JournalMode::Delete)
+        }
+        _ => die("usage: bench_store N memory|sqlite DIR [--journal delete]"),
+    };
+    std::process::exit(rc);
+}
