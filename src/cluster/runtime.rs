@@ -682,6 +682,11 @@ impl Runtime {
         self.endpoint.publish(topic, ev.to_bytes())
     }
 
+    /// Publishes an already encoded event (the payload of a data message).
+    pub fn publish_encoded(&self, topic: &str, payload: Vec<u8>) -> Result<()> {
+        self.endpoint.publish(topic, payload)
+    }
+
     /// Raises `ev` the Bro 2.5 way: it goes to the role topic of every role whose
     /// `<my role>2<role>_events` pattern (or `control_events`, from a CONTROL node) matches
     /// its name. Returns the roles it was sent to (none when no pattern matches).

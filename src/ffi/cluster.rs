@@ -8,7 +8,7 @@
 use super::endpoint::{
     message_callback, next_message, zc_message, zc_message_cb, zc_userdata_free_cb,
 };
-use super::event::{event_from_handle, zc_event};
+use super::event::{event_bytes_from_handle, event_from_handle, zc_event};
 use super::handle::{kind, Registry};
 use super::layout::{give_strings, zc_layout, zc_node_type, LAYOUTS};
 use super::options::{zc_options, OPTIONS};
@@ -251,8 +251,9 @@ pub unsafe extern "C" fn zc_cluster_publish(
     guard(|| {
         let c = CLUSTERS.get(cl)?;
         let topic = arg_str(topic, "topic")?;
-        let ev = event_from_handle(event)?;
-        c.running()?.publish(topic, &ev)
+        // Encoded under the handle's lock: no copy of the event.
+        let payload = event_bytes_from_handle(event)?;
+        c.running()?.publish_encoded(topic, payload)
     })
 }
 
