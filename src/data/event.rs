@@ -18,6 +18,11 @@ pub const METADATA_NETWORK_TIMESTAMP: u64 = 1;
 /// The first metadata key free for users.
 pub const METADATA_USER_START: u64 = 200;
 
+// Broker's binary type tags used by the event layout below.
+const VECTOR: u8 = 14;
+const COUNT: u8 = 2;
+const STRING: u8 = 5;
+
 impl Event {
     /// An event without arguments or metadata.
     pub fn new(name: impl Into<String>) -> Event {
@@ -191,9 +196,6 @@ impl Event {
     /// `to_value()`, written directly (no intermediate value, no copies of the arguments).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         use super::bin::{encode, write_varbyte};
-        const VECTOR: u8 = 14;
-        const COUNT: u8 = 2;
-        const STRING: u8 = 5;
         out.push(VECTOR);
         write_varbyte(3, out);
         for _ in 0..2 {
@@ -229,9 +231,6 @@ impl Event {
     /// validate the rest; `from_bytes` does.
     pub fn name_of(bytes: &[u8]) -> Option<&[u8]> {
         use super::bin::read_varbyte;
-        const VECTOR: u8 = 14;
-        const COUNT: u8 = 2;
-        const STRING: u8 = 5;
         let mut at = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
             let s = bytes.get(at..at.checked_add(n)?)?;
