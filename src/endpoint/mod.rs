@@ -31,6 +31,9 @@
 
 mod inbox;
 mod io;
+mod transport;
+
+pub use transport::{TlsMode, TlsOptions};
 
 use crate::wire::{EndpointId, EnvelopeType};
 use crate::{Error, ErrorKind, Result};
@@ -110,6 +113,9 @@ pub struct EndpointOptions {
     /// malformed one (Broker drops the envelope instead). Off saves the decode when the
     /// host decodes anyway.
     pub validate_data: bool,
+    /// TLS by Zeek's options (`Broker::disable_ssl`, `Broker::ssl_*`): anonymous TLS by
+    /// default, as a Zeek node; see `transport` for Broker's exact setup.
+    pub tls: TlsOptions,
 }
 
 impl Default for EndpointOptions {
@@ -129,6 +135,7 @@ impl Default for EndpointOptions {
             shutdown_timeout: Duration::from_secs(2),
             id: None,
             validate_data: true,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -178,7 +185,10 @@ impl EndpointOptions {
     /// (`broker.ttl`), or ours: `inbox_capacity`, `inbox_overflow_policy`,
     /// `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
     /// `unpeer_timeout`, `shutdown_timeout` (durations in seconds or with ms/s/min),
-    /// `id` (UUID text), `validate_data`.
+    /// `id` (UUID text), `validate_data`; TLS by Zeek's names: `Broker::disable_ssl`
+    /// (default F), `Broker::ssl_cafile`, `Broker::ssl_capath`, `Broker::ssl_certificate`,
+    /// `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (or Broker's keys
+    /// `broker.disable-ssl`, `broker.ssl.cafile`, ..., `broker.ssl.key`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
             "Broker::forward_messages" | "forwarding" => self.forwarding = parse_bool(key, value)?,
@@ -219,12 +229,26 @@ impl EndpointOptions {
             "shutdown_timeout" => self.shutdown_timeout = parse_duration(key, value)?,
             "id" => self.id = Some(EndpointId::parse(value)?),
             "validate_data" => self.validate_data = parse_bool(key, value)?,
+            "Broker::disable_ssl" | "broker.disable-ssl" => {
+                self.tls.disable = parse_bool(key, value)?
+            }
+            "Broker::ssl_cafile" | "broker.ssl.cafile" => self.tls.cafile = value.to_string(),
+            "Broker::ssl_capath" | "broker.ssl.capath" => self.tls.capath = value.to_string(),
+            "Broker::ssl_certificate" | "broker.ssl.certificate" => {
+                self.tls.certificate = value.to_string()
+            }
+            "Broker::ssl_keyfile" | "broker.ssl.key" => self.tls.keyfile = value.to_string(),
+            "Broker::ssl_passphrase" | "broker.ssl.passphrase" => {
+                self.tls.passphrase = value.to_string()
+            }
             _ => {
                 return Err(Error::not_found(format!(
                     "unknown endpoint option '{key}' (known: Broker::forward_messages, broker.ttl, \
                      Broker::peer_buffer_size, Broker::peer_overflow_policy, inbox_capacity, \
                      inbox_overflow_policy, publish_queue, backpressure_timeout, max_frame, \
-                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data)"
+                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data, \
+                     Broker::disable_ssl, Broker::ssl_cafile, Broker::ssl_capath, \
+                     Broker::ssl_certificate, Broker::ssl_keyfile, Broker::ssl_passphrase)"
                 )))
             }
         }
@@ -431,6 +455,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
+    /// The TLS context every peering uses (None: plain TCP).
+    pub(crate) tls: Option<openssl::ssl::SslContext>,
 }
 
 type Callback = Box<dyn FnMut(Message) + Send>;
@@ -543,6 +569,8 @@ impl Endpoint {
             Some(id) => id,
             None => EndpointId::random()?,
         };
+        // A TLS configuration error fails here, at start (Broker aborts the process).
+        let tls = opts.tls.context()?;
         let poll = mio::Poll::new()
             .map_err(|e| Error::new(ErrorKind::Io, format!("creating the poll instance: {e}")))?;
         let waker = Arc::new(
@@ -568,6 +596,7 @@ impl Endpoint {
             counters: Counters::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
+            tls,
         });
         let thread = io::spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
