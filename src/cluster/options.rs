@@ -190,6 +190,37 @@ const SPECS: &[Spec] = &[
         kind: Kind::Interval,
         default: "2.0 mins",
     },
+    // TLS of the peerings (`base/frameworks/broker/main.zeek`); see `endpoint::TlsOptions`.
+    Spec {
+        name: "Broker::disable_ssl",
+        kind: Kind::Bool,
+        default: "F",
+    },
+    Spec {
+        name: "Broker::ssl_cafile",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_capath",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_certificate",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_keyfile",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_passphrase",
+        kind: Kind::Str,
+        default: "",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static Spec> {
@@ -471,6 +502,18 @@ impl Options {
         }
     }
 
+    /// The peerings' TLS settings (`Broker::disable_ssl`, `Broker::ssl_*`).
+    pub fn tls(&self) -> crate::endpoint::TlsOptions {
+        crate::endpoint::TlsOptions {
+            disable: self.boolean("Broker::disable_ssl"),
+            cafile: self.string("Broker::ssl_cafile").to_string(),
+            capath: self.string("Broker::ssl_capath").to_string(),
+            certificate: self.string("Broker::ssl_certificate").to_string(),
+            keyfile: self.string("Broker::ssl_keyfile").to_string(),
+            passphrase: self.string("Broker::ssl_passphrase").to_string(),
+        }
+    }
+
     pub fn manager_is_logger(&self) -> bool {
         self.boolean("Cluster::manager_is_logger")
     }
@@ -637,6 +680,8 @@ mod tests {
         assert_eq!(o.type_topic(NodeType::Worker), Some("zeek/cluster/worker"));
         assert_eq!(o.type_topic(NodeType::Control), None);
         assert_eq!(o.node(), None);
+        assert_eq!(o.get_text("Broker::disable_ssl").unwrap(), "F");
+        assert_eq!(o.tls(), crate::endpoint::TlsOptions::default());
     }
 
     #[test]

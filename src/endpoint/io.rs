@@ -231,6 +231,11 @@ struct Io {
     hook: Option<Box<dyn Hook>>,
 }
 
+/// A TLS record header (handshake or alert, version 3.x) where a Broker frame should be.
+fn looks_like_tls(b: &[u8]) -> bool {
+    matches!(b, [0x15 | 0x16, 3, ..])
+}
+
 fn io_reason(e: &std::io::Error) -> String {
     e.to_string()
 }
@@ -1097,7 +1102,14 @@ impl Io {
                 }
                 Err(e) => {
                     if let Some(c) = self.conns.get_mut(&t) {
-                        c.kill = Some(e.message);
+                        c.kill = Some(if peer.is_none() && looks_like_tls(&buf[start..end]) {
+                            format!(
+                                "{} (the peer speaks TLS: is Broker::disable_ssl set on one side only?)",
+                                e.message
+                            )
+                        } else {
+                            e.message
+                        });
                     }
                     break;
                 }

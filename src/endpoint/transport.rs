@@ -171,16 +171,7 @@ impl TlsOptions {
             b.set_private_key(&key).map_err(|e| {
                 ssl(
                     &format!(
-                        "Broker::ssl_keyfile: failed to load private key '{}'",
-                        self.keyfile
-                    ),
-                    e,
-                )
-            })?;
-            b.check_private_key().map_err(|e| {
-                ssl(
-                    &format!(
-                        "Broker::ssl_keyfile: the key '{}' does not match the certificate '{}'",
+                        "Broker::ssl_keyfile: the key '{}' does not go with the certificate '{}'",
                         self.keyfile, self.certificate
                     ),
                     e,
@@ -427,6 +418,8 @@ impl Tls {
             || r.contains("unknown protocol")
         {
             " (the peer does not speak TLS: is Broker::disable_ssl set on one side only?)"
+        } else if r == "the peer closed the connection" {
+            " (does the peer speak TLS? is Broker::disable_ssl set on one side only?)"
         } else if r.contains("no shared cipher") || r.contains("handshake failure") {
             " (do both sides use the same TLS mode? certificates on one side only?)"
         } else {
