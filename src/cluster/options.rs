@@ -795,6 +795,29 @@ mod tests {
     }
 
     #[test]
+    fn tls_options_come_from_the_layout_and_explicit_settings() {
+        let layout = Layout::parse(
+            "redef Broker::disable_ssl = T;\nredef Broker::ssl_cafile = \"/etc/ca.pem\";\nredef Cluster::nodes = {};\n",
+            Some(Format::Zeek),
+        )
+        .unwrap();
+        let o = Options::new().layered_over(&layout);
+        let t = o.tls();
+        assert!(t.disable);
+        assert_eq!(t.cafile, "/etc/ca.pem");
+        let mut explicit = Options::new();
+        explicit.set("Broker::disable_ssl", "F").unwrap();
+        explicit
+            .set("Broker::ssl_passphrase", "\"se cret\"")
+            .unwrap();
+        let t = explicit.layered_over(&layout).tls();
+        assert!(!t.disable);
+        assert_eq!(t.passphrase, "se cret");
+        assert_eq!(t.mode(), crate::endpoint::TlsMode::Authenticated);
+        assert!(Options::new().set("Broker::disable_ssl", "maybe").is_err());
+    }
+
+    #[test]
     fn connect_retry_env_overrides_like_broker_does() {
         let mut o = Options::new();
         assert_eq!(o.peer_retry(None), Duration::from_secs(60));

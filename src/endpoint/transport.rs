@@ -52,7 +52,7 @@ pub const MAX_PASSPHRASE: usize = 127;
 const MAX_TLS_WRITE: usize = 64 * 1024;
 
 /// The TLS options, by their Zeek names (`Broker::ssl_*`, `Broker::disable_ssl`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     /// `Broker::disable_ssl`: plain TCP. Default false, as in Zeek.
     pub disable: bool,
@@ -66,6 +66,26 @@ pub struct TlsOptions {
     pub keyfile: String,
     /// `Broker::ssl_passphrase`: the key's passphrase (at most 127 bytes, as Broker).
     pub passphrase: String,
+}
+
+impl std::fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("disable", &self.disable)
+            .field("cafile", &self.cafile)
+            .field("capath", &self.capath)
+            .field("certificate", &self.certificate)
+            .field("keyfile", &self.keyfile)
+            .field(
+                "passphrase",
+                &if self.passphrase.is_empty() {
+                    ""
+                } else {
+                    "<set>"
+                },
+            )
+            .finish()
+    }
 }
 
 /// Which of Broker's two TLS setups an endpoint uses.
