@@ -8,6 +8,11 @@
 //! Messages for the host go into one bounded inbox (`inbox`), read through `next`, through
 //! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`.
 //!
+//! Transport: every peering runs in TLS set up as Broker sets it up (anonymous by default,
+//! authenticated with certificates; `EndpointOptions::tls`), or plain TCP with
+//! `Broker::disable_ssl`. The TLS layer sits under the protocol (`transport`): the
+//! handshake state machine, routing and write batching below are the same for both.
+//!
 //! Payloads are opaque bytes here: a data envelope carries one Broker-encoded value, a
 //! command envelope a store command. The event layer (`data`) encodes and decodes them.
 //! Command envelopes travel exactly like data (by filter, or addressed to one peer with
