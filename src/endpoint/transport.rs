@@ -379,19 +379,6 @@ impl Transport {
     pub(crate) fn tls_handshaking(&self) -> bool {
         matches!(self, Transport::Tls(t) if !t.established)
     }
-
-    /// The negotiated protocol version and cipher (`("TLSv1.2", "AECDH-AES256-SHA")`), once
-    /// the TLS handshake completed.
-    #[allow(dead_code)]
-    pub(crate) fn tls_params(&self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Transport::Tls(t) if t.established => Some((
-                t.s.ssl().version_str(),
-                t.s.ssl().current_cipher().map_or("", |c| c.name()),
-            )),
-            _ => None,
-        }
-    }
 }
 
 impl Tls {
