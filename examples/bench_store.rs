@@ -62,10 +62,12 @@ fn s(x: &str) -> Value {
 fn store_node() -> (Endpoint, Arc<StoreService>) {
     let id = EndpointId::random().unwrap_or_else(|e| die(&format!("endpoint id: {e}")));
     let svc = StoreService::new(id);
-    let opts = EndpointOptions {
+    let mut opts = EndpointOptions {
         id: Some(id),
         ..EndpointOptions::default()
     };
+    // Plain TCP, as broker_bench's store runs; ZC_BENCH_TLS=1 for anonymous TLS.
+    opts.tls.disable = std::env::var("ZC_BENCH_TLS").map_or(true, |v| v != "1");
     let ep = Endpoint::with_hook(opts, Some(svc.hook()))
         .unwrap_or_else(|e| die(&format!("endpoint: {e}")));
     svc.set_waker(ep.hook_waker());
