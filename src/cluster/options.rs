@@ -815,6 +815,15 @@ mod tests {
         assert_eq!(t.passphrase, "se cret");
         assert_eq!(t.mode(), crate::endpoint::TlsMode::Authenticated);
         assert!(Options::new().set("Broker::disable_ssl", "maybe").is_err());
+        // The JSON layout form carries them too.
+        let json = Layout::parse(
+            r#"{"nodes": {}, "options": {"Broker::disable_ssl": true, "Broker::ssl_keyfile": "/k.pem"}}"#,
+            Some(Format::Json),
+        )
+        .unwrap();
+        let t = Options::new().layered_over(&json).tls();
+        assert!(t.disable);
+        assert_eq!(t.keyfile, "/k.pem");
     }
 
     #[test]
