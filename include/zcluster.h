@@ -44,11 +44,14 @@ typedef enum {
      */
     ZC_MESSAGE_PEER_ADDED = 1,
     /**
-     * A peering ended without an unpeer ("lost connection to remote peer").
+     * A peering ended other than by us, including the peer's goodbye (its unpeer or
+     * shutdown): "lost connection to remote peer (reason)". Broker's `peer_lost`; a
+     * peering we initiated is retried.
      */
     ZC_MESSAGE_PEER_LOST = 2,
     /**
-     * A peering ended by an unpeer on either side, or a forced disconnect.
+     * We ended a peering: our unpeer, our shutdown, a forced disconnect. Broker's
+     * `peer_removed`.
      */
     ZC_MESSAGE_PEER_REMOVED = 3,
     /**
@@ -88,6 +91,13 @@ typedef enum {
      * `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
      */
     ZC_MESSAGE_PEER_INVALID = 12,
+    /**
+     * A message whose payload does not decode was dropped (Broker's
+     * `deserialization_failed`); the peering stays up. `zc_message_topic` gives its
+     * topic, `zc_message_text` the peer and the reason, the peer id and address as for
+     * other statuses. Counted in `zc_endpoint_stats.undecodable`.
+     */
+    ZC_MESSAGE_DESERIALIZATION_FAILED = 13,
 } zc_msg_kind;
 
 /**
@@ -305,6 +315,11 @@ typedef struct {
     uint64_t published;
     uint64_t received;
     uint64_t forwarded;
+    /**
+     * Envelopes dropped because their payload did not decode (each reported as a
+     * ZC_MESSAGE_DESERIALIZATION_FAILED status).
+     */
+    uint64_t undecodable;
 } zc_endpoint_stats;
 
 #ifdef __cplusplus
@@ -593,7 +608,9 @@ void zc_endpoint_options_free(zc_endpoint_options *opts);
 zc_result zc_endpoint_new(const zc_endpoint_options *opts, zc_endpoint **out);
 
 /**
- * Shuts the endpoint down (flushing within its shutdown timeout), closes its sockets,
+ * Shuts the endpoint down as Broker's shutdown: a goodbye to every peer (they report
+ * PEER_LOST and reconnect if they initiated), flushing and waiting for the goodbye pongs
+ * within its shutdown timeout; then closes its sockets,
  * joins its thread and frees the handle. Other threads' calls on the handle fail with
  * ZC_ERR_BAD_HANDLE or ZC_ERR_CLOSED afterwards. NULL is a no-op.
  */
@@ -629,8 +646,9 @@ zc_result zc_endpoint_peer(const zc_endpoint *ep,
                            uint64_t retry_ms);
 
 /**
- * Ends the peering with `addr:port` with Broker's goodbye (ping/pong); both sides report
- * PEER_REMOVED and neither reconnects. Also cancels pending connect attempts.
+ * Ends the peering with `addr:port` with Broker's goodbye (ping/pong): this side reports
+ * PEER_REMOVED and stops retrying; the peer reports PEER_LOST and reconnects if it
+ * initiated the peering (as Broker). Also cancels pending connect attempts.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
  */
 zc_result zc_endpoint_unpeer(const zc_endpoint *ep, const char *addr, uint16_t port);

@@ -58,6 +58,7 @@ pub(crate) fn spawn(
     let name = format!("zc-ep-{}", &shared.id.to_string()[..8]);
     std::thread::Builder::new()
         .name(name)
+        .stack_size(super::IO_THREAD_STACK)
         .spawn(move || {
             let s2 = shared.clone();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -337,7 +338,10 @@ impl Io {
             self.run_hook();
             self.shared.inbox.push_batch(&mut self.deliveries);
             if let Some(deadline) = self.shutdown {
-                let flushed = self.conns.values().all(|c| c.wpos == c.wbuf.len());
+                let flushed = self
+                    .conns
+                    .values()
+                    .all(|c| c.wpos == c.wbuf.len() && c.bye_token.is_none());
                 if (flushed && self.pending.is_empty()) || Instant::now() >= deadline {
                     break;
                 }
@@ -544,6 +548,17 @@ impl Io {
                     self.shutdown = Some(Instant::now() + self.shared.opts.shutdown_timeout);
                     for (_, mut l) in self.listeners.drain() {
                         let _ = self.poll.registry().deregister(&mut l);
+                    }
+                    // Broker's shutdown: every peer gets the goodbye, and we wait for the
+                    // pongs (within the shutdown timeout) before closing.
+                    let peered: Vec<Token> = self
+                        .conns
+                        .iter()
+                        .filter(|(_, c)| c.hs == Hs::Peered)
+                        .map(|(t, _)| *t)
+                        .collect();
+                    for t in peered {
+                        self.say_goodbye(t, "shutting down".into());
                     }
                 }
             }
@@ -887,23 +902,32 @@ impl Io {
             };
             c.request = None;
             if c.hs == Hs::Peered {
-                if c.bye_token.is_some() || !c.alive() {
-                    continue;
-                }
-                self.bye_counter += 1;
-                let mut token = [0u8; BYE_TOKEN_LEN];
-                token[..3].copy_from_slice(b"BYE");
-                token[3..].copy_from_slice(&self.bye_counter.to_be_bytes());
-                c.bye_token = Some(token);
-                c.removed = Some(String::new());
-                c.deadline = Some(Instant::now() + self.shared.opts.unpeer_timeout);
-                let peer = c.peer_id;
-                self.control(t, peer, EnvelopeType::Ping, &token);
+                self.say_goodbye(t, String::new());
             } else {
                 c.silent = true;
                 c.kill = Some("unpeered during the handshake".into());
             }
         }
+    }
+
+    /// Ends a peering as Broker does: a BYE ping, then the close once the pong arrives
+    /// (or after `unpeer_timeout`). Reported as removed, with `why` if not empty.
+    fn say_goodbye(&mut self, t: Token, why: String) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        if c.hs != Hs::Peered || c.bye_token.is_some() || !c.alive() {
+            return;
+        }
+        self.bye_counter += 1;
+        let mut token = [0u8; BYE_TOKEN_LEN];
+        token[..3].copy_from_slice(b"BYE");
+        token[3..].copy_from_slice(&self.bye_counter.to_be_bytes());
+        c.bye_token = Some(token);
+        c.removed = Some(why);
+        c.deadline = Some(Instant::now() + self.shared.opts.unpeer_timeout);
+        let peer = c.peer_id;
+        self.control(t, peer, EnvelopeType::Ping, &token);
     }
 
     fn peer_busy(&self, id: EndpointId, except: Token) -> bool {
@@ -972,7 +996,8 @@ impl Io {
 
     fn can_read(&self) -> bool {
         if self.shutdown.is_some() {
-            return false;
+            // Only the goodbye pongs matter now; data is ignored (`handle_envelope`).
+            return true;
         }
         if self.shared.opts.forwarding
             && self.shared.opts.peer_policy == OverflowPolicy::Backpressure
@@ -1276,7 +1301,8 @@ impl Io {
 
     /// An envelope from the peered connection `t`, whose peer is `last_hop`.
     fn handle_envelope(&mut self, t: Token, last_hop: EndpointId, payload: &[u8]) {
-        let env = match EnvelopeRef::decode(payload) {
+        // A header that does not decode: the stream cannot be trusted any more.
+        let env = match EnvelopeRef::decode_header(payload) {
             Ok(e) => e,
             Err(e) => {
                 if let Some(c) = self.conns.get_mut(&t) {
@@ -1285,16 +1311,23 @@ impl Io {
                 return;
             }
         };
-        if self.shared.opts.validate_data {
-            if let Err(e) = env.validate_data() {
-                if let Some(c) = self.conns.get_mut(&t) {
-                    c.kill = Some(format!("malformed envelope: {}", e.message));
-                }
-                return;
+        // A payload that does not decode: this message is dropped, counted and reported;
+        // the peering stays up (as with Broker).
+        let checked = env.check_payload().and_then(|()| {
+            if self.shared.opts.validate_data {
+                env.validate_data()
+            } else {
+                Ok(())
             }
+        });
+        if let Err(e) = checked {
+            self.undecodable(t, &env, &e.message);
+            return;
         }
         let id = self.shared.id;
         match env.kind {
+            // Shutting down: the host takes no new messages (as Broker ignores them).
+            EnvelopeType::Data | EnvelopeType::Command if self.shutdown.is_some() => {}
             EnvelopeType::Data | EnvelopeType::Command => self.route_incoming(t, last_hop, &env),
             EnvelopeType::RoutingUpdate => {
                 if env.receiver.is_nil() || env.receiver == id {
@@ -1309,9 +1342,10 @@ impl Io {
             }
             EnvelopeType::Ping => {
                 if let Some(c) = self.conns.get_mut(&t) {
+                    // The peer leaves (its unpeer or shutdown). As Broker, this is a
+                    // lost peer, and a peering we initiated keeps retrying.
                     if env.payload.len() == BYE_TOKEN_LEN && env.payload.starts_with(b"BYE") {
                         c.remote_bye = true;
-                        c.request = None;
                     }
                 }
                 self.control(t, env.sender, EnvelopeType::Pong, env.payload);
@@ -1324,6 +1358,36 @@ impl Io {
                 }
             }
         }
+    }
+
+    /// Drops an envelope whose payload does not decode: counted, and reported to the host
+    /// as `DeserializationFailed` naming the peer, the topic and the reason.
+    fn undecodable(&mut self, t: Token, env: &EnvelopeRef<'_>, reason: &str) {
+        self.shared
+            .counters
+            .undecodable
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(c) = self.conns.get(&t) else {
+            return;
+        };
+        let kind = match env.kind {
+            EnvelopeType::Data => "data",
+            EnvelopeType::Command => "command",
+            EnvelopeType::RoutingUpdate => "routing update",
+            EnvelopeType::Ping => "ping",
+            EnvelopeType::Pong => "pong",
+        };
+        let mut m = Message::status(
+            MessageKind::DeserializationFailed,
+            c.info.clone(),
+            format!(
+                "dropped an undecodable {kind} message from {}:{} on topic '{}': {reason}",
+                c.info.address, c.info.port, env.topic
+            ),
+        );
+        m.topic = env.topic.to_string();
+        m.sender = Some(c.peer_id);
+        self.deliveries.push(m);
     }
 
     fn route_incoming(&mut self, from: Token, last_hop: EndpointId, env: &EnvelopeRef<'_>) {
@@ -1503,12 +1567,15 @@ impl Io {
             let reason = c.kill.take().unwrap_or_default();
             if c.hs == Hs::Peered {
                 peers_changed = true;
-                let removed = c.removed.is_some() || c.remote_bye;
-                let why = c
-                    .removed
-                    .clone()
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or(reason);
+                // Only we remove a peering (unpeer, overflow, shutdown): a goodbye from
+                // the peer is a lost peer, as in Broker.
+                let removed = c.removed.is_some();
+                let why = match &c.removed {
+                    Some(r) if !r.is_empty() => r.clone(),
+                    Some(_) => reason,
+                    None if c.remote_bye => "the peer said goodbye".to_string(),
+                    None => reason,
+                };
                 let (kind, mut text) = if removed {
                     (
                         MessageKind::PeerRemoved,

@@ -22,6 +22,7 @@ class _Stats(ctypes.Structure):
             "published",
             "received",
             "forwarded",
+            "undecodable",
         )
     ]
 
@@ -79,6 +80,7 @@ class MessageKind(enum.IntEnum):
     PEER_REJECTED = 10
     COMMAND = 11
     PEER_INVALID = 12
+    DESERIALIZATION_FAILED = 13
 
 
 class Message:
@@ -114,6 +116,10 @@ class Message:
                     finally:
                         lib.zc_event_free(ev)
         else:
+            if self.kind == MessageKind.DESERIALIZATION_FAILED:
+                # The dropped message's topic; the peer as for other statuses.
+                check(lib.zc_message_topic(handle, ctypes.byref(s)))
+                self.topic = take_string(s.value)
             port = ctypes.c_uint16()
             check(lib.zc_message_address(handle, ctypes.byref(s), ctypes.byref(port)))
             self.address = take_string(s.value)
