@@ -796,6 +796,52 @@ zc_result zc_message_node_name(const zc_message *msg, char **out);
 void zc_message_free(zc_message *msg);
 
 /**
+ * Broker's `endpoint::attach_master(name, backend, options)`: the master of store `name`
+ * on this endpoint, usable at once; clones on peers (plain endpoints or cluster nodes)
+ * find it through the store's master topic. `backend` is a `zc_backend` value.
+ * `option_names` / `option_values` hold `n_options` of Broker's backend options (both may
+ * be NULL when `n_options` is 0): `path` (the SQLite file; default `<name>.sqlite` in the
+ * working directory, created if missing), `synchronous`
+ * (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or `NORMAL`...; default FULL),
+ * `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
+ * `integrity_check` (T/F). Attaching the same name again gives a new handle to the same
+ * master. `*out` is a new handle, freed with `zc_store_free`; it reports ZC_ERR_CLOSED
+ * once the endpoint is freed. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED,
+ * ZC_ERR_INVALID_ARGUMENT (empty name, unknown backend, bad option value), ZC_ERR_NOT_FOUND
+ * (unknown option), ZC_ERR_STATE (this endpoint has a clone of that store), ZC_ERR_STORE
+ * (a name with path characters for SQLite, an unusable SQLite file).
+ */
+zc_result zc_endpoint_attach_master(const zc_endpoint *ep,
+                                    const char *name,
+                                    int backend,
+                                    const char *const *option_names,
+                                    const char *const *option_values,
+                                    size_t n_options,
+                                    zc_store **out);
+
+/**
+ * Broker's `endpoint::attach_clone(name, resync_interval, stale_interval,
+ * mutation_buffer_interval)`, in seconds (Broker's defaults: 10, 300, 120): a clone of
+ * store `name` that asks for its master among this endpoint's peers at once, on each new
+ * peering and every `resync_interval` until one answers; reads wait (their timeout) for
+ * the first snapshot. `stale_interval`: once the master is out of reach this long, reads
+ * fail with ZC_ERR_STORE (negative: never stale). `mutation_buffer_interval`: writes made
+ * while no master is reachable are kept this long and sent when it is back (0 or
+ * negative: such writes fail at once). `*out` is a new handle
+ * (`zc_store_free`); ZC_ERR_CLOSED once the endpoint is freed. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED,
+ * ZC_ERR_INVALID_ARGUMENT (empty name, an interval that is not finite),
+ * ZC_ERR_STATE (this endpoint has the master of that store).
+ */
+zc_result zc_endpoint_attach_clone(const zc_endpoint *ep,
+                                   const char *name,
+                                   double resync_interval,
+                                   double stale_interval,
+                                   double mutation_buffer_interval,
+                                   zc_store **out);
+
+/**
  * Creates an event named `name` (e.g. "Demo::ping") without arguments.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_INVALID_ARGUMENT (empty name).
  */

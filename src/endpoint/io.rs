@@ -229,6 +229,9 @@ struct Io {
     shutdown: Option<Instant>,
     more_work: bool,
     hook: Option<Box<dyn Hook>>,
+    /// The endpoint's own stores (`Endpoint::attach_master` / `attach_clone`), run before
+    /// the hook once attached.
+    stores: Option<Arc<crate::store::StoreService>>,
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -260,6 +263,7 @@ impl Io {
             shutdown: None,
             more_work: false,
             hook,
+            stores: None,
         }
     }
 
@@ -360,16 +364,54 @@ impl Io {
     /// Passes this turn's deliveries through the hook; its publishes and subscriptions
     /// run next turn (at once: `more_work`).
     fn run_hook(&mut self) {
-        let Some(hook) = self.hook.as_mut() else {
+        if self.stores.is_none() && self.shared.stores_attached.load(Ordering::Acquire) {
+            // From now on every message is built here, so the stores can see it.
+            self.stores = self.shared.stores.lock().clone();
+            self.raw_deliveries = false;
+        }
+        if self.hook.is_none() && self.stores.is_none() {
             return;
-        };
+        }
         let mut ctx = HookCtx::new(self.shared.id);
         for m in self.deliveries.take_messages() {
-            hook.on_message(m, &mut ctx);
+            if let Some(s) = &self.stores {
+                if s.on_message(&m, &mut ctx) {
+                    continue;
+                }
+            }
+            match self.hook.as_mut() {
+                Some(h) => h.on_message(m, &mut ctx),
+                None => ctx.deliver(m),
+            }
         }
-        hook.on_tick(Instant::now(), &mut ctx);
+        let now = Instant::now();
+        if let Some(s) = &self.stores {
+            s.on_tick(now, &mut ctx);
+        }
+        if let Some(h) = self.hook.as_mut() {
+            h.on_tick(now, &mut ctx);
+        }
         for m in ctx.deliver {
             self.deliveries.push(m);
+        }
+        for (m, reason) in ctx.undecodable {
+            let kind = if m.kind == MessageKind::Data {
+                EnvelopeType::Data
+            } else {
+                EnvelopeType::Command
+            };
+            let from = m.sender.unwrap_or(EndpointId::NIL);
+            let peer = self
+                .conns
+                .values()
+                .find(|c| c.peer_id == from)
+                .map(|c| c.info.clone())
+                .unwrap_or(PeerInfo {
+                    id: m.sender,
+                    address: String::new(),
+                    port: 0,
+                });
+            self.report_undecodable(peer, from, kind, &m.topic, &reason);
         }
         if !ctx.commands.is_empty() {
             self.pending.extend(ctx.commands);
@@ -384,6 +426,9 @@ impl Io {
         let now = Instant::now();
         let mut next: Option<Instant> = self.shutdown;
         if let Some(d) = self.hook.as_ref().and_then(|h| h.next_deadline()) {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
+        if let Some(d) = self.stores.as_ref().and_then(|s| s.next_deadline()) {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         let mut consider = |d: Instant| next = Some(next.map_or(d, |n| n.min(d)));
@@ -1363,30 +1408,39 @@ impl Io {
     /// Drops an envelope whose payload does not decode: counted, and reported to the host
     /// as `DeserializationFailed` naming the peer, the topic and the reason.
     fn undecodable(&mut self, t: Token, env: &EnvelopeRef<'_>, reason: &str) {
+        let Some(c) = self.conns.get(&t) else {
+            return;
+        };
+        let (info, id) = (c.info.clone(), c.peer_id);
+        self.report_undecodable(info, id, env.kind, env.topic, reason);
+    }
+
+    fn report_undecodable(
+        &mut self,
+        info: PeerInfo,
+        sender: EndpointId,
+        kind: EnvelopeType,
+        topic: &str,
+        reason: &str,
+    ) {
         self.shared
             .counters
             .undecodable
             .fetch_add(1, Ordering::Relaxed);
-        let Some(c) = self.conns.get(&t) else {
-            return;
-        };
-        let kind = match env.kind {
+        let kind = match kind {
             EnvelopeType::Data => "data",
             EnvelopeType::Command => "command",
             EnvelopeType::RoutingUpdate => "routing update",
             EnvelopeType::Ping => "ping",
             EnvelopeType::Pong => "pong",
         };
-        let mut m = Message::status(
-            MessageKind::DeserializationFailed,
-            c.info.clone(),
-            format!(
-                "dropped an undecodable {kind} message from {}:{} on topic '{}': {reason}",
-                c.info.address, c.info.port, env.topic
-            ),
+        let text = format!(
+            "dropped an undecodable {kind} message from {}:{} on topic '{topic}': {reason}",
+            info.address, info.port
         );
-        m.topic = env.topic.to_string();
-        m.sender = Some(c.peer_id);
+        let mut m = Message::status(MessageKind::DeserializationFailed, info, text);
+        m.topic = topic.to_string();
+        m.sender = Some(sender);
         self.deliveries.push(m);
     }
 

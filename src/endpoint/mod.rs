@@ -475,6 +475,10 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
+    /// The stores attached with `attach_master` / `attach_clone`, created on first use;
+    /// the I/O thread picks the service up when `stores_attached` turns true.
+    pub(crate) stores: Mutex<Option<Arc<crate::store::StoreService>>>,
+    pub(crate) stores_attached: std::sync::atomic::AtomicBool,
 }
 
 type Callback = Box<dyn FnMut(Message) + Send>;
@@ -510,6 +514,8 @@ pub struct HookCtx {
     id: EndpointId,
     pub(crate) deliver: Vec<Message>,
     pub(crate) commands: Vec<Command>,
+    /// Messages a layer could not decode: (the message, the reason).
+    pub(crate) undecodable: Vec<(Message, String)>,
 }
 
 impl HookCtx {
@@ -518,7 +524,27 @@ impl HookCtx {
             id,
             deliver: Vec::new(),
             commands: Vec::new(),
+            undecodable: Vec::new(),
         }
+    }
+
+    /// Reports a data or command message whose payload this layer cannot decode (a store
+    /// command, say) as the endpoint reports its own: dropped, counted in
+    /// `Stats::undecodable`, and a `DeserializationFailed` status naming the peer, the
+    /// topic and `reason` goes to the host.
+    pub fn undecodable(&mut self, msg: &Message, reason: &str) {
+        self.undecodable.push((
+            Message {
+                kind: msg.kind,
+                topic: msg.topic.clone(),
+                payload: Vec::new(),
+                sender: msg.sender,
+                peer: None,
+                text: String::new(),
+                node: None,
+            },
+            reason.to_string(),
+        ));
     }
 
     /// This endpoint's id.
@@ -612,6 +638,8 @@ impl Endpoint {
             counters: Counters::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
+            stores: Mutex::new(None),
+            stores_attached: std::sync::atomic::AtomicBool::new(false),
         });
         let thread = io::spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
@@ -944,6 +972,66 @@ impl Endpoint {
             let _ = t.join();
         }
         self.shared.inbox.close();
+        // Store handles outlive the endpoint: they report Closed from now on.
+        if let Some(s) = self.shared.stores.lock().as_ref() {
+            s.close();
+        }
+    }
+
+    /// The store service of this endpoint, created (and handed to the I/O thread) on
+    /// first use.
+    fn store_service(&self) -> Result<Arc<crate::store::StoreService>> {
+        if self.is_closed() {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        let mut slot = self.shared.stores.lock();
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = crate::store::StoreService::for_endpoint(self.shared.id);
+        s.set_waker(self.hook_waker());
+        *slot = Some(s.clone());
+        self.shared.stores_attached.store(true, Ordering::Release);
+        drop(slot);
+        let _ = self.shared.waker.wake();
+        Ok(s)
+    }
+
+    /// Broker's `endpoint::attach_master(name, backend, options)`: the master of store
+    /// `name` on this endpoint, over a memory or SQLite backend (`options`: Broker's
+    /// backend options, see `BackendOptions::set`; the SQLite file defaults to
+    /// `<name>.sqlite` in the working directory and is created if missing). Usable at once;
+    /// clones on peers find it through the store's master topic. The same code as a
+    /// cluster's `create_store`. Attaching again gives another handle to the same master;
+    /// a name with a clone here is a `State` error.
+    pub fn attach_master(
+        &self,
+        name: &str,
+        backend: crate::store::BackendKind,
+        options: &crate::store::BackendOptions,
+    ) -> Result<crate::store::Store> {
+        if name.is_empty() {
+            return Err(Error::invalid("store name is empty"));
+        }
+        let service = self.store_service()?;
+        let backend = options.open_backend(name, backend)?;
+        service.attach_master(name, backend)
+    }
+
+    /// Broker's `endpoint::attach_clone(name, resync_interval, stale_interval,
+    /// mutation_buffer_interval)`: a clone of store `name` (its intervals in `config`),
+    /// which asks for its master among this endpoint's peers at once, on every new
+    /// peering, and every resync interval until one answers. Reads wait for the first
+    /// snapshot up to their timeout.
+    pub fn attach_clone(
+        &self,
+        name: &str,
+        config: crate::store::CloneConfig,
+    ) -> Result<crate::store::Store> {
+        if name.is_empty() {
+            return Err(Error::invalid("store name is empty"));
+        }
+        self.store_service()?.attach_clone(name, config)
     }
 
     /// Whether `close` ran (or the endpoint was dropped).
