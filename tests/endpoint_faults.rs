@@ -425,3 +425,60 @@ fn a_close_right_after_data_or_well_after_it_is_noticed() {
         assert!(m.text.contains("closed by the peer"), "{}", m.text);
     }
 }
+
+#[test]
+fn a_tls_client_on_a_plain_endpoint_is_named_as_such() {
+    let (a, b, port) = setup();
+    // The first bytes of a TLS 1.2/1.3 ClientHello record.
+    let mut r = RawPeer::connect(port, id(0x70));
+    r.write_raw(&[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ]);
+    let text = rejected(&a);
+    assert!(
+        text.contains("peer started a TLS handshake; this endpoint has TLS disabled"),
+        "{text}"
+    );
+    assert!(!text.contains("exceeds"), "{text}");
+    assert!(r.closed());
+    // A real TLS client (the openssl CLI), where installed.
+    if let Ok(mut child) = std::process::Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        let text = rejected(&a);
+        assert!(text.contains("peer started a TLS handshake"), "{text}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    still_serves(&a, &b, "tls");
+}
+
+#[test]
+fn a_tls_server_we_dial_is_named_as_such() {
+    // A server that answers our hello with a TLS alert record, as a TLS-only Broker does.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf);
+        // TLS alert: handshake_failure.
+        let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let b = ep();
+    b.peer("127.0.0.1", port, Duration::ZERO).unwrap();
+    let m = expect_kind(&b, &[PeerUnavailable]);
+    assert!(
+        m.text
+            .contains("TLS alert: it expects TLS; this endpoint has TLS disabled"),
+        "{}",
+        m.text
+    );
+    server.join().unwrap();
+}

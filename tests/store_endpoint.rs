@@ -272,3 +272,53 @@ fn undecodable_store_commands_are_reported_and_bad_attaches_refused() {
         ErrorKind::Closed
     );
 }
+
+#[test]
+fn announce_masters_from_a_manager_makes_clones_on_a_worker() {
+    // What a Zeek manager does for its Broker-backed tables (broker-stores.zeek): a master
+    // `___sync_store_<id>`, announced to each new peer's nodeid topic. Here a plain
+    // endpoint plays the manager.
+    let (l, _, pw) = layout();
+    let mgr = Endpoint::new(EndpointOptions::default()).unwrap();
+    let master = mgr
+        .attach_master(
+            "___sync_store_tbl",
+            BackendKind::Memory,
+            &BackendOptions::default(),
+        )
+        .unwrap();
+    master.put(s("k"), Value::Count(1), None).unwrap();
+    let worker = Cluster::with_env(l, Some("worker-1"), &cluster_opts(), None, None).unwrap();
+    worker.start().unwrap();
+    mgr.peer("127.0.0.1", pw, Duration::from_millis(100))
+        .unwrap();
+    let topic = worker.nodeid_topic(worker.node_id());
+    assert!(mgr.await_peer_subscription(&topic, T));
+    let ev = zcluster::data::Event::with_args(
+        "Broker::announce_masters",
+        vec![Value::Set([s("tbl")].into_iter().collect())],
+    );
+    assert!(worker.attached_stores().is_empty());
+    mgr.publish_event(&topic, &ev).unwrap();
+    let deadline = Instant::now() + T;
+    while worker.attached_stores() != ["___sync_store_tbl"] {
+        assert!(Instant::now() < deadline, "{:?}", worker.attached_stores());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The clone exists (create_store gives it) and is fed by the master.
+    let clone = worker
+        .create_store("___sync_store_tbl", false)
+        .unwrap()
+        .store
+        .unwrap();
+    assert!(!clone.is_master());
+    assert_eq!(clone.get(&s("k"), T).unwrap(), Value::Count(1));
+    // The host never saw the announcement.
+    let ep = worker.running().unwrap().endpoint();
+    while let Some(m) = ep.next(Some(Duration::from_millis(100))) {
+        if m.kind == MessageKind::Data {
+            let name = zcluster::data::Event::from_bytes(&m.payload).map(|e| e.name);
+            assert_ne!(name.as_deref(), Ok("Broker::announce_masters"));
+        }
+    }
+}

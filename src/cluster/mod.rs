@@ -169,6 +169,12 @@ impl Cluster {
         &self.stores
     }
 
+    /// The stores attached on this node: those `create_store` made, and the clones a
+    /// manager's `Broker::announce_masters` asked for (`___sync_store_<id>`).
+    pub fn attached_stores(&self) -> Vec<String> {
+        self.stores.names()
+    }
+
     /// The `store_defaults` `create_store` uses: the `Cluster::default_*` store options
     /// and `Broker::default_clone_*_interval`.
     pub fn store_defaults(&self) -> Result<crate::store::StoreDefaults> {

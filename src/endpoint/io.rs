@@ -141,6 +141,8 @@ struct Conn {
     kill: Option<String>,
     /// Close without a status (redundant connections).
     silent: bool,
+    /// No frame read yet: the first bytes may be a TLS record instead.
+    first_frame: bool,
 }
 
 impl Conn {
@@ -172,6 +174,7 @@ impl Conn {
             closing: None,
             kill: None,
             silent: false,
+            first_frame: true,
         }
     }
 
@@ -1147,9 +1150,20 @@ impl Io {
                 Some(_) => (MAX_HANDSHAKE_FRAME, None),
                 None => break,
             };
+            if peer.is_none() && end - start >= 2 {
+                if let Some(why) = self.tls_instead(t, &buf[start..end]) {
+                    if let Some(c) = self.conns.get_mut(&t) {
+                        c.kill = Some(why.into());
+                    }
+                    break;
+                }
+            }
             match wire::next_frame(&buf[start..end], limit) {
                 Ok(None) => break,
                 Ok(Some((s, e))) => {
+                    if let Some(c) = self.conns.get_mut(&t) {
+                        c.first_frame = false;
+                    }
                     let payload = &buf[start + s..start + e];
                     start += e;
                     match peer {
@@ -1176,6 +1190,24 @@ impl Io {
                 c.rstart = start;
                 c.rend = end;
             }
+        }
+    }
+
+    /// A TLS record where the stream's first frame should be: a handshake record (0x16,
+    /// version 3.x) from a peer that dialled us with TLS, or an alert (0x15) from a TLS
+    /// server we dialled. As a frame length either reads as megabytes ("oversized
+    /// frame"); saying what it is helps whoever configures the two sides.
+    fn tls_instead(&self, t: Token, bytes: &[u8]) -> Option<&'static str> {
+        let c = self.conns.get(&t)?;
+        if !c.first_frame || bytes[1] != 0x03 {
+            return None;
+        }
+        match bytes[0] {
+            0x16 => Some("peer started a TLS handshake; this endpoint has TLS disabled"),
+            0x15 if c.outgoing => Some(
+                "peer answered with a TLS alert: it expects TLS; this endpoint has TLS disabled",
+            ),
+            _ => None,
         }
     }
 

@@ -37,6 +37,9 @@
 //!   command or routing-update envelope whose payload does not decode is dropped, counted
 //!   (`Stats::undecodable`) and reported as `DeserializationFailed` (peer, topic, reason);
 //!   the peering stays up.
+//! - A connection whose first bytes are a TLS record (a TLS client dialling us, a TLS
+//!   server answering our hello with an alert) is closed as exactly that ("peer started a
+//!   TLS handshake; this endpoint has TLS disabled"), not as an oversized frame.
 //!
 //! Statuses, and Broker's names for the same events (`sc` status codes, `ec` errors;
 //! the texts are Broker's, with the reason appended in parentheses where we have one):

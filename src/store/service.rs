@@ -207,6 +207,16 @@ impl StoreService {
         }
     }
 
+    /// The names of the stores attached here, in attach order.
+    pub fn names(&self) -> Vec<String> {
+        self.reg
+            .lock()
+            .entries
+            .iter()
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
