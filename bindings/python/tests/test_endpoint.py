@@ -235,3 +235,20 @@ def test_undecodable_messages_are_reported_and_the_peering_stays():
         assert a.stats()["undecodable"] == 2
         assert a.peer_count == 1
         c.s.close()
+
+
+def test_an_event_too_deep_for_python_still_arrives_as_bytes(pair):
+    """The library takes 4096 levels; converting that many to Python objects would
+    exceed Python's recursion limit, so such a message keeps .event None and its bytes."""
+    a, b, port = pair
+    b.subscribe("/deep")
+    wait_subscribed(a, "/deep")
+    levels = 3000
+    args = b"\x0e\x01" * levels + count(1)
+    name = b"Deep::ev"
+    ev = b"\x0e\x03" + count(1) + count(1) + b"\x0e\x02\x05" + bytes([len(name)]) + name + b"\x0e\x01" + args
+    a.publish_data("/deep", ev)
+    a.publish("/deep", count(2))
+    m = wait_kind(b, MessageKind.EVENT)
+    assert m.topic == "/deep" and m.data == ev and m.event is None
+    assert wait_kind(b, MessageKind.EVENT).data == count(2)

@@ -109,10 +109,18 @@ class Message:
             self.data = take_bytes(s.value, n.value)
             if self.kind == MessageKind.EVENT:
                 ev = _p()
-                # Data that is not a Zeek event (a plain value) leaves .event None.
+                # Data that is not a Zeek event (a plain value) leaves .event None, and so
+                # does an event nested deeper than Python's recursion limit allows to
+                # convert (the library accepts 4096 levels): .data keeps its bytes.
                 if lib.zc_message_event(handle, ctypes.byref(ev)) == 0:
                     try:
                         self.event = Event._from_event_handle(ev)
+                    except (RecursionError, ctypes.ArgumentError) as e:
+                        # ctypes reports a RecursionError met while converting an argument
+                        # as ArgumentError; anything else is a real error.
+                        if not isinstance(e, RecursionError) and "RecursionError" not in str(e):
+                            raise
+                        self.event = None
                     finally:
                         lib.zc_event_free(ev)
         else:
