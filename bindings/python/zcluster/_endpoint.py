@@ -86,7 +86,8 @@ class MessageKind(enum.IntEnum):
 class Message:
     """A message from an endpoint. Event and command messages have `.topic` and `.data`
     (the Broker-encoded value, bytes); status messages have `.peer_id`, `.address`,
-    `.port` and `.text`. The cluster kinds (HELLO, NODE_UP, NODE_DOWN) name the node in
+    `.port` and `.text` (DESERIALIZATION_FAILED, a dropped undecodable message, also the
+    dropped message's `.topic`). The cluster kinds (HELLO, NODE_UP, NODE_DOWN) name the node in
     `.node_name` (also `.peer_name`) and carry its id in `.text`."""
 
     __slots__ = (
