@@ -471,7 +471,7 @@ fn a_tls_server_we_dial_is_named_as_such() {
         let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
         std::thread::sleep(Duration::from_millis(200));
     });
-    let b = ep();
+    let b = plain_ep();
     b.peer("127.0.0.1", port, Duration::ZERO).unwrap();
     let m = expect_kind(&b, &[PeerUnavailable]);
     assert!(

@@ -238,11 +238,6 @@ struct Io {
     stores: Option<Arc<crate::store::StoreService>>,
 }
 
-/// A TLS record header (handshake or alert, version 3.x) where a Broker frame should be.
-fn looks_like_tls(b: &[u8]) -> bool {
-    matches!(b, [0x15 | 0x16, 3, ..])
-}
-
 fn io_reason(e: &std::io::Error) -> String {
     e.to_string()
 }
@@ -1186,14 +1181,7 @@ impl Io {
                 }
                 Err(e) => {
                     if let Some(c) = self.conns.get_mut(&t) {
-                        c.kill = Some(if peer.is_none() && looks_like_tls(&buf[start..end]) {
-                            format!(
-                                "{} (the peer speaks TLS: is Broker::disable_ssl set on one side only?)",
-                                e.message
-                            )
-                        } else {
-                            e.message
-                        });
+                        c.kill = Some(e.message);
                     }
                     break;
                 }
