@@ -865,3 +865,34 @@ fn connect_check(a: &Endpoint, b: &Endpoint) {
     b.publish("/c", string_payload("hi")).unwrap();
     assert_eq!(next_data(a, T).unwrap().payload, string_payload("hi"));
 }
+
+#[test]
+fn large_frames_cross_tls_intact() {
+    // Frames much larger than a TLS record (16 KiB) and than one TLS write (64 KiB).
+    let a = ep();
+    let b = ep();
+    connect(&a, &b);
+    b.subscribe("/big").unwrap();
+    assert!(a.await_peer_subscription("/big", T));
+    let n = 3 << 20;
+    let mut payload = vec![5u8];
+    let mut len = n;
+    while len >= 0x80 {
+        payload.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    payload.push(len as u8);
+    let body: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    payload.extend_from_slice(&body);
+    for _ in 0..3 {
+        a.publish("/big", payload.clone()).unwrap();
+    }
+    for _ in 0..3 {
+        let m = next_data(&b, T).expect("a large message");
+        assert!(
+            m.payload == payload,
+            "corrupted ({} bytes)",
+            m.payload.len()
+        );
+    }
+}
