@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod json;
 pub mod layout;
 pub mod log;
+pub mod metrics;
 pub mod store;
 pub mod wire;
 

@@ -31,6 +31,7 @@
 
 mod inbox;
 mod io;
+pub mod tap;
 
 use crate::wire::{EndpointId, EnvelopeType};
 use crate::{Error, ErrorKind, Result};
@@ -43,6 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+pub use tap::{PeerStats, Tap};
 
 /// What to do when a bounded buffer (the inbox, or a peer's outgoing queue) is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,6 +388,14 @@ pub(crate) enum Command {
         receiver: EndpointId,
         /// Counted in `CmdQueue::publishes` (host publishes); a hook's are not.
         counted: bool,
+        /// 0, or the tap origin that published it (`Endpoint::publish_from`).
+        origin: u64,
+    },
+    /// Adds, updates (same id) or removes (`tap: None`) a tap.
+    Tap {
+        id: u64,
+        filter: crate::wire::Filter,
+        tap: Option<Arc<dyn Tap>>,
     },
     Shutdown,
 }
@@ -431,6 +441,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
+    pub(crate) peer_table: tap::PeerTable,
+    pub(crate) next_origin: AtomicU64,
 }
 
 type Callback = Box<dyn FnMut(Message) + Send>;
@@ -495,6 +507,7 @@ impl HookCtx {
             payload: Payload::Owned(payload),
             receiver: EndpointId::NIL,
             counted: false,
+            origin: 0,
         });
     }
 
@@ -506,6 +519,7 @@ impl HookCtx {
             payload: Payload::Owned(payload),
             receiver: receiver.unwrap_or(EndpointId::NIL),
             counted: false,
+            origin: 0,
         });
     }
 
@@ -568,6 +582,8 @@ impl Endpoint {
             counters: Counters::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
+            peer_table: tap::PeerTable::default(),
+            next_origin: AtomicU64::new(1),
         });
         let thread = io::spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
@@ -707,6 +723,67 @@ impl Endpoint {
         payload: Vec<u8>,
         receiver: EndpointId,
     ) -> Result<()> {
+        self.publish_inner(kind, topic, payload, receiver, 0, true)
+    }
+
+    /// A new tap origin id (never 0), for `publish_from` and `set_tap`.
+    pub fn new_origin(&self) -> u64 {
+        self.shared.next_origin.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Publishes a data envelope on behalf of a tap origin (a WebSocket client): it goes
+    /// to the peers whose filter matches, to the host (and its hook) if one of its
+    /// subscriptions matches, and to every tap but the origin's own. With `wait` false it
+    /// never waits for room: a full publish queue is `ErrorKind::WouldBlock` at once.
+    pub fn publish_from(
+        &self,
+        origin: u64,
+        topic: &str,
+        payload: Vec<u8>,
+        wait: bool,
+    ) -> Result<()> {
+        self.publish_inner(
+            EnvelopeType::Data,
+            topic,
+            payload,
+            EndpointId::NIL,
+            origin,
+            wait,
+        )
+    }
+
+    /// Registers (or, with the same id, replaces the filter of) a tap: see `tap`.
+    pub fn set_tap(&self, id: u64, filter: Vec<String>, tap: Arc<dyn Tap>) -> Result<()> {
+        self.send(Command::Tap {
+            id,
+            filter: crate::wire::filter::normalize(filter),
+            tap: Some(tap),
+        })
+    }
+
+    /// Removes a tap. Messages already offered to it stay with it.
+    pub fn remove_tap(&self, id: u64) -> Result<()> {
+        self.send(Command::Tap {
+            id,
+            filter: Vec::new(),
+            tap: None,
+        })
+    }
+
+    /// Counters of every established peering.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shared.peer_table.snapshot()
+    }
+
+    fn publish_inner(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+        origin: u64,
+        wait: bool,
+    ) -> Result<()> {
         if topic.len() > u16::MAX as usize {
             return Err(Error::invalid(format!(
                 "topic of {} bytes exceeds the limit of 65535 bytes",
@@ -720,6 +797,15 @@ impl Endpoint {
         }
         let s = &self.shared;
         let mut q = s.cmds.lock();
+        if q.publishes >= s.opts.publish_queue && !q.closed && !wait {
+            return Err(Error::new(
+                ErrorKind::WouldBlock,
+                format!(
+                    "publish on '{topic}': {} messages wait for slow peers",
+                    q.publishes
+                ),
+            ));
+        }
         if q.publishes >= s.opts.publish_queue && !q.closed {
             let deadline = Instant::now() + s.opts.backpressure_timeout;
             while q.publishes >= s.opts.publish_queue && !q.closed {
@@ -764,6 +850,7 @@ impl Endpoint {
             payload,
             receiver,
             counted: true,
+            origin,
         });
         let wake = !q.wake_pending;
         q.wake_pending = true;
