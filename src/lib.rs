@@ -16,6 +16,7 @@ pub mod layout;
 pub mod log;
 pub mod metrics;
 pub mod store;
+pub mod websocket;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

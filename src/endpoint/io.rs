@@ -548,13 +548,22 @@ impl Io {
                     self.subs.remove(&p);
                     self.subs_changed();
                 }
-                Command::Tap { id, filter, tap } => {
+                Command::Tap {
+                    id,
+                    filter,
+                    tap,
+                    generation,
+                } => {
                     self.taps.retain(|(i, _, _)| *i != id);
                     if let Some(tap) = tap {
-                        self.taps.push((id, filter, tap));
+                        self.taps.push((id, filter, tap.clone()));
+                        self.recompute_advertisements();
+                        tap.updated(generation);
+                    } else {
+                        self.recompute_advertisements();
                     }
-                    self.recompute_advertisements();
                 }
+                Command::Deliver(m) => self.deliveries.push(m),
                 Command::Shutdown => {
                     self.shutdown = Some(Instant::now() + self.shared.opts.shutdown_timeout);
                     for (_, mut l) in self.listeners.drain() {

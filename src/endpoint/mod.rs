@@ -391,12 +391,16 @@ pub(crate) enum Command {
         /// 0, or the tap origin that published it (`Endpoint::publish_from`).
         origin: u64,
     },
-    /// Adds, updates (same id) or removes (`tap: None`) a tap.
+    /// Adds, updates (same id) or removes (`tap: None`) a tap; then calls its
+    /// `updated(generation)`.
     Tap {
         id: u64,
         filter: crate::wire::Filter,
         tap: Option<Arc<dyn Tap>>,
+        generation: u64,
     },
+    /// Hands a message to the host (and its hook) as if the I/O thread had produced it.
+    Deliver(Message),
     Shutdown,
 }
 
@@ -726,48 +730,13 @@ impl Endpoint {
         self.publish_inner(kind, topic, payload, receiver, 0, true)
     }
 
-    /// A new tap origin id (never 0), for `publish_from` and `set_tap`.
-    pub fn new_origin(&self) -> u64 {
-        self.shared.next_origin.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Publishes a data envelope on behalf of a tap origin (a WebSocket client): it goes
-    /// to the peers whose filter matches, to the host (and its hook) if one of its
-    /// subscriptions matches, and to every tap but the origin's own. With `wait` false it
-    /// never waits for room: a full publish queue is `ErrorKind::WouldBlock` at once.
-    pub fn publish_from(
-        &self,
-        origin: u64,
-        topic: &str,
-        payload: Vec<u8>,
-        wait: bool,
-    ) -> Result<()> {
-        self.publish_inner(
-            EnvelopeType::Data,
-            topic,
-            payload,
-            EndpointId::NIL,
-            origin,
-            wait,
-        )
-    }
-
-    /// Registers (or, with the same id, replaces the filter of) a tap: see `tap`.
-    pub fn set_tap(&self, id: u64, filter: Vec<String>, tap: Arc<dyn Tap>) -> Result<()> {
-        self.send(Command::Tap {
-            id,
-            filter: crate::wire::filter::normalize(filter),
-            tap: Some(tap),
-        })
-    }
-
-    /// Removes a tap. Messages already offered to it stay with it.
-    pub fn remove_tap(&self, id: u64) -> Result<()> {
-        self.send(Command::Tap {
-            id,
-            filter: Vec::new(),
-            tap: None,
-        })
+    /// A handle for the layers beside the endpoint (WebSocket server and client, metrics)
+    /// that run on threads of their own: it publishes, taps and reads counters, and keeps
+    /// working (with `Closed` errors) after the endpoint closed.
+    pub fn handle(&self) -> EndpointHandle {
+        EndpointHandle {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Counters of every established peering.
@@ -784,6 +753,152 @@ impl Endpoint {
         origin: u64,
         wait: bool,
     ) -> Result<()> {
+        publish_on(&self.shared, kind, topic, payload, receiver, origin, wait)
+    }
+}
+
+fn send_on(shared: &Shared, cmd: Command) -> Result<()> {
+    let mut q = shared.cmds.lock();
+    if q.closed {
+        return Err(Error::closed("the endpoint is shut down"));
+    }
+    q.q.push_back(cmd);
+    let wake = !q.wake_pending;
+    q.wake_pending = true;
+    drop(q);
+    if wake {
+        shared
+            .waker
+            .wake()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
+    }
+    Ok(())
+}
+
+/// See `Endpoint::handle`.
+#[derive(Clone)]
+pub struct EndpointHandle {
+    shared: Arc<Shared>,
+}
+
+impl EndpointHandle {
+    pub fn id(&self) -> EndpointId {
+        self.shared.id
+    }
+
+    /// A new tap origin id (never 0).
+    pub fn new_origin(&self) -> u64 {
+        self.shared.next_origin.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Publishes a data envelope on behalf of a tap origin (a WebSocket client): it goes
+    /// to the peers whose filter matches, to the host (and its hook) if one of its
+    /// subscriptions matches, and to every tap whose filter matches (a tap that serves
+    /// several origins skips the publisher itself). With `wait` false it never waits for
+    /// room: a full publish queue is `ErrorKind::WouldBlock` at once.
+    pub fn publish_from(
+        &self,
+        origin: u64,
+        topic: &str,
+        payload: Vec<u8>,
+        wait: bool,
+    ) -> Result<()> {
+        publish_on(
+            &self.shared,
+            EnvelopeType::Data,
+            topic,
+            payload,
+            EndpointId::NIL,
+            origin,
+            wait,
+        )
+    }
+
+    /// Registers (or, with the same id, replaces the filter of) a tap: see `tap`. Once
+    /// the I/O thread applied it (and advertised the new filter to the peers) it calls
+    /// `tap.updated(generation)`.
+    pub fn set_tap(
+        &self,
+        id: u64,
+        filter: Vec<String>,
+        tap: Arc<dyn Tap>,
+        generation: u64,
+    ) -> Result<()> {
+        send_on(
+            &self.shared,
+            Command::Tap {
+                id,
+                filter: crate::wire::filter::normalize(filter),
+                tap: Some(tap),
+                generation,
+            },
+        )
+    }
+
+    /// Removes a tap. Messages already offered to it stay with it.
+    pub fn remove_tap(&self, id: u64) -> Result<()> {
+        send_on(
+            &self.shared,
+            Command::Tap {
+                id,
+                filter: Vec::new(),
+                tap: None,
+                generation: 0,
+            },
+        )
+    }
+
+    /// Hands a message to the host (through the hook, if any), in order with the I/O
+    /// thread's own deliveries.
+    pub fn deliver(&self, msg: Message) -> Result<()> {
+        send_on(&self.shared, Command::Deliver(msg))
+    }
+
+    pub fn stats(&self) -> Stats {
+        stats_of(&self.shared)
+    }
+
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shared.peer_table.snapshot()
+    }
+
+    pub fn pending(&self) -> usize {
+        self.shared.inbox.len()
+    }
+
+    pub fn inbox_capacity(&self) -> usize {
+        self.shared.opts.inbox_capacity
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.cmds.lock().closed
+    }
+}
+
+fn stats_of(shared: &Shared) -> Stats {
+    let c = &shared.counters;
+    Stats {
+        inbox_dropped: shared.inbox.dropped.load(Ordering::Relaxed),
+        peer_dropped: c.peer_dropped.load(Ordering::Relaxed),
+        peer_overflow_disconnects: c.peer_overflow_disconnects.load(Ordering::Relaxed),
+        ttl_dropped: c.ttl_dropped.load(Ordering::Relaxed),
+        published: c.published.load(Ordering::Relaxed),
+        received: c.received.load(Ordering::Relaxed),
+        forwarded: c.forwarded.load(Ordering::Relaxed),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn publish_on(
+    s: &Shared,
+    kind: EnvelopeType,
+    topic: &str,
+    payload: Vec<u8>,
+    receiver: EndpointId,
+    origin: u64,
+    wait: bool,
+) -> Result<()> {
+    {
         if topic.len() > u16::MAX as usize {
             return Err(Error::invalid(format!(
                 "topic of {} bytes exceeds the limit of 65535 bytes",
@@ -795,7 +910,6 @@ impl Endpoint {
                 "topic '{topic}': topics starting with <$> are reserved"
             )));
         }
-        let s = &self.shared;
         let mut q = s.cmds.lock();
         if q.publishes >= s.opts.publish_queue && !q.closed && !wait {
             return Err(Error::new(
@@ -862,7 +976,9 @@ impl Endpoint {
         }
         Ok(())
     }
+}
 
+impl Endpoint {
     /// A descriptor that is readable exactly while messages wait in the inbox. Owned by
     /// the endpoint: do not read from or close it.
     pub fn fd(&self) -> RawFd {
@@ -991,16 +1107,7 @@ impl Endpoint {
     }
 
     pub fn stats(&self) -> Stats {
-        let c = &self.shared.counters;
-        Stats {
-            inbox_dropped: self.shared.inbox.dropped.load(Ordering::Relaxed),
-            peer_dropped: c.peer_dropped.load(Ordering::Relaxed),
-            peer_overflow_disconnects: c.peer_overflow_disconnects.load(Ordering::Relaxed),
-            ttl_dropped: c.ttl_dropped.load(Ordering::Relaxed),
-            published: c.published.load(Ordering::Relaxed),
-            received: c.received.load(Ordering::Relaxed),
-            forwarded: c.forwarded.load(Ordering::Relaxed),
-        }
+        stats_of(&self.shared)
     }
 }
 

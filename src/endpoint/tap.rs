@@ -19,6 +19,9 @@ use std::sync::Arc;
 pub trait Tap: Send + Sync {
     /// `origin` is the publishing tap origin (`Endpoint::publish_from`), 0 otherwise.
     fn offer(&self, topic: &str, payload: &[u8], origin: u64);
+    /// The I/O thread applied the `set_tap` call with this generation: the filter is in
+    /// effect and advertised to the peers.
+    fn updated(&self, _generation: u64) {}
 }
 
 /// Counters of one peering, updated by the I/O thread, read by `Endpoint::peer_stats`.

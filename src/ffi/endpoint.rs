@@ -30,7 +30,7 @@ pub struct zc_message {
     _private: [u8; 0],
 }
 
-static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
+pub(crate) static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
 static OPTIONS: Registry<Mutex<EndpointOptions>> =
     Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
 pub(crate) static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
