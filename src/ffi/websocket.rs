@@ -48,7 +48,8 @@ pub unsafe extern "C" fn zc_websocket_options_set(
         let o = WS_OPTIONS.get(opts)?;
         let k = arg_str(key, "key")?;
         let v = arg_str(value, "value")?;
-        o.lock().set(k, v)
+        let mut g = o.lock();
+        g.set(k, v)
     })
 }
 
