@@ -307,6 +307,13 @@ class Endpoint(_Delivery):
         check(lib.zc_endpoint_get_stats(self._handle(), ctypes.byref(s)))
         return {name: getattr(s, name) for name, _ in _Stats._fields_}
 
+    def metrics(self):
+        """All counters as a dict: endpoint totals, per-peer events/bytes in and out and
+        buffer fill, process memory and CPU (zc_endpoint_stats_json)."""
+        from ._telemetry import endpoint_stats_json
+
+        return endpoint_stats_json(self)
+
     def close(self):
         """Flushes, closes every socket and joins the I/O thread. Idempotent."""
         if self._h is not None:
