@@ -351,3 +351,78 @@ def test_options_errors(cluster):
         m.listen_websocket("127.0.0.1", 0, cert_file="/x.pem")
     with pytest.raises(zcluster.Error):
         m.listen_websocket("127.0.0.1", 0, cert_file="/x.pem", key_file="/k.pem")
+
+
+PAGE = """<!doctype html><html><body><pre id="out">waiting</pre><script>
+const out = document.getElementById('out');
+function report(r) { out.textContent = JSON.stringify(r);
+  fetch('/result', {method: 'POST', body: JSON.stringify(r)}); }
+const ws = new WebSocket('ws://127.0.0.1:%(port)d/v1/messages/json');
+const got = [];
+ws.onopen = () => ws.send(JSON.stringify(['zeek/test/echo']));
+ws.onerror = () => report({error: 'websocket error'});
+ws.onmessage = (m) => {
+  const d = JSON.parse(m.data);
+  got.push(d);
+  if (d.type === 'ack') {
+    ws.send(JSON.stringify(%(event)s));
+  } else if (d.type === 'data-message') {
+    report({ack: got[0], echo: d});
+    ws.close();
+  }
+};
+</script></body></html>"""
+
+
+def test_browser(cluster, tmp_path):
+    """A real browser (headless Chromium) opens a WebSocket to the node from a page the
+    test serves, subscribes, publishes, and reports what came back."""
+    import http.server
+    import shutil
+    import subprocess
+
+    chrome = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chrome is None:
+        pytest.skip("no chromium installed (scripts/setup.sh installs Debian's chromium)")
+    event = ev_json("zeek/test/to-worker", "Browser::hello", [{"@data-type": "string", "data": "from a page"}])
+    page = (PAGE % {"port": cluster["ws_port"], "event": json.dumps(event)}).encode()
+    results = []
+    done = threading.Event()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            results.append(json.loads(self.rfile.read(n)))
+            self.send_response(204)
+            self.end_headers()
+            done.set()
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    proc = subprocess.Popen(
+        [chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--user-data-dir=%s" % (tmp_path / "profile"),
+         "http://127.0.0.1:%d/" % srv.server_address[1]],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert done.wait(60), "the page reported nothing"
+    finally:
+        proc.kill()
+        proc.wait()
+        srv.shutdown()
+    r = results[0]
+    assert "error" not in r, r
+    assert r["ack"]["type"] == "ack"
+    assert r["echo"]["topic"] == "zeek/test/echo"
+    assert r["echo"]["data"][2]["data"][0]["data"] == "Browser::hello"
+    assert r["echo"]["data"][2]["data"][1]["data"] == [{"@data-type": "string", "data": "from a page"}]
