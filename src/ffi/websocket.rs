@@ -37,7 +37,7 @@ pub extern "C" fn zc_websocket_options_new(out: *mut *mut zc_websocket_options) 
 /// `5 secs`; 0 or negative turns pings off), `cert_file`, `key_file`; or
 /// `send_queue_size` (events waiting for one slow client before it is closed).
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
-/// ZC_ERR_INVALID (bad value).
+/// ZC_ERR_INVALID_ARGUMENT (bad value).
 #[no_mangle]
 pub unsafe extern "C" fn zc_websocket_options_set(
     opts: *mut zc_websocket_options,
@@ -67,7 +67,7 @@ pub extern "C" fn zc_websocket_options_free(opts: *mut zc_websocket_options) {
 /// `Cluster::listen_websocket(opts)` on a started node (NULL opts: the cluster's
 /// defaults on 127.0.0.1:27759). Writes the bound port to `*port` (may be NULL).
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started; TLS asked for),
-/// ZC_ERR_INVALID, ZC_ERR_IO (cannot listen).
+/// ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO (cannot listen).
 #[no_mangle]
 pub extern "C" fn zc_cluster_listen_websocket(
     cl: *const zc_cluster,

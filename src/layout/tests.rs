@@ -565,3 +565,35 @@ fn current_zeekctl_layout_with_logger_is_not_taken_for_bro() {
     let bro = "redef Cluster::nodes = {\n\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=47761/tcp, $proxy=\"proxy-1\"],\n};\n";
     assert_eq!(Format::from_content(bro), Format::Bro);
 }
+
+#[test]
+fn zeekctl_listen_websocket_block() {
+    let text = "redef Cluster::nodes = {\n\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=27757/tcp],\n};\n\nevent zeek_init()\n\t{\n\tif ( getenv(\"ZEEKCTL_DISABLE_LISTEN\") == \"\" && (Cluster::local_node_type() == Cluster::MANAGER || ! Cluster::is_enabled()) )\n\t\t{\n\t\tCluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=27759/tcp]);\n\t\t}\n\t}\n";
+    let l = Layout::parse(text, Some(Format::Zeek)).unwrap();
+    assert_eq!(l.websocket.len(), 1);
+    let w = &l.websocket[0];
+    assert_eq!(w.listen_addr.to_string(), "127.0.0.1");
+    assert_eq!(w.listen_port, 27759);
+    assert!(w.manager_only && w.unless_disable_listen);
+    let l = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_addr=[::1], $listen_port=1/tcp, $max_event_queue_size=7, $ping_interval=2 secs]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap();
+    let w = &l.websocket[0];
+    assert_eq!(
+        (w.max_event_queue_size, w.ping_interval),
+        (Some(7), Some(2.0))
+    );
+    assert!(!w.manager_only && !w.unless_disable_listen);
+    let e = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_port=1/tcp]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("$listen_addr is required"),
+        "{}",
+        e.message
+    );
+}

@@ -832,7 +832,18 @@ fn listen_websocket_calls(
         let inner = after
             .trim_start()
             .strip_prefix('[')
-            .and_then(|r| r.find(']').map(|e| &r[..e]))
+            .and_then(|r| {
+                // The record's closing bracket (IPv6 addresses are bracketed too).
+                let mut depth = 1usize;
+                r.char_indices().find_map(|(i, c)| {
+                    match c {
+                        '[' => depth += 1,
+                        ']' => depth -= 1,
+                        _ => {}
+                    }
+                    (depth == 0).then_some(&r[..i])
+                })
+            })
             .ok_or_else(|| bad("expected a record `[$listen_addr=.., $listen_port=..]`".into()))?;
         let mut addr = None;
         let mut port = None;

@@ -368,7 +368,7 @@ impl tungstenite::handshake::server::Callback for Capture {
 type Mid = MidHandshake<ServerHandshake<TcpStream, Capture>>;
 
 enum Conn {
-    Handshake(Option<Mid>, Arc<Mutex<Seen>>),
+    Handshake(Option<Box<Mid>>, Arc<Mutex<Seen>>),
     Open(Box<WebSocket<TcpStream>>),
 }
 
@@ -539,7 +539,7 @@ impl ServerThread {
                         }
                         Err(HandshakeError::Interrupted(mid)) => {
                             if let Conn::Handshake(slot, _) = &mut c.conn {
-                                *slot = Some(mid);
+                                *slot = Some(Box::new(mid));
                             }
                         }
                         Err(HandshakeError::Failure(_)) => continue,
@@ -605,7 +605,7 @@ impl ServerThread {
                             self.check_open(&mut c, &seen);
                         }
                         Err(HandshakeError::Interrupted(m)) => {
-                            *mid = Some(m);
+                            *mid = Some(Box::new(m));
                             c.readable = false;
                         }
                         Err(HandshakeError::Failure(_)) => c.done = true,
