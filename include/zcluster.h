@@ -1640,7 +1640,7 @@ zc_result zc_websocket_options_new(zc_websocket_options **out);
  * `5 secs`; 0 or negative turns pings off), `cert_file`, `key_file`; or
  * `send_queue_size` (events waiting for one slow client before it is closed).
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
- * ZC_ERR_INVALID (bad value).
+ * ZC_ERR_INVALID_ARGUMENT (bad value).
  */
 zc_result zc_websocket_options_set(zc_websocket_options *opts, const char *key, const char *value);
 
@@ -1653,7 +1653,7 @@ void zc_websocket_options_free(zc_websocket_options *opts);
  * `Cluster::listen_websocket(opts)` on a started node (NULL opts: the cluster's
  * defaults on 127.0.0.1:27759). Writes the bound port to `*port` (may be NULL).
  * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started; TLS asked for),
- * ZC_ERR_INVALID, ZC_ERR_IO (cannot listen).
+ * ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO (cannot listen).
  */
 zc_result zc_cluster_listen_websocket(const zc_cluster *cl,
                                       const zc_websocket_options *opts,
@@ -1685,6 +1685,22 @@ zc_result zc_cluster_metrics_port(const zc_cluster *cl, uint16_t *out);
  * ZC_ERR_BAD_HANDLE.
  */
 zc_result zc_endpoint_stats_json(const zc_endpoint *ep, char **out);
+
+/**
+ * Connects the endpoint to a Zeek WebSocket API server (`ws://host:port/v1/messages/json`)
+ * instead of peering: subscribes the `n` topic prefixes in `topics` there (NULL with n 0:
+ * none), delivers what the server sends as EVENT messages (fd, next, callbacks), and
+ * sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
+ * once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
+ * error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL),
+ * ZC_ERR_STATE (wss://, not implemented), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_connect_websocket(const zc_endpoint *ep,
+                                        const char *url,
+                                        const char *const *topics,
+                                        size_t n,
+                                        uint64_t retry_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -81,3 +81,40 @@ fn options_bad_input() {
         zc_websocket_options_free(o2);
     }
 }
+
+#[test]
+fn connect_websocket_bad_input() {
+    use zcluster::ffi::endpoint::*;
+    unsafe {
+        let mut ep = ptr::null_mut();
+        assert_eq!(zc_endpoint_new(ptr::null(), &mut ep), zc_result::ZC_OK);
+        let u = s("ws://127.0.0.1:1/v1/messages/json");
+        assert_eq!(
+            zc_endpoint_connect_websocket(ptr::null(), u.as_ptr(), ptr::null(), 0, 0),
+            zc_result::ZC_ERR_NULL
+        );
+        assert_eq!(
+            zc_endpoint_connect_websocket(ep, ptr::null(), ptr::null(), 0, 0),
+            zc_result::ZC_ERR_NULL
+        );
+        assert_eq!(
+            zc_endpoint_connect_websocket(ep, u.as_ptr(), ptr::null(), 2, 0),
+            zc_result::ZC_ERR_NULL
+        );
+        assert_eq!(
+            zc_endpoint_connect_websocket(ep, s("tcp://x").as_ptr(), ptr::null(), 0, 0),
+            zc_result::ZC_ERR_INVALID_ARGUMENT
+        );
+        let bad = [0xffu8, 0];
+        let topics = [bad.as_ptr().cast::<std::os::raw::c_char>()];
+        assert_eq!(
+            zc_endpoint_connect_websocket(ep, u.as_ptr(), topics.as_ptr(), 1, 0),
+            zc_result::ZC_ERR_UTF8
+        );
+        zc_endpoint_free(ep);
+        assert_eq!(
+            zc_endpoint_connect_websocket(ep, u.as_ptr(), ptr::null(), 0, 0),
+            zc_result::ZC_ERR_BAD_HANDLE
+        );
+    }
+}

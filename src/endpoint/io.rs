@@ -965,8 +965,10 @@ impl Io {
 
     fn advertised_filter(&self, except: Option<Token>) -> Filter {
         let mut f = self.sub_filter.clone();
-        for (_, tf, _) in &self.taps {
-            f.extend(tf.iter().cloned());
+        for (_, tf, tap) in &self.taps {
+            if !tap.local_only() {
+                f.extend(tf.iter().cloned());
+            }
         }
         if self.shared.opts.forwarding {
             for (t, c) in &self.conns {
@@ -1390,7 +1392,11 @@ impl Io {
         counters.received.fetch_add(1, Ordering::Relaxed);
         let last_hop = Some(last_hop);
         if env.kind == EnvelopeType::Data && env.receiver.is_nil() {
-            self.offer_taps(env.topic, env.payload, 0);
+            for (_, f, tap) in &self.taps {
+                if !tap.local_only() && filter_matches(f, env.topic) {
+                    tap.offer(env.topic, env.payload, 0);
+                }
+            }
         }
         // A message addressed to us is for us whatever we subscribed to (store traffic
         // to a master or clone); a broadcast one only if a subscription matches.

@@ -739,6 +739,22 @@ impl Endpoint {
         }
     }
 
+    /// Connects to a Zeek WebSocket API server (`ws://host:port/v1/messages/json`)
+    /// instead of peering: subscribes `topics` there, delivers what the server sends like
+    /// peer messages, and sends the host's publishes to it (see `websocket::client`).
+    /// Statuses arrive as for peerings; a non-zero `retry` reconnects after failures.
+    pub fn connect_websocket(
+        &self,
+        url: &str,
+        topics: &[String],
+        retry: Duration,
+    ) -> Result<crate::websocket::client::ClientHandle> {
+        if self.is_closed() {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        crate::websocket::client::connect(self.handle(), url, topics.to_vec(), retry, "zcluster")
+    }
+
     /// Counters of every established peering.
     pub fn peer_stats(&self) -> Vec<PeerStats> {
         self.shared.peer_table.snapshot()

@@ -22,6 +22,11 @@ pub trait Tap: Send + Sync {
     /// The I/O thread applied the `set_tap` call with this generation: the filter is in
     /// effect and advertised to the peers.
     fn updated(&self, _generation: u64) {}
+    /// Only this endpoint's own publishes (the host's, a hook's, another tap's): not
+    /// offered what peers send, and not advertised to them (a WebSocket client transport).
+    fn local_only(&self) -> bool {
+        false
+    }
 }
 
 /// Counters of one peering, updated by the I/O thread, read by `Endpoint::peer_stats`.

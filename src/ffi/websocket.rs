@@ -146,3 +146,39 @@ pub extern "C" fn zc_endpoint_stats_json(
         Ok(())
     })
 }
+
+/// Connects the endpoint to a Zeek WebSocket API server (`ws://host:port/v1/messages/json`)
+/// instead of peering: subscribes the `n` topic prefixes in `topics` there (NULL with n 0:
+/// none), delivers what the server sends as EVENT messages (fd, next, callbacks), and
+/// sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
+/// once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
+/// error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
+/// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL),
+/// ZC_ERR_STATE (wss://, not implemented), ZC_ERR_CLOSED.
+#[no_mangle]
+pub unsafe extern "C" fn zc_endpoint_connect_websocket(
+    ep: *const zc_endpoint,
+    url: *const c_char,
+    topics: *const *const c_char,
+    n: usize,
+    retry_ms: u64,
+) -> zc_result {
+    guard(|| {
+        let e = ENDPOINTS.get(ep)?;
+        let u = arg_str(url, "url")?;
+        if topics.is_null() && n > 0 {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::NullArgument,
+                "topics is NULL but n > 0",
+            ));
+        }
+        let mut t = Vec::with_capacity(n);
+        for i in 0..n {
+            // SAFETY: the caller passes n readable pointers.
+            let p = unsafe { *topics.add(i) };
+            t.push(arg_str(p, "topics[i]")?.to_string());
+        }
+        e.connect_websocket(u, &t, std::time::Duration::from_millis(retry_ms))?;
+        Ok(())
+    })
+}

@@ -440,3 +440,81 @@ def test_browser(cluster, tmp_path):
     assert r["echo"]["topic"] == "zeek/test/echo"
     assert r["echo"]["data"][2]["data"][0]["data"] == "Browser::hello"
     assert r["echo"]["data"][2]["data"][1]["data"] == [{"@data-type": "string", "data": "from a page"}]
+
+
+def wait_kind(ep, kinds, timeout=T):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = ep.next(timeout=0.1)
+        if m is not None and m.kind in kinds:
+            return m
+    raise AssertionError("no %s within %ss" % (kinds, timeout))
+
+
+def test_zcluster_client_against_zcluster_server(cluster):
+    K = zcluster.MessageKind
+    with zcluster.Endpoint() as ep:
+        ep.connect_websocket(url(cluster["ws_port"]), ["zeek/test/echo"])
+        added = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE})
+        assert added.kind == K.PEER_ADDED and cluster["manager"].node_id in added.text
+        ep.publish("zeek/test/to-worker", zcluster.Event("Test::client", ["via ws", zcluster.Count(5)]))
+        m = wait_kind(ep, {K.EVENT})
+        assert m.topic == "zeek/test/echo"
+        assert m.event.name == "Test::client" and list(m.event.args) == ["via ws", 5]
+
+
+def test_zcluster_client_rejected_with_zeeks_error(cluster):
+    K = zcluster.MessageKind
+    with zcluster.Endpoint() as ep:
+        ep.connect_websocket(url(cluster["ws_port"], "/v1/wrong"), ["x"])
+        m = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE})
+        assert m.kind == K.PEER_REJECTED and "invalid_uri: Invalid URI - use /v1/messages/json" in m.text
+    with zcluster.Endpoint() as ep:
+        ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % free_port(), ["x"], retry=0.05)
+        for _ in range(2):  # retried
+            assert wait_kind(ep, {K.PEER_ADDED, K.PEER_UNREACHABLE}).kind == K.PEER_UNREACHABLE
+    with zcluster.Endpoint() as ep:
+        with pytest.raises(zcluster.InvalidArgument):
+            ep.connect_websocket("http://127.0.0.1:1/", [])
+        with pytest.raises(zcluster.Error):
+            ep.connect_websocket("wss://127.0.0.1:1/v1/messages/json", [])
+
+
+def test_zcluster_client_against_an_independent_server():
+    """A server written here with `websockets`, following Zeek's protocol: it checks the
+    handshake bytes zcluster's client sends, acks, sends a data message, echoes one back,
+    then closes; the client reports the loss and reconnects."""
+    from websockets.sync.server import serve
+
+    K = zcluster.MessageKind
+    seen = {"conns": 0}
+
+    def handler(ws):
+        seen["conns"] += 1
+        seen["path"] = ws.request.path
+        seen["app"] = ws.request.headers.get("X-Application-Name")
+        seen["subs"] = json.loads(ws.recv(timeout=T))
+        ws.send(json.dumps({"type": "ack", "endpoint": "indep-websocket-0", "version": "8.0.0"}))
+        ws.send(json.dumps(ev_json("a/b", "Indep::hello", EVERY_TYPE)))
+        seen["published"] = json.loads(ws.recv(timeout=T))
+        ws.close(1001, "Terminating")
+
+    port = free_port()
+    with serve(handler, "127.0.0.1", port) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        with zcluster.Endpoint() as ep:
+            ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % port, ["a/", "c/d"], retry=0.1)
+            m = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE})
+            assert m.kind == K.PEER_ADDED and "indep-websocket-0" in m.text
+            m = wait_kind(ep, {K.EVENT})
+            assert m.topic == "a/b" and m.event.name == "Indep::hello"
+            ep.publish("c/d/e", zcluster.Event("Client::hi", [zcluster.Count(1)]))
+            lost = wait_kind(ep, {K.PEER_LOST})
+            assert "1001" in lost.text and "Terminating" in lost.text
+            assert wait_kind(ep, {K.PEER_ADDED}).kind == K.PEER_ADDED  # reconnected
+        srv.shutdown()
+    assert seen["path"] == PATH and seen["app"] == "zcluster" and seen["subs"] == ["a/", "c/d"]
+    assert seen["conns"] >= 2
+    p = seen["published"]
+    assert p == ev_json("c/d/e", "Client::hi", [{"@data-type": "count", "data": 1}])
+    assert list(p)[:4] == ["type", "topic", "@data-type", "data"]

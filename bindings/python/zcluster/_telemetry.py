@@ -24,6 +24,7 @@ _sig("zc_cluster_stats_json", [_p, ctypes.POINTER(_p)])
 _sig("zc_cluster_metrics_text", [_p, ctypes.POINTER(_p)])
 _sig("zc_cluster_metrics_port", [_p, ctypes.POINTER(ctypes.c_uint16)])
 _sig("zc_endpoint_stats_json", [_p, ctypes.POINTER(_p)])
+_sig("zc_endpoint_connect_websocket", [_p, _cp, ctypes.POINTER(_cp), ctypes.c_size_t, ctypes.c_uint64])
 
 
 def _opt_text(v):
@@ -76,3 +77,9 @@ def endpoint_stats_json(ep):
     out = _p()
     check(lib.zc_endpoint_stats_json(ep._handle(), ctypes.byref(out)))
     return json.loads(take_string(out.value))
+
+
+def connect_websocket(ep, url, topics, retry):
+    arr = (_cp * max(1, len(topics)))(*[cstr(t) for t in topics])
+    ms = int(round(float(retry) * 1000))
+    check(lib.zc_endpoint_connect_websocket(ep._handle(), cstr(url), arr, len(topics), ms))
