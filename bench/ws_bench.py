@@ -129,8 +129,61 @@ def client(n):
     p.wait(timeout=30)
 
 
+def zc_client(n):
+    """The same two measurements with zcluster's own WebSocket client transport from
+    Python (Endpoint.connect_websocket): publish with one event, take with next()."""
+    import zcluster
+
+    ws_port = free_port()
+    p = subprocess.Popen([sys.executable, __file__, "--node", str(ws_port), str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    K = zcluster.MessageKind
+    with zcluster.Endpoint() as ep:
+        ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % ws_port, ["bench/out"])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = ep.next(timeout=0.1)
+            if m is not None and m.kind == K.PEER_ADDED:
+                break
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        ev = zcluster.Event("bench", ["hello", zcluster.Count(0)])
+        t0 = time.time()
+        for _ in range(n):
+            ep.publish("bench/in", ev)
+        t_send = time.time() - t0
+        got, secs = p.stdout.readline().split()[1:]
+        print("zcluster client->node: %d events, published in %.3f s, first to last at the peer %.3f s: %.0f events/s"
+              % (int(got), t_send, float(secs), (int(got) - 1) / float(secs)))
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        first = None
+        count = 0
+        while count < n:
+            m = ep.next(timeout=30)
+            if m is None:
+                break
+            if m.kind != K.EVENT:
+                continue
+            if first is None:
+                first = time.time()
+            count += 1
+        last = time.time()
+        print("zcluster node->client: %d events taken (Message objects) in %.3f s: %.0f events/s"
+              % (count, last - first, (count - 1) / (last - first)))
+        print("  (the worker published them in %s s)" % p.stdout.readline().split()[1])
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    p.wait(timeout=30)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--node":
         node(int(sys.argv[2]), int(sys.argv[3]))
     else:
-        client(int(sys.argv[1]) if len(sys.argv) > 1 else 200000)
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
+        print("load average before: %.2f %.2f %.2f" % os.getloadavg())
+        client(n)
+        zc_client(n)
+        print("load average after: %.2f %.2f %.2f" % os.getloadavg())

@@ -20,7 +20,9 @@
 //!
 //! Differences from Zeek, on purpose: an event is checked for Zeek's event shape, not
 //! against declared handlers (zcluster has no script layer); the ack's `version` is
-//! zcluster's (`protocol::VERSION`); TLS is not served yet (`listen` refuses cert/key).
+//! zcluster's (`protocol::VERSION`); TLS is not served yet (`listen` refuses cert/key);
+//! `Cluster::websocket_client_added` / `_lost` reach the host as events on the empty
+//! topic (Zeek raises them locally) and are not written to cluster.log as Zeek does.
 
 use super::protocol::{self, CLOSE_GOING_AWAY, CLOSE_POLICY, PATH};
 use crate::data::{Event, Port, Protocol, Value};
