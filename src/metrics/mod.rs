@@ -125,6 +125,7 @@ impl Snapshot {
             e.peer_overflow_disconnects,
         );
         num(&mut o, "ttl_dropped", e.ttl_dropped);
+        num(&mut o, "undecodable", e.undecodable);
         num(&mut o, "inbox_pending", self.inbox_pending);
         num(&mut o, "inbox_capacity", self.inbox_capacity);
         o.push('}');

@@ -364,6 +364,13 @@ pub fn render(s: &Snapshot) -> String {
         e.ttl_dropped as f64,
     );
     o.single(
+        "zcluster_undecodable_total",
+        Counter,
+        "Messages dropped because their payload did not decode",
+        true,
+        e.undecodable as f64,
+    );
+    o.single(
         "zcluster_forwarded_total",
         Counter,
         "Envelopes forwarded to other peers",
