@@ -1,8 +1,9 @@
 //! The WebSocket client transport: an `Endpoint` reaches a Zeek 7.2+ node (or a zcluster
 //! node) through its WebSocket API instead of peering (`Endpoint::connect_websocket`).
 //!
-//! A thread of its own holds the connection (`tungstenite`, blocking with a short read
-//! timeout, so it also sends). It subscribes with the topics given at connect time, waits
+//! A thread of its own holds the connection (`tungstenite`; blocking for the upgrade and
+//! the ack, then non-blocking under a `mio` poll that also wakes on the host's publishes).
+//! It subscribes with the topics given at connect time, waits
 //! for the ack, and then:
 //! - every data message the server sends becomes a `MessageKind::Data` message in the
 //!   endpoint's inbox (fd, next, callbacks as for peers); while the inbox is full the
@@ -43,6 +44,8 @@ struct Outbox {
     q: Mutex<VecDeque<(String, Vec<u8>)>>,
     connected: AtomicBool,
     dropped: AtomicU64,
+    /// Wakes the client thread's poll when the queue turns non-empty (or on stop).
+    waker: mio::Waker,
 }
 
 impl Tap for Outbox {
@@ -53,6 +56,9 @@ impl Tap for Outbox {
             return;
         }
         q.push_back((topic.to_string(), payload.to_vec()));
+        if q.len() == 1 {
+            let _ = self.waker.wake();
+        }
     }
 
     fn local_only(&self) -> bool {
@@ -76,6 +82,7 @@ impl ClientHandle {
 
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
+        let _ = self.outbox.waker.wake();
     }
 }
 
@@ -128,10 +135,13 @@ pub fn connect(
             "application name '{app_name}': Zeek accepts only [-/_.=:*@a-zA-Z0-9]"
         )));
     }
+    let poll = mio::Poll::new()?;
+    let waker = mio::Waker::new(poll.registry(), WAKE)?;
     let outbox = Arc::new(Outbox {
         q: Mutex::new(VecDeque::new()),
         connected: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
+        waker,
     });
     let tap_id = ep.new_origin();
     ep.set_tap(tap_id, vec![String::new()], outbox.clone(), 0)?;
@@ -151,6 +161,7 @@ pub fn connect(
         outbox,
         stop,
         tap_id,
+        poll: Mutex::new(poll),
     };
     std::thread::Builder::new()
         .name("zc-ws-client".into())
@@ -170,7 +181,11 @@ struct Conn {
     outbox: Arc<Outbox>,
     stop: Arc<AtomicBool>,
     tap_id: u64,
+    poll: Mutex<mio::Poll>,
 }
+
+const WAKE: mio::Token = mio::Token(0);
+const SOCK: mio::Token = mio::Token(1);
 
 enum End {
     /// Could not connect or upgrade.
@@ -311,15 +326,31 @@ impl Conn {
                 Err(e) => return End::Unavailable(format!("waiting for the ack: {e}")),
             }
         }
-        let _ = ws
-            .get_mut()
-            .set_read_timeout(Some(Duration::from_millis(2)));
-        self.established(&mut ws)
+        use std::os::fd::AsRawFd;
+        if let Err(e) = ws.get_mut().set_nonblocking(true) {
+            return End::Lost(e.to_string());
+        }
+        let fd = ws.get_ref().as_raw_fd();
+        let mut poll = self.poll.lock();
+        let mut src = mio::unix::SourceFd(&fd);
+        if let Err(e) = poll.registry().register(
+            &mut src,
+            SOCK,
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        ) {
+            return End::Lost(e.to_string());
+        }
+        let end = self.established(&mut ws, &mut poll);
+        let _ = poll.registry().deregister(&mut mio::unix::SourceFd(&fd));
+        end
     }
 
-    fn established(&self, ws: &mut WebSocket<TcpStream>) -> End {
+    /// The connection after the ack: one poll over the socket and the outbox's waker, so
+    /// an idle client sleeps and a publish goes out at once.
+    fn established(&self, ws: &mut WebSocket<TcpStream>, poll: &mut mio::Poll) -> End {
         let cap = self.ep.inbox_capacity();
         let mut batch = Vec::new();
+        let mut events = mio::Events::with_capacity(8);
         loop {
             if self.stopped() {
                 let _ = ws.close(None);
@@ -330,9 +361,8 @@ impl Conn {
             batch.extend(self.outbox.q.lock().drain(..));
             for (topic, payload) in batch.drain(..) {
                 if let Ok(v) = bin::decode(&payload) {
-                    if let Err(e) =
-                        ws.write(tungstenite::Message::Text(data_message_to_json(&topic, &v)))
-                    {
+                    let m = tungstenite::Message::Text(data_message_to_json(&topic, &v));
+                    if let Err(e) = ws.write(m) {
                         if !is_timeout(&e) {
                             return End::Lost(e.to_string());
                         }
@@ -344,23 +374,39 @@ impl Conn {
                 Err(e) if is_timeout(&e) => {}
                 Err(e) => return End::Lost(e.to_string()),
             }
-            // Server -> inbox, while it has room.
+            // Server -> inbox, while it has room (else TCP pushes back on the server).
+            let mut timeout = Some(Duration::from_millis(200));
             if self.ep.pending() >= cap {
-                std::thread::sleep(Duration::from_millis(1));
-                continue;
-            }
-            for _ in 0..1024 {
-                match ws.read() {
-                    Ok(tungstenite::Message::Text(t)) => self.on_text(&t),
-                    Ok(tungstenite::Message::Close(f)) => {
-                        // tungstenite answers the close; the next read ends the stream.
-                        let r = close_text(f.as_ref());
-                        let _ = ws.flush();
-                        return End::Lost(r);
+                timeout = Some(Duration::from_millis(1));
+            } else {
+                let mut n = 0;
+                loop {
+                    match ws.read() {
+                        Ok(tungstenite::Message::Text(t)) => self.on_text(&t),
+                        Ok(tungstenite::Message::Close(f)) => {
+                            // tungstenite queued the reply; send it and end.
+                            let r = close_text(f.as_ref());
+                            let _ = ws.flush();
+                            return End::Lost(r);
+                        }
+                        Ok(_) => {}
+                        Err(e) if is_timeout(&e) => break,
+                        Err(e) => return End::Lost(e.to_string()),
                     }
-                    Ok(_) => {}
-                    Err(e) if is_timeout(&e) => break,
-                    Err(e) => return End::Lost(e.to_string()),
+                    n += 1;
+                    if n >= 1024 {
+                        // More may wait: come back at once, after the publishes.
+                        timeout = Some(Duration::ZERO);
+                        break;
+                    }
+                }
+            }
+            if !self.outbox.q.lock().is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return End::Lost(e.to_string());
                 }
             }
         }
