@@ -147,6 +147,10 @@ ZC_TEST(bad_input) {
 }
 
 int main(void) {
+    /* The manager writes cluster.log (manager_is_logger): into a scratch directory. */
+    char logdir[] = "/tmp/zc-ws-c-XXXXXX";
+    if (!mkdtemp(logdir))
+        return 1;
     mport = free_port();
     unsigned p = free_port();
     char text[512];
@@ -158,7 +162,7 @@ int main(void) {
     zc_layout *layout = NULL;
     if (zc_layout_parse(text, strlen(text), "zeek", &layout) != ZC_OK ||
         zc_cluster_new(layout, "manager", NULL, &manager) != ZC_OK ||
-        zc_cluster_start(manager) != ZC_OK) {
+        zc_cluster_start_in(manager, logdir) != ZC_OK) {
         fprintf(stderr, "setup: %s\n", zc_last_error());
         return 1;
     }
@@ -177,5 +181,9 @@ int main(void) {
     ZC_RUN(stats_and_metrics);
     ZC_RUN(bad_input);
     zc_cluster_free(manager);
+    char path[64];
+    snprintf(path, sizeof path, "%s/cluster.log", logdir);
+    unlink(path);
+    rmdir(logdir);
     return zc_test_summary();
 }
