@@ -134,6 +134,7 @@ CHILD = textwrap.dedent(
     i = 0
     while True:
         st.put(i, "v%d" % i)
+        st.flush()  # put is asynchronous: acknowledged = flushed
         sys.stdout.write("acked %d\\n" % i)
         sys.stdout.flush()
         i += 1
