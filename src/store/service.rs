@@ -594,6 +594,9 @@ impl Store {
         };
         drop(g);
         self.service.kick();
+        if let Some(d) = &self.entry.durability {
+            d.throttle(super::storage::MAX_PENDING_WRITES);
+        }
         Some(r)
     }
 

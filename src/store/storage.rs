@@ -41,6 +41,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Writes a host thread may have queued ahead of the disk before its next write waits
+/// (backpressure: the queue is bounded for host calls; writes arriving from clones on the
+/// I/O thread are never held, their rate is bounded by the writers' channels).
+pub const MAX_PENDING_WRITES: u64 = 65_536;
+
 /// How long the worker waits before retrying a failed commit.
 pub const RETRY_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -109,6 +114,16 @@ impl Durability {
     /// Errors of failed commits since the last call.
     pub fn take_errors(&self) -> Vec<Error> {
         std::mem::take(&mut self.st.lock().errors)
+    }
+
+    /// Backpressure for host threads: waits while more than `max` writes are queued and
+    /// not committed (returns at once when the worker failed or ended: the next write
+    /// reports that).
+    pub fn throttle(&self, max: u64) {
+        let mut st = self.st.lock();
+        while st.written - st.durable > max && st.failed.is_none() && !st.finished {
+            self.done.wait(&mut st);
+        }
     }
 
     /// Waits until every write up to `target` is committed. `deadline` None: no limit.
