@@ -22,8 +22,9 @@ fn flush_timeout(ms: i64) -> Result<Duration> {
 /// the process after this returns loses none of them (puts themselves return as soon as
 /// the write is applied in memory and queued; commits are grouped). Memory master:
 /// returns at once. Clone: returns once the master acknowledged every write made here
-/// (a SQLite master acknowledges only what it committed); a clone without a master waits
-/// for one. Any thread; may block up to `timeout_ms`.
+/// (a SQLite master acknowledges only what it committed; Broker's channel acks come every
+/// heartbeat interval, 500 ms by default, so expect up to that); a clone without a master
+/// waits for one. Any thread; may block up to `timeout_ms`.
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (timeout_ms below -1),
 /// ZC_ERR_TIMEOUT (not all durable in time: the message says how many are not),
 /// ZC_ERR_STORE or ZC_ERR_IO (a commit failed, e.g. the disk is full: the message is

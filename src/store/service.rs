@@ -799,8 +799,9 @@ impl Store {
     /// Waits until every write made through this store before the call is durable, up to
     /// `timeout` (`Duration::MAX`: no limit). SQLite master: committed by the storage
     /// worker (a kill -9 after this returns loses none of them); memory master: at once;
-    /// clone: acknowledged by its master, which for a SQLite master means committed (a
-    /// clone without a master waits for one, buffered writes included).
+    /// clone: acknowledged by its master, which for a SQLite master means committed (the
+    /// master's channel acks come every heartbeat interval, 500 ms by default; a clone
+    /// without a master waits for one, buffered writes included).
     /// Errors: `Timeout`; a failed commit's `Store`/`Io` error; `Closed`.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now().checked_add(timeout);

@@ -151,7 +151,7 @@ class Store:
     def flush(self, timeout=None):
         """Waits until every earlier write of this store is durable: committed to the
         file (SQLite master; a kill -9 afterwards loses none), at once (memory master),
-        acknowledged by the master (clone). `timeout` in seconds or a timedelta, None: no
+        acknowledged by the master (clone; acks come every 500 ms). `timeout` in seconds or a timedelta, None: no
         limit. Raises Timeout, StoreError (a failed commit, e.g. disk full), ClosedError."""
         ms = -1 if timeout is None else _ms(timeout, "timeout")
         check(lib.zc_store_flush(self._handle(), ms))
