@@ -156,3 +156,42 @@ fn flush_without_a_master_times_out_and_memory_flushes_at_once() {
     assert_eq!(m.flush(T).unwrap_err().kind, ErrorKind::Closed);
     assert_eq!(c.flush(T).unwrap_err().kind, ErrorKind::Closed);
 }
+
+#[test]
+fn a_failing_commit_is_an_error_and_a_problem_then_the_store_recovers() {
+    let d = tempdir("busy");
+    let path = d.join("fl.sqlite");
+    let a = Endpoint::new(EndpointOptions::default()).unwrap();
+    let mut opts = BackendOptions::default();
+    opts.set("path", path.to_str().unwrap()).unwrap();
+    let m = a.attach_master("fl", BackendKind::Sqlite, &opts).unwrap();
+    m.put(s("before"), Value::Count(1), None).unwrap();
+    m.flush(T).unwrap();
+    // Held past SQLite's 5 s busy timeout: the worker's commit fails with SQLITE_BUSY.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    m.put(s("k"), s("v"), None).unwrap();
+    let e = m.flush(Duration::from_secs(20)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Store, "{}", e.message);
+    assert!(e.message.contains("locked"), "{}", e.message);
+    // While the commit keeps failing new writes are refused with that error.
+    let e = m.put(s("k2"), s("v"), None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Store, "{}", e.message);
+    let deadline = Instant::now() + T;
+    let problems = loop {
+        let p = m.take_problems();
+        if !p.is_empty() {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no problem reported");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(problems[0].message.contains("locked"), "{problems:?}");
+    // The lock goes away: the retry commits the write that failed; new writes work.
+    blocker.execute_batch("COMMIT").unwrap();
+    m.flush(Duration::from_secs(20)).unwrap();
+    m.put(s("k2"), s("v2"), None).unwrap();
+    m.flush(T).unwrap();
+    assert_eq!(rows(&path), 3);
+    let _ = std::fs::remove_dir_all(&d);
+}

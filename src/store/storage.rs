@@ -65,6 +65,8 @@ struct State {
     durable: u64,
     /// The error of the last failed commit, until a commit succeeds.
     failed: Option<Error>,
+    /// Failed commit attempts so far.
+    failures: u64,
     /// Errors not yet taken by `take_errors` (for the store's problems list).
     errors: Vec<Error>,
     closing: bool,
@@ -127,15 +129,19 @@ impl Durability {
     }
 
     /// Waits until every write up to `target` is committed. `deadline` None: no limit.
-    /// A failing commit ends the wait with its error; a closed store with `Closed`.
+    /// A commit attempt that fails during the wait ends it with its error (a store whose
+    /// last commit failed waits for the next retry's outcome); a closed store: `Closed`.
     pub fn wait_durable(&self, target: u64, deadline: Option<Instant>) -> Result<()> {
         let mut st = self.st.lock();
+        let failures = st.failures;
         loop {
             if st.durable >= target {
                 return Ok(());
             }
-            if let Some(e) = &st.failed {
-                return Err(e.clone());
+            if st.failures > failures {
+                if let Some(e) = &st.failed {
+                    return Err(e.clone());
+                }
             }
             if st.finished {
                 return Err(Error::closed(
@@ -194,6 +200,7 @@ impl WorkerBackend {
                 written: 0,
                 durable: 0,
                 failed: None,
+                failures: 0,
                 errors: Vec::new(),
                 closing: false,
                 finished: false,
@@ -338,6 +345,7 @@ fn run(mut db: SqliteBackend, shared: Arc<Durability>) {
                         st.errors.push(e.clone());
                     }
                     st.failed = Some(e);
+                    st.failures += 1;
                     retrying = true;
                 }
             }
