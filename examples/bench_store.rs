@@ -30,7 +30,9 @@
 //! `Demo::ping` on bench/ping, Q echoes it on bench/pong, one at a time, N after a
 //! warm-up), first alone (load=none), then while a third endpoint of the same process
 //! holds a SQLite master (WAL, FULL) into which another thread puts as fast as it can
-//! (load=sqlite; `--puts-per-sec R` paces it instead), flushing every 10,000 puts.
+//! (load=sqlite; `--puts-per-sec R` paces it instead), flushing every 10,000 puts; then
+//! the same with the master on P's own endpoint (load=sqlite_on_pinger: P's I/O thread
+//! carries the round trips and the store).
 //!   RESULT zcluster rtt_store load=L rounds=N ok=K p50_us=X p99_us=Y max_us=Z [puts=P rate=R commits=C]
 //!
 //! Output, one line per measurement (bench/summarize.py reads them):
@@ -402,80 +404,98 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
     let (ok, times) = rtt_round(&p, n);
     line("none", ok, &times, "");
 
-    // The same round trips while a SQLite master in this process absorbs a put stream.
+    // The same round trips while a SQLite master in this process absorbs a put stream:
+    // on an endpoint of its own, then on the pinger's endpoint (its I/O thread carries
+    // the store's traffic and the round trips).
     let (m_ep, svc) = store_node();
-    let path = std::path::Path::new(dir).join(format!("bench-rtt-{}.sqlite", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let b = SqliteBackend::open(&path, &SqliteOptions::default())
-        .unwrap_or_else(|e| die(&format!("sqlite: {e}")));
-    let master = svc
-        .attach_master(NAME, Box::new(b))
-        .unwrap_or_else(|e| die(&format!("attach_master: {e}")));
-    let puts = Arc::new(AtomicU64::new(0));
-    let loading = Arc::new(AtomicBool::new(true));
-    let writer = {
-        let (master, puts, loading) = (master.clone(), puts.clone(), loading.clone());
-        std::thread::spawn(move || {
-            let t0 = Instant::now();
-            let mut i = 0u64;
-            while loading.load(Ordering::Relaxed) {
-                if let Some(r) = pace {
-                    let due = Duration::from_secs_f64(i as f64 / r as f64);
-                    let el = t0.elapsed();
-                    if due > el {
-                        std::thread::sleep(due - el);
+    for on_pinger in [false, true] {
+        let path = std::path::Path::new(dir).join(format!(
+            "bench-rtt-{}-{on_pinger}.sqlite",
+            std::process::id()
+        ));
+        let master = if on_pinger {
+            let mut o = zcluster::store::BackendOptions::default();
+            o.set("path", path.to_str().unwrap_or_default())
+                .unwrap_or_else(|e| die(&format!("{e}")));
+            p.attach_master(NAME, zcluster::store::BackendKind::Sqlite, &o)
+                .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
+        } else {
+            let b = SqliteBackend::open(&path, &SqliteOptions::default())
+                .unwrap_or_else(|e| die(&format!("sqlite: {e}")));
+            svc.attach_master(NAME, Box::new(b))
+                .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
+        };
+        let puts = Arc::new(AtomicU64::new(0));
+        let loading = Arc::new(AtomicBool::new(true));
+        let writer = {
+            let (master, puts, loading) = (master.clone(), puts.clone(), loading.clone());
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let mut i = 0u64;
+                while loading.load(Ordering::Relaxed) {
+                    if let Some(r) = pace {
+                        let due = Duration::from_secs_f64(i as f64 / r as f64);
+                        let el = t0.elapsed();
+                        if due > el {
+                            std::thread::sleep(due - el);
+                        }
+                    }
+                    master
+                        .put(s(&format!("r{i}")), Value::Count(i), None)
+                        .unwrap_or_else(|e| die(&format!("put: {e}")));
+                    i += 1;
+                    if i % 10_000 == 0 {
+                        master
+                            .flush(Duration::from_secs(60))
+                            .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                        puts.store(i, Ordering::Relaxed);
                     }
                 }
                 master
-                    .put(s(&format!("r{i}")), Value::Count(i), None)
-                    .unwrap_or_else(|e| die(&format!("put: {e}")));
-                i += 1;
-                if i % 10_000 == 0 {
-                    master
-                        .flush(Duration::from_secs(60))
-                        .unwrap_or_else(|e| die(&format!("flush: {e}")));
-                    puts.store(i, Ordering::Relaxed);
-                }
-            }
-            master
-                .flush(Duration::from_secs(60))
-                .unwrap_or_else(|e| die(&format!("flush: {e}")));
-            puts.store(i, Ordering::Relaxed);
-        })
-    };
-    // Let the stream reach its pace before measuring.
-    std::thread::sleep(Duration::from_millis(300));
-    let t0 = Instant::now();
-    let c0 = master.commits();
-    let p0 = puts.load(Ordering::Relaxed);
-    let (ok, times) = rtt_round(&p, n);
-    loading.store(false, Ordering::Relaxed);
-    let _ = writer.join();
-    let secs = t0.elapsed().as_secs_f64();
-    let done = puts.load(Ordering::Relaxed) - p0;
-    line(
-        if pace.is_some() {
-            "sqlite_paced"
-        } else {
-            "sqlite"
-        },
-        ok,
-        &times,
-        &format!(
-            " puts={done} rate={:.0} commits={}",
-            done as f64 / secs,
-            master.commits() - c0
-        ),
-    );
+                    .flush(Duration::from_secs(60))
+                    .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                puts.store(i, Ordering::Relaxed);
+            })
+        };
+        // Let the stream reach its pace before measuring.
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let c0 = master.commits();
+        let p0 = puts.load(Ordering::Relaxed);
+        let (ok, times) = rtt_round(&p, n);
+        loading.store(false, Ordering::Relaxed);
+        let _ = writer.join();
+        let secs = t0.elapsed().as_secs_f64();
+        let done = puts.load(Ordering::Relaxed) - p0;
+        let load = match (on_pinger, pace.is_some()) {
+            (false, false) => "sqlite",
+            (false, true) => "sqlite_paced",
+            (true, false) => "sqlite_on_pinger",
+            (true, true) => "sqlite_paced_on_pinger",
+        };
+        line(
+            load,
+            ok,
+            &times,
+            &format!(
+                " puts={done} rate={:.0} commits={}",
+                done as f64 / secs,
+                master.commits() - c0
+            ),
+        );
+        drop(master);
+        if !on_pinger {
+            svc.close(); // the pinger's store stays attached until P goes
+        }
+        for ext in ["", "-wal", "-shm"] {
+            let mut f = path.clone().into_os_string();
+            f.push(ext);
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    drop(m_ep);
     stop.store(true, Ordering::Relaxed);
     let _ = echo.join();
-    drop(master);
-    drop(m_ep);
-    for ext in ["", "-wal", "-shm"] {
-        let mut f = path.clone().into_os_string();
-        f.push(ext);
-        let _ = std::fs::remove_file(f);
-    }
     0
 }
 

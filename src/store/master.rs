@@ -363,6 +363,10 @@ impl Master {
             .unwrap_or(self.outgoing.len());
         self.outgoing.drain(..n).map(|(_, o)| o).collect()
     }
+    /// Whether anything waits to be sent (released or held).
+    pub fn has_outgoing(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
     /// Commands held until writes are durable.
     pub fn held_outgoing(&self) -> usize {
         self.outgoing.len()

@@ -588,12 +588,20 @@ impl Store {
             return None;
         };
         let mut g = m.lock();
-        let r = match g.as_mut() {
-            Some(m) => f(m, now_ns()),
-            None => Err(self.closed()),
+        let (r, wake) = match g.as_mut() {
+            Some(m) => {
+                let r = f(m, now_ns());
+                (r, m.has_outgoing())
+            }
+            None => (Err(self.closed()), true),
         };
         drop(g);
-        self.service.kick();
+        // A write with nothing to send (no clone attached) needs no I/O turn: a put
+        // stream into a lone master must not keep waking the endpoint's I/O thread.
+        // Held commands go out on the storage worker's kick after the commit.
+        if wake {
+            self.service.kick();
+        }
         if let Some(d) = &self.entry.durability {
             d.throttle(super::storage::MAX_PENDING_WRITES);
         }

@@ -28,6 +28,11 @@
 //! acknowledged. Closing the store commits what is queued (one more try on failure) and
 //! joins the thread, so the file is closed when the store is.
 //!
+//! Another SQLite library in the same process (Python's `sqlite3`, a system libsqlite3)
+//! must not open a store's file while the store commits: two copies of SQLite in one
+//! process do not see each other's POSIX locks (SQLite's "how to corrupt" 2.2.1), and the
+//! worker may be mid-commit at any time; `flush` first (or use a separate process).
+//!
 //! Memory: the in-memory copy means a persistent store's contents must fit in memory
 //! (Broker's SQLite backend reads from the file instead). That is the price of answering
 //! reads without touching the disk on the I/O thread.
