@@ -16,6 +16,7 @@ pub mod layout;
 pub mod log;
 pub mod store;
 pub mod wire;
+pub mod zeromq;
 
 pub use error::{Error, ErrorKind, Result};
 

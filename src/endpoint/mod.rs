@@ -29,7 +29,7 @@
 //!   `PeerRemoved` (Broker would report lost) and neither side reconnects. Dropping an
 //!   endpoint sends no goodbye: peers report `PeerLost` and reconnect if they initiated.
 
-mod inbox;
+pub(crate) mod inbox;
 mod io;
 
 use crate::wire::{EndpointId, EnvelopeType};
@@ -532,6 +532,20 @@ impl Endpoint {
     /// An endpoint whose I/O thread runs `hook` on every message before the host sees it
     /// (see `Hook`).
     pub fn with_hook(opts: EndpointOptions, hook: Option<Box<dyn Hook>>) -> Result<Endpoint> {
+        Self::with_io(opts, hook, io::spawn)
+    }
+
+    /// The transport seam: an endpoint whose I/O thread is `spawn`'s (Broker's mio thread
+    /// for `with_hook`; the ZeroMQ backend's thread in `crate::zeromq`). The host side
+    /// (command queue, publish backpressure, inbox, fd, next, callbacks, stats) is the
+    /// same for every transport; the thread takes commands from `Shared::cmds`, wakes on
+    /// `Shared::waker` (registered in the `Poll` it is given) and delivers into
+    /// `Shared::inbox`, running `hook` on the way.
+    pub(crate) fn with_io(
+        opts: EndpointOptions,
+        hook: Option<Box<dyn Hook>>,
+        spawn: impl FnOnce(Arc<Shared>, mio::Poll, Option<Box<dyn Hook>>) -> Result<JoinHandle<()>>,
+    ) -> Result<Endpoint> {
         if opts.inbox_policy == OverflowPolicy::Disconnect {
             return Err(Error::invalid("inbox_policy: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"));
         }
@@ -569,7 +583,7 @@ impl Endpoint {
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
         });
-        let thread = io::spawn(shared.clone(), poll, hook)?;
+        let thread = spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
             shared,
             thread: Mutex::new(Some(thread)),
