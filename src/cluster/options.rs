@@ -299,8 +299,11 @@ fn unknown(name: &str) -> String {
         .map(|(_, n)| format!("did you mean {n}? "))
         .unwrap_or_default();
     format!(
-        "unknown option \"{name}\" ({hint}expected one of: {})",
-        names().collect::<Vec<_>>().join(", ")
+        "unknown option \"{name}\" ({hint}expected one of: {}, or one of Zeek's Cluster::Backend::ZeroMQ:: options)",
+        names()
+            .filter(|n| !n.starts_with("Cluster::Backend::ZeroMQ::"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
