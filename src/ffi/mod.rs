@@ -19,6 +19,7 @@ pub mod result;
 pub mod store;
 pub mod strings;
 pub mod value;
+pub mod zeromq;
 pub(crate) mod zmq_opts;
 
 pub use result::zc_result;

@@ -89,6 +89,12 @@ _sig("zc_cluster_relay_rr", [_p, _cp, _cp, ctypes.POINTER(_cp), _sz, _p, ctypes.
 _sig("zc_cluster_raise", [_p, _p, ctypes.POINTER(ctypes.c_uint32)])
 _sig("zc_cluster_nodes_up", [_p, ctypes.POINTER(_pp)])
 _sig("zc_cluster_listen_port", [_p, ctypes.POINTER(ctypes.c_uint16)])
+_sig("zc_cluster_backend_get", [_p, ctypes.POINTER(ctypes.c_int)])
+_sig("zc_cluster_zeromq_stat", [_p, _cp, ctypes.POINTER(ctypes.c_uint64)])
+_sig("zc_cluster_zeromq_stats", [_p, ctypes.POINTER(_p)])
+_sig("zc_zeromq_proxy_start", [_p, ctypes.POINTER(_p)])
+_sig("zc_zeromq_proxy_endpoint", [_p, ctypes.c_bool, ctypes.POINTER(_p)])
+_sig("zc_zeromq_proxy_free", [_p], None)
 _sig("zc_message_free", [_p], None)
 _sig("zc_event_free", [_p], None)
 _sig("zc_value_free", [_p], None)
@@ -503,6 +509,19 @@ class Cluster(_Delivery):
         return _take_strings(arr) or []
 
     @property
+    def backend(self):
+        """`Cluster::backend`: "Broker" or "ZeroMQ"."""
+        v = ctypes.c_int()
+        check(lib.zc_cluster_backend_get(self._handle(), ctypes.byref(v)))
+        return "ZeroMQ" if v.value == 1 else "Broker"
+
+    def zeromq_stats(self):
+        """The started ZeroMQ node's counters as a dict (drops of bad input, held and
+        blocked publishes, subscriptions seen, ...). StateError on Broker."""
+        text = _out_string(lib.zc_cluster_zeromq_stats, self._handle())
+        return {k: int(v) for k, v in (line.split(" ") for line in text.splitlines())}
+
+    @property
     def listen_port(self):
         """The port the started node listens on (0: its `$p` is 0, it does not listen)."""
         v = ctypes.c_uint16()
@@ -515,6 +534,50 @@ class Cluster(_Delivery):
             h, self._h = self._h, _p()
             lib.zc_cluster_free(h)
         self._cb = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class ZeroMQProxy:
+    """Zeek's XPUB/XSUB proxy run on its own (a manager node runs one by itself).
+    `options`: a dict of `Cluster::Backend::ZeroMQ::*` settings (listen_xpub_endpoint,
+    listen_xsub_endpoint, ...); both sockets are bound when the constructor returns."""
+
+    def __init__(self, options=None):
+        self._h = _p()
+        opts = _p()
+        check(lib.zc_options_new(ctypes.byref(opts)))
+        try:
+            for key, value in (options or {}).items():
+                check(lib.zc_options_set(opts, cstr(key), cstr(_option_text(value))))
+            out = _p()
+            check(lib.zc_zeromq_proxy_start(opts, ctypes.byref(out)))
+            self._h = _p(out.value)
+        finally:
+            lib.zc_options_free(opts)
+
+    @property
+    def xpub_endpoint(self):
+        return _out_string(lib.zc_zeromq_proxy_endpoint, self._h, True)
+
+    @property
+    def xsub_endpoint(self):
+        return _out_string(lib.zc_zeromq_proxy_endpoint, self._h, False)
+
+    def close(self):
+        if self._h:
+            h, self._h = self._h, _p()
+            lib.zc_zeromq_proxy_free(h)
 
     def __enter__(self):
         return self
