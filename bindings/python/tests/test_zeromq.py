@@ -4,6 +4,7 @@ probe), the two-stage hello, the golden event bytes of Zeek's serializer test, b
 counted and survived, a log batch on the manager's PULL, and node_down from the peer's
 nodeid unsubscription. The manager runs the XPUB/XSUB proxy itself, as Zeek's does."""
 
+import signal
 import time
 
 import pytest
@@ -202,3 +203,72 @@ def test_a_standalone_proxy_carries_two_zcluster_nodes(tmp_path):
         assert m.event.name == "Test::x"
         with pytest.raises(zcluster.StateError):
             zcluster.Cluster(layout, node="manager").zeromq_stats()
+
+
+def test_proxy_killed_and_restarted_and_a_node_killed(tmp_path):
+    """Multi-process, from a ZeekControl directory. kill -9 of the manager takes the proxy
+    with it; libzmq keeps the workers' connections and reconnects, so (as in Zeek) the
+    workers keep each other. The restarted manager's ZeroMQ::hello with a new id is
+    node_down for the old one ("never said goodbye") and node_up for the new one, and
+    traffic flows through the new proxy. Then a worker killed with -9 is node_down at
+    every other node within 5 seconds (its connection to the proxy closes, the proxy's
+    XPUB_VERBOSER forwards the unsubscription of its nodeid topic)."""
+    from test_cluster import Node, zeekctl_config
+
+    (tmp_path / "cluster-layout.zeek").write_text("\n".join([
+        "# Automatically generated. Do not edit.",
+        "redef Cluster::manager_is_logger = T;",
+        "redef Cluster::nodes = {",
+        '\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % free_port(),
+        '\t["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % free_port(),
+        '\t["worker-2"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % free_port(),
+        "};",
+        "",
+    ]))
+    (tmp_path / "zeekctl-config.zeek").write_text(zeekctl_config(free_port(), free_port()))
+    procs = []
+
+    def start(name):
+        n = Node(name, tmp_path, tmp_path)
+        procs.append(n)
+        return n
+
+    try:
+        m, w1, w2 = start("manager"), start("worker-1"), start("worker-2")
+        for n, others in ((m, {"worker-1", "worker-2"}), (w1, {"manager", "worker-2"}), (w2, {"manager", "worker-1"})):
+            n.wait(lambda _, n=n, o=others: set(n.ups()) >= o, "node_ups at %s" % n.name)
+        old_id = m.items("started")[0]["id"]
+        m.kill()
+        m2 = start("manager")
+        new_id = m2.wait(lambda _: m2.items("started"), "started")[0]["id"]
+        assert new_id != old_id
+        for w in (w1, w2):
+            w.wait(lambda _, w=w: any(u["node"] == "manager" and u["id"] == new_id for u in w.items("up")),
+                   "node_up of the new manager at %s" % w.name)
+            downs = [d for d in w.items("down") if d["node"] == "manager"]
+            assert [d["id"] for d in downs] == [old_id], w.name
+            assert "worker-1" not in w.downs() and "worker-2" not in w.downs()
+        m2.wait(lambda _: set(m2.ups()) >= {"worker-1", "worker-2"}, "node_ups at the new manager")
+        assert m2.ask("count", cmd="count")["n"] == 2
+        # Traffic through the new proxy, worker to worker and manager to workers.
+        w1.send(cmd="publish", topic="zeek.cluster.worker", name="After::restart")
+        w2.wait(lambda _: w2.events("After::restart"), "worker-1's event at worker-2")
+        m2.send(cmd="publish", topic="zeek.cluster.worker", name="After::mgr")
+        for w in (w1, w2):
+            w.wait(lambda _, w=w: w.events("After::mgr"), "the manager's event at %s" % w.name)
+
+        w2.proc.send_signal(signal.SIGKILL)
+        w2.proc.wait(timeout=T)
+        t0 = time.monotonic()
+        for n in (m2, w1):
+            n.wait(lambda _, n=n: "worker-2" in n.downs(), "node_down worker-2 at %s" % n.name, timeout=5.0)
+        assert time.monotonic() - t0 < 5.0
+        assert m2.ask("count", cmd="count")["n"] == 1
+    finally:
+        for n in procs:
+            n.kill()
+            for f in (n.proc.stdin, n.proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
