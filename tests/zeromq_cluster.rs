@@ -177,3 +177,152 @@ fn zeromq_cluster_forms_routes_and_counts() {
     assert_eq!(st.get("ready"), Some(1));
     assert_eq!(st.get("msg_errors"), Some(0));
 }
+
+/// Logs over ZeroMQ, the plumbing: a non-logger PUSHes `log-write` batches to every
+/// logger's layout port (here a raw libzmq PULL standing in for a logger), and a logger's
+/// PULL hands received batches to its sink. The zeek-bin-serializer payload itself is
+/// the log framework's (not built here): the frames are checked raw.
+#[test]
+fn log_batches_push_to_the_loggers_and_pull_into_the_sink() {
+    let dir = std::env::temp_dir().join(format!("zc-zmq-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (xpub, xsub, lport, lport2) = (free_port(), free_port(), free_port(), free_port());
+    let mut s = String::from("redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
+    );
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n"
+    );
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n"
+    );
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
+    );
+    s += "redef Cluster::manager_is_logger = F;\nredef Cluster::nodes = {\n";
+    s += &format!(
+        "\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n",
+        free_port()
+    );
+    s += &format!(
+        "\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p={lport}/tcp],\n"
+    );
+    s += &format!(
+        "\t[\"logger-2\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p={lport2}/tcp],\n"
+    );
+    s += "};\n";
+    let layout = Arc::new(Layout::parse(&s, None).unwrap());
+    // logger-1 is a raw PULL; logger-2 a zcluster node with a sink.
+    let ctx = zmq::Context::new();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    pull.bind(&format!("tcp://127.0.0.1:{lport}")).unwrap();
+    let lg2 = node(&layout, "logger-2", &dir);
+    let got: Arc<parking_lot::Mutex<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>>> = Arc::default();
+    let g2 = got.clone();
+    lg2.running()
+        .unwrap()
+        .set_log_sink(Some(Box::new(move |s: &[u8], f: &[u8], p: &[u8]| {
+            g2.lock().push((s.to_vec(), f.to_vec(), p.to_vec()))
+        })))
+        .unwrap();
+    let mgr = node(&layout, "manager", &dir);
+    let rt = mgr.running().unwrap();
+    for i in 0..20u8 {
+        rt.publish_log_write(b"zeek-bin-serializer", vec![i])
+            .unwrap();
+    }
+    // PUSH round-robins over the connected loggers: each batch reaches exactly one.
+    let mut raw = Vec::new();
+    let deadline = Instant::now() + T;
+    while raw.len() + got.lock().len() < 20 && Instant::now() < deadline {
+        if pull.poll(zmq::POLLIN, 50).unwrap() > 0 {
+            raw.push(pull.recv_multipart(0).unwrap());
+        }
+    }
+    assert_eq!(raw.len() + got.lock().len(), 20);
+    for f in &raw {
+        assert_eq!(f.len(), 4);
+        assert_eq!(f[0], b"log-write");
+        assert_eq!(f[1], mgr.node_id().as_bytes());
+        assert_eq!(f[2], b"zeek-bin-serializer");
+    }
+    for (s, f, _) in got.lock().iter() {
+        assert_eq!(s, mgr.node_id().as_bytes());
+        assert_eq!(f, b"zeek-bin-serializer");
+    }
+    let mut all: Vec<u8> = raw.iter().map(|f| f[3][0]).collect();
+    all.extend(got.lock().iter().map(|(_, _, p)| p[0]));
+    all.sort();
+    assert_eq!(all, (0..20).collect::<Vec<u8>>());
+    let st = mgr.running().unwrap().zeromq_stats().unwrap();
+    assert_eq!(st.get("logs_sent"), Some(20));
+    let received = lg2
+        .running()
+        .unwrap()
+        .zeromq_stats()
+        .unwrap()
+        .get("logs_received");
+    assert_eq!(received, Some(got.lock().len() as u64));
+}
+
+/// CURVE (Zeek 8.2): the proxy's sockets are CURVE servers with a ZAP handler that admits
+/// the one configured client key; nodes with that key form the cluster, a node with
+/// another client key is refused (its handshake failure is counted and reported) and
+/// never sees anyone.
+#[test]
+fn curve_admits_the_configured_client_key_only() {
+    let dir = std::env::temp_dir().join(format!("zc-zmq-curve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (spk, ssk) = zcluster::zeromq::generate_keypair().unwrap();
+    let (cpk, csk) = zcluster::zeromq::generate_keypair().unwrap();
+    let (opk, osk) = zcluster::zeromq::generate_keypair().unwrap();
+    let mut text = layout_text(free_port(), free_port());
+    for (k, v) in [
+        ("server_publickey", &spk),
+        ("server_secretkey", &ssk),
+        ("client_publickey", &cpk),
+        ("client_secretkey", &csk),
+    ] {
+        text = format!("redef Cluster::Backend::ZeroMQ::curve_{k} = \"{v}\";\n{text}");
+    }
+    let layout = Arc::new(Layout::parse(&text, None).unwrap());
+    let m = node(&layout, "manager", &dir);
+    let w = node(&layout, "worker-1", &dir);
+    let got = drain_until(&w, |m| names(m, MessageKind::NodeUp).contains("manager"));
+    assert!(names(&got, MessageKind::NodeUp).contains("manager"));
+    // An intruder with the server's public key but another client key pair.
+    let mut o = Options::new();
+    o.set("Cluster::Backend::ZeroMQ::curve_client_publickey", &opk)
+        .unwrap();
+    o.set("Cluster::Backend::ZeroMQ::curve_client_secretkey", &osk)
+        .unwrap();
+    let bad = Cluster::with_env(layout.clone(), Some("worker-2"), &o, None, None).unwrap();
+    bad.start_in(Some(dir.clone())).unwrap();
+    let got = drain_until(&bad, |m| {
+        m.iter().any(|m| m.kind == MessageKind::PeerRejected)
+    });
+    assert!(
+        got.iter()
+            .any(|m| m.kind == MessageKind::PeerRejected && m.text.contains("Handshake")),
+        "{got:?}"
+    );
+    assert!(names(&got, MessageKind::NodeUp).is_empty());
+    let st = bad.running().unwrap().zeromq_stats().unwrap();
+    assert!(st.get("handshake_failures").unwrap() > 0);
+    assert_eq!(st.get("ready"), Some(0));
+    // The manager never heard of it.
+    let ep = m.running().unwrap().endpoint();
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        if let Some(msg) = ep.next(Some(Duration::from_millis(50))) {
+            assert!(msg.node.as_deref() != Some("worker-2"), "{msg:?}");
+        }
+    }
+    // Keys from the options and Zeek's environment variables at once: an error, as in Zeek.
+    let e = zcluster::zeromq::Curve::load(m.options(), |k| {
+        (k == "CLIENT_PUBLICKEY").then(|| cpk.clone())
+    })
+    .unwrap_err();
+    assert!(e.message.contains("at the same time"));
+}

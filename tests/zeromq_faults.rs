@@ -19,12 +19,23 @@ const T: Duration = Duration::from_secs(30);
 fn layout() -> Arc<Layout> {
     let (xpub, xsub) = (free_port(), free_port());
     let mut s = String::from("redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
-    s += &format!("redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n");
-    s += &format!("redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n");
-    s += &format!("redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n");
-    s += &format!("redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n");
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
+    );
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n"
+    );
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n"
+    );
+    s += &format!(
+        "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
+    );
     s += "redef Cluster::nodes = {\n";
-    s += &format!("\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n", free_port());
+    s += &format!(
+        "\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n",
+        free_port()
+    );
     s += &format!("\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\"],\n", free_port());
     s += "};\n";
     Arc::new(Layout::parse(&s, None).unwrap())
@@ -40,7 +51,12 @@ fn wait_up(cl: &Cluster) {
     let deadline = Instant::now() + T;
     loop {
         assert!(Instant::now() < deadline, "{}: no node_up", cl.node_name());
-        if let Some(m) = cl.running().unwrap().endpoint().next(Some(Duration::from_millis(100))) {
+        if let Some(m) = cl
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(100)))
+        {
             if m.kind == MessageKind::NodeUp {
                 return;
             }
@@ -111,19 +127,31 @@ fn a_slow_subscriber_loses_nothing_by_default() {
     assert!(got.windows(2).all(|p| p[0] + 1 == p[1]), "out of order");
     let st = w.running().unwrap().zeromq_stats().unwrap();
     assert_eq!(st.get("xpub_drops"), Some(0));
-    assert!(st.get("xpub_blocked").unwrap() > 0, "the publisher never waited: {:?}", st.snapshot());
+    assert!(
+        st.get("xpub_blocked").unwrap() > 0,
+        "the publisher never waited: {:?}",
+        st.snapshot()
+    );
 }
 
 #[test]
 fn the_drop_policy_drops_at_the_high_water_mark_and_counts() {
     let mut o = Options::new();
-    o.set("Cluster::Backend::ZeroMQ::zc_overflow_policy", "drop").unwrap();
+    o.set("Cluster::Backend::ZeroMQ::zc_overflow_policy", "drop")
+        .unwrap();
     let n = 80_000;
     let (got, _m, w) = run(&o, n, Duration::from_secs(2));
     let st = w.running().unwrap().zeromq_stats().unwrap();
     let dropped = st.get("xpub_drops").unwrap();
     assert!(dropped > 0, "nothing dropped: {:?}", st.snapshot());
-    assert_eq!(got.len() as u64 + dropped, n, "every event arrived or was counted");
-    assert_eq!(w.running().unwrap().endpoint().stats().peer_dropped, dropped);
+    assert_eq!(
+        got.len() as u64 + dropped,
+        n,
+        "every event arrived or was counted"
+    );
+    assert_eq!(
+        w.running().unwrap().endpoint().stats().peer_dropped,
+        dropped
+    );
     assert!(got.windows(2).all(|p| p[0] < p[1]), "out of order");
 }
