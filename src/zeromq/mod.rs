@@ -488,3 +488,9 @@ impl crate::cluster::runtime::Runtime {
         Ok(())
     }
 }
+
+/// Sets `ZMQ_XPUB_NODROP` on a libzmq socket (the `zmq` crate has no setter), for hosts and
+/// benchmarks that build their own XPUB sockets beside zcluster's.
+pub fn set_xpub_nodrop(sock: &mut zmq::Socket, on: bool) -> Result<()> {
+    crate::ffi::zmq_opts::set_int_option(sock, crate::ffi::zmq_opts::ZMQ_XPUB_NODROP, i32::from(on))
+}
