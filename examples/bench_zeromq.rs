@@ -230,7 +230,7 @@ fn zcluster_child(mode: &str, n: u64, layout_path: &str) {
 fn raw_parent(mode: &str, n: u64) {
     let ctx = zmq::Context::new();
     let mut pxpub = ctx.socket(zmq::XPUB).unwrap();
-    let mut pxsub = ctx.socket(zmq::XSUB).unwrap();
+    let pxsub = ctx.socket(zmq::XSUB).unwrap();
     zcluster_set_nodrop(&mut pxpub);
     // XPUB_VERBOSER (78) as Zeek's proxy: not needed for two nodes; VERBOSE suffices.
     pxpub.set_xpub_verbose(true).unwrap();
@@ -239,7 +239,7 @@ fn raw_parent(mode: &str, n: u64) {
     let xpub_ep = pxpub.get_last_endpoint().unwrap().unwrap();
     let xsub_ep = pxsub.get_last_endpoint().unwrap().unwrap();
     std::thread::spawn(move || {
-        let _ = zmq::proxy(&mut pxsub, &mut pxpub);
+        let _ = zmq::proxy(&pxsub, &pxpub);
     });
     let (sub, pubs) = raw_node(&ctx, &xpub_ep, &xsub_ep);
     sub.send(&b"\x01zeek.cluster.manager"[..], 0).unwrap();

@@ -90,6 +90,9 @@ fn names(msgs: &[Message], kind: MessageKind) -> BTreeSet<String> {
         .collect()
 }
 
+/// A received log batch: sender, format, payload.
+type Batch = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 const ALL: [&str; 5] = ["manager", "logger-1", "proxy-1", "worker-1", "worker-2"];
 
 #[test]
@@ -218,7 +221,7 @@ fn log_batches_push_to_the_loggers_and_pull_into_the_sink() {
     let pull = ctx.socket(zmq::PULL).unwrap();
     pull.bind(&format!("tcp://127.0.0.1:{lport}")).unwrap();
     let lg2 = node(&layout, "logger-2", &dir);
-    let got: Arc<parking_lot::Mutex<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>>> = Arc::default();
+    let got: Arc<parking_lot::Mutex<Vec<Batch>>> = Arc::default();
     let g2 = got.clone();
     lg2.running()
         .unwrap()

@@ -327,51 +327,6 @@ pub(crate) fn zmq_err(what: &str, e: zmq::Error) -> Error {
     Error::new(ErrorKind::Io, format!("ZeroMQ: {what}: {e}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_ids_are_zeeks_form_and_endpoint_ids_are_stable() {
-        let id = node_id("worker-1").unwrap();
-        let parts: Vec<&str> = id.splitn(3, '_').collect();
-        assert_eq!(parts[0], "zeromq");
-        assert!(id.starts_with("zeromq_worker-1_"), "{id}");
-        assert!(id.contains(&format!("_{}_N", std::process::id())), "{id}");
-        assert_ne!(node_id("worker-1").unwrap(), id);
-        assert_eq!(endpoint_id_of(&id), endpoint_id_of(&id));
-        assert_ne!(endpoint_id_of("a"), endpoint_id_of("b"));
-        assert!(!endpoint_id_of("").is_nil());
-    }
-
-    #[test]
-    fn curve_keys_from_options_or_environment_never_both() {
-        let (pk, sk) = generate_keypair().unwrap();
-        assert_eq!(pk.len(), 40);
-        let mut o = Options::new();
-        assert!(!Curve::load(&o, |_| None).unwrap().client_enabled());
-        let env = |k: &str| match k {
-            "SERVER_PUBLICKEY" | "CLIENT_PUBLICKEY" => Some(pk.clone()),
-            "SERVER_SECRETKEY" | "CLIENT_SECRETKEY" => Some(sk.clone()),
-            _ => None,
-        };
-        let c = Curve::load(&o, env).unwrap();
-        assert!(c.client_enabled() && c.server_enabled());
-        o.set("Cluster::Backend::ZeroMQ::curve_server_secretkey", &sk)
-            .unwrap();
-        let e = Curve::load(&o, env).unwrap_err();
-        assert!(e.message.contains("at the same time"), "{}", e.message);
-        let c = Curve::load(&o, |_| None).unwrap();
-        assert!(c.server_enabled() && !c.client_enabled());
-        o.set("Cluster::Backend::ZeroMQ::curve_client_publickey", "short")
-            .unwrap();
-        assert!(Curve::load(&o, |_| None)
-            .unwrap_err()
-            .message
-            .contains("40 characters"));
-    }
-}
-
 /// The three built-in pools with ZeroMQ's dotted topics (`options.zeek`).
 pub fn default_pools() -> crate::cluster::pools::Pools {
     use crate::cluster::pools::{PoolNodeType, PoolSpec, Pools};
@@ -493,4 +448,49 @@ impl crate::cluster::runtime::Runtime {
 /// benchmarks that build their own XPUB sockets beside zcluster's.
 pub fn set_xpub_nodrop(sock: &mut zmq::Socket, on: bool) -> Result<()> {
     crate::ffi::zmq_opts::set_int_option(sock, crate::ffi::zmq_opts::ZMQ_XPUB_NODROP, i32::from(on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_zeeks_form_and_endpoint_ids_are_stable() {
+        let id = node_id("worker-1").unwrap();
+        let parts: Vec<&str> = id.splitn(3, '_').collect();
+        assert_eq!(parts[0], "zeromq");
+        assert!(id.starts_with("zeromq_worker-1_"), "{id}");
+        assert!(id.contains(&format!("_{}_N", std::process::id())), "{id}");
+        assert_ne!(node_id("worker-1").unwrap(), id);
+        assert_eq!(endpoint_id_of(&id), endpoint_id_of(&id));
+        assert_ne!(endpoint_id_of("a"), endpoint_id_of("b"));
+        assert!(!endpoint_id_of("").is_nil());
+    }
+
+    #[test]
+    fn curve_keys_from_options_or_environment_never_both() {
+        let (pk, sk) = generate_keypair().unwrap();
+        assert_eq!(pk.len(), 40);
+        let mut o = Options::new();
+        assert!(!Curve::load(&o, |_| None).unwrap().client_enabled());
+        let env = |k: &str| match k {
+            "SERVER_PUBLICKEY" | "CLIENT_PUBLICKEY" => Some(pk.clone()),
+            "SERVER_SECRETKEY" | "CLIENT_SECRETKEY" => Some(sk.clone()),
+            _ => None,
+        };
+        let c = Curve::load(&o, env).unwrap();
+        assert!(c.client_enabled() && c.server_enabled());
+        o.set("Cluster::Backend::ZeroMQ::curve_server_secretkey", &sk)
+            .unwrap();
+        let e = Curve::load(&o, env).unwrap_err();
+        assert!(e.message.contains("at the same time"), "{}", e.message);
+        let c = Curve::load(&o, |_| None).unwrap();
+        assert!(c.server_enabled() && !c.client_enabled());
+        o.set("Cluster::Backend::ZeroMQ::curve_client_publickey", "short")
+            .unwrap();
+        assert!(Curve::load(&o, |_| None)
+            .unwrap_err()
+            .message
+            .contains("40 characters"));
+    }
 }

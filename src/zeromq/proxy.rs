@@ -231,11 +231,10 @@ impl Proxy {
             .map_err(|e| zmq_err("control", e))?;
         let thread = std::thread::Builder::new()
             .name("zc-zmq-proxy".into())
-            .spawn(move || loop {
-                match zmq::proxy_steerable(&mut xsub, &mut xpub, &mut control_rx) {
-                    Err(zmq::Error::EINTR) => continue,
-                    _ => break,
-                }
+            .spawn(move || {
+                while let Err(zmq::Error::EINTR) =
+                    zmq::proxy_steerable(&mut xsub, &mut xpub, &mut control_rx)
+                {}
             })
             .map_err(|e| {
                 Error::new(
