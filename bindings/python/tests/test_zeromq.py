@@ -272,3 +272,43 @@ def test_proxy_killed_and_restarted_and_a_node_killed(tmp_path):
                     f.close()
                 except OSError:
                     pass
+
+
+def test_an_event_on_a_topic_not_subscribed_is_counted_and_dropped(tmp_path):
+    """A proxy that does not filter (a raw XPUB in manual mode that subscribes the node to
+    everything) hands the node an event it never subscribed: counted, not delivered."""
+    ctx = zmq.Context()
+    xpub = ctx.socket(zmq.XPUB)
+    xpub.setsockopt(zmq.XPUB_MANUAL, 1)
+    xpub.setsockopt(zmq.LINGER, 0)
+    xpub_port = xpub.bind_to_random_port("tcp://127.0.0.1")
+    xsub = ctx.socket(zmq.XSUB)  # where the node's XPUB connects; its probe comes back here
+    xsub.setsockopt(zmq.LINGER, 0)
+    xsub_port = xsub.bind_to_random_port("tcp://127.0.0.1")
+    layout = zcluster.Layout.parse(zeromq_layout(xpub_port, xsub_port, [
+        '["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp],' % free_port(),
+    ]))
+    try:
+        with zcluster.Cluster(layout, node="worker-1", options={"Cluster::Backend::ZeroMQ::run_proxy_thread": False}) as w:
+            w.start(tmp_path)
+            end = time.monotonic() + T
+            while time.monotonic() < end and not xpub.poll(100):
+                pass
+            xpub.recv()  # the node's first subscription: subscribe its pipe to everything
+            xpub.setsockopt(zmq.SUBSCRIBE, b"")
+            sender = b"zeromq_other_host_1_N1"
+            for _ in range(50):  # until the node's pipe is in place
+                xpub.send_multipart([b"not.subscribed.topic", sender, b"broker-bin-v1", GOLDEN_NODE_STATUS])
+                xpub.send_multipart([b"zeek.cluster.worker", sender, b"broker-bin-v1", GOLDEN_NODE_STATUS])
+                m = w.next(timeout=0.1)
+                if m is not None and m.kind == K.EVENT:
+                    break
+            assert m is not None and m.topic == "zeek.cluster.worker"
+            st = w.zeromq_stats()
+            assert st["unsubscribed"] >= 1 and st["events_received"] >= 1
+            while (m := w.next(timeout=0.2)) is not None:
+                assert m.topic != "not.subscribed.topic"
+    finally:
+        xpub.close(0)
+        xsub.close(0)
+        ctx.term()
