@@ -765,8 +765,8 @@ impl Node {
             );
             return;
         }
-        if crate::data::bin::validate(payload).is_err() {
-            self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = crate::data::bin::validate(payload) {
+            self.undecodable(topic, sender, &e.message);
             return;
         }
         if crate::data::Event::name_of(payload) == Some(frames::ZMQ_HELLO_EVENT.as_bytes()) {
@@ -799,6 +799,30 @@ impl Node {
             payload,
             Some(endpoint_id_of(sender)),
         );
+    }
+
+    /// Drops an event whose payload does not decode: counted (here and in the endpoint's
+    /// `undecodable`) and reported as `DeserializationFailed`, as on Broker.
+    fn undecodable(&mut self, topic: &str, sender: &[u8], reason: &str) {
+        self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .undecodable
+            .fetch_add(1, Ordering::Relaxed);
+        let node = String::from_utf8_lossy(sender).into_owned();
+        let info = PeerInfo {
+            id: Some(endpoint_id_of(sender)),
+            address: node.clone(),
+            port: 0,
+        };
+        let mut m = Message::status(
+            MessageKind::DeserializationFailed,
+            info,
+            format!("dropped an undecodable data message from {node} on topic '{topic}': {reason}"),
+        );
+        m.topic = topic.to_string();
+        m.sender = Some(endpoint_id_of(sender));
+        self.deliveries.push(m);
     }
 
     fn read_xpub(&mut self) {

@@ -146,6 +146,8 @@ def test_frames_both_ways_with_an_independent_peer(manager_and_peer):
     peer.event(b"zeek.cluster.manager", b"\x0e\x03\xff\xff")  # undecodable
     peer.publish(b"zeek.cluster.manager", mid, b"broker-bin-v1", GOLDEN_NODE_STATUS)  # "own"
     peer.event(b"zeek.cluster.manager", event_bytes("Test::after", [7]))
+    bad = wait_msg(mgr, lambda m: m.kind == K.DESERIALIZATION_FAILED)
+    assert bad is not None and bad.topic == "zeek.cluster.manager" and peer.node_id.decode() in bad.text
     m = wait_msg(mgr, lambda m: m.kind == K.EVENT)
     assert m.event.name == "Test::after" and m.event.args == [zcluster.Count(7)]
     after = mgr.zeromq_stats()
