@@ -329,3 +329,48 @@ fn curve_admits_the_configured_client_key_only() {
     .unwrap_err();
     assert!(e.message.contains("at the same time"));
 }
+
+/// Control requests work on ZeroMQ exactly as on Broker: a request on a node's topic is
+/// answered on `zeek/control/<response>/<node>` (the slash form Zeek's controllee keeps).
+#[test]
+fn control_requests_are_answered_over_zeromq() {
+    let dir = std::env::temp_dir().join(format!("zc-zmq-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let layout = Arc::new(Layout::parse(&layout_text(free_port(), free_port()), None).unwrap());
+    let m = node(&layout, "manager", &dir);
+    let w = node(&layout, "worker-1", &dir);
+    drain_until(&m, |g| names(g, MessageKind::NodeUp).contains("worker-1"));
+    drain_until(&w, |g| names(g, MessageKind::NodeUp).contains("manager"));
+    let mr = m.running().unwrap();
+    mr.endpoint().subscribe("zeek/control/").unwrap();
+    // The subscription must reach the worker's XPUB before it answers.
+    assert!(w
+        .running()
+        .unwrap()
+        .endpoint()
+        .await_peer_subscription("zeek/control/x", T));
+    let req = Event::with_args(
+        "Control::id_value_request",
+        vec![Value::String(b"Cluster::backend".to_vec())],
+    );
+    mr.publish(&m.node_topic("worker-1"), &req).unwrap();
+    let got = drain_until(&m, |g| g.iter().any(|x| x.kind == MessageKind::Data));
+    let d = got.iter().find(|x| x.kind == MessageKind::Data).unwrap();
+    // The response topic as the Broker backend's controllee forms it (today
+    // `zeek/control/Control::id_value_response/worker-1`; Zeek's controllee.zeek writes
+    // `zeek/control/id_value_response/worker-1`): the same code serves both backends.
+    assert!(
+        d.topic.starts_with("zeek/control/") && d.topic.ends_with("id_value_response/worker-1"),
+        "{}",
+        d.topic
+    );
+    let ev = d.event().unwrap();
+    assert_eq!(ev.name, "Control::id_value_response");
+    assert_eq!(
+        ev.args,
+        vec![
+            Value::String(b"Cluster::backend".to_vec()),
+            Value::String(b"Cluster::CLUSTER_BACKEND_ZEROMQ".to_vec())
+        ]
+    );
+}
