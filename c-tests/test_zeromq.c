@@ -178,6 +178,14 @@ ZC_TEST(negative_matrix) {
     zc_cluster_free(cl);
     ZC_CHECK_RC(zc_cluster_backend_get(cl, &b), ZC_ERR_BAD_HANDLE);
     zc_layout_free(l);
+    /* A named zeekctl-config.zeek: bad arguments are errors. */
+    zc_layout *l2 = NULL;
+    ZC_CHECK_RC(zc_layout_load_with_zeekctl_config(NULL, "x", &l2), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_layout_load_with_zeekctl_config("x", NULL, &l2), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_layout_load_with_zeekctl_config("x", "y", NULL), ZC_ERR_NULL);
+    ZC_CHECK_RC(zc_layout_load_with_zeekctl_config("\xff", "y", &l2), ZC_ERR_UTF8);
+    ZC_CHECK(zc_layout_load_with_zeekctl_config("/nonexistent/cluster-layout.zeek", "y", &l2) != ZC_OK);
+    ZC_CHECK(l2 == NULL);
     /* A proxy that cannot bind: an error, not an abort. */
     zc_options *o = NULL;
     zc_zeromq_proxy *p = NULL;
@@ -210,6 +218,21 @@ ZC_TEST(standalone_proxy_and_a_worker_process) {
     ZC_CHECK_STR(bound, ep);
     zc_string_free(bound);
 
+    /* The two files named one by one select ZeroMQ as the directory does. */
+    {
+        char lp[400], cp[400];
+        snprintf(lp, sizeof lp, "%s/cluster-layout.zeek", dir);
+        snprintf(cp, sizeof cp, "%s/zeekctl-config.zeek", dir);
+        zc_layout *l = NULL;
+        zc_cluster *c = NULL;
+        zc_cluster_backend b2;
+        ZC_CHECK_RC(zc_layout_load_with_zeekctl_config(lp, cp, &l), ZC_OK);
+        ZC_CHECK_RC(zc_cluster_new(l, "worker-1", NULL, &c), ZC_OK);
+        ZC_CHECK_RC(zc_cluster_backend_get(c, &b2), ZC_OK);
+        ZC_CHECK(b2 == ZC_CLUSTER_BACKEND_ZEROMQ);
+        zc_cluster_free(c);
+        zc_layout_free(l);
+    }
     zc_cluster *mg = make_node("manager", 0);
     ZC_CHECK(mg != NULL);
     zc_cluster_backend b;

@@ -1744,6 +1744,19 @@ zc_result zc_zeromq_proxy_endpoint(const zc_zeromq_proxy *p, bool xpub, char **o
  */
 void zc_zeromq_proxy_free(zc_zeromq_proxy *p);
 
+/**
+ * Loads a layout file (as `zc_layout_load`) and applies the cluster settings of a
+ * ZeekControl `zeekctl-config.zeek` on top: the cluster backend its `@load` selects
+ * (ZeekControl 8.1+ writes `@load policy/frameworks/cluster/backend/zeromq/options`),
+ * its `Cluster::` redefs (the `Cluster::Backend::ZeroMQ::*_endpoint`s, CURVE keys under
+ * `@if ( |...| == 0 )`). `zc_layout_load` of the directory holding both files does the
+ * same. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_NOT_FOUND / ZC_ERR_IO, ZC_ERR_PARSE
+ * (either file, with its line), ZC_ERR_INVALID_ARGUMENT. Any thread.
+ */
+zc_result zc_layout_load_with_zeekctl_config(const char *layout_path,
+                                             const char *config_path,
+                                             zc_layout **out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

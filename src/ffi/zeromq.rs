@@ -151,3 +151,27 @@ pub unsafe extern "C" fn zc_zeromq_proxy_free(p: *mut zc_zeromq_proxy) {
         Ok(())
     })
 }
+
+/// Loads a layout file (as `zc_layout_load`) and applies the cluster settings of a
+/// ZeekControl `zeekctl-config.zeek` on top: the cluster backend its `@load` selects
+/// (ZeekControl 8.1+ writes `@load policy/frameworks/cluster/backend/zeromq/options`),
+/// its `Cluster::` redefs (the `Cluster::Backend::ZeroMQ::*_endpoint`s, CURVE keys under
+/// `@if ( |...| == 0 )`). `zc_layout_load` of the directory holding both files does the
+/// same. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_NOT_FOUND / ZC_ERR_IO, ZC_ERR_PARSE
+/// (either file, with its line), ZC_ERR_INVALID_ARGUMENT. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn zc_layout_load_with_zeekctl_config(
+    layout_path: *const c_char,
+    config_path: *const c_char,
+    out: *mut *mut super::layout::zc_layout,
+) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        let lp = arg_str(layout_path, "layout_path")?;
+        let cp = arg_str(config_path, "config_path")?;
+        let mut layout = crate::layout::Layout::load(lp)?;
+        layout.load_zeekctl_config(cp)?;
+        write_out(out, super::layout::LAYOUTS.insert(layout));
+        Ok(())
+    })
+}

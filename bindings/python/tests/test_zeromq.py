@@ -314,3 +314,26 @@ def test_an_event_on_a_topic_not_subscribed_is_counted_and_dropped(tmp_path):
         xpub.close(0)
         xsub.close(0)
         ctx.term()
+
+
+def test_layout_with_a_named_zeekctl_config(tmp_path):
+    from test_cluster import zeekctl_config
+
+    lp = tmp_path / "cluster-layout.zeek"
+    lp.write_text('redef Cluster::nodes = {\n\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=27763/tcp],\n};\n')
+    cp = tmp_path / "zeekctl-config.zeek"
+    cp.write_text(zeekctl_config(27760, 27761))
+    plain = zcluster.Cluster(zcluster.Layout.load(lp), node="manager")
+    assert plain.backend == "Broker"
+    for layout in (zcluster.Layout.load(lp, zeekctl_config=cp), zcluster.Layout.load(tmp_path)):
+        cl = zcluster.Cluster(layout, node="manager")
+        assert cl.backend == "ZeroMQ"
+        assert cl.option("Cluster::Backend::ZeroMQ::connect_xsub_endpoint") == "tcp://127.0.0.1:27760"
+        assert cl.option("Cluster::Backend::ZeroMQ::connect_xpub_endpoint") == "tcp://127.0.0.1:27761"
+        assert cl.node_topic("manager") == "zeek.cluster.node.manager."
+    with pytest.raises(zcluster.Error):
+        zcluster.Layout.load(lp, zeekctl_config=tmp_path / "missing.zeek")
+    cp.write_text("redef Cluster::Backend::ZeroMQ::ipv6 = perhaps;\n")
+    with pytest.raises(zcluster.LayoutError) as e:
+        zcluster.Layout.load(lp, zeekctl_config=cp)
+    assert "zeekctl-config.zeek:1:" in str(e.value)

@@ -37,6 +37,7 @@ def _sig(name, argtypes, restype=ctypes.c_int):
 
 _sig("zc_strings_free", [_pp], None)
 _sig("zc_layout_load", [_cp, ctypes.POINTER(_p)])
+_sig("zc_layout_load_with_zeekctl_config", [_cp, _cp, ctypes.POINTER(_p)])
 _sig("zc_layout_parse", [_cp, _sz, _cp, ctypes.POINTER(_p)])
 _sig("zc_layout_parse_node_cfg", [_cp, _sz, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_bool, ctypes.POINTER(_p)])
 _sig("zc_layout_free", [_p], None)
@@ -281,11 +282,17 @@ class Layout:
             raise
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, zeekctl_config=None):
         """Loads a layout file; the format comes from the name (.zeek, .bro, .json,
-        node.cfg), else from the content."""
+        node.cfg), else from the content. A directory means its cluster-layout.zeek with
+        the zeekctl-config.zeek beside it (ZeekControl's `auto` directory: the cluster
+        backend and its endpoints); `zeekctl_config` names that file explicitly."""
         out = _p()
-        check(lib.zc_layout_load(cstr(os.fspath(path)), ctypes.byref(out)))
+        if zeekctl_config is not None:
+            check(lib.zc_layout_load_with_zeekctl_config(
+                cstr(os.fspath(path)), cstr(os.fspath(zeekctl_config)), ctypes.byref(out)))
+        else:
+            check(lib.zc_layout_load(cstr(os.fspath(path)), ctypes.byref(out)))
         return cls(out.value)
 
     @classmethod
