@@ -29,7 +29,9 @@ enum Kind {
     Enum(&'static [&'static str]),
     /// Zeek's `int` (may be negative).
     Int,
-    /// Zeek's `count`.
+    /// A port (`9991/tcp`).
+    Port,
+    /// A count.
     Count,
 }
 
@@ -276,6 +278,34 @@ const SPECS: &[Spec] = &[
         kind: Kind::Interval,
         default: "2.0 mins",
     },
+    // Telemetry (base/frameworks/telemetry/options.zeek). In a cluster Zeek sets the
+    // port from the node's `$metrics_port` and the endpoint name to `Cluster::node`.
+    Spec {
+        name: "Telemetry::metrics_port",
+        kind: Kind::Port,
+        default: "0/unknown",
+    },
+    Spec {
+        name: "Telemetry::metrics_address",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Telemetry::metrics_endpoint_name",
+        kind: Kind::Str,
+        default: "",
+    },
+    // WebSocketServerOptions' defaults (base/frameworks/cluster/types.zeek).
+    Spec {
+        name: "Cluster::default_websocket_max_event_queue_size",
+        kind: Kind::Count,
+        default: "32",
+    },
+    Spec {
+        name: "Cluster::default_websocket_ping_interval",
+        kind: Kind::Interval,
+        default: "5.0 secs",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static Spec> {
@@ -333,6 +363,9 @@ fn kind_value(kind: Kind, default: &str) -> OptionValue {
         Kind::Pattern => OptionValue::Pattern(default.to_string()),
         Kind::Enum(_) => OptionValue::Enum(default.to_string()),
         Kind::Int => OptionValue::Int(default.parse().unwrap_or(0)),
+        Kind::Port => OptionValue::Port(
+            crate::layout::Port::parse(default).unwrap_or(crate::layout::Port::UNSET),
+        ),
         Kind::Count => OptionValue::Count(default.parse().unwrap_or(0)),
     }
 }
@@ -352,7 +385,8 @@ fn expected(kind: Kind) -> String {
         Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
         Kind::Enum(names) => format!("one of {}", names.join(", ")),
         Kind::Int => "an integer such as 1000 or -1".to_string(),
-        Kind::Count => "a non-negative integer such as 1000".to_string(),
+        Kind::Port => "a port such as 9991/tcp".to_string(),
+        Kind::Count => "a count (a non-negative integer)".to_string(),
     }
 }
 
@@ -403,10 +437,6 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
             Ok(v) => OptionValue::Int(v),
             Err(_) => return Err(bad()),
         },
-        Kind::Count => match t.parse::<u64>() {
-            Ok(v) => OptionValue::Count(v),
-            Err(_) => return Err(bad()),
-        },
         Kind::Enum(names) => match names.iter().find(|n| {
             **n == t
                 || n.rsplit("::").next() == Some(t)
@@ -416,6 +446,17 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
         }) {
             Some(n) => OptionValue::Enum(n.to_string()),
             None => return Err(bad()),
+        },
+        Kind::Port => match crate::layout::Port::parse(t) {
+            Ok(p) => OptionValue::Port(p),
+            Err(_) => match t.parse::<u16>() {
+                Ok(n) => OptionValue::Port(crate::layout::Port::tcp(n)),
+                Err(_) => return Err(bad()),
+            },
+        },
+        Kind::Count => match t.parse::<u64>() {
+            Ok(n) => OptionValue::Count(n),
+            Err(_) => return Err(bad()),
         },
     })
 }
@@ -430,9 +471,11 @@ pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<Opt
         (Kind::Bool, OptionValue::Bool(_))
         | (Kind::Interval, OptionValue::Interval(_))
         | (Kind::Str, OptionValue::String(_))
-        | (Kind::Pattern, OptionValue::Pattern(_)) => true,
+        | (Kind::Pattern, OptionValue::Pattern(_))
+        | (Kind::Port, OptionValue::Port(_))
+        | (Kind::Count, OptionValue::Count(_)) => true,
         (Kind::Enum(names), OptionValue::Enum(e)) => names.contains(&e.as_str()),
-        (Kind::Int, OptionValue::Int(_)) | (Kind::Count, OptionValue::Count(_)) => true,
+        (Kind::Int, OptionValue::Int(_)) => true,
         (Kind::Int, OptionValue::Count(c)) => {
             return i64::try_from(*c)
                 .map(OptionValue::Int)
@@ -643,6 +686,27 @@ impl Options {
 
     fn boolean(&self, name: &str) -> bool {
         matches!(self.values.get(name), Some(OptionValue::Bool(true)))
+    }
+
+    /// A port option's number (0 when unset).
+    pub fn port(&self, name: &str) -> u16 {
+        match self.values.get(name) {
+            Some(OptionValue::Port(p)) => p.number,
+            _ => 0,
+        }
+    }
+
+    /// A count option's value (0 when unset).
+    pub fn count(&self, name: &str) -> u64 {
+        match self.values.get(name) {
+            Some(OptionValue::Count(n)) => *n,
+            _ => 0,
+        }
+    }
+
+    /// A string option's value ("" when unset).
+    pub fn text(&self, name: &str) -> &str {
+        self.string(name)
     }
 
     pub fn retry_interval(&self) -> Duration {

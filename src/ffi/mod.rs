@@ -20,6 +20,7 @@ pub mod result;
 pub mod store;
 pub mod strings;
 pub mod value;
+pub mod websocket;
 pub mod zeromq;
 pub(crate) mod zmq_opts;
 

@@ -503,6 +503,9 @@ impl Node {
                 payload,
                 receiver,
                 counted,
+                // Tap origins (WebSocket clients) matter for local delivery, which the
+                // ZeroMQ thread does not do: what a tap publishes goes to the cluster.
+                origin: _,
             } => {
                 let p: &[u8] = match &payload {
                     Payload::Owned(v) => v,
@@ -581,6 +584,21 @@ impl Node {
                     MessageKind::PeerInvalid,
                     format!("unpeer {host}:{port}: not available on the ZeroMQ backend"),
                 );
+                0
+            }
+            // Not yet on ZeroMQ: taps (the WebSocket server's clients) get no events from
+            // here; their publishes do go to the cluster. Acknowledged so that they do
+            // not wait.
+            Command::Tap {
+                tap, generation, ..
+            } => {
+                if let Some(t) = tap {
+                    t.updated(generation);
+                }
+                0
+            }
+            Command::Deliver(m) => {
+                self.deliveries.push(m);
                 0
             }
             Command::Shutdown => {
