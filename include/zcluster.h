@@ -32,6 +32,14 @@ typedef enum {
 } zc_backend;
 
 /**
+ * `Cluster::backend`.
+ */
+typedef enum {
+    ZC_CLUSTER_BACKEND_BROKER = 0,
+    ZC_CLUSTER_BACKEND_ZEROMQ = 1,
+} zc_cluster_backend;
+
+/**
  * What a message is (`zc_message_kind` reports it). Numbers are stable.
  */
 typedef enum {
@@ -285,6 +293,11 @@ typedef struct zc_value zc_value;
  * `zc_websocket_options_free`.
  */
 typedef struct zc_websocket_options zc_websocket_options;
+
+/**
+ * A running XPUB/XSUB proxy (Zeek's `run_proxy_thread`, run on its own).
+ */
+typedef struct zc_zeromq_proxy zc_zeromq_proxy;
 
 /**
  * A message callback: `msg` is borrowed for the duration of the call (do not free it;
@@ -1791,6 +1804,65 @@ zc_result zc_endpoint_connect_websocket(const zc_endpoint *ep,
                                         const char *const *topics,
                                         size_t n,
                                         uint64_t retry_ms);
+
+/**
+ * Which backend the node speaks (`Cluster::backend` from the options and the layout;
+ * a ZeekControl directory's zeekctl-config.zeek selects ZeroMQ). Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_backend_get(const zc_cluster *cl, zc_cluster_backend *out);
+
+/**
+ * One counter of a started ZeroMQ node by name (`msg_errors`, `wrong_format`,
+ * `undecodable`, `unsubscribed`, `own_dropped`, `xpub_drops`, `xpub_blocked`,
+ * `held_until_ready`, `events_sent`, `events_received`, `subscriptions_seen`,
+ * `unsubscriptions_seen`, `logs_sent`, `logs_received`, `logs_unhandled`, `logs_blocked`,
+ * `handshake_failures`, `warnings`, `ready`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8,
+ * ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started, or a Broker node), ZC_ERR_NOT_FOUND
+ * (no such counter).
+ */
+zc_result zc_cluster_zeromq_stat(const zc_cluster *cl, const char *name, uint64_t *out);
+
+/**
+ * Every counter of a started ZeroMQ node as text, one `name value` line each; free with
+ * `zc_string_free`. Errors as `zc_cluster_zeromq_stat`.
+ */
+zc_result zc_cluster_zeromq_stats(const zc_cluster *cl, char **out);
+
+/**
+ * Starts a proxy as `opts` describe (`Cluster::Backend::ZeroMQ::listen_xpub_endpoint`,
+ * `listen_xsub_endpoint`, `listen_xpub_nodrop`, `ipv6`, the CURVE keys or Zeek's
+ * `ZEEK_CLUSTER_BACKEND_ZEROMQ_CURVE_*` environment variables); NULL: Zeek's defaults
+ * (XPUB tcp://127.0.0.1:5555, XSUB tcp://127.0.0.1:5556). Both sockets are bound when
+ * this returns. Free with `zc_zeromq_proxy_free`. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID (bad keys), ZC_ERR_IO (cannot bind). Any thread.
+ */
+zc_result zc_zeromq_proxy_start(const zc_options *opts, zc_zeromq_proxy **out);
+
+/**
+ * The bound XPUB (`xpub` true; nodes connect their XSUB there) or XSUB endpoint, freed
+ * with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_zeromq_proxy_endpoint(const zc_zeromq_proxy *p, bool xpub, char **out);
+
+/**
+ * Stops the proxy (connected nodes see their connections drop) and frees the handle.
+ * NULL is a no-op. Any thread.
+ */
+void zc_zeromq_proxy_free(zc_zeromq_proxy *p);
+
+/**
+ * Loads a layout file (as `zc_layout_load`) and applies the cluster settings of a
+ * ZeekControl `zeekctl-config.zeek` on top: the cluster backend its `@load` selects
+ * (ZeekControl 8.1+ writes `@load policy/frameworks/cluster/backend/zeromq/options`),
+ * its `Cluster::` redefs (the `Cluster::Backend::ZeroMQ::*_endpoint`s, CURVE keys under
+ * `@if ( |...| == 0 )`). `zc_layout_load` of the directory holding both files does the
+ * same. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_NOT_FOUND / ZC_ERR_IO, ZC_ERR_PARSE
+ * (either file, with its line), ZC_ERR_INVALID_ARGUMENT. Any thread.
+ */
+zc_result zc_layout_load_with_zeekctl_config(const char *layout_path,
+                                             const char *config_path,
+                                             zc_layout **out);
 
 #ifdef __cplusplus
 }  // extern "C"

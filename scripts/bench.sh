@@ -4,7 +4,8 @@
 #
 #   scripts/bench.sh                      everything, each benchmark 3 times
 #   scripts/bench.sh --quick              short runs (smaller N)
-#   scripts/bench.sh --only broker|zmq|zcluster|store   (store: Broker's and zcluster's stores)
+#   scripts/bench.sh --only broker|zmq|zcluster|store|zeromq   (store: Broker's and zcluster's
+#                                         stores; zeromq: the ZeroMQ backend beside raw libzmq)
 #   scripts/bench.sh --reps N             repetitions of each benchmark (default 3)
 #
 # Installs what it needs from Debian's packages if missing (idempotent), builds the baseline
@@ -22,18 +23,18 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --only)
-      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster or store" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster, store or zeromq" >&2; exit 2; }
       only="$2"; shift ;;
     --reps)
       [ $# -ge 2 ] || { echo "bench.sh: --reps needs a number" >&2; exit 2; }
       reps="$2"; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store, --reps N)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store|zeromq, --reps N)" >&2; exit 2 ;;
   esac
   shift
 done
-case "$only" in all|broker|zmq|zcluster|store) ;; *)
-  echo "bench.sh: --only takes broker, zmq, zcluster or store, not '$only'" >&2; exit 2 ;;
+case "$only" in all|broker|zmq|zcluster|store|zeromq) ;; *)
+  echo "bench.sh: --only takes broker, zmq, zcluster, store or zeromq, not '$only'" >&2; exit 2 ;;
 esac
 case "$reps" in ''|*[!0-9]*|0) echo "bench.sh: --reps needs a positive number, not '$reps'" >&2; exit 2 ;; esac
 
@@ -76,9 +77,9 @@ fi
 
 # ---------------------------------------------------------------- sizes
 if [ "$quick" = 1 ]; then
-  n_tput=100000; n_zmq=1000000; n_rtt=1000; n_store_mem=5000; n_store_sql=100; n_store_sql_big=20000
+  n_tput=100000; n_zmq=1000000; n_rtt=1000; n_store_mem=5000; n_store_sql=100; n_store_sql_big=20000; n_zb=200000
 else
-  n_tput=1000000; n_zmq=5000000; n_rtt=10000; n_store_mem=20000; n_store_sql=300; n_store_sql_big=100000
+  n_tput=1000000; n_zmq=5000000; n_rtt=10000; n_store_mem=20000; n_store_sql=300; n_store_sql_big=100000; n_zb=1000000
 fi
 
 results="$build/results-$(date -u +%Y%m%dT%H%M%SZ).txt"
@@ -166,6 +167,19 @@ if want_store zcluster; then
     run 200 cargo run --release -q --example bench_store -- "$n_store_sql_big" sqlite "$storedir" --tag "$n_store_sql_big"
     # Event round trips with and without a SQLite put stream in the same process.
     run 200 cargo run --release -q --example bench_store -- rtt "$n_rtt" "$storedir"
+  done
+fi
+
+# Zeek's ZeroMQ backend: two zcluster nodes through the manager's XPUB/XSUB proxy
+# (examples/bench_zeromq.rs), beside raw libzmq with the same topology, the same 4-frame
+# messages and the same no-loss settings (XPUB_NODROP, blocking sends), alternating.
+if want zeromq; then
+  cargo build --release --example bench_zeromq
+  for _ in $(seq "$reps"); do
+    for v in raw zcluster; do
+      run 200 target/release/examples/bench_zeromq "$v" tput "$n_zb"
+      run 200 target/release/examples/bench_zeromq "$v" rtt "$n_rtt"
+    done
   done
 fi
 

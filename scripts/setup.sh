@@ -13,6 +13,8 @@ command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The ZeroMQ cluster backend links libzmq (the zmq crate finds it with pkg-config).
+dpkg -s libzmq3-dev >/dev/null 2>&1 || need_apt+=(libzmq3-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
@@ -22,6 +24,12 @@ fi
 if ! python3 -c 'import pytest' >/dev/null 2>&1; then
   echo "setup: installing pytest from PyPI"
   python3 -m pip install -q --disable-pip-version-check pytest
+fi
+
+# pyzmq: the independent Zeek ZeroMQ peer of bindings/python/tests/test_zeromq.py.
+if ! python3 -c 'import zmq' >/dev/null 2>&1; then
+  echo "setup: installing pyzmq from PyPI"
+  python3 -m pip install -q --disable-pip-version-check pyzmq
 fi
 
 if ! cargo clippy --version >/dev/null 2>&1; then

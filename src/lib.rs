@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod store;
 pub mod websocket;
 pub mod wire;
+pub mod zeromq;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -55,7 +55,29 @@ mod ports;
 use ports::free_port;
 
 fn layout(workers: usize) -> Arc<Layout> {
-    let mut t = String::from("redef Cluster::nodes = {\n");
+    layout_on(workers, false)
+}
+
+/// The layout on Broker, or on Zeek's ZeroMQ backend (the manager runs the proxy).
+fn layout_on(workers: usize, zeromq: bool) -> Arc<Layout> {
+    let mut t = String::new();
+    if zeromq {
+        let (xpub, xsub) = (free_port(), free_port());
+        t += "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n";
+        t += &format!(
+            "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
+        );
+        t += &format!(
+            "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n"
+        );
+        t += &format!(
+            "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n"
+        );
+        t += &format!(
+            "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
+        );
+    }
+    t += "redef Cluster::nodes = {\n";
     t += &format!(
         "\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n",
         free_port()
@@ -84,7 +106,18 @@ fn keys(st: &Store) -> BTreeSet<Value> {
 
 #[test]
 fn cluster_master_and_two_clones_converge_and_expire() {
-    let l = layout(2);
+    master_and_two_clones(false);
+}
+
+/// The same on Zeek's ZeroMQ backend: store commands travel as zcluster-store-v1
+/// messages through the XPUB/XSUB proxy.
+#[test]
+fn zeromq_master_and_two_clones_converge_and_expire() {
+    master_and_two_clones(true);
+}
+
+fn master_and_two_clones(zeromq: bool) {
+    let l = layout_on(2, zeromq);
     let mgr = Cluster::with_env(l.clone(), Some("manager"), &cluster_opts(), None, None).unwrap();
     let info_m = mgr.create_store("shared", false).unwrap();
     assert!(info_m.master);

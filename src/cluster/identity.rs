@@ -57,6 +57,11 @@ impl Identity {
         })
     }
 
+    /// Replaces the node id (the ZeroMQ backend forms its own, `zeromq_<node>_...`).
+    pub(crate) fn set_node_id(&mut self, id: String) {
+        self.node_id = id;
+    }
+
     /// Reads `CLUSTER_NODE` from the process environment (unset or not UTF-8: None).
     pub fn env_node() -> Option<String> {
         std::env::var(CLUSTER_NODE_ENV).ok()

@@ -12,7 +12,7 @@ pub mod runtime;
 pub mod services;
 
 pub use identity::{node_topic, nodeid_topic, Identity, CLUSTER_NODE_ENV};
-pub use options::{Options, CONNECT_RETRY_ENV};
+pub use options::{ClusterBackend, Options, CONNECT_RETRY_ENV};
 
 use crate::error::Result;
 use crate::layout::{Layout, NodeType};
@@ -73,9 +73,16 @@ impl Cluster {
         env_connect_retry: Option<&str>,
     ) -> Result<Cluster> {
         let options = explicit.layered_over(&layout);
-        let identity = Identity::resolve(&layout, node, options.node(), env_node)?;
+        let mut identity = Identity::resolve(&layout, node, options.node(), env_node)?;
         let peer_retry = options.peer_retry(env_connect_retry);
-        let stores = StoreService::new(crate::wire::EndpointId::parse(identity.node_id())?);
+        let endpoint_id = match options.cluster_backend() {
+            ClusterBackend::Broker => crate::wire::EndpointId::parse(identity.node_id())?,
+            ClusterBackend::ZeroMQ => {
+                identity.set_node_id(crate::zeromq::node_id(identity.node_name())?);
+                crate::zeromq::endpoint_id_of(identity.node_id())
+            }
+        };
+        let stores = StoreService::new(endpoint_id);
         Ok(Cluster {
             layout,
             options,
@@ -116,14 +123,36 @@ impl Cluster {
         self.identity.node_id()
     }
 
-    /// `Cluster::node_topic(name)` with this cluster's `node_topic_prefix`.
+    /// `Cluster::node_topic(name)` with this cluster's `node_topic_prefix` (on ZeroMQ
+    /// `zeek.cluster.node.<name>.`).
     pub fn node_topic(&self, name: &str) -> String {
-        node_topic(self.options.node_topic_prefix(), name)
+        match self.backend() {
+            ClusterBackend::Broker => node_topic(self.options.node_topic_prefix(), name),
+            ClusterBackend::ZeroMQ => format!("{}{name}.", self.options.node_topic_prefix()),
+        }
     }
 
-    /// `Cluster::nodeid_topic(id)` with this cluster's `nodeid_topic_prefix`.
+    /// `Cluster::nodeid_topic(id)` with this cluster's `nodeid_topic_prefix` (on ZeroMQ
+    /// `zeek.cluster.nodeid.<id>.`).
     pub fn nodeid_topic(&self, id: &str) -> String {
-        nodeid_topic(self.options.nodeid_topic_prefix(), id)
+        match self.backend() {
+            ClusterBackend::Broker => nodeid_topic(self.options.nodeid_topic_prefix(), id),
+            ClusterBackend::ZeroMQ => format!("{}{id}.", self.options.nodeid_topic_prefix()),
+        }
+    }
+
+    /// `Cluster::backend`: which protocol this node speaks.
+    pub fn backend(&self) -> ClusterBackend {
+        self.options.cluster_backend()
+    }
+
+    /// The endpoint id this node's endpoint and stores use: its node id on Broker (a
+    /// UUID), derived from the ZeroMQ node id on ZeroMQ (`zeromq::endpoint_id_of`).
+    pub fn endpoint_id(&self) -> Result<crate::wire::EndpointId> {
+        match self.backend() {
+            ClusterBackend::Broker => crate::wire::EndpointId::parse(self.identity.node_id()),
+            ClusterBackend::ZeroMQ => Ok(crate::zeromq::endpoint_id_of(self.identity.node_id())),
+        }
     }
 
     /// The retry interval peerings will use: `Cluster::retry_interval`, or

@@ -27,6 +27,8 @@ enum Kind {
     Pattern,
     /// An enum constant; the accepted names.
     Enum(&'static [&'static str]),
+    /// Zeek's `int` (may be negative).
+    Int,
     /// A port (`9991/tcp`).
     Port,
     /// A count.
@@ -40,6 +42,27 @@ struct Spec {
 }
 
 const BACKENDS: &[&str] = &["Broker::MEMORY", "Broker::SQLITE", "Broker::ROCKSDB"];
+
+/// `Cluster::backend`'s constants (`init-bare.zeek`); zcluster speaks the first two.
+pub const CLUSTER_BACKENDS: &[&str] = &[
+    "Cluster::CLUSTER_BACKEND_BROKER",
+    "Cluster::CLUSTER_BACKEND_ZEROMQ",
+];
+const EVENT_SERIALIZERS: &[&str] = &[
+    "Cluster::EVENT_SERIALIZER_BROKER_BIN_V1",
+    "Cluster::EVENT_SERIALIZER_BROKER_JSON_V1",
+];
+const LOG_SERIALIZERS: &[&str] = &["Cluster::LOG_SERIALIZER_ZEEK_BIN_V1"];
+
+macro_rules! zmq_spec {
+    ($name:literal, $kind:expr, $default:literal) => {
+        Spec {
+            name: concat!("Cluster::Backend::ZeroMQ::", $name),
+            kind: $kind,
+            default: $default,
+        }
+    };
+}
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -178,6 +201,67 @@ const SPECS: &[Spec] = &[
         kind: Kind::Pattern,
         default: "EMPTY",
     },
+    // The cluster backend (`init-bare.zeek`). Zeek's own default is NONE, which its
+    // base scripts turn into Broker; loading `policy/frameworks/cluster/backend/zeromq`
+    // switches to ZeroMQ (a layout directory with ZeekControl's zeekctl-config.zeek does).
+    Spec {
+        name: "Cluster::backend",
+        kind: Kind::Enum(CLUSTER_BACKENDS),
+        default: "Cluster::CLUSTER_BACKEND_BROKER",
+    },
+    Spec {
+        name: "Cluster::event_serializer",
+        kind: Kind::Enum(EVENT_SERIALIZERS),
+        default: "Cluster::EVENT_SERIALIZER_BROKER_BIN_V1",
+    },
+    Spec {
+        name: "Cluster::log_serializer",
+        kind: Kind::Enum(LOG_SERIALIZERS),
+        default: "Cluster::LOG_SERIALIZER_ZEEK_BIN_V1",
+    },
+    // `policy/frameworks/cluster/backend/zeromq/options.zeek`, names and defaults as
+    // there. `connect_log_endpoints` (a vector) takes a comma-separated list here.
+    zmq_spec!("connect_xpub_endpoint", Kind::Str, "tcp://127.0.0.1:5556"),
+    zmq_spec!("connect_xsub_endpoint", Kind::Str, "tcp://127.0.0.1:5555"),
+    zmq_spec!("connect_log_endpoints", Kind::Str, ""),
+    zmq_spec!("run_proxy_thread", Kind::Bool, "F"),
+    zmq_spec!("proxy_io_threads", Kind::Count, "2"),
+    zmq_spec!("listen_xsub_endpoint", Kind::Str, "tcp://127.0.0.1:5556"),
+    zmq_spec!("listen_xpub_endpoint", Kind::Str, "tcp://127.0.0.1:5555"),
+    zmq_spec!("listen_log_endpoint", Kind::Str, ""),
+    zmq_spec!("linger_ms", Kind::Int, "500"),
+    zmq_spec!("xpub_sndhwm", Kind::Int, "1000"),
+    zmq_spec!("xpub_sndbuf", Kind::Int, "-1"),
+    zmq_spec!("xsub_rcvhwm", Kind::Int, "1000"),
+    zmq_spec!("xsub_rcvbuf", Kind::Int, "-1"),
+    zmq_spec!("onloop_queue_hwm", Kind::Count, "10000"),
+    zmq_spec!("log_immediate", Kind::Bool, "F"),
+    zmq_spec!("log_sndhwm", Kind::Int, "1000"),
+    zmq_spec!("log_rcvhwm", Kind::Int, "1000"),
+    zmq_spec!("log_sndbuf", Kind::Int, "-1"),
+    zmq_spec!("log_rcvbuf", Kind::Int, "-1"),
+    zmq_spec!("ipv6", Kind::Bool, "F"),
+    zmq_spec!("connect_xpub_nodrop", Kind::Bool, "T"),
+    zmq_spec!("listen_xpub_nodrop", Kind::Bool, "T"),
+    zmq_spec!("poll_max_messages", Kind::Count, "100"),
+    zmq_spec!("debug_flags", Kind::Count, "0"),
+    zmq_spec!("curve_server_publickey", Kind::Str, ""),
+    zmq_spec!("curve_server_secretkey", Kind::Str, ""),
+    zmq_spec!("curve_client_publickey", Kind::Str, ""),
+    zmq_spec!("curve_client_secretkey", Kind::Str, ""),
+    zmq_spec!("node_topic_prefix", Kind::Str, "zeek.cluster.node"),
+    zmq_spec!("nodeid_topic_prefix", Kind::Str, "zeek.cluster.nodeid"),
+    zmq_spec!("hello_expiration", Kind::Interval, "10.0 secs"),
+    zmq_spec!("internal_topic_prefix", Kind::Str, "zeek.zeromq.internal."),
+    // zcluster's own (not Zeek's): what a full XPUB queue does to a publish.
+    // `backpressure` (default) keeps the message and makes publishers wait, as on
+    // Broker; `drop` drops it and counts it, as Zeek does
+    // (`zeek_cluster_zeromq_xpub_drops_total`).
+    zmq_spec!(
+        "zc_overflow_policy",
+        Kind::Enum(&["backpressure", "drop"]),
+        "backpressure"
+    ),
     // Broker's clone timing, the defaults of `Cluster::StoreInfo`'s clone_* fields.
     Spec {
         name: "Broker::default_clone_resync_interval",
@@ -276,8 +360,11 @@ fn unknown(name: &str) -> String {
         .map(|(_, n)| format!("did you mean {n}? "))
         .unwrap_or_default();
     format!(
-        "unknown option \"{name}\" ({hint}expected one of: {})",
-        names().collect::<Vec<_>>().join(", ")
+        "unknown option \"{name}\" ({hint}expected one of: {}, or one of Zeek's Cluster::Backend::ZeroMQ:: options)",
+        names()
+            .filter(|n| !n.starts_with("Cluster::Backend::ZeroMQ::"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -306,6 +393,7 @@ fn kind_value(kind: Kind, default: &str) -> OptionValue {
         Kind::Str => OptionValue::String(default.to_string()),
         Kind::Pattern => OptionValue::Pattern(default.to_string()),
         Kind::Enum(_) => OptionValue::Enum(default.to_string()),
+        Kind::Int => OptionValue::Int(default.parse().unwrap_or(0)),
         Kind::Port => OptionValue::Port(
             crate::layout::Port::parse(default).unwrap_or(crate::layout::Port::UNSET),
         ),
@@ -327,6 +415,7 @@ fn expected(kind: Kind) -> String {
         Kind::Str => "a string".to_string(),
         Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
         Kind::Enum(names) => format!("one of {}", names.join(", ")),
+        Kind::Int => "an integer such as 1000 or -1".to_string(),
         Kind::Port => "a port such as 9991/tcp".to_string(),
         Kind::Count => "a count (a non-negative integer)".to_string(),
     }
@@ -375,10 +464,17 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
             Some(inner) if t.len() >= 2 => OptionValue::Pattern(inner.to_string()),
             _ => OptionValue::Pattern(text.to_string()),
         },
-        Kind::Enum(names) => match names
-            .iter()
-            .find(|n| **n == t || n.rsplit("::").next() == Some(t))
-        {
+        Kind::Int => match t.parse::<i64>() {
+            Ok(v) => OptionValue::Int(v),
+            Err(_) => return Err(bad()),
+        },
+        Kind::Enum(names) => match names.iter().find(|n| {
+            **n == t
+                || n.rsplit("::").next() == Some(t)
+                // `Cluster::backend`: also `Broker` / `ZeroMQ` (ZeekControl's spelling).
+                || n.strip_prefix("Cluster::CLUSTER_BACKEND_")
+                    .is_some_and(|b| b.eq_ignore_ascii_case(t))
+        }) {
             Some(n) => OptionValue::Enum(n.to_string()),
             None => return Err(bad()),
         },
@@ -410,6 +506,12 @@ pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<Opt
         | (Kind::Port, OptionValue::Port(_))
         | (Kind::Count, OptionValue::Count(_)) => true,
         (Kind::Enum(names), OptionValue::Enum(e)) => names.contains(&e.as_str()),
+        (Kind::Int, OptionValue::Int(_)) => true,
+        (Kind::Int, OptionValue::Count(c)) => {
+            return i64::try_from(*c)
+                .map(OptionValue::Int)
+                .map_err(|_| format!("option {name}: {c} does not fit an int"))
+        }
         _ => false,
     };
     if ok {
@@ -424,6 +526,15 @@ pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<Opt
             expected(s.kind)
         ))
     }
+}
+
+/// The cluster backend a node speaks (`Cluster::backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterBackend {
+    /// Broker's peer-to-peer protocol (the default).
+    Broker,
+    /// Zeek's ZeroMQ backend: XPUB/XSUB through a central proxy (`crate::zeromq`).
+    ZeroMQ,
 }
 
 /// A set of option values: defaults, then a layout's redefs, then explicit settings.
@@ -513,7 +624,88 @@ impl Options {
                 out.explicit.insert(name);
             }
         }
+        if out.cluster_backend() == ClusterBackend::ZeroMQ {
+            out.apply_zeromq_defaults();
+        }
         out
+    }
+
+    /// What loading `policy/frameworks/cluster/backend/zeromq` redefines: dotted role
+    /// topics (unless set), and node / nodeid topics built from the ZeroMQ prefixes with
+    /// "." separators (`zeromq_node_topic`, `zeromq_nodeid_topic`: always, as Zeek's
+    /// redef of the functions ignores `Cluster::node_topic_prefix`).
+    fn apply_zeromq_defaults(&mut self) {
+        for (name, v) in [
+            ("Cluster::logger_topic", "zeek.cluster.logger"),
+            ("Cluster::manager_topic", "zeek.cluster.manager"),
+            ("Cluster::proxy_topic", "zeek.cluster.proxy"),
+            ("Cluster::worker_topic", "zeek.cluster.worker"),
+        ] {
+            if !self.is_set(name) {
+                self.values.insert(
+                    spec(name).map_or(name, |s| s.name),
+                    OptionValue::String(v.to_string()),
+                );
+            }
+        }
+        let node = format!("{}.", self.zeromq_str("node_topic_prefix"));
+        let nodeid = format!("{}.", self.zeromq_str("nodeid_topic_prefix"));
+        self.values
+            .insert("Cluster::node_topic_prefix", OptionValue::String(node));
+        self.values
+            .insert("Cluster::nodeid_topic_prefix", OptionValue::String(nodeid));
+    }
+
+    /// `Cluster::backend`.
+    pub fn cluster_backend(&self) -> ClusterBackend {
+        match self.values.get("Cluster::backend") {
+            Some(OptionValue::Enum(e)) if e == "Cluster::CLUSTER_BACKEND_ZEROMQ" => {
+                ClusterBackend::ZeroMQ
+            }
+            _ => ClusterBackend::Broker,
+        }
+    }
+
+    /// The separator of node and nodeid topics: "/" (Broker) or "." (ZeroMQ).
+    pub fn topic_separator(&self) -> &'static str {
+        match self.cluster_backend() {
+            ClusterBackend::Broker => "/",
+            ClusterBackend::ZeroMQ => ".",
+        }
+    }
+
+    /// `Cluster::Backend::ZeroMQ::<short>` as a string ("" if not a string option).
+    pub fn zeromq_str(&self, short: &str) -> &str {
+        match self
+            .values
+            .get(format!("Cluster::Backend::ZeroMQ::{short}").as_str())
+        {
+            Some(OptionValue::String(s)) => s,
+            Some(OptionValue::Enum(s)) => s,
+            _ => "",
+        }
+    }
+
+    /// `Cluster::Backend::ZeroMQ::<short>` as a number (ints, counts; bools as 0/1).
+    pub fn zeromq_int(&self, short: &str) -> i64 {
+        match self
+            .values
+            .get(format!("Cluster::Backend::ZeroMQ::{short}").as_str())
+        {
+            Some(OptionValue::Int(v)) => *v,
+            Some(OptionValue::Count(v)) => i64::try_from(*v).unwrap_or(i64::MAX),
+            Some(OptionValue::Bool(b)) => i64::from(*b),
+            _ => 0,
+        }
+    }
+
+    pub fn zeromq_bool(&self, short: &str) -> bool {
+        self.zeromq_int(short) != 0
+    }
+
+    /// Whether `Cluster::Backend::ZeroMQ::<short>` was set (explicitly or by the layout).
+    pub fn zeromq_is_set(&self, short: &str) -> bool {
+        self.is_set(&format!("Cluster::Backend::ZeroMQ::{short}"))
     }
 
     fn string(&self, name: &str) -> &str {

@@ -97,10 +97,14 @@ pub fn subscriptions_of(cl: &Cluster, node_id: &str) -> Vec<String> {
     }
     out.push(cl.node_topic(cl.node_name()));
     out.push(cl.nodeid_topic(node_id));
-    // The controllee's request topic (`Control::topic_prefix + "/" + node id`).
-    out.push(format!("zeek/control/{node_id}"));
-    if writes_logs(cl) {
-        out.push("zeek/logs/".to_string());
+    // On ZeroMQ the controllee subscribes nothing extra (requests come on the node
+    // topic) and logs travel over PUSH/PULL.
+    if cl.backend() == super::ClusterBackend::Broker {
+        // The controllee's request topic (`Control::topic_prefix + "/" + node id`).
+        out.push(format!("zeek/control/{node_id}"));
+        if writes_logs(cl) {
+            out.push("zeek/logs/".to_string());
+        }
     }
     out
 }
@@ -258,6 +262,9 @@ struct ClusterHook {
     next_flush: Instant,
     /// Data stores (`Cluster::create_store`): store traffic and peer losses go there first.
     stores: Arc<crate::store::StoreService>,
+    /// On ZeroMQ a peer is a node whose hello stage completed (its `address` is its node
+    /// id) and the hello goes to `zeek.cluster.nodeid.<id>.`.
+    zeromq: bool,
     /// Off the manager: the clone timing for the stores a `Broker::announce_masters`
     /// names (Zeek's broker-stores.zeek creates their clones there).
     announce_clones: Option<crate::store::CloneConfig>,
@@ -501,9 +508,13 @@ impl Hook for ClusterHook {
                     }
                 }
                 // Both ends say hello on peer_added, to the other's nodeid topic.
-                if let Some(pid) = msg.peer.as_ref().and_then(|p| p.id) {
+                if let Some(p) = msg.peer.as_ref().filter(|p| p.id.is_some()) {
                     let me = self.state.lock().me.clone();
-                    let topic = format!("{}{}/", self.nodeid_prefix, pid);
+                    let topic = match (self.zeromq, p.id) {
+                        (true, _) => format!("{}{}.", self.nodeid_prefix, p.address),
+                        (false, Some(pid)) => format!("{}{}/", self.nodeid_prefix, pid),
+                        (false, None) => unreachable!("filtered above"),
+                    };
                     ctx.publish(&topic, self.hello_payload(&me));
                 }
                 ctx.deliver(msg);
@@ -596,6 +607,8 @@ pub struct Runtime {
     routes: Vec<super::legacy::Route>,
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) bound_port: Option<u16>,
+    /// The ZeroMQ backend's parts (None on Broker).
+    pub(crate) zeromq: Option<crate::zeromq::ZmqRuntime>,
 }
 
 impl Runtime {
@@ -611,9 +624,14 @@ impl Runtime {
             .nodes
             .get(&me)
             .ok_or_else(|| Error::not_found(format!("node \"{me}\" is not in the layout")))?;
-        let id = EndpointId::parse(cl.node_id())?;
+        let id = cl.endpoint_id()?;
+        let zeromq = cl.backend() == super::ClusterBackend::ZeroMQ;
 
-        let mut pools = Pools::with_defaults();
+        let mut pools = if zeromq {
+            crate::zeromq::default_pools()
+        } else {
+            Pools::with_defaults()
+        };
         let nodes: Vec<(String, PoolNodeType)> = layout
             .nodes
             .iter()
@@ -623,7 +641,7 @@ impl Runtime {
             local_node: &me,
             manager_is_logger: cl.options().manager_is_logger(),
             node_topic_prefix: cl.options().node_topic_prefix(),
-            node_topic_separator: "/",
+            node_topic_separator: cl.options().topic_separator(),
         };
         pools.assign(&nodes, &opts)?;
 
@@ -666,6 +684,7 @@ impl Runtime {
             options: cl.options().clone(),
             next_flush: Instant::now(),
             stores: cl.store_service().clone(),
+            zeromq,
             announce_clones: (cl.local_node_type() != NodeType::Manager)
                 .then(|| {
                     cl.store_defaults().ok().map(|d| crate::store::CloneConfig {
@@ -683,7 +702,12 @@ impl Runtime {
             tls: cl.options().tls(),
             ..EndpointOptions::default()
         };
-        let endpoint = Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?;
+        let (endpoint, zmq_parts) = if zeromq {
+            let (e, z) = crate::zeromq::start_endpoint(cl, ep_opts, Box::new(hook))?;
+            (e, Some(z))
+        } else {
+            (Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?, None)
+        };
         cl.store_service().set_waker(endpoint.hook_waker());
 
         // Subscribe before listening or peering, so the first hello finds us subscribed.
@@ -691,6 +715,15 @@ impl Runtime {
         topics.extend(state.lock().pools.topics_of(&me));
         for t in &topics {
             endpoint.subscribe(t)?;
+        }
+        if let Some(z) = zmq_parts {
+            return Ok(Runtime {
+                endpoint,
+                routes: super::legacy::routes_from(cl, cl.local_node_type())?,
+                state,
+                bound_port: None,
+                zeromq: Some(z),
+            });
         }
         let bound_port = if my_node.p.number != 0 {
             Some(
@@ -724,6 +757,7 @@ impl Runtime {
             routes: super::legacy::routes_from(cl, cl.local_node_type())?,
             state,
             bound_port,
+            zeromq: None,
         })
     }
 
@@ -886,6 +920,10 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.endpoint.close();
+        // The proxy (if this node runs it) goes last, after the node's own sockets.
+        if let Some(z) = self.zeromq.take() {
+            drop(z);
+        }
         if let Some(mut w) = self.state.lock().log_writer.take() {
             let _ = w.close();
         }

@@ -61,7 +61,7 @@
 //! | `DeserializationFailed`| `ec::deserialization_failed`    | a message's payload did not decode; dropped |
 //! | `PeerRejected`         | (Broker only logs these)        | a connection refused during the handshake |
 
-mod inbox;
+pub(crate) mod inbox;
 mod io;
 mod transport;
 
@@ -654,6 +654,20 @@ impl Endpoint {
     /// An endpoint whose I/O thread runs `hook` on every message before the host sees it
     /// (see `Hook`).
     pub fn with_hook(opts: EndpointOptions, hook: Option<Box<dyn Hook>>) -> Result<Endpoint> {
+        Self::with_io(opts, hook, io::spawn)
+    }
+
+    /// The transport seam: an endpoint whose I/O thread is `spawn`'s (Broker's mio thread
+    /// for `with_hook`; the ZeroMQ backend's thread in `crate::zeromq`). The host side
+    /// (command queue, publish backpressure, inbox, fd, next, callbacks, stats) is the
+    /// same for every transport; the thread takes commands from `Shared::cmds`, wakes on
+    /// `Shared::waker` (registered in the `Poll` it is given) and delivers into
+    /// `Shared::inbox`, running `hook` on the way.
+    pub(crate) fn with_io(
+        opts: EndpointOptions,
+        hook: Option<Box<dyn Hook>>,
+        spawn: impl FnOnce(Arc<Shared>, mio::Poll, Option<Box<dyn Hook>>) -> Result<JoinHandle<()>>,
+    ) -> Result<Endpoint> {
         if opts.inbox_policy == OverflowPolicy::Disconnect {
             return Err(Error::invalid("inbox_policy: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"));
         }
@@ -698,7 +712,7 @@ impl Endpoint {
             stores: Mutex::new(None),
             stores_attached: std::sync::atomic::AtomicBool::new(false),
         });
-        let thread = io::spawn(shared.clone(), poll, hook)?;
+        let thread = spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
             shared,
             thread: Mutex::new(Some(thread)),

@@ -22,6 +22,8 @@ pub mod store_flush;
 pub mod strings;
 pub mod value;
 pub mod websocket;
+pub mod zeromq;
+pub(crate) mod zmq_opts;
 
 pub use result::zc_result;
 

@@ -11,6 +11,7 @@ mod json;
 mod nodecfg;
 mod value;
 mod zeek;
+mod zeekctl_config;
 
 pub use nodecfg::NodeCfgOptions;
 pub(crate) use value::parse_interval as value_parse_interval;
@@ -283,8 +284,30 @@ impl Layout {
     }
 
     /// Reads a layout file; the format comes from the file name, else from the content.
+    /// A directory (ZeekControl's `spool/installed-scripts-do-not-touch/auto`) means its
+    /// `cluster-layout.zeek` (or `.bro`), with the cluster settings of a
+    /// `zeekctl-config.zeek` beside it applied on top (`load_zeekctl_config`): that is
+    /// where ZeekControl 8.1+ selects the ZeroMQ backend and its endpoints.
     pub fn load(path: impl AsRef<Path>) -> Result<Layout> {
         let path = path.as_ref();
+        if path.is_dir() {
+            let layout_file = ["cluster-layout.zeek", "cluster-layout.bro"]
+                .iter()
+                .map(|n| path.join(n))
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "{}: no cluster-layout.zeek (or .bro) in this directory",
+                        path.display()
+                    ))
+                })?;
+            let mut layout = Layout::load(&layout_file)?;
+            let config = path.join("zeekctl-config.zeek");
+            if config.is_file() {
+                layout.load_zeekctl_config(&config)?;
+            }
+            return Ok(layout);
+        }
         let source = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| {
             let mut err = Error::from(e);
@@ -304,6 +327,25 @@ impl Layout {
         let format =
             Format::from_file_name(&file_name).unwrap_or_else(|| Format::from_content(text));
         Layout::parse_as(text, format, &source)
+    }
+
+    /// Applies the cluster settings of a ZeekControl `zeekctl-config.zeek` (the backend
+    /// its `@load` selects, `Cluster::` redefs, `@if ( |X| == 0 )` guards) on top of this
+    /// layout's options; the rest of the file is skipped (see `zeekctl_config`).
+    pub fn load_zeekctl_config(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let mut err = Error::from(e);
+            err.message = format!("{source}: cannot read: {}", err.message);
+            err
+        })?;
+        self.apply_zeekctl_config(&text, &source)
+    }
+
+    /// `load_zeekctl_config` from text.
+    pub fn apply_zeekctl_config(&mut self, text: &str, source: &str) -> Result<()> {
+        zeekctl_config::apply(self, text, source)
     }
 
     /// Parses text; `format` None guesses it from the content.

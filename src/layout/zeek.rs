@@ -491,6 +491,18 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
                 cur.bump();
                 cur.ident().unwrap_or_default()
             };
+            if d == "load" {
+                // `@load policy/frameworks/cluster/backend/zeromq` (or .../broker) selects
+                // the cluster backend; other scripts are not part of a layout.
+                let path = cur.take_while(|c| c != '\n');
+                if let Some(b) = super::zeekctl_config::backend_of_load(path.trim()) {
+                    layout.set_option(
+                        "Cluster::backend".to_string(),
+                        OptionValue::Enum(b.to_string()),
+                    );
+                    continue;
+                }
+            }
             return Err(cur.err(
                 pos,
                 format!(

@@ -41,15 +41,53 @@ ALL = [LOGGER, MANAGER] + PROXIES + WORKERS
 WORKER_POOL = "zeek/cluster/pool/worker"
 
 
+BACKEND = {"zeromq": False}
+
+
 def expected_ups(name):
-    """reference/cluster.md 2.1: who raises node_up for whom under Broker."""
+    """reference/cluster.md 2.1: who raises node_up for whom under Broker. On ZeroMQ every
+    node sees every node's subscriptions through the proxy: all of them."""
     others = set(ALL) - {name}
+    if BACKEND["zeromq"]:
+        return others
     if name in (LOGGER, MANAGER):
         return others
     if name in PROXIES:
         return others - set(PROXIES)
     return {LOGGER, MANAGER} | set(PROXIES)
 
+
+
+def tp(topic):
+    """A topic in the running backend's form: Broker's slashes, or ZeroMQ's dots
+    (`zeek.cluster.worker`, `zeek.cluster.node.worker-1.`, `zeek.cluster.pool.worker`)."""
+    if not BACKEND["zeromq"] or not topic.startswith("zeek/cluster/"):
+        return topic
+    if topic.startswith(("zeek/cluster/node/", "zeek/cluster/nodeid/")):
+        return topic.replace("/", ".")
+    return topic.rstrip("/").replace("/", ".")
+
+
+def zeekctl_config(xpub, xsub):
+    """The ZeroMQ part of what ZeekControl 8.2's `install` writes into zeekctl-config.zeek."""
+    return "\n".join([
+        "# Automatically generated. Do not edit.",
+        'redef Cluster::default_store_dir = "/tmp/unused-stores";',
+        "",
+        "# Begin code from cluster_backend_zeromq plugin",
+        "# Configure ZeroMQ",
+        "@load policy/frameworks/cluster/backend/zeromq/options",
+        "",
+        'redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = "tcp://127.0.0.1:%d";' % xpub,
+        'redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = "tcp://127.0.0.1:%d";' % xsub,
+        'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:%d";' % xsub,
+        'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:%d";' % xpub,
+        "",
+        "redef Cluster::Backend::ZeroMQ::ipv6 = F;",
+        "",
+        "# End code from cluster_backend_zeromq plugin",
+        "",
+    ])
 
 
 def layout_text():
@@ -149,11 +187,17 @@ class Node:
                 self.kill()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cluster")
+@pytest.fixture(scope="module", params=["broker", "zeromq"])
+def cluster(tmp_path_factory, request):
+    BACKEND["zeromq"] = request.param == "zeromq"
+    d = tmp_path_factory.mktemp("cluster-" + request.param)
+    (d / "cluster-layout.zeek").write_text(layout_text())
     layout_path = d / "cluster-layout.zeek"
-    layout_path.write_text(layout_text())
+    if BACKEND["zeromq"]:
+        # A ZeekControl directory: the nodes load it whole and its zeekctl-config.zeek
+        # selects ZeroMQ.
+        (d / "zeekctl-config.zeek").write_text(zeekctl_config(free_port(), free_port()))
+        layout_path = d
     state = {"dir": d, "layout": layout_path, "nodes": {}, "retired": []}
     try:
         for name in ALL:
@@ -192,21 +236,22 @@ def test_forms_fully(cluster):
     assert nodes[MANAGER].ask("count", cmd="count")["n"] == 4
     assert nodes[LOGGER].ask("count", cmd="count")["n"] == 4
     assert nodes["proxy-1"].ask("count", cmd="count")["n"] == 4
-    assert nodes["worker-1"].ask("count", cmd="count")["n"] == 0  # workers never see workers
+    # Broker: workers never peer with workers; ZeroMQ: everyone sees everyone.
+    assert nodes["worker-1"].ask("count", cmd="count")["n"] == (3 if BACKEND["zeromq"] else 0)
 
 
 def test_routes_role_node_and_nodeid_topics(cluster):
     nodes = cluster["nodes"]
     ids = node_ids(cluster)
     m = nodes[MANAGER]
-    m.send(cmd="publish", topic="zeek/cluster/worker/", name="Route::workers", args=["w"])
-    m.send(cmd="publish", topic="zeek/cluster/proxy/", name="Route::proxies")
-    m.send(cmd="publish", topic="zeek/cluster/logger/", name="Route::loggers")
+    m.send(cmd="publish", topic=tp("zeek/cluster/worker/"), name="Route::workers", args=["w"])
+    m.send(cmd="publish", topic=tp("zeek/cluster/proxy/"), name="Route::proxies")
+    m.send(cmd="publish", topic=tp("zeek/cluster/logger/"), name="Route::loggers")
     m.send(cmd="publish", topic="", node_topic="worker-1", name="Route::node_w1")
     m.send(cmd="publish", topic="", node_topic="worker-2", name="Route::node_w2")
     m.send(cmd="publish", topic="", nodeid_topic=ids["worker-10"], name="Route::id_w10")
     nodes["proxy-2"].send(cmd="publish", topic="", node_topic="worker-20", name="Route::node_w20")
-    nodes["worker-10"].send(cmd="publish", topic="zeek/cluster/manager/", name="Route::manager")
+    nodes["worker-10"].send(cmd="publish", topic=tp("zeek/cluster/manager/"), name="Route::manager")
     want = {
         "Route::workers": set(WORKERS),
         "Route::proxies": set(PROXIES),
@@ -225,8 +270,8 @@ def test_routes_role_node_and_nodeid_topics(cluster):
         got = sorted(name for name, n in nodes.items() for _ in n.events(ev))
         assert got == sorted(targets), ev  # exactly once at each target, nowhere else
     w1 = [e["topic"] for e in nodes["worker-1"].events() if e["name"].startswith("Route::")]
-    assert sorted(w1) == ["zeek/cluster/node/worker-1/", "zeek/cluster/worker/"]
-    assert nodes["worker-10"].events("Route::id_w10")[0]["topic"] == "zeek/cluster/nodeid/%s/" % ids["worker-10"]
+    assert sorted(w1) == sorted([tp("zeek/cluster/node/worker-1/"), tp("zeek/cluster/worker/")])
+    assert nodes["worker-10"].events("Route::id_w10")[0]["topic"] == tp("zeek/cluster/nodeid/%s/" % ids["worker-10"])
     assert nodes["worker-1"].events("Route::workers")[0]["args"] == ["w"]
 
 
@@ -236,7 +281,7 @@ def test_publish_hrw_is_stable_and_spreads(cluster):
     keys = ["key-%d" % i for i in range(24)]
     for rnd in range(3):
         for k in keys:
-            assert m.ask("hrw", cmd="hrw", pool=WORKER_POOL, key=k, name="Hrw::k", args=[k])["ok"]
+            assert m.ask("hrw", cmd="hrw", pool=tp(WORKER_POOL), key=k, name="Hrw::k", args=[k])["ok"]
     total = 3 * len(keys)
     end = time.monotonic() + T
     while sum(len(nodes[w].events("Hrw::k")) for w in WORKERS) < total and time.monotonic() < end:
@@ -245,7 +290,7 @@ def test_publish_hrw_is_stable_and_spreads(cluster):
     where = {}
     for w in WORKERS:
         for e in nodes[w].events("Hrw::k"):
-            assert e["topic"] == "zeek/cluster/node/%s/" % w
+            assert e["topic"] == tp("zeek/cluster/node/%s/" % w)
             where.setdefault(e["args"][0], []).append(w)
     assert sorted(where) == sorted(keys)
     for k, ws in where.items():
@@ -256,7 +301,7 @@ def test_publish_hrw_is_stable_and_spreads(cluster):
         assert nodes[name].events("Hrw::k") == []
     # Round robin: one cursor per key visits every worker once per round.
     for _ in WORKERS:
-        assert m.ask("rr", cmd="rr", pool=WORKER_POOL, key="rr-key", name="Rr::k")["ok"]
+        assert m.ask("rr", cmd="rr", pool=tp(WORKER_POOL), key="rr-key", name="Rr::k")["ok"]
     for w in WORKERS:
         nodes[w].wait(lambda _, w=w: nodes[w].events("Rr::k"), "Rr::k at %s" % w)
     time.sleep(0.3)
@@ -268,12 +313,12 @@ def test_relay_rr_carries_worker_traffic_through_a_proxy(cluster):
     w1 = nodes["worker-1"]
     # Workers do not peer with each other: a worker's publish to the worker topic reaches
     # no worker; relayed through the proxy pool it reaches every worker once.
-    w1.send(cmd="publish", topic="zeek/cluster/worker/", name="Relay::direct")
+    w1.send(cmd="publish", topic=tp("zeek/cluster/worker/"), name="Relay::direct")
     for k in range(4):
-        assert w1.ask("relay", cmd="relay", pool="zeek/cluster/pool/proxy", key="rk",
-                      targets=["zeek/cluster/worker/"], name="Relay::all", args=[k])["ok"]
-    assert w1.ask("relay", cmd="relay", pool="zeek/cluster/pool/proxy", key="rk",
-                  targets=["zeek/cluster/node/worker-20/", "zeek/cluster/manager/"], name="Relay::two")["ok"]
+        assert w1.ask("relay", cmd="relay", pool=tp("zeek/cluster/pool/proxy"), key="rk",
+                      targets=[tp("zeek/cluster/worker/")], name="Relay::all", args=[k])["ok"]
+    assert w1.ask("relay", cmd="relay", pool=tp("zeek/cluster/pool/proxy"), key="rk",
+                  targets=[tp("zeek/cluster/node/worker-20/"), tp("zeek/cluster/manager/")], name="Relay::two")["ok"]
     for w in WORKERS:
         nodes[w].wait(lambda _, w=w: len(nodes[w].events("Relay::all")) == 4, "4 x Relay::all at %s" % w)
     nodes["worker-20"].wait(lambda _: nodes["worker-20"].events("Relay::two"), "Relay::two at worker-20")
@@ -286,16 +331,18 @@ def test_relay_rr_carries_worker_traffic_through_a_proxy(cluster):
         # Round robin sends 0 and 2 through one proxy, 1 and 3 through the other: order
         # holds along each path, not across the two.
         assert seq.index(0) < seq.index(2) and seq.index(1) < seq.index(3), (w, seq)
-        assert all(e["topic"] == "zeek/cluster/worker/" for e in got)
+        assert all(e["topic"] == tp("zeek/cluster/worker/") for e in got)
     assert sorted(n for n, node in nodes.items() if node.events("Relay::two")) == sorted([MANAGER, "worker-20"])
-    # The relaying proxies pass the event on without raising it; nobody gets the direct one.
+    # The relaying proxies pass the event on without raising it. On Broker nobody gets
+    # the direct one (workers do not peer); on ZeroMQ every other worker does.
     for name, n in nodes.items():
-        assert n.events("Relay::direct") == [], name
+        direct = BACKEND["zeromq"] and name in WORKERS and name != "worker-1"
+        assert len(n.events("Relay::direct")) == (1 if direct else 0), name
         if name in PROXIES:
             assert n.events("Relay::all") == [] and n.events("Relay::two") == [], name
     # Round robin per key over the proxies: both carried some of the five.
-    assert w1.ask("relay", cmd="relay", pool="zeek/cluster/pool/proxy", key="rk",
-                  targets="zeek/cluster/worker/", name="Relay::more")["ok"]
+    assert w1.ask("relay", cmd="relay", pool=tp("zeek/cluster/pool/proxy"), key="rk",
+                  targets=tp("zeek/cluster/worker/"), name="Relay::more")["ok"]
 
 
 def test_worker_count_through_kill_and_restart(cluster):
@@ -310,8 +357,12 @@ def test_worker_count_through_kill_and_restart(cluster):
     assert m.ask("count", cmd="count")["n"] == 3
     assert lg.ask("count", cmd="count")["n"] == 3
     assert "worker-2" not in m.ask("nodes", cmd="nodes")["names"]
-    # Other workers saw nothing: they never peered with worker-2.
-    assert nodes["worker-1"].downs() == []
+    # Broker: other workers saw nothing (they never peered with worker-2); ZeroMQ: the
+    # proxy reports its nodeid unsubscription to everyone.
+    if BACKEND["zeromq"]:
+        nodes["worker-1"].wait(lambda _: "worker-2" in nodes["worker-1"].downs(), "node_down at worker-1")
+    else:
+        assert nodes["worker-1"].downs() == []
 
     ups_before = {n.name: n.ups().count("worker-2") for n in (m, lg, p1)}
     cluster["retired"].append(victim)
@@ -338,9 +389,9 @@ def test_cluster_log_parses_with_zeek_log_readers(cluster):
     for name, n in nodes.items():
         n.ask("logged", cmd="log", msg=messages[name])
     time.sleep(0.5)
-    for name in ALL:
-        if name != LOGGER:
-            nodes[name].quit()
+    # The manager last: on ZeroMQ it runs the proxy, which carries everyone's going.
+    for name in [n for n in ALL if n not in (LOGGER, MANAGER)] + [MANAGER]:
+        nodes[name].quit()
     nodes[LOGGER].wait(lambda _: len(set(nodes[LOGGER].downs()) & set(ALL)) == len(ALL) - 1, "every node_down")
     nodes[LOGGER].quit()
     assert nodes[LOGGER].items("bye")

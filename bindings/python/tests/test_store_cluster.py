@@ -26,6 +26,8 @@ import time
 
 import pytest
 
+import zcluster
+
 from conftest import REPO
 from ports import free_port
 
@@ -47,8 +49,19 @@ OPTIONS = {
 }
 
 
-def layout_text():
-    lines = ["redef Cluster::nodes = {"]
+def layout_text(zeromq=None):
+    """`zeromq`: (xpub, xsub) ports of a standalone proxy the test runs, so that killing
+    the master's node (the manager) does not take the proxy with it."""
+    lines = []
+    if zeromq:
+        xpub, xsub = zeromq
+        lines += [
+            "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;",
+            "redef Cluster::Backend::ZeroMQ::run_proxy_thread = F;",
+            'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:%d";' % xsub,
+            'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:%d";' % xpub,
+        ]
+    lines.append("redef Cluster::nodes = {")
     lines.append('\t["%s"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % (MANAGER, free_port()))
     for w in WORKERS:
         lines.append(
@@ -170,11 +183,20 @@ def converge(nodes, store, want=None, what=""):
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    d = tmp_path_factory.mktemp("stores")
+@pytest.fixture(scope="module", params=["broker", "zeromq"])
+def cluster(tmp_path_factory, request):
+    d = tmp_path_factory.mktemp("stores-" + request.param)
     layout_path = d / "cluster-layout.zeek"
-    layout_path.write_text(layout_text())
+    proxy = None
+    if request.param == "zeromq":
+        proxy = zcluster.ZeroMQProxy({
+            "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
+            "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
+        })
+        ports = tuple(int(e.rsplit(":", 1)[1]) for e in (proxy.xpub_endpoint, proxy.xsub_endpoint))
+        layout_path.write_text(layout_text(ports))
+    else:
+        layout_path.write_text(layout_text())
     state = {"dir": d, "layout": layout_path, "nodes": {}, "retired": []}
     try:
         for name in ALL:
@@ -190,6 +212,8 @@ def cluster(tmp_path_factory):
     finally:
         for n in list(state["nodes"].values()) + state["retired"]:
             n.kill()
+        if proxy is not None:
+            proxy.close()
 
 
 def nodes_of(cluster):

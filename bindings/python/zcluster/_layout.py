@@ -38,6 +38,7 @@ def _sig(name, argtypes, restype=ctypes.c_int):
 
 _sig("zc_strings_free", [_pp], None)
 _sig("zc_layout_load", [_cp, ctypes.POINTER(_p)])
+_sig("zc_layout_load_with_zeekctl_config", [_cp, _cp, ctypes.POINTER(_p)])
 _sig("zc_layout_parse", [_cp, _sz, _cp, ctypes.POINTER(_p)])
 _sig("zc_layout_parse_node_cfg", [_cp, _sz, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_bool, ctypes.POINTER(_p)])
 _sig("zc_layout_free", [_p], None)
@@ -90,6 +91,12 @@ _sig("zc_cluster_relay_rr", [_p, _cp, _cp, ctypes.POINTER(_cp), _sz, _p, ctypes.
 _sig("zc_cluster_raise", [_p, _p, ctypes.POINTER(ctypes.c_uint32)])
 _sig("zc_cluster_nodes_up", [_p, ctypes.POINTER(_pp)])
 _sig("zc_cluster_listen_port", [_p, ctypes.POINTER(ctypes.c_uint16)])
+_sig("zc_cluster_backend_get", [_p, ctypes.POINTER(ctypes.c_int)])
+_sig("zc_cluster_zeromq_stat", [_p, _cp, ctypes.POINTER(ctypes.c_uint64)])
+_sig("zc_cluster_zeromq_stats", [_p, ctypes.POINTER(_p)])
+_sig("zc_zeromq_proxy_start", [_p, ctypes.POINTER(_p)])
+_sig("zc_zeromq_proxy_endpoint", [_p, ctypes.c_bool, ctypes.POINTER(_p)])
+_sig("zc_zeromq_proxy_free", [_p], None)
 _sig("zc_message_free", [_p], None)
 _sig("zc_event_free", [_p], None)
 _sig("zc_value_free", [_p], None)
@@ -276,11 +283,17 @@ class Layout:
             raise
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, zeekctl_config=None):
         """Loads a layout file; the format comes from the name (.zeek, .bro, .json,
-        node.cfg), else from the content."""
+        node.cfg), else from the content. A directory means its cluster-layout.zeek with
+        the zeekctl-config.zeek beside it (ZeekControl's `auto` directory: the cluster
+        backend and its endpoints); `zeekctl_config` names that file explicitly."""
         out = _p()
-        check(lib.zc_layout_load(cstr(os.fspath(path)), ctypes.byref(out)))
+        if zeekctl_config is not None:
+            check(lib.zc_layout_load_with_zeekctl_config(
+                cstr(os.fspath(path)), cstr(os.fspath(zeekctl_config)), ctypes.byref(out)))
+        else:
+            check(lib.zc_layout_load(cstr(os.fspath(path)), ctypes.byref(out)))
         return cls(out.value)
 
     @classmethod
@@ -504,6 +517,19 @@ class Cluster(_Delivery, _ClusterServices):
         return _take_strings(arr) or []
 
     @property
+    def backend(self):
+        """`Cluster::backend`: "Broker" or "ZeroMQ"."""
+        v = ctypes.c_int()
+        check(lib.zc_cluster_backend_get(self._handle(), ctypes.byref(v)))
+        return "ZeroMQ" if v.value == 1 else "Broker"
+
+    def zeromq_stats(self):
+        """The started ZeroMQ node's counters as a dict (drops of bad input, held and
+        blocked publishes, subscriptions seen, ...). StateError on Broker."""
+        text = _out_string(lib.zc_cluster_zeromq_stats, self._handle())
+        return {k: int(v) for k, v in (line.split(" ") for line in text.splitlines())}
+
+    @property
     def listen_port(self):
         """The port the started node listens on (0: its `$p` is 0, it does not listen)."""
         v = ctypes.c_uint16()
@@ -516,6 +542,50 @@ class Cluster(_Delivery, _ClusterServices):
             h, self._h = self._h, _p()
             lib.zc_cluster_free(h)
         self._cb = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class ZeroMQProxy:
+    """Zeek's XPUB/XSUB proxy run on its own (a manager node runs one by itself).
+    `options`: a dict of `Cluster::Backend::ZeroMQ::*` settings (listen_xpub_endpoint,
+    listen_xsub_endpoint, ...); both sockets are bound when the constructor returns."""
+
+    def __init__(self, options=None):
+        self._h = _p()
+        opts = _p()
+        check(lib.zc_options_new(ctypes.byref(opts)))
+        try:
+            for key, value in (options or {}).items():
+                check(lib.zc_options_set(opts, cstr(key), cstr(_option_text(value))))
+            out = _p()
+            check(lib.zc_zeromq_proxy_start(opts, ctypes.byref(out)))
+            self._h = _p(out.value)
+        finally:
+            lib.zc_options_free(opts)
+
+    @property
+    def xpub_endpoint(self):
+        return _out_string(lib.zc_zeromq_proxy_endpoint, self._h, True)
+
+    @property
+    def xsub_endpoint(self):
+        return _out_string(lib.zc_zeromq_proxy_endpoint, self._h, False)
+
+    def close(self):
+        if self._h:
+            h, self._h = self._h, _p()
+            lib.zc_zeromq_proxy_free(h)
 
     def __enter__(self):
         return self

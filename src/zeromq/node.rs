@@ -1,0 +1,1031 @@
+//! A node's ZeroMQ sockets on their own thread: XSUB (events in, subscriptions out), XPUB
+//! (events out, everyone's subscriptions in), and the log PUSH / PULL, behind the
+//! endpoint's host side (`Endpoint::with_io`).
+
+use super::frames::{self, Incoming, SubChange};
+use super::membership::{Action, Membership};
+use super::{endpoint_id_of, zmq_err, NodeConfig};
+use crate::endpoint::inbox::Deliveries;
+use crate::endpoint::{Command, Hook, HookCtx, Message, MessageKind, Payload, PeerInfo, Shared};
+use crate::error::{Error, Result};
+use crate::wire::{EndpointId, EnvelopeType};
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+macro_rules! stats {
+    ($($(#[$m:meta])* $name:ident),* $(,)?) => {
+        /// Counters of the ZeroMQ backend, cumulative since the node started. Every drop
+        /// of bad input has one (`zeek_cluster_zeromq_*` in Zeek where it has one).
+        #[derive(Default, Debug)]
+        pub struct ZmqStats {
+            $($(#[$m])* pub $name: AtomicU64,)*
+        }
+        impl ZmqStats {
+            /// Every counter by name, in declaration order.
+            pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
+            }
+            /// One counter by name.
+            pub fn get(&self, name: &str) -> Option<u64> {
+                match name {
+                    $(stringify!($name) => Some(self.$name.load(Ordering::Relaxed)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+stats! {
+    /// Messages with the wrong number of frames (`zeek_cluster_zeromq_msg_errors_total`).
+    msg_errors,
+    /// Events in a format other than `broker-bin-v1`.
+    wrong_format,
+    /// Payloads that are not a valid Broker value (Zeek: "Unserialize error").
+    undecodable,
+    /// Events on a topic this node did not subscribe.
+    unsubscribed,
+    /// Our own messages coming back (dropped by sender id, as Zeek does).
+    own_dropped,
+    /// Publishes dropped at the XPUB high-water mark (`zc_overflow_policy = drop`;
+    /// `zeek_cluster_zeromq_xpub_drops_total`).
+    xpub_drops,
+    /// Times a publish met a full XPUB queue and waited (backpressure).
+    xpub_blocked,
+    /// Publishes held until the ready-to-publish probe completed.
+    held_until_ready,
+    /// Events sent / received.
+    events_sent,
+    events_received,
+    /// Subscriptions and unsubscriptions seen on XPUB.
+    subscriptions_seen,
+    unsubscriptions_seen,
+    /// Log batches sent, received, and received without a sink (dropped).
+    logs_sent,
+    logs_received,
+    logs_unhandled,
+    /// Log batches that waited for room in the PUSH queue.
+    logs_blocked,
+    /// Handshake failures reported by the socket monitors (Zeek: fatal).
+    handshake_failures,
+    /// Zeek's reporter warnings of the hello (expired, duplicate, unknown node).
+    warnings,
+    /// 1 once the ready-to-publish probe came back.
+    ready,
+}
+
+/// Where received log batches go: `(sender node id, format name, payload)`. Runs on the
+/// backend's I/O thread and must not block. This is the seam for the log-write
+/// (`zeek-bin-serializer`) decoder.
+pub type LogSink = Box<dyn FnMut(&[u8], &[u8], &[u8]) + Send>;
+
+/// Log batches on their way out, and the sink for those coming in.
+#[derive(Default)]
+pub struct LogShared {
+    pub(crate) out: Mutex<VecDeque<(Vec<u8>, Vec<u8>)>>,
+    pub(crate) sink: Mutex<Option<LogSink>>,
+}
+
+/// Log batches queued for the PUSH socket before `publish_log_write` refuses more.
+pub(crate) const LOG_QUEUE_LIMIT: usize = 10_000;
+
+const MON_HANDSHAKE_FAILED_NO_DETAIL: u16 = 0x0800;
+const MON_HANDSHAKE_FAILED_PROTOCOL: u16 = 0x2000;
+const MON_HANDSHAKE_FAILED_AUTH: u16 = 0x4000;
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+struct Out {
+    topic: Arc<str>,
+    format: &'static [u8],
+    payload: Vec<u8>,
+    counted: bool,
+}
+
+type Spawn =
+    Box<dyn FnOnce(Arc<Shared>, mio::Poll, Option<Box<dyn Hook>>) -> Result<JoinHandle<()>> + Send>;
+
+fn set<T>(r: std::result::Result<T, zmq::Error>, what: &str) -> Result<T> {
+    r.map_err(|e| zmq_err(what, e))
+}
+
+/// Creates and connects the sockets now (so a bad endpoint fails `start`), and returns
+/// the function that runs them on the endpoint's I/O thread.
+pub(crate) fn spawn_node(
+    cfg: NodeConfig,
+    stats: Arc<ZmqStats>,
+    logs: Arc<LogShared>,
+) -> Result<Spawn> {
+    let ctx = zmq::Context::new();
+    let mut xpub = set(ctx.socket(zmq::XPUB), "XPUB")?;
+    let xsub = set(ctx.socket(zmq::XSUB), "XSUB")?;
+    set(xpub.set_linger(cfg.linger_ms), "linger_ms")?;
+    crate::ffi::zmq_opts::set_int_option(
+        &mut xpub,
+        crate::ffi::zmq_opts::ZMQ_XPUB_NODROP,
+        i32::from(cfg.xpub_nodrop),
+    )?;
+    set(xpub.set_xpub_verbose(true), "XPUB_VERBOSE")?;
+    set(xpub.set_sndhwm(cfg.xpub_sndhwm), "xpub_sndhwm")?;
+    set(xpub.set_sndbuf(cfg.xpub_sndbuf), "xpub_sndbuf")?;
+    set(xsub.set_rcvhwm(cfg.xsub_rcvhwm), "xsub_rcvhwm")?;
+    set(xsub.set_rcvbuf(cfg.xsub_rcvbuf), "xsub_rcvbuf")?;
+    set(xsub.set_linger(0), "linger")?;
+    for sock in [&xpub, &xsub] {
+        set(sock.set_ipv6(cfg.ipv6), "ipv6")?;
+    }
+    if cfg.curve.client_enabled() {
+        super::proxy::curve_client(&xpub, &cfg.curve)?;
+        super::proxy::curve_client(&xsub, &cfg.curve)?;
+    }
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let mut monitors = Vec::new();
+    let monitor = |s: &zmq::Socket, what: &str, monitors: &mut Vec<(String, zmq::Socket)>| {
+        let addr = format!("inproc://zc-monitor-{what}-{seq}");
+        set(
+            s.monitor(&addr, zmq::SocketEvent::ALL as i32),
+            "zmq_socket_monitor",
+        )?;
+        let m = set(ctx.socket(zmq::PAIR), "monitor")?;
+        set(m.connect(&addr), "monitor")?;
+        monitors.push((what.to_string(), m));
+        Ok::<(), Error>(())
+    };
+    monitor(&xpub, "xpub", &mut monitors)?;
+    monitor(&xsub, "xsub", &mut monitors)?;
+    if cfg.connect_xsub_endpoint.is_empty() || cfg.connect_xpub_endpoint.is_empty() {
+        return Err(Error::invalid(
+            "ZeroMQ: connect_xsub_endpoint and connect_xpub_endpoint must be set",
+        ));
+    }
+    set(
+        xsub.connect(&cfg.connect_xsub_endpoint),
+        &format!(
+            "Failed to connect xsub socket {}",
+            cfg.connect_xsub_endpoint
+        ),
+    )?;
+    set(
+        xpub.connect(&cfg.connect_xpub_endpoint),
+        &format!(
+            "Failed to connect xpub socket {}",
+            cfg.connect_xpub_endpoint
+        ),
+    )?;
+    let mut zap = None;
+    let pull = if cfg.listen_log_endpoint.is_empty() {
+        None
+    } else {
+        let p = set(ctx.socket(zmq::PULL), "PULL")?;
+        set(p.set_ipv6(cfg.ipv6), "ipv6")?;
+        set(p.set_rcvhwm(cfg.log_rcvhwm), "log_rcvhwm")?;
+        set(p.set_rcvbuf(cfg.log_rcvbuf), "log_rcvbuf")?;
+        set(p.set_linger(0), "linger")?;
+        if cfg.curve.server_enabled() {
+            super::proxy::curve_server(&p, &cfg.curve)?;
+            zap = Some(super::proxy::start_zap(&ctx, &cfg.curve.client_publickey)?);
+        }
+        set(
+            p.bind(&cfg.listen_log_endpoint),
+            &format!("Failed to bind pull socket {}", cfg.listen_log_endpoint),
+        )?;
+        Some(p)
+    };
+    let push = if cfg.connect_log_endpoints.is_empty() {
+        None
+    } else {
+        let p = set(ctx.socket(zmq::PUSH), "PUSH")?;
+        set(p.set_ipv6(cfg.ipv6), "ipv6")?;
+        set(p.set_sndhwm(cfg.log_sndhwm), "log_sndhwm")?;
+        set(p.set_sndbuf(cfg.log_sndbuf), "log_sndbuf")?;
+        set(p.set_linger(cfg.linger_ms), "linger_ms")?;
+        set(p.set_immediate(cfg.log_immediate), "log_immediate")?;
+        if cfg.curve.client_enabled() {
+            super::proxy::curve_client(&p, &cfg.curve)?;
+        }
+        monitor(&p, "log-push", &mut monitors)?;
+        for e in &cfg.connect_log_endpoints {
+            set(p.connect(e), &format!("Failed to connect push socket {e}"))?;
+        }
+        Some(p)
+    };
+    Ok(Box::new(
+        move |shared: Arc<Shared>, poll: mio::Poll, hook| {
+            let name = format!(
+                "zc-zmq-{}",
+                &cfg.node_name.chars().take(8).collect::<String>()
+            );
+            let my_eid = endpoint_id_of(&cfg.node_id);
+            let members = Membership::new(
+                &cfg.node_name,
+                &cfg.node_id,
+                &cfg.nodeid_prefix,
+                cfg.hello_expiration,
+            );
+            let probe = format!("{}{}.1.", cfg.internal_topic_prefix, cfg.node_id);
+            let node = Node {
+                shared,
+                poll,
+                hook,
+                xpub,
+                xsub,
+                push,
+                pull,
+                monitors,
+                my_eid,
+                cfg,
+                subs: BTreeSet::new(),
+                out: VecDeque::new(),
+                ready: false,
+                probe,
+                members,
+                peers: HashMap::new(),
+                seen: BTreeSet::new(),
+                deliveries: Deliveries::default(),
+                stats,
+                logs,
+                shutdown: None,
+                more: false,
+                blocked: false,
+                log_blocked: false,
+                frames: Vec::new(),
+                actions: Vec::new(),
+                _zap: zap,
+                _ctx: ctx,
+            };
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    let shared = node.shared.clone();
+                    let r =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || node.run()));
+                    if r.is_err() {
+                        let mut q = shared.cmds.lock();
+                        q.closed = true;
+                        q.publishes = 0;
+                        q.q.clear();
+                        q.bytes.clear();
+                        drop(q);
+                        shared.cmd_room.notify_all();
+                        shared.inbox.close();
+                    }
+                })
+                .map_err(|e| {
+                    Error::new(
+                        crate::ErrorKind::Io,
+                        format!("spawning the ZeroMQ I/O thread: {e}"),
+                    )
+                })
+        },
+    ))
+}
+
+struct Node {
+    shared: Arc<Shared>,
+    poll: mio::Poll,
+    hook: Option<Box<dyn Hook>>,
+    xpub: zmq::Socket,
+    xsub: zmq::Socket,
+    push: Option<zmq::Socket>,
+    pull: Option<zmq::Socket>,
+    monitors: Vec<(String, zmq::Socket)>,
+    my_eid: EndpointId,
+    cfg: NodeConfig,
+    /// Our subscriptions (what XSUB was told).
+    subs: BTreeSet<String>,
+    /// Publishes waiting: before the probe came back, or for room at the high-water mark.
+    out: VecDeque<Out>,
+    ready: bool,
+    probe: String,
+    members: Membership,
+    /// Node id -> status info of the nodes whose hello completed.
+    peers: HashMap<String, PeerInfo>,
+    /// Every subscription seen on XPUB (for `peer_subscriptions`).
+    seen: BTreeSet<String>,
+    deliveries: Deliveries,
+    stats: Arc<ZmqStats>,
+    logs: Arc<LogShared>,
+    shutdown: Option<Instant>,
+    more: bool,
+    /// The last send met the high-water mark: retry soon.
+    blocked: bool,
+    log_blocked: bool,
+    frames: Vec<zmq::Message>,
+    actions: Vec<Action>,
+    _zap: Option<super::proxy::Zap>,
+    // Dropped last: closing the context waits for the sockets.
+    _ctx: zmq::Context,
+}
+
+/// Reads one multipart message (without waiting for the first frame) into `frames`;
+/// returns the frame count (None: nothing to read). At most 64 frames are kept.
+fn recv_multipart(sock: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> Option<usize> {
+    let mut n = 0;
+    loop {
+        if frames.len() <= n {
+            frames.push(zmq::Message::new());
+        }
+        let slot = n.min(63);
+        let flags = if n == 0 { zmq::DONTWAIT } else { 0 };
+        match sock.recv(&mut frames[slot], flags) {
+            Ok(()) => {}
+            Err(zmq::Error::EINTR) if n > 0 => continue,
+            Err(_) => return if n == 0 { None } else { Some(n) },
+        }
+        n += 1;
+        if !frames[slot].get_more() {
+            return Some(n);
+        }
+    }
+}
+
+impl Node {
+    fn run(mut self) {
+        // The ready-to-publish probe (`DoReadyToPublishCallback`).
+        let probe = frames::sub_frame(true, &self.probe);
+        let _ = self.xsub.send(probe, 0);
+        let mut events = mio::Events::with_capacity(16);
+        let epoll_fd = self.poll.as_raw_fd();
+        loop {
+            let timeout = self.timeout();
+            let read_xsub =
+                self.shutdown.is_none() && self.shared.inbox.has_room(self.deliveries.len());
+            let (r_xsub, r_xpub, r_pull, r_wake, r_mon) = {
+                let mut items = vec![
+                    self.xsub.as_poll_item(if read_xsub {
+                        zmq::POLLIN
+                    } else {
+                        zmq::PollEvents::empty()
+                    }),
+                    self.xpub.as_poll_item(zmq::POLLIN),
+                    zmq::PollItem::from_fd(epoll_fd, zmq::POLLIN),
+                ];
+                if let Some(p) = &self.pull {
+                    items.push(p.as_poll_item(zmq::POLLIN));
+                }
+                let mon0 = items.len();
+                for (_, m) in &self.monitors {
+                    items.push(m.as_poll_item(zmq::POLLIN));
+                }
+                match zmq::poll(&mut items, timeout) {
+                    Ok(_) | Err(zmq::Error::EINTR) => {}
+                    Err(_) => break,
+                }
+                let mon: Vec<bool> = items[mon0..].iter().map(|i| i.is_readable()).collect();
+                (
+                    items[0].is_readable(),
+                    items[1].is_readable(),
+                    self.pull.is_some() && items[3].is_readable(),
+                    items[2].is_readable(),
+                    mon,
+                )
+            };
+            self.more = false;
+            if r_wake {
+                let _ = self.poll.poll(&mut events, Some(Duration::ZERO));
+            }
+            self.take_commands();
+            if r_xpub {
+                self.read_xpub();
+            }
+            if r_xsub || read_xsub {
+                self.read_xsub();
+            }
+            if r_pull {
+                self.read_pull();
+            }
+            for (i, readable) in r_mon.into_iter().enumerate() {
+                if readable {
+                    self.read_monitor(i);
+                }
+            }
+            self.flush_out();
+            self.flush_logs();
+            let now = Instant::now();
+            let mut acts = std::mem::take(&mut self.actions);
+            self.members.tick(now, &mut acts);
+            self.apply(acts);
+            self.run_hook();
+            self.shared.inbox.push_batch(&mut self.deliveries);
+            if let Some(deadline) = self.shutdown {
+                if (self.out.is_empty() && self.logs.out.lock().is_empty())
+                    || Instant::now() >= deadline
+                {
+                    break;
+                }
+            }
+        }
+        self.shared.peers.lock().clear();
+        let mut q = self.shared.cmds.lock();
+        q.closed = true;
+        q.publishes = 0;
+        q.q.clear();
+        q.bytes = Vec::new();
+        drop(q);
+        self.shared.cmd_room.notify_all();
+    }
+
+    fn timeout(&self) -> i64 {
+        if self.more {
+            return 0;
+        }
+        let now = Instant::now();
+        let mut next = self.shutdown;
+        let mut consider = |d: Option<Instant>| {
+            if let Some(d) = d {
+                next = Some(next.map_or(d, |n: Instant| n.min(d)));
+            }
+        };
+        consider(self.hook.as_ref().and_then(|h| h.next_deadline()));
+        consider(self.members.next_deadline());
+        if (self.blocked && self.ready) || self.log_blocked {
+            consider(Some(now + Duration::from_millis(1)));
+        }
+        match next {
+            // Rounded up: zmq_poll counts whole milliseconds.
+            Some(n) => (n.saturating_duration_since(now).as_micros() as i64 + 999) / 1000,
+            None => 1000,
+        }
+    }
+
+    fn take_commands(&mut self) {
+        let (cmds, bytes, base) = {
+            let mut q = self.shared.cmds.lock();
+            q.wake_pending = false;
+            if q.q.is_empty() {
+                return;
+            }
+            let cmds = std::mem::take(&mut q.q);
+            let bytes = std::mem::take(&mut q.bytes);
+            let base = q.bytes_base;
+            q.bytes_base = base + bytes.len();
+            (cmds, bytes, base)
+        };
+        let mut done = 0usize;
+        for c in cmds {
+            done += self.command(c, &bytes, base);
+        }
+        self.done(done);
+    }
+
+    fn done(&self, n: usize) {
+        if n > 0 {
+            let mut q = self.shared.cmds.lock();
+            q.publishes = q.publishes.saturating_sub(n);
+            drop(q);
+            self.shared.cmd_room.notify_all();
+        }
+    }
+
+    fn status(&mut self, kind: MessageKind, text: String) {
+        self.deliveries.push(Message::status(
+            kind,
+            PeerInfo {
+                id: None,
+                address: String::new(),
+                port: 0,
+            },
+            text,
+        ));
+    }
+
+    /// Handles one command; returns how many counted publishes it finished.
+    fn command(&mut self, c: Command, bytes: &[u8], base: usize) -> usize {
+        match c {
+            Command::Publish {
+                kind,
+                topic,
+                payload,
+                receiver,
+                counted,
+                // Tap origins (WebSocket clients) matter for local delivery, which the
+                // ZeroMQ thread does not do: what a tap publishes goes to the cluster.
+                origin: _,
+            } => {
+                let p: &[u8] = match &payload {
+                    Payload::Owned(v) => v,
+                    Payload::Shared { start, len } => {
+                        let at = start.wrapping_sub(base);
+                        bytes.get(at..at.saturating_add(*len)).unwrap_or_default()
+                    }
+                };
+                let (format, data) = match kind {
+                    EnvelopeType::Command => {
+                        (frames::ZC_STORE_V1, frames::store_payload(receiver, p))
+                    }
+                    _ => (frames::BROKER_BIN_V1, Vec::new()),
+                };
+                let data_ref: &[u8] = if kind == EnvelopeType::Command {
+                    &data
+                } else {
+                    p
+                };
+                if self.out.is_empty() && self.ready {
+                    match self.send_event(&topic, format, data_ref) {
+                        Sent::Yes => return usize::from(counted),
+                        Sent::Full if self.cfg.drop_at_hwm => {
+                            self.drop_full();
+                            return usize::from(counted);
+                        }
+                        Sent::Full => {}
+                    }
+                } else if !self.ready {
+                    self.stats.held_until_ready.fetch_add(1, Ordering::Relaxed);
+                }
+                let payload = if kind == EnvelopeType::Command {
+                    data
+                } else {
+                    match payload {
+                        Payload::Owned(v) => v,
+                        Payload::Shared { .. } => p.to_vec(),
+                    }
+                };
+                self.out.push_back(Out {
+                    topic,
+                    format,
+                    payload,
+                    counted,
+                });
+                0
+            }
+            Command::Subscribe(p) => {
+                if self.subs.insert(p.clone()) {
+                    let _ = self.xsub.send(frames::sub_frame(true, &p), 0);
+                }
+                0
+            }
+            Command::Unsubscribe(p) => {
+                if self.subs.remove(&p) {
+                    let _ = self.xsub.send(frames::sub_frame(false, &p), 0);
+                }
+                0
+            }
+            Command::Listen(_) => {
+                self.status(
+                    MessageKind::PeerInvalid,
+                    "listen: not available on the ZeroMQ backend (nodes connect to the XPUB/XSUB proxy)".into(),
+                );
+                0
+            }
+            Command::Peer { host, port, .. } => {
+                self.status(
+                    MessageKind::PeerUnavailable,
+                    format!("peer {host}:{port}: not available on the ZeroMQ backend (nodes connect to the XPUB/XSUB proxy)"),
+                );
+                0
+            }
+            Command::Unpeer { host, port, .. } => {
+                self.status(
+                    MessageKind::PeerInvalid,
+                    format!("unpeer {host}:{port}: not available on the ZeroMQ backend"),
+                );
+                0
+            }
+            // Not yet on ZeroMQ: taps (the WebSocket server's clients) get no events from
+            // here; their publishes do go to the cluster. Acknowledged so that they do
+            // not wait.
+            Command::Tap {
+                tap, generation, ..
+            } => {
+                if let Some(t) = tap {
+                    t.updated(generation);
+                }
+                0
+            }
+            Command::Deliver(m) => {
+                self.deliveries.push(m);
+                0
+            }
+            Command::Shutdown => {
+                self.shutdown = Some(Instant::now() + self.shared.opts.shutdown_timeout);
+                0
+            }
+        }
+    }
+
+    fn drop_full(&mut self) {
+        self.stats.xpub_drops.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .peer_dropped
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One 4-frame message on XPUB, without waiting.
+    fn send_event(&mut self, topic: &str, format: &[u8], payload: &[u8]) -> Sent {
+        match self
+            .xpub
+            .send(topic.as_bytes(), zmq::SNDMORE | zmq::DONTWAIT)
+        {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) => {
+                if !self.blocked {
+                    self.stats.xpub_blocked.fetch_add(1, Ordering::Relaxed);
+                }
+                self.blocked = true;
+                return Sent::Full;
+            }
+            // ETERM and the like: the socket is going away; nothing more to do.
+            Err(_) => return Sent::Yes,
+        }
+        // A multipart message is atomic: once its first frame is in, so are the rest.
+        let _ = self.xpub.send(self.cfg.node_id.as_bytes(), zmq::SNDMORE);
+        let _ = self.xpub.send(format, zmq::SNDMORE);
+        let _ = self.xpub.send(payload, 0);
+        self.blocked = false;
+        self.stats.events_sent.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .published
+            .fetch_add(1, Ordering::Relaxed);
+        Sent::Yes
+    }
+
+    fn flush_out(&mut self) {
+        if !self.ready {
+            return;
+        }
+        let mut done = 0;
+        while let Some(o) = self.out.pop_front() {
+            match self.send_event(&o.topic, o.format, &o.payload) {
+                Sent::Yes => done += usize::from(o.counted),
+                Sent::Full if self.cfg.drop_at_hwm => {
+                    self.drop_full();
+                    done += usize::from(o.counted);
+                }
+                Sent::Full => {
+                    self.out.push_front(o);
+                    break;
+                }
+            }
+        }
+        self.done(done);
+    }
+
+    fn flush_logs(&mut self) {
+        let Some(push) = &self.push else {
+            self.logs.out.lock().clear();
+            return;
+        };
+        let mut q = self.logs.out.lock();
+        self.log_blocked = false;
+        while let Some((format, payload)) = q.front() {
+            match push.send(frames::LOG_WRITE, zmq::SNDMORE | zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => {
+                    if !self.log_blocked {
+                        self.stats.logs_blocked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.log_blocked = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+            let _ = push.send(self.cfg.node_id.as_bytes(), zmq::SNDMORE);
+            let _ = push.send(&format[..], zmq::SNDMORE);
+            let _ = push.send(&payload[..], 0);
+            self.stats.logs_sent.fetch_add(1, Ordering::Relaxed);
+            q.pop_front();
+        }
+    }
+
+    fn subscribed(&self, topic: &str) -> bool {
+        // Byte-prefix match, as ZeroMQ filters.
+        self.subs.iter().any(|s| topic.starts_with(s.as_str()))
+    }
+
+    fn read_xsub(&mut self) {
+        let max = match self.cfg.poll_max_messages {
+            0 => 10_000,
+            n => n,
+        };
+        let mut frames = std::mem::take(&mut self.frames);
+        for _ in 0..max {
+            if !self.shared.inbox.has_room(self.deliveries.len()) {
+                break;
+            }
+            let Some(n) = recv_multipart(&self.xsub, &mut frames) else {
+                frames.truncate(8);
+                self.frames = frames;
+                return;
+            };
+            let parts: Vec<&[u8]> = frames[..n.min(64)].iter().map(|m| &m[..]).collect();
+            let parts = if n > 64 { &parts[..0] } else { &parts[..] };
+            let verdict = if n > 64 {
+                Incoming::Bad(frames::Drop::FrameCount(n))
+            } else {
+                frames::classify(parts)
+            };
+            match verdict {
+                Incoming::Event {
+                    topic,
+                    sender,
+                    payload,
+                } => self.on_event(topic, sender, payload, None),
+                Incoming::Store {
+                    topic,
+                    sender,
+                    receiver,
+                    payload,
+                } => self.on_event(topic, sender, payload, Some(receiver)),
+                Incoming::Bad(frames::Drop::FrameCount(_)) => {
+                    self.stats.msg_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                Incoming::Bad(frames::Drop::Format) => {
+                    self.stats.wrong_format.fetch_add(1, Ordering::Relaxed);
+                }
+                Incoming::Bad(frames::Drop::Truncated) => {
+                    self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.more = true;
+        self.frames = frames;
+    }
+
+    fn on_event(
+        &mut self,
+        topic: &[u8],
+        sender: &[u8],
+        payload: &[u8],
+        store_receiver: Option<EndpointId>,
+    ) {
+        if sender == self.cfg.node_id.as_bytes() {
+            self.stats.own_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let Ok(topic) = std::str::from_utf8(topic) else {
+            self.stats.msg_errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if !self.subscribed(topic) {
+            self.stats.unsubscribed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Some(r) = store_receiver {
+            if !r.is_nil() && r != self.my_eid {
+                return; // a store command addressed to another node
+            }
+            self.shared
+                .counters
+                .received
+                .fetch_add(1, Ordering::Relaxed);
+            self.deliveries.push_raw(
+                MessageKind::Command,
+                topic,
+                payload,
+                Some(endpoint_id_of(sender)),
+            );
+            return;
+        }
+        if let Err(e) = crate::data::bin::validate(payload) {
+            self.undecodable(topic, sender, &e.message);
+            return;
+        }
+        if crate::data::Event::name_of(payload) == Some(frames::ZMQ_HELLO_EVENT.as_bytes()) {
+            if let Ok(ev) = crate::data::Event::from_bytes(payload) {
+                if let [crate::data::Value::String(n), crate::data::Value::String(i)] =
+                    ev.args.as_slice()
+                {
+                    let mut acts = std::mem::take(&mut self.actions);
+                    self.members.on_hello(
+                        &String::from_utf8_lossy(n),
+                        &String::from_utf8_lossy(i),
+                        Instant::now(),
+                        &mut acts,
+                    );
+                    self.apply(acts);
+                    return;
+                }
+            }
+            self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.stats.events_received.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .received
+            .fetch_add(1, Ordering::Relaxed);
+        self.deliveries.push_raw(
+            MessageKind::Data,
+            topic,
+            payload,
+            Some(endpoint_id_of(sender)),
+        );
+    }
+
+    /// Drops an event whose payload does not decode: counted (here and in the endpoint's
+    /// `undecodable`) and reported as `DeserializationFailed`, as on Broker.
+    fn undecodable(&mut self, topic: &str, sender: &[u8], reason: &str) {
+        self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .undecodable
+            .fetch_add(1, Ordering::Relaxed);
+        let node = String::from_utf8_lossy(sender).into_owned();
+        let info = PeerInfo {
+            id: Some(endpoint_id_of(sender)),
+            address: node.clone(),
+            port: 0,
+        };
+        let mut m = Message::status(
+            MessageKind::DeserializationFailed,
+            info,
+            format!("dropped an undecodable data message from {node} on topic '{topic}': {reason}"),
+        );
+        m.topic = topic.to_string();
+        m.sender = Some(endpoint_id_of(sender));
+        self.deliveries.push(m);
+    }
+
+    fn read_xpub(&mut self) {
+        let mut frames = std::mem::take(&mut self.frames);
+        let mut changed = false;
+        for _ in 0..10_000 {
+            let Some(n) = recv_multipart(&self.xpub, &mut frames) else {
+                break;
+            };
+            let parts: Vec<&[u8]> = frames[..n.min(64)].iter().map(|m| &m[..]).collect();
+            let now = Instant::now();
+            let mut acts = std::mem::take(&mut self.actions);
+            match frames::sub_change(&parts) {
+                Some(SubChange::Subscribe(t)) => {
+                    self.stats
+                        .subscriptions_seen
+                        .fetch_add(1, Ordering::Relaxed);
+                    if !self.ready && t == self.probe.as_bytes() {
+                        self.ready = true;
+                        self.stats.ready.store(1, Ordering::Relaxed);
+                        let _ = self.xsub.send(frames::sub_frame(false, &self.probe), 0);
+                    }
+                    if self.members.on_subscription(t, now, &mut acts) {
+                        changed |= self.seen.insert(String::from_utf8_lossy(t).into_owned());
+                    }
+                }
+                Some(SubChange::Unsubscribe(t)) => {
+                    self.stats
+                        .unsubscriptions_seen
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.members.on_unsubscription(t, &mut acts);
+                    changed |= self.seen.remove(String::from_utf8_lossy(t).as_ref());
+                }
+                None => {
+                    self.stats.msg_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.apply(acts);
+        }
+        if changed {
+            *self.shared.peer_subs.lock() = self.seen.iter().cloned().collect();
+        }
+        self.frames = frames;
+    }
+
+    fn read_pull(&mut self) {
+        let Some(pull) = self.pull.as_ref() else {
+            return;
+        };
+        let mut frames = std::mem::take(&mut self.frames);
+        for _ in 0..1000 {
+            let Some(n) = recv_multipart(pull, &mut frames) else {
+                break;
+            };
+            if n != 4 {
+                self.stats.msg_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            self.stats.logs_received.fetch_add(1, Ordering::Relaxed);
+            let mut sink = self.logs.sink.lock();
+            match sink.as_mut() {
+                Some(f) => f(&frames[1], &frames[2], &frames[3]),
+                None => {
+                    self.stats.logs_unhandled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.frames = frames;
+    }
+
+    fn read_monitor(&mut self, i: usize) {
+        let mut frames = std::mem::take(&mut self.frames);
+        while let Some(n) = recv_multipart(&self.monitors[i].1, &mut frames) {
+            if n != 2 || frames[0].len() < 6 {
+                continue;
+            }
+            let ev = u16::from_ne_bytes([frames[0][0], frames[0][1]]);
+            let value =
+                u32::from_ne_bytes([frames[0][2], frames[0][3], frames[0][4], frames[0][5]]);
+            if matches!(
+                ev,
+                MON_HANDSHAKE_FAILED_NO_DETAIL
+                    | MON_HANDSHAKE_FAILED_PROTOCOL
+                    | MON_HANDSHAKE_FAILED_AUTH
+            ) {
+                self.stats
+                    .handshake_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                let addr = String::from_utf8_lossy(&frames[1]).into_owned();
+                let what = self.monitors[i].0.clone();
+                let mut m = Message::status(
+                    MessageKind::PeerRejected,
+                    PeerInfo {
+                        id: None,
+                        address: addr.clone(),
+                        port: 0,
+                    },
+                    format!(
+                        "ZeroMQ: Handshake for socket {what} ({addr}) failed: event=0x{ev:x} value={value}"
+                    ),
+                );
+                m.node = None;
+                self.deliveries.push(m);
+            }
+        }
+        self.frames = frames;
+    }
+
+    fn apply(&mut self, mut acts: Vec<Action>) {
+        for a in acts.drain(..) {
+            match a {
+                Action::Publish { topic, payload } => {
+                    let topic: Arc<str> = Arc::from(topic.as_str());
+                    if self.out.is_empty() && self.ready {
+                        match self.send_event(&topic, frames::BROKER_BIN_V1, &payload) {
+                            Sent::Yes => continue,
+                            Sent::Full => {}
+                        }
+                    }
+                    self.out.push_back(Out {
+                        topic,
+                        format: frames::BROKER_BIN_V1,
+                        payload,
+                        counted: false,
+                    });
+                }
+                Action::Up(id) => {
+                    let info = PeerInfo {
+                        id: Some(endpoint_id_of(&id)),
+                        address: id.clone(),
+                        port: 0,
+                    };
+                    self.peers.insert(id.clone(), info.clone());
+                    *self.shared.peers.lock() = self.peers.values().cloned().collect();
+                    self.deliveries.push(Message::status(
+                        MessageKind::PeerAdded,
+                        info,
+                        format!("ZeroMQ hello from {id}"),
+                    ));
+                }
+                Action::Down(id) => {
+                    let info = self.peers.remove(&id).unwrap_or(PeerInfo {
+                        id: Some(endpoint_id_of(&id)),
+                        address: id.clone(),
+                        port: 0,
+                    });
+                    *self.shared.peers.lock() = self.peers.values().cloned().collect();
+                    self.deliveries.push(Message::status(
+                        MessageKind::PeerLost,
+                        info,
+                        format!("lost remote node {id} (its nodeid subscription went away)"),
+                    ));
+                }
+                Action::Warn(_) => {
+                    self.stats.warnings.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.actions = acts;
+    }
+
+    fn run_hook(&mut self) {
+        let Some(hook) = self.hook.as_mut() else {
+            return;
+        };
+        let mut ctx = HookCtx::new(self.my_eid);
+        for m in self.deliveries.take_messages() {
+            hook.on_message(m, &mut ctx);
+        }
+        hook.on_tick(Instant::now(), &mut ctx);
+        for m in ctx.deliver {
+            self.deliveries.push(m);
+        }
+        if !ctx.commands.is_empty() {
+            let mut done = 0;
+            for c in ctx.commands {
+                done += self.command(c, &[], 0);
+            }
+            self.done(done);
+            self.more = true;
+        }
+    }
+}
+
+enum Sent {
+    Yes,
+    Full,
+}
