@@ -10,11 +10,13 @@
 mod json;
 mod nodecfg;
 mod value;
+mod write;
 mod zeek;
 
 pub use nodecfg::NodeCfgOptions;
 pub(crate) use value::parse_interval as value_parse_interval;
 pub use value::{format_interval, parse_interval, OptionValue, Port, Protocol};
+pub use write::WebSocketListen;
 pub(crate) use zeek::Cursor as ZeekCursor;
 
 use crate::error::{Error, Result};
