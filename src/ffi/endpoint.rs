@@ -30,7 +30,7 @@ pub struct zc_message {
     _private: [u8; 0],
 }
 
-static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
+pub(crate) static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
 static OPTIONS: Registry<Mutex<EndpointOptions>> =
     Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
 pub(crate) static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
@@ -68,7 +68,7 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_PEER_INVALID = 12,
 }
 
-fn kind_of(k: MessageKind) -> zc_msg_kind {
+pub(crate) fn kind_of(k: MessageKind) -> zc_msg_kind {
     use zc_msg_kind::*;
     match k {
         MessageKind::Data => ZC_MESSAGE_EVENT,

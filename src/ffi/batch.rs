@@ -1,0 +1,224 @@
+//! Batches: `zc_endpoint_publish_many`, `zc_endpoint_next_many` and `zc_cluster_next_many`,
+//! so that a binding pays one foreign call per batch instead of several per message
+//! (the Python package's `publish_many` / `next_many`).
+//!
+//! The batch format `next_many` writes is one buffer of records, each
+//! `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len, u32 peer_id_len,
+//! u32 address_len, u32 node_len` (27 bytes, little-endian) followed by those six byte
+//! strings in that order: topic and data (Broker's binary encoding) for event and command
+//! messages; text, address, port and node name for statuses; peer_id is the sender of an
+//! event (the last hop) or the peer a status is about ("" when unknown).
+
+use super::endpoint::{kind_of, zc_endpoint, ENDPOINTS};
+use super::strings::{arg_bytes, arg_str, give_bytes};
+use super::{guard, out_ptr, write_out, zc_result};
+use crate::endpoint::{Endpoint, Message};
+use crate::error::{Error, ErrorKind};
+use std::os::raw::c_char;
+use std::time::Duration;
+
+/// Bytes of a record header in a `next_many` batch.
+pub const ZC_BATCH_HEADER_LEN: usize = 27;
+
+fn arg_lens<'a>(p: *const usize, count: usize) -> crate::Result<&'a [usize]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::new(ErrorKind::NullArgument, "lens is NULL"));
+    }
+    if count > isize::MAX as usize / std::mem::size_of::<usize>() {
+        return Err(Error::invalid(format!("count {count} is too large")));
+    }
+    // SAFETY: non-NULL; the caller promises `count` readable lengths that outlive the call.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// Publishes `count` values on `topic`: `data` holds them back to back, each in Broker's
+/// binary encoding (as `zc_endpoint_publish_data` takes one), `lens[i]` is the length of
+/// the i-th. Every value is checked first: if one is malformed nothing is published
+/// (ZC_ERR_DECODE names its index). Under backpressure each publish waits as
+/// `zc_endpoint_publish_data` does. `*published` (may be NULL) gets how many went out,
+/// also when a publish fails part-way (ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED): the values
+/// before that index were published, the rest were not. Any thread.
+/// Errors: ZC_ERR_NULL (ep, topic; data or lens with a non-zero count), ZC_ERR_UTF8,
+/// ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (lengths that do not add up to a size,
+/// topic too long or reserved), ZC_ERR_DECODE, ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+#[no_mangle]
+pub extern "C" fn zc_endpoint_publish_many(
+    ep: *const zc_endpoint,
+    topic: *const c_char,
+    data: *const u8,
+    lens: *const usize,
+    count: usize,
+    published: *mut usize,
+) -> zc_result {
+    if !published.is_null() {
+        write_out(published, 0);
+    }
+    guard(|| {
+        let e = ENDPOINTS.get(ep)?;
+        let topic = arg_str(topic, "topic")?;
+        let lens = arg_lens(lens, count)?;
+        let total = lens.iter().try_fold(0usize, |a, &l| a.checked_add(l));
+        let Some(total) = total else {
+            return Err(Error::invalid("the lengths add up to more than a size_t"));
+        };
+        let bytes = arg_bytes(data, total, "data")?;
+        let mut at = 0;
+        for (i, &l) in lens.iter().enumerate() {
+            crate::data::bin::validate(&bytes[at..at + l]).map_err(|err| {
+                Error::new(err.kind, format!("value {i} of the batch: {}", err.message))
+            })?;
+            at += l;
+        }
+        let mut at = 0;
+        for (i, &l) in lens.iter().enumerate() {
+            e.publish(topic, bytes[at..at + l].to_vec())
+                .map_err(|err| {
+                    Error::new(
+                        err.kind,
+                        format!("after {i} of {count} values: {}", err.message),
+                    )
+                })?;
+            at += l;
+            if !published.is_null() {
+                write_out(published, i + 1);
+            }
+        }
+        Ok(())
+    })
+}
+
+fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(s);
+}
+
+/// Appends one record of the batch format.
+fn encode_record(m: &Message, out: &mut Vec<u8>) {
+    let is_data = !m.is_status();
+    let topic = m.topic.as_bytes();
+    let data: &[u8] = &m.payload;
+    let text = m.text.as_bytes();
+    let peer_id = match (is_data, &m.sender, &m.peer) {
+        (true, Some(s), _) => s.to_string(),
+        (false, _, Some(p)) => p.id.map(|i| i.to_string()).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let (address, port) = match &m.peer {
+        Some(p) if !is_data => (p.address.as_bytes(), p.port),
+        _ => (&[][..], 0),
+    };
+    let node = m.node.as_deref().unwrap_or("").as_bytes();
+    out.push(kind_of(m.kind) as u8);
+    out.extend_from_slice(&port.to_le_bytes());
+    for s in [topic, data, text, peer_id.as_bytes(), address, node] {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    }
+    for s in [topic, data, text, peer_id.as_bytes(), address, node] {
+        put_str(out, s);
+    }
+}
+
+fn next_many(
+    e: &Endpoint,
+    max: usize,
+    timeout_ms: i64,
+    buf: *mut *mut u8,
+    len: *mut usize,
+    count: *mut usize,
+    what: &str,
+) -> crate::Result<()> {
+    if max == 0 {
+        return Err(Error::invalid("max must be at least 1"));
+    }
+    let mut msgs = Vec::new();
+    let n = match super::endpoint::ms(timeout_ms) {
+        Some(d) if d.is_zero() => e.next_batch(&mut msgs, max, None),
+        Some(d) => e.next_batch(&mut msgs, max, Some(d)),
+        None => loop {
+            let n = e.next_batch(&mut msgs, max, Some(Duration::from_secs(3600)));
+            if n > 0 || e.is_closed() {
+                break n;
+            }
+        },
+    };
+    if n == 0 {
+        // A closed endpoint hands out what it still holds; only an empty one is Closed.
+        if e.is_closed() {
+            return Err(Error::closed(format!(
+                "the {what} is closed and its inbox is empty"
+            )));
+        }
+        return Err(Error::new(
+            ErrorKind::Timeout,
+            format!("no message within {timeout_ms} ms"),
+        ));
+    }
+    let size: usize = msgs
+        .iter()
+        .map(|m| ZC_BATCH_HEADER_LEN + m.topic.len() + m.payload.len() + m.text.len() + 80)
+        .sum();
+    let mut out = Vec::with_capacity(size);
+    for m in &msgs {
+        encode_record(m, &mut out);
+    }
+    write_out(len, out.len());
+    write_out(count, n);
+    write_out(buf, give_bytes(&out) as *mut u8);
+    Ok(())
+}
+
+/// Takes up to `max` waiting messages in one call: waits up to `timeout_ms` for the first
+/// (0: not at all, < 0: without limit), then takes whatever else is already waiting, in
+/// order. `*buf` gets a library-owned buffer of `*len` bytes holding `*count` records in
+/// the batch format (see the module docs / README); free it with `zc_string_free`. Any
+/// thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
+/// ZC_ERR_TIMEOUT (nothing arrived), ZC_ERR_CLOSED (closed and nothing left).
+#[no_mangle]
+pub extern "C" fn zc_endpoint_next_many(
+    ep: *const zc_endpoint,
+    max: usize,
+    timeout_ms: i64,
+    buf: *mut *mut u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> zc_result {
+    guard(|| {
+        out_ptr(buf, "buf")?;
+        out_ptr(len, "len")?;
+        out_ptr(count, "count")?;
+        let e = ENDPOINTS.get(ep)?;
+        next_many(&e, max, timeout_ms, buf, len, count, "endpoint")
+    })
+}
+
+/// `zc_endpoint_next_many` on a started cluster node's endpoint (also HELLO, NODE_UP and
+/// NODE_DOWN records, with the node's name). Errors: those of `zc_endpoint_next_many`,
+/// and ZC_ERR_STATE (not started).
+#[no_mangle]
+pub extern "C" fn zc_cluster_next_many(
+    cl: *const super::cluster::zc_cluster,
+    max: usize,
+    timeout_ms: i64,
+    buf: *mut *mut u8,
+    len: *mut usize,
+    count: *mut usize,
+) -> zc_result {
+    guard(|| {
+        out_ptr(buf, "buf")?;
+        out_ptr(len, "len")?;
+        out_ptr(count, "count")?;
+        let c = super::cluster::CLUSTERS.get(cl)?;
+        let rt = c.running()?;
+        next_many(
+            rt.endpoint(),
+            max,
+            timeout_ms,
+            buf,
+            len,
+            count,
+            "cluster node",
+        )
+    })
+}
