@@ -3,6 +3,12 @@
 import ctypes
 import enum
 
+import asyncio
+import struct
+import time
+from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, Union
+
+from . import _codec
 from ._data import Event, from_binary
 from ._lib import check, cstr, lib, take_bytes, take_string
 
@@ -58,6 +64,18 @@ _decl("zc_message_text", [_p, ctypes.POINTER(_p)])
 _decl("zc_message_peer_id", [_p, ctypes.POINTER(_p)])
 _decl("zc_message_address", [_p, ctypes.POINTER(_p), ctypes.POINTER(ctypes.c_uint16)])
 _decl("zc_message_free", [_p], None)
+_decl(
+    "zc_endpoint_publish_many",
+    [_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t,
+     ctypes.POINTER(ctypes.c_size_t)],
+)
+_BATCH_OUT = [ctypes.c_size_t, ctypes.c_int64, ctypes.POINTER(_p), ctypes.POINTER(ctypes.c_size_t),
+              ctypes.POINTER(ctypes.c_size_t)]
+_decl("zc_endpoint_next_many", [_p] + _BATCH_OUT)
+_decl("zc_cluster_next_many", [_p] + _BATCH_OUT)
+_REC = struct.Struct("<BHIIIIII")
+_REC_LEN = _REC.size  # ZC_BATCH_HEADER_LEN
+
 _decl("zc_endpoint_publish", [_p, ctypes.c_char_p, _p])
 _decl("zc_message_event", [_p, ctypes.POINTER(_p)])
 _decl("zc_message_node_name", [_p, ctypes.POINTER(_p)])
@@ -83,19 +101,34 @@ class MessageKind(enum.IntEnum):
 
 class Message:
     """A message from an endpoint. Event and command messages have `.topic` and `.data`
-    (the Broker-encoded value, bytes); status messages have `.peer_id`, `.address`,
-    `.port` and `.text`. The cluster kinds (HELLO, NODE_UP, NODE_DOWN) name the node in
-    `.node_name` (also `.peer_name`) and carry its id in `.text`."""
+    (the Broker-encoded value, bytes) and, for events, `.event` (a zcluster.Event,
+    decoded on first access; None when the data is not a Zeek event); status messages
+    have `.peer_id`, `.address`, `.port` and `.text`. The cluster kinds (HELLO, NODE_UP,
+    NODE_DOWN) name the node in `.node_name` (also `.peer_name`) and carry its id in
+    `.text`."""
 
     __slots__ = (
-        "kind", "topic", "data", "event", "peer_id", "peer_name", "node_name", "address", "port", "text",
+        "kind", "topic", "data", "_event", "_decoded", "peer_id", "peer_name", "node_name", "address",
+        "port", "text",
     )
 
-    def __init__(self, handle):
+    kind: "MessageKind"
+    topic: Optional[str]
+    data: Optional[bytes]
+    peer_id: Optional[str]
+    peer_name: Optional[str]
+    node_name: Optional[str]
+    address: Optional[str]
+    port: Optional[int]
+    text: str
+
+    def __init__(self, handle: Any) -> None:
         k = ctypes.c_int()
         check(lib.zc_message_kind(handle, ctypes.byref(k)))
         self.kind = MessageKind(k.value)
-        self.topic = self.data = self.event = self.address = self.port = self.peer_name = None
+        self.topic = self.data = self.address = self.port = self.peer_name = None
+        self._event = None
+        self._decoded = False
         s = _p()
         check(lib.zc_message_text(handle, ctypes.byref(s)))
         self.text = take_string(s.value)
@@ -105,14 +138,6 @@ class Message:
             n = ctypes.c_size_t()
             check(lib.zc_message_data(handle, ctypes.byref(s), ctypes.byref(n)))
             self.data = take_bytes(s.value, n.value)
-            if self.kind == MessageKind.EVENT:
-                ev = _p()
-                # Data that is not a Zeek event (a plain value) leaves .event None.
-                if lib.zc_message_event(handle, ctypes.byref(ev)) == 0:
-                    try:
-                        self.event = Event._from_event_handle(ev)
-                    finally:
-                        lib.zc_event_free(ev)
         else:
             port = ctypes.c_uint16()
             check(lib.zc_message_address(handle, ctypes.byref(s), ctypes.byref(port)))
@@ -126,10 +151,39 @@ class Message:
             if lib.zc_message_node_name(handle, ctypes.byref(s)) == 0:
                 self.node_name = self.peer_name = take_string(s.value)
 
+    @classmethod
+    def _from_record(cls, kind, port, topic, data, text, peer_id, address, node):
+        """A Message from one record of a zc_*_next_many batch."""
+        m = cls.__new__(cls)
+        m.kind = MessageKind(kind)
+        m._event = None
+        m._decoded = False
+        m.text = text.decode("utf-8", "replace")
+        m.peer_id = peer_id.decode() if peer_id else None
+        if kind == 0 or kind == 11:  # EVENT, COMMAND
+            m.topic = topic.decode("utf-8", "replace")
+            m.data = data
+            m.address = m.port = m.node_name = m.peer_name = None
+        else:
+            m.topic = m.data = None
+            m.address = address.decode("utf-8", "replace")
+            m.port = port
+            m.node_name = m.peer_name = node.decode("utf-8", "replace") if node else None
+        return m
+
+    @property
+    def event(self) -> Optional[Event]:
+        """The Zeek event an EVENT message carries (None for other data and kinds)."""
+        if not self._decoded:
+            self._decoded = True
+            if self.kind == MessageKind.EVENT and self.data is not None:
+                self._event = _codec.decode_event(self.data)
+        return self._event
+
     @property
     def value(self):
         """An event or command message's payload as a Python value."""
-        return None if self.data is None else from_binary(self.data)
+        return None if self.data is None else _codec.decode(self.data)
 
     def __repr__(self):
         if self.event is not None:
@@ -150,6 +204,48 @@ class Message:
             self.port,
             self.text,
         )
+
+
+max_ = max
+
+
+def _parse_batch(buf: bytes, count: int) -> List[Message]:
+    """The Messages of a zc_*_next_many batch (see the C header for the record format)."""
+    out = []
+    unpack = _REC.unpack_from
+    new = Message.__new__
+    at = 0
+    last_topic = b""
+    last_topic_str = ""
+    EVENT = MessageKind.EVENT
+    for _ in range(count):
+        kind, port, tl, dl, xl, pl, al, nl = unpack(buf, at)
+        at += _REC_LEN
+        if kind == 0 and xl == 0 and al == 0 and nl == 0:
+            # The common case, an event: no text, address or node name.
+            t = buf[at:at + tl]
+            at += tl
+            if t != last_topic:
+                last_topic, last_topic_str = t, t.decode("utf-8", "replace")
+            m = new(Message)
+            m.kind = EVENT
+            m.topic = last_topic_str
+            m.data = buf[at:at + dl]
+            at += dl
+            m.peer_id = buf[at:at + pl].decode() if pl else None
+            at += pl
+            m.text = ""
+            m._event = None
+            m._decoded = False
+            m.address = m.port = m.node_name = m.peer_name = None
+            out.append(m)
+            continue
+        fields = []
+        for n in (tl, dl, xl, pl, al, nl):
+            fields.append(buf[at:at + n])
+            at += n
+        out.append(Message._from_record(kind, port, *fields))
+    return out
 
 
 class _Delivery:
@@ -178,6 +274,87 @@ class _Delivery:
             return Message(h)
         finally:
             lib.zc_message_free(h)
+
+    def next_many(self, max: int = 1024, timeout: Optional[float] = None) -> List[Message]:
+        """Up to `max` waiting messages in one library call: waits up to `timeout` seconds
+        for the first (None: without limit, 0: not at all), then takes whatever else is
+        already waiting, in order. [] when nothing arrived in time."""
+        if max < 1:
+            raise ValueError("next_many: max must be at least 1")
+        ms = -1 if timeout is None else max_(0, int(timeout * 1000))
+        buf, n, count = _p(), ctypes.c_size_t(), ctypes.c_size_t()
+        rc = self._c("next_many")(self._handle(), max, ms, ctypes.byref(buf), ctypes.byref(n), ctypes.byref(count))
+        if rc == 11:  # ZC_ERR_TIMEOUT
+            return []
+        check(rc)
+        return _parse_batch(take_bytes(buf.value, n.value), count.value)
+
+    def messages(self, timeout: Optional[float] = None, batch: int = 1024) -> Iterator[Message]:
+        """Iterates over incoming messages (fetched in batches) until none arrives within
+        `timeout` seconds (None: until the endpoint is closed)::
+
+            for msg in ep.messages(timeout=5):
+                ...
+        """
+        from ._lib import ClosedError
+
+        while True:
+            try:
+                got = self.next_many(batch, timeout)
+            except ClosedError:
+                return
+            if not got:
+                return
+            yield from got
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        """`async for msg in ep`: messages as they arrive, without blocking the event loop
+        (the descriptor is watched with loop.add_reader). Ends when the endpoint closes."""
+        return self._aiter()
+
+    async def _aiter(self) -> AsyncIterator[Message]:
+        from ._lib import ClosedError
+
+        while True:
+            try:
+                got = await self.recv_many()
+            except ClosedError:
+                return
+            for m in got:
+                yield m
+
+    async def recv(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """Awaits the next message (None after `timeout` seconds)."""
+        got = await self.recv_many(1, timeout)
+        return got[0] if got else None
+
+    async def recv_many(self, max: int = 1024, timeout: Optional[float] = None) -> List[Message]:
+        """Awaits up to `max` messages: returns as soon as at least one waits, [] after
+        `timeout` seconds (None: no limit). Raises ClosedError once the endpoint is closed."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            got = self.next_many(max, 0)
+            if got:
+                return got
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return []
+            fd = self.fd()
+            ready = loop.create_future()
+
+            def on_ready(f=ready):
+                if not f.done():
+                    f.set_result(None)
+
+            loop.add_reader(fd, on_ready)
+            try:
+                # Bounded, so that a close by another task is noticed.
+                await asyncio.wait_for(ready, 0.5 if left is None else min(left, 0.5))
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(fd)
 
     def fd(self):
         """A descriptor readable exactly while messages wait (for select/poll loops)."""
@@ -289,6 +466,31 @@ class Endpoint(_Delivery):
             check(lib.zc_endpoint_publish(self._handle(), cstr(topic), ev))
         finally:
             lib.zc_event_free(ev)
+
+    def publish_many(self, topic: str, events: Iterable[Union[Event, bytes, Any]]) -> int:
+        """Publishes every item of `events` on `topic` in one library call: zcluster.Event
+        objects, bytes (one Broker-encoded value each, as publish_data takes), or any other
+        Python value (published as that Broker value). Items are encoded in Python (the
+        common types without a library call); a malformed one publishes nothing of the
+        batch (DecodeError). Returns how many were published; if a publish fails part-way
+        (WouldBlock under backpressure, ClosedError), the exception's `.published` says
+        how many went out before it."""
+        enc = _codec.encode
+        parts = [e if type(e) is bytes else enc(e) for e in events]
+        n = len(parts)
+        if n == 0:
+            return 0
+        lens = (ctypes.c_size_t * n)(*map(len, parts))
+        data = b"".join(parts)
+        done = ctypes.c_size_t()
+        rc = lib.zc_endpoint_publish_many(self._handle(), cstr(topic), data, lens, n, ctypes.byref(done))
+        if rc != 0:
+            try:
+                check(rc)
+            except Exception as e:
+                e.published = done.value
+                raise
+        return done.value
 
     @property
     def peer_count(self):
