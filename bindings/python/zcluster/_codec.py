@@ -127,8 +127,6 @@ def _enc_event(ev: Event, out: List[bytes]) -> None:
 
 def encode(x: Any) -> bytes:
     """Broker's binary encoding of a Python value or Event (as zcluster.to_binary)."""
-    if type(x) is bytes:
-        return x
     parts: List[bytes] = []
     try:
         if type(x) is Event:

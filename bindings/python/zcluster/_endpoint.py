@@ -181,7 +181,7 @@ class Message:
         return self._event
 
     @property
-    def value(self):
+    def value(self) -> Any:
         """An event or command message's payload as a Python value."""
         return None if self.data is None else _codec.decode(self.data)
 
@@ -260,7 +260,7 @@ class _Delivery:
     def _c(self, name):
         return getattr(lib, self._PREFIX + name)
 
-    def next(self, timeout=None):
+    def next(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next Message (events and statuses; on a cluster also HELLO / NODE_UP /
         NODE_DOWN with `.node_name`), or None if none arrives within `timeout` seconds
         (None waits without limit, 0 does not wait)."""
@@ -356,13 +356,13 @@ class _Delivery:
             finally:
                 loop.remove_reader(fd)
 
-    def fd(self):
+    def fd(self) -> int:
         """A descriptor readable exactly while messages wait (for select/poll loops)."""
         fd = ctypes.c_int()
         check(self._c("fd")(self._handle(), ctypes.byref(fd)))
         return fd.value
 
-    def on_message(self, callback):
+    def on_message(self, callback: Optional[Callable[[Message], None]]) -> None:
         """Registers callback(msg), run inside poll() on the calling thread (None clears)."""
         if callback is None:
             check(self._c("set_callback")(self._handle(), _MSG_CB(), None, _FREE_CB()))
@@ -379,7 +379,7 @@ class _Delivery:
         check(self._c("set_callback")(self._handle(), cb, None, _FREE_CB()))
         self._cb = cb
 
-    def poll(self, timeout=0.0):
+    def poll(self, timeout: float = 0.0) -> int:
         """Runs the callback for waiting messages, waiting up to `timeout` seconds for the
         first; returns how many were handled. An exception raised by the callback is
         re-raised here."""
@@ -402,7 +402,7 @@ class Endpoint(_Delivery):
 
     _PREFIX = "zc_endpoint_"
 
-    def __init__(self, options=None):
+    def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         self._h = None
         self._cb = None
         opts = _p()
@@ -426,36 +426,36 @@ class Endpoint(_Delivery):
         return self._h
 
     @property
-    def id(self):
+    def id(self) -> str:
         s = _p()
         check(lib.zc_endpoint_id(self._handle(), ctypes.byref(s)))
         return take_string(s.value)
 
-    def listen(self, address="", port=0):
+    def listen(self, address: str = "", port: int = 0) -> int:
         """Listens and returns the bound port (port 0 picks one)."""
         bound = ctypes.c_uint16()
         check(lib.zc_endpoint_listen(self._handle(), cstr(address), port, ctypes.byref(bound)))
         return bound.value
 
-    def peer(self, address, port, retry=10.0):
+    def peer(self, address: str, port: int, retry: float = 10.0) -> None:
         """Starts peering; retry (seconds, 0 = once) also re-establishes a lost peering."""
         check(lib.zc_endpoint_peer(self._handle(), cstr(address), port, int(retry * 1000)))
 
-    def unpeer(self, address, port):
+    def unpeer(self, address: str, port: int) -> None:
         check(lib.zc_endpoint_unpeer(self._handle(), cstr(address), port))
 
-    def subscribe(self, topic_prefix):
+    def subscribe(self, topic_prefix: str) -> None:
         check(lib.zc_endpoint_subscribe(self._handle(), cstr(topic_prefix)))
 
-    def unsubscribe(self, topic_prefix):
+    def unsubscribe(self, topic_prefix: str) -> None:
         check(lib.zc_endpoint_unsubscribe(self._handle(), cstr(topic_prefix)))
 
-    def publish_data(self, topic, data):
+    def publish_data(self, topic: str, data: bytes) -> None:
         """Publishes one Broker-encoded value (bytes in Broker's binary format)."""
         data = bytes(data)
         check(lib.zc_endpoint_publish_data(self._handle(), cstr(topic), data, len(data)))
 
-    def publish(self, topic, event):
+    def publish(self, topic: str, event: Union[Event, bytes]) -> None:
         """Publishes a zcluster.Event (or, as bytes, one Broker-encoded value)."""
         if isinstance(event, (bytes, bytearray, memoryview)):
             return self.publish_data(topic, event)
@@ -470,13 +470,17 @@ class Endpoint(_Delivery):
     def publish_many(self, topic: str, events: Iterable[Union[Event, bytes, Any]]) -> int:
         """Publishes every item of `events` on `topic` in one library call: zcluster.Event
         objects, bytes (one Broker-encoded value each, as publish_data takes), or any other
-        Python value (published as that Broker value). Items are encoded in Python (the
+        Python value (published as that Broker value; a str is a Broker string, bytes are
+        already encoded, as for publish). Items are encoded in Python (the
         common types without a library call); a malformed one publishes nothing of the
         batch (DecodeError). Returns how many were published; if a publish fails part-way
         (WouldBlock under backpressure, ClosedError), the exception's `.published` says
         how many went out before it."""
         enc = _codec.encode
-        parts = [e if type(e) is bytes else enc(e) for e in events]
+        parts = [
+            e if type(e) is bytes else bytes(e) if isinstance(e, (bytearray, memoryview)) else enc(e)
+            for e in events
+        ]
         n = len(parts)
         if n == 0:
             return 0
@@ -493,33 +497,33 @@ class Endpoint(_Delivery):
         return done.value
 
     @property
-    def peer_count(self):
+    def peer_count(self) -> int:
         n = ctypes.c_size_t()
         check(lib.zc_endpoint_peer_count(self._handle(), ctypes.byref(n)))
         return n.value
 
-    def peer_subscribed(self, topic):
+    def peer_subscribed(self, topic: str) -> bool:
         """Whether some peer subscribed to a prefix of `topic`."""
         b = ctypes.c_bool()
         check(lib.zc_endpoint_peer_subscribed(self._handle(), cstr(topic), ctypes.byref(b)))
         return b.value
 
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         s = _Stats()
         check(lib.zc_endpoint_get_stats(self._handle(), ctypes.byref(s)))
         return {name: getattr(s, name) for name, _ in _Stats._fields_}
 
-    def close(self):
+    def close(self) -> None:
         """Flushes, closes every socket and joins the I/O thread. Idempotent."""
         if self._h is not None:
             h, self._h = self._h, None
             lib.zc_endpoint_free(h)
         self._cb = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Endpoint":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self):
