@@ -4,6 +4,7 @@
  * Test::from_c("hello from C", 42) on TOPIC once the node subscribes to it, and waits
  * for the node's Cluster::hello (an event addressed to this endpoint's nodeid topic).
  * Exit 0 on success; prints what failed otherwise. */
+#define _POSIX_C_SOURCE 200809L
 #include <zcluster.h>
 #include <stdio.h>
 #include <stdlib.h>
