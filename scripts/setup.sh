@@ -8,6 +8,8 @@ command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v nm >/dev/null 2>&1 || need_apt+=(binutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
@@ -21,6 +23,9 @@ fi
 
 if ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add clippy >/dev/null 2>&1 || true
+fi
+if ! cargo fmt --version >/dev/null 2>&1; then
+  rustup component add rustfmt >/dev/null 2>&1 || true
 fi
 
 # Third-party Zeek log readers that tests/zeeklog/check_with_zat.py (and the cluster
