@@ -13,7 +13,8 @@ Modes (each its own pair of processes, loopback TCP):
 - pyzmq: 64-byte messages, PUSH -> PULL, send(copy=False) / recv() per message (pyzmq
   has no batch call; its per-message calls are cheap).
 The rate is messages / (time from the first to the last message at the receiver).
-Needs the library built (cargo build --release) or installed; pyzmq optional.
+Needs the library built (cargo build --release --lib; used through ZCLUSTER_LIB unless that
+is set); pyzmq optional.
 """
 
 import os
@@ -24,6 +25,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
+# The optimised library (cargo build --release --lib) unless ZCLUSTER_LIB says otherwise
+# (an installed package ignores this: it carries its own).
+_REL = os.path.join(HERE, "..", "target", "release", "libzcluster.so")
+if "ZCLUSTER_LIB" not in os.environ and os.path.exists(_REL):
+    os.environ["ZCLUSTER_LIB"] = os.path.abspath(_REL)
 
 
 def free_port():
@@ -79,7 +85,9 @@ def zc_pub(port, n, mode, batch):
         chunk = [one] * batch
         for i in range(0, n, batch):
             ep.publish_many("bench/x", chunk[: min(batch, n - i)])
-    time.sleep(1)
+    # Stay until the receiver has everything (closing drops what the peer has not taken
+    # within the shutdown timeout): the orchestrator closes our stdin then.
+    sys.stdin.read()
     ep.close()
 
 
@@ -120,9 +128,11 @@ def pair(kind, n, batch):
     sub = subprocess.Popen([sys.executable, me, "--role", "sub", kind, str(port), str(n), str(batch)],
                            stdout=subprocess.PIPE, text=True)
     assert sub.stdout.readline().strip() == "ready"
-    pub = subprocess.Popen([sys.executable, me, "--role", "pub", kind, str(port), str(n), str(batch)])
+    pub = subprocess.Popen([sys.executable, me, "--role", "pub", kind, str(port), str(n), str(batch)],
+                           stdin=subprocess.PIPE)
     out = sub.stdout.read()
     sub.wait()
+    pub.stdin.close()
     pub.wait()
     for line in out.splitlines():
         if line.startswith("RESULT"):

@@ -94,16 +94,38 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// The text of the last id written (most records of a batch share one sender).
+#[derive(Default)]
+struct IdCache {
+    id: Option<crate::wire::EndpointId>,
+    text: String,
+}
+
+impl IdCache {
+    fn text(&mut self, id: Option<crate::wire::EndpointId>) -> &str {
+        match id {
+            None => "",
+            Some(i) => {
+                if self.id != Some(i) {
+                    self.id = Some(i);
+                    self.text = i.to_string();
+                }
+                &self.text
+            }
+        }
+    }
+}
+
 /// Appends one record of the batch format.
-fn encode_record(m: &Message, out: &mut Vec<u8>) {
+fn encode_record(m: &Message, out: &mut Vec<u8>, ids: &mut IdCache) {
     let is_data = !m.is_status();
     let topic = m.topic.as_bytes();
     let data: &[u8] = &m.payload;
     let text = m.text.as_bytes();
     let peer_id = match (is_data, &m.sender, &m.peer) {
-        (true, Some(s), _) => s.to_string(),
-        (false, _, Some(p)) => p.id.map(|i| i.to_string()).unwrap_or_default(),
-        _ => String::new(),
+        (true, Some(s), _) => ids.text(Some(*s)),
+        (false, _, Some(p)) => ids.text(p.id),
+        _ => "",
     };
     let (address, port) = match &m.peer {
         Some(p) if !is_data => (p.address.as_bytes(), p.port),
@@ -160,8 +182,9 @@ fn next_many(
         .map(|m| ZC_BATCH_HEADER_LEN + m.topic.len() + m.payload.len() + m.text.len() + 80)
         .sum();
     let mut out = Vec::with_capacity(size);
+    let mut ids = IdCache::default();
     for m in &msgs {
-        encode_record(m, &mut out);
+        encode_record(m, &mut out, &mut ids);
     }
     write_out(len, out.len());
     write_out(count, n);

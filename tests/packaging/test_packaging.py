@@ -193,7 +193,7 @@ else:
     evs = [zcluster.Event("Py::ev", [zcluster.Count(i), "payload"]) for i in range(N)]
     for i in range(0, N, 1000):
         assert ep.publish_many("py/x", evs[i:i + 1000]) == 1000
-    time.sleep(0.5)
+    sys.stdin.read()  # until the subscriber has everything (the test closes stdin)
     ep.close()
     print("published", N, flush=True)
 '''
@@ -213,11 +213,12 @@ def pubsub_pair(py, tmp_path):
                            cwd=str(tmp_path), env=env)
     try:
         assert sub.stdout.readline().strip() == "listening"
-        pub = run([py, script, "pub", port], cwd=tmp_path, env=env, timeout=60)
-        assert pub.returncode == 0, pub.stderr
+        pub = subprocess.Popen([str(py), str(script), "pub", str(port)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, cwd=str(tmp_path), env=env)
         out, _ = sub.communicate(timeout=60)
-        assert sub.returncode == 0
-        assert "received 20000" in out
+        pout, _ = pub.communicate("", timeout=60)
+        assert sub.returncode == 0 and pub.returncode == 0
+        assert "received 20000" in out and "published 20000" in pout
     finally:
         if sub.poll() is None:
             sub.kill()

@@ -220,3 +220,29 @@ def test_store_is_a_context_manager(tmp_path):
             st.get("k")
     finally:
         cl.close()
+
+
+ODD_EVENTS = [
+    [Count(1), Count(1), ["n", [1], [[Count(1), 5]]]],  # key 1 must be a timestamp
+    [Count(1), Count(1), ["n", "not a vector"]],
+    [Count(1), Count(1), ["n", [1], [], "extra"]],  # extra content is ignored
+    [Count(1), Count(1), [b"\xff", []]],  # name not UTF-8
+    [Count(1), Count(1), ["n", [1], "meta"]],
+    [Count(1), Count(1), ["n", [1], [[Count(9), "x"], [Count(1), Timestamp.from_ns(3)]]]],
+    [Count(1), Count(1), ["n", [{1, 2}, {"k": 1}, 1.5, float("nan")]]],
+    [Count(2), Count(1), ["n", []]],
+    [Count(1), Count(1), ["n"]],
+    [Count(1), Count(1), [], 4],
+]
+
+
+@pytest.mark.parametrize("value", ODD_EVENTS, ids=range(len(ODD_EVENTS)))
+def test_decode_event_agrees_with_the_library_on_odd_layouts(value):
+    data = zcluster.to_binary(value)
+    fast = _codec.decode_event(data)
+    slow = _codec._slow_event(data)
+    if slow is None:
+        assert fast is None
+    else:
+        assert fast is not None
+        assert (fast.name, repr(fast.args), fast.metadata) == (slow.name, repr(slow.args), slow.metadata)

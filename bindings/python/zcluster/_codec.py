@@ -29,6 +29,7 @@ _PROTOS = ("?", "tcp", "udp", "icmp")
 _PROTO_INDEX = {p: i for i, p in enumerate(_PROTOS)}
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 _MIN_NORMAL = 2.2250738585072014e-308
+_int_new = int.__new__
 _EVENT_HEAD = b"\x0e\x03\x02" + _Q.pack(1) + b"\x02" + _Q.pack(1)
 
 
@@ -171,7 +172,8 @@ def _dec(b: bytes, i: int, hashable: bool) -> Tuple[Any, int]:
         except UnicodeDecodeError:
             return raw, i + n
     if tag == 2:
-        return Count(_Q.unpack_from(b, i)[0]), i + 8
+        # Always in range (8 unsigned bytes): Count's own range check is skipped.
+        return _int_new(Count, _Q.unpack_from(b, i)[0]), i + 8
     if tag == 14:
         n, i = _len(b, i)
         items = []
@@ -235,39 +237,60 @@ def decode(data: bytes) -> Any:
     return _data.from_binary(data)
 
 
+_H_LEN = len(_EVENT_HEAD)
+
+
 def decode_event(data: bytes) -> Optional[Event]:
     """The Zeek event a data message carries, or None when it carries another value
-    (the library's validation, `zc_message_event`)."""
+    (the library's validation, `zc_message_event`). The usual layout
+    `[1, 1, [name, [args...], (metadata)]]` is read directly; anything else goes
+    through the library."""
     if not data.startswith(_EVENT_HEAD):
         return _slow_event(data)
     try:
-        v, end = _dec(data, 0, False)
+        head = data[_H_LEN:_H_LEN + 3]
+        if head == b"\x0e\x02\x05":
+            has_meta = False
+        elif head == b"\x0e\x03\x05":
+            has_meta = True
+        else:
+            return _slow_event(data)
+        n, i = _len(data, _H_LEN + 3)
+        if i + n > len(data):
+            return _slow_event(data)
+        try:
+            name = data[i:i + n].decode("utf-8")
+        except UnicodeDecodeError:
+            return _slow_event(data)
+        i += n
+        if data[i] != 14:
+            return _slow_event(data)
+        count, i = _len(data, i + 1)
+        args = []
+        for _ in range(count):
+            v, i = _dec(data, i, False)
+            args.append(v)
+        meta: List[Tuple[int, Any]] = []
+        if has_meta:
+            m, i = _dec(data, i, False)
+            if type(m) is not list:
+                return None
+            for pair in m:
+                if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not Count:
+                    return None
+                if pair[0] == 1 and not isinstance(pair[1], Timestamp):
+                    return None
+                meta.append((int(pair[0]), pair[1]))
+        if i != len(data):
+            return _slow_event(data)
     except (_Fallback, IndexError, struct.error, ValueError):
         return _slow_event(data)
-    if end != len(data):
-        return _slow_event(data)
-    content = v[2]
-    if (
-        type(content) is not list
-        or len(content) < 2
-        or type(content[0]) is not str
-        or type(content[1]) is not list
-    ):
-        return None
-    meta: List[Tuple[int, Any]] = []
-    if len(content) > 2:
-        m = content[2]
-        if type(m) is not list:
-            return None
-        for pair in m:
-            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not Count:
-                return None
-            if pair[0] == 1 and not isinstance(pair[1], Timestamp):
-                return None
-            meta.append((int(pair[0]), pair[1]))
-    ev = Event.__new__(Event)
-    ev.name, ev.args, ev.metadata = content[0], content[1], meta
+    ev = _new_event(Event)
+    ev.name, ev.args, ev.metadata = name, args, meta
     return ev
+
+
+_new_event = Event.__new__
 
 
 def _slow_event(data: bytes) -> Optional[Event]:

@@ -108,7 +108,7 @@ class Message:
     `.text`."""
 
     __slots__ = (
-        "kind", "topic", "data", "_event", "_decoded", "peer_id", "peer_name", "node_name", "address",
+        "kind", "topic", "data", "_event", "peer_id", "peer_name", "node_name", "address",
         "port", "text",
     )
 
@@ -127,8 +127,6 @@ class Message:
         check(lib.zc_message_kind(handle, ctypes.byref(k)))
         self.kind = MessageKind(k.value)
         self.topic = self.data = self.address = self.port = self.peer_name = None
-        self._event = None
-        self._decoded = False
         s = _p()
         check(lib.zc_message_text(handle, ctypes.byref(s)))
         self.text = take_string(s.value)
@@ -156,8 +154,6 @@ class Message:
         """A Message from one record of a zc_*_next_many batch."""
         m = cls.__new__(cls)
         m.kind = MessageKind(kind)
-        m._event = None
-        m._decoded = False
         m.text = text.decode("utf-8", "replace")
         m.peer_id = peer_id.decode() if peer_id else None
         if kind == 0 or kind == 11:  # EVENT, COMMAND
@@ -174,11 +170,14 @@ class Message:
     @property
     def event(self) -> Optional[Event]:
         """The Zeek event an EVENT message carries (None for other data and kinds)."""
-        if not self._decoded:
-            self._decoded = True
+        try:
+            return self._event
+        except AttributeError:
+            ev = None
             if self.kind == MessageKind.EVENT and self.data is not None:
-                self._event = _codec.decode_event(self.data)
-        return self._event
+                ev = _codec.decode_event(self.data)
+            self._event = ev
+            return ev
 
     @property
     def value(self) -> Any:
@@ -206,18 +205,30 @@ class Message:
         )
 
 
+class _EventMessage(Message):
+    """An EVENT message from a batch: the fields every event shares are class attributes,
+    so building one sets only topic, data and peer_id."""
+
+    __slots__ = ()
+    kind = MessageKind.EVENT
+    text = ""
+    address = port = node_name = peer_name = None
+
+
 max_ = max
 
 
 def _parse_batch(buf: bytes, count: int) -> List[Message]:
     """The Messages of a zc_*_next_many batch (see the C header for the record format)."""
     out = []
+    append = out.append
     unpack = _REC.unpack_from
-    new = Message.__new__
+    new = object.__new__
+    cls = _EventMessage
     at = 0
-    last_topic = b""
+    last_topic = last_peer = b""
     last_topic_str = ""
-    EVENT = MessageKind.EVENT
+    last_peer_str = None
     for _ in range(count):
         kind, port, tl, dl, xl, pl, al, nl = unpack(buf, at)
         at += _REC_LEN
@@ -227,24 +238,25 @@ def _parse_batch(buf: bytes, count: int) -> List[Message]:
             at += tl
             if t != last_topic:
                 last_topic, last_topic_str = t, t.decode("utf-8", "replace")
-            m = new(Message)
-            m.kind = EVENT
+            m = new(cls)
             m.topic = last_topic_str
             m.data = buf[at:at + dl]
             at += dl
-            m.peer_id = buf[at:at + pl].decode() if pl else None
-            at += pl
-            m.text = ""
-            m._event = None
-            m._decoded = False
-            m.address = m.port = m.node_name = m.peer_name = None
-            out.append(m)
+            if pl:
+                p = buf[at:at + pl]
+                at += pl
+                if p != last_peer:
+                    last_peer, last_peer_str = p, p.decode()
+                m.peer_id = last_peer_str
+            else:
+                m.peer_id = None
+            append(m)
             continue
         fields = []
         for n in (tl, dl, xl, pl, al, nl):
             fields.append(buf[at:at + n])
             at += n
-        out.append(Message._from_record(kind, port, *fields))
+        append(Message._from_record(kind, port, *fields))
     return out
 
 
