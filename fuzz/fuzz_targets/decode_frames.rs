@@ -16,6 +16,12 @@ fuzz_target!(|data: &[u8]| {
             msg.encode(&mut again);
             assert_eq!(HandshakeMsg::decode(&again).ok().map(|m| m.name()), Some(msg.name()));
         }
+        // What the I/O thread does after the handshake: header first, then the payload
+        // checks (a bad payload drops one message, not the peering).
+        if let Ok(env) = EnvelopeRef::decode_header(payload) {
+            let _ = env.check_payload();
+            let _ = env.validate_data();
+        }
         if let Ok(env) = EnvelopeRef::decode(payload) {
             let _ = env.validate_data();
             let _ = env.routing_filter();

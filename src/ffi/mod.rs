@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod cluster;
 pub mod endpoint;
+pub mod endpoint_store;
 pub mod event;
 pub mod handle;
 pub mod layout;

@@ -12,6 +12,7 @@ are the library's own).
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
 import ipaddress
 import struct
@@ -19,6 +20,7 @@ from typing import Any, List, Optional, Tuple
 
 from . import _data
 from ._data import Count, Enum, Event, FrozenTable, Port, Timespan, Timestamp
+from ._lib import Error
 
 _Q = struct.Struct(">Q")
 _q = struct.Struct(">q")
@@ -232,7 +234,7 @@ def decode(data: bytes) -> Any:
         v, end = _dec(data, 0, False)
         if end == len(data):
             return v
-    except (_Fallback, IndexError, struct.error, ValueError):
+    except (_Fallback, IndexError, struct.error, ValueError, RecursionError):
         pass
     return _data.from_binary(data)
 
@@ -283,7 +285,7 @@ def decode_event(data: bytes) -> Optional[Event]:
                 meta.append((int(pair[0]), pair[1]))
         if i != len(data):
             return _slow_event(data)
-    except (_Fallback, IndexError, struct.error, ValueError):
+    except (_Fallback, IndexError, struct.error, ValueError, RecursionError):
         return _slow_event(data)
     ev = _new_event(Event)
     ev.name, ev.args, ev.metadata = name, args, meta
@@ -294,10 +296,13 @@ _new_event = Event.__new__
 
 
 def _slow_event(data: bytes) -> Optional[Event]:
+    # Not an event (TypeMismatch), not decodable (DecodeError), or nested deeper than
+    # Python converts (ctypes reports a RecursionError met in an argument conversion as
+    # ArgumentError): None, as the library's zc_message_event refusing it.
     try:
         value = _data.from_binary(data)
         return Event.from_value(value)
-    except Exception:
+    except (Error, RecursionError, ctypes.ArgumentError):
         return None
 
 

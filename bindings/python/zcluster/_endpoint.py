@@ -28,6 +28,7 @@ class _Stats(ctypes.Structure):
             "published",
             "received",
             "forwarded",
+            "undecodable",
         )
     ]
 
@@ -97,15 +98,18 @@ class MessageKind(enum.IntEnum):
     PEER_REJECTED = 10
     COMMAND = 11
     PEER_INVALID = 12
+    DESERIALIZATION_FAILED = 13
 
 
 class Message:
     """A message from an endpoint. Event and command messages have `.topic` and `.data`
     (the Broker-encoded value, bytes) and, for events, `.event` (a zcluster.Event,
-    decoded on first access; None when the data is not a Zeek event); status messages
-    have `.peer_id`, `.address`, `.port` and `.text`. The cluster kinds (HELLO, NODE_UP,
-    NODE_DOWN) name the node in `.node_name` (also `.peer_name`) and carry its id in
-    `.text`."""
+    decoded on first access; None when the data is not a Zeek event, or is nested deeper
+    than Python's recursion limit allows to convert: `.data` keeps its bytes); status
+    messages have `.peer_id`, `.address`, `.port` and `.text` (DESERIALIZATION_FAILED, a
+    dropped undecodable message, also the dropped message's `.topic`). The cluster kinds
+    (HELLO, NODE_UP, NODE_DOWN) name the node in `.node_name` (also `.peer_name`) and carry
+    its id in `.text`."""
 
     __slots__ = (
         "kind", "topic", "data", "_event", "peer_id", "peer_name", "node_name", "address",
@@ -137,6 +141,10 @@ class Message:
             check(lib.zc_message_data(handle, ctypes.byref(s), ctypes.byref(n)))
             self.data = take_bytes(s.value, n.value)
         else:
+            if self.kind == MessageKind.DESERIALIZATION_FAILED:
+                # The dropped message's topic; the peer as for other statuses.
+                check(lib.zc_message_topic(handle, ctypes.byref(s)))
+                self.topic = take_string(s.value)
             port = ctypes.c_uint16()
             check(lib.zc_message_address(handle, ctypes.byref(s), ctypes.byref(port)))
             self.address = take_string(s.value)
@@ -161,7 +169,9 @@ class Message:
             m.data = data
             m.address = m.port = m.node_name = m.peer_name = None
         else:
-            m.topic = m.data = None
+            m.data = None
+            # DESERIALIZATION_FAILED names the dropped message's topic.
+            m.topic = topic.decode("utf-8", "replace") if kind == 13 else None
             m.address = address.decode("utf-8", "replace")
             m.port = port
             m.node_name = m.peer_name = node.decode("utf-8", "replace") if node else None
