@@ -109,7 +109,8 @@ def cluster2(zc, tmp_path_factory):
     d = tmp_path_factory.mktemp("cluster2")
     layout = d / "cluster-layout.zeek"
     mp, wp = two_node_layout(layout)
-    p = run([zc, "cluster", "start", "--layout", layout, "--dir", d, "--detach", "--events"], timeout=60)
+    p = run([zc, "cluster", "start", "--layout", layout, "--dir", d, "--detach", "--events", "--store", "kv"],
+            timeout=60)
     assert p.returncode == 0, p.stderr
     assert "cluster started: 2 nodes" in p.stdout
     # Both nodes up: each saw the other.
@@ -263,7 +264,8 @@ def test_pip_install_of_the_directory_builds_the_library(tmp_path):
 SUBCOMMANDS = [
     [], ["run"], ["cluster"], ["cluster", "start"], ["cluster", "status"], ["cluster", "stop"],
     ["cluster", "demo"], ["layout"], ["layout", "check"], ["layout", "show"], ["layout", "convert"],
-    ["publish"], ["subscribe"], ["status"],
+    ["publish"], ["subscribe"], ["status"], ["store"], ["store", "get"], ["store", "put"],
+    ["store", "erase"], ["store", "keys"], ["store", "size"],
 ]
 
 
@@ -413,7 +415,7 @@ def test_status(zc, cluster2):
     j = json.loads(run([zc, "status", "--to", to, "--json"], check=True).stdout)
     assert j["node"] == "worker-1" and j["cluster_node"] is True and j["port"] == cluster2["worker"]
     assert "zeek/cluster/node/worker-1/" in j["subscriptions"]
-    assert all(peer["status"] == "connected" for peer in j["peers"])
+    assert j["peers"] and all(peer["status"] and peer["host"] == "127.0.0.1" for peer in j["peers"])
     assert run([zc, "status", "--to", "127.0.0.1:%d" % free_port()]).returncode == 4
 
 
@@ -468,15 +470,14 @@ def test_cluster_stop_and_node_exit_seen_by_status(zc, tmp_path):
     assert run([zc, "cluster", "start", "--layout", layout, "--dir", d, "--detach"]).returncode == 0
     try:
         pid = next(n["pid"] for n in json.loads((d / "cluster.json").read_text())["nodes"] if n["name"] == "worker-1")
-        # SIGTERM: the worker says goodbye, so the manager sees the peering removed (not
-        # lost) and the worker down.
+        mout = d / "manager.out"
+        wait_for(lambda: '"type":"node_up","node":"worker-1"' in mout.read_text(), what="node_up")
+        # SIGTERM: the worker says goodbye (Broker's BYE), and the manager sees it down.
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: run([zc, "cluster", "status", "--dir", d]).returncode == 4, what="status exit 4")
         assert '"type":"stopped"' in (d / "worker-1.out").read_text()
-        mout = d / "manager.out"
         wait_for(lambda: '"type":"node_down","node":"worker-1"' in mout.read_text(), what="node_down")
-        assert '"status":"peer_removed"' in mout.read_text()
-        assert '"status":"peer_lost"' not in mout.read_text()
+        assert "the peer said goodbye" in mout.read_text()
         p = run([zc, "cluster", "status", "--dir", d])
         assert "1 of 2 nodes not running: worker-1" in p.stderr
         assert re.search(r"^worker-1\s+WORKER\s+\d+\s+\d+\s+stopped$", p.stdout, re.M)
@@ -493,3 +494,37 @@ def test_cluster_stop_and_node_exit_seen_by_status(zc, tmp_path):
     finally:
         p = run([zc, "cluster", "stop", "--dir", d], timeout=60)
     assert p.returncode == 0 and "stopped 0 of 2 nodes" in p.stdout
+
+
+def test_store(zc, cluster2):
+    to = "127.0.0.1:%d" % cluster2["manager"]  # the manager holds the master
+    st = [zc, "store"]
+    assert run([*st, "put", "--to", to, "kv", '"a"', "42"]).returncode == 0
+    assert run([*st, "put", "--to", to, "kv", "10.0.0.1", '{"@data-type":"vector","data":[]}',
+                "--expiry", "600"]).returncode == 0
+    p = run([*st, "get", "--to", to, "kv", '"a"'])
+    assert p.returncode == 0 and p.stdout == '{"@data-type":"count","data":42}\n'
+    p = run([*st, "get", "--to", to, "kv", "10.0.0.1"])
+    assert p.stdout == '{"@data-type":"vector","data":[]}\n'
+    p = run([*st, "keys", "--to", to, "kv"])
+    assert p.returncode == 0
+    assert sorted(p.stdout.splitlines()) == sorted(['{"@data-type":"string","data":"a"}',
+                                                    '{"@data-type":"address","data":"10.0.0.1"}'])
+    assert run([*st, "size", "--to", to, "kv"]).stdout == "2\n"
+    # Store sizes in status.
+    j = json.loads(run([zc, "status", "--to", to, "--store", "kv", "--json"], check=True).stdout)
+    assert j["stores"] == {"kv": 2}
+    assert "  kv 2 keys" in run([zc, "status", "--to", to, "--store", "kv"]).stdout
+    # Erase; a missing key is exit 6; a store without a master is exit 5; bad literals exit 3.
+    assert run([*st, "erase", "--to", to, "kv", '"a"']).returncode == 0
+    p = run([*st, "get", "--to", to, "kv", '"a"'])
+    assert p.returncode == 6 and "no such key" in p.stderr
+    assert run([*st, "erase", "--to", to, "kv", '"a"']).returncode == 6
+    p = run([*st, "get", "--to", to, "nostore", '"a"', "--timeout", "1"])
+    assert p.returncode == 5 and "no master answered" in p.stderr
+    assert run([zc, "status", "--to", to, "--store", "nostore", "--timeout", "1"]).returncode == 5
+    p = run([*st, "put", "--to", to, "kv", '"c"', "oops"])
+    assert p.returncode == 3 and "bad literal 'oops'" in p.stderr
+    assert run([*st, "put", "--to", to, "kv", '"c"', "1", "--expiry", "-1"]).returncode == 3
+    assert run([*st, "get", "--to", "127.0.0.1:%d" % free_port(), "kv", '"a"']).returncode == 4
+    assert run([*st, "keys", "--to", "ws://127.0.0.1:1/v1/messages/json", "kv"]).returncode == 7

@@ -11,7 +11,7 @@ EXIT CODES:
   3  bad input: malformed layout, literal, JSON value or option
   4  a peer could not be reached, or the connection was lost
   5  the --timeout ran out first (fewer than --count events, no subscriber)
-  6  not found (node, store key, cluster directory)
+  6  not found (node, store key, cluster directory, file)
   7  not supported by this build (ws:// and wss:// URLs)
 
 Errors go to stderr as `zcluster: <message>`; results go to stdout.";
@@ -53,9 +53,69 @@ pub enum Cmd {
     /// Subscribe to topic prefixes at a node and print events as JSON lines
     #[command(after_help = EXIT_CODES)]
     Subscribe(SubscribeArgs),
-    /// A node's peers, subscriptions and counters (through Zeek's Control framework)
+    /// Read and write a data store's master through a clone (get, put, erase, keys, size)
+    #[command(after_help = format!("{LITERALS}\n\n{EXIT_CODES}"))]
+    Store(StoreArgs),
+    /// A node's peers, subscriptions, counters and store sizes (Zeek's Control framework)
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreAction {
+    /// Print a key's value as Broker JSON (exit 6 if the key is absent)
+    #[command(after_help = format!("{LITERALS}\n\n{EXIT_CODES}"))]
+    Get(StoreKeyArgs),
+    /// Set a key; returns once the master has applied it
+    #[command(after_help = format!("{LITERALS}\n\n{EXIT_CODES}"))]
+    Put(StorePutArgs),
+    /// Remove a key; returns once the master has applied it (exit 6 if it was absent)
+    #[command(after_help = format!("{LITERALS}\n\n{EXIT_CODES}"))]
+    Erase(StoreKeyArgs),
+    /// Print every key, one Broker JSON value per line
+    #[command(after_help = EXIT_CODES)]
+    Keys(StoreNameArgs),
+    /// Print the number of keys
+    #[command(after_help = EXIT_CODES)]
+    Size(StoreNameArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StoreNameArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// The store's name; --to names the node holding its master (the manager)
+    pub store: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StoreKeyArgs {
+    #[command(flatten)]
+    pub store: StoreNameArgs,
+    /// The key (a literal or Broker JSON)
+    #[arg(allow_negative_numbers = true)]
+    pub key: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StorePutArgs {
+    #[command(flatten)]
+    pub store: StoreNameArgs,
+    /// The key (a literal or Broker JSON)
+    #[arg(allow_negative_numbers = true)]
+    pub key: String,
+    /// The value (a literal or Broker JSON)
+    #[arg(allow_negative_numbers = true)]
+    pub value: String,
+    /// Seconds until the master expires the key
+    #[arg(long, allow_negative_numbers = true)]
+    pub expiry: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +135,10 @@ pub struct RunArgs {
     /// Subscribe to this topic prefix as well (repeatable; implies --events)
     #[arg(long = "subscribe", value_name = "PREFIX")]
     pub subscribe: Vec<String>,
+    /// Create this data store (`Cluster::create_store`, in memory): the master on the
+    /// manager, a clone elsewhere (repeatable)
+    #[arg(long = "store", value_name = "NAME")]
+    pub stores: Vec<String>,
     /// Internal: the demo's scripted node (zcluster cluster demo)
     #[arg(long, hide = true)]
     pub demo: bool,
@@ -122,6 +186,9 @@ pub struct ClusterStartArgs {
     /// Run the nodes with --events (their output shows every event they receive)
     #[arg(long)]
     pub events: bool,
+    /// Run the nodes with --store NAME (repeatable)
+    #[arg(long = "store", value_name = "NAME")]
+    pub stores: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -272,6 +339,9 @@ pub struct SubscribeArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub conn: ConnectArgs,
+    /// Also report this store's size (repeatable; read through a clone)
+    #[arg(long = "store", value_name = "NAME")]
+    pub stores: Vec<String>,
     /// JSON instead of text
     #[arg(long)]
     pub json: bool,

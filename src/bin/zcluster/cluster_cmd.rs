@@ -236,6 +236,9 @@ fn start(a: ClusterStartArgs) -> Res {
         if a.events {
             cmd.arg("--events");
         }
+        for st in &a.stores {
+            cmd.arg("--store").arg(st);
+        }
         if a.detach {
             let out = dir.join(format!("{name}.out"));
             let err = dir.join(format!("{name}.err"));

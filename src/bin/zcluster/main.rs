@@ -13,6 +13,7 @@ mod literal;
 mod net;
 mod node;
 mod progress;
+mod store_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         cli::Cmd::Layout(a) => layout_cmd::main(a),
         cli::Cmd::Publish(a) => net::publish(a),
         cli::Cmd::Subscribe(a) => net::subscribe(a),
+        cli::Cmd::Store(a) => store_cmd::main(a),
         cli::Cmd::Status(a) => net::status(a),
     };
     match r {

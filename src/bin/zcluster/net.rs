@@ -94,6 +94,15 @@ pub struct Conn {
 }
 
 pub fn connect(conn: &ConnectArgs, subscriptions: &[String]) -> Res<Conn> {
+    connect_with(conn, subscriptions, |_| Ok(()))
+}
+
+/// `connect`, running `setup` on the endpoint before it peers (to attach stores).
+pub fn connect_with(
+    conn: &ConnectArgs,
+    subscriptions: &[String],
+    setup: impl FnOnce(&Endpoint) -> Res,
+) -> Res<Conn> {
     let Target::Broker { host, port } = parse_target(&conn.to)?;
     let timeout = secs(conn.timeout, DEFAULT_TIMEOUT)?;
     let opts = EndpointOptions {
@@ -104,6 +113,7 @@ pub fn connect(conn: &ConnectArgs, subscriptions: &[String]) -> Res<Conn> {
     for s in subscriptions {
         ep.subscribe(s)?;
     }
+    setup(&ep)?;
     ep.peer(&host, port, Duration::ZERO).map_err(|e| {
         Failure::new(
             exit::UNREACHABLE,
@@ -391,8 +401,10 @@ pub fn status(a: StatusArgs) -> Res {
     let net = answers
         .get("Control::net_stats_response")
         .map(|e| peer_status_lines(&format!("0 {}", text_arg(e, 0).trim())));
+    let store_sizes = crate::store_cmd::sizes(&c.ep, &a.stores, timeout);
     let stats = c.ep.stats();
     let missing = is_node && answers.len() < 2;
+    let no_store = store_sizes.iter().any(|(_, r)| r.is_err());
     if a.json {
         use zcluster::json::JsonValue as J;
         let s = |t: &str| J::string(t);
@@ -417,6 +429,19 @@ pub fn status(a: StatusArgs) -> Res {
         }
         if let Some(n) = net.as_ref().and_then(|n| n.first()) {
             fields.push(("net_stats", kvs(n)));
+        }
+        if !store_sizes.is_empty() {
+            let list = store_sizes
+                .iter()
+                .map(|(n, r)| {
+                    let v = match r {
+                        Ok(k) => J::from(*k as u64),
+                        Err(_) => J::Null,
+                    };
+                    (n.clone(), v)
+                })
+                .collect();
+            fields.push(("stores", J::Object(list)));
         }
         fields.push(("received_by_us", J::from(stats.received)));
         println!("{}", J::object(fields).to_compact());
@@ -447,9 +472,24 @@ pub fn status(a: StatusArgs) -> Res {
             let kv: Vec<String> = n.iter().map(|(k, v)| format!("{k}={v}")).collect();
             println!("net_stats: {}", kv.join(" "));
         }
+        if !store_sizes.is_empty() {
+            println!("stores ({}):", store_sizes.len());
+            for (n, r) in &store_sizes {
+                match r {
+                    Ok(k) => println!("  {n} {k} keys"),
+                    Err(e) => println!("  {n} ? ({e})"),
+                }
+            }
+        }
     }
     let _ = std::io::stdout().flush();
     c.finish();
+    if no_store {
+        return Err(Failure::new(
+            exit::TIMEOUT,
+            "a store's size could not be read (no master answered)",
+        ));
+    }
     if missing {
         return Err(Failure::new(
             exit::TIMEOUT,

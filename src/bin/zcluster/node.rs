@@ -43,6 +43,7 @@ fn status_name(k: MessageKind) -> &'static str {
         MessageKind::NodeDown => "node_down",
         MessageKind::Data => "data",
         MessageKind::Command => "command",
+        MessageKind::DeserializationFailed => "deserialization_failed",
     }
 }
 
@@ -84,6 +85,9 @@ pub fn run(a: RunArgs) -> Res {
                     .join(", ")
             ),
         ));
+    }
+    for st in &a.stores {
+        cl.create_store(st, false)?;
     }
     let stop = crate::net::stop_flag();
     let dir = a.dir.clone().unwrap_or_else(|| ".".into());
@@ -164,16 +168,18 @@ pub fn run(a: RunArgs) -> Res {
                     .and_then(|p| p.id)
                     .map(|i| i.to_string())
                     .unwrap_or_default();
-                line(
-                    &mut out,
-                    vec![
-                        ("type", J::string("status")),
-                        ("status", J::string(status_name(k))),
-                        ("peer", J::string(peer)),
-                        ("id", J::string(id)),
-                        ("message", J::string(m.text.clone())),
-                    ],
-                );
+                let mut fields = vec![
+                    ("type", J::string("status")),
+                    ("status", J::string(status_name(k))),
+                    ("peer", J::string(peer)),
+                    ("id", J::string(id)),
+                    ("message", J::string(m.text.clone())),
+                ];
+                if !m.topic.is_empty() {
+                    // DESERIALIZATION_FAILED: the dropped message's topic.
+                    fields.push(("topic", J::string(m.topic.clone())));
+                }
+                line(&mut out, fields);
             }
         }
     }
