@@ -22,8 +22,10 @@
 /** The ABI version this header describes; zc_abi_version() returns the library's. */
 #define ZC_ABI_VERSION 1
 
-/** Bytes of a record header in a zc_endpoint_next_many batch. */
+/** Bytes of a record header in a zc_endpoint_next_many batch (not an event). */
 #define ZC_BATCH_HEADER_LEN 27
+/** Bytes of the header of a run of events in a zc_endpoint_next_many batch. */
+#define ZC_BATCH_RUN_HEADER_LEN 13
 
 
 /**
@@ -351,9 +353,16 @@ zc_result zc_endpoint_publish_many(const zc_endpoint *ep,
 /**
  * Takes up to `max` waiting messages in one call: waits up to `timeout_ms` for the first
  * (0: not at all, < 0: without limit), then takes whatever else is already waiting, in
- * order. `*buf` gets a library-owned buffer of `*len` bytes holding `*count` records in
- * the batch format (see the module docs / README); free it with `zc_string_free`. Any
- * thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
+ * order. `*buf` gets a library-owned buffer of `*len` bytes holding `*count` messages
+ * (free it with `zc_string_free`), as records, little-endian:
+ * - a run of events with one topic and sender: `u8 0 (ZC_MESSAGE_EVENT), u32 n,
+ *   u32 topic_len, u32 peer_id_len` (ZC_BATCH_RUN_HEADER_LEN bytes), the topic, the
+ *   sender's id, `n` times `u32 data_len`, then the `n` payloads (Broker's binary
+ *   encoding) back to back; it counts as `n` messages;
+ * - any other message: `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len,
+ *   u32 peer_id_len, u32 address_len, u32 node_len` (ZC_BATCH_HEADER_LEN bytes), then
+ *   those six strings in that order (`zc_message_*` give the same fields).
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
  * ZC_ERR_TIMEOUT (nothing arrived), ZC_ERR_CLOSED (closed and nothing left).
  */
 zc_result zc_endpoint_next_many(const zc_endpoint *ep,

@@ -2,12 +2,18 @@
 //! so that a binding pays one foreign call per batch instead of several per message
 //! (the Python package's `publish_many` / `next_many`).
 //!
-//! The batch format `next_many` writes is one buffer of records, each
-//! `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len, u32 peer_id_len,
-//! u32 address_len, u32 node_len` (27 bytes, little-endian) followed by those six byte
-//! strings in that order: topic and data (Broker's binary encoding) for event and command
-//! messages; text, address, port and node name for statuses; peer_id is the sender of an
-//! event (the last hop) or the peer a status is about ("" when unknown).
+//! The batch format `next_many` writes is one buffer of records (little-endian):
+//! - a run of events (kind `ZC_MESSAGE_EVENT`, consecutive messages with one topic and one
+//!   sender): `u8 0, u32 n, u32 topic_len, u32 peer_id_len` (13 bytes,
+//!   `ZC_BATCH_RUN_HEADER_LEN`), the topic, the sender's id, then `n` times `u32 data_len`,
+//!   then the `n` payloads (Broker's binary encoding) back to back;
+//! - any other message: `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len,
+//!   u32 peer_id_len, u32 address_len, u32 node_len` (27 bytes, `ZC_BATCH_HEADER_LEN`)
+//!   followed by those six byte strings in that order: topic and data for commands (and
+//!   the dropped message's topic for DESERIALIZATION_FAILED); text, address, port and
+//!   node name for statuses; peer_id is the sender or the peer a status is about ("" when
+//!   unknown).
+//! Runs keep the per-event cost of reading a batch to one length and one payload.
 
 use super::endpoint::{kind_of, zc_endpoint, ENDPOINTS};
 use super::strings::{arg_bytes, arg_str, give_bytes};
@@ -17,8 +23,10 @@ use crate::error::{Error, ErrorKind};
 use std::os::raw::c_char;
 use std::time::Duration;
 
-/// Bytes of a record header in a `next_many` batch.
+/// Bytes of a record header in a `next_many` batch (a message other than an event).
 pub const ZC_BATCH_HEADER_LEN: usize = 27;
+/// Bytes of the header of a run of events in a `next_many` batch.
+pub const ZC_BATCH_RUN_HEADER_LEN: usize = 13;
 
 fn arg_lens<'a>(p: *const usize, count: usize) -> crate::Result<&'a [usize]> {
     if count == 0 {
@@ -183,8 +191,37 @@ fn next_many(
         .sum();
     let mut out = Vec::with_capacity(size);
     let mut ids = IdCache::default();
-    for m in &msgs {
-        encode_record(m, &mut out, &mut ids);
+    let mut i = 0;
+    while i < msgs.len() {
+        let m = &msgs[i];
+        if m.kind != crate::endpoint::MessageKind::Data {
+            encode_record(m, &mut out, &mut ids);
+            i += 1;
+            continue;
+        }
+        // A run: the following events with the same topic and sender.
+        let mut j = i + 1;
+        while j < msgs.len()
+            && msgs[j].kind == crate::endpoint::MessageKind::Data
+            && msgs[j].topic == m.topic
+            && msgs[j].sender == m.sender
+        {
+            j += 1;
+        }
+        let peer = ids.text(m.sender).as_bytes().to_vec();
+        out.push(kind_of(m.kind) as u8);
+        out.extend_from_slice(&((j - i) as u32).to_le_bytes());
+        out.extend_from_slice(&(m.topic.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(peer.len() as u32).to_le_bytes());
+        out.extend_from_slice(m.topic.as_bytes());
+        out.extend_from_slice(&peer);
+        for x in &msgs[i..j] {
+            out.extend_from_slice(&(x.payload.len() as u32).to_le_bytes());
+        }
+        for x in &msgs[i..j] {
+            out.extend_from_slice(&x.payload);
+        }
+        i = j;
     }
     write_out(len, out.len());
     write_out(count, n);
@@ -194,9 +231,16 @@ fn next_many(
 
 /// Takes up to `max` waiting messages in one call: waits up to `timeout_ms` for the first
 /// (0: not at all, < 0: without limit), then takes whatever else is already waiting, in
-/// order. `*buf` gets a library-owned buffer of `*len` bytes holding `*count` records in
-/// the batch format (see the module docs / README); free it with `zc_string_free`. Any
-/// thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
+/// order. `*buf` gets a library-owned buffer of `*len` bytes holding `*count` messages
+/// (free it with `zc_string_free`), as records, little-endian:
+/// - a run of events with one topic and sender: `u8 0 (ZC_MESSAGE_EVENT), u32 n,
+///   u32 topic_len, u32 peer_id_len` (ZC_BATCH_RUN_HEADER_LEN bytes), the topic, the
+///   sender's id, `n` times `u32 data_len`, then the `n` payloads (Broker's binary
+///   encoding) back to back; it counts as `n` messages;
+/// - any other message: `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len,
+///   u32 peer_id_len, u32 address_len, u32 node_len` (ZC_BATCH_HEADER_LEN bytes), then
+///   those six strings in that order (`zc_message_*` give the same fields).
+/// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
 /// ZC_ERR_TIMEOUT (nothing arrived), ZC_ERR_CLOSED (closed and nothing left).
 #[no_mangle]
 pub extern "C" fn zc_endpoint_next_many(

@@ -76,6 +76,8 @@ _decl("zc_endpoint_next_many", [_p] + _BATCH_OUT)
 _decl("zc_cluster_next_many", [_p] + _BATCH_OUT)
 _REC = struct.Struct("<BHIIIIII")
 _REC_LEN = _REC.size  # ZC_BATCH_HEADER_LEN
+_RUN = struct.Struct("<III")  # after the kind byte: n, topic_len, peer_id_len
+_RUN_LEN = 1 + _RUN.size  # ZC_BATCH_RUN_HEADER_LEN
 
 _decl("zc_endpoint_publish", [_p, ctypes.c_char_p, _p])
 _decl("zc_message_event", [_p, ctypes.POINTER(_p)])
@@ -229,44 +231,44 @@ max_ = max
 
 
 def _parse_batch(buf: bytes, count: int) -> List[Message]:
-    """The Messages of a zc_*_next_many batch (see the C header for the record format)."""
-    out = []
+    """The Messages of a zc_*_next_many batch (see the C header for the record format):
+    runs of events (one topic and sender, then the lengths, then the payloads) and single
+    records for everything else."""
+    out: List[Message] = []
     append = out.append
     unpack = _REC.unpack_from
+    run_unpack = _RUN.unpack_from
     new = object.__new__
     cls = _EventMessage
     at = 0
-    last_topic = last_peer = b""
-    last_topic_str = ""
-    last_peer_str = None
-    for _ in range(count):
+    end = len(buf)
+    while at < end:
+        if buf[at] == 0:
+            n, tl, pl = run_unpack(buf, at + 1)
+            at += _RUN_LEN
+            topic = buf[at:at + tl].decode("utf-8", "replace")
+            at += tl
+            peer = buf[at:at + pl].decode() if pl else None
+            at += pl
+            lens = struct.unpack_from("<%dI" % n, buf, at)
+            at += 4 * n
+            for ln in lens:
+                m = new(cls)
+                m.topic = topic
+                m.peer_id = peer
+                m.data = buf[at:at + ln]
+                at += ln
+                append(m)
+            continue
         kind, port, tl, dl, xl, pl, al, nl = unpack(buf, at)
         at += _REC_LEN
-        if kind == 0 and xl == 0 and al == 0 and nl == 0:
-            # The common case, an event: no text, address or node name.
-            t = buf[at:at + tl]
-            at += tl
-            if t != last_topic:
-                last_topic, last_topic_str = t, t.decode("utf-8", "replace")
-            m = new(cls)
-            m.topic = last_topic_str
-            m.data = buf[at:at + dl]
-            at += dl
-            if pl:
-                p = buf[at:at + pl]
-                at += pl
-                if p != last_peer:
-                    last_peer, last_peer_str = p, p.decode()
-                m.peer_id = last_peer_str
-            else:
-                m.peer_id = None
-            append(m)
-            continue
         fields = []
         for n in (tl, dl, xl, pl, al, nl):
             fields.append(buf[at:at + n])
             at += n
         append(Message._from_record(kind, port, *fields))
+    if len(out) != count:
+        raise RuntimeError("zcluster: a batch of %d messages held %d" % (count, len(out)))
     return out
 
 
