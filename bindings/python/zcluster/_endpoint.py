@@ -113,6 +113,8 @@ class Message:
     (HELLO, NODE_UP, NODE_DOWN) name the node in `.node_name` (also `.peer_name`) and carry
     its id in `.text`."""
 
+    _event: Optional[Event]
+
     __slots__ = (
         "kind", "topic", "data", "_event", "peer_id", "peer_name", "node_name", "address",
         "port", "text",
@@ -278,8 +280,11 @@ class _Delivery:
     inside poll(). `_PREFIX` names the C functions (zc_endpoint_ or zc_cluster_)."""
 
     _PREFIX = ""
-    _cb = None
-    _cb_error = None
+    _cb: Any = None
+    _cb_error: Optional[BaseException] = None
+
+    def _handle(self) -> Any:  # provided by Endpoint and Cluster
+        raise NotImplementedError
 
     def _c(self, name):
         return getattr(lib, self._PREFIX + name)
@@ -425,6 +430,10 @@ class Endpoint(_Delivery):
     """
 
     _PREFIX = "zc_endpoint_"
+    # Attached by the _store module: attach_master(name, backend=..., path=...) -> Store,
+    # attach_clone(name, resync_interval=..., ...) -> Store.
+    attach_master: Callable[..., Any]
+    attach_clone: Callable[..., Any]
 
     def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         self._h = None
@@ -516,7 +525,7 @@ class Endpoint(_Delivery):
             try:
                 check(rc)
             except Exception as e:
-                e.published = done.value
+                setattr(e, "published", done.value)
                 raise
         return done.value
 
@@ -535,7 +544,7 @@ class Endpoint(_Delivery):
     def stats(self) -> Dict[str, int]:
         s = _Stats()
         check(lib.zc_endpoint_get_stats(self._handle(), ctypes.byref(s)))
-        return {name: getattr(s, name) for name, _ in _Stats._fields_}
+        return {f[0]: getattr(s, f[0]) for f in _Stats._fields_}
 
     def close(self) -> None:
         """Flushes, closes every socket and joins the I/O thread. Idempotent."""

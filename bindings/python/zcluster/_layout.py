@@ -343,6 +343,10 @@ class Cluster(_Delivery):
     zcluster.NotFound."""
 
     _PREFIX = "zc_cluster_"
+    # Attached by the _store module: create_store(name, persistent=False) -> StoreInfo,
+    # set_store_options(name, **fields).
+    create_store: Any
+    set_store_options: Any
 
     def __init__(self, layout: "Layout", node: Optional[str] = None, options: Optional[Dict[str, Any]] = None) -> None:
         self._h = _p()

@@ -368,7 +368,7 @@ def _attach_clone(self, name, resync_interval=10.0, stale_interval=300.0, mutati
     return Store(out.value)
 
 
-Endpoint.attach_master = _attach_master
-Endpoint.attach_clone = _attach_clone
-Cluster.create_store = _create_store
-Cluster.set_store_options = _set_store_options
+setattr(Endpoint, "attach_master", _attach_master)
+setattr(Endpoint, "attach_clone", _attach_clone)
+setattr(Cluster, "create_store", _create_store)
+setattr(Cluster, "set_store_options", _set_store_options)
