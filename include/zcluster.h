@@ -362,6 +362,7 @@ zc_result zc_endpoint_publish_many(const zc_endpoint *ep,
  * - any other message: `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len,
  *   u32 peer_id_len, u32 address_len, u32 node_len` (ZC_BATCH_HEADER_LEN bytes), then
  *   those six strings in that order (`zc_message_*` give the same fields).
+ *
  * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
  * ZC_ERR_TIMEOUT (nothing arrived), ZC_ERR_CLOSED (closed and nothing left).
  */

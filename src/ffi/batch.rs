@@ -13,6 +13,7 @@
 //!   the dropped message's topic for DESERIALIZATION_FAILED); text, address, port and
 //!   node name for statuses; peer_id is the sender or the peer a status is about ("" when
 //!   unknown).
+//!
 //! Runs keep the per-event cost of reading a batch to one length and one payload.
 
 use super::endpoint::{kind_of, zc_endpoint, ENDPOINTS};
@@ -240,6 +241,7 @@ fn next_many(
 /// - any other message: `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len,
 ///   u32 peer_id_len, u32 address_len, u32 node_len` (ZC_BATCH_HEADER_LEN bytes), then
 ///   those six strings in that order (`zc_message_*` give the same fields).
+///
 /// Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
 /// ZC_ERR_TIMEOUT (nothing arrived), ZC_ERR_CLOSED (closed and nothing left).
 #[no_mangle]
