@@ -9,6 +9,7 @@ pub mod legacy;
 pub mod options;
 pub mod pools;
 pub mod runtime;
+pub mod services;
 
 pub use identity::{node_topic, nodeid_topic, Identity, CLUSTER_NODE_ENV};
 pub use options::{Options, CONNECT_RETRY_ENV};
@@ -33,6 +34,8 @@ pub struct Cluster {
     stores: Arc<StoreService>,
     /// `Cluster::stores`: preconfigured records and the stores created so far.
     store_table: parking_lot::Mutex<BTreeMap<String, StoreInfo<Store>>>,
+    /// Metrics endpoint and WebSocket servers (`services`).
+    services: services::Services,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -81,6 +84,7 @@ impl Cluster {
             runtime: OnceCell::new(),
             stores,
             store_table: parking_lot::Mutex::new(BTreeMap::new()),
+            services: services::Services::default(),
         })
     }
 
@@ -150,7 +154,9 @@ impl Cluster {
         let rt = runtime::Runtime::start(self, log_dir)?;
         self.runtime
             .set(rt)
-            .map_err(|_| crate::Error::state("the cluster node is already started"))
+            .map_err(|_| crate::Error::state("the cluster node is already started"))?;
+        let disable = std::env::var(services::DISABLE_LISTEN_ENV).is_ok_and(|v| !v.is_empty());
+        self.start_services(disable)
     }
 
     /// The running node, or a `State` error before `start`.
@@ -295,6 +301,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.services.close();
         // Store handles may outlive the cluster: they report Closed from now on.
         self.stores.close();
     }

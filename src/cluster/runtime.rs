@@ -157,6 +157,14 @@ fn log_event(node: &str, message: &str) -> Event {
 }
 
 impl State {
+    /// Node name -> node id of every node that said hello (metrics name peers by it).
+    pub(crate) fn node_ids(&self) -> Vec<(String, String)> {
+        self.ids
+            .iter()
+            .map(|(n, i)| (n.clone(), i.clone()))
+            .collect()
+    }
+
     /// Writes the record here when this node writes logs; otherwise picks a live logger
     /// (round robin when `enable_round_robin_logging`), or keeps the record (bounded,
     /// oldest dropped and counted) until one comes up.

@@ -17,26 +17,57 @@
 //!   back as that section. Ports are not part of node.cfg (zeekctl hands them out from
 //!   `ZeekPort`), nor are options and the legacy fields.
 
-use super::{Format, Layout, Node, NodeType};
+use super::{Format, Layout, Node, NodeType, WebSocketListen};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-/// zeekctl's `UseWebSocket` block settings for `to_zeekctl`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebSocketListen {
-    pub host: String,
-    pub port: u16,
+/// zeekctl's `UseWebSocket=1` defaults: `WebSocketHost = 127.0.0.1`, `WebSocketPort = 27759`.
+pub fn zeekctl_websocket_default() -> WebSocketListen {
+    WebSocketListen {
+        listen_addr: IpAddr::from([127, 0, 0, 1]),
+        listen_port: 27759,
+        max_event_queue_size: None,
+        ping_interval: None,
+        manager_only: true,
+        unless_disable_listen: true,
+    }
 }
 
-impl Default for WebSocketListen {
-    /// zeekctl's defaults: `WebSocketHost = 127.0.0.1`, `WebSocketPort = 27759`.
-    fn default() -> Self {
-        WebSocketListen {
-            host: "127.0.0.1".to_string(),
-            port: 27759,
-        }
+/// The `zeek_init` handler that starts a WebSocket server, as zeekctl writes it (with the
+/// conditions and fields the record has).
+fn websocket_block(ws: &WebSocketListen, o: &mut String) {
+    o.push('\n');
+    o.push_str("event zeek_init()\n\t{\n");
+    let mut conds = Vec::new();
+    if ws.unless_disable_listen {
+        conds.push("getenv(\"ZEEKCTL_DISABLE_LISTEN\") == \"\"".to_string());
     }
+    if ws.manager_only {
+        conds.push(
+            "(Cluster::local_node_type() == Cluster::MANAGER || ! Cluster::is_enabled())"
+                .to_string(),
+        );
+    }
+    let mut fields = format!(
+        "$listen_addr={}, $listen_port={}/tcp",
+        zeek_addr(&ws.listen_addr),
+        ws.listen_port
+    );
+    if let Some(q) = ws.max_event_queue_size {
+        let _ = write!(fields, ", $max_event_queue_size={q}");
+    }
+    if let Some(p) = ws.ping_interval {
+        let _ = write!(fields, ", $ping_interval={}", super::format_interval(p));
+    }
+    if conds.is_empty() {
+        let _ = writeln!(o, "\tCluster::listen_websocket([{fields}]);");
+    } else {
+        let _ = writeln!(o, "\tif ( {} )\n\t\t{{", conds.join(" && "));
+        let _ = writeln!(o, "\t\tCluster::listen_websocket([{fields}]);");
+        o.push_str("\t\t}\n");
+    }
+    o.push_str("\t}\n");
 }
 
 fn zeek_addr(a: &IpAddr) -> String {
@@ -80,9 +111,13 @@ impl Layout {
     /// zeekctl writes it (with its default WebSocket block); any other with every field.
     pub fn to_zeek(&self) -> String {
         if self.format == Format::NodeCfg {
-            self.to_zeekctl(Some(&WebSocketListen::default()))
+            self.to_zeekctl(Some(&zeekctl_websocket_default()))
         } else {
-            self.to_zeek_full(false)
+            let mut o = self.to_zeek_full(false);
+            for ws in &self.websocket {
+                websocket_block(ws, &mut o);
+            }
+            o
         }
     }
 
@@ -127,17 +162,7 @@ impl Layout {
         }
         o.push_str("};\n");
         if let Some(ws) = websocket {
-            o.push('\n');
-            o.push_str("event zeek_init()\n\t{\n");
-            o.push_str("\tif ( getenv(\"ZEEKCTL_DISABLE_LISTEN\") == \"\" && (Cluster::local_node_type() == Cluster::MANAGER || ! Cluster::is_enabled()) )\n");
-            o.push_str("\t\t{\n");
-            let _ = writeln!(
-                o,
-                "\t\tCluster::listen_websocket([$listen_addr={}, $listen_port={}/tcp]);",
-                ws.host, ws.port
-            );
-            o.push_str("\t\t}\n");
-            o.push_str("\t}\n");
+            websocket_block(ws, &mut o);
         }
         o
     }

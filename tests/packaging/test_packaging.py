@@ -371,6 +371,8 @@ def test_publish_bad_input(zc, cluster2, tmp_path):
     p = run([zc, "publish", "--to", "nohostport", "t", "Cli::x"])
     assert p.returncode == 3
     p = run([zc, "publish", "--to", "ws://127.0.0.1:%d/v1/messages/json" % dead, "t", "Cli::x"])
+    assert p.returncode == 4 and "cannot reach" in p.stderr
+    p = run([zc, "publish", "--to", "wss://127.0.0.1:%d/v1/messages/json" % dead, "t", "Cli::x"])
     assert p.returncode == 7 and "not supported by this build" in p.stderr
     p = run([zc, "publish", "--to", to, "nobody/listens", "Cli::x", "--timeout", "0.5"])
     assert p.returncode == 5 and "does not subscribe to 'nobody/listens'" in p.stderr
@@ -528,3 +530,45 @@ def test_store(zc, cluster2):
     assert run([*st, "put", "--to", to, "kv", '"c"', "1", "--expiry", "-1"]).returncode == 3
     assert run([*st, "get", "--to", "127.0.0.1:%d" % free_port(), "kv", '"a"']).returncode == 4
     assert run([*st, "keys", "--to", "ws://127.0.0.1:1/v1/messages/json", "kv"]).returncode == 7
+    assert run([*st, "keys", "--to", "wss://127.0.0.1:1/v1/messages/json", "kv"]).returncode == 7
+
+
+def test_publish_and_subscribe_over_zeeks_websocket_api(zc, tmp_path):
+    mp, wp = free_port(), free_port()
+    layout = tmp_path / "cluster-layout.zeek"
+    layout.write_text(
+        "redef Cluster::nodes = {\n"
+        '\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],\n'
+        "};\n\nevent zeek_init()\n\t{\n"
+        '\tif ( getenv("ZEEKCTL_DISABLE_LISTEN") == "" && (Cluster::local_node_type() == Cluster::MANAGER '
+        "|| ! Cluster::is_enabled()) )\n\t\t{\n"
+        "\t\tCluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=%d/tcp]);\n\t\t}\n\t}\n" % (mp, wp)
+    )
+    url = "ws://127.0.0.1:%d/v1/messages/json" % wp
+    node = subprocess.Popen([str(zc), "run", "--layout", str(layout), "--node", "manager", "--events",
+                             "--dir", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(node.stdout.readline())["type"] == "started"
+        wait_for(lambda: run([zc, "publish", "--to", url, "nobody/", "Cli::probe"]).returncode == 0, what="ws up")
+        sub = subprocess.Popen([str(zc), "subscribe", "--to", url, "cli/", "--count", "1", "--timeout", "20"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+        p = run([zc, "publish", "--to", url, "cli/x", "Cli::relay", "2"])
+        assert p.returncode == 0, p.stderr
+        out, err = sub.communicate(timeout=30)
+        assert sub.returncode == 0, err
+        assert '"data":"Cli::relay"' in out and '"topic":"cli/x"' in out
+        assert run([zc, "publish", "--to", url, "zeek/cluster/manager", "Cli::ws", "1"]).returncode == 0
+        seen = []
+        end = time.time() + 10
+        while time.time() < end:
+            line = node.stdout.readline()
+            seen.append(line)
+            if '"data":"Cli::ws"' in line:
+                break
+        assert any('"data":"Cli::ws"' in ln for ln in seen)
+        assert run([zc, "store", "get", "--to", url, "kv", "1"]).returncode == 7
+        assert run([zc, "status", "--to", url]).returncode == 7
+    finally:
+        node.send_signal(signal.SIGTERM)
+        node.communicate(timeout=20)

@@ -12,7 +12,7 @@ EXIT CODES:
   4  a peer could not be reached, or the connection was lost
   5  the --timeout ran out first (fewer than --count events, no subscriber)
   6  not found (node, store key, cluster directory, file)
-  7  not supported by this build (ws:// and wss:// URLs)
+  7  not supported by this build (wss:// URLs; store and status over ws://)
 
 Errors go to stderr as `zcluster: <message>`; results go to stdout.";
 
@@ -293,7 +293,8 @@ pub struct LayoutConvertArgs {
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
-    /// The node: HOST:PORT (Broker peering) or ws://HOST:PORT/v1/messages/json
+    /// The node: HOST:PORT (Broker peering) or ws://HOST:PORT/v1/messages/json (Zeek's
+    /// WebSocket API; publish and subscribe only)
     #[arg(long, value_name = "HOST:PORT|URL")]
     pub to: String,
     /// Seconds to wait: for the connection and a subscriber (default 10); subscribe:

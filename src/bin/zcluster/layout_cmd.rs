@@ -3,7 +3,7 @@
 use crate::cli::{LayoutAction, LayoutArgs, LayoutFileArgs, LayoutFormat};
 use crate::{exit, Failure, Res};
 use std::io::Write;
-use zcluster::layout::{Format, Layout, NodeCfgOptions, NodeType, WebSocketListen};
+use zcluster::layout::{zeekctl_websocket_default, Format, Layout, NodeCfgOptions, NodeType};
 
 fn format_of(f: LayoutFormat) -> Format {
     match f {
@@ -151,10 +151,20 @@ pub fn main(a: LayoutArgs) -> Res {
                             format!("--websocket {}: bad port", c.websocket),
                         )
                     })?;
-                    Some(WebSocketListen {
-                        host: h.to_string(),
-                        port,
-                    })
+                    let addr = h
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse()
+                        .map_err(|_| {
+                            Failure::new(
+                                exit::BAD_INPUT,
+                                format!("--websocket {}: '{h}' is not an IP address", c.websocket),
+                            )
+                        })?;
+                    let mut ws = zeekctl_websocket_default();
+                    ws.listen_addr = addr;
+                    ws.listen_port = port;
+                    Some(ws)
                 };
                 l.to_zeekctl(ws.as_ref())
             } else {

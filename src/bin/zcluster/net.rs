@@ -16,21 +16,53 @@ use zcluster::endpoint::{Endpoint, EndpointOptions, Message, MessageKind, PeerIn
 
 pub const DEFAULT_TIMEOUT: f64 = 10.0;
 
-/// Where `--to` points.
+/// Where `--to` points: a Broker peer, or Zeek's WebSocket API (`ws://host:port/path`).
 pub enum Target {
-    Broker { host: String, port: u16 },
+    Broker {
+        host: String,
+        port: u16,
+    },
+    WebSocket {
+        url: String,
+        host: String,
+        port: u16,
+    },
 }
 
 pub fn parse_target(to: &str) -> Res<Target> {
     let lower = to.to_ascii_lowercase();
-    if lower.starts_with("ws://") || lower.starts_with("wss://") {
+    if lower.starts_with("wss://") {
         return Err(Failure::new(
             exit::UNSUPPORTED,
-            format!(
-                "--to {to}: WebSocket URLs are not supported by this build (it has no \
-                 WebSocket client yet); use HOST:PORT to peer over Broker's protocol"
-            ),
+            format!("--to {to}: wss:// (WebSocket over TLS) is not supported by this build; use ws:// or HOST:PORT"),
         ));
+    }
+    if let Some(rest) = lower.strip_prefix("ws://") {
+        let hostport = rest.split('/').next().unwrap_or("");
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() => (
+                h.trim_start_matches('[').trim_end_matches(']'),
+                p.parse::<u16>().ok(),
+            ),
+            _ => (hostport, Some(80)),
+        };
+        let Some(port) = port.filter(|p| *p != 0) else {
+            return Err(Failure::new(
+                exit::BAD_INPUT,
+                format!("--to {to}: bad port in the URL"),
+            ));
+        };
+        if host.is_empty() {
+            return Err(Failure::new(
+                exit::BAD_INPUT,
+                format!("--to {to}: no host in the URL"),
+            ));
+        }
+        return Ok(Target::WebSocket {
+            url: to.to_string(),
+            host: host.to_string(),
+            port,
+        });
     }
     if lower.contains("://") {
         return Err(Failure::new(
@@ -91,6 +123,8 @@ pub struct Conn {
     pub early: Vec<Message>,
     host: String,
     port: u16,
+    /// Set for a WebSocket connection (instead of a peering).
+    ws: Option<zcluster::websocket::client::ClientHandle>,
 }
 
 pub fn connect(conn: &ConnectArgs, subscriptions: &[String]) -> Res<Conn> {
@@ -103,23 +137,44 @@ pub fn connect_with(
     subscriptions: &[String],
     setup: impl FnOnce(&Endpoint) -> Res,
 ) -> Res<Conn> {
-    let Target::Broker { host, port } = parse_target(&conn.to)?;
+    let target = parse_target(&conn.to)?;
+    let (host, port, url) = match &target {
+        Target::Broker { host, port } => (host.clone(), *port, None),
+        Target::WebSocket { url, host, port } => (host.clone(), *port, Some(url.clone())),
+    };
     let timeout = secs(conn.timeout, DEFAULT_TIMEOUT)?;
     let opts = EndpointOptions {
         forwarding: false,
         ..EndpointOptions::default()
     };
     let ep = Endpoint::new(opts)?;
-    for s in subscriptions {
-        ep.subscribe(s)?;
-    }
     setup(&ep)?;
-    ep.peer(&host, port, Duration::ZERO).map_err(|e| {
-        Failure::new(
-            exit::UNREACHABLE,
-            format!("cannot reach {host}:{port}: {}", e.message),
-        )
-    })?;
+    let mut ws = None;
+    match &url {
+        None => {
+            for s in subscriptions {
+                ep.subscribe(s)?;
+            }
+            ep.peer(&host, port, Duration::ZERO).map_err(|e| {
+                Failure::new(
+                    exit::UNREACHABLE,
+                    format!("cannot reach {host}:{port}: {}", e.message),
+                )
+            })?;
+        }
+        // The WebSocket API subscribes at connect time (its handshake).
+        Some(u) => {
+            ws = Some(
+                ep.connect_websocket(u, subscriptions, Duration::ZERO)
+                    .map_err(|e| {
+                        Failure::new(
+                            exit::UNREACHABLE,
+                            format!("cannot reach {u}: {}", e.message),
+                        )
+                    })?,
+            )
+        }
+    }
     let start = Instant::now();
     let mut early = Vec::new();
     loop {
@@ -154,6 +209,7 @@ pub fn connect_with(
                     early,
                     host,
                     port,
+                    ws,
                 });
             }
             MessageKind::PeerUnavailable | MessageKind::PeerRejected | MessageKind::PeerLost => {
@@ -169,8 +225,23 @@ pub fn connect_with(
 }
 
 impl Conn {
-    /// Says goodbye (Broker's BYE, after everything published before it) and closes.
+    /// Says goodbye (Broker's BYE, after everything published before it) and closes; a
+    /// WebSocket connection first hands every publish to the client (bounded wait).
     pub fn finish(self) {
+        if let Some(ws) = &self.ws {
+            let end = Instant::now() + Duration::from_secs(5);
+            let target = self.ep.stats().published;
+            // Publishes reach the client thread through the I/O thread's tap.
+            std::thread::sleep(Duration::from_millis(50));
+            while ws.queued() > 0 && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = target;
+            std::thread::sleep(Duration::from_millis(100));
+            ws.stop();
+            self.ep.close();
+            return;
+        }
         if self.ep.unpeer(&self.host, self.port).is_ok() {
             let end = Instant::now() + Duration::from_secs(3);
             while let Some(m) = self
@@ -219,7 +290,8 @@ pub fn publish(a: PublishArgs) -> Res {
         ));
     }
     let c = connect(&a.conn, &[])?;
-    if !a.no_wait {
+    // The WebSocket API does not tell a client what the server subscribes to.
+    if !a.no_wait && c.ws.is_none() {
         wait_subscriber(&c, &a.topic, &a.conn)?;
     }
     match &a.event {
@@ -354,7 +426,12 @@ fn text_arg(ev: &Event, i: usize) -> String {
 }
 
 pub fn status(a: StatusArgs) -> Res {
-    parse_target(&a.conn.to)?;
+    if let Target::WebSocket { url, .. } = parse_target(&a.conn.to)? {
+        return Err(Failure::new(
+            exit::UNSUPPORTED,
+            format!("--to {url}: status needs a Broker peering (HOST:PORT): the WebSocket API does not name the node's id or subscriptions"),
+        ));
+    }
     let timeout = secs(a.conn.timeout, DEFAULT_TIMEOUT)?;
     let c = connect(&a.conn, &["zeek/control/Control::".to_string()])?;
     let id = c.peer.id.map(|i| i.to_string()).unwrap_or_default();

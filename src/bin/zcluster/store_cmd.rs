@@ -18,6 +18,12 @@ fn lit(text: &str) -> Res<Value> {
 
 /// A clone of the store, attached before peering; the master's resync comes quickly.
 fn attach(a: &StoreNameArgs) -> Res<(Conn, zcluster::store::service::Store, Duration)> {
+    if let crate::net::Target::WebSocket { url, .. } = crate::net::parse_target(&a.conn.to)? {
+        return Err(Failure::new(
+            exit::UNSUPPORTED,
+            format!("--to {url}: stores need a Broker peering (HOST:PORT); Zeek's WebSocket API carries no store commands"),
+        ));
+    }
     let timeout = Duration::from_secs_f64(a.conn.timeout.unwrap_or(DEFAULT_TIMEOUT).max(0.0));
     let mut store = None;
     let conn = connect_with(&a.conn, &[], |ep| {
