@@ -1,12 +1,17 @@
 //! Store benchmark between processes on 127.0.0.1 (scripts/bench.sh runs it), the same
 //! measurements as `broker_bench store` (bench/broker_bench.cc):
 //!
-//!   bench_store N memory|sqlite DIR [--journal delete]
+//!   bench_store N memory|sqlite DIR [--journal delete | --tag T]
+//!   bench_store rtt N DIR [--puts-per-sec R]
 //!
 //! The parent process holds the master of store "bench-store" (memory, or SQLite in DIR
-//! with the default settings: WAL, synchronous=FULL, every put durable when it returns;
+//! with the default settings: WAL, synchronous=FULL; a batch counts as done only once it
+//! is durable: `Store::flush` returned on the store the puts went to, and the checking
+//! side answers the last key; the master sends a SQLite write to clones only after it
+//! committed it, so "the clone sees it" also means "it is on disk";
 //! `--journal delete` uses SQLite's rollback journal instead, what Broker 1.4 runs with,
-//! and adds `journal=delete` to the lines); it re-executes itself as the clone process,
+//! and adds `journal=delete` to the lines; `--tag T` adds `size=T`, to tell runs of another
+//! N apart); it re-executes itself as the clone process,
 //! which peers with it over 127.0.0.1.
 //!
 //! 0. from=master_no_clone: N puts `"a<i>" -> count(i + 1)` on the master before any clone
@@ -20,6 +25,15 @@
 //!    5 ms, 200 times; the clone polls "lat" (every 50 µs: a read is a local lookup, a
 //!    busy loop would only take a core from the I/O threads) and records how long after
 //!    each put it saw it.
+//!
+//! `rtt`: event round trips between two endpoints of this process (P publishes
+//! `Demo::ping` on bench/ping, Q echoes it on bench/pong, one at a time, N after a
+//! warm-up), first alone (load=none), then while a third endpoint of the same process
+//! holds a SQLite master (WAL, FULL) into which another thread puts as fast as it can
+//! (load=sqlite; `--puts-per-sec R` paces it instead), flushing every 10,000 puts; then
+//! the same with the master on P's own endpoint (load=sqlite_on_pinger: P's I/O thread
+//! carries the round trips and the store).
+//!   RESULT zcluster rtt_store load=L rounds=N ok=K p50_us=X p99_us=Y max_us=Z [puts=P rate=R commits=C]
 //!
 //! Output, one line per measurement (bench/summarize.py reads them):
 //!   RESULT zcluster store backend=B from=F puts=N secs=S rate=R
@@ -95,6 +109,15 @@ fn timed_puts(put_to: &Store, check_on: &Store, prefix: &str, n: u64) -> f64 {
     for i in 0..n {
         if let Err(e) = put_to.put(s(&format!("{prefix}{i}")), Value::Count(i + 1), None) {
             die(&format!("put: {e}"));
+        }
+    }
+    // Durable: on a master, flush (SQLite: committed). Puts on a clone are durable once
+    // the clone sees the last one come back: the master sends an update only after
+    // committing it. (A clone's own flush waits for the master's channel ack, which
+    // Broker's protocol sends every heartbeat interval, 500 ms: not a throughput figure.)
+    if put_to.is_master() {
+        if let Err(e) = put_to.flush(Duration::from_secs(60)) {
+            die(&format!("flush: {e}"));
         }
     }
     if !wait_value(
@@ -293,6 +316,189 @@ fn master_main(n: u64, backend: &str, dir: &str, journal: JournalMode) -> i32 {
     rc
 }
 
+// ------------------------------------------------------------------ rtt under a put stream
+
+fn ping(seq: u64) -> zcluster::data::Event {
+    zcluster::data::Event::with_args("Demo::ping", vec![s("hello"), Value::Count(seq)])
+}
+
+fn rtt_round(p: &Endpoint, n: u64) -> (u64, Vec<Duration>) {
+    let warmup = 200u64;
+    let mut times = Vec::with_capacity(n as usize);
+    let mut ok = 0u64;
+    for seq in 0..warmup + n {
+        let t = Instant::now();
+        p.publish_event("bench/ping", &ping(seq))
+            .unwrap_or_else(|e| die(&format!("publish: {e}")));
+        let deadline = t + Duration::from_secs(5);
+        let mut answered = false;
+        while let Some(m) = p.next(Some(deadline.saturating_duration_since(Instant::now()))) {
+            if m.is_status() {
+                continue;
+            }
+            if let Ok(ev) = m.event() {
+                if ev.args.get(1) == Some(&Value::Count(seq)) {
+                    answered = true;
+                    break;
+                }
+            }
+        }
+        if !answered {
+            break;
+        }
+        if seq >= warmup {
+            times.push(t.elapsed());
+            ok += 1;
+        }
+    }
+    times.sort();
+    (ok, times)
+}
+
+fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let p = Endpoint::new(EndpointOptions::default()).unwrap_or_else(|e| die(&format!("{e}")));
+    let q = Arc::new(
+        Endpoint::new(EndpointOptions::default()).unwrap_or_else(|e| die(&format!("{e}"))),
+    );
+    p.subscribe("bench/pong")
+        .unwrap_or_else(|e| die(&format!("{e}")));
+    q.subscribe("bench/ping")
+        .unwrap_or_else(|e| die(&format!("{e}")));
+    let port = p
+        .listen("127.0.0.1", 0)
+        .unwrap_or_else(|e| die(&format!("listen: {e}")));
+    q.peer("127.0.0.1", port, Duration::from_millis(100))
+        .unwrap_or_else(|e| die(&format!("peer: {e}")));
+    if !p.await_peer_subscription("bench/ping", Duration::from_secs(20))
+        || !q.await_peer_subscription("bench/pong", Duration::from_secs(20))
+    {
+        die("P and Q did not peer");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let echo = {
+        let (q, stop) = (q.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(m) = q.next(Some(Duration::from_millis(100))) {
+                    if !m.is_status() {
+                        let _ = q.publish("bench/pong", m.payload);
+                    }
+                }
+            }
+        })
+    };
+    let line = |load: &str, ok: u64, times: &[Duration], extra: &str| {
+        let pct = |x: f64| {
+            times
+                .get(((times.len() as f64 * x) as usize).min(times.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
+        say(&format!(
+            "RESULT zcluster rtt_store load={load} rounds={n} ok={ok} p50_us={:.1} p99_us={:.1} max_us={:.1}{extra}",
+            pct(0.5),
+            pct(0.99),
+            times.last().map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        ));
+    };
+    let (ok, times) = rtt_round(&p, n);
+    line("none", ok, &times, "");
+
+    // The same round trips while a SQLite master in this process absorbs a put stream:
+    // on an endpoint of its own, then on the pinger's endpoint (its I/O thread carries
+    // the store's traffic and the round trips).
+    let (m_ep, svc) = store_node();
+    for on_pinger in [false, true] {
+        let path = std::path::Path::new(dir).join(format!(
+            "bench-rtt-{}-{on_pinger}.sqlite",
+            std::process::id()
+        ));
+        let master = if on_pinger {
+            let mut o = zcluster::store::BackendOptions::default();
+            o.set("path", path.to_str().unwrap_or_default())
+                .unwrap_or_else(|e| die(&format!("{e}")));
+            p.attach_master(NAME, zcluster::store::BackendKind::Sqlite, &o)
+                .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
+        } else {
+            let b = SqliteBackend::open(&path, &SqliteOptions::default())
+                .unwrap_or_else(|e| die(&format!("sqlite: {e}")));
+            svc.attach_master(NAME, Box::new(b))
+                .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
+        };
+        let puts = Arc::new(AtomicU64::new(0));
+        let loading = Arc::new(AtomicBool::new(true));
+        let writer = {
+            let (master, puts, loading) = (master.clone(), puts.clone(), loading.clone());
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let mut i = 0u64;
+                while loading.load(Ordering::Relaxed) {
+                    if let Some(r) = pace {
+                        let due = Duration::from_secs_f64(i as f64 / r as f64);
+                        let el = t0.elapsed();
+                        if due > el {
+                            std::thread::sleep(due - el);
+                        }
+                    }
+                    master
+                        .put(s(&format!("r{i}")), Value::Count(i), None)
+                        .unwrap_or_else(|e| die(&format!("put: {e}")));
+                    i += 1;
+                    if i % 10_000 == 0 {
+                        master
+                            .flush(Duration::from_secs(60))
+                            .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                        puts.store(i, Ordering::Relaxed);
+                    }
+                }
+                master
+                    .flush(Duration::from_secs(60))
+                    .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                puts.store(i, Ordering::Relaxed);
+            })
+        };
+        // Let the stream reach its pace before measuring.
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let c0 = master.commits();
+        let p0 = puts.load(Ordering::Relaxed);
+        let (ok, times) = rtt_round(&p, n);
+        loading.store(false, Ordering::Relaxed);
+        let _ = writer.join();
+        let secs = t0.elapsed().as_secs_f64();
+        let done = puts.load(Ordering::Relaxed) - p0;
+        let load = match (on_pinger, pace.is_some()) {
+            (false, false) => "sqlite",
+            (false, true) => "sqlite_paced",
+            (true, false) => "sqlite_on_pinger",
+            (true, true) => "sqlite_paced_on_pinger",
+        };
+        line(
+            load,
+            ok,
+            &times,
+            &format!(
+                " puts={done} rate={:.0} commits={}",
+                done as f64 / secs,
+                master.commits() - c0
+            ),
+        );
+        drop(master);
+        if !on_pinger {
+            svc.close(); // the pinger's store stays attached until P goes
+        }
+        for ext in ["", "-wal", "-shm"] {
+            let mut f = path.clone().into_os_string();
+            f.push(ext);
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    drop(m_ep);
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+    0
+}
+
 fn main() {
     std::thread::spawn(|| {
         std::thread::sleep(LIMIT);
@@ -310,13 +516,22 @@ fn main() {
             let port = port.parse().unwrap_or_else(|_| die("bad port"));
             clone_main(num(n), backend, port)
         }
+        [mode, n, dir] if mode == "rtt" => rtt_main(num(n), dir, None),
+        [mode, n, dir, flag, r] if mode == "rtt" && flag == "--puts-per-sec" => {
+            rtt_main(num(n), dir, Some(num(r)))
+        }
         [n, backend, dir] => master_main(num(n), backend, dir, JournalMode::Wal),
+        [n, backend, dir, flag, tag] if flag == "--tag" => {
+            // A label of its own (e.g. a larger N than Broker's runs), kept in the lines.
+            let label = format!("{backend} size={tag}");
+            master_main(num(n), &label, dir, JournalMode::Wal)
+        }
         [n, backend, dir, flag, mode] if flag == "--journal" && mode == "delete" => {
             // The label travels to the clone process too, through its backend argument.
             let label = format!("{backend} journal=delete");
             master_main(num(n), &label, dir, JournalMode::Delete)
         }
-        _ => die("usage: bench_store N memory|sqlite DIR [--journal delete]"),
+        _ => die("usage: bench_store N memory|sqlite DIR [--journal delete | --tag T] | bench_store rtt N DIR [--puts-per-sec R]"),
     };
     std::process::exit(rc);
 }

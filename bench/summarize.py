@@ -21,7 +21,7 @@ LOWER = {"p50_us", "p99_us", "pub_cpu_ns", "recv_cpu_ns"}
 # Keys that are measurements or bookkeeping, not part of a variant's identity.
 NOT_IDENTITY = HIGHER | LOWER | {
     "recv", "in_order", "secs", "max_us", "mean_us", "ok", "lost", "samples",
-    "receiver_maxrss_kib", "sent", "rounds", "puts", "total_rate",
+    "receiver_maxrss_kib", "sent", "rounds", "puts", "total_rate", "commits",
 }
 
 

@@ -91,11 +91,21 @@ ZC_TEST(master_and_clone_on_plain_endpoints) {
     ZC_CHECK(!there);
     ZC_CHECK_RC(zc_store_connected(c, &yes), ZC_OK);
     ZC_CHECK(yes);
+    /* flush: the clone's writes acknowledged by the master, the master's committed. */
+    ZC_CHECK_RC(zc_store_put(c, k, five, 0), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(c, 10000), ZC_OK);
+    ZC_CHECK_RC(zc_store_put(m, k, one, 0), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(m, -1), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(m, -2), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_ERR_CONTAINS("timeout_ms -2");
     /* Freeing the endpoints closes their stores; the handles stay valid to free. */
     zc_endpoint_free(b);
     ZC_CHECK_RC(zc_store_put(c, k, one, 0), ZC_ERR_CLOSED);
+    ZC_CHECK_RC(zc_store_flush(c, 0), ZC_ERR_CLOSED);
     zc_endpoint_free(a);
     ZC_CHECK_RC(zc_store_put(m, k, one, 0), ZC_ERR_CLOSED);
+    ZC_CHECK_RC(zc_store_flush(m, 0), ZC_ERR_CLOSED);
+    ZC_CHECK_RC(zc_store_flush(m2, -1), ZC_ERR_CLOSED);
     zc_value *out = NULL;
     ZC_CHECK_RC(zc_store_get(m2, k, 0, &out), ZC_ERR_CLOSED);
     ZC_CHECK(out == NULL);

@@ -162,6 +162,8 @@ ZC_TEST(master_operations) {
     /* the cluster goes away: the handle reports CLOSED */
     zc_cluster_free(cl);
     ZC_CHECK_RC(zc_store_put(st, k, v, 0), ZC_ERR_CLOSED);
+    ZC_CHECK_RC(zc_store_flush(st, 0), ZC_ERR_CLOSED);
+    ZC_CHECK_RC(zc_store_flush(st, -1), ZC_ERR_CLOSED);
     out = NULL;
     ZC_CHECK_RC(zc_store_get(st, k, 0, &out), ZC_ERR_CLOSED);
     ZC_CHECK(out == NULL);
@@ -184,6 +186,7 @@ ZC_TEST(sqlite_master_persists) {
     ZC_CHECK(strstr(path, "/disk.sqlite") != NULL);
     ZC_CHECK(access(path, F_OK) == 0);
     ZC_CHECK_RC(zc_store_put(st, k, v, 0), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(st, 10000), ZC_OK);
     zc_store_free(st);
     zc_cluster_free(cl);
     /* a new process view of the same node reopens the file */
@@ -329,6 +332,8 @@ ZC_TEST(negative_matrix) {
         ZC_CHECK_RC(zc_store_connected(h, &b), want[i]);
         ZC_CHECK_RC(zc_store_take_lost_mutations(h, &n, &sp), want[i]);
         ZC_CHECK_RC(zc_store_take_problems(h, &n, &sp), want[i]);
+        ZC_CHECK_RC(zc_store_flush(h, 0), want[i]);
+        ZC_CHECK_RC(zc_store_flush(h, -1), want[i]);
         ZC_CHECK(out == NULL);
     }
     /* NULL values, NULL out-pointers, wrong-type value handles, bad numbers */
@@ -351,6 +356,12 @@ ZC_TEST(negative_matrix) {
     ZC_CHECK_RC(zc_store_take_problems(st, NULL, &sp), ZC_ERR_NULL);
     ZC_CHECK_RC(zc_store_take_problems(st, &n, NULL), ZC_ERR_NULL);
     ZC_CHECK(sp == NULL);
+    /* flush: a memory master returns at once; a bad timeout is refused. */
+    ZC_CHECK_RC(zc_store_put(st, k, k, 0), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(st, 0), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(st, -1), ZC_OK);
+    ZC_CHECK_RC(zc_store_flush(st, -2), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_store_flush(st, INT64_MIN), ZC_ERR_INVALID_ARGUMENT);
     /* A master: connected, nothing lost, no problems. */
     ZC_CHECK_RC(zc_store_connected(st, &b), ZC_OK);
     ZC_CHECK(b);

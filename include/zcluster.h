@@ -1320,9 +1320,12 @@ zc_result zc_store_clone_intervals(const zc_store *store,
                                    double *mutation_buffer);
 
 /**
- * Sets `key` to `value` (both borrowed). On a master the write is applied (and, with
- * SQLite, committed to disk) before this returns; on a clone it is sent to the master
- * (or buffered up to `clone_mutation_buffer_interval` while it has none).
+ * Sets `key` to `value` (both borrowed). On a master the write is applied before this
+ * returns (reads see it at once) and, with SQLite, queued for the store's storage thread,
+ * which commits it with the writes around it; `zc_store_flush` waits until it is on
+ * disk. On a clone it is sent to the master (or buffered up to
+ * `clone_mutation_buffer_interval` while it has none). ZC_ERR_STORE also while the
+ * storage thread's last commit failed (e.g. disk full).
  * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (negative expiry),
  * ZC_ERR_STORE (backend failure; a clone without master and no buffering), ZC_ERR_CLOSED.
  */
@@ -1472,6 +1475,24 @@ zc_result zc_store_take_lost_mutations(const zc_store *store, size_t *count, cha
  * ZC_ERR_NULL, ZC_ERR_BAD_HANDLE. Any thread.
  */
 zc_result zc_store_take_problems(const zc_store *store, size_t *count, char **text);
+
+/**
+ * Waits until every write made through this store (any handle, any thread) before the
+ * call is durable, at most `timeout_ms` milliseconds (-1: no limit; 0: only checks).
+ * SQLite master: committed to the file by the store's storage thread, so a kill -9 of
+ * the process after this returns loses none of them (puts themselves return as soon as
+ * the write is applied in memory and queued; commits are grouped). Memory master:
+ * returns at once. Clone: returns once the master acknowledged every write made here
+ * (a SQLite master acknowledges only what it committed; Broker's channel acks come every
+ * heartbeat interval, 500 ms by default, so expect up to that); a clone without a master
+ * waits for one. Any thread; may block up to `timeout_ms`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (timeout_ms below -1),
+ * ZC_ERR_TIMEOUT (not all durable in time: the message says how many are not),
+ * ZC_ERR_STORE or ZC_ERR_IO (a commit failed, e.g. the disk is full: the message is
+ * SQLite's; the store retries and refuses new writes meanwhile), ZC_ERR_CLOSED (the
+ * store's cluster or endpoint is closed).
+ */
+zc_result zc_store_flush(const zc_store *store, int64_t timeout_ms);
 
 /**
  * Creates a `none` value in `*out`. Errors: ZC_ERR_NULL.

@@ -351,7 +351,7 @@ fn a_clone_without_a_master_times_out_and_goes_stale() {
 const CHILD_ENV: &str = "ZC_STORE_KILL_CHILD_DB";
 
 /// Not a test of its own: the child process of `sqlite_master_killed_loses_no_acked_put`.
-/// Puts keys as fast as it can and prints each one after `put` returned.
+/// Puts keys as fast as it can and prints each one after `put` + `flush` returned.
 #[test]
 #[ignore]
 fn sqlite_child_writer() {
@@ -373,6 +373,8 @@ fn sqlite_child_writer() {
     for i in start.. {
         m.put(Value::Count(i), s(&format!("value-{i}")), None)
             .unwrap();
+        // A put is asynchronous (the storage thread commits it): acknowledged = flushed.
+        m.flush(Duration::from_secs(30)).unwrap();
         use std::io::Write;
         let mut o = out.lock();
         writeln!(o, "acked {i}").unwrap();

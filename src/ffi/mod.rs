@@ -19,6 +19,7 @@ pub mod layout;
 pub mod options;
 pub mod result;
 pub mod store;
+pub mod store_flush;
 pub mod strings;
 pub mod value;
 pub mod websocket;

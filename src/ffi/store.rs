@@ -240,9 +240,12 @@ fn with_store(store: *const zc_store, f: impl FnOnce(&Store) -> Result<()>) -> z
     guard(|| f(&STORES.get(store)?.store))
 }
 
-/// Sets `key` to `value` (both borrowed). On a master the write is applied (and, with
-/// SQLite, committed to disk) before this returns; on a clone it is sent to the master
-/// (or buffered up to `clone_mutation_buffer_interval` while it has none).
+/// Sets `key` to `value` (both borrowed). On a master the write is applied before this
+/// returns (reads see it at once) and, with SQLite, queued for the store's storage thread,
+/// which commits it with the writes around it; `zc_store_flush` waits until it is on
+/// disk. On a clone it is sent to the master (or buffered up to
+/// `clone_mutation_buffer_interval` while it has none). ZC_ERR_STORE also while the
+/// storage thread's last commit failed (e.g. disk full).
 /// Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (negative expiry),
 /// ZC_ERR_STORE (backend failure; a clone without master and no buffering), ZC_ERR_CLOSED.
 #[no_mangle]

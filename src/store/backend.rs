@@ -74,6 +74,24 @@ pub trait Backend: Send {
     /// Removes the entries whose expiry lies before `now` (Broker's master: `now > expiry`)
     /// and returns their keys.
     fn expire_due(&mut self, now: i64) -> Result<Vec<Value>>;
+
+    /// Backends whose commits run on a storage worker (`storage::WorkerBackend`): the
+    /// sequence number of the last write handed to it. Others: 0 (durable on return).
+    fn written_seq(&self) -> u64 {
+        0
+    }
+    /// The sequence number of the last write known durable (0 for synchronous backends,
+    /// which are always caught up).
+    fn durable_seq(&self) -> u64 {
+        0
+    }
+    /// The worker's shared state (`flush` waits on it); None without a worker.
+    fn durability(&self) -> Option<std::sync::Arc<super::storage::Durability>> {
+        None
+    }
+    /// This backend as a store service runs it: SQLite moves its connection to a storage
+    /// thread (`storage::WorkerBackend`); memory stays as it is.
+    fn with_storage_worker(self: Box<Self>) -> Result<Box<dyn Backend>>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -93,6 +111,9 @@ impl MemoryBackend {
 impl Backend for MemoryBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Memory
+    }
+    fn with_storage_worker(self: Box<Self>) -> Result<Box<dyn Backend>> {
+        Ok(self)
     }
     fn put(&mut self, key: &Value, value: &Value, expiry: Option<i64>) -> Result<()> {
         self.entries.insert(key.clone(), (value.clone(), expiry));
@@ -441,6 +462,25 @@ impl SqliteBackend {
         store_err(&self.path, what, e)
     }
 
+    /// Starts a transaction (the storage worker groups its writes in one).
+    pub(crate) fn begin(&self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err("cannot begin a transaction", e))
+    }
+    pub(crate) fn commit(&self) -> Result<()> {
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| self.err("commit failed", e))
+    }
+    pub(crate) fn rollback(&self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     fn blob(v: &Value) -> Result<Vec<u8>> {
         let mut b = Vec::with_capacity(32);
         encode_value(v, &mut b)?;
@@ -455,6 +495,9 @@ impl SqliteBackend {
 impl Backend for SqliteBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Sqlite
+    }
+    fn with_storage_worker(self: Box<Self>) -> Result<Box<dyn Backend>> {
+        Ok(Box::new(super::storage::WorkerBackend::start(*self)?))
     }
     fn put(&mut self, key: &Value, value: &Value, expiry: Option<i64>) -> Result<()> {
         let (k, v) = (Self::blob(key)?, Self::blob(value)?);

@@ -297,6 +297,12 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
     pub fn idle(&self) -> bool {
         self.paths.iter().all(|p| p.acked == self.seq)
     }
+    /// Events produced that the slowest consumer has not acknowledged (all of them
+    /// while no consumer is attached).
+    pub fn unacked(&self) -> u64 {
+        let min = self.paths.iter().map(|p| p.acked).min().unwrap_or(0);
+        self.seq.saturating_sub(min)
+    }
     /// Some consumer never acknowledged its handshake.
     pub fn has_pending_paths(&self) -> bool {
         self.paths.iter().any(|p| p.acked == 0)

@@ -573,6 +573,15 @@ impl StoreClone {
     pub fn buffered_mutations(&self) -> usize {
         self.stalled.len()
     }
+    /// Every write made here was acknowledged by the master (none buffered for a master
+    /// to come, none in flight).
+    pub fn writes_acknowledged(&self) -> bool {
+        self.unacknowledged_writes() == 0
+    }
+    /// Writes buffered or sent and not yet acknowledged by the master.
+    pub fn unacknowledged_writes(&self) -> u64 {
+        self.stalled.len() as u64 + self.output.as_ref().map_or(0, |o| o.unacked())
+    }
     /// Broker's idle: has a master, nothing buffered, own writes acknowledged.
     pub fn idle(&self) -> bool {
         self.input.idle()

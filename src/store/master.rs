@@ -45,7 +45,9 @@ pub struct Master {
     open_handshakes: BTreeMap<EntityId, Snapshot>,
     expirations: BTreeMap<Value, i64>,
     next_expiry: Option<i64>,
-    outgoing: Vec<Outgoing>,
+    /// Commands to send, each with the backend's `written_seq` when it was emitted: held
+    /// until that write is durable (a storage worker's backend; others release at once).
+    outgoing: Vec<(u64, Outgoing)>,
     events: Vec<StoreEvent>,
     remote_errors: Vec<Error>,
 }
@@ -354,8 +356,25 @@ impl Master {
         self.inputs.retain(|k, _| k.endpoint != endpoint);
     }
 
+    /// The commands ready to send: everything emitted up to the last durable write of a
+    /// backend with a storage worker (what a later write caused stays held, in order);
+    /// everything for a synchronous backend.
     pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
-        std::mem::take(&mut self.outgoing)
+        let durable = self.backend.durable_seq();
+        let n = self
+            .outgoing
+            .iter()
+            .position(|(gate, _)| *gate > durable)
+            .unwrap_or(self.outgoing.len());
+        self.outgoing.drain(..n).map(|(_, o)| o).collect()
+    }
+    /// Whether anything waits to be sent (released or held).
+    pub fn has_outgoing(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+    /// Commands held until writes are durable.
+    pub fn held_outgoing(&self) -> usize {
+        self.outgoing.len()
     }
     pub fn take_events(&mut self) -> Vec<StoreEvent> {
         std::mem::take(&mut self.events)
@@ -696,16 +715,20 @@ impl Master {
     }
 
     fn emit(&mut self, to: Option<EntityId>, seq: u64, receiver: EntityId, content: Command) {
-        self.outgoing.push(Outgoing {
-            topic: clone_topic(&self.name),
-            unicast: to.map(|t| t.endpoint),
-            command: InternalCommand {
-                seq,
-                sender: self.id,
-                receiver,
-                content,
+        let gate = self.backend.written_seq();
+        self.outgoing.push((
+            gate,
+            Outgoing {
+                topic: clone_topic(&self.name),
+                unicast: to.map(|t| t.endpoint),
+                command: InternalCommand {
+                    seq,
+                    sender: self.id,
+                    receiver,
+                    content,
+                },
             },
-        });
+        ));
     }
 }
 

@@ -31,6 +31,7 @@ pub mod info;
 pub mod master;
 pub mod ops;
 pub mod service;
+pub mod storage;
 
 pub use backend::{
     default_sqlite_path, validate_store_name, Backend, BackendKind, JournalMode, MemoryBackend,

@@ -10,14 +10,19 @@
 //! leaves them in the object and wakes the I/O thread (`HookWaker`, coalesced: one wake-up
 //! per burst), whose next turn publishes them.
 //!
-//! Durability: a master's local write goes to its backend on the calling thread before the
-//! call returns (SQLite: one committed transaction, WAL + `synchronous=FULL` by default).
-//! Writes from clones are applied on the I/O thread when they arrive.
+//! Durability: a SQLite master's writes (local or from clones) are applied to its
+//! in-memory copy at once and committed by the store's storage thread, in groups
+//! (`super::storage`): no host call and no I/O turn waits for the disk. What a write sends
+//! to clones (the update, the channel ack to a writing clone) leaves only once the write
+//! is committed. `Store::flush` waits until every earlier write of the store is
+//! committed (SQLite master), acknowledged by the master (clone), or returns at once
+//! (memory master). Reads on a master see its writes at once (read-your-writes).
 
 use super::backend::Backend;
 use super::clone::{CloneConfig, LostMutation, StoreClone};
 use super::command::{EntityId, InternalCommand};
 use super::master::{ChannelConfig, Master};
+use super::storage::Durability;
 use super::{clone_topic, master_topic, BackendKind, Outgoing, TICK_INTERVAL_NS};
 use crate::data::Value;
 use crate::endpoint::{HookCtx, HookWaker, Message, MessageKind};
@@ -58,6 +63,8 @@ struct Entry {
     changed: Condvar,
     problems: Mutex<VecDeque<Error>>,
     lost: Mutex<Vec<LostMutation>>,
+    /// A SQLite master's storage worker.
+    durability: Option<Arc<Durability>>,
 }
 
 impl Entry {
@@ -86,6 +93,9 @@ impl Entry {
                     let errs = m.take_remote_errors();
                     drop(g);
                     self.note_problems(errs);
+                    if let Some(d) = &self.durability {
+                        self.note_problems(d.take_errors());
+                    }
                 }
             }
             Role::Clone(c) => {
@@ -270,6 +280,17 @@ impl StoreService {
             };
         }
         let kind = backend.kind();
+        let backend = backend.with_storage_worker()?;
+        let durability = backend.durability();
+        if let Some(d) = &durability {
+            // Each commit may release held commands: the I/O thread's next turn sends them.
+            let svc = Arc::downgrade(self);
+            d.set_notify(Arc::new(move || {
+                if let Some(s) = svc.upgrade() {
+                    s.kick();
+                }
+            }));
+        }
         self.add_arc(
             name,
             |id| {
@@ -284,6 +305,7 @@ impl StoreService {
                 ))
             },
             master_topic(name),
+            durability,
         )
     }
 
@@ -308,6 +330,7 @@ impl StoreService {
                 ))
             },
             clone_topic(name),
+            None,
         )
     }
 
@@ -324,6 +347,7 @@ impl StoreService {
         name: &str,
         make: impl FnOnce(EntityId) -> Result<(Role, BackendKind)>,
         topic: String,
+        durability: Option<Arc<Durability>>,
     ) -> Result<Store> {
         if self.is_closed() {
             return Err(Error::closed(format!(
@@ -341,6 +365,7 @@ impl StoreService {
             changed: Condvar::new(),
             problems: Mutex::new(VecDeque::new()),
             lost: Mutex::new(Vec::new()),
+            durability,
         });
         reg.entries.push(entry.clone());
         reg.pending_subs.push(topic);
@@ -590,12 +615,23 @@ impl Store {
             return None;
         };
         let mut g = m.lock();
-        let r = match g.as_mut() {
-            Some(m) => f(m, now_ns()),
-            None => Err(self.closed()),
+        let (r, wake) = match g.as_mut() {
+            Some(m) => {
+                let r = f(m, now_ns());
+                (r, m.has_outgoing())
+            }
+            None => (Err(self.closed()), true),
         };
         drop(g);
-        self.service.kick();
+        // A write with nothing to send (no clone attached) needs no I/O turn: a put
+        // stream into a lone master must not keep waking the endpoint's I/O thread.
+        // Held commands go out on the storage worker's kick after the commit.
+        if wake {
+            self.service.kick();
+        }
+        if let Some(d) = &self.entry.durability {
+            d.throttle(super::storage::MAX_PENDING_WRITES);
+        }
         Some(r)
     }
 
@@ -793,6 +829,76 @@ impl Store {
             |m, now| m.pop(key, exp(expiry), now).map(drop),
             |c, now| c.pop(k2, exp(expiry), now),
         )
+    }
+
+    /// Waits until every write made through this store before the call is durable, up to
+    /// `timeout` (`Duration::MAX`: no limit). SQLite master: committed by the storage
+    /// worker (a kill -9 after this returns loses none of them); memory master: at once;
+    /// clone: acknowledged by its master, which for a SQLite master means committed (the
+    /// master's channel acks come every heartbeat interval, 500 ms by default; a clone
+    /// without a master waits for one, buffered writes included).
+    /// Errors: `Timeout`; a failed commit's `Store`/`Io` error; `Closed`.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now().checked_add(timeout);
+        match &self.entry.role {
+            Role::Master(m) => {
+                if m.lock().is_none() {
+                    return Err(self.closed());
+                }
+                let Some(d) = &self.entry.durability else {
+                    return Ok(());
+                };
+                // Every write this thread made is queued: its number is at most this.
+                let target = d.written();
+                d.wait_durable(target, deadline).map_err(|e| {
+                    if e.kind == ErrorKind::Closed {
+                        self.closed()
+                    } else {
+                        Error::new(
+                            e.kind,
+                            format!("store '{}': flush: {}", self.entry.name, e.message),
+                        )
+                    }
+                })
+            }
+            Role::Clone(c) => {
+                let mut g = c.lock();
+                loop {
+                    match g.as_ref() {
+                        None => return Err(self.closed()),
+                        Some(c) if c.writes_acknowledged() => return Ok(()),
+                        Some(_) => {}
+                    }
+                    let timed_out = match deadline {
+                        Some(d) => self.entry.changed.wait_until(&mut g, d).timed_out(),
+                        None => {
+                            self.entry.changed.wait(&mut g);
+                            false
+                        }
+                    };
+                    if timed_out {
+                        let n = match g.as_ref() {
+                            None => return Err(self.closed()),
+                            Some(c) if c.writes_acknowledged() => return Ok(()),
+                            Some(c) => c.unacknowledged_writes(),
+                        };
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "store '{}': flush: {n} writes not yet acknowledged by the master within {:?}",
+                                self.entry.name, timeout
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Transactions the storage worker committed (SQLite master), else 0: with group
+    /// commit, fewer than the writes.
+    pub fn commits(&self) -> u64 {
+        self.entry.durability.as_ref().map_or(0, |d| d.commits())
     }
 
     /// Whether a clone has its master now (a master: always true).

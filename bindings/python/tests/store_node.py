@@ -9,7 +9,7 @@ travel as JSON; {"$count": n} stands for a Broker count, {"$set": [...]} for a s
 
 Commands: create (name, persistent), call (name, method, args, kwargs: any Store method),
 dump (name: every key and value, sorted), putloop (name, start: puts "k<i>" -> i for
-i = start, start + 1, ... and reports {"op": "acked", "i": i} after each put returned,
+i = start, start + 1, ... and reports {"op": "acked", "i": i} after each put + flush returned,
 until killed), quit. The node waits on stdin and on Cluster.fd() with select.
 """
 
@@ -114,6 +114,7 @@ def main():
                         i = cmd["start"]
                         while True:
                             st.put("k%d" % i, i)
+                            st.flush()  # acknowledged = durable (put itself is async)
                             emit(op="acked", i=i)
                             i += 1
                     else:

@@ -134,6 +134,7 @@ CHILD = textwrap.dedent(
     i = 0
     while True:
         st.put(i, "v%d" % i)
+        st.flush()  # put is asynchronous: acknowledged = flushed
         sys.stdout.write("acked %d\\n" % i)
         sys.stdout.flush()
         i += 1
@@ -190,11 +191,15 @@ def test_stores_table_entry_overrides_the_defaults(tmp_path):
         assert info.clone_stale_interval == datetime.timedelta(seconds=30)
         assert info.clone_mutation_buffer_interval == datetime.timedelta(minutes=1)
         info.store.put("k", 1)
+        # Committed before another SQLite library (Python's) opens the file in this
+        # process: two SQLite copies in one process do not see each other's locks.
+        info.store.flush()
         # The file uses the rollback journal asked for, not the default WAL.
         with sqlite3.connect(str(path)) as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         default = cl.create_store("plain", persistent=True)
         default.store.put("k", 1)
+        default.store.flush()
         with sqlite3.connect(str(tmp_path / "plain.sqlite")) as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         with pytest.raises(zcluster.StateError):

@@ -63,6 +63,7 @@ _decl("zc_store_pop", _P, _P, _i64)
 _decl("zc_store_connected", _P, ctypes.POINTER(ctypes.c_bool))
 _decl("zc_store_take_lost_mutations", _P, ctypes.POINTER(ctypes.c_size_t), _PP)
 _decl("zc_store_take_problems", _P, ctypes.POINTER(ctypes.c_size_t), _PP)
+_decl("zc_store_flush", _P, _i64)
 lib.zc_store_free.argtypes = [_P]
 lib.zc_store_free.restype = None
 lib.zc_value_free.argtypes = [_P]
@@ -143,9 +144,18 @@ class Store:
         return _BACKENDS.get(b.value, str(b.value))
 
     def put(self, key: Any, value: Any, expiry: Optional[float] = None) -> None:
-        """Sets key to value; on a master durable (SQLite) when this returns."""
+        """Sets key to value. On a master applied when this returns (reads see it); a
+        SQLite master commits it in the background: `flush()` waits until it is on disk."""
         with _Values(key, value) as (k, v):
             check(lib.zc_store_put(self._handle(), k, v, _ms(expiry, "expiry")))
+
+    def flush(self, timeout: Any = None) -> None:
+        """Waits until every earlier write of this store is durable: committed to the
+        file (SQLite master; a kill -9 afterwards loses none), at once (memory master),
+        acknowledged by the master (clone; acks come every 500 ms). `timeout` in seconds or a timedelta, None: no
+        limit. Raises Timeout, StoreError (a failed commit, e.g. disk full), ClosedError."""
+        ms = -1 if timeout is None else _ms(timeout, "timeout")
+        check(lib.zc_store_flush(self._handle(), ms))
 
     def put_unique(self, key: Any, value: Any, expiry: Optional[float] = None) -> bool:
         """Sets key only if absent; returns whether it did."""
