@@ -30,7 +30,7 @@ OUT          := $(TARGET_DIR)/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
 STAGE        := $(TARGET_DIR)/stage-$(PROFILE)
 # What a static link needs besides libzcluster.a (rustc's --print native-static-libs on
 # Linux/glibc); refreshed from rustc's own note on every build.
-NATIVE_DEFAULT := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+NATIVE_DEFAULT := -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: all build install uninstall clean-install
 all: build

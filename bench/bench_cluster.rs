@@ -7,6 +7,7 @@
 //! Formation: from the first `start` until the manager has seen node_up for every worker
 //! and every worker has seen the manager's node_up. Fan-out: the manager publishes M
 //! small events on the worker topic; time until every worker has received all M.
+//! Plain TCP unless `ZC_BENCH_TLS=1` is set (then anonymous TLS).
 //! Prints `RESULT zcluster formation workers=N ms=X` and
 //! `RESULT zcluster fanout workers=N events=M secs=S deliveries_per_sec=R`.
 
@@ -69,6 +70,10 @@ fn main() {
     }
     let mut opts = Options::new();
     opts.set("Cluster::retry_interval", "0.05 secs").unwrap();
+    // Plain TCP unless ZC_BENCH_TLS=1 (anonymous TLS, a default Zeek cluster's transport).
+    let tls = std::env::var("ZC_BENCH_TLS").is_ok_and(|v| v == "1");
+    opts.set("Broker::disable_ssl", if tls { "F" } else { "T" })
+        .unwrap();
     for n in sizes {
         let layout = layout(n);
         let t0 = Instant::now();

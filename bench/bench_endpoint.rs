@@ -4,6 +4,10 @@
 //!   bench_endpoint rtt N                              ping-pong round trips, p50/p99
 //!   bench_endpoint fanout N K                         1 publisher -> K subscriber processes
 //!
+//! Transport: plain TCP (`Broker::disable_ssl=T`) unless `ZC_BENCH_TLS=1` is set in the
+//! environment, then anonymous TLS (Zeek's default, AECDH-AES256-SHA). Each RESULT line says
+//! which (`tls=0|1`); the receiver processes inherit the setting.
+//!
 //! The parent process is the publisher (or the pinger); it re-executes itself as the
 //! receiver (or echoer) processes, which peer with it over 127.0.0.1 and report back on
 //! stdout. Events are Zeek events `Demo::ping("hello", count seq)` on topic `bench/x`, as
@@ -63,8 +67,14 @@ fn seq_of(payload: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(tail.try_into().ok()?))
 }
 
+fn tls() -> bool {
+    std::env::var("ZC_BENCH_TLS").is_ok_and(|v| v == "1")
+}
+
 fn endpoint() -> Endpoint {
-    Endpoint::new(EndpointOptions::default()).unwrap_or_else(|e| die(&format!("endpoint: {e}")))
+    let mut o = EndpointOptions::default();
+    o.tls.disable = !tls();
+    Endpoint::new(o).unwrap_or_else(|e| die(&format!("endpoint: {e}")))
 }
 
 fn spawn_child(args: &[String]) -> Child {
@@ -198,7 +208,8 @@ fn tput(n: u64, api: &str) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         println!(
-            "RESULT zcluster tput api={api} sent={n} recv={recv} lost={} in_order={} secs={} rate={} pub_cpu_ns={} recv_cpu_ns={}",
+            "RESULT zcluster tput api={api} tls={} sent={n} recv={recv} lost={} in_order={} secs={} rate={} pub_cpu_ns={} recv_cpu_ns={}",
+            u8::from(tls()),
             n.saturating_sub(recv),
             field(&line, "in_order").unwrap_or("false"),
             field(&line, "secs").unwrap_or("0"),
@@ -234,7 +245,8 @@ fn fanout(n: u64, k: usize) {
         pub_cpu = field(l, "pub_cpu_ns").unwrap_or("0").to_string();
     }
     println!(
-        "RESULT zcluster fanout subs={k} sent={n} recv={min_recv} lost={} in_order={in_order} secs={max_secs:.3} rate={min_rate:.0} total_rate={total:.0} pub_cpu_ns={pub_cpu} recv_cpu_ns={max_cpu:.0}",
+        "RESULT zcluster fanout subs={k} tls={} sent={n} recv={min_recv} lost={} in_order={in_order} secs={max_secs:.3} rate={min_rate:.0} total_rate={total:.0} pub_cpu_ns={pub_cpu} recv_cpu_ns={max_cpu:.0}",
+        u8::from(tls()),
         n.saturating_sub(min_recv)
     );
 }
@@ -337,7 +349,8 @@ fn rtt(n: u64) {
             .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
     println!(
-        "RESULT zcluster rtt rounds={n} ok={ok} p50_us={:.1} p99_us={:.1} max_us={:.1}",
+        "RESULT zcluster rtt tls={} rounds={n} ok={ok} p50_us={:.1} p99_us={:.1} max_us={:.1}",
+        u8::from(tls()),
         pct(0.5),
         pct(0.99),
         times.last().map_or(0.0, |d| d.as_secs_f64() * 1e6)

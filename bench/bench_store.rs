@@ -76,10 +76,12 @@ fn s(x: &str) -> Value {
 fn store_node() -> (Endpoint, Arc<StoreService>) {
     let id = EndpointId::random().unwrap_or_else(|e| die(&format!("endpoint id: {e}")));
     let svc = StoreService::new(id);
-    let opts = EndpointOptions {
+    let mut opts = EndpointOptions {
         id: Some(id),
         ..EndpointOptions::default()
     };
+    // Plain TCP, as broker_bench's store runs; ZC_BENCH_TLS=1 for anonymous TLS.
+    opts.tls.disable = std::env::var("ZC_BENCH_TLS").map_or(true, |v| v != "1");
     let ep = Endpoint::with_hook(opts, Some(svc.hook()))
         .unwrap_or_else(|e| die(&format!("endpoint: {e}")));
     svc.set_waker(ep.hook_waker());
@@ -357,10 +359,14 @@ fn rtt_round(p: &Endpoint, n: u64) -> (u64, Vec<Duration>) {
 
 fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let p = Endpoint::new(EndpointOptions::default()).unwrap_or_else(|e| die(&format!("{e}")));
-    let q = Arc::new(
-        Endpoint::new(EndpointOptions::default()).unwrap_or_else(|e| die(&format!("{e}"))),
-    );
+    let plain = || {
+        let mut o = EndpointOptions::default();
+        // Plain TCP, as the other store benchmarks; ZC_BENCH_TLS=1 for anonymous TLS.
+        o.tls.disable = std::env::var("ZC_BENCH_TLS").map_or(true, |v| v != "1");
+        o
+    };
+    let p = Endpoint::new(plain()).unwrap_or_else(|e| die(&format!("{e}")));
+    let q = Arc::new(Endpoint::new(plain()).unwrap_or_else(|e| die(&format!("{e}"))));
     p.subscribe("bench/pong")
         .unwrap_or_else(|e| die(&format!("{e}")));
     q.subscribe("bench/ping")

@@ -3,6 +3,8 @@
 //!   zc_endpoint_node [--listen PORT] [--peer HOST:PORT]... [--subscribe PREFIX]...
 //!                    [--publish TOPIC --count N] [--no-forwarding] [--seconds S]
 //!                    [--expect N]   (count data messages quietly; print RECEIVED and the rate)
+//!                    [--option NAME=VALUE]...   (endpoint options by name, e.g.
+//!                    Broker::disable_ssl=T for plain TCP; TLS is on by default, as in Zeek)
 //!
 //! Prints one line per message: `LISTEN <port>`, `STATUS <kind> <peer-id> <addr>:<port> <text>`,
 //! `DATA <topic> <payload-hex>`. Exits after S seconds (default: run until killed).
@@ -35,6 +37,12 @@ fn main() {
             "--count" => count = arg(i).parse().expect("count"),
             "--expect" => expect = Some(arg(i).parse::<u64>().expect("count")),
             "--seconds" => seconds = Some(arg(i).parse::<f64>().expect("seconds")),
+            "--option" => {
+                let kv = arg(i);
+                let (k, v) = kv.split_once('=').expect("--option NAME=VALUE");
+                opts.set(k, v)
+                    .unwrap_or_else(|e| panic!("--option {kv}: {e}"));
+            }
             "--no-forwarding" => {
                 opts.forwarding = false;
                 i += 1;

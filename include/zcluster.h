@@ -654,7 +654,10 @@ zc_result zc_endpoint_options_new(zc_endpoint_options **out);
  * `drop_newest`, `drop_oldest`, `disconnect`), `inbox_capacity`, `inbox_overflow_policy`,
  * `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
  * `unpeer_timeout`, `shutdown_timeout` (seconds, or `250ms`), `id` (UUID text),
- * `validate_data` (T/F). Any thread.
+ * `validate_data` (T/F); TLS by Zeek's names: `Broker::disable_ssl` (T/F, default F:
+ * anonymous TLS as a Zeek node), `Broker::ssl_cafile`, `Broker::ssl_capath`,
+ * `Broker::ssl_certificate`, `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (paths and
+ * text; any of them set means certificate-authenticated TLS). Any thread.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
  * ZC_ERR_INVALID_ARGUMENT (bad value; the message names the accepted values).
  */
@@ -668,7 +671,9 @@ void zc_endpoint_options_free(zc_endpoint_options *opts);
 /**
  * Creates an endpoint and starts its I/O thread. `opts` may be NULL (defaults); it is
  * only read, the caller keeps owning it. The caller owns `*out` (`zc_endpoint_free`).
- * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (also a TLS
+ * configuration error: a certificate option set without certificate or key, a file that
+ * does not load, a wrong passphrase; the message names the option), ZC_ERR_IO.
  */
 zc_result zc_endpoint_new(const zc_endpoint_options *opts, zc_endpoint **out);
 

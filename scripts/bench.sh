@@ -110,6 +110,9 @@ if want broker; then
     run 330 "$build/broker_bench" rtt "$n_rtt"
     # The same with CAF's stream timers (batch delay, credit round) set to 100 µs.
     run 330 "$build/broker_bench" rtt "$n_rtt" --caf-timer-us 100
+    # With TLS on (Broker's default: anonymous AECDH-AES256-SHA), beside zcluster's TLS rows.
+    run 200 "$build/broker_bench" tput "$n_tput" --api endpoint --tls
+    run 330 "$build/broker_bench" rtt "$n_rtt" --tls
   done
   if [ "$quick" = 0 ]; then
     # broker::publisher (flow-controlled): recorded once, see BENCHMARKS.md.
@@ -141,8 +144,11 @@ if want zcluster; then
   if [ -f bench/bench_endpoint.rs ]; then
     cargo build --release --example bench_endpoint
     for _ in $(seq "$reps"); do
+      # Plain TCP (Broker::disable_ssl=T), then anonymous TLS (Zeek's default): tls=0|1.
       run 200 cargo run --release -q --example bench_endpoint -- tput "$n_tput"
       run 330 cargo run --release -q --example bench_endpoint -- rtt "$n_rtt"
+      run 200 env ZC_BENCH_TLS=1 cargo run --release -q --example bench_endpoint -- tput "$n_tput"
+      run 330 env ZC_BENCH_TLS=1 cargo run --release -q --example bench_endpoint -- rtt "$n_rtt"
     done
   else
     echo "zcluster endpoint bench: not built yet"

@@ -8,7 +8,11 @@ command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# TLS: the openssl crate links Debian's libssl (pkg-config finds it; `--features vendored`
+# builds OpenSSL instead); the tests make certificates and run s_server/s_client with the CLI.
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v nm >/dev/null 2>&1 || need_apt+=(binutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"

@@ -24,6 +24,19 @@ pub fn ep() -> Endpoint {
     ep_with(|_| {})
 }
 
+/// An endpoint on plain TCP (`Broker::disable_ssl=T`), for peers that speak Broker's
+/// protocol on a bare socket (`RawPeer`, the Python implementation).
+pub fn plain_ep_with(f: impl FnOnce(&mut EndpointOptions)) -> Endpoint {
+    ep_with(|o| {
+        o.tls.disable = true;
+        f(o)
+    })
+}
+
+pub fn plain_ep() -> Endpoint {
+    plain_ep_with(|_| {})
+}
+
 /// The next message of one of `kinds`, skipping others; panics after `T`.
 pub fn expect_kind(e: &Endpoint, kinds: &[MessageKind]) -> Message {
     let deadline = Instant::now() + T;
@@ -87,7 +100,7 @@ pub fn next_data(e: &Endpoint, d: Duration) -> Option<Message> {
     }
 }
 
-/// A hand-driven peer on a raw socket, for protocol-level tests.
+/// A hand-driven peer on a raw socket, for protocol-level tests (with `plain_ep`).
 pub struct RawPeer {
     pub s: std::net::TcpStream,
     pub id: EndpointId,

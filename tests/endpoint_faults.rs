@@ -10,8 +10,8 @@ use zcluster::wire::{EndpointId, EnvelopeType};
 
 /// a listens and is peered with a healthy b that subscribes to /ok.
 fn setup() -> (Endpoint, Endpoint, u16) {
-    let a = ep_with(|o| o.handshake_timeout = Duration::from_millis(500));
-    let b = ep();
+    let a = plain_ep_with(|o| o.handshake_timeout = Duration::from_millis(500));
+    let b = plain_ep();
     let port = connect(&a, &b);
     b.subscribe("/ok").unwrap();
     assert!(a.await_peer_subscription("/ok", T));
@@ -172,7 +172,7 @@ fn malformed_envelope_after_the_handshake_drops_the_peer() {
 
 #[test]
 fn oversized_operational_frame_drops_the_peer() {
-    let a = ep_with(|o| o.max_frame = 1000);
+    let a = plain_ep_with(|o| o.max_frame = 1000);
     let port = a.listen("127.0.0.1", 0).unwrap();
     let mut r = RawPeer::connect(port, id(0x57));
     r.handshake(vec![]);
@@ -184,7 +184,7 @@ fn oversized_operational_frame_drops_the_peer() {
 
 #[test]
 fn raw_peer_exchanges_data_and_ping_both_ways() {
-    let a = ep();
+    let a = plain_ep();
     let port = a.listen("127.0.0.1", 0).unwrap();
     a.subscribe("/to-a").unwrap();
     let mut r = RawPeer::connect(port, id(0x58));
@@ -390,7 +390,7 @@ fn a_close_right_after_data_or_well_after_it_is_noticed() {
     // The I/O thread stops reading after a short read (edge-triggered readiness) unless
     // the peer's close was reported: both a close that arrives with the data and one that
     // arrives later, once the data was read, must deliver the data and then PeerLost.
-    let a = ep();
+    let a = plain_ep();
     a.subscribe("/to-a").unwrap();
     let port = a.listen("127.0.0.1", 0).unwrap();
     for (i, pause_ms) in [0u64, 0, 0, 30, 30, 30].into_iter().enumerate() {
@@ -471,7 +471,7 @@ fn a_tls_server_we_dial_is_named_as_such() {
         let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
         std::thread::sleep(Duration::from_millis(200));
     });
-    let b = ep();
+    let b = plain_ep();
     b.peer("127.0.0.1", port, Duration::ZERO).unwrap();
     let m = expect_kind(&b, &[PeerUnavailable]);
     assert!(

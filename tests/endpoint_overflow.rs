@@ -97,7 +97,7 @@ fn inbox_drop_oldest_keeps_the_last() {
 
 /// a publishes to a raw peer that completes the handshake and never reads.
 fn stalled_peer(policy: OverflowPolicy) -> (zcluster::endpoint::Endpoint, RawPeer) {
-    let a = ep_with(|o| {
+    let a = plain_ep_with(|o| {
         o.peer_buffer_size = 10;
         o.peer_policy = policy;
     });

@@ -23,7 +23,7 @@ fn run(listen_in_python: bool, id: &str) {
         return;
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/protocol/broker_peer.py");
-    let a = ep();
+    let a = plain_ep();
     a.subscribe("/from-py/").unwrap();
     let mut cmd = Command::new(py);
     cmd.arg(script)

@@ -222,6 +222,37 @@ const SPECS: &[Spec] = &[
         kind: Kind::Interval,
         default: "5.0 secs",
     },
+    // TLS of the peerings (`base/frameworks/broker/main.zeek`); see `endpoint::TlsOptions`.
+    Spec {
+        name: "Broker::disable_ssl",
+        kind: Kind::Bool,
+        default: "F",
+    },
+    Spec {
+        name: "Broker::ssl_cafile",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_capath",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_certificate",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_keyfile",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Broker::ssl_passphrase",
+        kind: Kind::Str,
+        default: "",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static Spec> {
@@ -543,6 +574,18 @@ impl Options {
         }
     }
 
+    /// The peerings' TLS settings (`Broker::disable_ssl`, `Broker::ssl_*`).
+    pub fn tls(&self) -> crate::endpoint::TlsOptions {
+        crate::endpoint::TlsOptions {
+            disable: self.boolean("Broker::disable_ssl"),
+            cafile: self.string("Broker::ssl_cafile").to_string(),
+            capath: self.string("Broker::ssl_capath").to_string(),
+            certificate: self.string("Broker::ssl_certificate").to_string(),
+            keyfile: self.string("Broker::ssl_keyfile").to_string(),
+            passphrase: self.string("Broker::ssl_passphrase").to_string(),
+        }
+    }
+
     pub fn manager_is_logger(&self) -> bool {
         self.boolean("Cluster::manager_is_logger")
     }
@@ -709,6 +752,8 @@ mod tests {
         assert_eq!(o.type_topic(NodeType::Worker), Some("zeek/cluster/worker"));
         assert_eq!(o.type_topic(NodeType::Control), None);
         assert_eq!(o.node(), None);
+        assert_eq!(o.get_text("Broker::disable_ssl").unwrap(), "F");
+        assert_eq!(o.tls(), crate::endpoint::TlsOptions::default());
     }
 
     #[test]
@@ -819,6 +864,38 @@ mod tests {
         let o = Options::new().layered_over(&layout);
         assert_eq!(o.retry_interval(), Duration::from_secs(30));
         assert!(o.enable_round_robin_logging());
+    }
+
+    #[test]
+    fn tls_options_come_from_the_layout_and_explicit_settings() {
+        let layout = Layout::parse(
+            "redef Broker::disable_ssl = T;\nredef Broker::ssl_cafile = \"/etc/ca.pem\";\nredef Cluster::nodes = {};\n",
+            Some(Format::Zeek),
+        )
+        .unwrap();
+        let o = Options::new().layered_over(&layout);
+        let t = o.tls();
+        assert!(t.disable);
+        assert_eq!(t.cafile, "/etc/ca.pem");
+        let mut explicit = Options::new();
+        explicit.set("Broker::disable_ssl", "F").unwrap();
+        explicit
+            .set("Broker::ssl_passphrase", "\"se cret\"")
+            .unwrap();
+        let t = explicit.layered_over(&layout).tls();
+        assert!(!t.disable);
+        assert_eq!(t.passphrase, "se cret");
+        assert_eq!(t.mode(), crate::endpoint::TlsMode::Authenticated);
+        assert!(Options::new().set("Broker::disable_ssl", "maybe").is_err());
+        // The JSON layout form carries them too.
+        let json = Layout::parse(
+            r#"{"nodes": {}, "options": {"Broker::disable_ssl": true, "Broker::ssl_keyfile": "/k.pem"}}"#,
+            Some(Format::Json),
+        )
+        .unwrap();
+        let t = Options::new().layered_over(&json).tls();
+        assert!(t.disable);
+        assert_eq!(t.keyfile, "/k.pem");
     }
 
     #[test]

@@ -680,6 +680,7 @@ impl Runtime {
         let ep_opts = EndpointOptions {
             forwarding: false,
             id: Some(id),
+            tls: cl.options().tls(),
             ..EndpointOptions::default()
         };
         let endpoint = Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?;

@@ -2,6 +2,7 @@
 
 use super::inbox::Deliveries;
 use super::tap::{PeerCounters, Tap};
+use super::transport::Transport;
 use super::{
     Command, Hook, HookCtx, Message, MessageKind, OverflowPolicy, Payload, PeerInfo, Shared,
 };
@@ -15,7 +16,7 @@ use crate::{Error, ErrorKind, Result};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::io::{ErrorKind as IoKind, Read, Write};
+use std::io::ErrorKind as IoKind;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -109,7 +110,7 @@ struct Frame {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     remote: SocketAddr,
     hs: Hs,
     outgoing: bool,
@@ -149,7 +150,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(stream: TcpStream, remote: SocketAddr, hs: Hs, outgoing: bool, info: PeerInfo) -> Conn {
+    fn new(stream: Transport, remote: SocketAddr, hs: Hs, outgoing: bool, info: PeerInfo) -> Conn {
         Conn {
             stream,
             remote,
@@ -309,7 +310,7 @@ impl Io {
                         if ev.is_read_closed() || ev.is_error() {
                             c.hup = true;
                         }
-                        if ev.is_writable() {
+                        if ev.is_writable() || c.stream.write_needs_readable() {
                             c.dirty = true;
                         }
                     }
@@ -770,7 +771,8 @@ impl Io {
                     return;
                 }
                 OverflowPolicy::DropOldest => {
-                    let written = c.base + c.wpos as u64;
+                    // Not what a blocked TLS write holds on to (offered again as is).
+                    let written = c.base + (c.wpos + c.stream.in_flight()) as u64;
                     if let Some(i) = c
                         .frames
                         .iter()
@@ -841,7 +843,8 @@ impl Io {
             return;
         };
         let (addr, host, port) = (r.addr, r.host.clone(), r.port);
-        match TcpStream::connect(addr) {
+        let tls = self.shared.tls.as_ref();
+        match TcpStream::connect(addr).and_then(|s| Transport::new(s, tls, false)) {
             Ok(mut s) => {
                 let t = self.token();
                 if let Err(e) = self.poll.registry().register(
@@ -901,16 +904,16 @@ impl Io {
         let Some(c) = self.conns.get_mut(&t) else {
             return;
         };
-        match c.stream.take_error() {
+        match c.stream.tcp().take_error() {
             Ok(Some(e)) | Err(e) => {
                 c.kill = Some(io_reason(&e));
                 return;
             }
             Ok(None) => {}
         }
-        match c.stream.peer_addr() {
+        match c.stream.tcp().peer_addr() {
             Ok(_) => {
-                let _ = c.stream.set_nodelay(true);
+                let _ = c.stream.tcp().set_nodelay(true);
                 c.hs = Hs::AwaitHelloOrVersionSelect;
                 c.readable = true;
                 c.send_hs(&HandshakeMsg::hello(self.shared.id));
@@ -926,10 +929,13 @@ impl Io {
                 return;
             };
             match l.accept() {
-                Ok((mut s, addr)) => {
+                Ok((s, addr)) => {
                     if self.shutdown.is_some() {
                         continue;
                     }
+                    let Ok(mut s) = Transport::new(s, self.shared.tls.as_ref(), true) else {
+                        continue;
+                    };
                     let t = self.token();
                     if self
                         .poll
@@ -939,7 +945,7 @@ impl Io {
                     {
                         continue;
                     }
-                    let _ = s.set_nodelay(true);
+                    let _ = s.tcp().set_nodelay(true);
                     let info = PeerInfo {
                         id: None,
                         address: addr.ip().to_string(),
@@ -1146,7 +1152,7 @@ impl Io {
                 }
             }
             let space = c.rbuf.len() - c.rend;
-            match (&c.stream).read(&mut c.rbuf[c.rend..]) {
+            match c.stream.read(&mut c.rbuf[c.rend..]) {
                 Ok(0) => {
                     c.readable = false;
                     c.kill = Some(if c.rend > c.rstart {
@@ -1163,7 +1169,7 @@ impl Io {
                     // raises a new (edge) event, so the read that would only say
                     // WouldBlock is skipped. Not once the peer closed or failed, whose
                     // event is behind us: then read on until end of stream.
-                    if n < space && !c.hup {
+                    if n < space && !c.hup && !c.stream.buffered() {
                         c.readable = false;
                     }
                 }
@@ -1661,6 +1667,8 @@ impl Io {
                 "timeout during graceful disconnect".into()
             } else if c.hs == Hs::Connecting {
                 "connect timed out".into()
+            } else if c.stream.tls_handshaking() {
+                "TLS handshake timed out".into()
             } else {
                 "handshake timed out".into()
             });
@@ -1674,7 +1682,7 @@ impl Io {
             }
             c.dirty = false;
             while c.wpos < c.wbuf.len() {
-                match (&c.stream).write(&c.wbuf[c.wpos..]) {
+                match c.stream.write(&c.wbuf[c.wpos..]) {
                     Ok(0) => {
                         c.kill = Some("the connection does not take more data".into());
                         break;
@@ -1687,6 +1695,9 @@ impl Io {
                         break;
                     }
                 }
+            }
+            if c.stream.take_read_hint() {
+                c.readable = true;
             }
             let written = c.base + c.wpos as u64;
             while c.frames.front().is_some_and(|f| f.end <= written) {

@@ -8,6 +8,11 @@
 //! Messages for the host go into one bounded inbox (`inbox`), read through `next`, through
 //! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`.
 //!
+//! Transport: every peering runs in TLS set up as Broker sets it up (anonymous by default,
+//! authenticated with certificates; `EndpointOptions::tls`), or plain TCP with
+//! `Broker::disable_ssl`. The TLS layer sits under the protocol (`transport`): the
+//! handshake state machine, routing and write batching below are the same for both.
+//!
 //! Payloads are opaque bytes here: a data envelope carries one Broker-encoded value, a
 //! command envelope a store command. The event layer (`data`) encodes and decodes them.
 //! Command envelopes travel exactly like data (by filter, or addressed to one peer with
@@ -58,6 +63,9 @@
 
 mod inbox;
 mod io;
+mod transport;
+
+pub use transport::{TlsMode, TlsOptions};
 pub mod tap;
 
 use crate::wire::{EndpointId, EnvelopeType};
@@ -146,6 +154,9 @@ pub struct EndpointOptions {
     /// dropped and reported (`DeserializationFailed`), and the peering stays up. Off saves
     /// the check when the host decodes anyway (and then sees the bad payload itself).
     pub validate_data: bool,
+    /// TLS by Zeek's options (`Broker::disable_ssl`, `Broker::ssl_*`): anonymous TLS by
+    /// default, as a Zeek node; see `transport` for Broker's exact setup.
+    pub tls: TlsOptions,
 }
 
 impl Default for EndpointOptions {
@@ -165,6 +176,7 @@ impl Default for EndpointOptions {
             shutdown_timeout: Duration::from_secs(2),
             id: None,
             validate_data: true,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -214,7 +226,10 @@ impl EndpointOptions {
     /// (`broker.ttl`), or ours: `inbox_capacity`, `inbox_overflow_policy`,
     /// `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
     /// `unpeer_timeout`, `shutdown_timeout` (durations in seconds or with ms/s/min),
-    /// `id` (UUID text), `validate_data`.
+    /// `id` (UUID text), `validate_data`; TLS by Zeek's names: `Broker::disable_ssl`
+    /// (default F), `Broker::ssl_cafile`, `Broker::ssl_capath`, `Broker::ssl_certificate`,
+    /// `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (or Broker's keys
+    /// `broker.disable-ssl`, `broker.ssl.cafile`, ..., `broker.ssl.key`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
             "Broker::forward_messages" | "forwarding" => self.forwarding = parse_bool(key, value)?,
@@ -255,12 +270,26 @@ impl EndpointOptions {
             "shutdown_timeout" => self.shutdown_timeout = parse_duration(key, value)?,
             "id" => self.id = Some(EndpointId::parse(value)?),
             "validate_data" => self.validate_data = parse_bool(key, value)?,
+            "Broker::disable_ssl" | "broker.disable-ssl" => {
+                self.tls.disable = parse_bool(key, value)?
+            }
+            "Broker::ssl_cafile" | "broker.ssl.cafile" => self.tls.cafile = value.to_string(),
+            "Broker::ssl_capath" | "broker.ssl.capath" => self.tls.capath = value.to_string(),
+            "Broker::ssl_certificate" | "broker.ssl.certificate" => {
+                self.tls.certificate = value.to_string()
+            }
+            "Broker::ssl_keyfile" | "broker.ssl.key" => self.tls.keyfile = value.to_string(),
+            "Broker::ssl_passphrase" | "broker.ssl.passphrase" => {
+                self.tls.passphrase = value.to_string()
+            }
             _ => {
                 return Err(Error::not_found(format!(
                     "unknown endpoint option '{key}' (known: Broker::forward_messages, broker.ttl, \
                      Broker::peer_buffer_size, Broker::peer_overflow_policy, inbox_capacity, \
                      inbox_overflow_policy, publish_queue, backpressure_timeout, max_frame, \
-                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data)"
+                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data, \
+                     Broker::disable_ssl, Broker::ssl_cafile, Broker::ssl_capath, \
+                     Broker::ssl_certificate, Broker::ssl_keyfile, Broker::ssl_passphrase)"
                 )))
             }
         }
@@ -492,6 +521,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
+    /// The TLS context every peering uses (None: plain TCP).
+    pub(crate) tls: Option<openssl::ssl::SslContext>,
     pub(crate) peer_table: tap::PeerTable,
     pub(crate) next_origin: AtomicU64,
     /// The stores attached with `attach_master` / `attach_clone`, created on first use;
@@ -634,6 +665,8 @@ impl Endpoint {
             Some(id) => id,
             None => EndpointId::random()?,
         };
+        // A TLS configuration error fails here, at start (Broker aborts the process).
+        let tls = opts.tls.context()?;
         let poll = mio::Poll::new()
             .map_err(|e| Error::new(ErrorKind::Io, format!("creating the poll instance: {e}")))?;
         let waker = Arc::new(
@@ -659,6 +692,7 @@ impl Endpoint {
             counters: Counters::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
+            tls,
             peer_table: tap::PeerTable::default(),
             next_origin: AtomicU64::new(1),
             stores: Mutex::new(None),

@@ -205,7 +205,8 @@ def test_undecodable_messages_are_reported_and_the_peering_stays():
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "protocol"))
     import broker_peer as bp
 
-    with zcluster.Endpoint() as a:
+    # The raw peer speaks Broker's protocol on a bare socket: plain TCP.
+    with zcluster.Endpoint({"Broker::disable_ssl": True}) as a:
         a.subscribe("/from-py/")
         port = a.listen("127.0.0.1", 0)
         c = bp.Conn(socket.create_connection(("127.0.0.1", port)))
