@@ -22,6 +22,11 @@
 /** The ABI version this header describes; zc_abi_version() returns the library's. */
 #define ZC_ABI_VERSION 1
 
+/** Bytes of a record header in a zc_endpoint_next_many batch (not an event). */
+#define ZC_BATCH_HEADER_LEN 27
+/** Bytes of the header of a run of events in a zc_endpoint_next_many batch. */
+#define ZC_BATCH_RUN_HEADER_LEN 13
+
 
 /**
  * A store's backend (`Broker::BackendType`).
@@ -344,6 +349,60 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Publishes `count` values on `topic`: `data` holds them back to back, each in Broker's
+ * binary encoding (as `zc_endpoint_publish_data` takes one), `lens[i]` is the length of
+ * the i-th. Every value is checked first: if one is malformed nothing is published
+ * (ZC_ERR_DECODE names its index). Under backpressure each publish waits as
+ * `zc_endpoint_publish_data` does. `*published` (may be NULL) gets how many went out,
+ * also when a publish fails part-way (ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED): the values
+ * before that index were published, the rest were not. Any thread.
+ * Errors: ZC_ERR_NULL (ep, topic; data or lens with a non-zero count), ZC_ERR_UTF8,
+ * ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (lengths that do not add up to a size,
+ * topic too long or reserved), ZC_ERR_DECODE, ZC_ERR_WOULD_BLOCK, ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_publish_many(const zc_endpoint *ep,
+                                   const char *topic,
+                                   const uint8_t *data,
+                                   const size_t *lens,
+                                   size_t count,
+                                   size_t *published);
+
+/**
+ * Takes up to `max` waiting messages in one call: waits up to `timeout_ms` for the first
+ * (0: not at all, < 0: without limit), then takes whatever else is already waiting, in
+ * order. `*buf` gets a library-owned buffer of `*len` bytes holding `*count` messages
+ * (free it with `zc_string_free`), as records, little-endian:
+ * - a run of events with one topic and sender: `u8 0 (ZC_MESSAGE_EVENT), u32 n,
+ *   u32 topic_len, u32 peer_id_len` (ZC_BATCH_RUN_HEADER_LEN bytes), the topic, the
+ *   sender's id, `n` times `u32 data_len`, then the `n` payloads (Broker's binary
+ *   encoding) back to back; it counts as `n` messages;
+ * - any other message: `u8 kind, u16 port, u32 topic_len, u32 data_len, u32 text_len,
+ *   u32 peer_id_len, u32 address_len, u32 node_len` (ZC_BATCH_HEADER_LEN bytes), then
+ *   those six strings in that order (`zc_message_*` give the same fields).
+ *
+ * Any thread. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (max 0),
+ * ZC_ERR_TIMEOUT (nothing arrived), ZC_ERR_CLOSED (closed and nothing left).
+ */
+zc_result zc_endpoint_next_many(const zc_endpoint *ep,
+                                size_t max,
+                                int64_t timeout_ms,
+                                uint8_t **buf,
+                                size_t *len,
+                                size_t *count);
+
+/**
+ * `zc_endpoint_next_many` on a started cluster node's endpoint (also HELLO, NODE_UP and
+ * NODE_DOWN records, with the node's name). Errors: those of `zc_endpoint_next_many`,
+ * and ZC_ERR_STATE (not started).
+ */
+zc_result zc_cluster_next_many(const zc_cluster *cl,
+                               size_t max,
+                               int64_t timeout_ms,
+                               uint8_t **buf,
+                               size_t *len,
+                               size_t *count);
 
 /**
  * Creates the cluster view of `layout` for node `node_name`; NULL takes the name from a

@@ -137,12 +137,12 @@ if want zmq; then
 fi
 
 # ---------------------------------------------------------------- zcluster
-# The zcluster bench binary is expected as examples/bench_endpoint.rs, taking
+# The zcluster bench binary is expected as bench/bench_endpoint.rs, taking
 # "tput N" / "rtt N" and printing RESULT lines in the same format as the baselines
 # ("RESULT zcluster tput sent=N recv=M secs=S rate=R", "RESULT zcluster rtt rounds=N ok=M
 # p50_us=X p99_us=Y").
 if want zcluster; then
-  if [ -f examples/bench_endpoint.rs ] || [ -f examples/bench_endpoint/main.rs ]; then
+  if [ -f bench/bench_endpoint.rs ]; then
     cargo build --release --example bench_endpoint
     for _ in $(seq "$reps"); do
       # Plain TCP (Broker::disable_ssl=T), then anonymous TLS (Zeek's default): tls=0|1.
@@ -155,7 +155,7 @@ if want zcluster; then
     echo "zcluster endpoint bench: not built yet"
   fi
 fi
-# Stores: examples/bench_store.rs, the measurements of "broker_bench store" ("RESULT
+# Stores: bench/bench_store.rs, the measurements of "broker_bench store" ("RESULT
 # zcluster store backend=B from=F puts=N secs=S rate=R", "... from=visibility samples=K
 # p50_us=X p99_us=Y max_us=Z"), with the same N.
 if want_store zcluster; then

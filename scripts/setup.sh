@@ -15,6 +15,7 @@ pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The ZeroMQ cluster backend links libzmq (the zmq crate finds it with pkg-config).
 dpkg -s libzmq3-dev >/dev/null 2>&1 || need_apt+=(libzmq3-dev)
+command -v nm >/dev/null 2>&1 || need_apt+=(binutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
@@ -34,6 +35,9 @@ fi
 
 if ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add clippy >/dev/null 2>&1 || true
+fi
+if ! cargo fmt --version >/dev/null 2>&1; then
+  rustup component add rustfmt >/dev/null 2>&1 || true
 fi
 
 # Third-party Zeek log readers that tests/zeeklog/check_with_zat.py (and the cluster

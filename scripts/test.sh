@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: Rust tests (including the header check), clippy with warnings denied,
-# the C harness plain and under valgrind, and the Python tests.
+# Runs every test: rustfmt check, Rust tests (including the header check), clippy with
+# warnings denied, the C harness plain and under valgrind, the Python tests, and the
+# packaging tests (make install into a temp prefix, pkg-config, wheel and venv, the
+# zcluster command against a live cluster).
 #   scripts/test.sh          everything CI runs
 #   scripts/test.sh --slow   also the bounded fuzz runs (scripts/fuzz.sh 60)
 set -euo pipefail
@@ -11,6 +13,9 @@ slow=0
 [ "${1:-}" = "--slow" ] && slow=1
 
 step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --check
 
 step "cargo build"
 cargo build --all-targets
@@ -30,6 +35,9 @@ make -C c-tests check
 
 step "Python tests"
 (cd bindings/python && python3 -m pytest -q tests)
+
+step "install, pkg-config, wheel, venv, zcluster command (tests/packaging)"
+python3 -m pytest -q tests/packaging
 
 if [ $slow = 1 ] && [ -x scripts/fuzz.sh ]; then
   step "fuzzing (bounded)"

@@ -6,7 +6,8 @@ use std::process::Command;
 #[test]
 fn demo_runs_end_to_end() {
     let dir = std::env::temp_dir().join(format!("zc-demo-test-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_zcluster-demo"))
+    let out = Command::new(env!("CARGO_BIN_EXE_zcluster"))
+        .args(["cluster", "demo"])
         .arg("--dir")
         .arg(&dir)
         .output()

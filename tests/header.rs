@@ -35,6 +35,16 @@ fn header_constants_match_the_library() {
         zcluster::ffi::result::ZC_ABI_VERSION
     );
     assert!(header.contains(&abi), "header lacks `{abi}`");
+    let batch = format!(
+        "#define ZC_BATCH_HEADER_LEN {}\n",
+        zcluster::ffi::batch::ZC_BATCH_HEADER_LEN
+    );
+    assert!(header.contains(&batch), "header lacks `{batch}`");
+    let run = format!(
+        "#define ZC_BATCH_RUN_HEADER_LEN {}\n",
+        zcluster::ffi::batch::ZC_BATCH_RUN_HEADER_LEN
+    );
+    assert!(header.contains(&run), "header lacks `{run}`");
     let mut v = env!("CARGO_PKG_VERSION").split('.');
     for part in ["MAJOR", "MINOR", "PATCH"] {
         let want = format!("#define ZC_VERSION_{part} {}\n", v.next().unwrap());

@@ -76,7 +76,7 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_DESERIALIZATION_FAILED = 13,
 }
 
-fn kind_of(k: MessageKind) -> zc_msg_kind {
+pub(crate) fn kind_of(k: MessageKind) -> zc_msg_kind {
     use zc_msg_kind::*;
     match k {
         MessageKind::Data => ZC_MESSAGE_EVENT,

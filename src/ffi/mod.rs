@@ -9,6 +9,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod batch;
 pub mod cluster;
 pub mod endpoint;
 pub mod endpoint_store;

@@ -80,6 +80,11 @@ impl ClientHandle {
         self.outbox.dropped.load(Ordering::Relaxed)
     }
 
+    /// Publishes queued and not yet taken by the client thread.
+    pub fn queued(&self) -> usize {
+        self.outbox.q.lock().len()
+    }
+
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         let _ = self.outbox.waker.wake();

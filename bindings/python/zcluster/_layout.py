@@ -12,6 +12,7 @@ zc_cluster_*): identity, and the running node.
 """
 
 import ctypes
+from typing import Any, Dict, Optional, Union
 import datetime
 import enum
 import ipaddress
@@ -283,7 +284,8 @@ class Layout:
             raise
 
     @classmethod
-    def load(cls, path, zeekctl_config=None):
+    def load(cls, path: "Union[str, os.PathLike[str]]",
+             zeekctl_config: "Optional[Union[str, os.PathLike[str]]]" = None) -> "Layout":
         """Loads a layout file; the format comes from the name (.zeek, .bro, .json,
         node.cfg), else from the content. A directory means its cluster-layout.zeek with
         the zeekctl-config.zeek beside it (ZeekControl's `auto` directory: the cluster
@@ -297,7 +299,7 @@ class Layout:
         return cls(out.value)
 
     @classmethod
-    def parse(cls, text, format=None):
+    def parse(cls, text: str, format: Optional[str] = None) -> "Layout":
         """Parses layout text; `format` is "zeek", "bro", "node.cfg", "json" or None (guess)."""
         data = cstr(text)
         out = _p()
@@ -305,7 +307,7 @@ class Layout:
         return cls(out.value)
 
     @classmethod
-    def parse_node_cfg(cls, text, zeek_port=27760, metrics_port=9991, zeromq=True):
+    def parse_node_cfg(cls, text: str, zeek_port: int = 27760, metrics_port: int = 9991, zeromq: bool = True) -> "Layout":
         """Parses ZeekControl's node.cfg with zeekctl's ZeekPort, MetricsPort (0: none) and
         whether ClusterBackend is ZeroMQ (zeekctl's default; it takes two ports first)."""
         data = cstr(text)
@@ -315,10 +317,10 @@ class Layout:
         return cls(out.value)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> "Layout":
         return cls.parse(text, "json")
 
-    def to_json(self):
+    def to_json(self) -> str:
         return _out_string(lib.zc_layout_to_json, self._handle())
 
     def _handle(self):
@@ -356,8 +358,12 @@ class Cluster(_Delivery, _ClusterServices):
     zcluster.NotFound."""
 
     _PREFIX = "zc_cluster_"
+    # Attached by the _store module: create_store(name, persistent=False) -> StoreInfo,
+    # set_store_options(name, **fields).
+    create_store: Any
+    set_store_options: Any
 
-    def __init__(self, layout, node=None, options=None):
+    def __init__(self, layout: "Layout", node: Optional[str] = None, options: Optional[Dict[str, Any]] = None) -> None:
         self._h = _p()
         self._cb = None
         self._cb_error = None
@@ -380,7 +386,7 @@ class Cluster(_Delivery, _ClusterServices):
             raise ClosedError("cluster is closed")
         return self._h
 
-    def is_enabled(self):
+    def is_enabled(self) -> bool:
         """`Cluster::is_enabled()`: True iff a node name is set."""
         h = self._handle()
         enabled = lib.zc_cluster_is_enabled(h)
@@ -393,18 +399,18 @@ class Cluster(_Delivery, _ClusterServices):
         return NodeType(t.value)
 
     @property
-    def node_name(self):
+    def node_name(self) -> str:
         return _out_string(lib.zc_cluster_node_name, self._handle())
 
     @property
-    def node_id(self):
+    def node_id(self) -> str:
         """A random UUID (v4) fixed for this Cluster's lifetime."""
         return _out_string(lib.zc_cluster_node_id, self._handle())
 
-    def node_topic(self, name):
+    def node_topic(self, name: str) -> str:
         return _out_string(lib.zc_cluster_node_topic, self._handle(), cstr(name))
 
-    def nodeid_topic(self, id):
+    def nodeid_topic(self, id: str) -> str:
         return _out_string(lib.zc_cluster_nodeid_topic, self._handle(), cstr(id))
 
     def option(self, name):
@@ -419,7 +425,7 @@ class Cluster(_Delivery, _ClusterServices):
         return v.value
 
     @property
-    def worker_count(self):
+    def worker_count(self) -> int:
         """`Cluster::worker_count`: the workers connected now (0 before start)."""
         v = ctypes.c_uint64()
         check(lib.zc_cluster_worker_count(self._handle(), ctypes.byref(v)))
@@ -427,7 +433,7 @@ class Cluster(_Delivery, _ClusterServices):
 
     # -- the running node -------------------------------------------------------------
 
-    def start(self, log_dir=None):
+    def start(self, log_dir: "Optional[Union[str, os.PathLike[str]]]" = None) -> None:
         """Starts the node: listens on its `$p`, subscribes its role's topics and peers by
         role (Zeek's Broker matrix), retrying on `Cluster::retry_interval`. A node that
         writes logs writes cluster.log into `log_dir` (default: the working directory).
@@ -437,7 +443,7 @@ class Cluster(_Delivery, _ClusterServices):
         else:
             check(lib.zc_cluster_start_in(self._handle(), cstr(os.fspath(log_dir))))
 
-    def publish(self, topic, event):
+    def publish(self, topic: str, event: Any) -> None:
         """`Cluster::publish(topic, event)`: to every peer subscribed to a prefix of topic."""
         ev = _event_handle(event)
         try:
@@ -445,17 +451,17 @@ class Cluster(_Delivery, _ClusterServices):
         finally:
             lib.zc_event_free(ev)
 
-    def subscribe(self, topic_prefix):
+    def subscribe(self, topic_prefix: str) -> None:
         check(lib.zc_cluster_subscribe(self._handle(), cstr(topic_prefix)))
 
-    def unsubscribe(self, topic_prefix):
+    def unsubscribe(self, topic_prefix: str) -> None:
         check(lib.zc_cluster_unsubscribe(self._handle(), cstr(topic_prefix)))
 
-    def log(self, message):
+    def log(self, message: str) -> None:
         """`Cluster::log(msg)`: a cluster.log record (ts, this node, message)."""
         check(lib.zc_cluster_log(self._handle(), cstr(message)))
 
-    def publish_hrw(self, pool, key, event):
+    def publish_hrw(self, pool: str, key: Any, event: Any) -> bool:
         """`Cluster::publish_hrw(pool, key, event)`: to the live member of the pool (its
         topic, e.g. "zeek/cluster/pool/worker") that `key` (any Broker value) hashes to.
         Returns False, sending nothing, when no member is alive."""
@@ -471,7 +477,7 @@ class Cluster(_Delivery, _ClusterServices):
         finally:
             lib.zc_value_free(k)
 
-    def publish_rr(self, pool, key, event):
+    def publish_rr(self, pool: str, key: str, event: Any) -> bool:
         """`Cluster::publish_rr(pool, key, event)`: round robin over the pool's live
         members, one cursor per key (a str). Returns False when none is alive."""
         ev = _event_handle(event)

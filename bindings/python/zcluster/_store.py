@@ -12,6 +12,7 @@ Once the cluster is closed every call raises `zcluster.ClosedError`.
 """
 
 import ctypes
+from typing import Any, List, Optional
 import datetime
 
 from ._data import Count, _from_handle, _to_handle
@@ -128,10 +129,10 @@ class Store:
         return take_string(out.value)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self._string(lib.zc_store_name)
 
-    def is_master(self):
+    def is_master(self) -> bool:
         b = ctypes.c_bool()
         check(lib.zc_store_is_master(self._handle(), ctypes.byref(b)))
         return b.value
@@ -142,13 +143,13 @@ class Store:
         check(lib.zc_store_backend(self._handle(), ctypes.byref(b)))
         return _BACKENDS.get(b.value, str(b.value))
 
-    def put(self, key, value, expiry=None):
+    def put(self, key: Any, value: Any, expiry: Optional[float] = None) -> None:
         """Sets key to value. On a master applied when this returns (reads see it); a
         SQLite master commits it in the background: `flush()` waits until it is on disk."""
         with _Values(key, value) as (k, v):
             check(lib.zc_store_put(self._handle(), k, v, _ms(expiry, "expiry")))
 
-    def flush(self, timeout=None):
+    def flush(self, timeout: Any = None) -> None:
         """Waits until every earlier write of this store is durable: committed to the
         file (SQLite master; a kill -9 afterwards loses none), at once (memory master),
         acknowledged by the master (clone; acks come every 500 ms). `timeout` in seconds or a timedelta, None: no
@@ -156,14 +157,14 @@ class Store:
         ms = -1 if timeout is None else _ms(timeout, "timeout")
         check(lib.zc_store_flush(self._handle(), ms))
 
-    def put_unique(self, key, value, expiry=None):
+    def put_unique(self, key: Any, value: Any, expiry: Optional[float] = None) -> bool:
         """Sets key only if absent; returns whether it did."""
         b = ctypes.c_bool()
         with _Values(key, value) as (k, v):
             check(lib.zc_store_put_unique(self._handle(), k, v, _ms(expiry, "expiry"), ctypes.byref(b)))
         return b.value
 
-    def get(self, key, timeout=None):
+    def get(self, key: Any, timeout: Optional[float] = None) -> Any:
         """The value of key (NotFound if absent). A clone waits up to `timeout` seconds
         for its first snapshot."""
         out = _P()
@@ -171,49 +172,49 @@ class Store:
             check(lib.zc_store_get(self._handle(), k, _ms(timeout, "timeout"), ctypes.byref(out)))
         return _take_value(out)
 
-    def get_index(self, key, index, timeout=None):
+    def get_index(self, key: Any, index: Any, timeout: Optional[float] = None) -> Any:
         """An element inside the value of key (vector index, table key, set membership)."""
         out = _P()
         with _Values(key, index) as (k, i):
             check(lib.zc_store_get_index(self._handle(), k, i, _ms(timeout, "timeout"), ctypes.byref(out)))
         return _take_value(out)
 
-    def exists(self, key, timeout=None):
+    def exists(self, key: Any, timeout: Optional[float] = None) -> bool:
         b = ctypes.c_bool()
         with _Values(key) as (k,):
             check(lib.zc_store_exists(self._handle(), k, _ms(timeout, "timeout"), ctypes.byref(b)))
         return b.value
 
-    def keys(self, timeout=None):
+    def keys(self, timeout: Optional[float] = None) -> Any:
         """Every key, as a set."""
         out = _P()
         check(lib.zc_store_keys(self._handle(), _ms(timeout, "timeout"), ctypes.byref(out)))
         return _take_value(out)
 
-    def erase(self, key):
+    def erase(self, key: Any) -> None:
         with _Values(key) as (k,):
             check(lib.zc_store_erase(self._handle(), k))
 
-    def clear(self):
+    def clear(self) -> None:
         check(lib.zc_store_clear(self._handle()))
 
     def _op(self, fn, key, arg, expiry):
         with _Values(key, arg) as (k, a):
             check(fn(self._handle(), k, a, _ms(expiry, "expiry")))
 
-    def increment(self, key, amount=Count(1), expiry=None):
+    def increment(self, key: Any, amount: Any = Count(1), expiry: Optional[float] = None) -> None:
         """Adds amount (int, Count, float, timedelta) to the value of key (absent: zero
         of amount's type). The amount's type must match the value's: Count for counts,
         int for integers (Zeek's default amount is the count 1)."""
         self._op(lib.zc_store_increment, key, amount, expiry)
 
-    def decrement(self, key, amount=Count(1), expiry=None):
+    def decrement(self, key: Any, amount: Any = Count(1), expiry: Optional[float] = None) -> None:
         self._op(lib.zc_store_decrement, key, amount, expiry)
 
-    def append(self, key, s, expiry=None):
+    def append(self, key: Any, s: Any, expiry: Optional[float] = None) -> None:
         self._op(lib.zc_store_append, key, s, expiry)
 
-    def insert_into(self, key, index, value=None, expiry=None):
+    def insert_into(self, key: Any, index: Any, value: Any = None, expiry: Optional[float] = None) -> None:
         """Adds index to the set value of key, or index -> value to its table value when
         value is given (None: a set insert)."""
         if value is None:
@@ -223,13 +224,13 @@ class Store:
             with _Values(key, index, value) as (k, i, v):
                 check(lib.zc_store_insert_into(self._handle(), k, i, v, _ms(expiry, "expiry")))
 
-    def remove_from(self, key, index, expiry=None):
+    def remove_from(self, key: Any, index: Any, expiry: Optional[float] = None) -> None:
         self._op(lib.zc_store_remove_from, key, index, expiry)
 
-    def push(self, key, value, expiry=None):
+    def push(self, key: Any, value: Any, expiry: Optional[float] = None) -> None:
         self._op(lib.zc_store_push, key, value, expiry)
 
-    def pop(self, key, expiry=None):
+    def pop(self, key: Any, expiry: Optional[float] = None) -> None:
         with _Values(key) as (k,):
             check(lib.zc_store_pop(self._handle(), k, _ms(expiry, "expiry")))
 
@@ -246,21 +247,27 @@ class Store:
         text = take_string(out.value)
         return (text or "").splitlines()[: n.value]
 
-    def take_lost_mutations(self):
+    def take_lost_mutations(self) -> List[str]:
         """The mutations this clone made without a master and dropped once
         clone_mutation_buffer_interval passed, one message each (reported once)."""
         return self._take_lines(lib.zc_store_take_lost_mutations)
 
-    def take_problems(self):
+    def take_problems(self) -> List[str]:
         """Problems seen in the background since the last call: on a master, writes from
         clones it could not apply (e.g. a wrong type); on a clone, its resyncs."""
         return self._take_lines(lib.zc_store_take_problems)
 
-    def close(self):
+    def close(self) -> None:
         """Frees this handle (the store lives on in its cluster)."""
         if self._h:
             lib.zc_store_free(self._h)
             self._h = _P()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def __del__(self):
         try:
@@ -371,7 +378,7 @@ def _attach_clone(self, name, resync_interval=10.0, stale_interval=300.0, mutati
     return Store(out.value)
 
 
-Endpoint.attach_master = _attach_master
-Endpoint.attach_clone = _attach_clone
-Cluster.create_store = _create_store
-Cluster.set_store_options = _set_store_options
+setattr(Endpoint, "attach_master", _attach_master)
+setattr(Endpoint, "attach_clone", _attach_clone)
+setattr(Cluster, "create_store", _create_store)
+setattr(Cluster, "set_store_options", _set_store_options)

@@ -4,8 +4,8 @@
 //! records landing in the logger's cluster.log, a worker being stopped (node_down,
 //! worker_count), and a clean shutdown.
 //!
-//!   zcluster-demo [--dir DIR]        run the demo (DIR keeps the layout and cluster.log)
-//!   zcluster-demo --node NAME --layout FILE --dir DIR    (internal: one node)
+//!   zcluster cluster demo [--dir DIR]   run the demo (DIR keeps the layout and cluster.log)
+//!   zcluster run --demo --node NAME --layout FILE --dir DIR   (internal: one node)
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -17,34 +17,23 @@ use zcluster::data::{Event, Value};
 use zcluster::endpoint::MessageKind;
 use zcluster::layout::{Layout, NodeType};
 
-const DEFAULT_LAYOUT: &str = include_str!("default-layout.zeek");
+pub const DEFAULT_LAYOUT: &str = include_str!("default-layout.zeek");
 const NODES: [&str; 5] = ["logger-1", "manager", "proxy-1", "worker-1", "worker-2"];
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let get = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let result = match get("--node") {
-        Some(name) => run_node(
-            &name,
-            &get("--layout").unwrap_or_default(),
-            &get("--dir").unwrap_or_default(),
-        ),
-        None => run_demo(get("--dir")),
-    };
-    if let Err(e) = result {
-        eprintln!("zcluster-demo: {e}");
-        std::process::exit(1);
-    }
+/// `zcluster cluster demo`.
+pub fn main(args: crate::cli::DemoArgs) -> crate::Res {
+    run_demo(args.dir.map(|d| d.display().to_string()))
+        .map_err(|e| crate::Failure::new(crate::exit::FAILURE, e))
 }
 
-#[path = "../../tests/common/ports.rs"]
-mod ports;
+/// `zcluster run --demo`: one node of the demo.
+pub fn node(name: &str, layout: &str, dir: &str) -> crate::Res {
+    run_node(name, layout, dir).map_err(|e| crate::Failure::new(crate::exit::FAILURE, e))
+}
+
+#[path = "../../../tests/common/ports.rs"]
+pub mod ports;
 
 struct NodeProc {
     name: &'static str,
@@ -74,6 +63,7 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
         "zcluster {} demo: a cluster on loopback, one process per node",
         zcluster::VERSION
     );
+    println!("(zcluster cluster demo; `zcluster cluster start` runs any layout this way)");
     println!(
         "layout {} ({} nodes):",
         layout_path.display(),
@@ -95,7 +85,7 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
     let mut procs: Vec<NodeProc> = Vec::new();
     for name in NODES {
         let mut child = Command::new(&exe)
-            .args(["--node", name, "--layout"])
+            .args(["run", "--demo", "--node", name, "--layout"])
             .arg(&layout_path)
             .arg("--dir")
             .arg(&dir)
