@@ -112,9 +112,21 @@ impl Desc<'_> {
 /// One record line (with its newline). `vals` has been type-checked against `fields`.
 pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -> Vec<u8> {
     let mut line = Vec::new();
+    record_into(opts, fields, vals, &mut line);
+    line
+}
+
+/// [`record`] appended to `out`.
+pub(crate) fn record_into(
+    opts: &AsciiOptions,
+    fields: &[LogField],
+    vals: &[Value],
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
     {
         let mut d = Desc {
-            out: &mut line,
+            out,
             seqs: BTreeSet::new(),
             utf8: opts.enable_utf_8,
         };
@@ -126,15 +138,14 @@ pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -
             describe(&mut d, opts, &f.ty, v);
         }
     }
-    line.push(b'\n');
+    out.push(b'\n');
     // A line must not look like a header line: escape its first byte.
-    if !opts.meta_prefix.is_empty() && line.starts_with(&opts.meta_prefix) {
-        let mut esc = Vec::with_capacity(line.len() + 3);
-        push_hex_escape(&mut esc, line[0]);
-        esc.extend_from_slice(&line[1..]);
-        return esc;
+    if !opts.meta_prefix.is_empty() && out[start..].starts_with(&opts.meta_prefix) {
+        let first = out[start];
+        let mut esc = Vec::with_capacity(4);
+        push_hex_escape(&mut esc, first);
+        out.splice(start..start + 1, esc);
     }
-    line
 }
 
 fn describe(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, v: &Value) {

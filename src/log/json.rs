@@ -9,7 +9,14 @@ use crate::data::Value;
 
 /// One record line (with its newline). `vals` has been type-checked against `fields`.
 pub(crate) fn record(fields: &[LogField], vals: &[Value]) -> Vec<u8> {
-    let mut out = vec![b'{'];
+    let mut out = Vec::new();
+    record_into(fields, vals, &mut out);
+    out
+}
+
+/// [`record`] appended to `out`.
+pub(crate) fn record_into(fields: &[LogField], vals: &[Value], out: &mut Vec<u8>) {
+    out.push(b'{');
     let mut first = true;
     for (f, v) in fields.iter().zip(vals) {
         if matches!(v, Value::None) {
@@ -19,12 +26,11 @@ pub(crate) fn record(fields: &[LogField], vals: &[Value]) -> Vec<u8> {
             out.push(b',');
         }
         first = false;
-        text::json_string(&mut out, f.name.as_bytes());
+        text::json_string(out, f.name.as_bytes());
         out.push(b':');
-        value(&mut out, &f.ty, v);
+        value(out, &f.ty, v);
     }
     out.extend_from_slice(b"}\n");
-    out
 }
 
 fn double(out: &mut Vec<u8>, d: f64) {
