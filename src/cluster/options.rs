@@ -25,6 +25,8 @@ enum Kind {
     Interval,
     Str,
     Pattern,
+    /// A `count`.
+    Count,
     /// An enum constant; the accepted names.
     Enum(&'static [&'static str]),
 }
@@ -190,6 +192,38 @@ const SPECS: &[Spec] = &[
         kind: Kind::Interval,
         default: "2.0 mins",
     },
+    // Logging (`base/frameworks/logging/main.zeek`, `writers/ascii.zeek`,
+    // `base/frameworks/broker/main.zeek`): what a zcluster logger and sender use.
+    Spec {
+        name: "Broker::log_batch_interval",
+        kind: Kind::Interval,
+        default: "1.0 sec",
+    },
+    Spec {
+        name: "Broker::log_batch_size",
+        kind: Kind::Count,
+        default: "400",
+    },
+    Spec {
+        name: "Log::default_rotation_dir",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Log::default_rotation_interval",
+        kind: Kind::Interval,
+        default: "0 secs",
+    },
+    Spec {
+        name: "Log::default_rotation_postprocessor_cmd",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "LogAscii::use_json",
+        kind: Kind::Bool,
+        default: "F",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static Spec> {
@@ -242,6 +276,7 @@ fn kind_value(kind: Kind, default: &str) -> OptionValue {
         }
         Kind::Str => OptionValue::String(default.to_string()),
         Kind::Pattern => OptionValue::Pattern(default.to_string()),
+        Kind::Count => OptionValue::Count(default.parse().unwrap_or(0)),
         Kind::Enum(_) => OptionValue::Enum(default.to_string()),
     }
 }
@@ -259,6 +294,7 @@ fn expected(kind: Kind) -> String {
         }
         Kind::Str => "a string".to_string(),
         Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
+        Kind::Count => "a count (a non-negative integer)".to_string(),
         Kind::Enum(names) => format!("one of {}", names.join(", ")),
     }
 }
@@ -306,6 +342,10 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
             Some(inner) if t.len() >= 2 => OptionValue::Pattern(inner.to_string()),
             _ => OptionValue::Pattern(text.to_string()),
         },
+        Kind::Count => match t.parse::<u64>() {
+            Ok(v) => OptionValue::Count(v),
+            Err(_) => return Err(bad()),
+        },
         Kind::Enum(names) => match names
             .iter()
             .find(|n| **n == t || n.rsplit("::").next() == Some(t))
@@ -326,7 +366,8 @@ pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<Opt
         (Kind::Bool, OptionValue::Bool(_))
         | (Kind::Interval, OptionValue::Interval(_))
         | (Kind::Str, OptionValue::String(_))
-        | (Kind::Pattern, OptionValue::Pattern(_)) => true,
+        | (Kind::Pattern, OptionValue::Pattern(_))
+        | (Kind::Count, OptionValue::Count(_)) => true,
         (Kind::Enum(names), OptionValue::Enum(e)) => names.contains(&e.as_str()),
         _ => false,
     };
@@ -485,6 +526,32 @@ impl Options {
 
     pub fn nodeid_topic_prefix(&self) -> &str {
         self.string("Cluster::nodeid_topic_prefix")
+    }
+
+    /// A string option's value ("" if unset or not a string).
+    pub fn string_value(&self, name: &str) -> &str {
+        self.string(name)
+    }
+
+    /// A bool option's value (false if unset).
+    pub fn bool_value(&self, name: &str) -> bool {
+        self.boolean(name)
+    }
+
+    /// A count option's value (0 if unset or not a count).
+    pub fn count_value(&self, name: &str) -> u64 {
+        match self.values.get(name) {
+            Some(OptionValue::Count(c)) => *c,
+            _ => 0,
+        }
+    }
+
+    /// An interval option in seconds (0 if unset or not an interval).
+    pub fn interval_secs(&self, name: &str) -> f64 {
+        match self.values.get(name) {
+            Some(OptionValue::Interval(s)) if s.is_finite() => *s,
+            _ => 0.0,
+        }
     }
 
     pub fn default_store_dir(&self) -> &str {
