@@ -111,4 +111,5 @@ pub(crate) mod kind {
     pub(crate) const CLUSTER: u8 = 0x41;
     pub(crate) const STORE: u8 = 0x51;
     pub(crate) const ITER: u8 = 0x61;
+    pub(crate) const LOG_STREAM: u8 = 0x71;
 }

@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod event;
 pub mod handle;
 pub mod layout;
+pub mod log;
 pub mod options;
 pub mod result;
 pub mod store;
