@@ -20,7 +20,7 @@
 //!   messages). When it is full, the sender waits: the I/O thread stops reading until
 //!   the worker catches up, which backs the senders up over TCP. Nothing is dropped.
 
-use super::message::{self, LogMessage, WriterInfo};
+use super::message::{self, LogMessage, LogMessageRef, WriterInfo};
 use super::{check_record, zeekser, LogField, LogFormat, LogStream, LogWriter, PostProcessor};
 use crate::data::Value;
 use crate::error::{Error, Result};
@@ -192,7 +192,10 @@ struct Entry {
 struct Worker {
     cfg: LogConfig,
     stats: Arc<Mutex<LogStats>>,
-    writers: HashMap<(String, String), Entry>,
+    /// writer -> path -> writer.
+    writers: HashMap<String, HashMap<String, Entry>>,
+    /// A record decoded into (reused).
+    rec: Vec<Value>,
 }
 
 impl Worker {
@@ -201,6 +204,7 @@ impl Worker {
             cfg,
             stats,
             writers: HashMap::new(),
+            rec: Vec::new(),
         }
     }
 
@@ -229,8 +233,11 @@ impl Worker {
     }
 
     fn create(&mut self, writer: &str, info: &WriterInfo, fields: Vec<LogField>) {
-        let key = (writer.to_string(), info.path.clone());
-        if self.writers.contains_key(&key) {
+        if self
+            .writers
+            .get(writer)
+            .is_some_and(|m| m.contains_key(&info.path))
+        {
             self.stats.lock().creates_ignored += 1;
             return;
         }
@@ -262,56 +269,67 @@ impl Worker {
             }
         };
         self.stats.lock().writers += 1;
-        self.writers.insert(key, Entry { fields, writer: w });
+        self.writers
+            .entry(writer.to_string())
+            .or_default()
+            .insert(info.path.clone(), Entry { fields, writer: w });
     }
 
     fn remote(&mut self, payload: &[u8]) {
-        let msgs = match message::parse(payload) {
-            Ok(m) => m,
-            Err(e) => {
-                self.drop_reason(format!("malformed log message: {}", e.message), |s| {
-                    s.malformed_messages += 1
-                });
-                return;
-            }
-        };
+        // Checked whole before anything is written: a bad batch writes nothing.
+        let mut msgs = Vec::new();
+        if let Err(e) = message::parse_with(payload, |m| msgs.push(m)) {
+            self.drop_reason(format!("malformed log message: {}", e.message), |s| {
+                s.malformed_messages += 1
+            });
+            return;
+        }
         let now = SystemTime::now();
         for m in msgs {
             match m {
-                LogMessage::Create {
+                LogMessageRef::Owned(LogMessage::Create {
                     writer,
                     info,
                     fields,
                     ..
-                } => self.create(&writer, &info, fields),
-                LogMessage::Write {
+                }) => self.create(&writer, &info, fields),
+                LogMessageRef::Owned(LogMessage::Write {
                     stream,
                     writer,
                     path,
                     serial,
-                } => {
-                    let key = (writer, path);
-                    let Some(e) = self.writers.get_mut(&key) else {
-                        let reason = format!(
-                            "LogWrite for stream {stream}, writer {}, path {} without a LogCreate: dropped",
-                            key.0, key.1
-                        );
-                        self.drop_reason(reason, |s| s.dropped_no_create += 1);
-                        continue;
-                    };
-                    let rec = match zeekser::decode_record(&e.fields, &serial) {
-                        Ok(r) => r,
-                        Err(err) => {
-                            let reason =
-                                format!("LogWrite for {} ({}): {}", key.1, stream, err.message);
-                            self.drop_reason(reason, |s| s.dropped_malformed += 1);
-                            continue;
-                        }
-                    };
-                    Self::write(&self.stats, e, &rec, now);
-                }
+                }) => self.remote_write(&stream, &writer, &path, &serial, now),
+                LogMessageRef::Write {
+                    stream,
+                    writer,
+                    path,
+                    serial,
+                } => self.remote_write(stream, writer, path, serial, now),
             }
         }
+    }
+
+    fn remote_write(
+        &mut self,
+        stream: &str,
+        writer: &str,
+        path: &str,
+        serial: &[u8],
+        now: SystemTime,
+    ) {
+        let Some(e) = self.writers.get_mut(writer).and_then(|m| m.get_mut(path)) else {
+            let reason = format!(
+                "LogWrite for stream {stream}, writer {writer}, path {path} without a LogCreate: dropped"
+            );
+            self.drop_reason(reason, |s| s.dropped_no_create += 1);
+            return;
+        };
+        if let Err(err) = zeekser::decode_record_into(&e.fields, serial, &mut self.rec) {
+            let reason = format!("LogWrite for {path} ({stream}): {}", err.message);
+            self.drop_reason(reason, |s| s.dropped_malformed += 1);
+            return;
+        }
+        Self::write(&self.stats, e, &self.rec, now);
     }
 
     fn write(stats: &Mutex<LogStats>, e: &mut Entry, rec: &[Value], now: SystemTime) {
@@ -336,12 +354,19 @@ impl Worker {
     }
 
     fn local(&mut self, stream: &LogStream, record: &[Value]) {
-        let key = (message::WRITER_ASCII.to_string(), stream.path.clone());
-        if !self.writers.contains_key(&key) {
+        let exists = self
+            .writers
+            .get(message::WRITER_ASCII)
+            .is_some_and(|m| m.contains_key(&stream.path));
+        if !exists {
             let info = WriterInfo::new(&stream.path, 0.0);
             self.create(message::WRITER_ASCII, &info, stream.fields.clone());
         }
-        let Some(e) = self.writers.get_mut(&key) else {
+        let Some(e) = self
+            .writers
+            .get_mut(message::WRITER_ASCII)
+            .and_then(|m| m.get_mut(&stream.path))
+        else {
             return;
         };
         if e.fields != stream.fields {
@@ -360,7 +385,7 @@ impl Worker {
 
     fn tick(&mut self) {
         let now = SystemTime::now();
-        for e in self.writers.values_mut() {
+        for e in self.writers.values_mut().flat_map(|m| m.values_mut()) {
             if let Some(w) = e.writer.as_mut() {
                 match w.tick(now) {
                     Ok(Some(_)) => self.stats.lock().rotations += 1,
@@ -376,7 +401,7 @@ impl Worker {
     }
 
     fn flush_all(&mut self) {
-        for e in self.writers.values_mut() {
+        for e in self.writers.values_mut().flat_map(|m| m.values_mut()) {
             if let Some(w) = e.writer.as_mut() {
                 if let Err(err) = w.flush() {
                     let mut s = self.stats.lock();
@@ -388,7 +413,7 @@ impl Worker {
     }
 
     fn close_all(&mut self) {
-        for (_, mut e) in self.writers.drain() {
+        for (_, mut e) in self.writers.drain().flat_map(|(_, m)| m) {
             if let Some(w) = e.writer.as_mut() {
                 if let Err(err) = w.close() {
                     let mut s = self.stats.lock();

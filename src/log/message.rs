@@ -226,17 +226,35 @@ fn utf8(b: &[u8], what: &str) -> Result<String> {
         .map_err(|_| Error::decode(format!("log message: {what} is not valid UTF-8")))
 }
 
+/// A parsed message that borrows from the input where it can ([`parse_with`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogMessageRef<'a> {
+    /// A LogCreate, or any message the generic decoder read.
+    Owned(LogMessage),
+    Write {
+        stream: &'a str,
+        writer: &'a str,
+        path: &'a str,
+        serial: &'a [u8],
+    },
+}
+
+fn str_ref<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(b)
+        .map_err(|_| Error::decode(format!("log message: {what} is not valid UTF-8")))
+}
+
 /// Fast path for one LogWrite at the start of `b`: the message and its length.
-fn parse_log_write_prefix(b: &[u8]) -> Result<(LogMessage, usize)> {
+fn parse_log_write_prefix(b: &[u8]) -> Result<(LogMessageRef<'_>, usize)> {
     let mut c = Cur { b, p: 20 };
     c.byte(0x0e, "a content vector")?;
     c.byte(0x04, "a content vector of 4")?;
-    let stream = utf8(c.str(0x0b, "the stream id (enum)")?, "stream id")?;
-    let writer = utf8(c.str(0x0b, "the writer id (enum)")?, "writer id")?;
-    let path = utf8(c.str(0x05, "the path (string)")?, "path")?;
-    let serial = c.str(0x05, "serial_data (string)")?.to_vec();
+    let stream = str_ref(c.str(0x0b, "the stream id (enum)")?, "stream id")?;
+    let writer = str_ref(c.str(0x0b, "the writer id (enum)")?, "writer id")?;
+    let path = str_ref(c.str(0x05, "the path (string)")?, "path")?;
+    let serial = c.str(0x05, "serial_data (string)")?;
     Ok((
-        LogMessage::Write {
+        LogMessageRef::Write {
             stream,
             writer,
             path,
@@ -399,44 +417,70 @@ fn parse_value(v: &Value, out: &mut Vec<LogMessage>, in_batch: bool) -> Result<(
 /// malformed part fails the whole message (as Broker's batch check does).
 pub fn parse(bytes: &[u8]) -> Result<Vec<LogMessage>> {
     let mut out = Vec::new();
+    parse_with(bytes, |m| {
+        out.push(match m {
+            LogMessageRef::Owned(c) => c,
+            LogMessageRef::Write {
+                stream,
+                writer,
+                path,
+                serial,
+            } => LogMessage::Write {
+                stream: stream.into(),
+                writer: writer.into(),
+                path: path.into(),
+                serial: serial.to_vec(),
+            },
+        })
+    })?;
+    Ok(out)
+}
+
+/// [`parse`], handing each message to `f` (LogWrites borrowed from `bytes`). The whole
+/// message is checked before `f` sees any part of it.
+pub fn parse_with<'a>(bytes: &'a [u8], mut f: impl FnMut(LogMessageRef<'a>)) -> Result<()> {
     match message_type(bytes) {
         Some(TYPE_LOG_WRITE) => {
             if let Ok((m, n)) = parse_log_write_prefix(bytes) {
                 if n == bytes.len() {
-                    out.push(m);
-                    return Ok(out);
+                    f(m);
+                    return Ok(());
                 }
             }
         }
         Some(TYPE_BATCH) => {
             // Fast path: a batch of LogWrites in canonical form.
-            let mut fast = || -> Result<()> {
+            let mut msgs = Vec::new();
+            let fast = (|| -> Result<()> {
                 let mut c = Cur { b: bytes, p: 20 };
                 c.byte(0x0e, "a content vector")?;
                 let (n, used) = bin::read_varbyte(&bytes[c.p..])?;
                 c.p += used;
+                msgs.reserve(n as usize);
                 for _ in 0..n {
                     let rest = &bytes[c.p..];
                     if message_type(rest) != Some(TYPE_LOG_WRITE) {
                         return Err(Error::decode("not a LogWrite"));
                     }
                     let (m, len) = parse_log_write_prefix(rest)?;
-                    out.push(m);
+                    msgs.push(m);
                     c.p += len;
                 }
                 if c.p != bytes.len() {
                     return Err(Error::decode("trailing bytes"));
                 }
                 Ok(())
-            };
-            if fast().is_ok() {
-                return Ok(out);
+            })();
+            if fast.is_ok() {
+                msgs.into_iter().for_each(f);
+                return Ok(());
             }
-            out.clear();
         }
         _ => {}
     }
     let v = bin::decode(bytes)?;
+    let mut out = Vec::new();
     parse_value(&v, &mut out, false)?;
-    Ok(out)
+    out.into_iter().map(LogMessageRef::Owned).for_each(f);
+    Ok(())
 }

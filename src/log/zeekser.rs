@@ -516,6 +516,14 @@ pub fn encode_record(fields: &[LogField], record: &[Value], out: &mut Vec<u8>) -
 /// Decodes a LogWrite's `serial_data` against the writer's fields: the value count must
 /// equal the field count and each value's type its field's.
 pub fn decode_record(fields: &[LogField], bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(fields.len());
+    decode_record_into(fields, bytes, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_record`] into `out` (cleared first), reusing its allocation.
+pub fn decode_record_into(fields: &[LogField], bytes: &[u8], out: &mut Vec<Value>) -> Result<()> {
+    out.clear();
     let mut r = Reader::new(bytes);
     let n = r.i32("num_fields")?;
     if n < 0 || n as usize != fields.len() {
@@ -524,7 +532,6 @@ pub fn decode_record(fields: &[LogField], bytes: &[u8]) -> Result<Vec<Value>> {
             fields.len()
         )));
     }
-    let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         out.push(
             r.value(&f.ty)
@@ -537,7 +544,7 @@ pub fn decode_record(fields: &[LogField], bytes: &[u8]) -> Result<Vec<Value>> {
             r.remaining()
         )));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The header of a `zeek-bin-serializer` log-write (`logging::detail::LogWriteHeader`).
