@@ -44,11 +44,14 @@ typedef enum {
      */
     ZC_MESSAGE_PEER_ADDED = 1,
     /**
-     * A peering ended without an unpeer ("lost connection to remote peer").
+     * A peering ended other than by us, including the peer's goodbye (its unpeer or
+     * shutdown): "lost connection to remote peer (reason)". Broker's `peer_lost`; a
+     * peering we initiated is retried.
      */
     ZC_MESSAGE_PEER_LOST = 2,
     /**
-     * A peering ended by an unpeer on either side, or a forced disconnect.
+     * We ended a peering: our unpeer, our shutdown, a forced disconnect. Broker's
+     * `peer_removed`.
      */
     ZC_MESSAGE_PEER_REMOVED = 3,
     /**
@@ -88,6 +91,13 @@ typedef enum {
      * `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
      */
     ZC_MESSAGE_PEER_INVALID = 12,
+    /**
+     * A message whose payload does not decode was dropped (Broker's
+     * `deserialization_failed`); the peering stays up. `zc_message_topic` gives its
+     * topic, `zc_message_text` the peer and the reason, the peer id and address as for
+     * other statuses. Counted in `zc_endpoint_stats.undecodable`.
+     */
+    ZC_MESSAGE_DESERIALIZATION_FAILED = 13,
 } zc_msg_kind;
 
 /**
@@ -310,6 +320,11 @@ typedef struct {
     uint64_t published;
     uint64_t received;
     uint64_t forwarded;
+    /**
+     * Envelopes dropped because their payload did not decode (each reported as a
+     * ZC_MESSAGE_DESERIALIZATION_FAILED status).
+     */
+    uint64_t undecodable;
 } zc_endpoint_stats;
 
 /**
@@ -653,7 +668,9 @@ void zc_endpoint_options_free(zc_endpoint_options *opts);
 zc_result zc_endpoint_new(const zc_endpoint_options *opts, zc_endpoint **out);
 
 /**
- * Shuts the endpoint down (flushing within its shutdown timeout), closes its sockets,
+ * Shuts the endpoint down as Broker's shutdown: a goodbye to every peer (they report
+ * PEER_LOST and reconnect if they initiated), flushing and waiting for the goodbye pongs
+ * within its shutdown timeout; then closes its sockets,
  * joins its thread and frees the handle. Other threads' calls on the handle fail with
  * ZC_ERR_BAD_HANDLE or ZC_ERR_CLOSED afterwards. NULL is a no-op.
  */
@@ -689,8 +706,9 @@ zc_result zc_endpoint_peer(const zc_endpoint *ep,
                            uint64_t retry_ms);
 
 /**
- * Ends the peering with `addr:port` with Broker's goodbye (ping/pong); both sides report
- * PEER_REMOVED and neither reconnects. Also cancels pending connect attempts.
+ * Ends the peering with `addr:port` with Broker's goodbye (ping/pong): this side reports
+ * PEER_REMOVED and stops retrying; the peer reports PEER_LOST and reconnects if it
+ * initiated the peering (as Broker). Also cancels pending connect attempts.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
  */
 zc_result zc_endpoint_unpeer(const zc_endpoint *ep, const char *addr, uint16_t port);
@@ -836,6 +854,52 @@ zc_result zc_message_node_name(const zc_message *msg, char **out);
  * Frees a message. NULL is a no-op.
  */
 void zc_message_free(zc_message *msg);
+
+/**
+ * Broker's `endpoint::attach_master(name, backend, options)`: the master of store `name`
+ * on this endpoint, usable at once; clones on peers (plain endpoints or cluster nodes)
+ * find it through the store's master topic. `backend` is a `zc_backend` value.
+ * `option_names` / `option_values` hold `n_options` of Broker's backend options (both may
+ * be NULL when `n_options` is 0): `path` (the SQLite file; default `<name>.sqlite` in the
+ * working directory, created if missing), `synchronous`
+ * (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or `NORMAL`...; default FULL),
+ * `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
+ * `integrity_check` (T/F). Attaching the same name again gives a new handle to the same
+ * master. `*out` is a new handle, freed with `zc_store_free`; it reports ZC_ERR_CLOSED
+ * once the endpoint is freed. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED,
+ * ZC_ERR_INVALID_ARGUMENT (empty name, unknown backend, bad option value), ZC_ERR_NOT_FOUND
+ * (unknown option), ZC_ERR_STATE (this endpoint has a clone of that store), ZC_ERR_STORE
+ * (a name with path characters for SQLite, an unusable SQLite file).
+ */
+zc_result zc_endpoint_attach_master(const zc_endpoint *ep,
+                                    const char *name,
+                                    int backend,
+                                    const char *const *option_names,
+                                    const char *const *option_values,
+                                    size_t n_options,
+                                    zc_store **out);
+
+/**
+ * Broker's `endpoint::attach_clone(name, resync_interval, stale_interval,
+ * mutation_buffer_interval)`, in seconds (Broker's defaults: 10, 300, 120): a clone of
+ * store `name` that asks for its master among this endpoint's peers at once, on each new
+ * peering and every `resync_interval` until one answers; reads wait (their timeout) for
+ * the first snapshot. `stale_interval`: once the master is out of reach this long, reads
+ * fail with ZC_ERR_STORE (negative: never stale). `mutation_buffer_interval`: writes made
+ * while no master is reachable are kept this long and sent when it is back (0 or
+ * negative: such writes fail at once). `*out` is a new handle
+ * (`zc_store_free`); ZC_ERR_CLOSED once the endpoint is freed. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED,
+ * ZC_ERR_INVALID_ARGUMENT (empty name, an interval that is not finite),
+ * ZC_ERR_STATE (this endpoint has the master of that store).
+ */
+zc_result zc_endpoint_attach_clone(const zc_endpoint *ep,
+                                   const char *name,
+                                   double resync_interval,
+                                   double stale_interval,
+                                   double mutation_buffer_interval,
+                                   zc_store **out);
 
 /**
  * Creates an event named `name` (e.g. "Demo::ping") without arguments.

@@ -4,12 +4,15 @@
 //! nothing of C. `ffi` is the only module with `unsafe` and `extern "C"`: a thin
 //! layer over the core that `cbindgen` turns into `include/zcluster.h`.
 
+// `unsafe` is refused everywhere but in `ffi`, which allows it for itself.
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cluster;
 pub mod data;
 pub mod endpoint;
 pub mod error;
+#[allow(unsafe_code)]
 pub mod ffi;
 pub mod json;
 pub mod layout;

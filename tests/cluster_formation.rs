@@ -254,6 +254,12 @@ fn cluster_forms_routes_counts_workers_and_logs() {
         if text.contains("worker-3\thello from worker-3") {
             assert!(text.starts_with("#separator \\x09\n"));
             assert!(text.contains("#fields\tts\tnode\tmessage\n"));
+            // As the Broker backend's main.zeek logs each node's listen.
+            let wport = layout.nodes["worker-3"].p.number;
+            assert!(
+                text.contains(&format!("\tworker-3\tlistening on 127.0.0.1:{wport}/tcp\n")),
+                "{text}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "cluster.log: {text}");

@@ -198,7 +198,7 @@ fn control_requests_are_answered() {
         panic!("{ev:?}")
     };
     assert!(String::from_utf8_lossy(b).contains(&format!(
-        "peer={} host=127.0.0.1 status=connected",
+        "peer={} host=127.0.0.1 status=Broker::PEERED\n",
         ctl.id()
     )));
 

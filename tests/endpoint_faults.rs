@@ -237,28 +237,138 @@ fn raw_peer_exchanges_data_and_ping_both_ways() {
     );
 }
 
-#[test]
-fn truncated_data_value_drops_the_peer() {
-    let (a, b, port) = setup();
-    let mut r = RawPeer::connect(port, id(0x59));
-    r.handshake(vec![]);
-    expect_kind(&a, &[PeerAdded]);
+fn data_frame(r: &RawPeer, topic: &str, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
-    // A string announcing 11 bytes that carries 5.
     encode_frame(
         &mut f,
         r.id,
         EndpointId::NIL,
         EnvelopeType::Data,
         16,
-        "/ok",
-        b"\x05\x0bhello",
+        topic,
+        payload,
     )
     .unwrap();
+    f
+}
+
+/// `levels` nested one-element vectors around a `none`.
+fn nested(levels: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = std::iter::repeat([14u8, 1])
+        .take(levels)
+        .flatten()
+        .collect();
+    v.push(0);
+    v
+}
+
+#[test]
+fn undecodable_messages_are_dropped_and_reported_and_the_peering_stays_up() {
+    use zcluster::data::bin::DEFAULT_MAX_DEPTH;
+    let (a, b, port) = setup();
+    a.subscribe("/in").unwrap();
+    let mut r = RawPeer::connect(port, id(0x59));
+    r.handshake(vec![]);
+    expect_kind(&a, &[PeerAdded]);
+    let mut f = data_frame(&r, "/in/1", &string_payload("first"));
+    // A string announcing 11 bytes that carries 5.
+    f.extend(data_frame(&r, "/in/2", b"\x05\x0bhello"));
+    // One level deeper than the limit.
+    f.extend(data_frame(&r, "/in/3", &nested(DEFAULT_MAX_DEPTH + 1)));
+    // A command envelope without payload, and a routing update that is no filter.
+    let mut g = Vec::new();
+    encode_frame(
+        &mut g,
+        r.id,
+        EndpointId::NIL,
+        EnvelopeType::Command,
+        16,
+        "/in/4",
+        b"",
+    )
+    .unwrap();
+    encode_frame(
+        &mut g,
+        r.id,
+        a.id(),
+        EnvelopeType::RoutingUpdate,
+        16,
+        "<$>",
+        b"\xff",
+    )
+    .unwrap();
+    f.extend(g);
+    // Nesting 400 deep (as Broker sends) and exactly at the limit are fine.
+    f.extend(data_frame(&r, "/in/5", &nested(400)));
+    f.extend(data_frame(&r, "/in/6", &nested(DEFAULT_MAX_DEPTH)));
+    f.extend(data_frame(&r, "/in/7", &string_payload("last")));
     r.write_raw(&f);
-    let m = expect_kind(&a, &[PeerLost]);
-    assert!(m.text.contains("malformed envelope"), "{}", m.text);
-    still_serves(&a, &b, "truncated");
+    let mut data = Vec::new();
+    let mut bad = Vec::new();
+    let deadline = std::time::Instant::now() + T;
+    while data.len() < 4 || bad.len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "{data:?} {bad:?}");
+        let Some(m) = a.next(Some(Duration::from_millis(100))) else {
+            continue;
+        };
+        match m.kind {
+            Data => data.push((m.topic.clone(), m.payload.clone())),
+            DeserializationFailed => bad.push(m),
+            PeerLost | PeerRemoved | EndpointUnreachable => panic!("the peering dropped: {m:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        data,
+        [
+            ("/in/1".to_string(), string_payload("first")),
+            ("/in/5".to_string(), nested(400)),
+            ("/in/6".to_string(), nested(DEFAULT_MAX_DEPTH)),
+            ("/in/7".to_string(), string_payload("last")),
+        ]
+    );
+    let topics: Vec<&str> = bad.iter().map(|m| m.topic.as_str()).collect();
+    assert_eq!(topics, ["/in/2", "/in/3", "/in/4", "<$>"]);
+    for m in &bad {
+        assert_eq!(m.peer.as_ref().unwrap().id, Some(r.id), "{m:?}");
+        assert!(
+            m.text.contains(&format!("on topic '{}'", m.topic)),
+            "{}",
+            m.text
+        );
+    }
+    assert!(bad[0].text.contains("truncated string"), "{}", bad[0].text);
+    assert!(
+        bad[1].text.contains("nesting deeper than 4096"),
+        "{}",
+        bad[1].text
+    );
+    assert!(
+        bad[2].text.contains("command envelope without payload"),
+        "{}",
+        bad[2].text
+    );
+    assert!(bad[3].text.contains("routing update"), "{}", bad[3].text);
+    assert_eq!(a.stats().undecodable, 4);
+    assert_eq!(a.peers().len(), 2);
+    // The raw peer is still served both ways (a ping is answered) and b is unaffected.
+    let mut p = Vec::new();
+    encode_frame(&mut p, r.id, a.id(), EnvelopeType::Ping, 1, "<$>", b"still").unwrap();
+    r.write_raw(&p);
+    loop {
+        let e = r.read_frame().unwrap();
+        let e = EnvelopeRef::decode(&e).unwrap();
+        if e.kind == EnvelopeType::Pong {
+            assert_eq!(e.payload, b"still");
+            break;
+        }
+    }
+    a.publish("/ok", string_payload("after-bad")).unwrap();
+    assert_eq!(
+        next_data(&b, T).unwrap().payload,
+        string_payload("after-bad")
+    );
+    assert!(a.next(Some(Duration::from_millis(200))).is_none());
 }
 
 #[test]
@@ -314,4 +424,61 @@ fn a_close_right_after_data_or_well_after_it_is_noticed() {
         let m = expect_kind(&a, &[PeerLost]);
         assert!(m.text.contains("closed by the peer"), "{}", m.text);
     }
+}
+
+#[test]
+fn a_tls_client_on_a_plain_endpoint_is_named_as_such() {
+    let (a, b, port) = setup();
+    // The first bytes of a TLS 1.2/1.3 ClientHello record.
+    let mut r = RawPeer::connect(port, id(0x70));
+    r.write_raw(&[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ]);
+    let text = rejected(&a);
+    assert!(
+        text.contains("peer started a TLS handshake; this endpoint has TLS disabled"),
+        "{text}"
+    );
+    assert!(!text.contains("exceeds"), "{text}");
+    assert!(r.closed());
+    // A real TLS client (the openssl CLI), where installed.
+    if let Ok(mut child) = std::process::Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        let text = rejected(&a);
+        assert!(text.contains("peer started a TLS handshake"), "{text}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    still_serves(&a, &b, "tls");
+}
+
+#[test]
+fn a_tls_server_we_dial_is_named_as_such() {
+    // A server that answers our hello with a TLS alert record, as a TLS-only Broker does.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf);
+        // TLS alert: handshake_failure.
+        let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let b = ep();
+    b.peer("127.0.0.1", port, Duration::ZERO).unwrap();
+    let m = expect_kind(&b, &[PeerUnavailable]);
+    assert!(
+        m.text
+            .contains("TLS alert: it expects TLS; this endpoint has TLS disabled"),
+        "{}",
+        m.text
+    );
+    server.join().unwrap();
 }

@@ -4,6 +4,7 @@ mod endpoint_common;
 use endpoint_common::*;
 use std::time::Duration;
 use zcluster::endpoint::MessageKind::*;
+use zcluster::endpoint::{Endpoint, Message};
 
 fn handshake(listener_id: u8, connector_id: u8) {
     let a = ep_with(|o| o.id = Some(id(listener_id)));
@@ -200,7 +201,9 @@ fn ordering_of_100k_events() {
 }
 
 #[test]
-fn unpeer_says_goodbye_and_both_sides_report_removed() {
+fn unpeer_says_goodbye_removed_here_lost_there() {
+    // As Broker: the side that unpeers reports peer_removed, the side that receives the
+    // goodbye peer_lost (with the reason).
     let a = ep();
     let b = ep();
     let port = connect(&a, &b);
@@ -208,7 +211,11 @@ fn unpeer_says_goodbye_and_both_sides_report_removed() {
     let sb = statuses(&b, 2);
     assert_eq!(kinds(&sb), [PeerRemoved, EndpointUnreachable]);
     let sa = statuses(&a, 2);
-    assert_eq!(kinds(&sa), [PeerRemoved, EndpointUnreachable]);
+    assert_eq!(kinds(&sa), [PeerLost, EndpointUnreachable]);
+    assert_eq!(
+        sa[0].text,
+        "lost connection to remote peer (the peer said goodbye)"
+    );
     assert_eq!(sa[0].peer.as_ref().unwrap().id, Some(b.id()));
     // No reconnect after an unpeer.
     assert!(b.next(Some(Duration::from_millis(300))).is_none());
@@ -245,6 +252,81 @@ fn reconnects_after_remote_is_recreated_on_the_same_port() {
     assert!(a2.await_peer_subscription("/r", T));
     a2.publish("/r", string_payload("again")).unwrap();
     assert_eq!(next_data(&b, T).unwrap().payload, string_payload("again"));
+}
+
+/// Peers b with a listener on `port` (retrying every `retry`) and checks events both ways.
+fn events_both_ways(a: &Endpoint, b: &Endpoint, tag: &str) {
+    assert!(a.await_peer_subscription("/to-b", T));
+    assert!(b.await_peer_subscription("/to-a", T));
+    a.publish("/to-b", string_payload(tag)).unwrap();
+    b.publish("/to-a", string_payload(tag)).unwrap();
+    assert_eq!(next_data(b, T).unwrap().payload, string_payload(tag));
+    assert_eq!(next_data(a, T).unwrap().payload, string_payload(tag));
+}
+
+#[test]
+fn a_clean_shutdown_of_the_listener_is_lost_and_the_connector_reconnects() {
+    // The listener's close says goodbye (as Broker's shutdown does): the connector reports
+    // peer_lost and keeps retrying, so a restart on the same port is peered again within
+    // two retry intervals.
+    let retry = Duration::from_millis(400);
+    let listener = || {
+        let a = ep();
+        a.subscribe("/to-a").unwrap();
+        a
+    };
+    let a = listener();
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    let b = ep();
+    b.subscribe("/to-b").unwrap();
+    b.peer("127.0.0.1", port, retry).unwrap();
+    expect_kind(&b, &[PeerAdded]);
+    expect_kind(&a, &[PeerAdded]);
+    events_both_ways(&a, &b, "first");
+    a.close();
+    // a saw its own close as removing the peer.
+    let sa: Vec<Message> = std::iter::from_fn(|| a.next(None)).collect();
+    assert!(sa.iter().any(|m| m.kind == PeerRemoved), "{sa:?}");
+    let s = statuses(&b, 2);
+    assert_eq!(kinds(&s), [PeerLost, EndpointUnreachable]);
+    assert_eq!(
+        s[0].text,
+        "lost connection to remote peer (the peer said goodbye)"
+    );
+    drop(a);
+    for round in 0..2 {
+        let a = listener();
+        assert_eq!(a.listen("127.0.0.1", port).unwrap(), port);
+        let t0 = std::time::Instant::now();
+        expect_kind(&b, &[PeerAdded]);
+        expect_kind(&a, &[PeerAdded]);
+        assert!(
+            t0.elapsed() < 2 * retry,
+            "re-peered after {:?}",
+            t0.elapsed()
+        );
+        events_both_ways(&a, &b, &format!("round {round}"));
+        drop(a);
+        assert_eq!(expect_kind(&b, &[PeerLost, PeerRemoved]).kind, PeerLost);
+    }
+}
+
+#[test]
+fn the_listener_unpeering_is_lost_for_the_connector_which_reconnects() {
+    // Broker's rule: only the initiator's own unpeer ends its retries.
+    let a = ep();
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    let b = ep();
+    b.peer("127.0.0.1", port, Duration::from_millis(100))
+        .unwrap();
+    expect_kind(&a, &[PeerAdded]);
+    expect_kind(&b, &[PeerAdded]);
+    let bport = a.peers()[0].port;
+    a.unpeer("127.0.0.1", bport).unwrap();
+    assert_eq!(expect_kind(&a, &[PeerRemoved, PeerLost]).kind, PeerRemoved);
+    assert_eq!(expect_kind(&b, &[PeerLost, PeerRemoved]).kind, PeerLost);
+    expect_kind(&b, &[PeerAdded]);
+    expect_kind(&a, &[PeerAdded]);
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub use options::{Options, CONNECT_RETRY_ENV};
 
 use crate::error::Result;
 use crate::layout::{Layout, NodeType};
-use crate::store::{Backend, MemoryBackend, SqliteBackend, Store, StoreInfo, StoreService};
+use crate::store::{Store, StoreInfo, StoreService};
 use once_cell::sync::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -219,6 +219,12 @@ impl Cluster {
         &self.stores
     }
 
+    /// The stores attached on this node: those `create_store` made, and the clones a
+    /// manager's `Broker::announce_masters` asked for (`___sync_store_<id>`).
+    pub fn attached_stores(&self) -> Vec<String> {
+        self.stores.names()
+    }
+
     /// The `store_defaults` `create_store` uses: the `Cluster::default_*` store options
     /// and `Broker::default_clone_*_interval`.
     pub fn store_defaults(&self) -> Result<crate::store::StoreDefaults> {
@@ -271,21 +277,11 @@ impl Cluster {
                     ))
                 })
         };
-        let upper = value.to_ascii_uppercase();
         match key {
             "backend" => info.backend = crate::store::BackendKind::from_zeek_name(value)?,
             "master_node" => info.master_node = value.to_string(),
-            "path" => info.options.sqlite_path = value.to_string(),
-            "synchronous" if !value.starts_with("Broker::") => info
-                .options
-                .sqlite
-                .set(key, &format!("Broker::SQLITE_SYNCHRONOUS_{upper}"))?,
-            "journal_mode" if !value.starts_with("Broker::") => info
-                .options
-                .sqlite
-                .set(key, &format!("Broker::SQLITE_JOURNAL_MODE_{upper}"))?,
-            "synchronous" | "journal_mode" | "integrity_check" => {
-                info.options.sqlite.set(key, value)?
+            "path" | "synchronous" | "journal_mode" | "integrity_check" => {
+                info.options.set(key, value)?
             }
             "clone_resync_interval" => info.clone_resync_interval = interval(value)?,
             "clone_stale_interval" => info.clone_stale_interval = interval(value)?,
@@ -334,13 +330,7 @@ impl Cluster {
             &view,
         )?;
         let store = if info.master {
-            let backend: Box<dyn Backend> = match info.backend {
-                crate::store::BackendKind::Memory => Box::new(MemoryBackend::new()),
-                crate::store::BackendKind::Sqlite => Box::new(SqliteBackend::open(
-                    info.sqlite_path()?,
-                    &info.options.sqlite,
-                )?),
-            };
+            let backend = info.options.open_backend(name, info.backend)?;
             self.stores.attach_master(name, backend)?
         } else {
             self.stores.attach_clone(name, info.clone_config())?

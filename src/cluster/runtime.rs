@@ -33,6 +33,10 @@ pub const HELLO_EVENT: &str = "Cluster::hello";
 pub const RELAY_EVENT: &str = "Cluster::zc_relay";
 pub use super::logging::{LogSendStats, LOG_BUFFER_LIMIT};
 
+/// A Zeek manager's announcement of its Broker-backed tables' master stores
+/// (broker-stores.zeek), sent to each new peer's nodeid topic.
+pub const ANNOUNCE_MASTERS_EVENT: &str = "Broker::announce_masters";
+
 /// Who `node` initiates peerings with: the Broker backend's matrix
 /// (reference/cluster.md 2.1). Loggers first (sorted by name), then for workers every
 /// proxy, then the node's manager. Loggers initiate nothing.
@@ -211,6 +215,9 @@ struct ClusterHook {
     next_flush: Instant,
     /// Data stores (`Cluster::create_store`): store traffic and peer losses go there first.
     stores: Arc<crate::store::StoreService>,
+    /// Off the manager: the clone timing for the stores a `Broker::announce_masters`
+    /// names (Zeek's broker-stores.zeek creates their clones there).
+    announce_clones: Option<crate::store::CloneConfig>,
 }
 
 impl ClusterHook {
@@ -370,7 +377,12 @@ impl ClusterHook {
             "Control::peer_status_request" => {
                 let mut s = String::new();
                 for (id, p) in &self.peers {
-                    s += &format!("{now:.6} peer={id} host={} status=connected\n", p.address);
+                    // controllee.zeek: fmt("%.6f peer=%s host=%s status=%s\n", ...), the
+                    // status a Broker::PeerStatus; our peers here have completed the handshake.
+                    s += &format!(
+                        "{now:.6} peer={id} host={} status=Broker::PEERED\n",
+                        p.address
+                    );
                 }
                 ("Control::peer_status_response", vec![text(s)], false)
             }
@@ -396,6 +408,28 @@ impl ClusterHook {
 }
 
 impl ClusterHook {
+    /// `Broker::announce_masters(masters: set[string])`, which a Zeek manager sends each
+    /// new peer for its Broker-backed tables: taken by the store layer, as Zeek's
+    /// broker-stores.zeek does. Off the manager every name gets a clone of the store
+    /// `___sync_store_<name>` (the name Zeek's manager gives the master), with the
+    /// `Broker::default_clone_*` intervals; the host reaches it with `create_store` of
+    /// that name. On a manager (where Zeek has no handler) it is dropped.
+    fn on_announce_masters(&mut self, ev: &Event) {
+        let Some(config) = self.announce_clones else {
+            return;
+        };
+        let Some(Value::Set(names)) = ev.args.first() else {
+            return;
+        };
+        for n in names {
+            if let Value::String(b) = n {
+                let name = format!("___sync_store_{}", String::from_utf8_lossy(b));
+                // A name with a master here already keeps its master.
+                let _ = self.stores.attach_clone(&name, config);
+            }
+        }
+    }
+
     /// Re-publishes the event inside a `Cluster::zc_relay` on its target topics. Returns
     /// false (the message goes to the host as it is) when the arguments are not a vector
     /// of topics and an event.
@@ -475,6 +509,7 @@ impl Hook for ClusterHook {
                     Some(n) => {
                         n == HELLO_EVENT.as_bytes()
                             || n == RELAY_EVENT.as_bytes()
+                            || n == ANNOUNCE_MASTERS_EVENT.as_bytes()
                             || (n.starts_with(b"Control::") && n.ends_with(b"_request"))
                     }
                     None => false,
@@ -496,6 +531,7 @@ impl Hook for ClusterHook {
                             ctx.deliver(msg);
                         }
                     }
+                    Ok(ev) if ev.name == ANNOUNCE_MASTERS_EVENT => self.on_announce_masters(&ev),
                     Ok(ev) if ev.name == RELAY_EVENT => {
                         if !self.on_relay(&ev, ctx) {
                             ctx.deliver(msg);
@@ -623,6 +659,16 @@ impl Runtime {
             options: cl.options().clone(),
             next_flush: Instant::now(),
             stores: cl.store_service().clone(),
+            announce_clones: (cl.local_node_type() != NodeType::Manager)
+                .then(|| {
+                    cl.store_defaults().ok().map(|d| crate::store::CloneConfig {
+                        resync_interval: d.default_clone_resync_interval,
+                        stale_interval: d.default_clone_stale_interval,
+                        mutation_buffer_interval: d.default_clone_mutation_buffer_interval,
+                        ..crate::store::CloneConfig::default()
+                    })
+                })
+                .flatten(),
         };
         let ep_opts = EndpointOptions {
             forwarding: false,
@@ -647,6 +693,21 @@ impl Runtime {
         } else {
             None
         };
+        if let Some(port) = bound_port {
+            // As the Broker backend's main.zeek, between listening and peering:
+            // Cluster::log(fmt("listening on %s:%s", Broker::default_listen_address, self$p)).
+            // The address is the one we listen on: the node's IP (see `Endpoint::listen`).
+            let p = crate::layout::Port {
+                number: port,
+                ..my_node.p
+            };
+            let rec =
+                cluster_log_record(now_ns(), &me, &format!("listening on {}:{p}", my_node.ip));
+            let mut st = state.lock();
+            if st.log_record(CLUSTER_LOG_ID, rec)? {
+                st.log_cv.notify_all();
+            }
+        }
         let retry = cl.peer_retry();
         for (_, n) in peers_of(cl, &me) {
             endpoint.peer(&n.ip.to_string(), n.p.number, retry)?;

@@ -5,9 +5,19 @@
 //!
 //! Decoding is strict and bounded: every length is checked against the remaining input,
 //! nothing is preallocated from an untrusted count beyond what the remaining input could
-//! hold, nesting is limited by `Limits::max_depth` (recursion is bounded by it, so no
-//! stack overflow), and the total number of values by `Limits::max_values`. Duplicate set
-//! elements or table keys are refused, as Broker's decoder refuses them.
+//! hold, nesting is limited by `Limits::max_depth`, and the total number of values by
+//! `Limits::max_values`. Duplicate set elements or table keys are refused, as Broker's
+//! decoder refuses them.
+//!
+//! Depth: Broker itself has no nesting limit (its peers send and accept depth 100 and
+//! 400). Ours, `DEFAULT_MAX_DEPTH` (4096), is ten times the deepest Broker is known to
+//! exchange, and a frame could never hold more than `max_frame / 2` levels anyway. Decoding,
+//! validating and encoding walk nesting with a stack on the heap, not by recursion, so the
+//! limit costs no thread stack there. Dropping, cloning and comparing a `Value` do
+//! recurse (roughly 0.2 KB, 1 KB and 1.3 KB of stack per level in a debug build, a
+//! fraction of that optimised): the endpoint's I/O thread gets a stack sized for values
+//! at the limit (`endpoint::IO_THREAD_STACK`), and a host thread that clones or compares
+//! values thousands of levels deep needs a few MB of stack in a debug build.
 
 use super::value::{Address, Port, Protocol, Subnet, Value};
 use crate::error::{Error, Result};
@@ -22,10 +32,13 @@ pub struct Limits {
     pub max_values: usize,
 }
 
+/// The default nesting limit (see the module docs).
+pub const DEFAULT_MAX_DEPTH: usize = 4096;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 64,
+            max_depth: DEFAULT_MAX_DEPTH,
             max_values: 16 * 1024 * 1024,
         }
     }
@@ -195,7 +208,48 @@ fn put_len(len: usize, out: &mut Vec<u8>, strict: bool) -> Result<()> {
     }
 }
 
+/// Containers being written by `encode_impl` (a heap stack instead of recursion, so deep
+/// values cost no thread stack).
+enum Walk<'v> {
+    Seq(std::slice::Iter<'v, Value>),
+    Set(std::collections::btree_set::Iter<'v, Value>),
+    Table(
+        std::collections::btree_map::Iter<'v, Value, Value>,
+        Option<&'v Value>,
+    ),
+}
+
 fn encode_impl(v: &Value, out: &mut Vec<u8>, strict: bool) -> Result<()> {
+    let mut stack: Vec<Walk<'_>> = Vec::new();
+    let mut next = Some(v);
+    loop {
+        if let Some(v) = next.take() {
+            if let Some(w) = encode_head(v, out, strict)? {
+                stack.push(w);
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            return Ok(());
+        };
+        next = match top {
+            Walk::Seq(it) => it.next(),
+            Walk::Set(it) => it.next(),
+            Walk::Table(it, pending) => match pending.take() {
+                Some(x) => Some(x),
+                None => it.next().map(|(k, x)| {
+                    *pending = Some(x);
+                    k
+                }),
+            },
+        };
+        if next.is_none() {
+            stack.pop();
+        }
+    }
+}
+
+/// Writes a scalar completely, or a container's tag and length (its elements follow).
+fn encode_head<'v>(v: &'v Value, out: &mut Vec<u8>, strict: bool) -> Result<Option<Walk<'v>>> {
     out.push(v.tag());
     match v {
         Value::None => {}
@@ -223,25 +277,18 @@ fn encode_impl(v: &Value, out: &mut Vec<u8>, strict: bool) -> Result<()> {
         }
         Value::Set(s) => {
             put_len(s.len(), out, strict)?;
-            for x in s {
-                encode_impl(x, out, strict)?;
-            }
+            return Ok(Some(Walk::Set(s.iter())));
         }
         Value::Table(t) => {
             put_len(t.len(), out, strict)?;
-            for (k, x) in t {
-                encode_impl(k, out, strict)?;
-                encode_impl(x, out, strict)?;
-            }
+            return Ok(Some(Walk::Table(t.iter(), None)));
         }
         Value::Vector(xs) => {
             put_len(xs.len(), out, strict)?;
-            for x in xs {
-                encode_impl(x, out, strict)?;
-            }
+            return Ok(Some(Walk::Seq(xs.iter())));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Appends a varbyte length; refuses lengths that do not fit Broker's 32-bit varbyte.
@@ -476,7 +523,7 @@ impl<'a> Decoder<'a> {
         Ok(n)
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value> {
+    fn count_value(&mut self) -> Result<()> {
         self.values += 1;
         if self.values > self.limits.max_values {
             return Err(Error::decode(format!(
@@ -484,6 +531,20 @@ impl<'a> Decoder<'a> {
                 self.limits.max_values
             )));
         }
+        Ok(())
+    }
+
+    fn too_deep(&self, tag: u8, at: usize) -> Error {
+        Error::decode(format!(
+            "{} at offset {at}: nesting deeper than {} (the depth limit)",
+            TAG_NAMES[tag as usize], self.limits.max_depth
+        ))
+    }
+
+    /// Reads one value's head: a complete scalar, or an opened container (its count read)
+    /// when `depth` containers enclose it.
+    fn head(&mut self, depth: usize) -> Result<Head> {
+        self.count_value()?;
         let at = self.pos;
         let [tag] = self.array::<1>("type tag")?;
         let v = match tag {
@@ -530,12 +591,24 @@ impl<'a> Decoder<'a> {
             }
             12..=14 => {
                 if depth >= self.limits.max_depth {
-                    return Err(Error::decode(format!(
-                        "{} at offset {at}: nesting deeper than {} (the depth limit)",
-                        TAG_NAMES[tag as usize], self.limits.max_depth
-                    )));
+                    return Err(self.too_deep(tag, at));
                 }
-                self.container(tag, at, depth + 1)?
+                let (what, min) = match tag {
+                    12 => ("set", 1),
+                    13 => ("table", 2),
+                    _ => ("vector", 1),
+                };
+                let n = self.count(what, min)?;
+                let cap = n.min(4096);
+                return Ok(Head::Open(Open {
+                    tag,
+                    at,
+                    left: if tag == 13 { 2 * n } else { n },
+                    xs: Vec::with_capacity(if tag == 13 { 0 } else { cap }),
+                    kvs: Vec::with_capacity(if tag == 13 { cap } else { 0 }),
+                    key: None,
+                    sorted: true,
+                }));
             }
             t => {
                 return Err(Error::decode(format!(
@@ -543,94 +616,152 @@ impl<'a> Decoder<'a> {
                 )));
             }
         };
-        Ok(v)
+        Ok(Head::Done(v))
+    }
+
+    /// Decodes one value enclosed by `depth` containers. Nesting is walked with a stack
+    /// on the heap, not by recursion: the depth limit costs memory, never thread stack.
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            let mut v = match self.head(depth + stack.len())? {
+                Head::Done(v) => v,
+                Head::Open(o) if o.left > 0 => {
+                    stack.push(o);
+                    continue;
+                }
+                Head::Open(o) => o.finish()?,
+            };
+            // Hand the finished value to its container; finish those that fill up.
+            loop {
+                let Some(top) = stack.last_mut() else {
+                    return Ok(v);
+                };
+                top.push(v);
+                if top.left > 0 {
+                    break;
+                }
+                let done = stack.pop().expect("checked above");
+                v = done.finish()?;
+            }
+        }
     }
 
     /// `value` without the result: the same checks, the same errors, no allocation except
-    /// for sets and tables (see `validate`).
+    /// for sets and tables (see `validate`). Iterative too: open vectors are counts on a
+    /// heap stack.
     fn skip(&mut self, depth: usize) -> Result<()> {
-        let at = self.pos;
-        match self.input.get(at) {
-            Some(0..=4 | 6..=10) | None => {
-                self.value(depth)?;
-            }
-            Some(5) => {
-                self.values += 1;
-                if self.values > self.limits.max_values {
-                    return Err(Error::decode(format!(
-                        "more than {} values (the size limit)",
-                        self.limits.max_values
-                    )));
+        // Elements still to read in each open vector.
+        let mut open: Vec<usize> = Vec::new();
+        loop {
+            let at = self.pos;
+            let d = depth + open.len();
+            match self.input.get(at) {
+                Some(5) => {
+                    self.count_value()?;
+                    self.pos += 1;
+                    self.bytes("string")?;
                 }
-                self.pos += 1;
-                self.bytes("string")?;
-            }
-            Some(11) => {
-                self.values += 1;
-                if self.values > self.limits.max_values {
-                    return Err(Error::decode(format!(
-                        "more than {} values (the size limit)",
-                        self.limits.max_values
-                    )));
+                Some(11) => {
+                    self.count_value()?;
+                    self.pos += 1;
+                    let b = self.bytes("enum name")?;
+                    if let Err(e) = std::str::from_utf8(b) {
+                        return Err(Error::decode(format!(
+                            "enum value at offset {at}: name is not UTF-8 (invalid byte at {})",
+                            e.valid_up_to()
+                        )));
+                    }
                 }
-                self.pos += 1;
-                let b = self.bytes("enum name")?;
-                if let Err(e) = std::str::from_utf8(b) {
-                    return Err(Error::decode(format!(
-                        "enum value at offset {at}: name is not UTF-8 (invalid byte at {})",
-                        e.valid_up_to()
-                    )));
+                Some(14) => {
+                    self.count_value()?;
+                    if d >= self.limits.max_depth {
+                        return Err(self.too_deep(14, at));
+                    }
+                    self.pos += 1;
+                    let n = self.count("vector", 1)?;
+                    if n > 0 {
+                        open.push(n);
+                        continue;
+                    }
                 }
-            }
-            Some(14) => {
-                self.values += 1;
-                if self.values > self.limits.max_values {
-                    return Err(Error::decode(format!(
-                        "more than {} values (the size limit)",
-                        self.limits.max_values
-                    )));
-                }
-                if depth >= self.limits.max_depth {
-                    return Err(Error::decode(format!(
-                        "{} at offset {at}: nesting deeper than {} (the depth limit)",
-                        TAG_NAMES[14], self.limits.max_depth
-                    )));
-                }
-                self.pos += 1;
-                let n = self.count("vector", 1)?;
-                for _ in 0..n {
-                    self.skip(depth + 1)?;
+                // Scalars, sets and tables (duplicates need the elements), unknown tags
+                // (the error): as `value`.
+                _ => {
+                    self.value(d)?;
                 }
             }
-            Some(_) => {
-                // Sets and tables (duplicates), unknown tags (the error): as `value`.
-                self.value(depth)?;
+            // One value done at this level: count it off its vector, closing full ones.
+            loop {
+                let Some(left) = open.last_mut() else {
+                    return Ok(());
+                };
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                open.pop();
             }
         }
-        Ok(())
+    }
+}
+
+/// What `Decoder::head` read.
+enum Head {
+    Done(Value),
+    Open(Open),
+}
+
+/// A container being decoded (on `Decoder::value`'s heap stack).
+struct Open {
+    tag: u8,
+    /// Offset of its tag (for errors).
+    at: usize,
+    /// Values still to read (a table's keys and values count separately).
+    left: usize,
+    xs: Vec<Value>,
+    kvs: Vec<(Value, Value)>,
+    /// A table's key waiting for its value.
+    key: Option<Value>,
+    /// Elements (keys) arrived strictly increasing so far.
+    sorted: bool,
+}
+
+impl Open {
+    fn push(&mut self, v: Value) {
+        self.left -= 1;
+        match self.tag {
+            12 => {
+                if self.sorted && self.xs.last().is_some_and(|last| *last >= v) {
+                    self.sorted = false;
+                }
+                self.xs.push(v);
+            }
+            13 => match self.key.take() {
+                None => self.key = Some(v),
+                Some(k) => {
+                    if self.sorted && self.kvs.last().is_some_and(|(last, _)| *last >= k) {
+                        self.sorted = false;
+                    }
+                    self.kvs.push((k, v));
+                }
+            },
+            _ => self.xs.push(v),
+        }
     }
 
-    fn container(&mut self, tag: u8, at: usize, depth: usize) -> Result<Value> {
-        match tag {
+    fn finish(self) -> Result<Value> {
+        let at = self.at;
+        match self.tag {
             12 => {
-                let n = self.count("set", 1)?;
-                // Broker writes sets sorted: collect, and build the tree in bulk when the
-                // elements arrive strictly increasing (the common case); otherwise insert
-                // one by one, refusing duplicates as Broker does.
-                let mut xs: Vec<Value> = Vec::with_capacity(n.min(4096));
-                let mut sorted = true;
-                for _ in 0..n {
-                    let x = self.value(depth)?;
-                    if sorted && xs.last().is_some_and(|last| *last >= x) {
-                        sorted = false;
-                    }
-                    xs.push(x);
-                }
-                if sorted {
-                    return Ok(Value::Set(xs.into_iter().collect()));
+                // Broker writes sets sorted: build the tree in bulk when the elements
+                // arrived strictly increasing (the common case); otherwise insert one by
+                // one, refusing duplicates as Broker does.
+                if self.sorted {
+                    return Ok(Value::Set(self.xs.into_iter().collect()));
                 }
                 let mut s = BTreeSet::new();
-                for (i, x) in xs.into_iter().enumerate() {
+                for (i, x) in self.xs.into_iter().enumerate() {
                     if !s.insert(x) {
                         return Err(Error::decode(format!(
                             "set at offset {at}: element {i} is a duplicate"
@@ -640,22 +771,11 @@ impl<'a> Decoder<'a> {
                 Ok(Value::Set(s))
             }
             13 => {
-                let n = self.count("table", 2)?;
-                let mut kvs: Vec<(Value, Value)> = Vec::with_capacity(n.min(4096));
-                let mut sorted = true;
-                for _ in 0..n {
-                    let k = self.value(depth)?;
-                    let x = self.value(depth)?;
-                    if sorted && kvs.last().is_some_and(|(last, _)| *last >= k) {
-                        sorted = false;
-                    }
-                    kvs.push((k, x));
-                }
-                if sorted {
-                    return Ok(Value::Table(kvs.into_iter().collect()));
+                if self.sorted {
+                    return Ok(Value::Table(self.kvs.into_iter().collect()));
                 }
                 let mut t = BTreeMap::new();
-                for (i, (k, x)) in kvs.into_iter().enumerate() {
+                for (i, (k, x)) in self.kvs.into_iter().enumerate() {
                     if t.insert(k, x).is_some() {
                         return Err(Error::decode(format!(
                             "table at offset {at}: key {i} is a duplicate"
@@ -664,14 +784,7 @@ impl<'a> Decoder<'a> {
                 }
                 Ok(Value::Table(t))
             }
-            _ => {
-                let n = self.count("vector", 1)?;
-                let mut xs = Vec::with_capacity(n.min(4096));
-                for _ in 0..n {
-                    xs.push(self.value(depth)?);
-                }
-                Ok(Value::Vector(xs))
-            }
+            _ => Ok(Value::Vector(self.xs)),
         }
     }
 }
@@ -907,13 +1020,34 @@ mod tests {
         };
         let e = decode_with(&[0x0e, 3, 0, 0, 0], &lim).unwrap_err();
         assert!(e.message.contains("size limit"), "{e}");
-        // Exactly at the depth limit is fine.
+        // Exactly at the depth limit is fine, and re-encodes to the same bytes (encoding
+        // is iterative too); one more level is refused by decode and validate alike.
         let mut ok = Vec::new();
-        for _ in 0..64 {
+        for _ in 0..DEFAULT_MAX_DEPTH {
             ok.extend_from_slice(&[0x0e, 1]);
         }
         ok.push(0);
-        assert!(decode(&ok).is_ok());
+        let v = decode(&ok).unwrap();
+        assert_eq!(encode_to_vec(&v), ok);
+        validate(&ok).unwrap();
+        let mut over = vec![0x0e, 1];
+        over.extend_from_slice(&ok);
+        assert!(decode(&over)
+            .unwrap_err()
+            .message
+            .contains("nesting deeper than 4096"));
+        assert!(validate(&over)
+            .unwrap_err()
+            .message
+            .contains("nesting deeper than 4096"));
+        // A set and a table at the limit (their elements are built, not walked).
+        let mut st = vec![0x0c, 1];
+        st.extend_from_slice(&ok[2..]);
+        decode(&st).unwrap();
+        validate(&st).unwrap();
+        let mut tb = vec![0x0d, 1, 0];
+        tb.extend_from_slice(&ok[2..]);
+        decode(&tb).unwrap();
     }
 
     #[test]
@@ -947,15 +1081,16 @@ mod tests {
         );
         assert!(well_formed_fast(&ev.to_bytes()));
         // Nesting up to the fast path's own limit takes it; deeper goes the slow way.
-        for levels in [1usize, 15, 16, 17, 64, 65] {
+        let max = DEFAULT_MAX_DEPTH;
+        for levels in [1usize, 15, 16, 17, 64, 65, 400, max, max + 1] {
             let deep: Vec<u8> = std::iter::repeat([14u8, 1])
                 .take(levels)
                 .flatten()
                 .chain([0])
                 .collect();
-            assert!(decode(&deep).is_ok() == (levels <= 64), "{levels}");
+            assert!(decode(&deep).is_ok() == (levels <= max), "{levels}");
             assert_eq!(well_formed_fast(&deep), levels <= 16, "{levels}");
-            assert_eq!(validate(&deep).is_ok(), levels <= 64, "{levels}");
+            assert_eq!(validate(&deep).is_ok(), levels <= max, "{levels}");
         }
         // Vectors of 2..127 elements nested inside each other keep their counts.
         let v = Value::Vector(vec![
@@ -992,7 +1127,7 @@ mod tests {
         }
         // Nesting beyond the depth limit.
         let deep: Vec<u8> = std::iter::repeat([14u8, 1])
-            .take(200)
+            .take(DEFAULT_MAX_DEPTH + 1)
             .flatten()
             .chain([0])
             .collect();

@@ -58,6 +58,7 @@ pub(crate) fn spawn(
     let name = format!("zc-ep-{}", &shared.id.to_string()[..8]);
     std::thread::Builder::new()
         .name(name)
+        .stack_size(super::IO_THREAD_STACK)
         .spawn(move || {
             let s2 = shared.clone();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -140,6 +141,8 @@ struct Conn {
     kill: Option<String>,
     /// Close without a status (redundant connections).
     silent: bool,
+    /// No frame read yet: the first bytes may be a TLS record instead.
+    first_frame: bool,
 }
 
 impl Conn {
@@ -171,6 +174,7 @@ impl Conn {
             closing: None,
             kill: None,
             silent: false,
+            first_frame: true,
         }
     }
 
@@ -228,6 +232,9 @@ struct Io {
     shutdown: Option<Instant>,
     more_work: bool,
     hook: Option<Box<dyn Hook>>,
+    /// The endpoint's own stores (`Endpoint::attach_master` / `attach_clone`), run before
+    /// the hook once attached.
+    stores: Option<Arc<crate::store::StoreService>>,
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -259,6 +266,7 @@ impl Io {
             shutdown: None,
             more_work: false,
             hook,
+            stores: None,
         }
     }
 
@@ -337,7 +345,10 @@ impl Io {
             self.run_hook();
             self.shared.inbox.push_batch(&mut self.deliveries);
             if let Some(deadline) = self.shutdown {
-                let flushed = self.conns.values().all(|c| c.wpos == c.wbuf.len());
+                let flushed = self
+                    .conns
+                    .values()
+                    .all(|c| c.wpos == c.wbuf.len() && c.bye_token.is_none());
                 if (flushed && self.pending.is_empty()) || Instant::now() >= deadline {
                     break;
                 }
@@ -356,16 +367,54 @@ impl Io {
     /// Passes this turn's deliveries through the hook; its publishes and subscriptions
     /// run next turn (at once: `more_work`).
     fn run_hook(&mut self) {
-        let Some(hook) = self.hook.as_mut() else {
+        if self.stores.is_none() && self.shared.stores_attached.load(Ordering::Acquire) {
+            // From now on every message is built here, so the stores can see it.
+            self.stores = self.shared.stores.lock().clone();
+            self.raw_deliveries = false;
+        }
+        if self.hook.is_none() && self.stores.is_none() {
             return;
-        };
+        }
         let mut ctx = HookCtx::new(self.shared.id);
         for m in self.deliveries.take_messages() {
-            hook.on_message(m, &mut ctx);
+            if let Some(s) = &self.stores {
+                if s.on_message(&m, &mut ctx) {
+                    continue;
+                }
+            }
+            match self.hook.as_mut() {
+                Some(h) => h.on_message(m, &mut ctx),
+                None => ctx.deliver(m),
+            }
         }
-        hook.on_tick(Instant::now(), &mut ctx);
+        let now = Instant::now();
+        if let Some(s) = &self.stores {
+            s.on_tick(now, &mut ctx);
+        }
+        if let Some(h) = self.hook.as_mut() {
+            h.on_tick(now, &mut ctx);
+        }
         for m in ctx.deliver {
             self.deliveries.push(m);
+        }
+        for (m, reason) in ctx.undecodable {
+            let kind = if m.kind == MessageKind::Data {
+                EnvelopeType::Data
+            } else {
+                EnvelopeType::Command
+            };
+            let from = m.sender.unwrap_or(EndpointId::NIL);
+            let peer = self
+                .conns
+                .values()
+                .find(|c| c.peer_id == from)
+                .map(|c| c.info.clone())
+                .unwrap_or(PeerInfo {
+                    id: m.sender,
+                    address: String::new(),
+                    port: 0,
+                });
+            self.report_undecodable(peer, from, kind, &m.topic, &reason);
         }
         if !ctx.commands.is_empty() {
             self.pending.extend(ctx.commands);
@@ -380,6 +429,9 @@ impl Io {
         let now = Instant::now();
         let mut next: Option<Instant> = self.shutdown;
         if let Some(d) = self.hook.as_ref().and_then(|h| h.next_deadline()) {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
+        if let Some(d) = self.stores.as_ref().and_then(|s| s.next_deadline()) {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         let mut consider = |d: Instant| next = Some(next.map_or(d, |n| n.min(d)));
@@ -544,6 +596,17 @@ impl Io {
                     self.shutdown = Some(Instant::now() + self.shared.opts.shutdown_timeout);
                     for (_, mut l) in self.listeners.drain() {
                         let _ = self.poll.registry().deregister(&mut l);
+                    }
+                    // Broker's shutdown: every peer gets the goodbye, and we wait for the
+                    // pongs (within the shutdown timeout) before closing.
+                    let peered: Vec<Token> = self
+                        .conns
+                        .iter()
+                        .filter(|(_, c)| c.hs == Hs::Peered)
+                        .map(|(t, _)| *t)
+                        .collect();
+                    for t in peered {
+                        self.say_goodbye(t, "shutting down".into());
                     }
                 }
             }
@@ -887,23 +950,32 @@ impl Io {
             };
             c.request = None;
             if c.hs == Hs::Peered {
-                if c.bye_token.is_some() || !c.alive() {
-                    continue;
-                }
-                self.bye_counter += 1;
-                let mut token = [0u8; BYE_TOKEN_LEN];
-                token[..3].copy_from_slice(b"BYE");
-                token[3..].copy_from_slice(&self.bye_counter.to_be_bytes());
-                c.bye_token = Some(token);
-                c.removed = Some(String::new());
-                c.deadline = Some(Instant::now() + self.shared.opts.unpeer_timeout);
-                let peer = c.peer_id;
-                self.control(t, peer, EnvelopeType::Ping, &token);
+                self.say_goodbye(t, String::new());
             } else {
                 c.silent = true;
                 c.kill = Some("unpeered during the handshake".into());
             }
         }
+    }
+
+    /// Ends a peering as Broker does: a BYE ping, then the close once the pong arrives
+    /// (or after `unpeer_timeout`). Reported as removed, with `why` if not empty.
+    fn say_goodbye(&mut self, t: Token, why: String) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        if c.hs != Hs::Peered || c.bye_token.is_some() || !c.alive() {
+            return;
+        }
+        self.bye_counter += 1;
+        let mut token = [0u8; BYE_TOKEN_LEN];
+        token[..3].copy_from_slice(b"BYE");
+        token[3..].copy_from_slice(&self.bye_counter.to_be_bytes());
+        c.bye_token = Some(token);
+        c.removed = Some(why);
+        c.deadline = Some(Instant::now() + self.shared.opts.unpeer_timeout);
+        let peer = c.peer_id;
+        self.control(t, peer, EnvelopeType::Ping, &token);
     }
 
     fn peer_busy(&self, id: EndpointId, except: Token) -> bool {
@@ -972,7 +1044,8 @@ impl Io {
 
     fn can_read(&self) -> bool {
         if self.shutdown.is_some() {
-            return false;
+            // Only the goodbye pongs matter now; data is ignored (`handle_envelope`).
+            return true;
         }
         if self.shared.opts.forwarding
             && self.shared.opts.peer_policy == OverflowPolicy::Backpressure
@@ -1077,9 +1150,20 @@ impl Io {
                 Some(_) => (MAX_HANDSHAKE_FRAME, None),
                 None => break,
             };
+            if peer.is_none() && end - start >= 2 {
+                if let Some(why) = self.tls_instead(t, &buf[start..end]) {
+                    if let Some(c) = self.conns.get_mut(&t) {
+                        c.kill = Some(why.into());
+                    }
+                    break;
+                }
+            }
             match wire::next_frame(&buf[start..end], limit) {
                 Ok(None) => break,
                 Ok(Some((s, e))) => {
+                    if let Some(c) = self.conns.get_mut(&t) {
+                        c.first_frame = false;
+                    }
                     let payload = &buf[start + s..start + e];
                     start += e;
                     match peer {
@@ -1106,6 +1190,24 @@ impl Io {
                 c.rstart = start;
                 c.rend = end;
             }
+        }
+    }
+
+    /// A TLS record where the stream's first frame should be: a handshake record (0x16,
+    /// version 3.x) from a peer that dialled us with TLS, or an alert (0x15) from a TLS
+    /// server we dialled. As a frame length either reads as megabytes ("oversized
+    /// frame"); saying what it is helps whoever configures the two sides.
+    fn tls_instead(&self, t: Token, bytes: &[u8]) -> Option<&'static str> {
+        let c = self.conns.get(&t)?;
+        if !c.first_frame || bytes[1] != 0x03 {
+            return None;
+        }
+        match bytes[0] {
+            0x16 => Some("peer started a TLS handshake; this endpoint has TLS disabled"),
+            0x15 if c.outgoing => Some(
+                "peer answered with a TLS alert: it expects TLS; this endpoint has TLS disabled",
+            ),
+            _ => None,
         }
     }
 
@@ -1276,7 +1378,8 @@ impl Io {
 
     /// An envelope from the peered connection `t`, whose peer is `last_hop`.
     fn handle_envelope(&mut self, t: Token, last_hop: EndpointId, payload: &[u8]) {
-        let env = match EnvelopeRef::decode(payload) {
+        // A header that does not decode: the stream cannot be trusted any more.
+        let env = match EnvelopeRef::decode_header(payload) {
             Ok(e) => e,
             Err(e) => {
                 if let Some(c) = self.conns.get_mut(&t) {
@@ -1285,16 +1388,23 @@ impl Io {
                 return;
             }
         };
-        if self.shared.opts.validate_data {
-            if let Err(e) = env.validate_data() {
-                if let Some(c) = self.conns.get_mut(&t) {
-                    c.kill = Some(format!("malformed envelope: {}", e.message));
-                }
-                return;
+        // A payload that does not decode: this message is dropped, counted and reported;
+        // the peering stays up (as with Broker).
+        let checked = env.check_payload().and_then(|()| {
+            if self.shared.opts.validate_data {
+                env.validate_data()
+            } else {
+                Ok(())
             }
+        });
+        if let Err(e) = checked {
+            self.undecodable(t, &env, &e.message);
+            return;
         }
         let id = self.shared.id;
         match env.kind {
+            // Shutting down: the host takes no new messages (as Broker ignores them).
+            EnvelopeType::Data | EnvelopeType::Command if self.shutdown.is_some() => {}
             EnvelopeType::Data | EnvelopeType::Command => self.route_incoming(t, last_hop, &env),
             EnvelopeType::RoutingUpdate => {
                 if env.receiver.is_nil() || env.receiver == id {
@@ -1309,9 +1419,10 @@ impl Io {
             }
             EnvelopeType::Ping => {
                 if let Some(c) = self.conns.get_mut(&t) {
+                    // The peer leaves (its unpeer or shutdown). As Broker, this is a
+                    // lost peer, and a peering we initiated keeps retrying.
                     if env.payload.len() == BYE_TOKEN_LEN && env.payload.starts_with(b"BYE") {
                         c.remote_bye = true;
-                        c.request = None;
                     }
                 }
                 self.control(t, env.sender, EnvelopeType::Pong, env.payload);
@@ -1324,6 +1435,45 @@ impl Io {
                 }
             }
         }
+    }
+
+    /// Drops an envelope whose payload does not decode: counted, and reported to the host
+    /// as `DeserializationFailed` naming the peer, the topic and the reason.
+    fn undecodable(&mut self, t: Token, env: &EnvelopeRef<'_>, reason: &str) {
+        let Some(c) = self.conns.get(&t) else {
+            return;
+        };
+        let (info, id) = (c.info.clone(), c.peer_id);
+        self.report_undecodable(info, id, env.kind, env.topic, reason);
+    }
+
+    fn report_undecodable(
+        &mut self,
+        info: PeerInfo,
+        sender: EndpointId,
+        kind: EnvelopeType,
+        topic: &str,
+        reason: &str,
+    ) {
+        self.shared
+            .counters
+            .undecodable
+            .fetch_add(1, Ordering::Relaxed);
+        let kind = match kind {
+            EnvelopeType::Data => "data",
+            EnvelopeType::Command => "command",
+            EnvelopeType::RoutingUpdate => "routing update",
+            EnvelopeType::Ping => "ping",
+            EnvelopeType::Pong => "pong",
+        };
+        let text = format!(
+            "dropped an undecodable {kind} message from {}:{} on topic '{topic}': {reason}",
+            info.address, info.port
+        );
+        let mut m = Message::status(MessageKind::DeserializationFailed, info, text);
+        m.topic = topic.to_string();
+        m.sender = Some(sender);
+        self.deliveries.push(m);
     }
 
     fn route_incoming(&mut self, from: Token, last_hop: EndpointId, env: &EnvelopeRef<'_>) {
@@ -1503,12 +1653,15 @@ impl Io {
             let reason = c.kill.take().unwrap_or_default();
             if c.hs == Hs::Peered {
                 peers_changed = true;
-                let removed = c.removed.is_some() || c.remote_bye;
-                let why = c
-                    .removed
-                    .clone()
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or(reason);
+                // Only we remove a peering (unpeer, overflow, shutdown): a goodbye from
+                // the peer is a lost peer, as in Broker.
+                let removed = c.removed.is_some();
+                let why = match &c.removed {
+                    Some(r) if !r.is_empty() => r.clone(),
+                    Some(_) => reason,
+                    None if c.remote_bye => "the peer said goodbye".to_string(),
+                    None => reason,
+                };
                 let (kind, mut text) = if removed {
                     (
                         MessageKind::PeerRemoved,

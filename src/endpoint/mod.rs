@@ -25,9 +25,36 @@
 //!   messages are duplicated (once per path) until the TTL runs out, and a withdrawn
 //!   subscription can keep circulating in the filters (count-to-infinity): use a tree, or
 //!   turn forwarding off as Zeek's cluster does.
-//! - Unpeering says goodbye with Broker's BYE ping; the side that receives it reports
-//!   `PeerRemoved` (Broker would report lost) and neither side reconnects. Dropping an
-//!   endpoint sends no goodbye: peers report `PeerLost` and reconnect if they initiated.
+//! - Unpeering says goodbye with Broker's BYE ping, and so does closing (or dropping) the
+//!   endpoint, as Broker's `shutdown` does: every peer gets the ping and the close waits
+//!   for the pongs (at most `shutdown_timeout`). As in Broker, the side that receives a
+//!   goodbye reports `PeerLost` ("lost connection to remote peer (the peer said
+//!   goodbye)") and, if it initiated the peering, keeps retrying on its retry interval:
+//!   only our own `unpeer` ends our retries. So a peer that restarts (`zeekctl restart`,
+//!   a clean exit) is peered with again.
+//! - Only a broken stream ends a connection: bad framing, a frame over `max_frame`, an
+//!   envelope header that does not decode, a handshake message out of place. A data,
+//!   command or routing-update envelope whose payload does not decode is dropped, counted
+//!   (`Stats::undecodable`) and reported as `DeserializationFailed` (peer, topic, reason);
+//!   the peering stays up.
+//! - A connection whose first bytes are a TLS record (a TLS client dialling us, a TLS
+//!   server answering our hello with an alert) is closed as exactly that ("peer started a
+//!   TLS handshake; this endpoint has TLS disabled"), not as an oversized frame.
+//!
+//! Statuses, and Broker's names for the same events (`sc` status codes, `ec` errors;
+//! the texts are Broker's, with the reason appended in parentheses where we have one):
+//!
+//! | `MessageKind`          | Broker                          | when |
+//! |------------------------|---------------------------------|------|
+//! | `EndpointDiscovered`   | `sc::endpoint_discovered`       | a peering completed (first status) |
+//! | `PeerAdded`            | `sc::peer_added`                | "handshake successful" |
+//! | `PeerRemoved`          | `sc::peer_removed`              | we ended it: our `unpeer`, our close, a `disconnect` overflow, a goodbye without pong |
+//! | `PeerLost`             | `sc::peer_lost`                 | anything else, including the peer's goodbye (its unpeer or shutdown) |
+//! | `EndpointUnreachable`  | `sc::endpoint_unreachable`      | after each `PeerRemoved`/`PeerLost` |
+//! | `PeerUnavailable`      | `ec::peer_unavailable`          | a connect attempt failed (retried if asked) |
+//! | `PeerInvalid`          | `ec::peer_invalid`              | `unpeer` named no known peer |
+//! | `DeserializationFailed`| `ec::deserialization_failed`    | a message's payload did not decode; dropped |
+//! | `PeerRejected`         | (Broker only logs these)        | a connection refused during the handshake |
 
 mod inbox;
 mod io;
@@ -43,6 +70,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// The stack reserved for an endpoint's I/O thread. Hooks (cluster, stores) decode, drop,
+/// clone, compare and encode values there, some of which recurse once per nesting level:
+/// about 1.3 KB per level in a debug build at worst, so values at the nesting limit
+/// (`data::bin::DEFAULT_MAX_DEPTH`, 4096) need about 6 MB. Reserved address space, not
+/// memory: only the pages a deep value touches are ever committed.
+pub const IO_THREAD_STACK: usize = 32 * 1024 * 1024;
 
 /// What to do when a bounded buffer (the inbox, or a peer's outgoing queue) is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,9 +140,9 @@ pub struct EndpointOptions {
     pub shutdown_timeout: Duration,
     /// A fixed id (tests, reproducible setups); `None` draws a random one.
     pub id: Option<EndpointId>,
-    /// Decode every incoming data payload on the I/O thread and drop a peer that sends a
-    /// malformed one (Broker drops the envelope instead). Off saves the decode when the
-    /// host decodes anyway.
+    /// Check every incoming data payload on the I/O thread; one that does not decode is
+    /// dropped and reported (`DeserializationFailed`), and the peering stays up. Off saves
+    /// the check when the host decodes anyway (and then sees the bad payload itself).
     pub validate_data: bool,
 }
 
@@ -252,9 +286,12 @@ pub enum MessageKind {
     EndpointDiscovered,
     /// The handshake completed ("handshake successful").
     PeerAdded,
-    /// A peering ended by an unpeer (ours or the peer's goodbye) or a forced disconnect.
+    /// We ended a peering: our `unpeer`, our close, a forced disconnect (overflow)
+    /// ("removed connection to remote peer"). Broker's `peer_removed`.
     PeerRemoved,
-    /// A peering ended otherwise ("lost connection to remote peer").
+    /// A peering ended otherwise, including by the peer's goodbye (its unpeer or
+    /// shutdown): "lost connection to remote peer (reason)". Broker's `peer_lost`. A
+    /// peering we initiated is retried.
     PeerLost,
     /// Follows every `PeerRemoved`/`PeerLost` ("lost the last path").
     EndpointUnreachable,
@@ -271,6 +308,10 @@ pub enum MessageKind {
     NodeDown,
     /// `unpeer` named no known peer or pending peering (Broker's `peer_invalid` error).
     PeerInvalid,
+    /// A message whose payload does not decode was dropped (Broker's
+    /// `deserialization_failed` error); `peer`, `topic` and `text` say which and why. The
+    /// peering stays up. Counted in `Stats::undecodable`.
+    DeserializationFailed,
 }
 
 /// A message for the host.
@@ -330,8 +371,10 @@ impl Message {
         !matches!(self.kind, MessageKind::Data | MessageKind::Command)
     }
 
+    /// Counted against the inbox capacity: events, commands, and the reports of dropped
+    /// undecodable messages (so a peer sending garbage meets backpressure too).
     fn is_bounded(&self) -> bool {
-        !self.is_status()
+        !self.is_status() || self.kind == MessageKind::DeserializationFailed
     }
 }
 
@@ -350,6 +393,9 @@ pub struct Stats {
     pub published: u64,
     pub received: u64,
     pub forwarded: u64,
+    /// Envelopes dropped because their payload did not decode (each reported as a
+    /// `DeserializationFailed` status).
+    pub undecodable: u64,
 }
 
 #[derive(Default)]
@@ -360,6 +406,7 @@ pub(crate) struct Counters {
     pub(crate) published: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) forwarded: AtomicU64,
+    pub(crate) undecodable: AtomicU64,
 }
 
 pub(crate) enum Command {
@@ -431,6 +478,10 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
+    /// The stores attached with `attach_master` / `attach_clone`, created on first use;
+    /// the I/O thread picks the service up when `stores_attached` turns true.
+    pub(crate) stores: Mutex<Option<Arc<crate::store::StoreService>>>,
+    pub(crate) stores_attached: std::sync::atomic::AtomicBool,
 }
 
 type Callback = Box<dyn FnMut(Message) + Send>;
@@ -466,6 +517,8 @@ pub struct HookCtx {
     id: EndpointId,
     pub(crate) deliver: Vec<Message>,
     pub(crate) commands: Vec<Command>,
+    /// Messages a layer could not decode: (the message, the reason).
+    pub(crate) undecodable: Vec<(Message, String)>,
 }
 
 impl HookCtx {
@@ -474,7 +527,27 @@ impl HookCtx {
             id,
             deliver: Vec::new(),
             commands: Vec::new(),
+            undecodable: Vec::new(),
         }
+    }
+
+    /// Reports a data or command message whose payload this layer cannot decode (a store
+    /// command, say) as the endpoint reports its own: dropped, counted in
+    /// `Stats::undecodable`, and a `DeserializationFailed` status naming the peer, the
+    /// topic and `reason` goes to the host.
+    pub fn undecodable(&mut self, msg: &Message, reason: &str) {
+        self.undecodable.push((
+            Message {
+                kind: msg.kind,
+                topic: msg.topic.clone(),
+                payload: Vec::new(),
+                sender: msg.sender,
+                peer: None,
+                text: String::new(),
+                node: None,
+            },
+            reason.to_string(),
+        ));
     }
 
     /// This endpoint's id.
@@ -568,6 +641,8 @@ impl Endpoint {
             counters: Counters::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
+            stores: Mutex::new(None),
+            stores_attached: std::sync::atomic::AtomicBool::new(false),
         });
         let thread = io::spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
@@ -624,8 +699,9 @@ impl Endpoint {
 
     /// Starts peering with `addr:port` and returns at once; the outcome arrives as status
     /// messages (`PeerAdded`, or `PeerUnavailable` per failed attempt). With a non-zero
-    /// `retry` a failed attempt is repeated every `retry`, and a peering lost later is
-    /// re-established (as Broker does for peerings it initiated).
+    /// `retry` a failed attempt is repeated every `retry`, and a peering lost later (also
+    /// by the peer's goodbye) is re-established, as Broker does for peerings it
+    /// initiated, until our own `unpeer`.
     pub fn peer(&self, addr: &str, port: u16, retry: Duration) -> Result<()> {
         let sa = (addr, port)
             .to_socket_addrs()
@@ -643,8 +719,9 @@ impl Endpoint {
     }
 
     /// Ends the peering with `addr:port` the way Broker does: a goodbye ping, then the
-    /// connection closes when the pong arrives (or after `unpeer_timeout`). Both sides
-    /// report `PeerRemoved`; neither reconnects. Also cancels pending connect attempts.
+    /// connection closes when the pong arrives (or after `unpeer_timeout`). We report
+    /// `PeerRemoved` and stop retrying; the peer reports `PeerLost` and, if it initiated
+    /// the peering, reconnects (Broker's rules). Also cancels pending connect attempts.
     pub fn unpeer(&self, addr: &str, port: u16) -> Result<()> {
         let addrs = (addr, port)
             .to_socket_addrs()
@@ -887,9 +964,11 @@ impl Endpoint {
         }
     }
 
-    /// Shuts the endpoint down (also done on drop): flushes what it can within
-    /// `shutdown_timeout`, closes every socket, joins the I/O thread. Peers see the
-    /// connection end (`PeerLost`) and reconnect if they initiated. Afterwards commands
+    /// Shuts the endpoint down (also done on drop) as Broker's `shutdown`: says goodbye
+    /// to every peer (we report `PeerRemoved`, they `PeerLost`, and reconnect if they
+    /// initiated), flushes what it can and waits for the pongs within `shutdown_timeout`,
+    /// closes every socket, joins the I/O thread. Data arriving meanwhile is ignored.
+    /// Afterwards commands
     /// fail with `Closed`, blocked `next` calls return, and queued messages can still be
     /// taken. Idempotent.
     pub fn close(&self) {
@@ -907,6 +986,66 @@ impl Endpoint {
             let _ = t.join();
         }
         self.shared.inbox.close();
+        // Store handles outlive the endpoint: they report Closed from now on.
+        if let Some(s) = self.shared.stores.lock().as_ref() {
+            s.close();
+        }
+    }
+
+    /// The store service of this endpoint, created (and handed to the I/O thread) on
+    /// first use.
+    fn store_service(&self) -> Result<Arc<crate::store::StoreService>> {
+        if self.is_closed() {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        let mut slot = self.shared.stores.lock();
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = crate::store::StoreService::for_endpoint(self.shared.id);
+        s.set_waker(self.hook_waker());
+        *slot = Some(s.clone());
+        self.shared.stores_attached.store(true, Ordering::Release);
+        drop(slot);
+        let _ = self.shared.waker.wake();
+        Ok(s)
+    }
+
+    /// Broker's `endpoint::attach_master(name, backend, options)`: the master of store
+    /// `name` on this endpoint, over a memory or SQLite backend (`options`: Broker's
+    /// backend options, see `BackendOptions::set`; the SQLite file defaults to
+    /// `<name>.sqlite` in the working directory and is created if missing). Usable at once;
+    /// clones on peers find it through the store's master topic. The same code as a
+    /// cluster's `create_store`. Attaching again gives another handle to the same master;
+    /// a name with a clone here is a `State` error.
+    pub fn attach_master(
+        &self,
+        name: &str,
+        backend: crate::store::BackendKind,
+        options: &crate::store::BackendOptions,
+    ) -> Result<crate::store::Store> {
+        if name.is_empty() {
+            return Err(Error::invalid("store name is empty"));
+        }
+        let service = self.store_service()?;
+        let backend = options.open_backend(name, backend)?;
+        service.attach_master(name, backend)
+    }
+
+    /// Broker's `endpoint::attach_clone(name, resync_interval, stale_interval,
+    /// mutation_buffer_interval)`: a clone of store `name` (its intervals in `config`),
+    /// which asks for its master among this endpoint's peers at once, on every new
+    /// peering, and every resync interval until one answers. Reads wait for the first
+    /// snapshot up to their timeout.
+    pub fn attach_clone(
+        &self,
+        name: &str,
+        config: crate::store::CloneConfig,
+    ) -> Result<crate::store::Store> {
+        if name.is_empty() {
+            return Err(Error::invalid("store name is empty"));
+        }
+        self.store_service()?.attach_clone(name, config)
     }
 
     /// Whether `close` ran (or the endpoint was dropped).
@@ -924,6 +1063,7 @@ impl Endpoint {
             published: c.published.load(Ordering::Relaxed),
             received: c.received.load(Ordering::Relaxed),
             forwarded: c.forwarded.load(Ordering::Relaxed),
+            undecodable: c.undecodable.load(Ordering::Relaxed),
         }
     }
 }

@@ -30,7 +30,7 @@ pub struct zc_message {
     _private: [u8; 0],
 }
 
-static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
+pub(crate) static ENDPOINTS: Registry<Endpoint> = Registry::new(kind::ENDPOINT, "zc_endpoint");
 static OPTIONS: Registry<Mutex<EndpointOptions>> =
     Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
 pub(crate) static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
@@ -43,9 +43,12 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_EVENT = 0,
     /// A peering completed its handshake ("handshake successful").
     ZC_MESSAGE_PEER_ADDED = 1,
-    /// A peering ended without an unpeer ("lost connection to remote peer").
+    /// A peering ended other than by us, including the peer's goodbye (its unpeer or
+    /// shutdown): "lost connection to remote peer (reason)". Broker's `peer_lost`; a
+    /// peering we initiated is retried.
     ZC_MESSAGE_PEER_LOST = 2,
-    /// A peering ended by an unpeer on either side, or a forced disconnect.
+    /// We ended a peering: our unpeer, our shutdown, a forced disconnect. Broker's
+    /// `peer_removed`.
     ZC_MESSAGE_PEER_REMOVED = 3,
     /// A connect attempt failed (Broker's `peer_unavailable`); retried if asked.
     ZC_MESSAGE_PEER_UNREACHABLE = 4,
@@ -66,6 +69,11 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_COMMAND = 11,
     /// `zc_endpoint_unpeer` named no known peer (Broker's `peer_invalid`).
     ZC_MESSAGE_PEER_INVALID = 12,
+    /// A message whose payload does not decode was dropped (Broker's
+    /// `deserialization_failed`); the peering stays up. `zc_message_topic` gives its
+    /// topic, `zc_message_text` the peer and the reason, the peer id and address as for
+    /// other statuses. Counted in `zc_endpoint_stats.undecodable`.
+    ZC_MESSAGE_DESERIALIZATION_FAILED = 13,
 }
 
 fn kind_of(k: MessageKind) -> zc_msg_kind {
@@ -84,6 +92,7 @@ fn kind_of(k: MessageKind) -> zc_msg_kind {
         MessageKind::NodeUp => ZC_MESSAGE_NODE_UP,
         MessageKind::NodeDown => ZC_MESSAGE_NODE_DOWN,
         MessageKind::PeerInvalid => ZC_MESSAGE_PEER_INVALID,
+        MessageKind::DeserializationFailed => ZC_MESSAGE_DESERIALIZATION_FAILED,
     }
 }
 
@@ -102,6 +111,9 @@ pub struct zc_endpoint_stats {
     pub published: u64,
     pub received: u64,
     pub forwarded: u64,
+    /// Envelopes dropped because their payload did not decode (each reported as a
+    /// ZC_MESSAGE_DESERIALIZATION_FAILED status).
+    pub undecodable: u64,
 }
 
 pub(crate) fn ms(timeout_ms: i64) -> Option<Duration> {
@@ -170,7 +182,9 @@ pub extern "C" fn zc_endpoint_new(
     })
 }
 
-/// Shuts the endpoint down (flushing within its shutdown timeout), closes its sockets,
+/// Shuts the endpoint down as Broker's shutdown: a goodbye to every peer (they report
+/// PEER_LOST and reconnect if they initiated), flushing and waiting for the goodbye pongs
+/// within its shutdown timeout; then closes its sockets,
 /// joins its thread and frees the handle. Other threads' calls on the handle fail with
 /// ZC_ERR_BAD_HANDLE or ZC_ERR_CLOSED afterwards. NULL is a no-op.
 #[no_mangle]
@@ -241,8 +255,9 @@ pub extern "C" fn zc_endpoint_peer(
     })
 }
 
-/// Ends the peering with `addr:port` with Broker's goodbye (ping/pong); both sides report
-/// PEER_REMOVED and neither reconnects. Also cancels pending connect attempts.
+/// Ends the peering with `addr:port` with Broker's goodbye (ping/pong): this side reports
+/// PEER_REMOVED and stops retrying; the peer reports PEER_LOST and reconnects if it
+/// initiated the peering (as Broker). Also cancels pending connect attempts.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_CLOSED.
 #[no_mangle]
 pub extern "C" fn zc_endpoint_unpeer(
@@ -538,6 +553,7 @@ pub extern "C" fn zc_endpoint_get_stats(
                 published: s.published,
                 received: s.received,
                 forwarded: s.forwarded,
+                undecodable: s.undecodable,
             },
         );
         Ok(())
@@ -574,7 +590,7 @@ pub extern "C" fn zc_message_topic(msg: *const zc_message, out: *mut *mut c_char
     guard(|| {
         out_ptr(out, "out")?;
         let m = MESSAGES.get(msg)?;
-        if m.is_status() {
+        if m.is_status() && m.kind != MessageKind::DeserializationFailed {
             return Err(Error::type_mismatch("a status message has no topic"));
         }
         write_out(out, give_string(&m.topic));

@@ -11,6 +11,7 @@
 
 pub mod cluster;
 pub mod endpoint;
+pub mod endpoint_store;
 pub mod event;
 pub mod handle;
 pub mod layout;

@@ -6,8 +6,9 @@
 //! milliseconds, 0 meaning "never". Timeouts (`timeout_ms`) matter for clones only: how
 //! long a read waits for the clone's first snapshot from its master.
 //!
-//! Threads: a store handle may be shared between threads. Once its cluster is freed every
-//! operation fails with ZC_ERR_CLOSED (free the handle with `zc_store_free` still).
+//! Threads: a store handle may be shared between threads. Once its cluster (or endpoint,
+//! for `zc_endpoint_attach_master` / `zc_endpoint_attach_clone`) is freed every operation
+//! fails with ZC_ERR_CLOSED (free the handle with `zc_store_free` still).
 
 use super::cluster::{zc_cluster, CLUSTERS};
 use super::handle::{kind, Registry};
@@ -34,15 +35,15 @@ pub enum zc_backend {
 }
 
 /// The handle's object: the store and the rest of its `Cluster::StoreInfo`.
-struct StoreObj {
-    store: Store,
-    master_node: String,
-    backend: BackendKind,
-    sqlite_path: String,
-    intervals: [i64; 3],
+pub(crate) struct StoreObj {
+    pub(crate) store: Store,
+    pub(crate) master_node: String,
+    pub(crate) backend: BackendKind,
+    pub(crate) sqlite_path: String,
+    pub(crate) intervals: [i64; 3],
 }
 
-static STORES: Registry<StoreObj> = Registry::new(kind::STORE, "zc_store");
+pub(crate) static STORES: Registry<StoreObj> = Registry::new(kind::STORE, "zc_store");
 
 fn expiry(ms: i64) -> Result<Option<Duration>> {
     match ms {

@@ -2,7 +2,9 @@
 //! Zeek reference `Cluster::stores`, `default_backend`, `default_persistent_backend`,
 //! `default_master_node`, `default_store_dir`, `Broker::default_clone_*_interval`).
 
-use super::backend::{validate_store_name, BackendKind, SqliteOptions};
+use super::backend::{
+    validate_store_name, Backend, BackendKind, MemoryBackend, SqliteBackend, SqliteOptions,
+};
 use super::clone::CloneConfig;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -14,6 +16,56 @@ pub struct BackendOptions {
     /// `options$sqlite$path`; empty = not set.
     pub sqlite_path: String,
     pub sqlite: SqliteOptions,
+}
+
+impl BackendOptions {
+    /// Sets one of Broker's backend options by name (`Broker::BackendOptions`): `path`
+    /// (the SQLite file), `synchronous` (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA`
+    /// or just `NORMAL`...), `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or
+    /// `WAL`...), `integrity_check` (T/F). Shared by the cluster's store table and
+    /// `Endpoint::attach_master`.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let upper = value.to_ascii_uppercase();
+        match key {
+            "path" => self.sqlite_path = value.to_string(),
+            "synchronous" if !value.starts_with("Broker::") => self
+                .sqlite
+                .set(key, &format!("Broker::SQLITE_SYNCHRONOUS_{upper}"))?,
+            "journal_mode" if !value.starts_with("Broker::") => self
+                .sqlite
+                .set(key, &format!("Broker::SQLITE_JOURNAL_MODE_{upper}"))?,
+            "synchronous" | "journal_mode" | "integrity_check" => self.sqlite.set(key, value)?,
+            _ => {
+                return Err(Error::not_found(format!(
+                    "unknown backend option '{key}' (expected one of: path, synchronous, journal_mode, integrity_check)"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// The SQLite file of store `name`: the configured path, else `<name>.sqlite` in the
+    /// working directory.
+    pub fn sqlite_path_for(&self, name: &str) -> Result<PathBuf> {
+        validate_store_name(name)?;
+        if self.sqlite_path.is_empty() {
+            Ok(PathBuf::from(format!("{name}.sqlite")))
+        } else {
+            Ok(PathBuf::from(&self.sqlite_path))
+        }
+    }
+
+    /// Opens the backend a master of store `name` keeps its data in (a SQLite file is
+    /// created if missing).
+    pub fn open_backend(&self, name: &str, kind: BackendKind) -> Result<Box<dyn Backend>> {
+        Ok(match kind {
+            BackendKind::Memory => Box::new(MemoryBackend::new()),
+            BackendKind::Sqlite => Box::new(SqliteBackend::open(
+                self.sqlite_path_for(name)?,
+                &self.sqlite,
+            )?),
+        })
+    }
 }
 
 /// Intervals in nanoseconds, as everywhere in the store core.
@@ -91,13 +143,8 @@ impl<H> StoreInfo<H> {
     /// The SQLite file: the configured path, else `<name>.sqlite` in the working
     /// directory (what an empty path gives).
     pub fn sqlite_path(&self) -> Result<PathBuf> {
-        let name = self.name.as_deref().unwrap_or_default();
-        validate_store_name(name)?;
-        if self.options.sqlite_path.is_empty() {
-            Ok(PathBuf::from(format!("{name}.sqlite")))
-        } else {
-            Ok(PathBuf::from(&self.options.sqlite_path))
-        }
+        self.options
+            .sqlite_path_for(self.name.as_deref().unwrap_or_default())
     }
 }
 

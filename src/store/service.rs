@@ -117,6 +117,10 @@ struct Registry {
 /// the host; see the module documentation.
 pub struct StoreService {
     endpoint: [u8; 16],
+    /// Consume store traffic for stores not attached here (a cluster's service owns every
+    /// store topic); off for an endpoint's own service, which leaves such traffic to the
+    /// endpoint's hook or the host.
+    consume_unknown: bool,
     reg: Mutex<Registry>,
     waker: Mutex<Option<HookWaker>>,
     wake_pending: AtomicBool,
@@ -135,8 +139,18 @@ impl std::fmt::Debug for StoreService {
 impl StoreService {
     /// A service for the endpoint with id `endpoint` (its stores' entity ids use it).
     pub fn new(endpoint: EndpointId) -> Arc<StoreService> {
+        Self::build(endpoint, true)
+    }
+
+    /// The service behind `Endpoint::attach_master` / `attach_clone`.
+    pub(crate) fn for_endpoint(endpoint: EndpointId) -> Arc<StoreService> {
+        Self::build(endpoint, false)
+    }
+
+    fn build(endpoint: EndpointId, consume_unknown: bool) -> Arc<StoreService> {
         Arc::new(StoreService {
             endpoint: endpoint.0,
+            consume_unknown,
             reg: Mutex::new(Registry {
                 entries: Vec::new(),
                 next_object: 1,
@@ -191,6 +205,16 @@ impl StoreService {
             }
             e.changed.notify_all();
         }
+    }
+
+    /// The names of the stores attached here, in attach order.
+    pub fn names(&self) -> Vec<String> {
+        self.reg
+            .lock()
+            .entries
+            .iter()
+            .map(|e| e.name.clone())
+            .collect()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -327,11 +351,15 @@ impl StoreService {
             return false;
         };
         let Some(entry) = self.find(name) else {
-            return true; // store traffic for a store we do not have
+            return self.consume_unknown; // store traffic for a store we do not have
         };
-        // Broker drops a payload that does not decode; so do we.
-        let Ok(cmd) = InternalCommand::decode(&msg.payload) else {
-            return true;
+        // Broker drops a payload that does not decode; so do we, and report it.
+        let cmd = match InternalCommand::decode(&msg.payload) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                ctx.undecodable(msg, &format!("store command: {}", e.message));
+                return true;
+            }
         };
         let now = now_ns();
         match (&entry.role, is_master_topic) {

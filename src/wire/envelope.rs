@@ -71,6 +71,29 @@ impl<'a> EnvelopeRef<'a> {
     /// payload must at least hold a type tag (its full check belongs to the data codec),
     /// a routing update must hold a well-formed filter.
     pub fn decode(buf: &'a [u8]) -> Result<EnvelopeRef<'a>> {
+        let e = Self::decode_header(buf)?;
+        e.check_payload()?;
+        Ok(e)
+    }
+
+    /// The payload checks of `decode`, for an envelope from `decode_header`.
+    pub fn check_payload(&self) -> Result<()> {
+        match self.kind {
+            EnvelopeType::Data if !matches!(self.payload.first(), Some(&t) if t <= 14) => Err(
+                Error::decode("data envelope payload does not start with a data type tag"),
+            ),
+            EnvelopeType::Command if self.payload.is_empty() => {
+                Err(Error::decode("command envelope without payload"))
+            }
+            EnvelopeType::RoutingUpdate => decode_filter(self.payload).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
+    /// `decode` without the payload checks: the header (ids, a known type, TTL, a UTF-8
+    /// topic inside the frame). The endpoint drops a message whose payload is bad but
+    /// keeps the peering; a bad header means the stream itself cannot be trusted.
+    pub fn decode_header(buf: &'a [u8]) -> Result<EnvelopeRef<'a>> {
         if buf.len() < ENVELOPE_HEADER_LEN {
             return Err(Error::decode(format!(
                 "envelope of {} bytes is shorter than the {ENVELOPE_HEADER_LEN}-byte header",
@@ -95,20 +118,6 @@ impl<'a> EnvelopeRef<'a> {
         let topic = std::str::from_utf8(&buf[ENVELOPE_HEADER_LEN..end])
             .map_err(|_| Error::decode("envelope topic is not UTF-8"))?;
         let payload = &buf[end..];
-        match kind {
-            EnvelopeType::Data if !matches!(payload.first(), Some(&t) if t <= 14) => {
-                return Err(Error::decode(
-                    "data envelope payload does not start with a data type tag",
-                ));
-            }
-            EnvelopeType::Command if payload.is_empty() => {
-                return Err(Error::decode("command envelope without payload"));
-            }
-            EnvelopeType::RoutingUpdate => {
-                decode_filter(payload)?;
-            }
-            _ => {}
-        }
         Ok(EnvelopeRef {
             sender: EndpointId(sender),
             receiver: EndpointId(receiver),

@@ -66,7 +66,8 @@ def main():
     layout_path, name, log_dir = sys.argv[1:4]
     signal.alarm(120)  # an orphan never outlives a broken test for long
     layout = zcluster.Layout.load(layout_path)
-    with zcluster.Cluster(layout, node=name, options={"Cluster::retry_interval": 0.1}) as cl:
+    retry = float(os.environ.get("ZC_TEST_RETRY_INTERVAL", "0.1"))
+    with zcluster.Cluster(layout, node=name, options={"Cluster::retry_interval": retry}) as cl:
         cl.start(log_dir)
         emit(op="started", port=cl.listen_port, id=cl.node_id)
         fd = cl.fd()

@@ -2,6 +2,7 @@
 separate processes (ordering; reconnection after the remote process is killed)."""
 
 import os
+import pathlib
 import select
 import signal
 import socket
@@ -86,11 +87,11 @@ def test_callbacks_run_inside_poll(pair):
     b.on_message(None)
 
 
-def test_unpeer_reports_removed_on_both_sides(pair):
+def test_unpeer_is_removed_here_and_lost_there(pair):
     a, b, port = pair
     b.unpeer("127.0.0.1", port)
     wait_kind(b, MessageKind.PEER_REMOVED)
-    wait_kind(a, MessageKind.PEER_REMOVED)
+    wait_kind(a, MessageKind.PEER_LOST)
     assert a.peer_count == 0
 
 
@@ -194,3 +195,60 @@ def test_events_round_trip(pair):
     assert m.event is None and m.value == 5
     with pytest.raises(TypeError):
         a.publish("zeek/x", 5)
+
+
+def test_undecodable_messages_are_reported_and_the_peering_stays():
+    """An independent raw peer (tests/protocol/broker_peer.py) sends a valid value, a
+    truncated one, one nested deeper than the limit, then a valid one: both valid ones
+    arrive, the bad ones come as DESERIALIZATION_FAILED naming the topic, the peering
+    never drops."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "protocol"))
+    import broker_peer as bp
+
+    with zcluster.Endpoint() as a:
+        a.subscribe("/from-py/")
+        port = a.listen("127.0.0.1", 0)
+        c = bp.Conn(socket.create_connection(("127.0.0.1", port)))
+        me = bp.IDS["small"]
+        bp.handshake(c, me, accepted=False)
+        wait_kind(a, MessageKind.PEER_ADDED)
+        deep = b"\x0e\x01" * 4097 + b"\x00"
+        for topic, payload in [("/from-py/1", HI), ("/from-py/2", b"\x05\x0bhello"),
+                               ("/from-py/3", deep), ("/from-py/4", count(4))]:
+            c.envelope(me, bp.NIL, bp.DATA, 16, topic, payload)
+        got, bad = [], []
+        deadline = time.monotonic() + 10
+        while len(got) < 2 or len(bad) < 2:
+            assert time.monotonic() < deadline, (got, bad)
+            m = a.next(timeout=0.1)
+            if m is None:
+                continue
+            assert m.kind not in (MessageKind.PEER_LOST, MessageKind.PEER_REMOVED), m
+            if m.kind == MessageKind.EVENT:
+                got.append((m.topic, m.data))
+            elif m.kind == MessageKind.DESERIALIZATION_FAILED:
+                bad.append(m)
+        assert got == [("/from-py/1", HI), ("/from-py/4", count(4))]
+        assert [m.topic for m in bad] == ["/from-py/2", "/from-py/3"]
+        assert "truncated string" in bad[0].text and "nesting deeper than 4096" in bad[1].text
+        assert bad[0].address == "127.0.0.1" and bad[0].peer_id is not None
+        assert a.stats()["undecodable"] == 2
+        assert a.peer_count == 1
+        c.s.close()
+
+
+def test_an_event_too_deep_for_python_still_arrives_as_bytes(pair):
+    """The library takes 4096 levels; converting that many to Python objects would
+    exceed Python's recursion limit, so such a message keeps .event None and its bytes."""
+    a, b, port = pair
+    b.subscribe("/deep")
+    wait_subscribed(a, "/deep")
+    levels = 3000
+    args = b"\x0e\x01" * levels + count(1)
+    name = b"Deep::ev"
+    ev = b"\x0e\x03" + count(1) + count(1) + b"\x0e\x02\x05" + bytes([len(name)]) + name + b"\x0e\x01" + args
+    a.publish_data("/deep", ev)
+    a.publish("/deep", count(2))
+    m = wait_kind(b, MessageKind.EVENT)
+    assert m.topic == "/deep" and m.data == ev and m.event is None
+    assert wait_kind(b, MessageKind.EVENT).data == count(2)

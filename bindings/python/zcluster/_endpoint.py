@@ -22,6 +22,7 @@ class _Stats(ctypes.Structure):
             "published",
             "received",
             "forwarded",
+            "undecodable",
         )
     ]
 
@@ -79,12 +80,14 @@ class MessageKind(enum.IntEnum):
     PEER_REJECTED = 10
     COMMAND = 11
     PEER_INVALID = 12
+    DESERIALIZATION_FAILED = 13
 
 
 class Message:
     """A message from an endpoint. Event and command messages have `.topic` and `.data`
     (the Broker-encoded value, bytes); status messages have `.peer_id`, `.address`,
-    `.port` and `.text`. The cluster kinds (HELLO, NODE_UP, NODE_DOWN) name the node in
+    `.port` and `.text` (DESERIALIZATION_FAILED, a dropped undecodable message, also the
+    dropped message's `.topic`). The cluster kinds (HELLO, NODE_UP, NODE_DOWN) name the node in
     `.node_name` (also `.peer_name`) and carry its id in `.text`."""
 
     __slots__ = (
@@ -107,13 +110,25 @@ class Message:
             self.data = take_bytes(s.value, n.value)
             if self.kind == MessageKind.EVENT:
                 ev = _p()
-                # Data that is not a Zeek event (a plain value) leaves .event None.
+                # Data that is not a Zeek event (a plain value) leaves .event None, and so
+                # does an event nested deeper than Python's recursion limit allows to
+                # convert (the library accepts 4096 levels): .data keeps its bytes.
                 if lib.zc_message_event(handle, ctypes.byref(ev)) == 0:
                     try:
                         self.event = Event._from_event_handle(ev)
+                    except (RecursionError, ctypes.ArgumentError) as e:
+                        # ctypes reports a RecursionError met while converting an argument
+                        # as ArgumentError; anything else is a real error.
+                        if not isinstance(e, RecursionError) and "RecursionError" not in str(e):
+                            raise
+                        self.event = None
                     finally:
                         lib.zc_event_free(ev)
         else:
+            if self.kind == MessageKind.DESERIALIZATION_FAILED:
+                # The dropped message's topic; the peer as for other statuses.
+                check(lib.zc_message_topic(handle, ctypes.byref(s)))
+                self.topic = take_string(s.value)
             port = ctypes.c_uint16()
             check(lib.zc_message_address(handle, ctypes.byref(s), ctypes.byref(port)))
             self.address = take_string(s.value)

@@ -15,6 +15,7 @@ import ctypes
 import datetime
 
 from ._data import Count, _from_handle, _to_handle
+from ._endpoint import Endpoint
 from ._layout import Cluster
 from ._lib import check, cstr, lib, take_string
 
@@ -32,6 +33,11 @@ def _decl(name, *args):
 
 _decl("zc_cluster_create_store", _P, ctypes.c_char_p, ctypes.c_bool, _PP)
 _decl("zc_cluster_set_store_option", _P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p)
+_decl(
+    "zc_endpoint_attach_master", _P, ctypes.c_char_p, ctypes.c_int,
+    ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t, _PP,
+)
+_decl("zc_endpoint_attach_clone", _P, ctypes.c_char_p, ctypes.c_double, ctypes.c_double, ctypes.c_double, _PP)
 _decl("zc_store_name", _P, _PP)
 _decl("zc_store_is_master", _P, ctypes.POINTER(ctypes.c_bool))
 _decl("zc_store_backend", _P, ctypes.POINTER(ctypes.c_int))
@@ -311,5 +317,51 @@ def _set_store_options(self, name, **fields):
         check(lib.zc_cluster_set_store_option(self._handle(), cstr(name), cstr(key), cstr(str(value))))
 
 
+def _seconds(t):
+    return t.total_seconds() if isinstance(t, datetime.timedelta) else float(t)
+
+
+def _attach_master(self, name, backend="Broker::MEMORY", options=None):
+    """Broker's `attach_master(name, backend, options)` on a plain endpoint: the master
+    of store `name`, usable at once. backend: "Broker::MEMORY" or "Broker::SQLITE" (or
+    "MEMORY", "SQLITE"); options: Broker's backend options, {"path": "x.sqlite",
+    "synchronous": "NORMAL", "journal_mode": "WAL", "integrity_check": True}."""
+    b = str(backend).upper()
+    b = b[len("BROKER::"):] if b.startswith("BROKER::") else b
+    kinds = {"MEMORY": 0, "SQLITE": 1}
+    if b not in kinds:
+        from ._lib import InvalidArgument
+
+        raise InvalidArgument("backend %r: expected Broker::MEMORY or Broker::SQLITE" % (backend,))
+    items = []
+    for k, v in (options or {}).items():
+        if isinstance(v, bool):
+            v = "T" if v else "F"
+        items.append((cstr(k), cstr(str(v))))
+    n = len(items)
+    keys = (ctypes.c_char_p * max(n, 1))(*[k for k, _ in items])
+    vals = (ctypes.c_char_p * max(n, 1))(*[v for _, v in items])
+    out = _P()
+    check(lib.zc_endpoint_attach_master(self._handle(), cstr(name), kinds[b], keys, vals, n, ctypes.byref(out)))
+    return Store(out.value)
+
+
+def _attach_clone(self, name, resync_interval=10.0, stale_interval=300.0, mutation_buffer_interval=120.0):
+    """Broker's `attach_clone(name, resync_interval, stale_interval,
+    mutation_buffer_interval)` on a plain endpoint (seconds or timedelta): a clone that
+    finds its master among this endpoint's peers; reads wait (`timeout`) for the first
+    snapshot."""
+    out = _P()
+    check(
+        lib.zc_endpoint_attach_clone(
+            self._handle(), cstr(name), _seconds(resync_interval), _seconds(stale_interval),
+            _seconds(mutation_buffer_interval), ctypes.byref(out),
+        )
+    )
+    return Store(out.value)
+
+
+Endpoint.attach_master = _attach_master
+Endpoint.attach_clone = _attach_clone
 Cluster.create_store = _create_store
 Cluster.set_store_options = _set_store_options
