@@ -5,7 +5,10 @@
 //! - A stream is created locally ([`Runtime::create_log_stream`]); its writer comes to
 //!   life with its first record. Then a LogCreate is **broadcast** on
 //!   `zeek/logs/<stream id>`, and from then on re-sent **directly** (envelope receiver
-//!   set) to every new peer, as `SendAllWritersTo` does on `peer_added`.
+//!   set) to every node that comes up, as `SendAllWritersTo` does. Deliberate
+//!   difference: Zeek sends them at `peer_added` to every peer; zcluster sends them when
+//!   the peer's `Cluster::hello` arrives, so only cluster nodes get them (not controllers
+//!   or other clients peering with the node), still before any LogWrite to that node.
 //! - Each record becomes one LogWrite, addressed to the node topic of the next live
 //!   logger in round robin (`Cluster::rr_log_topic` with
 //!   `Cluster::enable_round_robin_logging`, the default) or the first live one, the

@@ -274,6 +274,12 @@ impl ClusterHook {
         }
         st.ids.insert(name.clone(), id.clone());
         st.set_alive(&name, true);
+        // Every existing writer's LogCreate goes to the new node directly (before any
+        // LogWrite to it: the publishing thread sends these first).
+        if let Some(s) = sender {
+            st.logs.greet(s);
+            st.log_cv.notify_all();
+        }
         // As main.zeek: the hello is logged to cluster.log.
         st.log_from_hook(&format!("got hello from {name} ({id})"), ctx);
         // A logger came up: what waited for one goes out now.
@@ -473,12 +479,7 @@ impl Hook for ClusterHook {
                 }
                 // Both ends say hello on peer_added, to the other's nodeid topic.
                 if let Some(pid) = msg.peer.as_ref().and_then(|p| p.id) {
-                    // Every existing writer's LogCreate goes to the new peer directly.
-                    let mut st = self.state.lock();
-                    st.logs.greet(pid);
-                    st.log_cv.notify_all();
-                    let me = st.me.clone();
-                    drop(st);
+                    let me = self.state.lock().me.clone();
                     let topic = format!("{}{}/", self.nodeid_prefix, pid);
                     ctx.publish(&topic, self.hello_payload(&me));
                 }
