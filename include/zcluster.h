@@ -286,6 +286,12 @@ typedef struct zc_store zc_store;
 typedef struct zc_value zc_value;
 
 /**
+ * `Cluster::WebSocketServerOptions` (opaque), set by name. Freed with
+ * `zc_websocket_options_free`.
+ */
+typedef struct zc_websocket_options zc_websocket_options;
+
+/**
  * A message callback: `msg` is borrowed for the duration of the call (do not free it;
  * copy what you need). Runs on the thread that calls `zc_endpoint_poll`.
  */
@@ -1801,6 +1807,81 @@ zc_result zc_value_to_string(const zc_value *v, char **out);
  * freed.
  */
 void zc_value_free(zc_value *v);
+
+/**
+ * New WebSocket server options with Zeek's defaults (127.0.0.1:27759,
+ * max_event_queue_size 32, ping_interval 5 s, no TLS). The caller frees `*out` with
+ * `zc_websocket_options_free`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_websocket_options_new(zc_websocket_options **out);
+
+/**
+ * Sets a field by its Zeek name: `listen_addr`, `listen_port` (`27759` or
+ * `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (seconds or
+ * `5 secs`; 0 or negative turns pings off), `cert_file`, `key_file`; or
+ * `send_queue_size` (events waiting for one slow client before it is closed).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
+ * ZC_ERR_INVALID_ARGUMENT (bad value).
+ */
+zc_result zc_websocket_options_set(zc_websocket_options *opts, const char *key, const char *value);
+
+/**
+ * Frees options (NULL is ignored).
+ */
+void zc_websocket_options_free(zc_websocket_options *opts);
+
+/**
+ * `Cluster::listen_websocket(opts)` on a started node (NULL opts: the cluster's
+ * defaults on 127.0.0.1:27759). Writes the bound port to `*port` (may be NULL).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started; TLS asked for),
+ * ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO (cannot listen).
+ */
+zc_result zc_cluster_listen_websocket(const zc_cluster *cl,
+                                      const zc_websocket_options *opts,
+                                      uint16_t *port);
+
+/**
+ * The node's counters as a JSON object (peers with events/bytes in and out, buffer
+ * fill, drops, stores, WebSocket clients, process memory and CPU); the caller frees
+ * `*out` with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE
+ * (not started).
+ */
+zc_result zc_cluster_stats_json(const zc_cluster *cl, char **out);
+
+/**
+ * The node's metrics in Prometheus' text format (what `/metrics` serves); free `*out`
+ * with `zc_string_free`. Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE.
+ */
+zc_result zc_cluster_metrics_text(const zc_cluster *cl, char **out);
+
+/**
+ * The port the node's metrics endpoint listens on; 0 when it does not run.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_cluster_metrics_port(const zc_cluster *cl, uint16_t *out);
+
+/**
+ * A plain endpoint's counters as a JSON object (as `zc_cluster_stats_json`, peers named
+ * `address:port`); free `*out` with `zc_string_free`. Errors: ZC_ERR_NULL,
+ * ZC_ERR_BAD_HANDLE.
+ */
+zc_result zc_endpoint_stats_json(const zc_endpoint *ep, char **out);
+
+/**
+ * Connects the endpoint to a Zeek WebSocket API server (`ws://host:port/v1/messages/json`)
+ * instead of peering: subscribes the `n` topic prefixes in `topics` there (NULL with n 0:
+ * none), delivers what the server sends as EVENT messages (fd, next, callbacks), and
+ * sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
+ * once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
+ * error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL),
+ * ZC_ERR_STATE (wss://, not implemented), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_connect_websocket(const zc_endpoint *ep,
+                                        const char *url,
+                                        const char *const *topics,
+                                        size_t n,
+                                        uint64_t retry_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -34,3 +34,16 @@ if ! python3 -c 'import zat' >/dev/null 2>&1; then
   echo "setup: installing zat from PyPI"
   python3 -m pip install -q --disable-pip-version-check zat || true
 fi
+
+# Issue 16: WebSocket and metrics tests use independent clients and parsers from PyPI
+# (websockets, zeekpy, prometheus_client) and a real browser (Debian's chromium).
+for mod in websockets:websockets prometheus_client:prometheus_client zeekpy:zeekpy; do
+  if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
+    echo "setup: installing ${mod##*:} from PyPI"
+    python3 -m pip install -q --disable-pip-version-check "${mod##*:}" || true
+  fi
+done
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium from Debian's packages (browser WebSocket test)"
+  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || true
+fi

@@ -17,7 +17,9 @@ pub mod ffi;
 pub mod json;
 pub mod layout;
 pub mod log;
+pub mod metrics;
 pub mod store;
+pub mod websocket;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

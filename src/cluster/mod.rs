@@ -10,6 +10,7 @@ pub mod logging;
 pub mod options;
 pub mod pools;
 pub mod runtime;
+pub mod services;
 
 pub use identity::{node_topic, nodeid_topic, Identity, CLUSTER_NODE_ENV};
 pub use options::{Options, CONNECT_RETRY_ENV};
@@ -38,6 +39,8 @@ pub struct Cluster {
     log_streams: parking_lot::Mutex<Vec<crate::log::LogStream>>,
     /// The host's rotation post-processor (a logger's), set before `start`.
     log_post: parking_lot::Mutex<Option<crate::log::PostProcessor>>,
+    /// Metrics endpoint and WebSocket servers (`services`).
+    services: services::Services,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -88,6 +91,7 @@ impl Cluster {
             store_table: parking_lot::Mutex::new(BTreeMap::new()),
             log_streams: parking_lot::Mutex::new(Vec::new()),
             log_post: parking_lot::Mutex::new(None),
+            services: services::Services::default(),
         })
     }
 
@@ -157,7 +161,9 @@ impl Cluster {
         let rt = runtime::Runtime::start(self, log_dir)?;
         self.runtime
             .set(rt)
-            .map_err(|_| crate::Error::state("the cluster node is already started"))
+            .map_err(|_| crate::Error::state("the cluster node is already started"))?;
+        let disable = std::env::var(services::DISABLE_LISTEN_ENV).is_ok_and(|v| !v.is_empty());
+        self.start_services(disable)
     }
 
     /// The running node, or a `State` error before `start`.
@@ -345,6 +351,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.services.close();
         // Store handles may outlive the cluster: they report Closed from now on.
         self.stores.close();
     }

@@ -25,10 +25,12 @@ enum Kind {
     Interval,
     Str,
     Pattern,
-    /// A `count`.
-    Count,
     /// An enum constant; the accepted names.
     Enum(&'static [&'static str]),
+    /// A port (`9991/tcp`).
+    Port,
+    /// A count.
+    Count,
 }
 
 struct Spec {
@@ -224,6 +226,34 @@ const SPECS: &[Spec] = &[
         kind: Kind::Bool,
         default: "F",
     },
+    // Telemetry (base/frameworks/telemetry/options.zeek). In a cluster Zeek sets the
+    // port from the node's `$metrics_port` and the endpoint name to `Cluster::node`.
+    Spec {
+        name: "Telemetry::metrics_port",
+        kind: Kind::Port,
+        default: "0/unknown",
+    },
+    Spec {
+        name: "Telemetry::metrics_address",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Telemetry::metrics_endpoint_name",
+        kind: Kind::Str,
+        default: "",
+    },
+    // WebSocketServerOptions' defaults (base/frameworks/cluster/types.zeek).
+    Spec {
+        name: "Cluster::default_websocket_max_event_queue_size",
+        kind: Kind::Count,
+        default: "32",
+    },
+    Spec {
+        name: "Cluster::default_websocket_ping_interval",
+        kind: Kind::Interval,
+        default: "5.0 secs",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static Spec> {
@@ -276,8 +306,11 @@ fn kind_value(kind: Kind, default: &str) -> OptionValue {
         }
         Kind::Str => OptionValue::String(default.to_string()),
         Kind::Pattern => OptionValue::Pattern(default.to_string()),
-        Kind::Count => OptionValue::Count(default.parse().unwrap_or(0)),
         Kind::Enum(_) => OptionValue::Enum(default.to_string()),
+        Kind::Port => OptionValue::Port(
+            crate::layout::Port::parse(default).unwrap_or(crate::layout::Port::UNSET),
+        ),
+        Kind::Count => OptionValue::Count(default.parse().unwrap_or(0)),
     }
 }
 
@@ -294,8 +327,9 @@ fn expected(kind: Kind) -> String {
         }
         Kind::Str => "a string".to_string(),
         Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
-        Kind::Count => "a count (a non-negative integer)".to_string(),
         Kind::Enum(names) => format!("one of {}", names.join(", ")),
+        Kind::Port => "a port such as 9991/tcp".to_string(),
+        Kind::Count => "a count (a non-negative integer)".to_string(),
     }
 }
 
@@ -342,16 +376,23 @@ pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, St
             Some(inner) if t.len() >= 2 => OptionValue::Pattern(inner.to_string()),
             _ => OptionValue::Pattern(text.to_string()),
         },
-        Kind::Count => match t.parse::<u64>() {
-            Ok(v) => OptionValue::Count(v),
-            Err(_) => return Err(bad()),
-        },
         Kind::Enum(names) => match names
             .iter()
             .find(|n| **n == t || n.rsplit("::").next() == Some(t))
         {
             Some(n) => OptionValue::Enum(n.to_string()),
             None => return Err(bad()),
+        },
+        Kind::Port => match crate::layout::Port::parse(t) {
+            Ok(p) => OptionValue::Port(p),
+            Err(_) => match t.parse::<u16>() {
+                Ok(n) => OptionValue::Port(crate::layout::Port::tcp(n)),
+                Err(_) => return Err(bad()),
+            },
+        },
+        Kind::Count => match t.parse::<u64>() {
+            Ok(n) => OptionValue::Count(n),
+            Err(_) => return Err(bad()),
         },
     })
 }
@@ -367,6 +408,7 @@ pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<Opt
         | (Kind::Interval, OptionValue::Interval(_))
         | (Kind::Str, OptionValue::String(_))
         | (Kind::Pattern, OptionValue::Pattern(_))
+        | (Kind::Port, OptionValue::Port(_))
         | (Kind::Count, OptionValue::Count(_)) => true,
         (Kind::Enum(names), OptionValue::Enum(e)) => names.contains(&e.as_str()),
         _ => false,
@@ -484,6 +526,27 @@ impl Options {
 
     fn boolean(&self, name: &str) -> bool {
         matches!(self.values.get(name), Some(OptionValue::Bool(true)))
+    }
+
+    /// A port option's number (0 when unset).
+    pub fn port(&self, name: &str) -> u16 {
+        match self.values.get(name) {
+            Some(OptionValue::Port(p)) => p.number,
+            _ => 0,
+        }
+    }
+
+    /// A count option's value (0 when unset).
+    pub fn count(&self, name: &str) -> u64 {
+        match self.values.get(name) {
+            Some(OptionValue::Count(n)) => *n,
+            _ => 0,
+        }
+    }
+
+    /// A string option's value ("" when unset).
+    pub fn text(&self, name: &str) -> &str {
+        self.string(name)
     }
 
     pub fn retry_interval(&self) -> Duration {

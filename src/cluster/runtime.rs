@@ -136,6 +136,19 @@ fn now_ns() -> i64 {
 }
 
 impl State {
+    /// Log records dropped because no logger came up in time (metrics).
+    pub(crate) fn log_dropped(&self) -> u64 {
+        self.logs.stats().dropped
+    }
+
+    /// Node name -> node id of every node that said hello (metrics name peers by it).
+    pub(crate) fn node_ids(&self) -> Vec<(String, String)> {
+        self.ids
+            .iter()
+            .map(|(n, i)| (n.clone(), i.clone()))
+            .collect()
+    }
+
     /// The node topic of the logger a record goes to now: the next live one in round
     /// robin (`Cluster::rr_log_topic`), or the first live one without round robin.
     fn log_target(&mut self) -> Option<String> {

@@ -1,6 +1,7 @@
 //! The I/O thread: every socket, the handshake state machine, routing, write batching.
 
 use super::inbox::Deliveries;
+use super::tap::{PeerCounters, Tap};
 use super::{
     Command, Hook, HookCtx, Message, MessageKind, OverflowPolicy, Payload, PeerInfo, Shared,
 };
@@ -141,6 +142,8 @@ struct Conn {
     kill: Option<String>,
     /// Close without a status (redundant connections).
     silent: bool,
+    /// Per-peer counters (metrics), registered while peered.
+    stats: Arc<PeerCounters>,
     /// No frame read yet: the first bytes may be a TLS record instead.
     first_frame: bool,
 }
@@ -174,6 +177,7 @@ impl Conn {
             closing: None,
             kill: None,
             silent: false,
+            stats: Arc::default(),
             first_frame: true,
         }
     }
@@ -232,6 +236,8 @@ struct Io {
     shutdown: Option<Instant>,
     more_work: bool,
     hook: Option<Box<dyn Hook>>,
+    /// Taps (see `tap`): id, filter, sink.
+    taps: Vec<(u64, Filter, Arc<dyn Tap>)>,
     /// The endpoint's own stores (`Endpoint::attach_master` / `attach_clone`), run before
     /// the hook once attached.
     stores: Option<Arc<crate::store::StoreService>>,
@@ -266,6 +272,7 @@ impl Io {
             shutdown: None,
             more_work: false,
             hook,
+            taps: Vec::new(),
             stores: None,
         }
     }
@@ -536,15 +543,16 @@ impl Io {
                     payload,
                     receiver,
                     counted,
+                    origin,
                 } => {
                     published += usize::from(counted);
                     match payload {
-                        Payload::Owned(p) => self.publish(kind, &topic, &p, receiver),
+                        Payload::Owned(p) => self.publish(kind, &topic, &p, receiver, origin),
                         Payload::Shared { start, len } => {
                             let bytes = std::mem::take(&mut self.pending_bytes);
                             let at = start.wrapping_sub(self.pending_base);
                             let p = bytes.get(at..at.saturating_add(len)).unwrap_or_default();
-                            self.publish(kind, &topic, p, receiver);
+                            self.publish(kind, &topic, p, receiver, origin);
                             self.pending_bytes = bytes;
                             self.pending_used = start + len;
                         }
@@ -592,6 +600,22 @@ impl Io {
                     self.subs.remove(&p);
                     self.subs_changed();
                 }
+                Command::Tap {
+                    id,
+                    filter,
+                    tap,
+                    generation,
+                } => {
+                    self.taps.retain(|(i, _, _)| *i != id);
+                    if let Some(tap) = tap {
+                        self.taps.push((id, filter, tap.clone()));
+                        self.recompute_advertisements();
+                        tap.updated(generation);
+                    } else {
+                        self.recompute_advertisements();
+                    }
+                }
+                Command::Deliver(m) => self.deliveries.push(m),
                 Command::Shutdown => {
                     self.shutdown = Some(Instant::now() + self.shared.opts.shutdown_timeout);
                     for (_, mut l) in self.listeners.drain() {
@@ -661,11 +685,34 @@ impl Io {
     }
 
     /// Routes a publish to `self.targets` (computed by `compute_targets` for it).
-    fn publish(&mut self, kind: EnvelopeType, topic: &str, payload: &[u8], receiver: EndpointId) {
+    fn publish(
+        &mut self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: &[u8],
+        receiver: EndpointId,
+        origin: u64,
+    ) {
         self.shared
             .counters
             .published
             .fetch_add(1, Ordering::Relaxed);
+        if kind == EnvelopeType::Data && receiver.is_nil() {
+            self.offer_taps(topic, payload, origin);
+            // A tap's publish (a WebSocket client's event) reaches this node's host too,
+            // as Zeek raises a WebSocket client's events on the node that hosts it.
+            if origin != 0 && filter_matches(&self.sub_filter, topic) {
+                self.deliveries.push(Message {
+                    kind: MessageKind::Data,
+                    topic: topic.to_string(),
+                    payload: payload.to_vec(),
+                    sender: None,
+                    peer: None,
+                    text: String::new(),
+                    node: None,
+                });
+            }
+        }
         let targets = std::mem::take(&mut self.targets);
         let (id, ttl) = (self.shared.id, self.shared.opts.ttl);
         if let [t] = targets[..] {
@@ -713,6 +760,9 @@ impl Io {
             return;
         };
         if droppable && c.frames.len() >= cap {
+            if policy != OverflowPolicy::Backpressure {
+                c.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
             match policy {
                 OverflowPolicy::Backpressure => {}
                 OverflowPolicy::DropNewest => {
@@ -763,6 +813,7 @@ impl Io {
             end: c.base + c.wbuf.len() as u64,
             droppable,
         });
+        c.stats.add_out(c.wbuf.len() - len0, c.frames.len());
         c.dirty = true;
     }
 
@@ -986,6 +1037,11 @@ impl Io {
 
     fn advertised_filter(&self, except: Option<Token>) -> Filter {
         let mut f = self.sub_filter.clone();
+        for (_, tf, tap) in &self.taps {
+            if !tap.local_only() {
+                f.extend(tf.iter().cloned());
+            }
+        }
         if self.shared.opts.forwarding {
             for (t, c) in &self.conns {
                 if Some(*t) != except && c.hs == Hs::Peered && c.alive() {
@@ -1362,6 +1418,7 @@ impl Io {
         c.hs = Hs::Peered;
         c.deadline = None;
         let info = c.info.clone();
+        self.shared.peer_table.add(info.clone(), c.stats.clone());
         self.deliveries.push(Message::status(
             MessageKind::EndpointDiscovered,
             info.clone(),
@@ -1378,6 +1435,9 @@ impl Io {
 
     /// An envelope from the peered connection `t`, whose peer is `last_hop`.
     fn handle_envelope(&mut self, t: Token, last_hop: EndpointId, payload: &[u8]) {
+        if let Some(c) = self.conns.get(&t) {
+            c.stats.add_in(payload.len());
+        }
         // A header that does not decode: the stream cannot be trusted any more.
         let env = match EnvelopeRef::decode_header(payload) {
             Ok(e) => e,
@@ -1481,6 +1541,13 @@ impl Io {
         let counters = &self.shared.counters;
         counters.received.fetch_add(1, Ordering::Relaxed);
         let last_hop = Some(last_hop);
+        if env.kind == EnvelopeType::Data && env.receiver.is_nil() {
+            for (_, f, tap) in &self.taps {
+                if !tap.local_only() && filter_matches(f, env.topic) {
+                    tap.offer(env.topic, env.payload, 0);
+                }
+            }
+        }
         // A message addressed to us is for us whatever we subscribed to (store traffic
         // to a master or clone); a broadcast one only if a subscription matches.
         if env.receiver == id
@@ -1555,6 +1622,15 @@ impl Io {
         self.scratch = frame;
     }
 
+    /// Offers a data message to every tap whose filter matches, except its origin's.
+    fn offer_taps(&self, topic: &str, payload: &[u8], origin: u64) {
+        for (id, f, tap) in &self.taps {
+            if *id != origin && filter_matches(f, topic) {
+                tap.offer(topic, payload, origin);
+            }
+        }
+    }
+
     // -- timers, writing, closing ---------------------------------------------------
 
     fn timers(&mut self) {
@@ -1616,6 +1692,7 @@ impl Io {
             while c.frames.front().is_some_and(|f| f.end <= written) {
                 c.frames.pop_front();
             }
+            c.stats.set_queued(c.frames.len());
             if c.wpos == c.wbuf.len() {
                 c.base += c.wpos as u64;
                 c.wbuf.clear();
@@ -1650,6 +1727,7 @@ impl Io {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut c.stream);
+            self.shared.peer_table.remove(&c.stats);
             let reason = c.kill.take().unwrap_or_default();
             if c.hs == Hs::Peered {
                 peers_changed = true;

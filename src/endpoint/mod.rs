@@ -58,6 +58,7 @@
 
 mod inbox;
 mod io;
+pub mod tap;
 
 use crate::wire::{EndpointId, EnvelopeType};
 use crate::{Error, ErrorKind, Result};
@@ -70,6 +71,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+pub use tap::{PeerStats, Tap};
 
 /// The stack reserved for an endpoint's I/O thread. Hooks (cluster, stores) decode, drop,
 /// clone, compare and encode values there, some of which recurse once per nesting level:
@@ -433,7 +435,19 @@ pub(crate) enum Command {
         receiver: EndpointId,
         /// Counted in `CmdQueue::publishes` (host publishes); a hook's are not.
         counted: bool,
+        /// 0, or the tap origin that published it (`Endpoint::publish_from`).
+        origin: u64,
     },
+    /// Adds, updates (same id) or removes (`tap: None`) a tap; then calls its
+    /// `updated(generation)`.
+    Tap {
+        id: u64,
+        filter: crate::wire::Filter,
+        tap: Option<Arc<dyn Tap>>,
+        generation: u64,
+    },
+    /// Hands a message to the host (and its hook) as if the I/O thread had produced it.
+    Deliver(Message),
     Shutdown,
 }
 
@@ -478,6 +492,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
+    pub(crate) peer_table: tap::PeerTable,
+    pub(crate) next_origin: AtomicU64,
     /// The stores attached with `attach_master` / `attach_clone`, created on first use;
     /// the I/O thread picks the service up when `stores_attached` turns true.
     pub(crate) stores: Mutex<Option<Arc<crate::store::StoreService>>>,
@@ -568,6 +584,7 @@ impl HookCtx {
             payload: Payload::Owned(payload),
             receiver: EndpointId::NIL,
             counted: false,
+            origin: 0,
         });
     }
 
@@ -579,6 +596,7 @@ impl HookCtx {
             payload: Payload::Owned(payload),
             receiver: receiver.unwrap_or(EndpointId::NIL),
             counted: false,
+            origin: 0,
         });
     }
 
@@ -641,6 +659,8 @@ impl Endpoint {
             counters: Counters::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
+            peer_table: tap::PeerTable::default(),
+            next_origin: AtomicU64::new(1),
             stores: Mutex::new(None),
             stores_attached: std::sync::atomic::AtomicBool::new(false),
         });
@@ -795,6 +815,195 @@ impl Endpoint {
         payload: Vec<u8>,
         receiver: EndpointId,
     ) -> Result<()> {
+        self.publish_inner(kind, topic, payload, receiver, 0, true)
+    }
+
+    /// A handle for the layers beside the endpoint (WebSocket server and client, metrics)
+    /// that run on threads of their own: it publishes, taps and reads counters, and keeps
+    /// working (with `Closed` errors) after the endpoint closed.
+    pub fn handle(&self) -> EndpointHandle {
+        EndpointHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Connects to a Zeek WebSocket API server (`ws://host:port/v1/messages/json`)
+    /// instead of peering: subscribes `topics` there, delivers what the server sends like
+    /// peer messages, and sends the host's publishes to it (see `websocket::client`).
+    /// Statuses arrive as for peerings; a non-zero `retry` reconnects after failures.
+    pub fn connect_websocket(
+        &self,
+        url: &str,
+        topics: &[String],
+        retry: Duration,
+    ) -> Result<crate::websocket::client::ClientHandle> {
+        if self.is_closed() {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        crate::websocket::client::connect(self.handle(), url, topics.to_vec(), retry, "zcluster")
+    }
+
+    /// Counters of every established peering.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shared.peer_table.snapshot()
+    }
+
+    fn publish_inner(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+        origin: u64,
+        wait: bool,
+    ) -> Result<()> {
+        publish_on(&self.shared, kind, topic, payload, receiver, origin, wait)
+    }
+}
+
+fn send_on(shared: &Shared, cmd: Command) -> Result<()> {
+    let mut q = shared.cmds.lock();
+    if q.closed {
+        return Err(Error::closed("the endpoint is shut down"));
+    }
+    q.q.push_back(cmd);
+    let wake = !q.wake_pending;
+    q.wake_pending = true;
+    drop(q);
+    if wake {
+        shared
+            .waker
+            .wake()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("waking the I/O thread: {e}")))?;
+    }
+    Ok(())
+}
+
+/// See `Endpoint::handle`.
+#[derive(Clone)]
+pub struct EndpointHandle {
+    shared: Arc<Shared>,
+}
+
+impl EndpointHandle {
+    pub fn id(&self) -> EndpointId {
+        self.shared.id
+    }
+
+    /// A new tap origin id (never 0).
+    pub fn new_origin(&self) -> u64 {
+        self.shared.next_origin.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Publishes a data envelope on behalf of a tap origin (a WebSocket client): it goes
+    /// to the peers whose filter matches, to the host (and its hook) if one of its
+    /// subscriptions matches, and to every tap whose filter matches (a tap that serves
+    /// several origins skips the publisher itself). With `wait` false it never waits for
+    /// room: a full publish queue is `ErrorKind::WouldBlock` at once.
+    pub fn publish_from(
+        &self,
+        origin: u64,
+        topic: &str,
+        payload: Vec<u8>,
+        wait: bool,
+    ) -> Result<()> {
+        publish_on(
+            &self.shared,
+            EnvelopeType::Data,
+            topic,
+            payload,
+            EndpointId::NIL,
+            origin,
+            wait,
+        )
+    }
+
+    /// Registers (or, with the same id, replaces the filter of) a tap: see `tap`. Once
+    /// the I/O thread applied it (and advertised the new filter to the peers) it calls
+    /// `tap.updated(generation)`.
+    pub fn set_tap(
+        &self,
+        id: u64,
+        filter: Vec<String>,
+        tap: Arc<dyn Tap>,
+        generation: u64,
+    ) -> Result<()> {
+        send_on(
+            &self.shared,
+            Command::Tap {
+                id,
+                filter: crate::wire::filter::normalize(filter),
+                tap: Some(tap),
+                generation,
+            },
+        )
+    }
+
+    /// Removes a tap. Messages already offered to it stay with it.
+    pub fn remove_tap(&self, id: u64) -> Result<()> {
+        send_on(
+            &self.shared,
+            Command::Tap {
+                id,
+                filter: Vec::new(),
+                tap: None,
+                generation: 0,
+            },
+        )
+    }
+
+    /// Hands a message to the host (through the hook, if any), in order with the I/O
+    /// thread's own deliveries.
+    pub fn deliver(&self, msg: Message) -> Result<()> {
+        send_on(&self.shared, Command::Deliver(msg))
+    }
+
+    pub fn stats(&self) -> Stats {
+        stats_of(&self.shared)
+    }
+
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shared.peer_table.snapshot()
+    }
+
+    pub fn pending(&self) -> usize {
+        self.shared.inbox.len()
+    }
+
+    pub fn inbox_capacity(&self) -> usize {
+        self.shared.opts.inbox_capacity
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.cmds.lock().closed
+    }
+}
+
+fn stats_of(shared: &Shared) -> Stats {
+    let c = &shared.counters;
+    Stats {
+        inbox_dropped: shared.inbox.dropped.load(Ordering::Relaxed),
+        peer_dropped: c.peer_dropped.load(Ordering::Relaxed),
+        peer_overflow_disconnects: c.peer_overflow_disconnects.load(Ordering::Relaxed),
+        ttl_dropped: c.ttl_dropped.load(Ordering::Relaxed),
+        published: c.published.load(Ordering::Relaxed),
+        received: c.received.load(Ordering::Relaxed),
+        forwarded: c.forwarded.load(Ordering::Relaxed),
+        undecodable: c.undecodable.load(Ordering::Relaxed),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn publish_on(
+    s: &Shared,
+    kind: EnvelopeType,
+    topic: &str,
+    payload: Vec<u8>,
+    receiver: EndpointId,
+    origin: u64,
+    wait: bool,
+) -> Result<()> {
+    {
         if topic.len() > u16::MAX as usize {
             return Err(Error::invalid(format!(
                 "topic of {} bytes exceeds the limit of 65535 bytes",
@@ -806,8 +1015,16 @@ impl Endpoint {
                 "topic '{topic}': topics starting with <$> are reserved"
             )));
         }
-        let s = &self.shared;
         let mut q = s.cmds.lock();
+        if q.publishes >= s.opts.publish_queue && !q.closed && !wait {
+            return Err(Error::new(
+                ErrorKind::WouldBlock,
+                format!(
+                    "publish on '{topic}': {} messages wait for slow peers",
+                    q.publishes
+                ),
+            ));
+        }
         if q.publishes >= s.opts.publish_queue && !q.closed {
             let deadline = Instant::now() + s.opts.backpressure_timeout;
             while q.publishes >= s.opts.publish_queue && !q.closed {
@@ -852,6 +1069,7 @@ impl Endpoint {
             payload,
             receiver,
             counted: true,
+            origin,
         });
         let wake = !q.wake_pending;
         q.wake_pending = true;
@@ -863,7 +1081,9 @@ impl Endpoint {
         }
         Ok(())
     }
+}
 
+impl Endpoint {
     /// A descriptor that is readable exactly while messages wait in the inbox. Owned by
     /// the endpoint: do not read from or close it.
     pub fn fd(&self) -> RawFd {
@@ -1054,17 +1274,7 @@ impl Endpoint {
     }
 
     pub fn stats(&self) -> Stats {
-        let c = &self.shared.counters;
-        Stats {
-            inbox_dropped: self.shared.inbox.dropped.load(Ordering::Relaxed),
-            peer_dropped: c.peer_dropped.load(Ordering::Relaxed),
-            peer_overflow_disconnects: c.peer_overflow_disconnects.load(Ordering::Relaxed),
-            ttl_dropped: c.ttl_dropped.load(Ordering::Relaxed),
-            published: c.published.load(Ordering::Relaxed),
-            received: c.received.load(Ordering::Relaxed),
-            forwarded: c.forwarded.load(Ordering::Relaxed),
-            undecodable: c.undecodable.load(Ordering::Relaxed),
-        }
+        stats_of(&self.shared)
     }
 }
 

@@ -112,4 +112,5 @@ pub(crate) mod kind {
     pub(crate) const STORE: u8 = 0x51;
     pub(crate) const ITER: u8 = 0x61;
     pub(crate) const LOG_STREAM: u8 = 0x71;
+    pub(crate) const WEBSOCKET_OPTIONS: u8 = 0x81;
 }

@@ -21,6 +21,7 @@ pub mod result;
 pub mod store;
 pub mod strings;
 pub mod value;
+pub mod websocket;
 
 pub use result::zc_result;
 

@@ -246,6 +246,25 @@ pub struct Layout {
     pub format: Format,
     /// Where the layout came from (a path, or "<input>"), as used in error messages.
     pub source: String,
+    /// `Cluster::listen_websocket(...)` calls in the layout's `zeek_init` handlers (what
+    /// ZeekControl 8.1+ appends when `UseWebSocket` is on).
+    pub websocket: Vec<WebSocketListen>,
+}
+
+/// A `Cluster::listen_websocket([$listen_addr=.., $listen_port=.., ...])` call found in a
+/// layout, with the conditions ZeekControl wraps it in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSocketListen {
+    pub listen_addr: IpAddr,
+    pub listen_port: u16,
+    pub max_event_queue_size: Option<u64>,
+    /// Seconds.
+    pub ping_interval: Option<f64>,
+    /// The call is guarded by `Cluster::local_node_type() == Cluster::MANAGER` (or a
+    /// non-cluster process): only the manager starts the server.
+    pub manager_only: bool,
+    /// The call is guarded by `getenv("ZEEKCTL_DISABLE_LISTEN") == ""`.
+    pub unless_disable_listen: bool,
 }
 
 /// The source name used for text that did not come from a file.
@@ -259,6 +278,7 @@ impl Layout {
             options: Vec::new(),
             format,
             source: source.to_string(),
+            websocket: Vec::new(),
         }
     }
 

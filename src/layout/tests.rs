@@ -431,7 +431,7 @@ fn malformed_layouts_give_precise_errors() {
          "<input>:1:33: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found a count"),
         (Format::Zeek, "redef Cluster::retry_interval = 5 fortnights;\n".into(), "<input>:1:33: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found a count"),
         (Format::Zeek, "redef Cluster::retry_interval = 5fortnights;\n".into(), "<input>:1:33: bad interval unit `fortnights` (expected usec, msec, sec, min, hr or day)"),
-        (Format::Zeek, "redef Cluster::manager_is_loggr = T;\n".into(), "<input>:1:35: unknown option \"Cluster::manager_is_loggr\" (did you mean Cluster::manager_is_logger? expected one of: Cluster::default_backend, Cluster::default_master_node, Cluster::default_persistent_backend, Cluster::default_store_dir, Cluster::enable_round_robin_logging, Cluster::logger_topic, Cluster::manager_is_logger, Cluster::manager_topic, Cluster::node, Cluster::node_topic_prefix, Cluster::nodeid_topic_prefix, Cluster::proxy_topic, Cluster::retry_interval, Cluster::time_machine_topic, Cluster::worker_topic, Cluster::control_events, Cluster::manager2logger_events, Cluster::manager2proxy_events, Cluster::manager2worker_events, Cluster::proxy2logger_events, Cluster::proxy2manager_events, Cluster::proxy2worker_events, Cluster::tm2manager_events, Cluster::tm2worker_events, Cluster::worker2logger_events, Cluster::worker2manager_events, Cluster::worker2proxy_events, Broker::default_clone_resync_interval, Broker::default_clone_stale_interval, Broker::default_clone_mutation_buffer_interval, Broker::log_batch_interval, Broker::log_batch_size, Log::default_rotation_dir, Log::default_rotation_interval, Log::default_rotation_postprocessor_cmd, LogAscii::use_json)"),
+        (Format::Zeek, "redef Cluster::manager_is_loggr = T;\n".into(), "<input>:1:35: unknown option \"Cluster::manager_is_loggr\" (did you mean Cluster::manager_is_logger? expected one of: Cluster::default_backend, Cluster::default_master_node, Cluster::default_persistent_backend, Cluster::default_store_dir, Cluster::enable_round_robin_logging, Cluster::logger_topic, Cluster::manager_is_logger, Cluster::manager_topic, Cluster::node, Cluster::node_topic_prefix, Cluster::nodeid_topic_prefix, Cluster::proxy_topic, Cluster::retry_interval, Cluster::time_machine_topic, Cluster::worker_topic, Cluster::control_events, Cluster::manager2logger_events, Cluster::manager2proxy_events, Cluster::manager2worker_events, Cluster::proxy2logger_events, Cluster::proxy2manager_events, Cluster::proxy2worker_events, Cluster::tm2manager_events, Cluster::tm2worker_events, Cluster::worker2logger_events, Cluster::worker2manager_events, Cluster::worker2proxy_events, Broker::default_clone_resync_interval, Broker::default_clone_stale_interval, Broker::default_clone_mutation_buffer_interval, Broker::log_batch_interval, Broker::log_batch_size, Log::default_rotation_dir, Log::default_rotation_interval, Log::default_rotation_postprocessor_cmd, LogAscii::use_json, Telemetry::metrics_port, Telemetry::metrics_address, Telemetry::metrics_endpoint_name, Cluster::default_websocket_max_event_queue_size, Cluster::default_websocket_ping_interval)"),
         (Format::Zeek, "redef Cluster::manager_is_logger = \"F\";\n".into(), "<input>:1:36: option Cluster::manager_is_logger: expected T, F, true or false, found a string"),
         (Format::Zeek, "event zeek_init() { if ( 1 ) { print \"}\"; }\n".into(), "<input>:1:6: unterminated event handler (expected a closing `}`)"),
         // node.cfg
@@ -564,4 +564,36 @@ fn current_zeekctl_layout_with_logger_is_not_taken_for_bro() {
     assert_eq!(Format::from_content(text), Format::Zeek);
     let bro = "redef Cluster::nodes = {\n\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=47761/tcp, $proxy=\"proxy-1\"],\n};\n";
     assert_eq!(Format::from_content(bro), Format::Bro);
+}
+
+#[test]
+fn zeekctl_listen_websocket_block() {
+    let text = "redef Cluster::nodes = {\n\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=27757/tcp],\n};\n\nevent zeek_init()\n\t{\n\tif ( getenv(\"ZEEKCTL_DISABLE_LISTEN\") == \"\" && (Cluster::local_node_type() == Cluster::MANAGER || ! Cluster::is_enabled()) )\n\t\t{\n\t\tCluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=27759/tcp]);\n\t\t}\n\t}\n";
+    let l = Layout::parse(text, Some(Format::Zeek)).unwrap();
+    assert_eq!(l.websocket.len(), 1);
+    let w = &l.websocket[0];
+    assert_eq!(w.listen_addr.to_string(), "127.0.0.1");
+    assert_eq!(w.listen_port, 27759);
+    assert!(w.manager_only && w.unless_disable_listen);
+    let l = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_addr=[::1], $listen_port=1/tcp, $max_event_queue_size=7, $ping_interval=2 secs]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap();
+    let w = &l.websocket[0];
+    assert_eq!(
+        (w.max_event_queue_size, w.ping_interval),
+        (Some(7), Some(2.0))
+    );
+    assert!(!w.manager_only && !w.unless_disable_listen);
+    let e = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_port=1/tcp]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("$listen_addr is required"),
+        "{}",
+        e.message
+    );
 }

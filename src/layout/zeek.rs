@@ -538,7 +538,14 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
                 }
                 cur.expect(";", "`;` after the redef")?;
             }
-            "event" => cur.skip_handler()?,
+            "event" => {
+                let from = cur.i;
+                cur.skip_handler()?;
+                let body: String = cur.chars[from..cur.i].iter().collect();
+                layout
+                    .websocket
+                    .extend(listen_websocket_calls(&body, source, pos)?);
+            }
             _ => return Err(cur.err(pos, format!("expected `redef` or `event`, found `{word}`"))),
         }
     }
@@ -805,4 +812,77 @@ fn parse_record(cur: &mut Cursor, format: Format, name: &str) -> Result<(Node, R
     node.node_type = node_type;
     node.ip = ip;
     Ok((node, refs))
+}
+
+/// The `Cluster::listen_websocket([...])` calls in an event handler's text (ZeekControl's
+/// `zeek_init` block), with the guards around them.
+fn listen_websocket_calls(
+    body: &str,
+    source: &str,
+    at: Pos,
+) -> Result<Vec<super::WebSocketListen>> {
+    const CALL: &str = "Cluster::listen_websocket(";
+    let mut out = Vec::new();
+    let manager_only = body.contains("Cluster::MANAGER");
+    let unless_disable_listen = body.contains("ZEEKCTL_DISABLE_LISTEN");
+    let mut rest = body;
+    while let Some(i) = rest.find(CALL) {
+        let after = &rest[i + CALL.len()..];
+        let bad = |m: String| perr(source, at, format!("Cluster::listen_websocket: {m}"));
+        let inner = after
+            .trim_start()
+            .strip_prefix('[')
+            .and_then(|r| {
+                // The record's closing bracket (IPv6 addresses are bracketed too).
+                let mut depth = 1usize;
+                r.char_indices().find_map(|(i, c)| {
+                    match c {
+                        '[' => depth += 1,
+                        ']' => depth -= 1,
+                        _ => {}
+                    }
+                    (depth == 0).then_some(&r[..i])
+                })
+            })
+            .ok_or_else(|| bad("expected a record `[$listen_addr=.., $listen_port=..]`".into()))?;
+        let mut addr = None;
+        let mut port = None;
+        let mut queue = None;
+        let mut ping = None;
+        for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .strip_prefix('$')
+                .and_then(|p| p.split_once('='))
+                .ok_or_else(|| bad(format!("expected `$field=value`, found `{part}`")))?;
+            let mut c = Cursor::new(v.trim(), source);
+            let (_, val) = c
+                .value()
+                .map_err(|e| bad(format!("${}: {}", k.trim(), e.message)))?;
+            match (k.trim(), val) {
+                ("listen_addr", OptionValue::Addr(a)) => addr = Some(a),
+                ("listen_host", OptionValue::String(h)) => {
+                    addr = Some(
+                        h.parse()
+                            .map_err(|_| bad(format!("$listen_host \"{h}\" is not an address")))?,
+                    )
+                }
+                ("listen_port", OptionValue::Port(p)) => port = Some(p.number),
+                ("max_event_queue_size", OptionValue::Count(n)) => queue = Some(n),
+                ("ping_interval", OptionValue::Interval(s)) => ping = Some(s),
+                // TLS options and future fields: not started from a layout.
+                ("tls_options", _) => {}
+                (k, v) => return Err(bad(format!("unexpected ${k} ({})", v.kind()))),
+            }
+        }
+        out.push(super::WebSocketListen {
+            listen_addr: addr.ok_or_else(|| bad("$listen_addr is required".into()))?,
+            listen_port: port.ok_or_else(|| bad("$listen_port is required".into()))?,
+            max_event_queue_size: queue,
+            ping_interval: ping,
+            manager_only,
+            unless_disable_listen,
+        });
+        rest = after;
+    }
+    Ok(out)
 }

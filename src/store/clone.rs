@@ -216,6 +216,11 @@ impl StoreClone {
         self.check_readable(now)?;
         Ok(self.store.keys().cloned().collect())
     }
+    /// Updates received from the master in the current synchronisation.
+    pub fn updates(&self) -> u64 {
+        self.input.next_seq().saturating_sub(1)
+    }
+
     pub fn size(&self, now: i64) -> Result<u64> {
         self.check_readable(now)?;
         Ok(self.store.len() as u64)

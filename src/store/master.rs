@@ -112,6 +112,11 @@ impl Master {
     pub fn keys(&self) -> Result<BTreeSet<Value>> {
         self.backend.keys()
     }
+    /// Updates broadcast to the clones so far (the output channel's sequence number).
+    pub fn updates(&self) -> u64 {
+        self.output.seq()
+    }
+
     pub fn size(&self) -> Result<u64> {
         self.backend.size()
     }

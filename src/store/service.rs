@@ -221,6 +221,33 @@ impl StoreService {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Entries and updates of every attached store (metrics).
+    pub fn stats(&self) -> Vec<crate::metrics::StoreMetrics> {
+        let entries = self.reg.lock().entries.clone();
+        let now = now_ns();
+        entries
+            .iter()
+            .map(|e| {
+                let (role, entries, updates) = match &e.role {
+                    Role::Master(m) => match m.lock().as_ref() {
+                        Some(m) => ("master", m.size().unwrap_or(0), m.updates()),
+                        None => ("master", 0, 0),
+                    },
+                    Role::Clone(c) => match c.lock().as_ref() {
+                        Some(c) => ("clone", c.size(now).unwrap_or(0), c.updates()),
+                        None => ("clone", 0, 0),
+                    },
+                };
+                crate::metrics::StoreMetrics {
+                    name: e.name.clone(),
+                    role,
+                    entries,
+                    updates,
+                }
+            })
+            .collect()
+    }
+
     fn find(&self, name: &str) -> Option<Arc<Entry>> {
         self.reg
             .lock()

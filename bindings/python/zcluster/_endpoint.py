@@ -322,6 +322,23 @@ class Endpoint(_Delivery):
         check(lib.zc_endpoint_get_stats(self._handle(), ctypes.byref(s)))
         return {name: getattr(s, name) for name, _ in _Stats._fields_}
 
+    def connect_websocket(self, url, topics=(), retry=0.0):
+        """Connects to a Zeek WebSocket API server (ws://host:port/v1/messages/json)
+        instead of peering: subscribes `topics` there; what the server sends arrives as
+        EVENT messages, and what this endpoint publishes goes to the server. Statuses:
+        PEER_ADDED (acknowledged), PEER_UNREACHABLE, PEER_REJECTED (Zeek's error),
+        PEER_LOST; a retry > 0 (seconds) reconnects."""
+        from ._telemetry import connect_websocket
+
+        connect_websocket(self, url, list(topics), retry)
+
+    def metrics(self):
+        """All counters as a dict: endpoint totals, per-peer events/bytes in and out and
+        buffer fill, process memory and CPU (zc_endpoint_stats_json)."""
+        from ._telemetry import endpoint_stats_json
+
+        return endpoint_stats_json(self)
+
     def close(self):
         """Flushes, closes every socket and joins the I/O thread. Idempotent."""
         if self._h is not None:

@@ -21,6 +21,7 @@ import re
 from ._data import Event, Port, _to_handle
 from ._endpoint import _FREE_CB, _MSG_CB, Message, _Delivery
 from ._lib import check, cstr, lib, take_string
+from ._telemetry import _ClusterServices
 
 
 _p = ctypes.c_void_p
@@ -334,7 +335,7 @@ class Layout:
         return "Layout(format=%r, nodes=%r)" % (self.format, sorted(self.nodes))
 
 
-class Cluster(_Delivery):
+class Cluster(_Delivery, _ClusterServices):
     """This process's view of a cluster. `node` None takes the name from
     `options["Cluster::node"]`, else from the CLUSTER_NODE environment variable. `options`
     maps Zeek option names to bool, int, float (seconds), datetime.timedelta or str (Zeek

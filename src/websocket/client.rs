@@ -1,0 +1,482 @@
+//! The WebSocket client transport: an `Endpoint` reaches a Zeek 7.2+ node (or a zcluster
+//! node) through its WebSocket API instead of peering (`Endpoint::connect_websocket`).
+//!
+//! A thread of its own holds the connection (`tungstenite`; blocking for the upgrade and
+//! the ack, then non-blocking under a `mio` poll that also wakes on the host's publishes).
+//! It subscribes with the topics given at connect time, waits
+//! for the ack, and then:
+//! - every data message the server sends becomes a `MessageKind::Data` message in the
+//!   endpoint's inbox (fd, next, callbacks as for peers); while the inbox is full the
+//!   thread stops reading and TCP pushes back on the server;
+//! - every data message the host publishes on the endpoint goes to the server (a
+//!   local-only tap: what peers send is not forwarded, and nothing is advertised to
+//!   them).
+//!
+//! Statuses, with the URL's host and port as the peer: `PeerAdded` once the ack arrived
+//! (its text names the server's endpoint and version); `PeerUnavailable` when a connect
+//! or the upgrade fails; `PeerRejected` with Zeek's error object (`code: context`) when
+//! the server refuses (bad URI or application name, bad subscriptions) or answers a
+//! publish with an error; `PeerLost` when an established connection ends (the close code
+//! and reason in the text). With a non-zero `retry` the client reconnects after every
+//! failure and loss, as peerings do. `wss://` is not supported yet.
+//!
+//! Publishes waiting for the connection are bounded (`SEND_QUEUE`); beyond that, and
+//! while not connected, they are dropped and counted (`ClientHandle::dropped`), since
+//! the I/O thread that offers them cannot wait.
+
+use super::protocol;
+use crate::data::bin;
+use crate::data::json::{data_message_from_json, data_message_to_json};
+use crate::endpoint::{EndpointHandle, Message, MessageKind, PeerInfo, Tap};
+use crate::error::{Error, ErrorKind, Result};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::WebSocket;
+
+/// Publishes queued for the server at most.
+pub const SEND_QUEUE: usize = 65536;
+
+struct Outbox {
+    q: Mutex<VecDeque<(String, Vec<u8>)>>,
+    connected: AtomicBool,
+    dropped: AtomicU64,
+    /// Wakes the client thread's poll when the queue turns non-empty (or on stop).
+    waker: mio::Waker,
+}
+
+impl Tap for Outbox {
+    fn offer(&self, topic: &str, payload: &[u8], _origin: u64) {
+        let mut q = self.q.lock();
+        if !self.connected.load(Ordering::Acquire) || q.len() >= SEND_QUEUE {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        q.push_back((topic.to_string(), payload.to_vec()));
+        if q.len() == 1 {
+            let _ = self.waker.wake();
+        }
+    }
+
+    fn local_only(&self) -> bool {
+        true
+    }
+}
+
+/// A running WebSocket client of an endpoint. Dropping it does not stop it: it ends
+/// when `stop` is called or the endpoint closes.
+#[derive(Clone)]
+pub struct ClientHandle {
+    outbox: Arc<Outbox>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ClientHandle {
+    /// Publishes dropped because the client was not connected or its queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.outbox.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.outbox.waker.wake();
+    }
+}
+
+/// `ws://host:port/path` split up.
+fn parse_url(url: &str) -> Result<(String, u16)> {
+    let rest = if let Some(r) = url.strip_prefix("ws://") {
+        r
+    } else if url.starts_with("wss://") {
+        return Err(Error::new(
+            ErrorKind::State,
+            "wss:// (WebSocket over TLS) is not implemented in zcluster yet",
+        ));
+    } else {
+        return Err(Error::invalid(format!(
+            "WebSocket URL '{url}': expected ws://host:port/path"
+        )));
+    };
+    let hostport = rest.split('/').next().unwrap_or("");
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, p) = h
+            .split_once(']')
+            .ok_or_else(|| Error::invalid(format!("WebSocket URL '{url}': unclosed [")))?;
+        (h.to_string(), p.strip_prefix(':').unwrap_or("80"))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p),
+            None => (hostport.to_string(), "80"),
+        }
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| Error::invalid(format!("WebSocket URL '{url}': bad port '{port}'")))?;
+    if host.is_empty() {
+        return Err(Error::invalid(format!("WebSocket URL '{url}': no host")));
+    }
+    Ok((host, port))
+}
+
+/// Starts a client of the WebSocket server at `url` for the endpoint behind `ep`.
+pub fn connect(
+    ep: EndpointHandle,
+    url: &str,
+    topics: Vec<String>,
+    retry: Duration,
+    app_name: &str,
+) -> Result<ClientHandle> {
+    let (host, port) = parse_url(url)?;
+    if !protocol::good_application_name(app_name) {
+        return Err(Error::invalid(format!(
+            "application name '{app_name}': Zeek accepts only [-/_.=:*@a-zA-Z0-9]"
+        )));
+    }
+    let poll = mio::Poll::new()?;
+    let waker = mio::Waker::new(poll.registry(), WAKE)?;
+    let outbox = Arc::new(Outbox {
+        q: Mutex::new(VecDeque::new()),
+        connected: AtomicBool::new(false),
+        dropped: AtomicU64::new(0),
+        waker,
+    });
+    let tap_id = ep.new_origin();
+    ep.set_tap(tap_id, vec![String::new()], outbox.clone(), 0)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = ClientHandle {
+        outbox: outbox.clone(),
+        stop: stop.clone(),
+    };
+    let c = Conn {
+        ep,
+        url: url.to_string(),
+        host,
+        port,
+        topics,
+        retry,
+        app: app_name.to_string(),
+        outbox,
+        stop,
+        tap_id,
+        poll: Mutex::new(poll),
+    };
+    std::thread::Builder::new()
+        .name("zc-ws-client".into())
+        .spawn(move || c.run())
+        .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the WebSocket client: {e}")))?;
+    Ok(h)
+}
+
+struct Conn {
+    ep: EndpointHandle,
+    url: String,
+    host: String,
+    port: u16,
+    topics: Vec<String>,
+    retry: Duration,
+    app: String,
+    outbox: Arc<Outbox>,
+    stop: Arc<AtomicBool>,
+    tap_id: u64,
+    poll: Mutex<mio::Poll>,
+}
+
+const WAKE: mio::Token = mio::Token(0);
+const SOCK: mio::Token = mio::Token(1);
+
+enum End {
+    /// Could not connect or upgrade.
+    Unavailable(String),
+    /// The server refused us (an error object or a close before the ack).
+    Rejected(String),
+    /// An established connection ended.
+    Lost(String),
+    /// Stop or endpoint closed.
+    Stopped,
+}
+
+impl Conn {
+    fn info(&self) -> PeerInfo {
+        PeerInfo {
+            id: None,
+            address: self.host.clone(),
+            port: self.port,
+        }
+    }
+
+    fn status(&self, kind: MessageKind, text: String) {
+        let _ = self.ep.deliver(Message::status(kind, self.info(), text));
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire) || self.ep.is_closed()
+    }
+
+    fn run(self) {
+        loop {
+            let end = self.session();
+            self.outbox.connected.store(false, Ordering::Release);
+            self.outbox.q.lock().clear();
+            match end {
+                End::Stopped => break,
+                End::Unavailable(r) => self.status(
+                    MessageKind::PeerUnavailable,
+                    format!("unable to connect to remote peer ({r})"),
+                ),
+                End::Rejected(r) => self.status(
+                    MessageKind::PeerRejected,
+                    format!("rejected by the WebSocket server at {} ({r})", self.url),
+                ),
+                End::Lost(r) => {
+                    self.status(
+                        MessageKind::PeerLost,
+                        format!("lost connection to remote peer ({r})"),
+                    );
+                    self.status(
+                        MessageKind::EndpointUnreachable,
+                        "lost the last path".into(),
+                    );
+                }
+            }
+            if self.retry.is_zero() {
+                break;
+            }
+            let until = Instant::now() + self.retry;
+            while Instant::now() < until {
+                if self.stopped() {
+                    let _ = self.ep.remove_tap(self.tap_id);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10).min(self.retry));
+            }
+        }
+        let _ = self.ep.remove_tap(self.tap_id);
+    }
+
+    fn session(&self) -> End {
+        if self.stopped() {
+            return End::Stopped;
+        }
+        let addr = match (self.host.as_str(), self.port).to_socket_addrs() {
+            Ok(mut a) => match a.next() {
+                Some(a) => a,
+                None => return End::Unavailable(format!("{} resolves to nothing", self.host)),
+            },
+            Err(e) => return End::Unavailable(e.to_string()),
+        };
+        let stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+            Ok(s) => s,
+            Err(e) => return End::Unavailable(e.to_string()),
+        };
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut req =
+            match tungstenite::client::IntoClientRequest::into_client_request(self.url.as_str()) {
+                Ok(r) => r,
+                Err(e) => return End::Unavailable(e.to_string()),
+            };
+        if let Ok(v) = self.app.parse() {
+            req.headers_mut().insert("X-Application-Name", v);
+        }
+        let mut ws = match tungstenite::client::client(req, stream) {
+            Ok((ws, _)) => ws,
+            Err(e) => return End::Unavailable(format!("WebSocket upgrade failed: {e}")),
+        };
+        let subs = format!(
+            "[{}]",
+            self.topics
+                .iter()
+                .map(|t| {
+                    let mut s = String::new();
+                    crate::data::json::write_broker_string(&mut s, t.as_bytes());
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        if let Err(e) = ws.send(tungstenite::Message::Text(subs)) {
+            return End::Unavailable(e.to_string());
+        }
+        // The ack, or Zeek's error (then, usually, a close).
+        loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Text(t)) => match crate::json::parse(&t) {
+                    Ok(j) if j.get("type").and_then(|v| v.as_str()) == Some("ack") => {
+                        let ep = j.get("endpoint").and_then(|v| v.as_str()).unwrap_or("");
+                        let ver = j.get("version").and_then(|v| v.as_str()).unwrap_or("");
+                        self.outbox.connected.store(true, Ordering::Release);
+                        self.status(
+                            MessageKind::PeerAdded,
+                            format!("handshake successful (ack from {ep}, version {ver})"),
+                        );
+                        break;
+                    }
+                    Ok(j) if j.get("type").and_then(|v| v.as_str()) == Some("error") => {
+                        return End::Rejected(error_text(&j));
+                    }
+                    _ => return End::Rejected(format!("unexpected first message: {t}")),
+                },
+                Ok(tungstenite::Message::Close(f)) => {
+                    return End::Rejected(close_text(f.as_ref()));
+                }
+                Ok(_) => {}
+                Err(e) => return End::Unavailable(format!("waiting for the ack: {e}")),
+            }
+        }
+        use std::os::fd::AsRawFd;
+        if let Err(e) = ws.get_mut().set_nonblocking(true) {
+            return End::Lost(e.to_string());
+        }
+        let fd = ws.get_ref().as_raw_fd();
+        let mut poll = self.poll.lock();
+        let mut src = mio::unix::SourceFd(&fd);
+        if let Err(e) = poll.registry().register(
+            &mut src,
+            SOCK,
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        ) {
+            return End::Lost(e.to_string());
+        }
+        let end = self.established(&mut ws, &mut poll);
+        let _ = poll.registry().deregister(&mut mio::unix::SourceFd(&fd));
+        end
+    }
+
+    /// The connection after the ack: one poll over the socket and the outbox's waker, so
+    /// an idle client sleeps and a publish goes out at once.
+    fn established(&self, ws: &mut WebSocket<TcpStream>, poll: &mut mio::Poll) -> End {
+        let cap = self.ep.inbox_capacity();
+        let mut batch = Vec::new();
+        let mut events = mio::Events::with_capacity(8);
+        loop {
+            if self.stopped() {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+                return End::Stopped;
+            }
+            // Host publishes -> server.
+            batch.extend(self.outbox.q.lock().drain(..));
+            for (topic, payload) in batch.drain(..) {
+                if let Ok(v) = bin::decode(&payload) {
+                    let m = tungstenite::Message::Text(data_message_to_json(&topic, &v));
+                    if let Err(e) = ws.write(m) {
+                        if !is_timeout(&e) {
+                            return End::Lost(e.to_string());
+                        }
+                    }
+                }
+            }
+            match ws.flush() {
+                Ok(()) => {}
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return End::Lost(e.to_string()),
+            }
+            // Server -> inbox, while it has room (else TCP pushes back on the server).
+            let mut timeout = Some(Duration::from_millis(200));
+            if self.ep.pending() >= cap {
+                timeout = Some(Duration::from_millis(1));
+            } else {
+                let mut n = 0;
+                loop {
+                    match ws.read() {
+                        Ok(tungstenite::Message::Text(t)) => self.on_text(&t),
+                        Ok(tungstenite::Message::Close(f)) => {
+                            // tungstenite queued the reply; send it and end.
+                            let r = close_text(f.as_ref());
+                            let _ = ws.flush();
+                            return End::Lost(r);
+                        }
+                        Ok(_) => {}
+                        Err(e) if is_timeout(&e) => break,
+                        Err(e) => return End::Lost(e.to_string()),
+                    }
+                    n += 1;
+                    if n >= 1024 {
+                        // More may wait: come back at once, after the publishes.
+                        timeout = Some(Duration::ZERO);
+                        break;
+                    }
+                }
+            }
+            if !self.outbox.q.lock().is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return End::Lost(e.to_string());
+                }
+            }
+        }
+    }
+
+    fn on_text(&self, t: &str) {
+        if let Ok(m) = data_message_from_json(t) {
+            let mut payload = Vec::new();
+            if bin::try_encode(&m.value, &mut payload).is_ok() {
+                let _ = self.ep.deliver(Message {
+                    kind: MessageKind::Data,
+                    topic: m.topic,
+                    payload,
+                    sender: None,
+                    peer: None,
+                    text: String::new(),
+                    node: None,
+                });
+            }
+            return;
+        }
+        if let Ok(j) = crate::json::parse(t) {
+            if j.get("type").and_then(|v| v.as_str()) == Some("error") {
+                self.status(
+                    MessageKind::PeerRejected,
+                    format!(
+                        "the WebSocket server at {} answered with an error ({})",
+                        self.url,
+                        error_text(&j)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn error_text(j: &crate::json::JsonValue) -> String {
+    format!(
+        "{}: {}",
+        j.get("code").and_then(|v| v.as_str()).unwrap_or("?"),
+        j.get("context").and_then(|v| v.as_str()).unwrap_or("")
+    )
+}
+
+fn close_text(f: Option<&tungstenite::protocol::CloseFrame<'_>>) -> String {
+    match f {
+        Some(f) => format!("closed with code {}: {}", u16::from(f.code), f.reason),
+        None => "closed without a code".into(),
+    }
+}
+
+fn is_timeout(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(io)
+        if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls() {
+        assert_eq!(
+            super::parse_url("ws://127.0.0.1:27759/v1/messages/json").unwrap(),
+            ("127.0.0.1".into(), 27759)
+        );
+        assert_eq!(
+            super::parse_url("ws://[::1]:1/v1/messages/json").unwrap(),
+            ("::1".into(), 1)
+        );
+        assert!(super::parse_url("http://x/").is_err());
+        assert!(super::parse_url("wss://x:1/").is_err());
+        assert!(super::parse_url("ws://:1/").is_err());
+    }
+}
