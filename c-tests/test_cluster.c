@@ -157,7 +157,9 @@ static void report(zc_message *m, char *w10_id, size_t idlen) {
 static void node_go(zc_cluster *cl, const char *me, const char *w10_id) {
     char msg[64];
     snprintf(msg, sizeof msg, "%s says hi", me);
-    if (zc_cluster_log(cl, msg) != ZC_OK)
+    /* Records travel in batches (Broker::log_batch_interval): send this one now, the
+     * node may be killed soon after. */
+    if (zc_cluster_log(cl, msg) != ZC_OK || zc_cluster_log_flush(cl) != ZC_OK)
         out("ERR log: %s\n", zc_last_error());
     if (strcmp(me, "manager") == 0) {
         char *topic = NULL;

@@ -268,6 +268,11 @@ typedef struct zc_event zc_event;
 typedef struct zc_layout zc_layout;
 
 /**
+ * An opaque log stream definition (id, path, columns).
+ */
+typedef struct zc_log_stream zc_log_stream;
+
+/**
  * A message taken from an endpoint (opaque). Freed with `zc_message_free`.
  */
 typedef struct zc_message zc_message;
@@ -345,6 +350,61 @@ typedef struct {
      */
     uint64_t undecodable;
 } zc_endpoint_stats;
+
+/**
+ * Counters of a node's logging: the sending side (every node) and the writing side (a
+ * node that writes logs; zero elsewhere).
+ */
+typedef struct {
+    /**
+     * Records sent to loggers in batches.
+     */
+    uint64_t sent;
+    /**
+     * Batches published.
+     */
+    uint64_t batches;
+    /**
+     * Records waiting for a logger to come up.
+     */
+    uint64_t buffered;
+    /**
+     * Records dropped because no logger came up before the buffer filled.
+     */
+    uint64_t dropped;
+    /**
+     * Records queued for the next batch.
+     */
+    uint64_t pending;
+    /**
+     * Writer side: writers created.
+     */
+    uint64_t writers;
+    /**
+     * Writer side: records written to files.
+     */
+    uint64_t records;
+    /**
+     * Writer side: LogWrites dropped because their (writer, path) had no LogCreate.
+     */
+    uint64_t dropped_no_create;
+    /**
+     * Writer side: records whose values did not fit the writer's fields.
+     */
+    uint64_t dropped_malformed;
+    /**
+     * Writer side: messages that were no valid LogCreate / LogWrite / Batch.
+     */
+    uint64_t malformed_messages;
+    /**
+     * Writer side: file write or rotation errors.
+     */
+    uint64_t write_errors;
+    /**
+     * Writer side: files rotated.
+     */
+    uint64_t rotations;
+} zc_log_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1197,6 +1257,63 @@ zc_result zc_node_workers(const zc_node *node, char ***out);
  * (unknown key).
  */
 zc_result zc_node_zeekctl(const zc_node *node, const char *key, char **out);
+
+/**
+ * A new stream definition with id `id` (`"MyProto::LOG"`) and path `path` (`"myproto"`:
+ * the file `myproto.log`), without columns yet. Free it with `zc_log_stream_free`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8.
+ */
+zc_result zc_log_stream_new(const char *id, const char *path, zc_log_stream **out);
+
+/**
+ * Appends a column named `name` of Zeek type `type` (`"count"`, `"set[addr]"`, ...),
+ * `&optional` when `optional` is true.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (an
+ * unknown type, an empty name or one with a tab or newline, a name already used).
+ */
+zc_result zc_log_stream_add_column(zc_log_stream *stream,
+                                   const char *name,
+                                   const char *type_name,
+                                   bool optional);
+
+/**
+ * Frees a stream definition (streams created on a cluster keep their copy). NULL is a
+ * no-op.
+ */
+void zc_log_stream_free(zc_log_stream *stream);
+
+/**
+ * `Log::create_stream`: creates the stream on the node (before or after
+ * `zc_cluster_start`); the definition is copied. The same definition again is ZC_OK.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (empty id or path, a
+ * path with `..`, no columns), ZC_ERR_STATE (another definition under the same id).
+ */
+zc_result zc_cluster_create_log_stream(const zc_cluster *cl, const zc_log_stream *stream);
+
+/**
+ * `Log::write(id, record)`: `record` is a vector with one value per column (copied; the
+ * caller keeps it). On a node that writes logs it goes to the log files, elsewhere to a
+ * logger (round robin), kept while none is up. May wait while many records are queued
+ * for sending (backpressure).
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_NOT_FOUND (no such stream), ZC_ERR_TYPE (not a vector, or a value the column's
+ * type does not take: the message names the column), ZC_ERR_INVALID_ARGUMENT (wrong
+ * number of values, no value for a required column), ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_log_write(const zc_cluster *cl, const char *stream_id, const zc_value *record);
+
+/**
+ * Sends the records queued on this node now; on a node that writes logs, waits until
+ * the records written so far are in the files.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started), ZC_ERR_CLOSED.
+ */
+zc_result zc_cluster_log_flush(const zc_cluster *cl);
+
+/**
+ * Writes the node's logging counters to `*out`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started).
+ */
+zc_result zc_cluster_log_stats(const zc_cluster *cl, zc_log_stats *out);
 
 /**
  * Creates an options object with every option at its default (free with

@@ -6,6 +6,7 @@
 
 pub mod identity;
 pub mod legacy;
+pub mod logging;
 pub mod options;
 pub mod pools;
 pub mod runtime;
@@ -34,6 +35,10 @@ pub struct Cluster {
     stores: Arc<StoreService>,
     /// `Cluster::stores`: preconfigured records and the stores created so far.
     store_table: parking_lot::Mutex<BTreeMap<String, StoreInfo<Store>>>,
+    /// Log streams created before `start`.
+    log_streams: parking_lot::Mutex<Vec<crate::log::LogStream>>,
+    /// The host's rotation post-processor (a logger's), set before `start`.
+    log_post: parking_lot::Mutex<Option<crate::log::PostProcessor>>,
     /// Metrics endpoint and WebSocket servers (`services`).
     services: services::Services,
 }
@@ -91,6 +96,8 @@ impl Cluster {
             runtime: OnceCell::new(),
             stores,
             store_table: parking_lot::Mutex::new(BTreeMap::new()),
+            log_streams: parking_lot::Mutex::new(Vec::new()),
+            log_post: parking_lot::Mutex::new(None),
             services: services::Services::default(),
         })
     }
@@ -198,6 +205,49 @@ impl Cluster {
     /// `Cluster::log(msg)`.
     pub fn log(&self, message: &str) -> Result<()> {
         self.running()?.log(self, message)
+    }
+
+    /// `Log::create_stream(id, [$columns, $path])`: a log stream this node writes, before
+    /// or after `start`. The same definition again is fine; another one under the same id
+    /// is a State error; a stream that cannot be (empty id or path, no columns, a
+    /// repeated column) is InvalidArgument.
+    pub fn create_log_stream(&self, stream: crate::log::LogStream) -> Result<()> {
+        if let Some(rt) = self.runtime.get() {
+            return rt.create_log_stream(stream);
+        }
+        stream.validate()?;
+        let mut v = self.log_streams.lock();
+        if let Some(old) = v.iter().find(|s| s.id == stream.id) {
+            if *old == stream {
+                return Ok(());
+            }
+            return Err(crate::Error::state(format!(
+                "log stream {} already exists with other columns or path",
+                stream.id
+            )));
+        }
+        v.push(stream);
+        Ok(())
+    }
+
+    pub(crate) fn log_streams(&self) -> Vec<crate::log::LogStream> {
+        self.log_streams.lock().clone()
+    }
+
+    /// `Log::write(id, record)` (see `runtime::Runtime::log_write`). State error before
+    /// `start`.
+    pub fn log_write(&self, id: &str, record: Vec<crate::data::Value>) -> Result<()> {
+        self.running()?.log_write(id, record)
+    }
+
+    /// The post-processor a logger runs on every rotated file (instead of
+    /// `Log::default_rotation_postprocessor_cmd`). Before `start`.
+    pub fn set_log_post_processor(&self, pp: Option<crate::log::PostProcessor>) {
+        *self.log_post.lock() = pp;
+    }
+
+    pub(crate) fn log_post_processor(&self) -> Option<crate::log::PostProcessor> {
+        self.log_post.lock().clone()
     }
 
     pub(crate) fn store_service(&self) -> &Arc<StoreService> {

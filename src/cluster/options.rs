@@ -278,6 +278,38 @@ const SPECS: &[Spec] = &[
         kind: Kind::Interval,
         default: "2.0 mins",
     },
+    // Logging (`base/frameworks/logging/main.zeek`, `writers/ascii.zeek`,
+    // `base/frameworks/broker/main.zeek`): what a zcluster logger and sender use.
+    Spec {
+        name: "Broker::log_batch_interval",
+        kind: Kind::Interval,
+        default: "1.0 sec",
+    },
+    Spec {
+        name: "Broker::log_batch_size",
+        kind: Kind::Count,
+        default: "400",
+    },
+    Spec {
+        name: "Log::default_rotation_dir",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "Log::default_rotation_interval",
+        kind: Kind::Interval,
+        default: "0 secs",
+    },
+    Spec {
+        name: "Log::default_rotation_postprocessor_cmd",
+        kind: Kind::Str,
+        default: "",
+    },
+    Spec {
+        name: "LogAscii::use_json",
+        kind: Kind::Bool,
+        default: "F",
+    },
     // Telemetry (base/frameworks/telemetry/options.zeek). In a cluster Zeek sets the
     // port from the node's `$metrics_port` and the endpoint name to `Cluster::node`.
     Spec {
@@ -792,6 +824,32 @@ impl Options {
 
     pub fn nodeid_topic_prefix(&self) -> &str {
         self.string("Cluster::nodeid_topic_prefix")
+    }
+
+    /// A string option's value ("" if unset or not a string).
+    pub fn string_value(&self, name: &str) -> &str {
+        self.string(name)
+    }
+
+    /// A bool option's value (false if unset).
+    pub fn bool_value(&self, name: &str) -> bool {
+        self.boolean(name)
+    }
+
+    /// A count option's value (0 if unset or not a count).
+    pub fn count_value(&self, name: &str) -> u64 {
+        match self.values.get(name) {
+            Some(OptionValue::Count(c)) => *c,
+            _ => 0,
+        }
+    }
+
+    /// An interval option in seconds (0 if unset or not an interval).
+    pub fn interval_secs(&self, name: &str) -> f64 {
+        match self.values.get(name) {
+            Some(OptionValue::Interval(s)) if s.is_finite() => *s,
+            _ => 0.0,
+        }
     }
 
     pub fn default_store_dir(&self) -> &str {

@@ -251,7 +251,10 @@ impl Pool {
     /// (the cursor then ends where it started, as in Zeek).
     pub fn rr_pick(&mut self, key: &str) -> Option<&PoolNode> {
         let len = self.nodes.len();
-        let start = *self.rr_key_seq.entry(key.to_string()).or_insert(0);
+        let start = match self.rr_key_seq.get(key) {
+            Some(s) => *s,
+            None => *self.rr_key_seq.entry(key.to_string()).or_insert(0),
+        };
         if start >= len {
             return None;
         }
@@ -271,7 +274,9 @@ impl Pool {
                 break;
             }
         }
-        self.rr_key_seq.insert(key.to_string(), next);
+        if let Some(s) = self.rr_key_seq.get_mut(key) {
+            *s = next;
+        }
         found.and_then(|i| self.nodes.get(i))
     }
 }

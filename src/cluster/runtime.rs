@@ -13,20 +13,17 @@ use crate::data::{Event, Value};
 use crate::endpoint::{Endpoint, EndpointOptions, Hook, HookCtx, Message, MessageKind, PeerInfo};
 use crate::error::{Error, Result};
 use crate::layout::{Node, NodeType};
-use crate::log::{cluster_log_fields, cluster_log_record, LogFormat, LogWriter};
+use crate::log::manager::{LogConfig, LogManager, LogStats};
+use crate::log::{cluster_log_record, cluster_log_stream, LogFormat, LogStream, CLUSTER_LOG_ID};
 use crate::wire::EndpointId;
-use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The event every node publishes to a new peer's nodeid topic (`Cluster::hello`).
 pub const HELLO_EVENT: &str = "Cluster::hello";
-/// The event that carries a `Cluster::log` record to the node that writes cluster.log.
-/// Zeek carries log records as its internal LogWrite messages, whose serialization is not
-/// public; zcluster nodes carry them as this event instead.
-pub const LOG_EVENT: &str = "Cluster::zc_log_write";
 /// The event `relay_rr` sends to a pool member: `Cluster::zc_relay(targets: vector of
 /// string, ev: the event as Broker's event value)`. A zcluster node that receives it
 /// publishes the inner event on every target topic (and does not raise it itself), which
@@ -34,14 +31,11 @@ pub const LOG_EVENT: &str = "Cluster::zc_log_write";
 /// and `Broker::relay` before 2.6 was released (scripts re-publish by hand), so a Zeek
 /// node would need a handler for this event to relay.
 pub const RELAY_EVENT: &str = "Cluster::zc_relay";
+pub use super::logging::{LogSendStats, LOG_BUFFER_LIMIT};
 
 /// A Zeek manager's announcement of its Broker-backed tables' master stores
 /// (broker-stores.zeek), sent to each new peer's nodeid topic.
 pub const ANNOUNCE_MASTERS_EVENT: &str = "Broker::announce_masters";
-/// Where log records go when no logger is alive (`Broker::default_log_topic`).
-pub const DEFAULT_LOG_TOPIC: &str = "zeek/logs/Cluster::LOG";
-/// Records kept while no logger is reachable; older ones are dropped and counted.
-pub const LOG_BUFFER_LIMIT: usize = 10_000;
 
 /// Who `node` initiates peerings with: the Broker backend's matrix
 /// (reference/cluster.md 2.1). Loggers first (sorted by name), then for workers every
@@ -126,41 +120,31 @@ pub(crate) struct State {
     ids: HashMap<String, String>,
     types: HashMap<String, NodeType>,
     pub(crate) pools: Pools,
-    /// Records waiting for a logger to come up.
-    log_buffer: VecDeque<Event>,
-    pub(crate) log_dropped: u64,
-    log_writer: Option<LogWriter>,
-    log_error: Option<String>,
+    /// Log streams and what waits to be sent (see `super::logging`).
+    logs: super::logging::Sender,
+    /// On a node that writes logs: the log worker.
+    log_mgr: Option<Arc<LogManager>>,
+    /// Wakes the log publishing thread (and hosts waiting for room).
+    log_cv: Arc<Condvar>,
     round_robin_logging: bool,
     /// What `Control::net_stats_request` reports: packets received, dropped, seen on the
     /// link (the host sets them; zcluster captures no packets itself).
     net_stats: (u64, u64, u64),
 }
 
-/// Where a `Cluster::log` record goes.
-enum LogRoute {
-    /// Written here, or kept for later: nothing to send.
-    Done(Result<()>),
-    /// To this logger's node topic.
-    Send(String, Event),
-}
-
-fn log_event(node: &str, message: &str) -> Event {
-    let now = SystemTime::now()
+fn now_ns() -> i64 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    Event::with_args(
-        LOG_EVENT,
-        vec![
-            Value::Timestamp(now),
-            Value::String(node.as_bytes().to_vec()),
-            Value::String(message.as_bytes().to_vec()),
-        ],
-    )
+        .unwrap_or(0)
 }
 
 impl State {
+    /// Log records dropped because no logger came up in time (metrics).
+    pub(crate) fn log_dropped(&self) -> u64 {
+        self.logs.stats().dropped
+    }
+
     /// Node name -> node id of every node that said hello (metrics name peers by it).
     pub(crate) fn node_ids(&self) -> Vec<(String, String)> {
         self.ids
@@ -169,21 +153,10 @@ impl State {
             .collect()
     }
 
-    /// Writes the record here when this node writes logs; otherwise picks a live logger
-    /// (round robin when `enable_round_robin_logging`), or keeps the record (bounded,
-    /// oldest dropped and counted) until one comes up.
-    fn route_log(&mut self, ev: Event) -> LogRoute {
-        if self.log_writer.is_some() {
-            self.write_log(&ev);
-            return LogRoute::Done(match self.log_error.take() {
-                Some(e) => Err(Error::new(
-                    crate::ErrorKind::Io,
-                    format!("cluster.log: {e}"),
-                )),
-                None => Ok(()),
-            });
-        }
-        let target = if self.round_robin_logging {
+    /// The node topic of the logger a record goes to now: the next live one in round
+    /// robin (`Cluster::rr_log_topic`), or the first live one without round robin.
+    fn log_target(&mut self) -> Option<String> {
+        if self.round_robin_logging {
             self.pools
                 .pool_mut(PoolId::logger())
                 .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
@@ -193,25 +166,39 @@ impl State {
                 .pool(PoolId::logger())
                 .and_then(|p| p.nodes().iter().find(|n| n.alive))
                 .map(|n| n.topic.clone())
-        };
-        match target {
-            Some(t) => LogRoute::Send(t, ev),
-            None => {
-                if self.log_buffer.len() >= LOG_BUFFER_LIMIT {
-                    self.log_buffer.pop_front();
-                    self.log_dropped += 1;
-                }
-                self.log_buffer.push_back(ev);
-                LogRoute::Done(Ok(()))
-            }
         }
     }
 
-    /// `route_log` from the I/O thread: sends through the hook's context.
-    fn log_from_hook(&mut self, message: &str, ctx: &mut HookCtx) {
-        let ev = log_event(&self.me, message);
-        if let LogRoute::Send(topic, ev) = self.route_log(ev) {
-            ctx.publish(&topic, ev.to_bytes());
+    /// Writes (on a node that writes logs) or queues one record of stream `id`; returns
+    /// whether the publishing thread should be woken.
+    fn log_record(&mut self, id: &str, record: Vec<Value>) -> Result<bool> {
+        if let Some(m) = self.log_mgr.clone() {
+            let stream = self.logs.stream(id)?;
+            stream.check(&record)?;
+            m.write_local(stream, record)?;
+            return Ok(false);
+        }
+        let (bytes, first) = {
+            let first = !self.logs.has_create(id);
+            (self.logs.encode(id, &record)?, first)
+        };
+        let topic = self.log_target();
+        Ok(self.logs.enqueue(id, bytes, topic) || first)
+    }
+
+    /// Routes already encoded LogWrites again (a logger came up or went down).
+    fn reroute(&mut self, recs: Vec<(String, Vec<u8>)>) {
+        for (id, bytes) in recs {
+            let topic = self.log_target();
+            self.logs.enqueue(&id, bytes, topic);
+        }
+    }
+
+    /// `Cluster::log` from the I/O thread (hello, node down): never waits for room.
+    fn log_from_hook(&mut self, message: &str, _ctx: &mut HookCtx) {
+        let rec = cluster_log_record(now_ns(), &self.me.clone(), message);
+        if let Ok(true) = self.log_record(CLUSTER_LOG_ID, rec) {
+            self.log_cv.notify_all();
         }
     }
 
@@ -227,23 +214,6 @@ impl State {
             self.pools.node_up(name);
         } else {
             self.pools.node_down(name);
-        }
-    }
-
-    fn write_log(&mut self, ev: &Event) {
-        let Some(w) = self.log_writer.as_mut() else {
-            return;
-        };
-        let record = match ev.args.as_slice() {
-            [Value::Timestamp(ts), Value::String(node), Value::String(msg)] => cluster_log_record(
-                *ts,
-                &String::from_utf8_lossy(node),
-                &String::from_utf8_lossy(msg),
-            ),
-            _ => return,
-        };
-        if let Err(e) = w.write(&record) {
-            self.log_error = Some(e.message);
         }
     }
 }
@@ -324,16 +294,24 @@ impl ClusterHook {
         }
         st.ids.insert(name.clone(), id.clone());
         st.set_alive(&name, true);
+        // Every existing writer's LogCreate goes to the new node directly (before any
+        // LogWrite to it: the publishing thread sends these first).
+        if let Some(s) = sender {
+            st.logs.greet(s);
+            st.log_cv.notify_all();
+        }
         // As main.zeek: the hello is logged to cluster.log.
         st.log_from_hook(&format!("got hello from {name} ({id})"), ctx);
         // A logger came up: what waited for one goes out now.
-        if st.types.get(&name) == Some(&NodeType::Logger) {
-            let waiting: Vec<Event> = st.log_buffer.drain(..).collect();
-            for ev in waiting {
-                if let LogRoute::Send(topic, ev) = st.route_log(ev) {
-                    ctx.publish(&topic, ev.to_bytes());
-                }
-            }
+        if st
+            .pools
+            .pool(PoolId::logger())
+            .is_some_and(|p| p.contains(&name))
+        {
+            let waiting = st.logs.take_buffer();
+            st.reroute(waiting);
+            st.logs.request_flush();
+            st.log_cv.notify_all();
         }
         drop(st);
         if let Some(s) = sender {
@@ -355,6 +333,18 @@ impl ClusterHook {
         let mut st = self.state.lock();
         let id = st.ids.remove(&name);
         st.set_alive(&name, false);
+        // Its pending batch goes to another logger (or waits); at unpeer, Zeek flushes.
+        let topic = st
+            .pools
+            .pool(PoolId::logger())
+            .and_then(|p| p.node(&name))
+            .map(|n| n.topic.clone());
+        if let Some(t) = topic {
+            let recs = st.logs.take_topic(&t);
+            st.reroute(recs);
+        }
+        st.logs.request_flush();
+        st.log_cv.notify_all();
         if id.is_some() {
             st.log_from_hook(&format!("node down: {name}"), ctx);
         }
@@ -527,13 +517,23 @@ impl Hook for ClusterHook {
                 self.on_gone(&msg, ctx);
             }
             MessageKind::Data => {
+                // LogCreate / LogWrite / Batch on a node that writes logs: to the log
+                // worker, undecoded (the worker parses and writes them). Other nodes get
+                // the LogCreates every peer sends to new peers (`SendAllWritersTo`) and
+                // ignore them, as they are framework traffic.
+                if crate::log::message::is_log_message(&msg.payload) {
+                    let mgr = self.state.lock().log_mgr.clone();
+                    if let Some(m) = mgr {
+                        let _ = m.submit_remote(msg.payload);
+                    }
+                    return;
+                }
                 // Only the framework's own events are decoded here; everything else goes
                 // to the host as it came (the host decodes what it takes).
                 let ours = match Event::name_of(&msg.payload) {
                     Some(n) => {
                         n == HELLO_EVENT.as_bytes()
                             || n == RELAY_EVENT.as_bytes()
-                            || n == LOG_EVENT.as_bytes()
                             || n == ANNOUNCE_MASTERS_EVENT.as_bytes()
                             || (n.starts_with(b"Control::") && n.ends_with(b"_request"))
                     }
@@ -562,15 +562,6 @@ impl Hook for ClusterHook {
                             ctx.deliver(msg);
                         }
                     }
-                    Ok(ev) if ev.name == LOG_EVENT => {
-                        let mut st = self.state.lock();
-                        if st.log_writer.is_some() {
-                            st.write_log(&ev);
-                        } else {
-                            drop(st);
-                            ctx.deliver(msg);
-                        }
-                    }
                     _ => ctx.deliver(msg),
                 }
             }
@@ -584,12 +575,6 @@ impl Hook for ClusterHook {
             return;
         }
         self.next_flush = now + Duration::from_millis(500);
-        let mut st = self.state.lock();
-        if let Some(w) = st.log_writer.as_mut() {
-            if let Err(e) = w.tick(SystemTime::now()) {
-                st.log_error = Some(e.message);
-            }
-        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -602,7 +587,11 @@ impl Hook for ClusterHook {
 
 /// A started node.
 pub struct Runtime {
-    pub(crate) endpoint: Endpoint,
+    pub(crate) endpoint: Arc<Endpoint>,
+    /// The log publishing thread (`super::logging`), joined at shutdown.
+    log_sender: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held while taking and publishing log messages, so they leave in order.
+    log_publish: Arc<Mutex<()>>,
     /// Legacy Bro 2.5 routing: where `raise` sends events raised by this node's role.
     routes: Vec<super::legacy::Route>,
     pub(crate) state: Arc<Mutex<State>>,
@@ -645,18 +634,37 @@ impl Runtime {
         };
         pools.assign(&nodes, &opts)?;
 
-        let log_writer = if writes_logs(cl) {
-            let dir = log_dir.unwrap_or_else(|| PathBuf::from("."));
-            Some(LogWriter::new(
-                &dir,
-                "cluster",
-                cluster_log_fields(),
-                LogFormat::Ascii,
-                None,
-            )?)
+        let o = cl.options();
+        let log_mgr = if writes_logs(cl) {
+            let mut cfg = LogConfig::new(log_dir.unwrap_or_else(|| PathBuf::from(".")));
+            if o.bool_value("LogAscii::use_json") {
+                cfg.format = LogFormat::Json;
+            }
+            let iv = o.interval_secs("Log::default_rotation_interval");
+            if iv > 0.0 {
+                cfg.rotation_interval = Some(Duration::from_secs_f64(iv));
+            }
+            let rd = o.string_value("Log::default_rotation_dir");
+            if !rd.is_empty() {
+                cfg.rotation_dir = Some(PathBuf::from(rd));
+            }
+            let cmd = o.string_value("Log::default_rotation_postprocessor_cmd");
+            cfg.post_processor = cl.log_post_processor().or_else(|| {
+                (!cmd.is_empty()).then(|| crate::log::PostProcessor::Command(cmd.to_string()))
+            });
+            Some(Arc::new(LogManager::start(cfg)?))
         } else {
             None
         };
+        let mut logs = super::logging::Sender::new(
+            o.count_value("Broker::log_batch_size") as usize,
+            Duration::from_secs_f64(o.interval_secs("Broker::log_batch_interval").max(0.0)),
+        );
+        logs.create(cluster_log_stream())?;
+        for st in cl.log_streams() {
+            logs.create(st)?;
+        }
+        let log_cv = Arc::new(Condvar::new());
 
         let state = Arc::new(Mutex::new(State {
             me: me.clone(),
@@ -667,10 +675,9 @@ impl Runtime {
                 .map(|(n, node)| (n.clone(), node.node_type))
                 .collect(),
             pools,
-            log_buffer: VecDeque::new(),
-            log_dropped: 0,
-            log_writer,
-            log_error: None,
+            logs,
+            log_mgr,
+            log_cv: log_cv.clone(),
             round_robin_logging: cl.options().enable_round_robin_logging(),
             net_stats: (0, 0, 0),
         }));
@@ -704,9 +711,12 @@ impl Runtime {
         };
         let (endpoint, zmq_parts) = if zeromq {
             let (e, z) = crate::zeromq::start_endpoint(cl, ep_opts, Box::new(hook))?;
-            (e, Some(z))
+            (Arc::new(e), Some(z))
         } else {
-            (Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?, None)
+            (
+                Arc::new(Endpoint::with_hook(ep_opts, Some(Box::new(hook)))?),
+                None,
+            )
         };
         cl.store_service().set_waker(endpoint.hook_waker());
 
@@ -717,8 +727,12 @@ impl Runtime {
             endpoint.subscribe(t)?;
         }
         if let Some(z) = zmq_parts {
+            let log_publish = Arc::new(Mutex::new(()));
+            let sender = start_log_sender(&state, &log_cv, &endpoint, &log_publish)?;
             return Ok(Runtime {
                 endpoint,
+                log_sender: Mutex::new(Some(sender)),
+                log_publish,
                 routes: super::legacy::routes_from(cl, cl.local_node_type())?,
                 state,
                 bound_port: None,
@@ -742,18 +756,23 @@ impl Runtime {
                 number: port,
                 ..my_node.p
             };
-            let ev = log_event(&me, &format!("listening on {}:{p}", my_node.ip));
-            let route = state.lock().route_log(ev);
-            if let LogRoute::Send(topic, ev) = route {
-                endpoint.publish(&topic, ev.to_bytes())?;
+            let rec =
+                cluster_log_record(now_ns(), &me, &format!("listening on {}:{p}", my_node.ip));
+            let mut st = state.lock();
+            if st.log_record(CLUSTER_LOG_ID, rec)? {
+                st.log_cv.notify_all();
             }
         }
         let retry = cl.peer_retry();
         for (_, n) in peers_of(cl, &me) {
             endpoint.peer(&n.ip.to_string(), n.p.number, retry)?;
         }
+        let log_publish = Arc::new(Mutex::new(()));
+        let sender = start_log_sender(&state, &log_cv, &endpoint, &log_publish)?;
         Ok(Runtime {
             endpoint,
+            log_sender: Mutex::new(Some(sender)),
+            log_publish,
             routes: super::legacy::routes_from(cl, cl.local_node_type())?,
             state,
             bound_port,
@@ -878,25 +897,87 @@ impl Runtime {
         self.publish_rr(pool_topic, key, &relay)
     }
 
-    /// `Cluster::log(msg)`: a cluster.log record from this node. The node that writes
-    /// logs writes it at once; others send it round robin to a live logger (or the
-    /// manager when `manager_is_logger`), and keep it (up to `LOG_BUFFER_LIMIT`, then
-    /// drop the oldest, counted) while none is up.
-    pub fn log(&self, cl: &Cluster, message: &str) -> Result<()> {
-        let ev = log_event(cl.node_name(), message);
-        let route = self.state.lock().route_log(ev);
-        match route {
-            LogRoute::Done(r) => r,
-            LogRoute::Send(topic, ev) => self.publish(&topic, &ev),
-        }
+    /// `Log::create_stream`: registers a log stream this node writes. The same
+    /// definition again is fine; another one under the same id is a State error.
+    pub fn create_log_stream(&self, stream: LogStream) -> Result<()> {
+        self.state.lock().logs.create(stream)
     }
 
-    /// Flushes cluster.log now (it is flushed at least every second anyway).
-    pub fn flush_log(&self) -> Result<()> {
+    /// `Log::write(id, record)`: one record, a value per column in column order
+    /// (`Value::None` for an unset `&optional` column). A missing required value or a
+    /// value of the wrong type is an error naming the column. On a node that writes logs
+    /// the record goes to its log worker; elsewhere it is sent to a logger (see
+    /// `super::logging`). Waits while too many records are queued for sending.
+    pub fn log_write(&self, id: &str, record: Vec<Value>) -> Result<()> {
         let mut st = self.state.lock();
-        match st.log_writer.as_mut() {
-            Some(w) => w.flush(),
-            None => Ok(()),
+        if self.endpoint.is_closed() {
+            return Err(Error::closed("the cluster node is shut down"));
+        }
+        while st.log_mgr.is_none()
+            && st.logs.pending_total() >= super::logging::PENDING_LIMIT
+            && !st.logs.stopping
+        {
+            let cv = st.log_cv.clone();
+            cv.wait_for(&mut st, Duration::from_millis(100));
+        }
+        if st.log_record(id, record)? {
+            st.log_cv.notify_all();
+        }
+        Ok(())
+    }
+
+    /// `Cluster::log(msg)`: a record of `Cluster::LOG` (cluster.log: ts, this node, msg),
+    /// written like any stream's (see [`Runtime::log_write`]).
+    pub fn log(&self, cl: &Cluster, message: &str) -> Result<()> {
+        self.log_write(
+            CLUSTER_LOG_ID,
+            cluster_log_record(now_ns(), cl.node_name(), message),
+        )
+    }
+
+    /// Sends every queued log record now (on a node that writes logs: waits until the
+    /// records given so far are in the files).
+    pub fn flush_log(&self) -> Result<()> {
+        let mgr = self.state.lock().log_mgr.clone();
+        if let Some(m) = mgr {
+            return m.flush();
+        }
+        let _p = self.log_publish.lock();
+        let out = {
+            let mut st = self.state.lock();
+            st.logs.request_flush();
+            st.logs.take_due(Instant::now())
+        };
+        super::logging::publish_all(&self.endpoint, out);
+        Ok(())
+    }
+
+    /// The sending side's counters.
+    pub fn log_send_stats(&self) -> LogSendStats {
+        self.state.lock().logs.stats()
+    }
+
+    /// The log worker's counters (a node that writes logs), else None.
+    pub fn log_stats(&self) -> Option<LogStats> {
+        let mgr = self.state.lock().log_mgr.clone();
+        mgr.map(|m| m.stats())
+    }
+
+    /// Flushes the log records (sent or written), then closes the endpoint and the log
+    /// files. Idempotent; also done on drop.
+    pub fn shutdown(&self) {
+        {
+            let mut st = self.state.lock();
+            st.logs.stopping = true;
+            st.log_cv.notify_all();
+        }
+        if let Some(t) = self.log_sender.lock().take() {
+            let _ = t.join();
+        }
+        self.endpoint.close();
+        let mgr = self.state.lock().log_mgr.clone();
+        if let Some(m) = mgr {
+            m.close();
         }
     }
 
@@ -908,24 +989,65 @@ impl Runtime {
 
     /// Records dropped because no logger was reachable for too long.
     pub fn log_dropped(&self) -> u64 {
-        self.state.lock().log_dropped
+        self.state.lock().logs.stats().dropped
     }
 
     /// Records waiting for a logger.
     pub fn log_buffered(&self) -> usize {
-        self.state.lock().log_buffer.len()
+        self.state.lock().logs.stats().buffered
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.endpoint.close();
+        self.shutdown();
         // The proxy (if this node runs it) goes last, after the node's own sockets.
         if let Some(z) = self.zeromq.take() {
             drop(z);
         }
-        if let Some(mut w) = self.state.lock().log_writer.take() {
-            let _ = w.close();
+    }
+}
+
+/// Starts the node's log publishing thread (`log_sender_loop`) on either backend.
+fn start_log_sender(
+    state: &Arc<Mutex<State>>,
+    cv: &Arc<Condvar>,
+    endpoint: &Arc<Endpoint>,
+    publish: &Arc<Mutex<()>>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let (state, cv, ep, pl) = (state.clone(), cv.clone(), endpoint.clone(), publish.clone());
+    std::thread::Builder::new()
+        .name("zc-log-send".into())
+        .spawn(move || log_sender_loop(&state, &cv, &ep, &pl))
+        .map_err(|e| Error::internal(format!("cannot start the log sender: {e}")))
+}
+
+/// The log publishing thread: waits for work (a full batch, the batch interval, a new
+/// peer, a flush request, shutdown), takes it under the state lock and publishes it
+/// with the endpoint's own backpressure. At shutdown it sends what is left and ends.
+fn log_sender_loop(state: &Mutex<State>, cv: &Condvar, ep: &Endpoint, publish: &Mutex<()>) {
+    loop {
+        {
+            let mut st = state.lock();
+            loop {
+                let now = Instant::now();
+                if st.logs.has_work(now) {
+                    break;
+                }
+                let deadline = st.logs.next_flush.max(now + Duration::from_millis(1));
+                cv.wait_until(&mut st, deadline);
+            }
+        }
+        let _p = publish.lock();
+        let (out, stop) = {
+            let mut st = state.lock();
+            let out = st.logs.take_due(Instant::now());
+            (out, st.logs.stopping)
+        };
+        cv.notify_all();
+        super::logging::publish_all(ep, out);
+        if stop {
+            return;
         }
     }
 }

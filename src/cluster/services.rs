@@ -117,7 +117,7 @@ impl Cluster {
                     })
                     .collect(),
                 stores: stores.stats(),
-                log_dropped: state.lock().log_dropped,
+                log_dropped: state.lock().log_dropped(),
                 process: crate::metrics::process::ProcessStats::read(),
                 ..Snapshot::default()
             };

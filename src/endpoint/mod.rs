@@ -817,6 +817,17 @@ impl Endpoint {
         self.publish_envelope(EnvelopeType::Data, topic, payload, EndpointId::NIL)
     }
 
+    /// Publishes a data envelope to one directly connected peer only (the envelope's
+    /// receiver set, as Broker's `publish(peer, topic, data)`), regardless of its filter.
+    pub fn publish_direct(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        receiver: EndpointId,
+    ) -> Result<()> {
+        self.publish_envelope(EnvelopeType::Data, topic, payload, receiver)
+    }
+
     /// Publishes one Broker value (encoded here) as a data envelope.
     pub fn publish_value(&self, topic: &str, value: &crate::data::Value) -> Result<()> {
         let mut payload = Vec::new();

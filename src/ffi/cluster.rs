@@ -71,7 +71,7 @@ pub unsafe extern "C" fn zc_cluster_free(cl: *mut zc_cluster) {
         }
         let c = CLUSTERS.remove(cl)?;
         if let Ok(rt) = c.running() {
-            rt.endpoint().close();
+            rt.shutdown();
         }
         Ok(())
     });

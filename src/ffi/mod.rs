@@ -16,6 +16,7 @@ pub mod endpoint_store;
 pub mod event;
 pub mod handle;
 pub mod layout;
+pub mod log;
 pub mod options;
 pub mod result;
 pub mod store;

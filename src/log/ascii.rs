@@ -2,8 +2,6 @@
 //! `WriteHeader`) and one record (`threading/formatters/Ascii.cc` `Describe` into an
 //! escaping `ODesc` with `enable_utf_8=T`, Zeek's default).
 
-use std::collections::BTreeSet;
-
 use super::text::{self, push_hex_escape};
 use super::{AsciiOptions, LogField, ZeekType};
 use crate::data::Value;
@@ -48,13 +46,44 @@ pub(crate) fn close_line(opts: &AsciiOptions, close: &str) -> Vec<u8> {
 }
 
 /// An escaping `ODesc` (`EnableEscaping` + `EnableUTF8`) with its escape sequences.
-struct Desc<'a> {
+/// Zeek keeps them in a `std::set` (sorted, no duplicates); here they are at most the
+/// separator and, inside a container, the set separator, kept sorted the same way.
+struct Desc<'a, 'o> {
     out: &'a mut Vec<u8>,
-    seqs: BTreeSet<Vec<u8>>,
+    sep: &'o [u8],
+    set_sep: Option<&'o [u8]>,
     utf8: bool,
 }
 
-impl Desc<'_> {
+impl<'a, 'o> Desc<'a, 'o> {
+    fn new(out: &'a mut Vec<u8>, sep: &'o [u8], utf8: bool) -> Desc<'a, 'o> {
+        Desc {
+            out,
+            sep,
+            set_sep: None,
+            utf8,
+        }
+    }
+
+    /// The escape sequences in `std::set` order.
+    fn seqs(&self) -> [Option<&'o [u8]>; 2] {
+        match self.set_sep {
+            None => [Some(self.sep), None],
+            Some(ss) if ss == self.sep => [Some(self.sep), None],
+            Some(ss) if ss < self.sep => [Some(ss), Some(self.sep)],
+            Some(ss) => [Some(self.sep), Some(ss)],
+        }
+    }
+
+    /// Whether `add` may have to escape at byte `b`: controls, non-ASCII, backslash and
+    /// the first byte of an escape sequence. Bytes without any pass through unchanged.
+    fn special(&self, b: u8) -> bool {
+        !(0x20..0x7f).contains(&b)
+            || b == b'\\'
+            || self.sep.first() == Some(&b)
+            || self.set_sep.is_some_and(|s| s.first() == Some(&b))
+    }
+
     fn plain(&mut self, seg: &[u8]) {
         if self.utf8 {
             let esc = text::escape_utf8(seg, true);
@@ -73,6 +102,12 @@ impl Desc<'_> {
     /// every control escaped. Without UTF-8, any byte outside printable ASCII is an escape
     /// point itself and the stretches pass raw.
     fn add(&mut self, bytes: &[u8]) {
+        // Printable ASCII holding neither a backslash nor the start of an escape
+        // sequence comes out as it is (what the general path below gives for it).
+        if !bytes.iter().any(|&b| self.special(b)) {
+            self.out.extend_from_slice(bytes);
+            return;
+        }
         let mut s = 0;
         while s < bytes.len() {
             let mut hit = None;
@@ -81,7 +116,7 @@ impl Desc<'_> {
                     hit = Some((i, 1));
                     break;
                 }
-                for seq in &self.seqs {
+                for seq in self.seqs().into_iter().flatten() {
                     if !seq.is_empty() && bytes[i..].starts_with(seq) {
                         hit = Some((i, seq.len()));
                         break 'scan;
@@ -112,13 +147,20 @@ impl Desc<'_> {
 /// One record line (with its newline). `vals` has been type-checked against `fields`.
 pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -> Vec<u8> {
     let mut line = Vec::new();
+    record_into(opts, fields, vals, &mut line);
+    line
+}
+
+/// [`record`] appended to `out`.
+pub(crate) fn record_into(
+    opts: &AsciiOptions,
+    fields: &[LogField],
+    vals: &[Value],
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
     {
-        let mut d = Desc {
-            out: &mut line,
-            seqs: BTreeSet::new(),
-            utf8: opts.enable_utf_8,
-        };
-        d.seqs.insert(opts.separator.clone());
+        let mut d = Desc::new(out, &opts.separator, opts.enable_utf_8);
         for (i, (f, v)) in fields.iter().zip(vals).enumerate() {
             if i > 0 {
                 d.raw(&opts.separator);
@@ -126,32 +168,31 @@ pub(crate) fn record(opts: &AsciiOptions, fields: &[LogField], vals: &[Value]) -
             describe(&mut d, opts, &f.ty, v);
         }
     }
-    line.push(b'\n');
+    out.push(b'\n');
     // A line must not look like a header line: escape its first byte.
-    if !opts.meta_prefix.is_empty() && line.starts_with(&opts.meta_prefix) {
-        let mut esc = Vec::with_capacity(line.len() + 3);
-        push_hex_escape(&mut esc, line[0]);
-        esc.extend_from_slice(&line[1..]);
-        return esc;
+    if !opts.meta_prefix.is_empty() && out[start..].starts_with(&opts.meta_prefix) {
+        let first = out[start];
+        let mut esc = Vec::with_capacity(4);
+        push_hex_escape(&mut esc, first);
+        out.splice(start..start + 1, esc);
     }
-    line
 }
 
-fn describe(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, v: &Value) {
+fn describe<'o>(d: &mut Desc<'_, 'o>, opts: &'o AsciiOptions, ty: &ZeekType, v: &Value) {
     match v {
         Value::None => d.add(&opts.unset_field),
         Value::Bool(b) => d.add(if *b { b"T" } else { b"F" }),
-        Value::Integer(i) => d.add(i.to_string().as_bytes()),
-        Value::Count(c) => d.add(c.to_string().as_bytes()),
-        Value::Port(p) => d.add(p.number.to_string().as_bytes()),
-        Value::Address(a) => d.add(text::addr(a).as_bytes()),
+        Value::Integer(i) => d.add(text::i64_dec(*i).as_bytes()),
+        Value::Count(c) => d.add(text::u64_dec(*c).as_bytes()),
+        Value::Port(p) => d.add(text::u64_dec(u64::from(p.number)).as_bytes()),
+        Value::Address(a) => d.add(text::addr_buf(a).as_bytes()),
         Value::Subnet(s) => d.add(text::subnet(s).as_bytes()),
         Value::Real(r) => match ty {
-            ZeekType::Time | ZeekType::Interval => d.add(text::fixed6(*r).as_bytes()),
+            ZeekType::Time | ZeekType::Interval => d.add(text::fixed6_buf(*r).as_bytes()),
             _ => d.add(text::double(*r).as_bytes()),
         },
         Value::Timestamp(ns) | Value::Timespan(ns) => {
-            d.add(text::fixed6(text::ns_to_secs(*ns)).as_bytes())
+            d.add(text::fixed6_buf(text::ns_to_secs(*ns)).as_bytes())
         }
         Value::String(s) => string_like(d, opts, s),
         Value::Enum(s) => string_like(d, opts, s.as_bytes()),
@@ -162,7 +203,7 @@ fn describe(d: &mut Desc<'_>, opts: &AsciiOptions, ty: &ZeekType, v: &Value) {
     }
 }
 
-fn string_like(d: &mut Desc<'_>, opts: &AsciiOptions, s: &[u8]) {
+fn string_like(d: &mut Desc<'_, '_>, opts: &AsciiOptions, s: &[u8]) {
     if s.is_empty() {
         d.add(&opts.empty_field);
         return;
@@ -178,9 +219,9 @@ fn string_like(d: &mut Desc<'_>, opts: &AsciiOptions, s: &[u8]) {
     d.add(s);
 }
 
-fn container<'v>(
-    d: &mut Desc<'_>,
-    opts: &AsciiOptions,
+fn container<'v, 'o>(
+    d: &mut Desc<'_, 'o>,
+    opts: &'o AsciiOptions,
     ty: &ZeekType,
     items: impl ExactSizeIterator<Item = &'v Value>,
 ) {
@@ -193,12 +234,12 @@ fn container<'v>(
         other => other.clone(),
     };
     // std::set semantics: inserting an existing sequence is a no-op, removing erases it.
-    d.seqs.insert(opts.set_separator.clone());
+    d.set_sep = Some(&opts.set_separator);
     for (j, e) in items.enumerate() {
         if j > 0 {
             d.raw(&opts.set_separator);
         }
         describe(d, opts, &elem_ty, e);
     }
-    d.seqs.remove(&opts.set_separator);
+    d.set_sep = None;
 }

@@ -9,7 +9,14 @@ use crate::data::Value;
 
 /// One record line (with its newline). `vals` has been type-checked against `fields`.
 pub(crate) fn record(fields: &[LogField], vals: &[Value]) -> Vec<u8> {
-    let mut out = vec![b'{'];
+    let mut out = Vec::new();
+    record_into(fields, vals, &mut out);
+    out
+}
+
+/// [`record`] appended to `out`.
+pub(crate) fn record_into(fields: &[LogField], vals: &[Value], out: &mut Vec<u8>) {
+    out.push(b'{');
     let mut first = true;
     for (f, v) in fields.iter().zip(vals) {
         if matches!(v, Value::None) {
@@ -19,12 +26,11 @@ pub(crate) fn record(fields: &[LogField], vals: &[Value]) -> Vec<u8> {
             out.push(b',');
         }
         first = false;
-        text::json_string(&mut out, f.name.as_bytes());
+        text::json_string(out, f.name.as_bytes());
         out.push(b':');
-        value(&mut out, &f.ty, v);
+        value(out, &f.ty, v);
     }
     out.extend_from_slice(b"}\n");
-    out
 }
 
 fn double(out: &mut Vec<u8>, d: f64) {
@@ -38,13 +44,14 @@ fn value(out: &mut Vec<u8>, ty: &ZeekType, v: &Value) {
     match v {
         Value::None => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::Count(c) => out.extend_from_slice(c.to_string().as_bytes()),
-        Value::Port(p) => out.extend_from_slice(p.number.to_string().as_bytes()),
-        Value::Address(a) => text::json_string(out, text::addr(a).as_bytes()),
+        Value::Integer(i) => out.extend_from_slice(text::i64_dec(*i).as_bytes()),
+        Value::Count(c) => out.extend_from_slice(text::u64_dec(*c).as_bytes()),
+        Value::Port(p) => out.extend_from_slice(text::u64_dec(u64::from(p.number)).as_bytes()),
+        Value::Address(a) => text::json_string(out, text::addr_buf(a).as_bytes()),
         Value::Subnet(s) => text::json_string(out, text::subnet(s).as_bytes()),
         Value::Real(r) => double(out, *r),
         Value::Timestamp(ns) | Value::Timespan(ns) => double(out, text::ns_to_secs(*ns)),
+        Value::String(s) if s.iter().all(|b| (0x20..0x7f).contains(b)) => text::json_string(out, s),
         Value::String(s) => text::json_string(out, &text::escape_utf8(s, false)),
         Value::Enum(s) => text::json_string(out, &text::escape_utf8(s.as_bytes(), false)),
         Value::Set(s) => array(out, ty, s.iter()),

@@ -13,6 +13,108 @@ pub(crate) fn push_hex_escape(out: &mut Vec<u8>, b: u8) {
     out.push(HEX[usize::from(b & 0x0f)]);
 }
 
+/// A small stack buffer for rendering numbers without allocating.
+pub(crate) struct StackBuf {
+    b: [u8; 64],
+    n: usize,
+}
+
+impl StackBuf {
+    pub(crate) fn new() -> StackBuf {
+        StackBuf { b: [0; 64], n: 0 }
+    }
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.b[..self.n]
+    }
+    fn push(&mut self, c: u8) {
+        if self.n < self.b.len() {
+            self.b[self.n] = c;
+            self.n += 1;
+        }
+    }
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let bytes = s.as_bytes();
+        if self.n + bytes.len() > self.b.len() {
+            return Err(std::fmt::Error);
+        }
+        self.b[self.n..self.n + bytes.len()].copy_from_slice(bytes);
+        self.n += bytes.len();
+        Ok(())
+    }
+}
+
+/// `v` in decimal.
+pub(crate) fn u64_dec(v: u64) -> StackBuf {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut x = v;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    let mut out = StackBuf::new();
+    for &c in &tmp[i..] {
+        out.push(c);
+    }
+    out
+}
+
+/// `v` in decimal, with a minus sign when negative.
+pub(crate) fn i64_dec(v: i64) -> StackBuf {
+    if v >= 0 {
+        return u64_dec(v as u64);
+    }
+    let digits = u64_dec(v.unsigned_abs());
+    let mut out = StackBuf::new();
+    out.push(b'-');
+    for &c in digits.as_bytes() {
+        out.push(c);
+    }
+    out
+}
+
+/// [`addr`] into a stack buffer (IPv4 without formatting machinery).
+pub(crate) fn addr_buf(a: &Address) -> StackBuf {
+    if a.is_v4() {
+        let mut out = StackBuf::new();
+        for (k, &o) in a.0[12..16].iter().enumerate() {
+            if k > 0 {
+                out.push(b'.');
+            }
+            for &c in u64_dec(u64::from(o)).as_bytes() {
+                out.push(c);
+            }
+        }
+        return out;
+    }
+    let mut out = StackBuf::new();
+    let _ = std::fmt::Write::write_str(&mut out, &addr(a));
+    out
+}
+
+/// [`fixed6`] into a stack buffer.
+pub(crate) fn fixed6_buf(d: f64) -> StackBuf {
+    let mut out = StackBuf::new();
+    if d.is_nan() || std::fmt::Write::write_fmt(&mut out, format_args!("{d:.6}")).is_err() {
+        let mut o = StackBuf::new();
+        let s = fixed6(d);
+        if std::fmt::Write::write_str(&mut o, &s).is_ok() {
+            return o;
+        }
+        // A huge finite value: more digits than the buffer holds (never in practice).
+        let _ = std::fmt::Write::write_str(&mut o, "inf");
+        return o;
+    }
+    out
+}
+
 /// An address as Zeek prints it (`IPAddr::AsString`): dotted quad for IPv4 (v4-mapped),
 /// otherwise the BSD `inet_ntop` algorithm Zeek ships: the first longest run (>= 2) of zero
 /// groups becomes `::`, and `::a.b.c.d`-style tails for IPv4-compatible forms.

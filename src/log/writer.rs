@@ -46,6 +46,101 @@ impl From<(String, ZeekType)> for LogField {
     }
 }
 
+/// What a post-processor learns about a rotated file (`Log::RotationInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationInfo {
+    /// The writer, `Log::WRITER_ASCII`.
+    pub writer: String,
+    /// The rotated file (`$fname`).
+    pub fname: PathBuf,
+    /// The log's path, `conn`.
+    pub path: String,
+    /// When the file was opened and closed.
+    pub open: SystemTime,
+    pub close: SystemTime,
+    /// Whether the rotation happens because the logger terminates.
+    pub terminating: bool,
+}
+
+/// What runs on a rotated file: the host's callback, or a command run as Zeek's
+/// `Log::run_rotation_postprocessor_cmd` runs `Log::default_rotation_postprocessor_cmd`
+/// (`<cmd> <rotated file> <path> <open yy-mm-dd_HH.MM.SS> <close ...> <terminating 0|1>
+/// ascii` through `/bin/sh -c`, in the background, file names shell-quoted as
+/// `safe_shell_quote` does). ZeekControl's archiver is such a command.
+#[derive(Clone)]
+pub enum PostProcessor {
+    Callback(std::sync::Arc<dyn Fn(&RotationInfo) + Send + Sync>),
+    Command(String),
+}
+
+impl std::fmt::Debug for PostProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PostProcessor::Callback(_) => f.write_str("PostProcessor::Callback"),
+            PostProcessor::Command(c) => write!(f, "PostProcessor::Command({c:?})"),
+        }
+    }
+}
+
+/// Zeek's `safe_shell_quote`: double quotes, with `\`, `"`, `$` and backquote escaped.
+pub fn safe_shell_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn pp_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match Local.timestamp_opt(secs, 0).earliest() {
+        Some(dt) => dt.format("%y-%m-%d_%H.%M.%S").to_string(),
+        None => "70-01-01_00.00.00".into(),
+    }
+}
+
+impl PostProcessor {
+    /// The command line a `Command` runs for `info`.
+    pub fn command_line(cmd: &str, info: &RotationInfo) -> String {
+        let writer = info.writer.to_lowercase().replace("log::writer_", "");
+        format!(
+            "{cmd} {} {} {} {} {} {writer}",
+            safe_shell_quote(&info.fname.to_string_lossy()),
+            safe_shell_quote(&info.path),
+            pp_date(info.open),
+            pp_date(info.close),
+            i32::from(info.terminating)
+        )
+    }
+
+    fn run(&self, info: &RotationInfo) {
+        match self {
+            PostProcessor::Callback(cb) => cb(info),
+            PostProcessor::Command(cmd) => {
+                let line = PostProcessor::command_line(cmd, info);
+                if let Ok(mut child) = std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&line)
+                    .spawn()
+                {
+                    // In the background, as Zeek's system(): reap it off this thread.
+                    std::thread::spawn(move || {
+                        let _ = child.wait();
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// A writer of one Zeek log (`path`, e.g. `cluster`) in a directory.
 #[derive(Debug)]
 pub struct LogWriter {
@@ -62,6 +157,10 @@ pub struct LogWriter {
     open_time: Option<SystemTime>,
     next_rotation: Option<SystemTime>,
     closed: bool,
+    /// `Log::default_rotation_dir` (relative to `dir`), None: rotated files stay in `dir`.
+    rotation_dir: Option<PathBuf>,
+    post: Option<PostProcessor>,
+    writer_name: String,
 }
 
 /// `%Y-%m-%d-%H-%M-%S` in local time, from whole seconds as Zeek's `time_t` cast.
@@ -218,7 +317,47 @@ impl LogWriter {
             open_time: None,
             next_rotation: None,
             closed: false,
+            rotation_dir: None,
+            post: None,
+            writer_name: "Log::WRITER_ASCII".into(),
         })
+    }
+
+    /// `Log::default_rotation_dir`: rotated files go into this directory (relative to the
+    /// log directory unless absolute; created when needed). None or empty: the log
+    /// directory itself.
+    pub fn set_rotation_dir(&mut self, dir: Option<PathBuf>) {
+        self.rotation_dir = dir.filter(|d| !d.as_os_str().is_empty());
+    }
+
+    /// The post-processor run on every rotated file.
+    pub fn set_post_processor(&mut self, pp: Option<PostProcessor>) {
+        self.post = pp;
+    }
+
+    /// Appends one record that was already checked against the fields (the logger's
+    /// path for records decoded from the wire). Otherwise as [`LogWriter::write_at`].
+    pub(crate) fn write_checked(&mut self, record: &[Value], now: SystemTime) -> Result<()> {
+        if self.closed {
+            return Err(Error::closed(format!("log \"{}\" is closed", self.path)));
+        }
+        if self.open_time.is_none() {
+            self.open_time = Some(now);
+            self.last_flush = now;
+            self.next_rotation = self.rotation.map(|iv| next_rotation_after(now, iv));
+        }
+        self.rotate_if_due(now)?;
+        if self.file.is_none() {
+            self.open(now)?;
+        }
+        match self.format {
+            LogFormat::Ascii => ascii::record_into(&self.opts, &self.fields, record, &mut self.buf),
+            LogFormat::Json => json::record_into(&self.fields, record, &mut self.buf),
+        }
+        if self.buf.len() >= BUFFER_LIMIT {
+            self.flush_at(now)?;
+        }
+        Ok(())
     }
 
     /// `<dir>/<path>.log`, the file records go to.
@@ -427,13 +566,21 @@ impl LogWriter {
             return Ok(None);
         }
         self.finish_file(now)?;
-        let stamp = zeek_date(self.open_time.unwrap_or(now));
-        let mut target = self.dir.join(format!("{}.{stamp}.{LOG_EXT}", self.path));
+        let opened = self.open_time.unwrap_or(now);
+        let stamp = zeek_date(opened);
+        let tdir = match &self.rotation_dir {
+            Some(d) => {
+                let d = self.dir.join(d);
+                fs::create_dir_all(&d)
+                    .map_err(|e| self.io_err("cannot create rotation dir for", e))?;
+                d
+            }
+            None => self.dir.clone(),
+        };
+        let mut target = tdir.join(format!("{}.{stamp}.{LOG_EXT}", self.path));
         let mut n = 1;
         while target.exists() {
-            target = self
-                .dir
-                .join(format!("{}.{stamp}-{n}.{LOG_EXT}", self.path));
+            target = tdir.join(format!("{}.{stamp}-{n}.{LOG_EXT}", self.path));
             n += 1;
         }
         let from = self.file_path();
@@ -447,6 +594,16 @@ impl LogWriter {
             );
             err
         })?;
+        if let Some(pp) = &self.post {
+            pp.run(&RotationInfo {
+                writer: self.writer_name.clone(),
+                fname: target.clone(),
+                path: self.path.clone(),
+                open: opened,
+                close: now,
+                terminating: self.closed,
+            });
+        }
         Ok(Some(target))
     }
 }

@@ -42,5 +42,6 @@ from ._data import (  # noqa: F401,E402
 )
 from ._layout import Cluster, Layout, Node, NodeType, ZeroMQProxy  # noqa: F401,E402
 from ._store import Store, StoreInfo  # noqa: F401,E402  (also attaches Cluster.create_store)
+from . import _log  # noqa: F401,E402  (attaches Cluster.create_log_stream, log_write, ...)
 
 __version__ = version()

@@ -35,6 +35,22 @@ pub fn node(name: &str, layout: &str, dir: &str) -> crate::Res {
 #[path = "../../../tests/common/ports.rs"]
 pub mod ports;
 
+/// Waits up to 10 s for a node process to exit, then kills it.
+fn wait_exit(p: &mut NodeProc) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        match p.child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = p.child.kill();
+                let _ = p.child.wait();
+                break;
+            }
+        }
+    }
+}
+
 struct NodeProc {
     name: &'static str,
     child: Child,
@@ -141,21 +157,15 @@ fn run_demo(dir: Option<String>) -> Result<(), String> {
     };
 
     println!("\n--- shutting down ---");
-    for p in &mut procs {
-        p.stdin.take(); // EOF: the node closes its endpoint (and cluster.log) and exits
-    }
-    for p in &mut procs {
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            match p.child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
-                _ => {
-                    let _ = p.child.kill();
-                    let _ = p.child.wait();
-                    break;
-                }
-            }
+    // As zeekctl stops a cluster: the loggers last, so the others' last log batches
+    // (sent when they close) still reach them.
+    for logger in [false, true] {
+        for p in procs
+            .iter_mut()
+            .filter(|p| p.name.starts_with("logger") == logger)
+        {
+            p.stdin.take(); // EOF: the node closes its endpoint (and cluster.log) and exits
+            wait_exit(p);
         }
     }
     while let Ok((node, line)) = rx.recv_timeout(Duration::from_millis(200)) {
