@@ -200,9 +200,9 @@ def test_many_clients_share_the_node_and_do_not_get_their_own(cluster):
     assert any(g.topic == "zeek/test/chat" for g in cluster["got"])
 
 
-def expect_close(ws, code):
+def expect_close(ws, code, max_messages=100):
     with pytest.raises(ConnectionClosed) as e:
-        for _ in range(100):
+        for _ in range(max_messages):
             ws.recv(timeout=T)
     assert e.value.rcvd is not None and e.value.rcvd.code == code
     return e.value.rcvd.reason
@@ -348,7 +348,10 @@ def test_slow_client_is_closed_with_a_reason(cluster):
         # The client reads nothing; the node must not buffer without bound.
         for _ in range(20000):
             cluster["worker"].publish("zeek/test/flood", ev)
-        reason = expect_close(ws, 1008)
+        # What the kernel's socket buffers held when the node gave up still arrives before
+        # the close frame (up to a few MB on loopback, depending on autotuning): read past
+        # it, bounded by what was published.
+        reason = expect_close(ws, 1008, max_messages=20000)
         assert "overflow" in reason
     finally:
         ws.close()
