@@ -392,7 +392,14 @@ def test_cluster_log_parses_with_zeek_log_readers(cluster):
     # The manager last: on ZeroMQ it runs the proxy, which carries everyone's going.
     for name in [n for n in ALL if n not in (LOGGER, MANAGER)] + [MANAGER]:
         nodes[name].quit()
-    nodes[LOGGER].wait(lambda _: len(set(nodes[LOGGER].downs()) & set(ALL)) == len(ALL) - 1, "every node_down")
+    # Every node that left is seen going before the logger stops, so their last batches
+    # are in. On ZeroMQ the manager's own going is not: its nodeid unsubscription has to
+    # pass the proxy that is stopping with it (Zeek's nodes see the same), so it is not
+    # waited for there.
+    gone = set(ALL) - {LOGGER}
+    if BACKEND["zeromq"]:
+        gone -= {MANAGER}
+    nodes[LOGGER].wait(lambda _: gone <= set(nodes[LOGGER].downs()), "every node_down")
     nodes[LOGGER].quit()
     assert nodes[LOGGER].items("bye")
     log = cluster["dir"] / "cluster.log"
