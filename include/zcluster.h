@@ -299,6 +299,12 @@ typedef struct zc_store zc_store;
 typedef struct zc_value zc_value;
 
 /**
+ * Options of the WebSocket client transport (opaque), set by name. Freed with
+ * `zc_websocket_client_options_free`.
+ */
+typedef struct zc_websocket_client_options zc_websocket_client_options;
+
+/**
  * `Cluster::WebSocketServerOptions` (opaque), set by name. Freed with
  * `zc_websocket_options_free`.
  */
@@ -1931,8 +1937,9 @@ void zc_websocket_options_free(zc_websocket_options *opts);
 /**
  * `Cluster::listen_websocket(opts)` on a started node (NULL opts: the cluster's
  * defaults on 127.0.0.1:27759). Writes the bound port to `*port` (may be NULL).
- * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started; TLS asked for),
- * ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO (cannot listen).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_INVALID_ARGUMENT (a bad address; a certificate, key or CA file that does not
+ * load; cert_file without key_file), ZC_ERR_IO (cannot listen).
  */
 zc_result zc_cluster_listen_websocket(const zc_cluster *cl,
                                       const zc_websocket_options *opts,
@@ -1972,14 +1979,55 @@ zc_result zc_endpoint_stats_json(const zc_endpoint *ep, char **out);
  * sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
  * once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
  * error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
+ * `wss://` URLs use TLS with the default client options (the server's certificate
+ * verified against the system's CAs, and its host name); see
+ * `zc_endpoint_connect_websocket_with` for others.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL),
- * ZC_ERR_STATE (wss://, not implemented), ZC_ERR_CLOSED.
+ * ZC_ERR_CLOSED.
  */
 zc_result zc_endpoint_connect_websocket(const zc_endpoint *ep,
                                         const char *url,
                                         const char *const *topics,
                                         size_t n,
                                         uint64_t retry_ms);
+
+/**
+ * New WebSocket client options with the defaults (application name `zcluster`; for
+ * wss://, the server's certificate and host name verified against the system's CAs).
+ * The caller frees `*out` with `zc_websocket_client_options_free`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_websocket_client_options_new(zc_websocket_client_options **out);
+
+/**
+ * Sets a client option by name: `application_name` (X-Application-Name), and for
+ * wss:// `verify_peer` (T/F, default T: certificate and host name), `ca_file`, `ca_path`
+ * (trusted CAs; both empty: the system's), `cert_file`, `key_file` (a client
+ * certificate, for servers that verify peers), `ciphers`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
+ * ZC_ERR_INVALID_ARGUMENT (bad value).
+ */
+zc_result zc_websocket_client_options_set(zc_websocket_client_options *opts,
+                                          const char *key,
+                                          const char *value);
+
+/**
+ * Frees client options (NULL is ignored).
+ */
+void zc_websocket_client_options_free(zc_websocket_client_options *opts);
+
+/**
+ * `zc_endpoint_connect_websocket` with client options (NULL: the defaults). A TLS
+ * failure (a certificate that does not verify, a server without TLS) is a
+ * PEER_UNREACHABLE status whose text names OpenSSL's reason.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL;
+ * a CA, certificate or key file that does not load), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_connect_websocket_with(const zc_endpoint *ep,
+                                             const char *url,
+                                             const char *const *topics,
+                                             size_t n,
+                                             uint64_t retry_ms,
+                                             const zc_websocket_client_options *opts);
 
 /**
  * Which backend the node speaks (`Cluster::backend` from the options and the layout;

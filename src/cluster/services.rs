@@ -130,6 +130,7 @@ impl Cluster {
                     m.accepted += x.accepted;
                     m.overflow_closes += x.overflow_closes;
                     m.errors += x.errors;
+                    m.tls_failures += x.tls_failures;
                 }
                 s.websocket = Some(m);
             }
@@ -182,6 +183,9 @@ impl Cluster {
             }
             if let Some(p) = w.ping_interval {
                 o.ping_interval = (p > 0.0).then(|| std::time::Duration::from_secs_f64(p));
+            }
+            if let Some(t) = &w.tls {
+                o.tls = t.clone();
             }
             self.listen_websocket(&o)?;
         }

@@ -65,6 +65,7 @@ pub(crate) mod inbox;
 mod io;
 mod transport;
 
+pub(crate) use transport::Transport;
 pub use transport::{TlsMode, TlsOptions};
 pub mod tap;
 
@@ -888,7 +889,22 @@ impl Endpoint {
         if self.is_closed() {
             return Err(Error::closed("the endpoint is shut down"));
         }
-        crate::websocket::client::connect(self.handle(), url, topics.to_vec(), retry, "zcluster")
+        self.connect_websocket_with(url, topics, retry, &Default::default())
+    }
+
+    /// `connect_websocket` with client options (TLS verification, CA, client
+    /// certificate, application name; see `websocket::ClientOptions`).
+    pub fn connect_websocket_with(
+        &self,
+        url: &str,
+        topics: &[String],
+        retry: Duration,
+        opts: &crate::websocket::ClientOptions,
+    ) -> Result<crate::websocket::client::ClientHandle> {
+        if self.is_closed() {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        crate::websocket::client::connect(self.handle(), url, topics.to_vec(), retry, opts)
     }
 
     /// Counters of every established peering.

@@ -263,6 +263,8 @@ pub struct WebSocketListen {
     pub max_event_queue_size: Option<u64>,
     /// Seconds.
     pub ping_interval: Option<f64>,
+    /// `$tls_options` (`Cluster::WebSocketTLSOptions`), when the call has it.
+    pub tls: Option<crate::websocket::ServerTls>,
     /// The call is guarded by `Cluster::local_node_type() == Cluster::MANAGER` (or a
     /// non-cluster process): only the manager starts the server.
     pub manager_only: bool,

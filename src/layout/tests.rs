@@ -586,6 +586,21 @@ fn zeekctl_listen_websocket_block() {
         (Some(7), Some(2.0))
     );
     assert!(!w.manager_only && !w.unless_disable_listen);
+    let l = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=1/tcp, $tls_options=[$cert_file=\"/c, d.pem\", $key_file=\"/k.pem\", $enable_peer_verification=T, $ca_file=\"/ca.pem\"]]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap();
+    let t = l.websocket[0].tls.clone().unwrap();
+    assert_eq!(t.cert_file.as_deref(), Some("/c, d.pem"));
+    assert_eq!(t.key_file.as_deref(), Some("/k.pem"));
+    assert!(t.enable_peer_verification && t.ca_file == "/ca.pem");
+    let e = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=1/tcp, $tls_options=[$key_file=\"/k.pem\"]]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("No cert_file field"), "{}", e.message);
     let e = Layout::parse(
         "event zeek_init() { Cluster::listen_websocket([$listen_port=1/tcp]); }\n",
         Some(Format::Zeek),

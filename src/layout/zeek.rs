@@ -826,6 +826,81 @@ fn parse_record(cur: &mut Cursor, format: Format, name: &str) -> Result<(Node, R
     Ok((node, refs))
 }
 
+/// A record's `$field=value` parts, split at the commas outside brackets, parentheses
+/// and string literals.
+fn split_fields(inner: &str) -> Vec<&str> {
+    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0usize);
+    let mut out = Vec::new();
+    for (i, c) in inner.char_indices() {
+        if quoted {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(inner[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// `$tls_options=[$cert_file="..", ...]` (or `Cluster::WebSocketTLSOptions(...)`).
+fn tls_options_record(
+    v: &str,
+    source: &str,
+) -> std::result::Result<crate::websocket::ServerTls, String> {
+    let inner = v
+        .strip_prefix("Cluster::WebSocketTLSOptions(")
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| v.strip_prefix('[').and_then(|r| r.strip_suffix(']')))
+        .ok_or_else(|| {
+            format!("$tls_options: expected a record `[$cert_file=.., $key_file=..]`, found `{v}`")
+        })?;
+    let mut t = crate::websocket::ServerTls::default();
+    for part in split_fields(inner) {
+        let (k, val) = part
+            .strip_prefix('$')
+            .and_then(|p| p.split_once('='))
+            .ok_or_else(|| format!("$tls_options: expected `$field=value`, found `{part}`"))?;
+        let mut c = Cursor::new(val.trim(), source);
+        let (_, val) = c
+            .value()
+            .map_err(|e| format!("$tls_options${}: {}", k.trim(), e.message))?;
+        match (k.trim(), val) {
+            ("cert_file", OptionValue::String(s)) => t.cert_file = Some(s),
+            ("key_file", OptionValue::String(s)) => t.key_file = Some(s),
+            ("ca_file", OptionValue::String(s)) => t.ca_file = s,
+            ("ciphers", OptionValue::String(s)) => t.ciphers = s,
+            ("enable_peer_verification", OptionValue::Bool(b)) => t.enable_peer_verification = b,
+            (k, v) => return Err(format!("$tls_options: unexpected ${k} ({})", v.kind())),
+        }
+    }
+    if t.cert_file.is_some() != t.key_file.is_some() {
+        return Err(format!(
+            "Invalid tls_options: No {} field",
+            if t.cert_file.is_some() {
+                "key_file"
+            } else {
+                "cert_file"
+            }
+        ));
+    }
+    Ok(t)
+}
+
 /// The `Cluster::listen_websocket([...])` calls in an event handler's text (ZeekControl's
 /// `zeek_init` block), with the guards around them.
 fn listen_websocket_calls(
@@ -861,11 +936,16 @@ fn listen_websocket_calls(
         let mut port = None;
         let mut queue = None;
         let mut ping = None;
-        for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut tls = None;
+        for part in split_fields(inner) {
             let (k, v) = part
                 .strip_prefix('$')
                 .and_then(|p| p.split_once('='))
                 .ok_or_else(|| bad(format!("expected `$field=value`, found `{part}`")))?;
+            if k.trim() == "tls_options" {
+                tls = Some(tls_options_record(v.trim(), source).map_err(&bad)?);
+                continue;
+            }
             let mut c = Cursor::new(v.trim(), source);
             let (_, val) = c
                 .value()
@@ -881,8 +961,6 @@ fn listen_websocket_calls(
                 ("listen_port", OptionValue::Port(p)) => port = Some(p.number),
                 ("max_event_queue_size", OptionValue::Count(n)) => queue = Some(n),
                 ("ping_interval", OptionValue::Interval(s)) => ping = Some(s),
-                // TLS options and future fields: not started from a layout.
-                ("tls_options", _) => {}
                 (k, v) => return Err(bad(format!("unexpected ${k} ({})", v.kind()))),
             }
         }
@@ -891,6 +969,7 @@ fn listen_websocket_calls(
             listen_port: port.ok_or_else(|| bad("$listen_port is required".into()))?,
             max_event_queue_size: queue,
             ping_interval: ping,
+            tls,
             manager_only,
             unless_disable_listen,
         });

@@ -65,6 +65,8 @@ pub struct WebSocketMetrics {
     pub overflow_closes: u64,
     /// Messages from clients refused with an error object.
     pub errors: u64,
+    /// Connections to a TLS server that failed the TLS handshake or spoke plain HTTP.
+    pub tls_failures: u64,
 }
 
 /// A point-in-time view of a node's (or a plain endpoint's) counters.
@@ -178,6 +180,7 @@ impl Snapshot {
                 num(&mut o, "accepted", w.accepted);
                 num(&mut o, "overflow_closes", w.overflow_closes);
                 num(&mut o, "errors", w.errors);
+                num(&mut o, "tls_failures", w.tls_failures);
                 field(&mut o, "clients");
                 o.push('[');
                 for c in &w.clients {

@@ -18,19 +18,25 @@
 //! the server refuses (bad URI or application name, bad subscriptions) or answers a
 //! publish with an error; `PeerLost` when an established connection ends (the close code
 //! and reason in the text). With a non-zero `retry` the client reconnects after every
-//! failure and loss, as peerings do. `wss://` is not supported yet.
+//! failure and loss, as peerings do. `wss://` URLs use TLS (`super::tls`: the server's
+//! certificate and host name verified unless `verify_peer=F`); a TLS failure is a
+//! `PeerUnavailable` whose text names OpenSSL's reason and the verification result.
 //!
 //! Publishes waiting for the connection are bounded (`SEND_QUEUE`); beyond that, and
 //! while not connected, they are dropped and counted (`ClientHandle::dropped`), since
 //! the I/O thread that offers them cannot wait.
 
 use super::protocol;
+use super::tls::ClientOptions;
 use crate::data::bin;
 use crate::data::json::{data_message_from_json, data_message_to_json};
 use crate::endpoint::{EndpointHandle, Message, MessageKind, PeerInfo, Tap};
 use crate::error::{Error, ErrorKind, Result};
+use openssl::ssl::{HandshakeError, SslConnector, SslStream};
+use openssl::x509::X509VerifyResult;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,30 +97,28 @@ impl ClientHandle {
     }
 }
 
-/// `ws://host:port/path` split up.
-fn parse_url(url: &str) -> Result<(String, u16)> {
-    let rest = if let Some(r) = url.strip_prefix("ws://") {
-        r
-    } else if url.starts_with("wss://") {
-        return Err(Error::new(
-            ErrorKind::State,
-            "wss:// (WebSocket over TLS) is not implemented in zcluster yet",
-        ));
+/// `ws://host:port/path` or `wss://...` split up: (TLS, host, port).
+fn parse_url(url: &str) -> Result<(bool, String, u16)> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("wss://") {
+        (true, r)
     } else {
         return Err(Error::invalid(format!(
-            "WebSocket URL '{url}': expected ws://host:port/path"
+            "WebSocket URL '{url}': expected ws://host:port/path or wss://host:port/path"
         )));
     };
+    let default_port = if tls { "443" } else { "80" };
     let hostport = rest.split('/').next().unwrap_or("");
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         let (h, p) = h
             .split_once(']')
             .ok_or_else(|| Error::invalid(format!("WebSocket URL '{url}': unclosed [")))?;
-        (h.to_string(), p.strip_prefix(':').unwrap_or("80"))
+        (h.to_string(), p.strip_prefix(':').unwrap_or(default_port))
     } else {
         match hostport.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p),
-            None => (hostport.to_string(), "80"),
+            None => (hostport.to_string(), default_port),
         }
     };
     let port: u16 = port
@@ -123,7 +127,46 @@ fn parse_url(url: &str) -> Result<(String, u16)> {
     if host.is_empty() {
         return Err(Error::invalid(format!("WebSocket URL '{url}': no host")));
     }
-    Ok((host, port))
+    Ok((tls, host, port))
+}
+
+/// The connection's byte stream: the socket, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
 }
 
 /// Starts a client of the WebSocket server at `url` for the endpoint behind `ep`.
@@ -132,14 +175,16 @@ pub fn connect(
     url: &str,
     topics: Vec<String>,
     retry: Duration,
-    app_name: &str,
+    opts: &ClientOptions,
 ) -> Result<ClientHandle> {
-    let (host, port) = parse_url(url)?;
+    let (tls, host, port) = parse_url(url)?;
+    let app_name = opts.application_name.as_str();
     if !protocol::good_application_name(app_name) {
         return Err(Error::invalid(format!(
             "application name '{app_name}': Zeek accepts only [-/_.=:*@a-zA-Z0-9]"
         )));
     }
+    let connector = if tls { Some(opts.connector()?) } else { None };
     let poll = mio::Poll::new()?;
     let waker = mio::Waker::new(poll.registry(), WAKE)?;
     let outbox = Arc::new(Outbox {
@@ -163,6 +208,8 @@ pub fn connect(
         topics,
         retry,
         app: app_name.to_string(),
+        tls: connector,
+        verify_peer: opts.verify_peer,
         outbox,
         stop,
         tap_id,
@@ -183,6 +230,8 @@ struct Conn {
     topics: Vec<String>,
     retry: Duration,
     app: String,
+    tls: Option<SslConnector>,
+    verify_peer: bool,
     outbox: Arc<Outbox>,
     stop: Arc<AtomicBool>,
     tap_id: u64,
@@ -278,6 +327,14 @@ impl Conn {
         };
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+        let stream = match &self.tls {
+            None => Stream::Plain(stream),
+            Some(c) => match self.tls_connect(c, stream) {
+                Ok(s) => Stream::Tls(Box::new(s)),
+                Err(r) => return End::Unavailable(r),
+            },
+        };
         let mut req =
             match tungstenite::client::IntoClientRequest::into_client_request(self.url.as_str()) {
                 Ok(r) => r,
@@ -288,7 +345,14 @@ impl Conn {
         }
         let mut ws = match tungstenite::client::client(req, stream) {
             Ok((ws, _)) => ws,
-            Err(e) => return End::Unavailable(format!("WebSocket upgrade failed: {e}")),
+            Err(e) => {
+                let r = format!("WebSocket upgrade failed: {e}");
+                return End::Unavailable(if self.tls.is_some() && r.contains("alert") {
+                    super::tls::handshake_failure(&r)
+                } else {
+                    r
+                });
+            }
         };
         let subs = format!(
             "[{}]",
@@ -332,10 +396,10 @@ impl Conn {
             }
         }
         use std::os::fd::AsRawFd;
-        if let Err(e) = ws.get_mut().set_nonblocking(true) {
+        if let Err(e) = ws.get_mut().tcp().set_nonblocking(true) {
             return End::Lost(e.to_string());
         }
-        let fd = ws.get_ref().as_raw_fd();
+        let fd = ws.get_ref().tcp().as_raw_fd();
         let mut poll = self.poll.lock();
         let mut src = mio::unix::SourceFd(&fd);
         if let Err(e) = poll.registry().register(
@@ -352,7 +416,7 @@ impl Conn {
 
     /// The connection after the ack: one poll over the socket and the outbox's waker, so
     /// an idle client sleeps and a publish goes out at once.
-    fn established(&self, ws: &mut WebSocket<TcpStream>, poll: &mut mio::Poll) -> End {
+    fn established(&self, ws: &mut WebSocket<Stream>, poll: &mut mio::Poll) -> End {
         let cap = self.ep.inbox_capacity();
         let mut batch = Vec::new();
         let mut events = mio::Events::with_capacity(8);
@@ -417,6 +481,41 @@ impl Conn {
         }
     }
 
+    /// The TLS handshake (blocking, within the socket's timeouts).
+    fn tls_connect(
+        &self,
+        c: &SslConnector,
+        stream: TcpStream,
+    ) -> std::result::Result<SslStream<TcpStream>, String> {
+        let cfg = c
+            .configure()
+            .map_err(|e| super::tls::handshake_failure(&super::tls::stack(&e)))?
+            .verify_hostname(self.verify_peer);
+        match cfg.connect(&self.host, stream) {
+            Ok(s) => Ok(s),
+            Err(HandshakeError::SetupFailure(e)) => {
+                Err(super::tls::handshake_failure(&super::tls::stack(&e)))
+            }
+            Err(HandshakeError::Failure(m)) => {
+                let mut r = match m.error().ssl_error() {
+                    Some(st) => super::tls::stack(st),
+                    None => match m.error().io_error() {
+                        Some(io) => io.to_string(),
+                        None => "the server closed the connection".into(),
+                    },
+                };
+                let v = m.ssl().verify_result();
+                if v != X509VerifyResult::OK {
+                    r = format!("{r}: {}", v.error_string());
+                }
+                Err(super::tls::handshake_failure(&r))
+            }
+            Err(HandshakeError::WouldBlock(_)) => Err(super::tls::handshake_failure(
+                "timed out waiting for the server",
+            )),
+        }
+    }
+
     fn on_text(&self, t: &str) {
         if let Ok(m) = data_message_from_json(t) {
             let mut payload = Vec::new();
@@ -474,14 +573,17 @@ mod tests {
     fn urls() {
         assert_eq!(
             super::parse_url("ws://127.0.0.1:27759/v1/messages/json").unwrap(),
-            ("127.0.0.1".into(), 27759)
+            (false, "127.0.0.1".into(), 27759)
         );
         assert_eq!(
             super::parse_url("ws://[::1]:1/v1/messages/json").unwrap(),
-            ("::1".into(), 1)
+            (false, "::1".into(), 1)
+        );
+        assert_eq!(
+            super::parse_url("wss://example.org/v1/messages/json").unwrap(),
+            (true, "example.org".into(), 443)
         );
         assert!(super::parse_url("http://x/").is_err());
-        assert!(super::parse_url("wss://x:1/").is_err());
         assert!(super::parse_url("ws://:1/").is_err());
     }
 }

@@ -5,5 +5,7 @@
 pub mod client;
 pub mod protocol;
 pub mod server;
+pub mod tls;
 
 pub use server::{ServerOptions, WebSocketServer, CLIENT_ADDED_EVENT, CLIENT_LOST_EVENT};
+pub use tls::{ClientOptions, ServerTls};

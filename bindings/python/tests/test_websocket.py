@@ -366,7 +366,7 @@ def test_options_errors(cluster):
         m.listen_websocket("not-an-ip", 0)
     with pytest.raises(zcluster.InvalidArgument):
         m.listen_websocket("127.0.0.1", 0, cert_file="/x.pem")
-    with pytest.raises(zcluster.Error):
+    with pytest.raises(zcluster.InvalidArgument, match="failed to load certificate"):
         m.listen_websocket("127.0.0.1", 0, cert_file="/x.pem", key_file="/k.pem")
 
 
@@ -479,8 +479,8 @@ def test_zcluster_client_rejected_with_zeeks_error(cluster):
     with zcluster.Endpoint() as ep:
         with pytest.raises(zcluster.InvalidArgument):
             ep.connect_websocket("http://127.0.0.1:1/", [])
-        with pytest.raises(zcluster.Error):
-            ep.connect_websocket("wss://127.0.0.1:1/v1/messages/json", [])
+        with pytest.raises(zcluster.InvalidArgument):
+            ep.connect_websocket("wss://127.0.0.1:1/v1/messages/json", [], ca_file="/nonexistent.pem")
 
 
 def test_zcluster_client_against_an_independent_server():

@@ -546,15 +546,18 @@ class Endpoint(_Delivery):
         check(lib.zc_endpoint_get_stats(self._handle(), ctypes.byref(s)))
         return {f[0]: getattr(s, f[0]) for f in _Stats._fields_}
 
-    def connect_websocket(self, url, topics=(), retry=0.0):
-        """Connects to a Zeek WebSocket API server (ws://host:port/v1/messages/json)
-        instead of peering: subscribes `topics` there; what the server sends arrives as
-        EVENT messages, and what this endpoint publishes goes to the server. Statuses:
-        PEER_ADDED (acknowledged), PEER_UNREACHABLE, PEER_REJECTED (Zeek's error),
-        PEER_LOST; a retry > 0 (seconds) reconnects."""
+    def connect_websocket(self, url, topics=(), retry=0.0, **options):
+        """Connects to a Zeek WebSocket API server (ws://host:port/v1/messages/json, or
+        wss:// for TLS) instead of peering: subscribes `topics` there; what the server
+        sends arrives as EVENT messages, and what this endpoint publishes goes to the
+        server. Statuses: PEER_ADDED (acknowledged), PEER_UNREACHABLE (also a TLS
+        failure, with OpenSSL's reason), PEER_REJECTED (Zeek's error), PEER_LOST; a
+        retry > 0 (seconds) reconnects. Options: application_name, and for wss://
+        verify_peer (default True: certificate and host name), ca_file, ca_path,
+        cert_file, key_file, ciphers."""
         from ._telemetry import connect_websocket
 
-        connect_websocket(self, url, list(topics), retry)
+        connect_websocket(self, url, list(topics), retry, options)
 
     def metrics(self):
         """All counters as a dict: endpoint totals, per-peer events/bytes in and out and

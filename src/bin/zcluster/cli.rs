@@ -12,7 +12,7 @@ EXIT CODES:
   4  a peer could not be reached, or the connection was lost
   5  the --timeout ran out first (fewer than --count events, no subscriber)
   6  not found (node, store key, cluster directory, file)
-  7  not supported by this build (wss:// URLs; store and status over ws://)
+  7  not supported by this build (store and status over ws:// or wss://)
 
 Errors go to stderr as `zcluster: <message>`; results go to stdout.";
 
