@@ -290,6 +290,20 @@ const SPECS: &[Spec] = &[
         kind: Kind::Count,
         default: "400",
     },
+    // A peering's send buffer (base/frameworks/broker/main.zeek). Zeek's defaults are 2048
+    // and "disconnect"; zcluster's are the endpoint's (backpressure, never silent loss).
+    // `disconnect` removes a peer that falls behind, counted in
+    // `zeek_broker_backpressure_disconnects_total` as Zeek does.
+    Spec {
+        name: "Broker::peer_buffer_size",
+        kind: Kind::Count,
+        default: "65536",
+    },
+    Spec {
+        name: "Broker::peer_overflow_policy",
+        kind: Kind::Str,
+        default: "backpressure",
+    },
     Spec {
         name: "Log::default_rotation_dir",
         kind: Kind::Str,

@@ -118,9 +118,31 @@ impl Cluster {
                     .collect(),
                 stores: stores.stats(),
                 log_dropped: state.lock().log_dropped(),
+                processed: ep.processed_messages(),
                 process: crate::metrics::process::ProcessStats::read(),
                 ..Snapshot::default()
             };
+            {
+                let st = state.lock();
+                for (id, (path, n)) in &st.telemetry.log_writes {
+                    let module = crate::metrics::module_of(id).to_string();
+                    s.log_writes.push((module.clone(), id.clone(), *n));
+                    s.log_writer_writes.push(crate::metrics::LogWriterWrites {
+                        writer: crate::log::message::WRITER_ASCII.to_string(),
+                        module,
+                        stream: id.clone(),
+                        filter_name: "default".into(),
+                        path: path.clone(),
+                        writes: *n,
+                    });
+                }
+                s.backpressure_disconnects = st
+                    .telemetry
+                    .backpressure_disconnects
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+            }
             let servers = ws.lock().clone();
             if !servers.is_empty() {
                 let mut m = WebSocketMetrics::default();

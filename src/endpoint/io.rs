@@ -698,6 +698,7 @@ impl Io {
             .counters
             .published
             .fetch_add(1, Ordering::Relaxed);
+        self.shared.counters.processed(kind);
         if kind == EnvelopeType::Data && receiver.is_nil() {
             self.offer_taps(topic, payload, origin);
             // A tap's publish (a WebSocket client's event) reaches this node's host too,
@@ -1467,6 +1468,7 @@ impl Io {
             self.undecodable(t, &env, &e.message);
             return;
         }
+        self.shared.counters.processed(env.kind);
         let id = self.shared.id;
         match env.kind {
             // Shutting down: the host takes no new messages (as Broker ignores them).

@@ -439,6 +439,21 @@ pub(crate) struct Counters {
     pub(crate) received: AtomicU64,
     pub(crate) forwarded: AtomicU64,
     pub(crate) undecodable: AtomicU64,
+    /// Broker's `broker_processed_messages_total{type}`: messages through the core, by
+    /// envelope type (index `type - 1`: data, command, routing-update, ping, pong):
+    /// those received from peers and those published locally.
+    pub(crate) processed: [AtomicU64; 5],
+}
+
+impl Counters {
+    pub(crate) fn processed(&self, kind: crate::wire::EnvelopeType) {
+        self.processed[kind as usize - 1].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn processed_of(shared: &Shared) -> [u64; 5] {
+    let p = &shared.counters.processed;
+    std::array::from_fn(|i| p[i].load(Ordering::Relaxed))
 }
 
 pub(crate) enum Command {
@@ -1026,6 +1041,12 @@ impl EndpointHandle {
         stats_of(&self.shared)
     }
 
+    /// Messages processed by type (data, command, routing-update, ping, pong), as
+    /// Broker's `broker_processed_messages_total`.
+    pub fn processed_messages(&self) -> [u64; 5] {
+        processed_of(&self.shared)
+    }
+
     pub fn peer_stats(&self) -> Vec<PeerStats> {
         self.shared.peer_table.snapshot()
     }
@@ -1339,6 +1360,12 @@ impl Endpoint {
 
     pub fn stats(&self) -> Stats {
         stats_of(&self.shared)
+    }
+
+    /// Messages processed by type (data, command, routing-update, ping, pong), as
+    /// Broker's `broker_processed_messages_total`.
+    pub fn processed_messages(&self) -> [u64; 5] {
+        processed_of(&self.shared)
     }
 }
 
