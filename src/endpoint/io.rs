@@ -477,7 +477,19 @@ impl Io {
     }
 
     /// Whether a publish to `topic` must wait because a target peer's queue is full.
+    /// A tap this publish would be offered to is full (see `Tap::full`).
+    fn tap_full(&self, topic: &str, receiver: EndpointId) -> bool {
+        receiver.is_nil()
+            && self
+                .taps
+                .iter()
+                .any(|(_, f, tap)| tap.full() && filter_matches(f, topic))
+    }
+
     fn blocked(&self, topic: &str, receiver: EndpointId) -> bool {
+        if self.tap_full(topic, receiver) {
+            return true;
+        }
         let cap = self.shared.opts.peer_buffer_size;
         self.shared.opts.peer_policy == OverflowPolicy::Backpressure
             && self.conns.values().any(|c| {
@@ -530,6 +542,11 @@ impl Io {
                         .any(|t| self.conns.get(t).is_some_and(|c| c.frames.len() >= cap))
                 {
                     break;
+                }
+                if let Some((t, r)) = &self.targets_for {
+                    if self.tap_full(t, *r) {
+                        break;
+                    }
                 }
             } else {
                 self.targets_for = None;

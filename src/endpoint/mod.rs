@@ -965,6 +965,11 @@ pub struct EndpointHandle {
 }
 
 impl EndpointHandle {
+    /// Makes the I/O thread run a turn soon (a tap with room again, `Tap::full`).
+    pub fn hook_waker(&self) -> HookWaker {
+        HookWaker(self.shared.waker.clone())
+    }
+
     pub fn id(&self) -> EndpointId {
         self.shared.id
     }

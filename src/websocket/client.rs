@@ -22,15 +22,16 @@
 //! certificate and host name verified unless `verify_peer=F`); a TLS failure is a
 //! `PeerUnavailable` whose text names OpenSSL's reason and the verification result.
 //!
-//! Publishes waiting for the connection are bounded (`SEND_QUEUE`); beyond that, and
-//! while not connected, they are dropped and counted (`ClientHandle::dropped`), since
-//! the I/O thread that offers them cannot wait.
+//! Publishes waiting for the connection are bounded (`SEND_QUEUE`); when the queue is
+//! full the endpoint holds further publishes back (`Tap::full`), so the host's `publish`
+//! waits as for a slow peer. While not connected they are dropped and counted
+//! (`ClientHandle::dropped`).
 
 use super::protocol;
 use super::tls::ClientOptions;
 use crate::data::bin;
 use crate::data::json::{data_message_from_json, data_message_to_json};
-use crate::endpoint::{EndpointHandle, Message, MessageKind, PeerInfo, Tap};
+use crate::endpoint::{EndpointHandle, HookWaker, Message, MessageKind, PeerInfo, Tap};
 use crate::error::{Error, ErrorKind, Result};
 use openssl::ssl::{HandshakeError, SslConnector, SslStream};
 use openssl::x509::X509VerifyResult;
@@ -49,9 +50,23 @@ pub const SEND_QUEUE: usize = 65536;
 struct Outbox {
     q: Mutex<VecDeque<(String, Vec<u8>)>>,
     connected: AtomicBool,
+    /// The queue holds `SEND_QUEUE`: the endpoint holds further publishes back.
+    full: AtomicBool,
     dropped: AtomicU64,
     /// Wakes the client thread's poll when the queue turns non-empty (or on stop).
     waker: mio::Waker,
+    /// Wakes the endpoint's I/O thread when a full queue has room again.
+    ep_waker: HookWaker,
+}
+
+impl Outbox {
+    /// Takes everything queued (the client thread), reopening a full queue.
+    fn drain_into(&self, batch: &mut VecDeque<(String, Vec<u8>)>) {
+        batch.extend(self.q.lock().drain(..));
+        if self.full.swap(false, Ordering::AcqRel) {
+            self.ep_waker.wake();
+        }
+    }
 }
 
 impl Tap for Outbox {
@@ -62,6 +77,9 @@ impl Tap for Outbox {
             return;
         }
         q.push_back((topic.to_string(), payload.to_vec()));
+        if q.len() >= SEND_QUEUE {
+            self.full.store(true, Ordering::Release);
+        }
         if q.len() == 1 {
             let _ = self.waker.wake();
         }
@@ -69,6 +87,10 @@ impl Tap for Outbox {
 
     fn local_only(&self) -> bool {
         true
+    }
+
+    fn full(&self) -> bool {
+        self.full.load(Ordering::Acquire) && self.connected.load(Ordering::Acquire)
     }
 }
 
@@ -190,8 +212,10 @@ pub fn connect(
     let outbox = Arc::new(Outbox {
         q: Mutex::new(VecDeque::new()),
         connected: AtomicBool::new(false),
+        full: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
         waker,
+        ep_waker: ep.hook_waker(),
     });
     let tap_id = ep.new_origin();
     ep.set_tap(tap_id, vec![String::new()], outbox.clone(), 0)?;
@@ -274,6 +298,9 @@ impl Conn {
             let end = self.session();
             self.outbox.connected.store(false, Ordering::Release);
             self.outbox.q.lock().clear();
+            if self.outbox.full.swap(false, Ordering::AcqRel) {
+                self.outbox.ep_waker.wake();
+            }
             match end {
                 End::Stopped => break,
                 End::Unavailable(r) => self.status(
@@ -418,7 +445,12 @@ impl Conn {
     /// an idle client sleeps and a publish goes out at once.
     fn established(&self, ws: &mut WebSocket<Stream>, poll: &mut mio::Poll) -> End {
         let cap = self.ep.inbox_capacity();
-        let mut batch = Vec::new();
+        // Publishes taken from the outbox and not yet framed. They are framed only while
+        // the socket takes them: tungstenite's buffer stays near its write_buffer_size
+        // instead of growing to the whole queue (every partial write moves what is left
+        // to the buffer's front), and a full outbox holds the host's publishes back.
+        let mut batch: VecDeque<(String, Vec<u8>)> = VecDeque::new();
+        let mut write_blocked = false;
         let mut events = mio::Events::with_capacity(8);
         loop {
             if self.stopped() {
@@ -427,20 +459,28 @@ impl Conn {
                 return End::Stopped;
             }
             // Host publishes -> server.
-            batch.extend(self.outbox.q.lock().drain(..));
-            for (topic, payload) in batch.drain(..) {
+            if batch.len() < 1024 {
+                self.outbox.drain_into(&mut batch);
+            }
+            let mut framed = 0;
+            while !write_blocked && framed < 4096 {
+                let Some((topic, payload)) = batch.pop_front() else {
+                    break;
+                };
+                framed += 1;
                 if let Ok(v) = bin::decode(&payload) {
                     let m = tungstenite::Message::Text(data_message_to_json(&topic, &v));
-                    if let Err(e) = ws.write(m) {
-                        if !is_timeout(&e) {
-                            return End::Lost(e.to_string());
-                        }
+                    match ws.write(m) {
+                        Ok(()) => {}
+                        // Framed and buffered; the socket is full.
+                        Err(e) if is_timeout(&e) => write_blocked = true,
+                        Err(e) => return End::Lost(e.to_string()),
                     }
                 }
             }
             match ws.flush() {
-                Ok(()) => {}
-                Err(e) if is_timeout(&e) => {}
+                Ok(()) => write_blocked = false,
+                Err(e) if is_timeout(&e) => write_blocked = true,
                 Err(e) => return End::Lost(e.to_string()),
             }
             // Server -> inbox, while it has room (else TCP pushes back on the server).
@@ -470,13 +510,16 @@ impl Conn {
                     }
                 }
             }
-            if !self.outbox.q.lock().is_empty() {
+            if !write_blocked && (!batch.is_empty() || !self.outbox.q.lock().is_empty()) {
                 timeout = Some(Duration::ZERO);
             }
             if let Err(e) = poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return End::Lost(e.to_string());
                 }
+            }
+            if events.iter().any(|e| e.token() == SOCK && e.is_writable()) {
+                write_blocked = false;
             }
         }
     }
@@ -517,6 +560,18 @@ impl Conn {
     }
 
     fn on_text(&self, t: &str) {
+        if let Some((topic, payload)) = super::fastjson::data_message_to_bin(t) {
+            let _ = self.ep.deliver(Message {
+                kind: MessageKind::Data,
+                topic,
+                payload,
+                sender: None,
+                peer: None,
+                text: String::new(),
+                node: None,
+            });
+            return;
+        }
         if let Ok(m) = data_message_from_json(t) {
             let mut payload = Vec::new();
             if bin::try_encode(&m.value, &mut payload).is_ok() {

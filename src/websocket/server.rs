@@ -809,7 +809,11 @@ impl ServerThread {
             let _ = p;
             if let Conn::Open(ws) = &mut c.conn {
                 if c.closed.is_none() {
-                    let _ = ws.write(tungstenite::Message::Ping(Vec::new()));
+                    // IXWebSocket's heartbeat payload (Zeek's server), whole seconds.
+                    let secs = self.opts.ping_interval.map_or(0, |p| p.as_secs());
+                    let _ = ws.write(tungstenite::Message::Ping(
+                        format!("ixwebsocket::heartbeat::{secs}s").into_bytes(),
+                    ));
                     c.write_blocked = false;
                 }
             }

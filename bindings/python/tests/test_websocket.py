@@ -521,3 +521,41 @@ def test_zcluster_client_against_an_independent_server():
     p = seen["published"]
     assert p == ev_json("c/d/e", "Client::hi", [{"@data-type": "count", "data": 1}])
     assert list(p)[:4] == ["type", "topic", "@data-type", "data"]
+
+
+def test_server_pings_as_zeek(cluster):
+    """ping_interval: the server pings with IXWebSocket's heartbeat payload (Zeek's
+    server), read here on a raw socket that does the upgrade by hand."""
+    import base64
+    import os
+    import socket
+    import struct
+
+    port = cluster["manager"].listen_websocket("127.0.0.1", 0, ping_interval=1)
+    s = socket.create_connection(("127.0.0.1", port), timeout=T)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (PATH, key)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(4096)
+        assert buf.startswith(b"HTTP/1.1 101")
+        buf = buf.split(b"\r\n\r\n", 1)[1]
+        mask = os.urandom(4)
+        body = b"[]"
+        s.sendall(bytes([0x81, 0x80 | len(body)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(body)))
+        frames = []
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(op == 0x9 for op, _ in frames):
+            while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7F):
+                n = buf[1] & 0x7F
+                assert n < 126
+                frames.append((buf[0] & 0x0F, buf[2:2 + n]))
+                buf = buf[2 + n:]
+            if not any(op == 0x9 for op, _ in frames):
+                buf += s.recv(4096)
+        assert frames[0][0] == 0x1 and json.loads(frames[0][1])["type"] == "ack"
+        assert (0x9, b"ixwebsocket::heartbeat::1s") in frames
+    finally:
+        s.close()
