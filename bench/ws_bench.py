@@ -59,7 +59,6 @@ def node(ws_port, n):
     while "manager" not in w.nodes_up() and time.time() < deadline:
         time.sleep(0.01)
     m.listen_websocket("127.0.0.1", ws_port, send_queue_size=1 << 20, max_event_queue_size=1024)
-    print("ready %d" % wport, flush=True)
     import ctypes
     from zcluster._lib import lib
 
@@ -73,11 +72,14 @@ def node(ws_port, n):
     # What arrived before (hello, node_up) is not counted.
     while lib.zc_cluster_next_many(h, 4096, 100, ctypes.byref(buf), ctypes.byref(blen), ctypes.byref(cnt)) == 0:
         lib.zc_string_free(buf)
+    print("ready %d" % wport, flush=True)
     sys.stdin.readline()
     got = 0
     t0 = None
     while got < n:
-        if lib.zc_cluster_next_many(h, 4096, 5000, ctypes.byref(buf), ctypes.byref(blen), ctypes.byref(cnt)) != 0:
+        rc = lib.zc_cluster_next_many(h, 4096, 5000, ctypes.byref(buf), ctypes.byref(blen), ctypes.byref(cnt))
+        if rc != 0:
+            print("next_many: rc %d after %d" % (rc, got), file=sys.stderr, flush=True)
             break
         lib.zc_string_free(buf)
         if t0 is None:
