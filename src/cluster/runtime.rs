@@ -222,6 +222,11 @@ impl State {
 
     /// `Cluster::log` from the I/O thread (hello, node down): never waits for room.
     fn log_from_hook(&mut self, message: &str, _ctx: &mut HookCtx) {
+        self.log_now(message);
+    }
+
+    /// `Cluster::log` that never waits for room (the I/O and WebSocket threads).
+    pub(crate) fn log_now(&mut self, message: &str) {
         let rec = cluster_log_record(now_ns(), &self.me.clone(), message);
         if let Ok(true) = self.log_record(CLUSTER_LOG_ID, rec) {
             self.log_cv.notify_all();

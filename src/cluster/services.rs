@@ -35,7 +35,9 @@ impl Cluster {
     /// `/v1/messages/json` API) on this started node. Returns the bound port.
     pub fn listen_websocket(&self, opts: &ServerOptions) -> Result<u16> {
         let rt = self.running()?;
-        let s = WebSocketServer::start(rt.endpoint.handle(), opts)?;
+        let state = rt.state.clone();
+        let log: crate::websocket::server::LogFn = Arc::new(move |m: &str| state.lock().log_now(m));
+        let s = WebSocketServer::start_logged(rt.endpoint.handle(), opts, Some(log))?;
         let port = s.port();
         self.services.websockets.lock().push(Arc::new(s));
         Ok(port)

@@ -260,6 +260,16 @@ impl WebSocketServer {
     /// Starts serving `opts` for the endpoint behind `ep`. `node_id` is the first part of
     /// each client's endpoint name (`<node_id>-websocket-<n>`): the endpoint's id.
     pub fn start(ep: EndpointHandle, opts: &ServerOptions) -> Result<WebSocketServer> {
+        Self::start_logged(ep, opts, None)
+    }
+
+    /// `start`, with a function that writes a line to cluster.log (`Cluster::log`): the
+    /// lines Zeek's `websocket_client_added` / `_lost` handlers write.
+    pub fn start_logged(
+        ep: EndpointHandle,
+        opts: &ServerOptions,
+        log: Option<LogFn>,
+    ) -> Result<WebSocketServer> {
         let tls = opts.tls.context()?;
         let ip: std::net::IpAddr = opts.listen_addr.parse().map_err(|_| {
             Error::invalid(format!(
@@ -310,6 +320,7 @@ impl WebSocketServer {
             opts: opts.clone(),
             node_id: String::new(),
             tls,
+            log,
         };
         st.node_id = st.ep.id().to_string();
         let thread = std::thread::Builder::new()
@@ -474,7 +485,11 @@ struct ServerThread {
     opts: ServerOptions,
     node_id: String,
     tls: Option<SslContext>,
+    log: Option<LogFn>,
 }
+
+/// Writes one line to cluster.log.
+pub type LogFn = Arc<dyn Fn(&str) + Send + Sync>;
 
 fn is_would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
@@ -930,8 +945,29 @@ impl ServerThread {
         );
         let info = self.endpoint_info(c);
         self.raise(Event::with_args(CLIENT_ADDED_EVENT, vec![info, subs]));
+        if let Some(log) = &self.log {
+            log(&format!(
+                "WebSocket client {} subscribed to [{}]",
+                self.format_endpoint_info(c),
+                c.subs.join(", ")
+            ));
+        }
         let name = c.endpoint_name(&self.node_id);
         send_text(c, protocol::ack_json(&name, protocol::VERSION));
+    }
+
+    /// Zeek's `Cluster::format_endpoint_info`.
+    fn format_endpoint_info(&self, c: &Client) -> String {
+        let mut s = format!(
+            "'{}' ({}:{})",
+            c.endpoint_name(&self.node_id),
+            c.remote.ip(),
+            c.remote.port()
+        );
+        if let Some(a) = &c.app {
+            s.push_str(&format!(" application_name={a}"));
+        }
+        s
     }
 
     fn endpoint_info(&self, c: &Client) -> Value {
@@ -1123,6 +1159,17 @@ impl ServerThread {
             changed |= self.inner.hub.lock().clients.remove(&c.origin).is_some();
             if c.accepted {
                 let (code, reason) = c.closed.clone().unwrap_or((1006, String::new()));
+                if let Some(log) = &self.log {
+                    let why = if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and reason '{reason}'")
+                    };
+                    log(&format!(
+                        "WebSocket client {} gone with code {code}{why}",
+                        self.format_endpoint_info(&c)
+                    ));
+                }
                 let info = self.endpoint_info(&c);
                 self.raise(Event::with_args(
                     CLIENT_LOST_EVENT,

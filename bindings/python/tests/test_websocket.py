@@ -117,7 +117,7 @@ def cluster(tmp_path_factory):
 
     t = threading.Thread(target=echo, daemon=True)
     t.start()
-    yield {"manager": manager, "worker": worker, "ws_port": ws_port, "mm": mm, "wm": wm, "got": got}
+    yield {"manager": manager, "worker": worker, "ws_port": ws_port, "mm": mm, "wm": wm, "got": got, "logs": logs}
     stop.set()
     t.join()
     worker.close()
@@ -161,6 +161,18 @@ def test_handshake_and_ack(cluster):
                 info, code, reason = msg.event.args
                 assert info[0] == ack["endpoint"] and code == 1000
     assert names.index("Cluster::websocket_client_added") < names.index("Cluster::websocket_client_lost")
+    # ... and cluster.log has Zeek's lines for both (Cluster::format_endpoint_info).
+    who = "WebSocket client '%s' (127.0.0.1:" % ack["endpoint"]
+    deadline = time.time() + T
+    lines = []
+    while time.time() < deadline:
+        m.log_flush()
+        lines = [l for l in (cluster["logs"] / "cluster.log").read_text().splitlines() if who in l]
+        if len(lines) >= 2:
+            break
+        time.sleep(0.1)
+    assert any("application_name=zcluster-test/1.0 subscribed to [zeek/test/echo]" in l for l in lines), lines
+    assert any("application_name=zcluster-test/1.0 gone with code 1000" in l for l in lines), lines
 
 
 def test_every_type_both_ways(cluster):
