@@ -36,8 +36,8 @@ pub struct StoreMetrics {
     pub role: &'static str,
     /// Entries now (0 when the store cannot say, e.g. a clone not yet synchronised).
     pub entries: u64,
-    /// Updates (mutations) the store applied: on a master those it broadcast, on a clone
-    /// those it received from its master.
+    /// Updates (mutations) the store applied: on a master every one (with or without
+    /// clones), on a clone those it received from its master.
     pub updates: u64,
 }
 

@@ -169,3 +169,23 @@ def test_backpressure_disconnects(tmp_path):
         m.close()
     text = (tmp_path / "cluster.log").read_text()
     assert "removed due to backpressure overflow: non-cluster peer 127.0.0.1:" in text
+
+
+def test_store_metrics_move(cluster):
+    from zcluster import _store  # noqa: F401  (attaches Cluster.create_store)
+
+    m = cluster["m"]
+    st = m.create_store("metrics-kv").store
+    fams, before = scrape(cluster["mm"])
+    assert fams["broker_store_entries"].type == "gauge"
+    key = (("name", "metrics-kv"),)  # Broker's own metrics: no node label
+    b_updates = before.get(("broker_store_processed_updates_total", key), 0)
+    for i in range(7):
+        st.put("k%d" % i, i)
+    wait(lambda: scrape(cluster["mm"])[1].get(("broker_store_entries", key)) == 7, "7 entries")
+    wait(lambda: scrape(cluster["mm"])[1][("broker_store_processed_updates_total", key)] >= b_updates + 7,
+         "7 more processed updates")
+    _, after = scrape(cluster["mm"])
+    assert after[("zeek_broker_stores", (("node", "manager"),))] >= 1
+    assert after[("process_cpu_user_seconds_total", (("node", "manager"),))] > 0
+    assert after[("process_resident_memory_bytes", (("node", "manager"),))] > 1e6
