@@ -116,7 +116,7 @@ pub(crate) fn apply(layout: &mut Layout, text: &str, source: &str) -> Result<()>
         if name.ends_with('+') || name.ends_with('-') || !name.starts_with("Cluster::") {
             continue;
         }
-        if !crate::cluster::options::is_known(name) {
+        if !crate::options::is_known(name) {
             continue;
         }
         let value = value.trim().trim_end_matches(';').trim();
@@ -133,7 +133,7 @@ pub(crate) fn apply(layout: &mut Layout, text: &str, source: &str) -> Result<()>
                 ))
             }
         };
-        let v = crate::cluster::options::check_layout_value(name, v)
+        let v = crate::options::check_layout_value(name, v)
             .map_err(|m| perr(source, pos, m))?;
         layout.set_option(name.to_string(), v);
     }
@@ -164,7 +164,7 @@ fn guard(layout: &Layout, cond: &str) -> bool {
     let Some(inner) = c.strip_prefix("(|").and_then(|r| r.strip_suffix("|==0)")) else {
         return false;
     };
-    if !crate::cluster::options::is_known(inner) {
+    if !crate::options::is_known(inner) {
         return false;
     }
     match layout.option(inner) {
