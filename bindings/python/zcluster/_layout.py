@@ -19,7 +19,7 @@ import ipaddress
 import os
 import re
 
-from ._data import Event, Port, _to_handle
+from ._data import Event, Port, _option_text, _to_handle
 from ._endpoint import _FREE_CB, _MSG_CB, Message, _Delivery
 from ._lib import check, cstr, lib, take_string
 from ._telemetry import _ClusterServices
@@ -178,20 +178,6 @@ def _option_value(kind, text):
     if kind == "addr":
         return ipaddress.ip_address(text.strip("[]"))
     return text  # string, enum ("Broker::SQLITE"), set (Zeek text)
-
-
-def _option_text(value):
-    """A Python option value as the Zeek-syntax text zc_options_set takes."""
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    if isinstance(value, datetime.timedelta):
-        return repr(value.total_seconds())
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return value
-    raise TypeError("option values are bool, int, float, datetime.timedelta or str, not %s"
-                    % type(value).__name__)
 
 
 class Node:
