@@ -318,9 +318,7 @@ impl Cluster {
             "master_node" => info.master_node = v.as_str().unwrap_or_default().to_string(),
             "clone_resync_interval" => info.clone_resync_interval = interval()?,
             "clone_stale_interval" => info.clone_stale_interval = interval()?,
-            "clone_mutation_buffer_interval" => {
-                info.clone_mutation_buffer_interval = interval()?
-            }
+            "clone_mutation_buffer_interval" => info.clone_mutation_buffer_interval = interval()?,
             _ => info.options.apply(spec, &v)?,
         }
         table.insert(name.to_string(), info);

@@ -2,11 +2,11 @@
 //! every value for error messages (the crate-wide `json` module was not available when
 //! this was written; the lead may switch this over to it).
 
-use crate::options::{OptionValue, Port};
 use super::{
     check_references, perr, Format, Layout, Node, NodeType, Pos, RefPositions, ZeekctlNode,
 };
 use crate::error::Result;
+use crate::options::{OptionValue, Port};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 

@@ -13,8 +13,8 @@ mod write;
 mod zeek;
 mod zeekctl_config;
 
-pub use nodecfg::NodeCfgOptions;
 pub use crate::options::{format_interval, parse_interval, OptionValue, Port, Protocol};
+pub use nodecfg::NodeCfgOptions;
 pub use write::zeekctl_websocket_default;
 pub(crate) use zeek::Cursor as ZeekCursor;
 

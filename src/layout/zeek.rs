@@ -3,9 +3,9 @@
 //! `event <name>(...) { ... }` handlers, which are skipped (zeekctl appends one that starts
 //! the WebSocket server). Directives (`@load`, `@if`) are rejected with a clear error.
 
-use crate::options::{OptionValue, Port};
 use super::{check_references, perr, Format, Layout, Node, NodeType, Pos, RefPositions};
 use crate::error::{Error, Result};
+use crate::options::{OptionValue, Port};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -517,8 +517,7 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
                 } else {
                     let (vpos, v) = cur.value()?;
                     let v = if id.starts_with("Cluster::") || crate::options::is_known(&id) {
-                        crate::options::check_layout_value(&id, v)
-                            .map_err(|m| cur.err(vpos, m))?
+                        crate::options::check_layout_value(&id, v).map_err(|m| cur.err(vpos, m))?
                     } else {
                         v
                     };

@@ -133,8 +133,7 @@ pub(crate) fn apply(layout: &mut Layout, text: &str, source: &str) -> Result<()>
                 ))
             }
         };
-        let v = crate::options::check_layout_value(name, v)
-            .map_err(|m| perr(source, pos, m))?;
+        let v = crate::options::check_layout_value(name, v).map_err(|m| perr(source, pos, m))?;
         layout.set_option(name.to_string(), v);
     }
     Ok(())

@@ -71,27 +71,32 @@ pub fn markdown() -> String {
     out
 }
 
-/// A plain-text listing (`zcluster options`): one option per line, or one option in full.
+/// One option as `zcluster options` prints it: scope, names, type, default, then the doc.
+pub fn entry(s: &Spec) -> String {
+    let default = if s.default.is_empty() {
+        "\"\"".to_string()
+    } else {
+        s.default.to_string()
+    };
+    format!(
+        "{:<9} {} ({}, default {default})\n          {}\n",
+        s.scope.name(),
+        std::iter::once(s.name)
+            .chain(s.aliases.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        values(s.ty),
+        s.doc
+    )
+}
+
+/// A plain-text listing (`zcluster options`) of every option, or of one scope's.
 pub fn listing(scope: Option<Scope>) -> String {
-    let mut out = String::new();
-    for s in all().iter().filter(|s| scope.is_none_or(|x| x == s.scope)) {
-        let default = if s.default.is_empty() {
-            "\"\"".to_string()
-        } else {
-            s.default.to_string()
-        };
-        out.push_str(&format!(
-            "{:<9} {} ({}, default {default})\n          {}\n",
-            s.scope.name(),
-            std::iter::once(s.name)
-                .chain(s.aliases.iter().copied())
-                .collect::<Vec<_>>()
-                .join(" | "),
-            values(s.ty),
-            s.doc
-        ));
-    }
-    out
+    all()
+        .iter()
+        .filter(|s| scope.is_none_or(|x| x == s.scope))
+        .map(entry)
+        .collect()
 }
 
 #[cfg(test)]

@@ -254,6 +254,10 @@ pub fn unescape_string(body: &str) -> Result<String, (usize, String)> {
             c => push(&mut bytes, c),
         }
     }
-    String::from_utf8(bytes)
-        .map_err(|_| (0, "string literal is not valid UTF-8 after escapes".to_string()))
+    String::from_utf8(bytes).map_err(|_| {
+        (
+            0,
+            "string literal is not valid UTF-8 after escapes".to_string(),
+        )
+    })
 }

@@ -129,7 +129,9 @@ impl Scope {
     }
 
     pub fn from_name(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|x| x.name().eq_ignore_ascii_case(s))
+        Scope::ALL
+            .into_iter()
+            .find(|x| x.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -353,25 +355,29 @@ pub fn default_value(name: &str) -> Option<OptionValue> {
 
 const ZEROMQ_PREFIX: &str = "Cluster::Backend::ZeroMQ::";
 
-fn unknown(scopes: &[Scope], name: &str) -> String {
-    let names = || {
-        scopes
-            .iter()
-            .flat_map(|sc| in_scope(*sc))
-            .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
-    };
-    let hint = names()
+/// The name (or alias) of `scopes` closest to `name`, if one is close (an edit distance
+/// of at most 3).
+pub fn suggest(scopes: &[Scope], name: &str) -> Option<&'static str> {
+    scopes
+        .iter()
+        .flat_map(|sc| in_scope(*sc))
+        .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
         .map(|n| (edit_distance(name, n), n))
         .filter(|(d, _)| *d <= 3)
         .min()
-        .map(|(_, n)| format!("did you mean {n}? "))
+        .map(|(_, n)| n)
+}
+
+fn unknown(scopes: &[Scope], name: &str) -> String {
+    let hint = suggest(scopes, name)
+        .map(|n| format!("did you mean {n}? "))
         .unwrap_or_default();
-    let listed: Vec<&str> = scopes
-        .iter()
-        .flat_map(|sc| in_scope(*sc))
-        .map(|s| s.name)
-        .filter(|n| !n.starts_with(ZEROMQ_PREFIX))
-        .collect();
+    let mut listed: Vec<&str> = Vec::new();
+    for n in scopes.iter().flat_map(|sc| in_scope(*sc)).map(|s| s.name) {
+        if !n.starts_with(ZEROMQ_PREFIX) && !listed.contains(&n) {
+            listed.push(n);
+        }
+    }
     let first = scopes.first().copied().unwrap_or(Scope::Cluster);
     if first == Scope::Cluster {
         format!(

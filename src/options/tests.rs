@@ -58,7 +58,15 @@ fn intervals_as_zeeks_scanner_reads_them() {
     assert_eq!(secs("2 s"), Some(2.0));
     assert!((secs("10us").unwrap() - 1e-5).abs() < 1e-12);
     assert_eq!(secs("1min"), Some(60.0));
-    for t in ["soon", "inf", "NaN", "1e999", "5 fortnights", "", "1 minute"] {
+    for t in [
+        "soon",
+        "inf",
+        "NaN",
+        "1e999",
+        "5 fortnights",
+        "",
+        "1 minute",
+    ] {
         assert_eq!(secs(t), None, "{t}");
     }
 }
@@ -149,7 +157,10 @@ fn enum_constants_by_full_last_or_short_name() {
             "{t}"
         );
     }
-    assert_eq!(parse(b, "Broker").map(|v| v.to_string()), Some("Cluster::CLUSTER_BACKEND_BROKER".into()));
+    assert_eq!(
+        parse(b, "Broker").map(|v| v.to_string()),
+        Some("Cluster::CLUSTER_BACKEND_BROKER".into())
+    );
     assert_eq!(parse(b, "NATS"), None);
     let sync = lookup(&[Scope::Backend], "synchronous").unwrap();
     for t in ["Broker::SQLITE_SYNCHRONOUS_NORMAL", "NORMAL", "normal"] {
@@ -322,14 +333,22 @@ fn unknown_names_suggest_the_closest_in_every_scope() {
         e.message
     );
     let e = lookup(&[Scope::WebSocket], "ping_intervall").unwrap_err();
-    assert!(e.message.contains("did you mean ping_interval?"), "{}", e.message);
+    assert!(
+        e.message.contains("did you mean ping_interval?"),
+        "{}",
+        e.message
+    );
     let e = lookup(&[Scope::Store, Scope::Backend], "jurnal_mode").unwrap_err();
     assert!(
         e.message.starts_with("unknown store option 'jurnal_mode' (did you mean journal_mode? expected one of: backend, master_node, "),
         "{}",
         e.message
     );
-    assert!(e.message.ends_with("journal_mode, integrity_check)"), "{}", e.message);
+    assert!(
+        e.message.ends_with("journal_mode, integrity_check)"),
+        "{}",
+        e.message
+    );
     let e = lookup(&[Scope::Backend], "colour").unwrap_err();
     assert_eq!(
         e.message,
@@ -337,7 +356,11 @@ fn unknown_names_suggest_the_closest_in_every_scope() {
     );
     // An alias is suggested too.
     let e = lookup(&[Scope::Endpoint], "broker.ssl.kye").unwrap_err();
-    assert!(e.message.contains("did you mean broker.ssl.key?"), "{}", e.message);
+    assert!(
+        e.message.contains("did you mean broker.ssl.key?"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]

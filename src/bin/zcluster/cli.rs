@@ -59,6 +59,23 @@ pub enum Cmd {
     /// A node's peers, subscriptions, counters and store sizes (Zeek's Control framework)
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Every option the library accepts (name, type, default, doc); check a value
+    #[command(after_help = EXIT_CODES)]
+    Options(OptionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OptionsArgs {
+    /// Only the options of this scope: cluster, endpoint, websocket, store or backend
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Print docs/options.md (Markdown) instead of the listing
+    #[arg(long, conflicts_with_all = ["name", "value"])]
+    pub markdown: bool,
+    /// Show this option (by name or alias) only
+    pub name: Option<String>,
+    /// Parse VALUE as the option would and print it as Zeek does (exit 3 if it does not parse)
+    pub value: Option<String>,
 }
 
 #[derive(Args, Debug)]
