@@ -302,6 +302,12 @@ ZC_TEST(options_defaults_set_get) {
     CHECK_OWNED(zc_options_get(o, "Cluster::retry_interval", &s_), "2.0 secs 500.0 msecs");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::manager_is_logger", "false"), ZC_OK);
     CHECK_OWNED(zc_options_get(o, "Cluster::manager_is_logger", &s_), "F");
+    ZC_CHECK_RC(zc_options_set(o, "Broker::log_batch_interval", "250 msecs"), ZC_OK);
+    CHECK_OWNED(zc_options_get(o, "Broker::log_batch_interval", &s_), "250.0 msecs");
+    ZC_CHECK_RC(zc_options_set(o, "Telemetry::metrics_port", "9911/tcp"), ZC_OK);
+    CHECK_OWNED(zc_options_get(o, "Telemetry::metrics_port", &s_), "9911/tcp");
+    ZC_CHECK_RC(zc_options_set(o, "Telemetry::metrics_port", "9911/sctp"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_ERR_CONTAINS("option Telemetry::metrics_port: \"9911/sctp\" is not a port");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::nope", "1"), ZC_ERR_NOT_FOUND);
     ZC_CHECK_ERR_CONTAINS("unknown option \"Cluster::nope\" (did you mean Cluster::node? expected one of: ");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::retry_interval", "soon"), ZC_ERR_INVALID_ARGUMENT);

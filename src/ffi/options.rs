@@ -28,12 +28,14 @@ pub unsafe extern "C" fn zc_options_new(out: *mut *mut zc_options) -> zc_result 
 }
 
 /// Sets option `key` (its Zeek name, e.g. "Cluster::retry_interval") from `value` in Zeek
-/// syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30 secs`, `2 hrs` or a
-/// plain number of seconds; strings as they are; patterns `/re/`; backends
-/// `Broker::SQLITE` or `SQLITE`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
-/// ZC_ERR_NOT_FOUND (unknown option; the message lists every option),
-/// ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
-/// leaves the option unchanged.
+/// syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals as Zeek writes them (`1.0 min`,
+/// `30 secs`, `250 msecs`, `2 hrs`, `1 day`) or a plain number of seconds; counts; ports
+/// `9991/tcp`; strings as they are (or one quoted Zeek literal); patterns `/re/`; enums
+/// `Broker::SQLITE` or `SQLITE`. Every option with its type, default and doc:
+/// docs/options.md, or `zcluster options --scope cluster`. Errors: ZC_ERR_NULL,
+/// ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown option; the message suggests
+/// the closest and lists every option), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+/// names the option, its type and the value). A failed call leaves the option unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn zc_options_set(
     opts: *mut zc_options,
