@@ -596,4 +596,17 @@ fn zeekctl_listen_websocket_block() {
         "{}",
         e.message
     );
+    // The fields are the catalogue's WebSocket options: did-you-mean, Zeek types.
+    for (field, want) in [
+        ("$ping_intervall=2 secs", "(did you mean ping_interval?"),
+        ("$ping_interval=2", "option ping_interval: expected an interval such as 1.0 min, 30 secs or 250 msecs, found a count (2)"),
+        ("$send_queue_size=5", "$send_queue_size is not one of Zeek's WebSocketServerOptions fields a layout sets"),
+    ] {
+        let e = Layout::parse(
+            &format!("event zeek_init() {{ Cluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=1/tcp, {field}]); }}\n"),
+            Some(Format::Zeek),
+        )
+        .unwrap_err();
+        assert!(e.message.contains(want), "{field}: {}", e.message);
+    }
 }

@@ -851,20 +851,31 @@ fn listen_websocket_calls(
             let (_, val) = c
                 .value()
                 .map_err(|e| bad(format!("${}: {}", k.trim(), e.message)))?;
-            match (k.trim(), val) {
+            // The fields by the catalogue's `Scope::WebSocket` (names, types, did-you-mean);
+            // `$listen_host` is the string field of older Zeeks.
+            let k = k.trim();
+            if k == "tls_options" {
+                continue; // TLS: not started from a layout
+            }
+            let spec = crate::options::lookup(&[crate::options::Scope::WebSocket], k)
+                .map_err(|e| bad(e.message))?;
+            let val = match val {
+                OptionValue::String(h) if k == "listen_host" => OptionValue::Addr(
+                    h.parse()
+                        .map_err(|_| bad(format!("$listen_host \"{h}\" is not an address")))?,
+                ),
+                v => spec.check(v).map_err(|e| bad(e.message))?,
+            };
+            match (spec.name, val) {
                 ("listen_addr", OptionValue::Addr(a)) => addr = Some(a),
-                ("listen_host", OptionValue::String(h)) => {
-                    addr = Some(
-                        h.parse()
-                            .map_err(|_| bad(format!("$listen_host \"{h}\" is not an address")))?,
-                    )
-                }
                 ("listen_port", OptionValue::Port(p)) => port = Some(p.number),
                 ("max_event_queue_size", OptionValue::Count(n)) => queue = Some(n),
                 ("ping_interval", OptionValue::Interval(s)) => ping = Some(s),
-                // TLS options and future fields: not started from a layout.
-                ("tls_options", _) => {}
-                (k, v) => return Err(bad(format!("unexpected ${k} ({})", v.kind()))),
+                (name, _) => {
+                    return Err(bad(format!(
+                        "${name} is not one of Zeek's WebSocketServerOptions fields a layout sets"
+                    )))
+                }
             }
         }
         out.push(super::WebSocketListen {
