@@ -31,8 +31,8 @@ pub fn markdown() -> String {
          `ZC_UPDATE_DOCS=1 cargo test --lib options::docs` (a test fails while this file is\n\
          stale); `zcluster options` prints the same table. Do not edit by hand.\n\n\
          ## Values\n\n\
-         Every path (C `*_options_set`, Python, the layouts' `redef`s, node.cfg and\n\
-         zeekctl-config, JSON layouts) reads values with one grammar:\n\n\
+         Every path (C `*_options_set`, Python, the `redef`s of `.zeek`/`.bro` layouts and of\n\
+         zeekctl-config.zeek, the `options` of JSON layouts) reads values with one grammar:\n\n\
          | Type | Text |\n|---|---|\n\
          | bool | `T`, `F`, `true`, `false` (any case), `1`, `0` |\n\
          | interval | Zeek's constants: a number, optional blanks, `usec`, `msec`, `sec`, `min`, `hr` or `day`, optionally plural (`10 secs`, `1.0 min`, `250msecs`, `2 hrs`, `1 day`); several terms add up (`1.0 min 30.0 secs`); a plain number is seconds (`2.5`); also `us`, `ms`, `s` (`250ms`, not Zeek's) |\n\
