@@ -318,6 +318,17 @@ ZC_TEST(options_defaults_set_get) {
     zc_options_free(o);
 }
 
+ZC_TEST(options_catalogue) {
+    ZC_CHECK_RC(zc_options_catalogue_json(NULL), ZC_ERR_NULL);
+    char *j = NULL;
+    ZC_CHECK_RC(zc_options_catalogue_json(&j), ZC_OK);
+    ZC_CHECK(j != NULL && j[0] == '[');
+    ZC_CHECK(strstr(j, "{\"scope\":\"cluster\",\"name\":\"Cluster::retry_interval\",\"aliases\":[],"
+                       "\"type\":\"interval\",\"values\":[],\"default\":\"1.0 min\",") != NULL);
+    ZC_CHECK(strstr(j, "\"name\":\"broker.ttl\",\"aliases\":[\"ttl\"]") != NULL);
+    zc_string_free(j);
+}
+
 static const char SMALL[] =
     "redef Cluster::manager_is_logger = F;\n"
     "redef Cluster::retry_interval = 30 secs;\n"
@@ -628,6 +639,7 @@ int main(void) {
     ZC_RUN(json_round_trip);
     ZC_RUN(parse_errors_name_line_and_column);
     ZC_RUN(options_defaults_set_get);
+    ZC_RUN(options_catalogue);
     ZC_RUN(cluster_identity);
     ZC_RUN(cluster_node_from_environment);
     ZC_RUN(negative_matrix);

@@ -1347,6 +1347,16 @@ zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
 zc_result zc_options_get(const zc_options *opts, const char *key, char **out);
 
 /**
+ * Every option the library accepts, as a JSON array (the table docs/options.md is made
+ * from): objects with `scope` ("cluster" for `zc_options_set`, "endpoint",
+ * "websocket", "store", "backend"), `name`, `aliases`, `type` (Zeek's type name: bool,
+ * count, int, double, interval, string, pattern, port, addr, enum), `values` (an enum's
+ * constants), `default` (as option text) and `doc`. The caller frees `*out` with
+ * `zc_string_free`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_options_catalogue_json(char **out);
+
+/**
  * Frees an options object. NULL is a no-op; clusters created with it keep their copy.
  */
 void zc_options_free(zc_options *opts);

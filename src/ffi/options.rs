@@ -71,6 +71,21 @@ pub unsafe extern "C" fn zc_options_get(
     })
 }
 
+/// Every option the library accepts, as a JSON array (the table docs/options.md is made
+/// from): objects with `scope` ("cluster" for `zc_options_set`, "endpoint",
+/// "websocket", "store", "backend"), `name`, `aliases`, `type` (Zeek's type name: bool,
+/// count, int, double, interval, string, pattern, port, addr, enum), `values` (an enum's
+/// constants), `default` (as option text) and `doc`. The caller frees `*out` with
+/// `zc_string_free`. Errors: ZC_ERR_NULL.
+#[no_mangle]
+pub unsafe extern "C" fn zc_options_catalogue_json(out: *mut *mut c_char) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        write_out(out, give_string(&crate::options::docs::json()));
+        Ok(())
+    })
+}
+
 /// Frees an options object. NULL is a no-op; clusters created with it keep their copy.
 #[no_mangle]
 pub unsafe extern "C" fn zc_options_free(opts: *mut zc_options) {

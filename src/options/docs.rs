@@ -99,6 +99,37 @@ pub fn listing(scope: Option<Scope>) -> String {
         .collect()
 }
 
+/// The catalogue as JSON (`zc_options_catalogue_json`): an array of objects with `scope`,
+/// `name`, `aliases`, `type` (Zeek's type name), `values` (an enum's constants, else
+/// empty), `default` (option text) and `doc`, in table order.
+pub fn json() -> String {
+    use crate::json::quote;
+    let list = |items: &[&str]| {
+        let v: Vec<String> = items.iter().map(|s| quote(s)).collect();
+        format!("[{}]", v.join(","))
+    };
+    let items: Vec<String> = all()
+        .iter()
+        .map(|s| {
+            let values: &[&str] = match s.ty {
+                Type::Enum(names) => names,
+                _ => &[],
+            };
+            format!(
+                "{{\"scope\":{},\"name\":{},\"aliases\":{},\"type\":{},\"values\":{},\"default\":{},\"doc\":{}}}",
+                quote(s.scope.name()),
+                quote(s.name),
+                list(s.aliases),
+                quote(s.ty.name()),
+                list(values),
+                quote(s.default),
+                quote(s.doc)
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -98,3 +98,22 @@ def test_store_options_take_bool_and_timedelta():
             cl.set_store_options("t", clone_stale_interval=-1.0)
         with pytest.raises(zcluster.NotFound, match="did you mean journal_mode"):
             cl.set_store_options("t", jurnal_mode="WAL")
+
+
+def test_the_catalogue_describes_every_option():
+    cat = zcluster.option_catalogue()
+    by = {(o["scope"], o["name"]): o for o in cat}
+    ri = by[("cluster", "Cluster::retry_interval")]
+    assert (ri["type"], ri["default"]) == ("interval", "1.0 min")
+    assert ri["doc"]
+    assert by[("endpoint", "broker.ttl")]["aliases"] == ["ttl"]
+    assert by[("backend", "journal_mode")]["values"] == [
+        "Broker::SQLITE_JOURNAL_MODE_DELETE", "Broker::SQLITE_JOURNAL_MODE_WAL"]
+    # Every cluster option's default is what a fresh Cluster reports.
+    layout = Layout.parse(LAYOUT)
+    with Cluster(layout, node="manager") as cl:
+        for o in cat:
+            if o["scope"] == "cluster" and o["type"] in ("interval", "bool", "count", "string", "enum"):
+                if o["name"].startswith("Cluster::Backend::ZeroMQ::") or o["name"] == "Cluster::node":
+                    continue
+                assert cl.option(o["name"]) == o["default"], o["name"]

@@ -65,6 +65,7 @@ _sig("zc_options_new", [ctypes.POINTER(_p)])
 _sig("zc_options_set", [_p, _cp, _cp])
 _sig("zc_options_get", [_p, _cp, ctypes.POINTER(_p)])
 _sig("zc_options_free", [_p], None)
+_sig("zc_options_catalogue_json", [ctypes.POINTER(_p)])
 _sig("zc_cluster_new", [_p, _cp, _p, ctypes.POINTER(_p)])
 _sig("zc_cluster_free", [_p], None)
 _sig("zc_cluster_is_enabled", [_p], ctypes.c_bool)
@@ -146,6 +147,16 @@ def _out_string(fn, *args):
     out = _p()
     check(fn(*args, ctypes.byref(out)))
     return take_string(out.value)
+
+
+def option_catalogue():
+    """Every option the library accepts (docs/options.md), as a list of dicts: scope
+    ("cluster" for Cluster(options=...), "endpoint" for Endpoint(...), "websocket",
+    "store", "backend"), name, aliases, type (Zeek's type name), values (an enum's
+    constants), default (as option text) and doc."""
+    import json
+
+    return json.loads(_out_string(lib.zc_options_catalogue_json))
 
 
 _INTERVAL_UNITS = {"day": 86400.0, "hr": 3600.0, "min": 60.0, "sec": 1.0, "msec": 1e-3, "usec": 1e-6}
