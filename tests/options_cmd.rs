@@ -74,3 +74,55 @@ fn checks_values_with_the_librarys_grammar() {
     assert_eq!(rc, 6);
     assert_eq!(err, "zcluster: unknown option \"Cluster::retry_intervl\" (did you mean Cluster::retry_interval? `zcluster options` lists them all)\n");
 }
+
+#[test]
+fn run_takes_options_in_the_same_grammar() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("zc-options-cmd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let layout = dir.join("cluster-layout.zeek");
+    std::fs::write(
+        &layout,
+        "redef Cluster::nodes = {\n  [\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=0/tcp],\n};\n",
+    )
+    .unwrap();
+    let l = layout.to_str().unwrap();
+    // The node's name from an option (no --node, no CLUSTER_NODE).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zcluster"))
+        .args(["run", "--layout", l, "--dir"])
+        .arg(&dir)
+        .args([
+            "-o",
+            "Cluster::node=manager",
+            "--option",
+            "Cluster::retry_interval=250 msecs",
+        ])
+        .env_remove("CLUSTER_NODE")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.starts_with("{\"type\":\"started\",\"node\":\"manager\",\"node_type\":\"MANAGER\""),
+        "{line}"
+    );
+    for (opt, rc, want) in [
+        ("Cluster::retry_interval=soon", 3, "zcluster: option Cluster::retry_interval: \"soon\" is not an interval"),
+        ("Cluster::retry_intervl=1", 6, "zcluster: unknown option \"Cluster::retry_intervl\" (did you mean Cluster::retry_interval?"),
+        ("nonsense", 2, "zcluster: --option nonsense: expected NAME=VALUE"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_zcluster"))
+            .args(["run", "--layout", l, "--node", "manager", "-o", opt])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(rc), "{opt}: {err}");
+        assert!(err.starts_with(want), "{opt}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

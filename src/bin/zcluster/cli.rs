@@ -156,6 +156,10 @@ pub struct RunArgs {
     /// manager, a clone elsewhere (repeatable)
     #[arg(long = "store", value_name = "NAME")]
     pub stores: Vec<String>,
+    /// Set a cluster option over the layout's redefs, e.g.
+    /// `--option Cluster::retry_interval=2secs` (repeatable; `zcluster options` lists them)
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    pub options: Vec<String>,
     /// Internal: the demo's scripted node (zcluster cluster demo)
     #[arg(long, hide = true)]
     pub demo: bool,
