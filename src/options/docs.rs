@@ -94,7 +94,7 @@ pub fn entry(s: &Spec) -> String {
 pub fn listing(scope: Option<Scope>) -> String {
     all()
         .iter()
-        .filter(|s| scope.map_or(true, |x| x == s.scope))
+        .filter(|s| scope.is_none_or(|x| x == s.scope))
         .map(entry)
         .collect()
 }
