@@ -420,3 +420,38 @@ fn the_docs_list_every_option() {
     assert!(l.contains("listen_port (port, default 27759/tcp)"), "{l}");
     assert!(!l.contains("Cluster::retry_interval"));
 }
+
+mod props {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// What Zeek prints is read back (to a microsecond's precision, as Zeek prints
+        /// it): the interval grammar and `Options::set(name, get_text(name))`.
+        #[test]
+        fn intervals_round_trip_through_their_text(us in -10_000_000_000_000i64..10_000_000_000_000i64) {
+            let x = us as f64 / 1e6;
+            let text = format_interval(x);
+            let back = parse_interval(&text).unwrap();
+            prop_assert!((back - x).abs() <= 1e-6 * x.abs().max(1.0), "{x} -> {text} -> {back}");
+            let mut o = crate::cluster::Options::new();
+            o.set("Cluster::retry_interval", &text).unwrap();
+            let again = o.get_text("Cluster::retry_interval").unwrap();
+            o.set("Cluster::retry_interval", &again).unwrap();
+            let v = o.interval_secs("Cluster::retry_interval");
+            prop_assert!((v - x).abs() <= 1e-6 * x.abs().max(1.0), "{x} -> {again} -> {v}");
+        }
+
+        /// Option text never panics, whatever the type.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,24}") {
+            for s in all() {
+                let _ = s.parse(&text);
+            }
+            let _ = parse_interval_text(&text);
+            let _ = unescape_string(&text);
+        }
+    }
+}
