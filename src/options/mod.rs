@@ -56,7 +56,20 @@
 //! `bool_value`, `count_value`, `interval_secs`, ... Options of the other scopes also get
 //! one arm in the `set` that applies them to their struct (a test checks every catalogue
 //! entry of those scopes is applied and its default matches the struct's `Default`). Then
-//! `ZC_UPDATE_DOCS=1 cargo test --lib options::docs` regenerates docs/options.md.
+//! `ZC_UPDATE_DOCS=1 cargo test --lib options::docs` regenerates docs/options.md, and a
+//! new cluster option outside `Cluster::Backend::ZeroMQ::` joins the list of names in the
+//! expected text of `layout::tests::malformed_layouts_give_precise_errors` (copy it from
+//! the test's "got" output). `catalogue` tests check every entry: unique names and
+//! aliases per scope, a doc sentence, and a default that parses and is written as Zeek
+//! prints it.
+//!
+//! # Where this differs from Zeek, on purpose
+//! Option text is more lenient than Zeek's scanner (`true`/`false`, plain seconds,
+//! `250ms`, short enum names, sums of interval terms), so the C and Python callers need
+//! not produce Zeek script; `.zeek` layouts keep Zeek's own typing. Zeek has no unknown
+//! option errors for redefs it does not know in other modules; our layouts skip unknown
+//! names outside `Cluster::` too, but an unknown `Cluster::` name is an error (a typo
+//! there would silently change a node's peering).
 
 mod catalogue;
 pub mod docs;
