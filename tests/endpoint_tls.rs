@@ -569,10 +569,7 @@ fn backpressure_and_drop_oldest_over_tls_keep_the_stream_intact() {
             assert!(p[3..p.len() - 4]
                 .iter()
                 .all(|&b| b == b'a' + (i % 26) as u8));
-            assert!(
-                last.map_or(true, |l| i > l),
-                "{policy:?}: {i} after {last:?}"
-            );
+            assert!(last.is_none_or(|l| i > l), "{policy:?}: {i} after {last:?}");
             if policy == OverflowPolicy::Backpressure {
                 assert_eq!(i, last.map_or(0, |l| l + 1), "lossless");
             }
