@@ -4,6 +4,7 @@ Prometheus text, and `Cluster.listen_websocket`."""
 import ctypes
 import json
 
+from ._data import _option_text
 from ._lib import check, cstr, lib, take_string
 
 _p = ctypes.c_void_p
@@ -34,12 +35,6 @@ _sig(
 )
 
 
-def _opt_text(v):
-    if isinstance(v, bool):
-        return "T" if v else "F"
-    return str(v)
-
-
 class _ClusterServices:
     """Mixed into Cluster."""
 
@@ -58,7 +53,7 @@ class _ClusterServices:
             items += list(fields.items())
             items += [("tls_options$" + k, v) for k, v in tls.items()]
             for k, v in items:
-                check(lib.zc_websocket_options_set(o, cstr(k), cstr(_opt_text(v))))
+                check(lib.zc_websocket_options_set(o, cstr(k), cstr(_option_text(v))))
             port = ctypes.c_uint16()
             check(lib.zc_cluster_listen_websocket(self._handle(), o, ctypes.byref(port)))
             return port.value
