@@ -92,7 +92,8 @@ def connect_websocket(ep, url, topics, retry, options=None):
     check(lib.zc_websocket_client_options_new(ctypes.byref(o)))
     try:
         for k, v in (options or {}).items():
-            check(lib.zc_websocket_client_options_set(o, cstr(k), cstr(_opt_text(v))))
+            text = ("T" if v else "F") if isinstance(v, bool) else str(v)
+            check(lib.zc_websocket_client_options_set(o, cstr(k), cstr(text)))
         check(lib.zc_endpoint_connect_websocket_with(ep._handle(), cstr(url), arr, len(topics), ms, o))
     finally:
         lib.zc_websocket_client_options_free(o)
