@@ -571,3 +571,16 @@ def test_server_pings_as_zeek(cluster):
         assert (0x9, b"ixwebsocket::heartbeat::1s") in frames
     finally:
         s.close()
+
+
+def test_small_max_event_queue_size_pushes_back_without_loss(cluster):
+    """max_event_queue_size=1: the server stops reading a client while one of its
+    messages waits to be published (TCP pushes back); nothing is lost or reordered."""
+    port = cluster["manager"].listen_websocket("127.0.0.1", 0, max_event_queue_size=1)
+    with connect(url(port)) as ws:
+        assert hello(ws, ["zeek/test/echo"])["type"] == "ack"
+        n = 500
+        for i in range(n):
+            ws.send(json.dumps(ev_json("zeek/test/to-worker", "Test::q", [{"@data-type": "count", "data": i}])))
+        got = [recv_json(ws)["data"][2]["data"][1]["data"][0]["data"] for _ in range(n)]
+    assert got == list(range(n))
