@@ -65,15 +65,48 @@ struct StreamState {
     /// The LogCreate bytes (made when the writer comes to life).
     create: Option<Vec<u8>>,
     announced: bool,
-    /// Pending LogWrites, per destination topic.
-    batches: HashMap<String, TopicBatch>,
+    /// Pending LogWrites, per destination topic (a few loggers: a short list).
+    batches: Vec<(String, TopicBatch)>,
     pending: usize,
+    /// The size of the last batch sent (new batches start with that capacity).
+    cap_hint: usize,
 }
 
-#[derive(Default)]
+/// LogWrites for one topic, encoded one after the other behind room for the Batch
+/// header, so that a batch of 128..16383 records leaves without being copied.
 struct TopicBatch {
+    /// `BATCH_PREFIX` bytes of room, then the messages.
     bytes: Vec<u8>,
+    /// Where each message ends (offsets in `bytes`).
     ends: Vec<usize>,
+}
+
+/// A Batch header's length when its record count takes two varbyte bytes (128..16383):
+/// `[1, 5, vector` (20 bytes) + the vector tag + the count.
+const BATCH_PREFIX: usize = 23;
+
+impl TopicBatch {
+    fn new(capacity: usize) -> TopicBatch {
+        let mut bytes = Vec::with_capacity(capacity.max(BATCH_PREFIX + 1024));
+        bytes.resize(BATCH_PREFIX, 0);
+        TopicBatch {
+            bytes,
+            ends: Vec::new(),
+        }
+    }
+
+    /// The Batch message (the header written into the room when it fits exactly).
+    fn into_payload(self) -> Result<Vec<u8>> {
+        let mut head = Vec::with_capacity(32);
+        message::encode_batch(self.ends.len(), &[], &mut head)?;
+        let mut bytes = self.bytes;
+        if head.len() == BATCH_PREFIX {
+            bytes[..BATCH_PREFIX].copy_from_slice(&head);
+            return Ok(bytes);
+        }
+        head.extend_from_slice(&bytes[BATCH_PREFIX..]);
+        Ok(head)
+    }
 }
 
 /// What the publishing thread sends.
@@ -85,8 +118,13 @@ pub(crate) struct Outgoing {
 
 /// The sending state (inside the cluster state's lock).
 pub(crate) struct Sender {
-    streams: HashMap<String, StreamState>,
-    order: Vec<String>,
+    /// In creation order (the order LogCreates leave in).
+    streams: Vec<StreamState>,
+    index: HashMap<String, usize>,
+    /// The stream of the last write (most writes are to the same stream as the last).
+    last: usize,
+    /// One record's serialization (reused).
+    serial: Vec<u8>,
     /// (stream id, LogWrite bytes) waiting for a logger.
     buffer: VecDeque<(String, Vec<u8>)>,
     peers_to_greet: Vec<EndpointId>,
@@ -99,6 +137,12 @@ pub(crate) struct Sender {
     pub(crate) stopping: bool,
 }
 
+fn no_stream(id: &str) -> Error {
+    Error::not_found(format!(
+        "no log stream {id} (create it with create_log_stream first)"
+    ))
+}
+
 impl Sender {
     pub(crate) fn new(batch_size: usize, interval: Duration) -> Sender {
         let interval = if interval.is_zero() {
@@ -107,8 +151,10 @@ impl Sender {
             interval
         };
         Sender {
-            streams: HashMap::new(),
-            order: Vec::new(),
+            streams: Vec::new(),
+            index: HashMap::new(),
+            last: 0,
+            serial: Vec::new(),
             buffer: VecDeque::new(),
             peers_to_greet: Vec::new(),
             flush_requested: false,
@@ -124,8 +170,8 @@ impl Sender {
     /// Registers a stream; the same definition again is fine, another one is an error.
     pub(crate) fn create(&mut self, stream: LogStream) -> Result<()> {
         stream.validate()?;
-        if let Some(s) = self.streams.get(&stream.id) {
-            if *s.stream == stream {
+        if let Some(&i) = self.index.get(&stream.id) {
+            if *self.streams[i].stream == stream {
                 return Ok(());
             }
             return Err(Error::state(format!(
@@ -133,59 +179,73 @@ impl Sender {
                 stream.id
             )));
         }
-        self.order.push(stream.id.clone());
-        self.streams.insert(
-            stream.id.clone(),
-            StreamState {
-                stream: Arc::new(stream),
-                create: None,
-                announced: false,
-                batches: HashMap::new(),
-                pending: 0,
-            },
-        );
+        self.index.insert(stream.id.clone(), self.streams.len());
+        self.streams.push(StreamState {
+            stream: Arc::new(stream),
+            create: None,
+            announced: false,
+            batches: Vec::new(),
+            pending: 0,
+            cap_hint: 0,
+        });
         Ok(())
     }
 
-    pub(crate) fn stream(&self, id: &str) -> Result<Arc<LogStream>> {
-        self.streams
-            .get(id)
-            .map(|s| s.stream.clone())
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no log stream {id} (create it with create_log_stream first)"
-                ))
-            })
+    fn find(&mut self, id: &str) -> Option<usize> {
+        if self.streams.get(self.last).is_some_and(|s| s.stream.id == id) {
+            return Some(self.last);
+        }
+        let i = *self.index.get(id)?;
+        self.last = i;
+        Some(i)
     }
 
-    /// Whether the stream's writer exists (it had a record).
-    pub(crate) fn has_create(&self, id: &str) -> bool {
-        self.streams.get(id).is_some_and(|s| s.create.is_some())
+    pub(crate) fn stream(&self, id: &str) -> Result<Arc<LogStream>> {
+        self.index
+            .get(id)
+            .map(|&i| self.streams[i].stream.clone())
+            .ok_or_else(|| no_stream(id))
     }
 
     pub(crate) fn pending_total(&self) -> usize {
         self.pending_total
     }
 
-    /// Checks and encodes a record as a LogWrite; the writer comes to life.
-    pub(crate) fn encode(&mut self, id: &str, record: &[Value]) -> Result<Vec<u8>> {
-        let s = self.streams.get_mut(id).ok_or_else(|| {
-            Error::not_found(format!(
-                "no log stream {id} (create it with create_log_stream first)"
-            ))
-        })?;
-        s.stream.check(record)?;
-        let mut serial = Vec::with_capacity(16 * record.len());
-        zeekser::encode_record(&s.stream.fields, record, &mut serial)?;
-        let mut out = Vec::with_capacity(serial.len() + 64);
-        message::encode_log_write(
-            &s.stream.id,
-            message::WRITER_ASCII,
-            &s.stream.path,
-            &serial,
-            &mut out,
-        )?;
-        if s.create.is_none() {
+    /// Checks a record of stream `id` and encodes it as a LogWrite straight into the
+    /// batch for `topic` (a live logger), or keeps it while there is none (`None`). The
+    /// stream's writer comes to life with its first record. Returns whether the
+    /// publishing thread should run now (a new writer to announce, or a full batch).
+    pub(crate) fn write(&mut self, id: &str, record: &[Value], topic: Option<&str>) -> Result<bool> {
+        let i = self.find(id).ok_or_else(|| no_stream(id))?;
+        let Sender {
+            streams,
+            serial,
+            buffer,
+            stats,
+            pending_total,
+            batch_size,
+            ..
+        } = self;
+        let s = &mut streams[i];
+        // The serialization checks each value's type; what it does not see (a required
+        // column unset, an unset set element) is looked at first. Any failure gets the
+        // full check's error, which names the column.
+        let unset_required = s.stream.fields.iter().zip(record).any(|(f, v)| match v {
+            Value::None => !f.optional,
+            Value::Set(items) => items.contains(&Value::None),
+            _ => false,
+        });
+        serial.clear();
+        if unset_required
+            || record.len() != s.stream.fields.len()
+            || zeekser::encode_record(&s.stream.fields, record, serial).is_err()
+        {
+            s.stream.check(record)?;
+            serial.clear();
+            zeekser::encode_record(&s.stream.fields, record, serial)?;
+        }
+        let first = s.create.is_none();
+        if first {
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
@@ -197,12 +257,50 @@ impl Sender {
                 &s.stream.fields,
             )?);
         }
-        Ok(out)
+        let Some(topic) = topic else {
+            let mut out = Vec::with_capacity(serial.len() + 64);
+            message::encode_log_write(
+                &s.stream.id,
+                message::WRITER_ASCII,
+                &s.stream.path,
+                serial,
+                &mut out,
+            )?;
+            if buffer.len() >= LOG_BUFFER_LIMIT {
+                buffer.pop_front();
+                stats.dropped += 1;
+            }
+            buffer.push_back((s.stream.id.clone(), out));
+            return Ok(first);
+        };
+        let b = match s.batches.iter().position(|(t, _)| t == topic) {
+            Some(k) => &mut s.batches[k].1,
+            None => {
+                s.batches
+                    .push((topic.to_string(), TopicBatch::new(s.cap_hint)));
+                &mut s.batches.last_mut().expect("just pushed").1
+            }
+        };
+        let before = b.bytes.len();
+        if let Err(e) = message::encode_log_write(
+            &s.stream.id,
+            message::WRITER_ASCII,
+            &s.stream.path,
+            serial,
+            &mut b.bytes,
+        ) {
+            b.bytes.truncate(before);
+            return Err(e);
+        }
+        b.ends.push(b.bytes.len());
+        s.pending += 1;
+        *pending_total += 1;
+        Ok(first || s.pending >= *batch_size)
     }
 
     /// Queues an encoded LogWrite for `topic` (a live logger), or keeps it while none is.
     /// Returns whether the publishing thread should run now (a batch is full).
-    pub(crate) fn enqueue(&mut self, id: &str, bytes: Vec<u8>, topic: Option<String>) -> bool {
+    pub(crate) fn enqueue(&mut self, id: &str, bytes: Vec<u8>, topic: Option<&str>) -> bool {
         let Some(topic) = topic else {
             if self.buffer.len() >= LOG_BUFFER_LIMIT {
                 self.buffer.pop_front();
@@ -211,10 +309,18 @@ impl Sender {
             self.buffer.push_back((id.to_string(), bytes));
             return false;
         };
-        let Some(s) = self.streams.get_mut(id) else {
+        let Some(i) = self.find(id) else {
             return false;
         };
-        let b = s.batches.entry(topic).or_default();
+        let s = &mut self.streams[i];
+        let b = match s.batches.iter().position(|(t, _)| t == topic) {
+            Some(k) => &mut s.batches[k].1,
+            None => {
+                s.batches
+                    .push((topic.to_string(), TopicBatch::new(s.cap_hint)));
+                &mut s.batches.last_mut().expect("just pushed").1
+            }
+        };
         b.bytes.extend_from_slice(&bytes);
         b.ends.push(b.bytes.len());
         s.pending += 1;
@@ -230,11 +336,12 @@ impl Sender {
     /// Takes the records pending for `topic` (its logger went down), to route again.
     pub(crate) fn take_topic(&mut self, topic: &str) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
-        for (id, s) in self.streams.iter_mut() {
-            if let Some(b) = s.batches.remove(topic) {
-                let mut start = 0;
+        for s in self.streams.iter_mut() {
+            if let Some(k) = s.batches.iter().position(|(t, _)| t == topic) {
+                let (_, b) = s.batches.remove(k);
+                let mut start = BATCH_PREFIX;
                 for &end in &b.ends {
-                    out.push((id.clone(), b.bytes[start..end].to_vec()));
+                    out.push((s.stream.id.clone(), b.bytes[start..end].to_vec()));
                     start = end;
                 }
                 s.pending -= b.ends.len();
@@ -261,7 +368,7 @@ impl Sender {
             || (now >= self.next_flush && self.pending_total > 0)
             || self
                 .streams
-                .values()
+                .iter()
                 .any(|s| s.pending >= self.batch_size || (s.create.is_some() && !s.announced))
     }
 
@@ -276,25 +383,21 @@ impl Sender {
         }
         self.flush_requested = false;
         for peer in std::mem::take(&mut self.peers_to_greet) {
-            for id in &self.order {
-                let s = &self.streams[id];
+            for s in &self.streams {
                 if let Some(c) = &s.create {
                     out.push(Outgoing {
-                        topic: format!("zeek/logs/{id}"),
+                        topic: format!("zeek/logs/{}", s.stream.id),
                         payload: c.clone(),
                         receiver: Some(peer),
                     });
                 }
             }
         }
-        for id in &self.order {
-            let Some(s) = self.streams.get_mut(id) else {
-                continue;
-            };
+        for s in self.streams.iter_mut() {
             if let (Some(c), false) = (&s.create, s.announced) {
                 s.announced = true;
                 out.push(Outgoing {
-                    topic: format!("zeek/logs/{id}"),
+                    topic: format!("zeek/logs/{}", s.stream.id),
                     payload: c.clone(),
                     receiver: None,
                 });
@@ -302,19 +405,22 @@ impl Sender {
             if s.pending == 0 || !(all || s.pending >= self.batch_size) {
                 continue;
             }
-            let mut topics: Vec<String> = s.batches.keys().cloned().collect();
-            topics.sort();
-            for t in topics {
-                let Some(b) = s.batches.remove(&t) else {
-                    continue;
-                };
-                let mut payload = Vec::with_capacity(b.bytes.len() + 32);
-                if message::encode_batch(b.ends.len(), &b.bytes, &mut payload).is_err() {
+            let mut batches = std::mem::take(&mut s.batches);
+            batches.sort_by(|a, b| a.0.cmp(&b.0));
+            for (t, b) in batches {
+                if b.ends.is_empty() {
                     continue;
                 }
-                self.stats.sent += b.ends.len() as u64;
+                let n = b.ends.len();
+                s.cap_hint = b.bytes.len().min(4 << 20);
+                self.pending_total -= n;
+                let Ok(payload) = b.into_payload() else {
+                    // More than 2^32 records (never): counted, not silently lost.
+                    self.stats.dropped += n as u64;
+                    continue;
+                };
+                self.stats.sent += n as u64;
                 self.stats.batches += 1;
-                self.pending_total -= b.ends.len();
                 out.push(Outgoing {
                     topic: t,
                     payload,
