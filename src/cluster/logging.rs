@@ -21,6 +21,16 @@
 //!   dropped and counted) and sent when a logger says hello; the batch pending for a
 //!   logger that goes down is re-routed to the others (or kept). Records already sent to
 //!   a logger that dies before writing them are lost, as with Zeek.
+//! - What a logger killed with SIGKILL loses, exactly (tested by
+//!   `bindings/python/tests/test_log_kill.py`): nothing it had written (its log worker
+//!   hands the file bytes to the kernel whenever its queue runs empty, see
+//!   [`crate::log::manager`]; no fsync, so a machine crash can lose the page cache);
+//!   nothing the worker had not sent yet (the pending batch is re-routed or kept at
+//!   node down); but the records in flight, sent and not yet written (the sockets'
+//!   buffers, the logger's queue of at most `LogConfig::queue_limit` messages), are lost
+//!   and cannot be counted: Broker has no acknowledgement for log messages and a Zeek
+//!   logger sends none. A Zeek logger loses more at a kill (its writers buffer up to a
+//!   second of records in memory).
 //! - Backpressure: the host's `log_write` waits while [`PENDING_LIMIT`] records are queued
 //!   for sending (the publishing thread waits on the endpoint's own bounded queue).
 //! - Publishing runs on one thread per node (`zc-log-send`), so LogCreates and batches
@@ -192,7 +202,11 @@ impl Sender {
     }
 
     fn find(&mut self, id: &str) -> Option<usize> {
-        if self.streams.get(self.last).is_some_and(|s| s.stream.id == id) {
+        if self
+            .streams
+            .get(self.last)
+            .is_some_and(|s| s.stream.id == id)
+        {
             return Some(self.last);
         }
         let i = *self.index.get(id)?;
@@ -215,7 +229,12 @@ impl Sender {
     /// batch for `topic` (a live logger), or keeps it while there is none (`None`). The
     /// stream's writer comes to life with its first record. Returns whether the
     /// publishing thread should run now (a new writer to announce, or a full batch).
-    pub(crate) fn write(&mut self, id: &str, record: &[Value], topic: Option<&str>) -> Result<bool> {
+    pub(crate) fn write(
+        &mut self,
+        id: &str,
+        record: &[Value],
+        topic: Option<&str>,
+    ) -> Result<bool> {
         let i = self.find(id).ok_or_else(|| no_stream(id))?;
         let Sender {
             streams,
@@ -448,5 +467,90 @@ pub(crate) fn publish_all(ep: &Endpoint, out: Vec<Outgoing>) {
             Some(r) => ep.publish_direct(&o.topic, o.payload, r),
             None => ep.publish(&o.topic, o.payload),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::message::{parse, LogMessage};
+    use crate::log::ZeekType;
+
+    fn sender() -> Sender {
+        let mut s = Sender::new(400, Duration::from_secs(1));
+        s.create(LogStream::new("T::LOG", "t").column("seq", ZeekType::Count))
+            .unwrap();
+        s
+    }
+
+    fn seq_of(write: &[u8]) -> u64 {
+        match &parse(write).unwrap()[..] {
+            [LogMessage::Write { serial, .. }] => {
+                u64::from_be_bytes(serial[serial.len() - 8..].try_into().unwrap())
+            }
+            m => panic!("not one LogWrite: {m:?}"),
+        }
+    }
+
+    #[test]
+    fn without_a_logger_the_buffer_is_bounded_and_every_drop_counted() {
+        let mut s = sender();
+        let n = LOG_BUFFER_LIMIT as u64 + 25;
+        for i in 0..n {
+            s.write("T::LOG", &[Value::Count(i)], None).unwrap();
+        }
+        let st = s.stats();
+        assert_eq!((st.buffered, st.dropped), (LOG_BUFFER_LIMIT, 25));
+        // The oldest went; the newest are kept, in order.
+        let kept = s.take_buffer();
+        assert_eq!(seq_of(&kept[0].1), 25);
+        assert_eq!(seq_of(&kept.last().unwrap().1), n - 1);
+    }
+
+    #[test]
+    fn batches_are_encoded_in_place_and_rerouted_whole() {
+        let mut s = sender();
+        for i in 0..1000u64 {
+            let topic = if i % 2 == 0 {
+                "zeek/cluster/node/a/"
+            } else {
+                "zeek/cluster/node/b/"
+            };
+            s.write("T::LOG", &[Value::Count(i)], Some(topic)).unwrap();
+        }
+        // Logger b goes: its 500 records come back one by one, in order.
+        let back = s.take_topic("zeek/cluster/node/b/");
+        assert_eq!(back.len(), 500);
+        assert!(back
+            .iter()
+            .enumerate()
+            .all(|(k, (_, w))| seq_of(w) == 2 * k as u64 + 1));
+        let out = s.take_due(Instant::now() + Duration::from_secs(2));
+        // The LogCreate broadcast, then one Batch of 500 for a (the header written into
+        // the room kept for it) that parses into the 500 LogWrites in order.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].topic, "zeek/logs/T::LOG");
+        let msgs = parse(&out[1].payload).unwrap();
+        assert_eq!(msgs.len(), 500);
+        let mut one = Vec::new();
+        message::encode_batch(
+            500,
+            &back
+                .iter()
+                .flat_map(|(_, w)| w.clone())
+                .collect::<Vec<u8>>(),
+            &mut one,
+        )
+        .unwrap();
+        assert_eq!(out[1].payload.len(), one.len());
+        // A small batch (fewer than 128 records) is copied behind a shorter header.
+        for i in 0..3u64 {
+            s.write("T::LOG", &[Value::Count(i)], Some("zeek/cluster/node/a/"))
+                .unwrap();
+        }
+        s.request_flush();
+        let out = s.take_due(Instant::now());
+        assert_eq!(parse(&out[0].payload).unwrap().len(), 3);
+        assert_eq!(s.stats().sent, 503);
     }
 }

@@ -16,6 +16,10 @@
 //! - Rotation (`Log::default_rotation_interval`, 0 = none), `Log::default_rotation_dir`
 //!   and the post-processor apply to every writer, from this logger's configuration (as a
 //!   Zeek logger takes them from its own filters and defaults, not from the message).
+//! - Files: each writer buffers up to 256 KiB; everything written goes to the kernel
+//!   whenever the worker's queue runs empty (and at least once a second), so a logger
+//!   process killed with SIGKILL loses no record the worker had taken from its queue.
+//!   (Zeek's writers flush once a second; the file bytes are the same.)
 //! - Backpressure: the queue to the worker is bounded ([`LogConfig::queue_limit`]
 //!   messages). When it is full, the sender waits: the I/O thread stops reading until
 //!   the worker catches up, which backs the senders up over TCP. Nothing is dropped.
@@ -376,7 +380,14 @@ impl Worker {
             self.drop_reason(reason, |s| s.dropped_malformed += 1);
             return;
         }
-        Self::write(&self.stats, &mut self.records, &mut self.rotations, e, &self.rec, now);
+        Self::write(
+            &self.stats,
+            &mut self.records,
+            &mut self.rotations,
+            e,
+            &self.rec,
+            now,
+        );
     }
 
     fn write(

@@ -455,7 +455,11 @@ pub(crate) fn json_double_into(out: &mut Vec<u8>, d: f64) -> bool {
         return false;
     }
     if d == 0.0 {
-        out.extend_from_slice(if d.is_sign_negative() { b"-0.0" } else { b"0.0" });
+        out.extend_from_slice(if d.is_sign_negative() {
+            b"-0.0"
+        } else {
+            b"0.0"
+        });
         return true;
     }
     if d < 0.0 {
@@ -630,17 +634,28 @@ mod tests {
         let mut check = |d: f64| {
             let mut got = Vec::new();
             push_fixed6(&mut got, d);
-            assert_eq!(
-                got,
-                fixed6(d).as_bytes(),
-                "{d:e} ({:#x})",
-                d.to_bits()
-            );
+            assert_eq!(got, fixed6(d).as_bytes(), "{d:e} ({:#x})", d.to_bits());
         };
         for d in [
-            0.0, -0.0, 0.5e-6, 1.5e-6, 2.5e-6, -0.5e-6, 0.0078125, 1e-300, 5e-324, 1.0, -1.0,
-            1700000000.0, 1700000000.000001, 1700000000.1234565, 8.796093022207e12,
-            8.796093022208e12, 9.5e12, f64::MAX, f64::MIN_POSITIVE,
+            0.0,
+            -0.0,
+            0.5e-6,
+            1.5e-6,
+            2.5e-6,
+            -0.5e-6,
+            0.0078125,
+            1e-300,
+            5e-324,
+            1.0,
+            -1.0,
+            1700000000.0,
+            1700000000.000001,
+            1700000000.1234565,
+            8.796093022207e12,
+            8.796093022208e12,
+            9.5e12,
+            f64::MAX,
+            f64::MIN_POSITIVE,
         ] {
             check(d);
         }

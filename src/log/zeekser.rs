@@ -415,7 +415,8 @@ impl<'a> Reader<'a> {
             return Some(false);
         }
         let body = &rest[9..];
-        let be8 = |b: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(b.get(..8)?.try_into().ok()?)) };
+        let be8 =
+            |b: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(b.get(..8)?.try_into().ok()?)) };
         let used = match ty {
             ZeekType::Bool => {
                 *slot = Value::Bool(be8(body)? != 0);
