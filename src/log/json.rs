@@ -79,6 +79,10 @@ fn value(out: &mut Vec<u8>, ty: &ZeekType, v: &Value) {
         Value::Timestamp(ns) | Value::Timespan(ns) => double(out, text::ns_to_secs(*ns)),
         Value::String(s) if s.iter().all(|b| (0x20..0x7f).contains(b)) => text::json_string(out, s),
         Value::String(s) => text::json_string(out, &text::escape_utf8(s, false)),
+        // Printable ASCII is what escape_utf8 leaves as it is.
+        Value::Enum(s) if s.bytes().all(|b| (0x20..0x7f).contains(&b)) => {
+            text::json_string(out, s.as_bytes())
+        }
         Value::Enum(s) => text::json_string(out, &text::escape_utf8(s.as_bytes(), false)),
         Value::Set(s) => array(out, ty, s.iter()),
         Value::Vector(s) => array(out, ty, s.iter()),

@@ -473,12 +473,18 @@ pub(crate) fn json_double_into(out: &mut Vec<u8>, d: f64) -> bool {
     let Some(epos) = sci.iter().position(|&c| c == b'e') else {
         return false;
     };
-    let Some(exp) = std::str::from_utf8(&sci[epos + 1..])
-        .ok()
-        .and_then(|e| e.parse::<i32>().ok())
-    else {
-        return false;
+    // The exponent: an optional '-' and up to three digits.
+    let (neg, edigits) = match &sci[epos + 1..] {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
     };
+    if edigits.is_empty() || edigits.len() > 4 || !edigits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let e = edigits
+        .iter()
+        .fold(0i32, |a, &c| a * 10 + i32::from(c - b'0'));
+    let exp = if neg { -e } else { e };
     let mut digits = [0u8; 40];
     let mut len = 0usize;
     for &c in &sci[..epos] {

@@ -566,3 +566,17 @@ fn reusing_decoder_agrees_with_the_general_one() {
         }
     }
 }
+
+#[test]
+fn a_batch_claiming_billions_of_messages_is_an_error_not_an_allocation() {
+    // [1, 5, vector of 2^32-1 ...] with nothing after the count.
+    let mut b = Vec::new();
+    message::encode_batch(0, &[], &mut b).unwrap();
+    b.truncate(b.len() - 1);
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert!(message::parse(&b).is_err());
+    // And a real LogWrite after such a count.
+    let (_, write, _, _) = cluster_example();
+    b.extend_from_slice(&write);
+    assert!(message::parse(&b).is_err());
+}
