@@ -2,7 +2,8 @@
 //! thread and sockets: a worker's custom stream with every column type reaches the
 //! logger's file exactly as a local writer renders it; round robin between two loggers;
 //! a logger stopped and restarted; records written while no logger is up arrive later;
-//! rotation under load holds every record once; a LogWrite without its LogCreate is
+//! rotation under load holds every record once; the rotation post-processor command;
+//! the manager as the logger (`manager_is_logger`); a LogWrite without its LogCreate is
 //! counted and reported.
 
 use std::path::{Path, PathBuf};

@@ -505,7 +505,7 @@ pub(crate) fn json_double_into(out: &mut Vec<u8>, d: f64) -> bool {
     };
     if 0 <= k && kk <= 21 {
         out.extend_from_slice(digits);
-        out.extend(std::iter::repeat(b'0').take(k as usize));
+        out.extend(std::iter::repeat_n(b'0', k as usize));
         out.extend_from_slice(b".0");
     } else if 0 < kk && kk <= 21 {
         let (a, b) = digits.split_at(kk as usize);
@@ -514,7 +514,7 @@ pub(crate) fn json_double_into(out: &mut Vec<u8>, d: f64) -> bool {
         out.extend_from_slice(b);
     } else if -6 < kk && kk <= 0 {
         out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat(b'0').take((-kk) as usize));
+        out.extend(std::iter::repeat_n(b'0', (-kk) as usize));
         out.extend_from_slice(digits);
     } else if len == 1 {
         out.extend_from_slice(digits);
@@ -637,7 +637,7 @@ mod tests {
     #[test]
     fn fixed6_fast_path_matches_the_formatter() {
         let mut st = 0x9e37_79b9_7f4a_7c15u64;
-        let mut check = |d: f64| {
+        let check = |d: f64| {
             let mut got = Vec::new();
             push_fixed6(&mut got, d);
             assert_eq!(got, fixed6(d).as_bytes(), "{d:e} ({:#x})", d.to_bits());
