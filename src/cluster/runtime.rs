@@ -165,17 +165,17 @@ impl State {
 
     /// The node topic of the logger a record goes to now: the next live one in round
     /// robin (`Cluster::rr_log_topic`), or the first live one without round robin.
-    fn log_target(&mut self) -> Option<String> {
-        if self.round_robin_logging {
-            self.pools
+    fn log_target(pools: &mut Pools, round_robin: bool) -> Option<&str> {
+        if round_robin {
+            pools
                 .pool_mut(PoolId::logger())
                 .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
-                .map(|n| n.topic.clone())
+                .map(|n| n.topic.as_str())
         } else {
-            self.pools
+            pools
                 .pool(PoolId::logger())
                 .and_then(|p| p.nodes().iter().find(|n| n.alive))
-                .map(|n| n.topic.clone())
+                .map(|n| n.topic.as_str())
         }
     }
 
@@ -189,15 +189,12 @@ impl State {
             m.write_local(stream, record)?;
             return Ok(false);
         }
-        let (bytes, first) = {
-            let first = !self.logs.has_create(id);
-            (self.logs.encode(id, &record)?, first)
-        };
+        let topic = Self::log_target(&mut self.pools, self.round_robin_logging);
+        let queued = self.logs.write(id, &record, topic)?;
         if let Ok(stream) = self.logs.stream(id) {
             self.count_log_write(id, &stream.path);
         }
-        let topic = self.log_target();
-        Ok(self.logs.enqueue(id, bytes, topic) || first)
+        Ok(queued)
     }
 
     /// A record accepted by `Log::write` (Zeek counts it per stream and per writer).
@@ -215,7 +212,7 @@ impl State {
     /// Routes already encoded LogWrites again (a logger came up or went down).
     fn reroute(&mut self, recs: Vec<(String, Vec<u8>)>) {
         for (id, bytes) in recs {
-            let topic = self.log_target();
+            let topic = Self::log_target(&mut self.pools, self.round_robin_logging);
             self.logs.enqueue(&id, bytes, topic);
         }
     }
