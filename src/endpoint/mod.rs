@@ -63,6 +63,10 @@
 
 pub(crate) mod inbox;
 mod io;
+mod proto;
+#[cfg(test)]
+mod proto_tests;
+mod stream;
 mod transport;
 
 pub use transport::{TlsMode, TlsOptions};
@@ -518,7 +522,7 @@ pub(crate) struct Shared {
     pub(crate) cmd_room: Condvar,
     pub(crate) waker: Arc<mio::Waker>,
     pub(crate) inbox: Inbox,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
     /// The TLS context every peering uses (None: plain TCP).
@@ -703,7 +707,7 @@ impl Endpoint {
             cmd_room: Condvar::new(),
             waker,
             inbox,
-            counters: Counters::default(),
+            counters: Arc::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
             tls,
