@@ -13,6 +13,13 @@
 //! `Broker::disable_ssl`. The TLS layer sits under the protocol (`transport`): the
 //! handshake state machine, routing and write batching below are the same for both.
 //!
+//! Layers: `proto` is Broker's peer protocol as a sans-IO core (bytes and the current time
+//! in; bytes to write, deliveries, connects/closes and its next deadline out), tested in
+//! memory by `proto_tests`. `io` is the mio thread that drives it: sockets, the waker,
+//! timers, the host's command queue and the hooks. `stream` is the seam between them: a
+//! `ByteStream` per connection made by a `Transports` (plain TCP or TLS today), so a new
+//! transport touches neither the core nor the layers above the endpoint.
+//!
 //! Payloads are opaque bytes here: a data envelope carries one Broker-encoded value, a
 //! command envelope a store command. The event layer (`data`) encodes and decodes them.
 //! Command envelopes travel exactly like data (by filter, or addressed to one peer with
