@@ -360,30 +360,36 @@ impl Io {
             let Some(cmd) = self.pending.pop_front() else {
                 break;
             };
-            let now = Instant::now();
-            match cmd {
-                Command::Publish {
-                    kind,
-                    topic,
-                    payload,
-                    receiver,
-                    counted,
-                    origin,
-                } => {
-                    published += usize::from(counted);
-                    match payload {
-                        Payload::Owned(p) => self.core.publish(kind, &topic, &p, receiver, origin),
-                        Payload::Shared { start, len } => {
-                            let at = start.wrapping_sub(self.pending_base);
-                            let p = self
-                                .pending_bytes
-                                .get(at..at.saturating_add(len))
-                                .unwrap_or_default();
-                            self.core.publish(kind, &topic, p, receiver, origin);
-                            self.pending_used = start + len;
-                        }
+            if let Command::Publish {
+                kind,
+                topic,
+                payload,
+                receiver,
+                counted,
+                origin,
+            } = cmd
+            {
+                // The hot path: no clock read, no events (a publish opens or closes
+                // nothing; an overflow's close is reaped at the end of the turn).
+                published += usize::from(counted);
+                match payload {
+                    Payload::Owned(p) => self.core.publish(kind, &topic, &p, receiver, origin),
+                    Payload::Shared { start, len } => {
+                        let at = start.wrapping_sub(self.pending_base);
+                        let p = self
+                            .pending_bytes
+                            .get(at..at.saturating_add(len))
+                            .unwrap_or_default();
+                        self.core.publish(kind, &topic, p, receiver, origin);
+                        self.pending_used = start + len;
                     }
                 }
+                continue;
+            }
+            let now = Instant::now();
+            match cmd {
+                // Routed above.
+                Command::Publish { .. } => {}
                 Command::Listen(l) => {
                     let t = self.token();
                     let mut l = TcpListener::from_std(l);
