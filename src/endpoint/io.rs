@@ -5,6 +5,7 @@
 //! core's, not this file's.
 
 use super::proto::{ConnId, ConnState, Core, Event, IdMap};
+use super::service::{Services, StoresStage};
 use super::stream::{BrokerTransports, ByteStream, Transports};
 use super::{Command, Hook, HookCtx, Payload, Shared};
 use crate::{Error, ErrorKind, Result};
@@ -104,10 +105,10 @@ struct Io {
     pending_base: usize,
     pending_used: usize,
     more_work: bool,
-    hook: Option<Box<dyn Hook>>,
-    /// The endpoint's own stores (`Endpoint::attach_master` / `attach_clone`), run before
-    /// the hook once attached.
-    stores: Option<Arc<crate::store::StoreService>>,
+    /// The services on this endpoint, in order: the endpoint's own stores once attached
+    /// (`Endpoint::attach_master` / `attach_clone`), then the hook it was made with.
+    services: Services,
+    stores_attached: bool,
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -132,8 +133,8 @@ impl Io {
             pending_base: 0,
             pending_used: 0,
             more_work: false,
-            hook,
-            stores: None,
+            services: Services::new(hook.into_iter().collect()),
+            stores_attached: false,
         }
     }
 
@@ -257,33 +258,22 @@ impl Io {
     /// Passes this turn's deliveries through the hook; its publishes and subscriptions
     /// run next turn (at once: `more_work`).
     fn run_hook(&mut self) {
-        if self.stores.is_none() && self.shared.stores_attached.load(Ordering::Acquire) {
-            // From now on every message is built here, so the stores can see it.
-            self.stores = self.shared.stores.lock().clone();
-            self.core.set_raw_deliveries(false);
+        if !self.stores_attached && self.shared.stores_attached.load(Ordering::Acquire) {
+            self.stores_attached = true;
+            if let Some(s) = self.shared.stores.lock().clone() {
+                // From now on every message is built here, so the stores can see it.
+                self.services.push_front(Box::new(StoresStage(s)));
+                self.core.set_raw_deliveries(false);
+            }
         }
-        if self.hook.is_none() && self.stores.is_none() {
+        if self.services.is_empty() {
             return;
         }
         let mut ctx = HookCtx::new(self.shared.id);
         for m in self.core.deliveries.take_messages() {
-            if let Some(s) = &self.stores {
-                if s.on_message(&m, &mut ctx) {
-                    continue;
-                }
-            }
-            match self.hook.as_mut() {
-                Some(h) => h.on_message(m, &mut ctx),
-                None => ctx.deliver(m),
-            }
+            self.services.on_message(m, &mut ctx);
         }
-        let now = Instant::now();
-        if let Some(s) = &self.stores {
-            s.on_tick(now, &mut ctx);
-        }
-        if let Some(h) = self.hook.as_mut() {
-            h.on_tick(now, &mut ctx);
-        }
+        self.services.on_tick(Instant::now(), &mut ctx);
         for m in ctx.deliver {
             self.core.deliveries.push(m);
         }
@@ -302,10 +292,7 @@ impl Io {
         }
         let now = Instant::now();
         let mut next: Option<Instant> = self.core.poll_timeout();
-        if let Some(d) = self.hook.as_ref().and_then(|h| h.next_deadline()) {
-            next = Some(next.map_or(d, |n| n.min(d)));
-        }
-        if let Some(d) = self.stores.as_ref().and_then(|s| s.next_deadline()) {
+        if let Some(d) = self.services.next_deadline() {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         next.map(|n| n.saturating_duration_since(now))

@@ -73,6 +73,7 @@ mod io;
 mod proto;
 #[cfg(test)]
 mod proto_tests;
+pub mod service;
 mod stream;
 mod transport;
 
