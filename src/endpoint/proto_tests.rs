@@ -388,6 +388,69 @@ fn responder_messages_in_order_on_the_wire() {
     assert_eq!(net.kinds(0), PEERED);
 }
 
+/// A raw peer with the smaller id `small`, peered with node 0 on connection `c`.
+fn raw_peered(net: &mut Net, small: EndpointId) -> ConnId {
+    let c = net.raw_into(0);
+    let now = net.now;
+    net.written(0, c);
+    let mut bytes = frame(&HandshakeMsg::hello(small));
+    bytes.extend(frame(&HandshakeMsg::VersionSelect {
+        sender: small,
+        version: wire::PROTOCOL_VERSION,
+    }));
+    bytes.extend(frame(&HandshakeMsg::OriginatorSyn(vec![])));
+    bytes.extend(frame(&HandshakeMsg::OriginatorAck));
+    assert_eq!(net.core(0).receive(c, &bytes, now), bytes.len());
+    assert_eq!(net.core(0).conn_state(c), ConnState::Peered);
+    net.written(0, c);
+    net.settle();
+    net.take(0);
+    c
+}
+
+fn envelopes(mut b: &[u8]) -> Vec<crate::wire::Envelope> {
+    let mut out = Vec::new();
+    while let Ok(Some((s, e))) = wire::next_frame(b, wire::DEFAULT_MAX_FRAME) {
+        let env = crate::wire::EnvelopeRef::decode(&b[s..e]).expect("our envelope decodes");
+        out.push(env.to_owned());
+        b = &b[e..];
+    }
+    out
+}
+
+#[test]
+fn ping_is_answered_with_its_payload() {
+    let mut net = Net::of(1);
+    let small = EndpointId([1; 16]);
+    let c = raw_peered(&mut net, small);
+    let mut ping = Vec::new();
+    wire::envelope::encode_frame(
+        &mut ping,
+        small,
+        id(1),
+        EnvelopeType::Ping,
+        wire::DEFAULT_TTL,
+        wire::INTERNAL_TOPIC,
+        b"are you there",
+    )
+    .unwrap();
+    // Split anywhere, the frame is taken once complete.
+    let now = net.now;
+    assert_eq!(net.core(0).receive(c, &ping[..7], now), 0);
+    assert_eq!(net.core(0).receive(c, &ping, now), ping.len());
+    let out = envelopes(&net.written(0, c));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].kind, EnvelopeType::Pong);
+    assert_eq!((out[0].sender, out[0].receiver), (id(1), small));
+    assert_eq!(out[0].payload, b"are you there");
+    // A frame over max_frame after the handshake ends the peering (lost).
+    let big = ((wire::DEFAULT_MAX_FRAME + 1) as u32).to_be_bytes();
+    net.core(0).receive(c, &big, now);
+    net.settle();
+    let ms = net.take(0);
+    assert_eq!(ms[0].kind, MessageKind::PeerLost, "{ms:?}");
+}
+
 fn rejected(net: &mut Net, n: usize, c: ConnId, bytes: &[u8]) -> (u8, String) {
     net.written(n, c); // the probe
     let now = net.now;
@@ -746,6 +809,36 @@ mod props {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any bytes, after any number of valid handshake messages and cut anywhere, never
+        /// panic the core: it ends the connection (with a status) or waits for more.
+        #[test]
+        fn any_bytes_in_any_state(valid in 0..5usize, junk in proptest::collection::vec(any::<u8>(), 0..200), cut in 0..200usize) {
+            let mut net = Net::of(1);
+            let small = EndpointId([1; 16]);
+            let c = net.raw_into(0);
+            let msgs = [
+                HandshakeMsg::hello(small),
+                HandshakeMsg::VersionSelect { sender: small, version: wire::PROTOCOL_VERSION },
+                HandshakeMsg::OriginatorSyn(vec!["/x".into()]),
+                HandshakeMsg::OriginatorAck,
+            ];
+            let mut bytes: Vec<u8> = msgs.iter().take(valid).flat_map(frame).collect();
+            bytes.extend(&junk);
+            let cut = cut.min(bytes.len());
+            let now = net.now;
+            let used = net.core(0).receive(c, &bytes[..cut], now);
+            prop_assert!(used <= cut);
+            let rest = bytes[used..].to_vec();
+            let used2 = net.core(0).receive(c, &rest, now);
+            prop_assert!(used2 <= rest.len());
+            net.written(0, c);
+            net.advance(Duration::from_secs(12));
+            // Whatever happened, the connection is closed by now (the handshake timed out,
+            // was refused, or the peering ended), or it is peered and waits for more.
+            let st = net.core(0).conn_state(c);
+            prop_assert!(st == ConnState::Dead || st == ConnState::Peered, "{:?}", st);
+        }
 
         /// On a tree (a line of three, either shape of dialling), with forwarding, every
         /// publish reaches each node subscribed to a matching prefix exactly once, and
