@@ -758,6 +758,64 @@ fn stalled_peer_disconnect_removes_it() {
 }
 
 #[test]
+fn unpeer_during_the_handshake_is_silent() {
+    let mut net = Net::of(2);
+    net.peer(0, 1, Duration::from_secs(1));
+    // Connected, hello written, nothing answered yet.
+    net.events(0);
+    net.pipe(1, 0).stalled = true;
+    net.step();
+    let now = net.now;
+    net.core(0).unpeer("127.0.0.1", addr(1).port(), &[], now);
+    net.pipe(1, 0).stalled = false;
+    net.advance(Duration::from_secs(3));
+    // No status for a peering that never was, and no retry.
+    assert!(net.take(0).is_empty());
+    assert_eq!(net.nodes[0].dials, 1);
+    let b = net.take(1);
+    assert!(
+        b.iter().all(|m| m.kind == MessageKind::PeerRejected),
+        "{b:?}"
+    );
+}
+
+#[test]
+fn forwarding_waits_for_a_full_next_hop() {
+    // 0 - 1 - 2 with node 1's queue to node 2 stalled: under backpressure node 1 stops
+    // reading from node 0 once that queue is full, and nothing is lost.
+    let mut cfgs: Vec<Config> = (1..=3).map(config).collect();
+    cfgs[1].peer_buffer_size = 4;
+    let mut net = Net::new(cfgs);
+    net.core(2).subscribe("/x".into());
+    net.peer(0, 1, Duration::ZERO);
+    net.peer(1, 2, Duration::ZERO);
+    net.settle();
+    for n in 0..3 {
+        net.take(n);
+    }
+    net.pipe(1, 2).stalled = true;
+    for i in 0..20u8 {
+        // One frame per round, as separate reads: the check is per read.
+        net.publish(0, "/x", &[i]);
+        net.step();
+    }
+    net.settle();
+    assert!(!net.core(1).can_read());
+    assert!(
+        !net.pipe(0, 1).bytes.is_empty(),
+        "node 1 left the rest unread"
+    );
+    net.pipe(1, 2).stalled = false;
+    net.settle();
+    let got = payloads(&mut net, 2);
+    assert_eq!(got, (0..20u8).map(|i| vec![i]).collect::<Vec<_>>());
+    assert_eq!(
+        net.nodes[1].counters.peer_dropped.load(Ordering::Relaxed),
+        0
+    );
+}
+
+#[test]
 fn forwarding_on_a_line_and_split_horizon() {
     // 0 - 1 - 2: node 2's subscription reaches node 0 through node 1, and node 1 does not
     // advertise node 0's own filter back to it.
