@@ -726,13 +726,17 @@ zc_result zc_endpoint_options_new(zc_endpoint_options **out);
  * `Broker::peer_buffer_size`, `Broker::peer_overflow_policy` (`backpressure`,
  * `drop_newest`, `drop_oldest`, `disconnect`), `inbox_capacity`, `inbox_overflow_policy`,
  * `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
- * `unpeer_timeout`, `shutdown_timeout` (seconds, or `250ms`), `id` (UUID text),
+ * `unpeer_timeout`, `shutdown_timeout` (intervals: `250 msecs`, `2 secs`, `250ms` or
+ * seconds), `id` (UUID text),
  * `validate_data` (T/F); TLS by Zeek's names: `Broker::disable_ssl` (T/F, default F:
  * anonymous TLS as a Zeek node), `Broker::ssl_cafile`, `Broker::ssl_capath`,
  * `Broker::ssl_certificate`, `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (paths and
- * text; any of them set means certificate-authenticated TLS). Any thread.
- * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
- * ZC_ERR_INVALID_ARGUMENT (bad value; the message names the accepted values).
+ * text; any of them set means certificate-authenticated TLS). Types, defaults and the
+ * value grammar (the same for every `*_options_set`): docs/options.md, or
+ * `zcluster options --scope endpoint`. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name;
+ * the message suggests the closest), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+ * names the option, its type and the value).
  */
 zc_result zc_endpoint_options_set(zc_endpoint_options *opts, const char *name, const char *value);
 
@@ -1323,12 +1327,14 @@ zc_result zc_options_new(zc_options **out);
 
 /**
  * Sets option `key` (its Zeek name, e.g. "Cluster::retry_interval") from `value` in Zeek
- * syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30 secs`, `2 hrs` or a
- * plain number of seconds; strings as they are; patterns `/re/`; backends
- * `Broker::SQLITE` or `SQLITE`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
- * ZC_ERR_NOT_FOUND (unknown option; the message lists every option),
- * ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
- * leaves the option unchanged.
+ * syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals as Zeek writes them (`1.0 min`,
+ * `30 secs`, `250 msecs`, `2 hrs`, `1 day`) or a plain number of seconds; counts; ports
+ * `9991/tcp`; strings as they are (or one quoted Zeek literal); patterns `/re/`; enums
+ * `Broker::SQLITE` or `SQLITE`. Every option with its type, default and doc:
+ * docs/options.md, or `zcluster options --scope cluster`. Errors: ZC_ERR_NULL,
+ * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown option; the message suggests
+ * the closest and lists every option), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+ * names the option, its type and the value). A failed call leaves the option unchanged.
  */
 zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
 
@@ -1339,6 +1345,16 @@ zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
  * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
  */
 zc_result zc_options_get(const zc_options *opts, const char *key, char **out);
+
+/**
+ * Every option the library accepts, as a JSON array (the table docs/options.md is made
+ * from): objects with `scope` ("cluster" for `zc_options_set`, "endpoint",
+ * "websocket", "store", "backend"), `name`, `aliases`, `type` (Zeek's type name: bool,
+ * count, int, double, interval, string, pattern, port, addr, enum), `values` (an enum's
+ * constants), `default` (as option text) and `doc`. The caller frees `*out` with
+ * `zc_string_free`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_options_catalogue_json(char **out);
 
 /**
  * Frees an options object. NULL is a no-op; clusters created with it keep their copy.
@@ -1385,7 +1401,8 @@ void zc_string_free(char *s);
  * (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...; default FULL),
  * `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
  * `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
- * `clone_mutation_buffer_interval` (intervals such as "10 secs"). Any thread.
+ * `clone_mutation_buffer_interval` (intervals such as "10 secs"); values in the grammar of
+ * every `*_options_set` (docs/options.md). Any thread.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown key),
  * ZC_ERR_INVALID_ARGUMENT (bad value), ZC_ERR_STATE (the store is already created).
  */
@@ -1914,10 +1931,11 @@ void zc_value_free(zc_value *v);
 zc_result zc_websocket_options_new(zc_websocket_options **out);
 
 /**
- * Sets a field by its Zeek name: `listen_addr`, `listen_port` (`27759` or
- * `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (seconds or
- * `5 secs`; 0 or negative turns pings off), `cert_file`, `key_file`; or
- * `send_queue_size` (events waiting for one slow client before it is closed).
+ * Sets a field by its Zeek name: `listen_addr` (IPv4 or IPv6), `listen_port` (`27759` or
+ * `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (`5 secs`,
+ * `500 msecs` or seconds; 0 or negative turns pings off), `cert_file`, `key_file`; or
+ * `send_queue_size` (events waiting for one slow client before it is closed). Values in
+ * the grammar of every `*_options_set` (docs/options.md).
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
  * ZC_ERR_INVALID_ARGUMENT (bad value).
  */

@@ -32,10 +32,11 @@ pub extern "C" fn zc_websocket_options_new(out: *mut *mut zc_websocket_options) 
     })
 }
 
-/// Sets a field by its Zeek name: `listen_addr`, `listen_port` (`27759` or
-/// `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (seconds or
-/// `5 secs`; 0 or negative turns pings off), `cert_file`, `key_file`; or
-/// `send_queue_size` (events waiting for one slow client before it is closed).
+/// Sets a field by its Zeek name: `listen_addr` (IPv4 or IPv6), `listen_port` (`27759` or
+/// `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (`5 secs`,
+/// `500 msecs` or seconds; 0 or negative turns pings off), `cert_file`, `key_file`; or
+/// `send_queue_size` (events waiting for one slow client before it is closed). Values in
+/// the grammar of every `*_options_set` (docs/options.md).
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
 /// ZC_ERR_INVALID_ARGUMENT (bad value).
 #[no_mangle]

@@ -9,14 +9,12 @@
 
 mod json;
 mod nodecfg;
-mod value;
 mod write;
 mod zeek;
 mod zeekctl_config;
 
+pub use crate::options::{format_interval, parse_interval, OptionValue, Port, Protocol};
 pub use nodecfg::NodeCfgOptions;
-pub(crate) use value::parse_interval as value_parse_interval;
-pub use value::{format_interval, parse_interval, OptionValue, Port, Protocol};
 pub use write::zeekctl_websocket_default;
 pub(crate) use zeek::Cursor as ZeekCursor;
 

@@ -103,7 +103,7 @@ fn ordered(l: &Layout) -> Vec<(&String, &Node)> {
 }
 
 fn q(s: &str) -> String {
-    super::value::quote(s)
+    crate::options::value::quote(s)
 }
 
 impl Layout {

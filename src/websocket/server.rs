@@ -85,45 +85,40 @@ impl Default for ServerOptions {
 
 impl ServerOptions {
     /// Sets a field by its Zeek name (`listen_addr`, `listen_port`,
-    /// `max_event_queue_size`, `ping_interval` in seconds, `tls_options$cert_file`
-    /// or `cert_file`, `tls_options$key_file` or `key_file`) or ours (`send_queue_size`).
+    /// `max_event_queue_size`, `ping_interval`, `tls_options$cert_file` or `cert_file`,
+    /// `tls_options$key_file` or `key_file`) or ours (`send_queue_size`): the catalogue's
+    /// `Scope::WebSocket` (`crate::options`), values in its grammar.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let v = value.trim();
-        let num = |what: &str| -> Result<u64> {
-            v.trim_end_matches("/tcp")
-                .parse::<u64>()
-                .map_err(|_| Error::invalid(format!("{key}: '{value}' is not {what}")))
-        };
-        match key {
-            "listen_addr" | "listen_host" => {
-                v.parse::<std::net::IpAddr>().map_err(|_| {
-                    Error::invalid(format!("{key}: '{value}' is not an IP address"))
-                })?;
-                self.listen_addr = v.to_string();
+        use crate::options::OptionValue;
+        let spec = crate::options::lookup(&[crate::options::Scope::WebSocket], key)?;
+        let v = spec.parse(value)?;
+        let count = || v.as_count().unwrap_or(0).clamp(1, usize::MAX as u64) as usize;
+        match (spec.name, &v) {
+            ("listen_addr", OptionValue::Addr(a)) => self.listen_addr = a.to_string(),
+            ("listen_port", OptionValue::Port(p)) => self.listen_port = p.number,
+            ("max_event_queue_size", _) => self.max_event_queue_size = count(),
+            ("send_queue_size", _) => self.send_queue_size = count(),
+            ("ping_interval", OptionValue::Interval(secs)) => {
+                self.ping_interval = if *secs > 0.0 {
+                    Some(
+                        Duration::try_from_secs_f64(*secs)
+                            .map_err(|_| spec.refuse(value, "is too large"))?,
+                    )
+                } else {
+                    None
+                };
             }
-            "listen_port" => {
-                let p = num("a port")?;
-                self.listen_port = u16::try_from(p)
-                    .map_err(|_| Error::invalid(format!("{key}: {p} is out of range")))?;
+            ("tls_options$cert_file", OptionValue::String(f)) => {
+                self.tls_cert_file = Some(f.trim().to_string())
             }
-            "max_event_queue_size" => self.max_event_queue_size = num("a count")?.max(1) as usize,
-            "send_queue_size" => self.send_queue_size = num("a count")?.max(1) as usize,
-            "ping_interval" => {
-                let secs = crate::layout::parse_interval(v)
-                    .or_else(|| v.parse::<f64>().ok())
-                    .filter(|s| s.is_finite())
-                    .ok_or_else(|| {
-                        Error::invalid(format!("{key}: '{value}' is not an interval"))
-                    })?;
-                self.ping_interval = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+            ("tls_options$key_file", OptionValue::String(f)) => {
+                self.tls_key_file = Some(f.trim().to_string())
             }
-            "tls_options$cert_file" | "cert_file" => self.tls_cert_file = Some(v.to_string()),
-            "tls_options$key_file" | "key_file" => self.tls_key_file = Some(v.to_string()),
-            _ => {
-                return Err(Error::not_found(format!(
-                    "unknown WebSocket server option '{key}' (known: listen_addr, listen_port, \
-                     max_event_queue_size, ping_interval, send_queue_size, cert_file, key_file)"
-                )))
+            (other, _) => {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("WebSocket server option {other} is in the catalogue but not applied"),
+                ))
             }
         }
         Ok(())

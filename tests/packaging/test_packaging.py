@@ -265,7 +265,7 @@ SUBCOMMANDS = [
     [], ["run"], ["cluster"], ["cluster", "start"], ["cluster", "status"], ["cluster", "stop"],
     ["cluster", "demo"], ["layout"], ["layout", "check"], ["layout", "show"], ["layout", "convert"],
     ["publish"], ["subscribe"], ["status"], ["store"], ["store", "get"], ["store", "put"],
-    ["store", "erase"], ["store", "keys"], ["store", "size"],
+    ["store", "erase"], ["store", "keys"], ["store", "size"], ["options"],
 ]
 
 

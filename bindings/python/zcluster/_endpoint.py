@@ -9,7 +9,7 @@ import time
 from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _codec
-from ._data import Event, from_binary
+from ._data import Event, _option_text, from_binary
 from ._lib import check, cstr, lib, take_bytes, take_string
 
 _p = ctypes.c_void_p
@@ -442,9 +442,7 @@ class Endpoint(_Delivery):
         check(lib.zc_endpoint_options_new(ctypes.byref(opts)))
         try:
             for name, value in (options or {}).items():
-                if isinstance(value, bool):
-                    value = "T" if value else "F"
-                check(lib.zc_endpoint_options_set(opts, cstr(name), cstr(str(value))))
+                check(lib.zc_endpoint_options_set(opts, cstr(name), cstr(_option_text(value))))
             h = _p()
             check(lib.zc_endpoint_new(opts, ctypes.byref(h)))
             self._h = h

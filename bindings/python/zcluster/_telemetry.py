@@ -4,6 +4,7 @@ Prometheus text, and `Cluster.listen_websocket`."""
 import ctypes
 import json
 
+from ._data import _option_text
 from ._lib import check, cstr, lib, take_string
 
 _p = ctypes.c_void_p
@@ -27,12 +28,6 @@ _sig("zc_endpoint_stats_json", [_p, ctypes.POINTER(_p)])
 _sig("zc_endpoint_connect_websocket", [_p, _cp, ctypes.POINTER(_cp), ctypes.c_size_t, ctypes.c_uint64])
 
 
-def _opt_text(v):
-    if isinstance(v, bool):
-        return "T" if v else "F"
-    return str(v)
-
-
 class _ClusterServices:
     """Mixed into Cluster."""
 
@@ -47,7 +42,7 @@ class _ClusterServices:
             items = [("listen_addr", listen_addr), ("listen_port", listen_port)]
             items += list(fields.items())
             for k, v in items:
-                check(lib.zc_websocket_options_set(o, cstr(k), cstr(_opt_text(v))))
+                check(lib.zc_websocket_options_set(o, cstr(k), cstr(_option_text(v))))
             port = ctypes.c_uint16()
             check(lib.zc_cluster_listen_websocket(self._handle(), o, ctypes.byref(port)))
             return port.value
