@@ -4,8 +4,10 @@
 #
 #   scripts/bench.sh                      everything, each benchmark 3 times
 #   scripts/bench.sh --quick              short runs (smaller N)
-#   scripts/bench.sh --only broker|zmq|zcluster|store|zeromq   (store: Broker's and zcluster's
-#                                         stores; zeromq: the ZeroMQ backend beside raw libzmq)
+#   scripts/bench.sh --only broker|zmq|zcluster|store|zeromq|rtt   (store: Broker's and
+#                                         zcluster's stores; zeromq: the ZeroMQ backend beside
+#                                         raw libzmq; rtt: round trips only, ZeroMQ REQ/REP and
+#                                         zcluster plain/TLS alternating in each repetition)
 #   scripts/bench.sh --reps N             repetitions of each benchmark (default 3)
 #
 # Installs what it needs from Debian's packages if missing (idempotent), builds the baseline
@@ -23,18 +25,18 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --only)
-      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster, store or zeromq" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster, store, zeromq or rtt" >&2; exit 2; }
       only="$2"; shift ;;
     --reps)
       [ $# -ge 2 ] || { echo "bench.sh: --reps needs a number" >&2; exit 2; }
       reps="$2"; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store|zeromq, --reps N)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store|zeromq|rtt, --reps N)" >&2; exit 2 ;;
   esac
   shift
 done
-case "$only" in all|broker|zmq|zcluster|store|zeromq) ;; *)
-  echo "bench.sh: --only takes broker, zmq, zcluster, store or zeromq, not '$only'" >&2; exit 2 ;;
+case "$only" in all|broker|zmq|zcluster|store|zeromq|rtt) ;; *)
+  echo "bench.sh: --only takes broker, zmq, zcluster, store, zeromq or rtt, not '$only'" >&2; exit 2 ;;
 esac
 case "$reps" in ''|*[!0-9]*|0) echo "bench.sh: --reps needs a positive number, not '$reps'" >&2; exit 2 ;; esac
 
@@ -49,7 +51,7 @@ if want_store broker; then
   dpkg -s libcaf-dev >/dev/null 2>&1 || need+=(libcaf-dev)
   dpkg -s python3-broker >/dev/null 2>&1 || need+=(python3-broker)
 fi
-if want zmq; then
+if want zmq || want rtt; then
   dpkg -s libzmq3-dev >/dev/null 2>&1 || need+=(libzmq3-dev)
 fi
 command -v g++ >/dev/null 2>&1 || need+=(g++)
@@ -70,7 +72,7 @@ if want_store broker && [ ! -x "$build/broker_bench" -o bench/broker_bench.cc -n
   g++ -O2 -std=c++17 -o "$build/broker_bench" bench/broker_bench.cc \
     -lbroker -lcaf_io -lcaf_openssl -lcaf_core -lpthread
 fi
-if want zmq && [ ! -x "$build/zmq_bench" -o bench/zmq_bench.c -nt "$build/zmq_bench" ]; then
+if { want zmq || want rtt; } && [ ! -x "$build/zmq_bench" -o bench/zmq_bench.c -nt "$build/zmq_bench" ]; then
   echo "bench: building $build/zmq_bench"
   gcc -O2 -std=c11 -Wall -Wextra -o "$build/zmq_bench" bench/zmq_bench.c -lzmq
 fi
@@ -180,6 +182,16 @@ if want zeromq; then
       run 200 target/release/examples/bench_zeromq "$v" tput "$n_zb"
       run 200 target/release/examples/bench_zeromq "$v" rtt "$n_rtt"
     done
+  done
+fi
+
+# Round trips alone (--only rtt), alternating so both see the same load.
+if [ "$only" = rtt ]; then
+  cargo build --release --example bench_endpoint
+  for _ in $(seq "$reps"); do
+    run 120 "$build/zmq_bench" rtt "$n_rtt" 64
+    run 330 target/release/examples/bench_endpoint rtt "$n_rtt"
+    run 330 env ZC_BENCH_TLS=1 target/release/examples/bench_endpoint rtt "$n_rtt"
   done
 fi
 

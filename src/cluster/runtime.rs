@@ -258,7 +258,8 @@ struct ClusterHook {
     peers: std::collections::BTreeMap<EndpointId, PeerInfo>,
     options: super::Options,
     next_flush: Instant,
-    /// Data stores (`Cluster::create_store`): store traffic and peer losses go there first.
+    /// Data stores (`Cluster::create_store`); their traffic is taken by the stage before
+    /// this hook (`StoresStage`); kept here for `Broker::announce_masters`.
     stores: Arc<crate::store::StoreService>,
     /// On ZeroMQ a peer is a node whose hello stage completed (its `address` is its node
     /// id) and the hello goes to `zeek.cluster.nodeid.<id>.`.
@@ -546,10 +547,7 @@ impl ClusterHook {
 
 impl Hook for ClusterHook {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
-        // Stores: consumes command envelopes on store topics; sees (never consumes) statuses.
-        if self.stores.on_message(&msg, ctx) {
-            return;
-        }
+        // The stores ran before (a stage of their own: `Runtime::start`).
         match msg.kind {
             MessageKind::PeerAdded => {
                 if let Some(p) = msg.peer.as_ref() {
@@ -634,8 +632,7 @@ impl Hook for ClusterHook {
         }
     }
 
-    fn on_tick(&mut self, now: Instant, ctx: &mut HookCtx) {
-        self.stores.on_tick(now, ctx);
+    fn on_tick(&mut self, now: Instant, _ctx: &mut HookCtx) {
         if now < self.next_flush {
             return;
         }
@@ -643,10 +640,7 @@ impl Hook for ClusterHook {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        Some(match self.stores.next_deadline() {
-            Some(s) => s.min(self.next_flush),
-            None => self.next_flush,
-        })
+        Some(self.next_flush)
     }
 }
 
@@ -769,6 +763,14 @@ impl Runtime {
                 })
                 .flatten(),
         };
+        // The services on the node's endpoint, in order: the data stores take their
+        // command traffic (and see the peering statuses), then the cluster framework.
+        let hook = crate::endpoint::service::Services::new(vec![
+            Box::new(crate::endpoint::service::StoresStage(
+                cl.store_service().clone(),
+            )),
+            Box::new(hook),
+        ]);
         let mut ep_opts = EndpointOptions {
             forwarding: false,
             id: Some(id),

@@ -13,6 +13,13 @@
 //! `Broker::disable_ssl`. The TLS layer sits under the protocol (`transport`): the
 //! handshake state machine, routing and write batching below are the same for both.
 //!
+//! Layers: `proto` is Broker's peer protocol as a sans-IO core (bytes and the current time
+//! in; bytes to write, deliveries, connects/closes and its next deadline out), tested in
+//! memory by `proto_tests`. `io` is the mio thread that drives it: sockets, the waker,
+//! timers, the host's command queue and the hooks. `stream` is the seam between them: a
+//! `ByteStream` per connection made by a `Transports` (plain TCP or TLS today), so a new
+//! transport touches neither the core nor the layers above the endpoint.
+//!
 //! Payloads are opaque bytes here: a data envelope carries one Broker-encoded value, a
 //! command envelope a store command. The event layer (`data`) encodes and decodes them.
 //! Command envelopes travel exactly like data (by filter, or addressed to one peer with
@@ -63,6 +70,11 @@
 
 pub(crate) mod inbox;
 mod io;
+mod proto;
+#[cfg(test)]
+mod proto_tests;
+pub mod service;
+mod stream;
 mod transport;
 
 pub(crate) use transport::Transport;
@@ -490,7 +502,7 @@ pub(crate) struct Shared {
     pub(crate) cmd_room: Condvar,
     pub(crate) waker: Arc<mio::Waker>,
     pub(crate) inbox: Inbox,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) peers: Mutex<Vec<PeerInfo>>,
     pub(crate) peer_subs: Mutex<Vec<String>>,
     /// The TLS context every peering uses (None: plain TCP).
@@ -675,7 +687,7 @@ impl Endpoint {
             cmd_room: Condvar::new(),
             waker,
             inbox,
-            counters: Counters::default(),
+            counters: Arc::default(),
             peers: Mutex::new(Vec::new()),
             peer_subs: Mutex::new(Vec::new()),
             tls,
