@@ -375,7 +375,8 @@ fn cluster_msg(kind: MessageKind, peer: Option<EndpointId>, node: Option<&str>) 
 impl ClusterHook {
     /// The controllee side of Zeek's Control framework (`controllee.zeek`): answers the
     /// `Control::*_request` events with their `_response`, published to
-    /// `zeek/control/<response>/<node>`. Configuration updates and shutdown requests are
+    /// `zeek/control/<response without `Control::`>/<node>`, as Zeek 8's controllee.zeek
+    /// does. Configuration updates and shutdown requests are
     /// answered and also handed to the host (as the request event), which decides what
     /// they mean for it. Returns false for events that are not control requests.
     fn on_control(&mut self, msg: &Message, ev: &Event, ctx: &mut HookCtx) -> bool {
@@ -424,7 +425,10 @@ impl ClusterHook {
             _ => return false,
         };
         let me = self.state.lock().me.clone();
-        let topic = format!("zeek/control/{response}/{me}");
+        // controllee.zeek: Control::topic_prefix + "/id_value_response/" + Cluster::node,
+        // the event's name without its module.
+        let short = response.trim_start_matches("Control::");
+        let topic = format!("zeek/control/{short}/{me}");
         ctx.publish(&topic, Event::with_args(response, args).to_bytes());
         if to_host {
             ctx.deliver(msg.clone());
