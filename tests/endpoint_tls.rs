@@ -827,7 +827,7 @@ fn anonymous_hellos_differ_from_brokers_only_in_encrypt_then_mac() {
     let c = s_client_as("-tlsextdebug", port, ANON);
     let base_server = extensions(&c, "server");
     // "key share" comes last in OpenSSL 3's client hello (TLS 1.3 is left on).
-    let base_client = extensions(&wait_for(&out, "\"key share\""), "client");
+    let base_client = extensions(&wait_for(&out, &["\"key share\""]), "client");
     let _ = srv.0.kill();
     assert!(base_client.contains(&etm), "{base_client:?}");
     assert!(base_server.contains(&etm), "{base_server:?}\n{c}");
@@ -838,7 +838,7 @@ fn anonymous_hellos_differ_from_brokers_only_in_encrypt_then_mac() {
     let (_srv, port) = s_server_as("-tlsextdebug", &anon_srv, &out);
     let a = ep_with(short_timeout);
     a.peer("127.0.0.1", port, Duration::ZERO).unwrap();
-    let text = wait_for(&out, base_client.last().unwrap());
+    let text = wait_for(&out, &[base_client.last().unwrap()]);
     assert_eq!(extensions(&text, "client"), without(&base_client), "{text}");
     // Our server hello, to a Broker-configured client that offers encrypt-then-mac.
     let b = ep();
