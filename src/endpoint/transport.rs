@@ -17,8 +17,9 @@
 //!
 //! The handshake runs inside `read` and `write` (non-blocking, on the I/O thread): until it
 //! completes both say `WouldBlock`, so the I/O thread's handshake state machine, deadlines
-//! and write buffers work unchanged. Frames are encrypted straight from the connection's
-//! write buffer and decrypted straight into its read buffer (no copy besides the cipher).
+//! and write buffers work unchanged. We copy no frame: OpenSSL reads them from the
+//! connection's write buffer, and `SSL_read` copies the decrypted records once into its
+//! read buffer (OpenSSL's own copy out of its record buffer).
 //!
 //! Deliberate differences from Broker, none visible on the wire: a missing certificate or
 //! key, or one that does not load, is an error of `Endpoint::new` instead of an abort; an

@@ -433,7 +433,14 @@ pub fn status(a: StatusArgs) -> Res {
         ));
     }
     let timeout = secs(a.conn.timeout, DEFAULT_TIMEOUT)?;
-    let c = connect(&a.conn, &["zeek/control/Control::".to_string()])?;
+    // Zeek 8's controllee.zeek answers on zeek/control/<response without `Control::`>/<node>.
+    let c = connect(
+        &a.conn,
+        &[
+            "zeek/control/peer_status_response/".to_string(),
+            "zeek/control/net_stats_response/".to_string(),
+        ],
+    )?;
     let id = c.peer.id.map(|i| i.to_string()).unwrap_or_default();
     // The peer's filter arrives with (or right after) the handshake.
     let control = format!("zeek/control/{id}");
