@@ -12,7 +12,7 @@ EXIT CODES:
   4  a peer could not be reached, or the connection was lost
   5  the --timeout ran out first (fewer than --count events, no subscriber)
   6  not found (node, store key, cluster directory, file)
-  7  not supported by this build (wss:// URLs; store and status over ws://)
+  7  not supported by this build (store and status over ws:// or wss://)
 
 Errors go to stderr as `zcluster: <message>`; results go to stdout.";
 
@@ -59,6 +59,23 @@ pub enum Cmd {
     /// A node's peers, subscriptions, counters and store sizes (Zeek's Control framework)
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Every option the library accepts (name, type, default, doc); check a value
+    #[command(after_help = EXIT_CODES)]
+    Options(OptionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OptionsArgs {
+    /// Only the options of this scope: cluster, endpoint, websocket, store or backend
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Print docs/options.md (Markdown) instead of the listing
+    #[arg(long, conflicts_with_all = ["name", "value"])]
+    pub markdown: bool,
+    /// Show this option (by name or alias) only
+    pub name: Option<String>,
+    /// Parse VALUE as the option would and print it as Zeek does (exit 3 if it does not parse)
+    pub value: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +156,10 @@ pub struct RunArgs {
     /// manager, a clone elsewhere (repeatable)
     #[arg(long = "store", value_name = "NAME")]
     pub stores: Vec<String>,
+    /// Set a cluster option over the layout's redefs, e.g.
+    /// `--option Cluster::retry_interval=2secs` (repeatable; `zcluster options` lists them)
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    pub options: Vec<String>,
     /// Internal: the demo's scripted node (zcluster cluster demo)
     #[arg(long, hide = true)]
     pub demo: bool,

@@ -12,6 +12,7 @@ mod layout_cmd;
 mod literal;
 mod net;
 mod node;
+mod options_cmd;
 mod progress;
 mod store_cmd;
 
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
         cli::Cmd::Subscribe(a) => net::subscribe(a),
         cli::Cmd::Store(a) => store_cmd::main(a),
         cli::Cmd::Status(a) => net::status(a),
+        cli::Cmd::Options(a) => options_cmd::main(a),
     };
     match r {
         Ok(()) => ExitCode::from(exit::OK),
