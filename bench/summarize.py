@@ -122,6 +122,35 @@ def store_comparison(groups):
             print(f"| {ident} | {key} | {fmt(b, key)} | {fmt(z, key)} | {verdict} |")
 
 
+def tls_cost(groups):
+    """What TLS costs each implementation's one-way rate: best (and median) rate with
+    tls=1 against the same variant with tls=0, from the same results file."""
+    by = {}
+    for (impl, kind, ident), runs in groups.items():
+        kv = dict(p.split("=", 1) for p in ident.split() if "=" in p)
+        if kind != "tput" or kv.get("tls") not in ("0", "1"):
+            continue
+        base = " ".join(f"{k}={v}" for k, v in kv.items() if k != "tls")
+        by.setdefault((impl, base), {})[kv["tls"]] = runs
+    rows = [(k, v) for k, v in by.items() if "0" in v and "1" in v]
+    if not rows:
+        return
+
+    def median(runs):
+        vals = sorted(v for v in (num(r.get("rate")) for r in runs) if v)
+        return vals[len(vals) // 2] if vals else None
+
+    print()
+    print("| impl | variant | plain TCP (best) | TLS (best) | TLS costs (best vs best) | TLS costs (median vs median) |")
+    print("|---|---|---|---|---|---|")
+    for (impl, base), v in rows:
+        p, t = best_of(v["0"], "rate"), best_of(v["1"], "rate")
+        pm, tm = median(v["0"]), median(v["1"])
+        cost = f"{(1 - t / p) * 100:.0f} %" if p and t else "-"
+        cost_m = f"{(1 - tm / pm) * 100:.0f} %" if pm and tm else "-"
+        print(f"| {impl} | {base or '-'} | {fmt(p, 'rate')} | {fmt(t, 'rate')} | {cost} | {cost_m} |")
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: summarize.py RESULTS_FILE", file=sys.stderr)
@@ -155,6 +184,7 @@ def main():
             print(f"| {impl} | {kind} | {ident or '-'} | {len(runs)} | {key} | "
                   f"{fmt(best, key)} | {spread} | {delivered} |")
     store_comparison(groups)
+    tls_cost(groups)
     return 0
 
 

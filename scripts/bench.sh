@@ -8,6 +8,9 @@
 #                                         zcluster's stores; zeromq: the ZeroMQ backend beside
 #                                         raw libzmq; rtt: round trips only, ZeroMQ REQ/REP and
 #                                         zcluster plain/TLS alternating in each repetition)
+#   scripts/bench.sh --only tls           TLS beside plain TCP: zcluster's tput and rtt with
+#                                         both transports, interleaved, and Broker's with TLS
+#                                         (and its plain tput), in one run
 #   scripts/bench.sh --reps N             repetitions of each benchmark (default 3)
 #
 # Installs what it needs from Debian's packages if missing (idempotent), builds the baseline
@@ -25,18 +28,18 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --only)
-      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster, store, zeromq or rtt" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "bench.sh: --only needs broker, zmq, zcluster, store, zeromq, rtt or tls" >&2; exit 2; }
       only="$2"; shift ;;
     --reps)
       [ $# -ge 2 ] || { echo "bench.sh: --reps needs a number" >&2; exit 2; }
       reps="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store|zeromq|rtt, --reps N)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown option '$1' (expected --quick, --only broker|zmq|zcluster|store|zeromq|rtt|tls, --reps N)" >&2; exit 2 ;;
   esac
   shift
 done
-case "$only" in all|broker|zmq|zcluster|store|zeromq|rtt) ;; *)
-  echo "bench.sh: --only takes broker, zmq, zcluster, store, zeromq or rtt, not '$only'" >&2; exit 2 ;;
+case "$only" in all|broker|zmq|zcluster|store|zeromq|rtt|tls) ;; *)
+  echo "bench.sh: --only takes broker, zmq, zcluster, store, zeromq, rtt or tls, not '$only'" >&2; exit 2 ;;
 esac
 case "$reps" in ''|*[!0-9]*|0) echo "bench.sh: --reps needs a positive number, not '$reps'" >&2; exit 2 ;; esac
 
@@ -46,7 +49,7 @@ want_store() { [ "$only" = store ] || want "$1"; }
 
 # ---------------------------------------------------------------- install (idempotent)
 need=()
-if want_store broker; then
+if want_store broker || [ "$only" = tls ]; then
   dpkg -s libbroker-dev >/dev/null 2>&1 || need+=(libbroker-dev)
   dpkg -s libcaf-dev >/dev/null 2>&1 || need+=(libcaf-dev)
   dpkg -s python3-broker >/dev/null 2>&1 || need+=(python3-broker)
@@ -67,7 +70,7 @@ fi
 build=bench/build
 mkdir -p "$build"
 # Rebuilds only when the source is newer than the binary.
-if want_store broker && [ ! -x "$build/broker_bench" -o bench/broker_bench.cc -nt "$build/broker_bench" ]; then
+if { want_store broker || [ "$only" = tls ]; } && [ ! -x "$build/broker_bench" -o bench/broker_bench.cc -nt "$build/broker_bench" ]; then
   echo "bench: building $build/broker_bench"
   g++ -O2 -std=c++17 -o "$build/broker_bench" bench/broker_bench.cc \
     -lbroker -lcaf_io -lcaf_openssl -lcaf_core -lpthread
@@ -156,6 +159,24 @@ if want zcluster; then
   else
     echo "zcluster endpoint bench: not built yet"
   fi
+fi
+# TLS beside plain TCP (issue 13's target: TLS costs zcluster less than 30 % of its plain
+# one-way rate): each zcluster run right after its plain twin, Broker with TLS in the same
+# run. summarize.py adds a table of what TLS costs each.
+if [ "$only" = tls ]; then
+  cargo build --release --example bench_endpoint
+  zb=target/release/examples/bench_endpoint
+  for _ in $(seq "$reps"); do
+    for api in bytes event; do
+      run 200 env ZC_BENCH_TLS=0 "$zb" tput "$n_tput" --api "$api"
+      run 200 env ZC_BENCH_TLS=1 "$zb" tput "$n_tput" --api "$api"
+    done
+    run 330 env ZC_BENCH_TLS=0 "$zb" rtt "$n_rtt"
+    run 330 env ZC_BENCH_TLS=1 "$zb" rtt "$n_rtt"
+    run 200 "$build/broker_bench" tput "$n_tput" --api endpoint
+    run 200 "$build/broker_bench" tput "$n_tput" --api endpoint --tls
+    run 330 "$build/broker_bench" rtt "$n_rtt" --tls
+  done
 fi
 # Stores: bench/bench_store.rs, the measurements of "broker_bench store" ("RESULT
 # zcluster store backend=B from=F puts=N secs=S rate=R", "... from=visibility samples=K

@@ -638,12 +638,18 @@ impl Drop for Proc {
 /// `openssl s_server -brief` on a fresh port; its output goes to `out`. It serves two
 /// connections: the readiness probe and the one of the test.
 fn s_server(extra: &[&str], out: &Path) -> (Proc, u16) {
+    s_server_as("-brief", extra, out)
+}
+
+/// `s_server` with `report` (`-brief`, or `-tlsextdebug`: the hello's extensions, which
+/// `-brief` would hide).
+fn s_server_as(report: &str, extra: &[&str], out: &Path) -> (Proc, u16) {
     let port = free_port();
     let f = std::fs::File::create(out).unwrap();
     // Unbuffered (stdbuf): s_server writes its report through stdio.
     let child = Command::new("stdbuf")
         .args([
-            "-o0", "-e0", "openssl", "s_server", "-brief", "-naccept", "2", "-accept",
+            "-o0", "-e0", "openssl", "s_server", report, "-naccept", "2", "-accept",
         ])
         .arg(format!("127.0.0.1:{port}"))
         .args(extra)
@@ -662,8 +668,12 @@ fn s_server(extra: &[&str], out: &Path) -> (Proc, u16) {
 }
 
 fn s_client(port: u16, extra: &[&str]) -> String {
+    s_client_as("-brief", port, extra)
+}
+
+fn s_client_as(report: &str, port: u16, extra: &[&str]) -> String {
     let out = Command::new("timeout")
-        .args(["10", "openssl", "s_client", "-brief", "-connect"])
+        .args(["10", "openssl", "s_client", report, "-connect"])
         .arg(format!("127.0.0.1:{port}"))
         .args(extra)
         .stdin(Stdio::null())
@@ -783,6 +793,84 @@ fn authenticated_mode_negotiates_what_brokers_does() {
         line(&text, "Client cipher list:"),
         line(&baseline, "Client cipher list:")
     );
+}
+
+/// The extensions of a hello as `-tlsextdebug` lists them (`TLS client extension "name"`
+/// from s_server, `TLS server extension "name"` from s_client).
+fn extensions(text: &str, side: &str) -> Vec<String> {
+    let prefix = format!("TLS {side} extension \"");
+    text.lines()
+        .filter_map(|l| {
+            Some(
+                l.trim()
+                    .strip_prefix(&prefix)?
+                    .split('"')
+                    .next()?
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Our one deliberate difference in the hellos (module docs of `endpoint::transport`): in
+/// anonymous mode neither side offers or accepts encrypt-then-mac, so records are
+/// MAC-then-encrypt and OpenSSL's stitched AES-CBC-HMAC-SHA1 does the work. Every other
+/// extension is Broker's, in Broker's order; authenticated mode keeps OpenSSL's defaults.
+#[test]
+fn anonymous_hellos_differ_from_brokers_only_in_encrypt_then_mac() {
+    let pki = Pki::new();
+    let etm = "encrypt-then-mac".to_string();
+    let anon_srv = [&["-nocert"], ANON].concat();
+    // Broker-configured s_server and s_client: the baseline, both hellos.
+    let out = pki.dir.join("base.out");
+    let (mut srv, port) = s_server_as("-tlsextdebug", &anon_srv, &out);
+    let c = s_client_as("-tlsextdebug", port, ANON);
+    let base_server = extensions(&c, "server");
+    // "key share" comes last in OpenSSL 3's client hello (TLS 1.3 is left on).
+    let base_client = extensions(&wait_for(&out, &["\"key share\""]), "client");
+    let _ = srv.0.kill();
+    assert!(base_client.contains(&etm), "{base_client:?}");
+    assert!(base_server.contains(&etm), "{base_server:?}\n{c}");
+    let without =
+        |v: &[String]| -> Vec<String> { v.iter().filter(|e| **e != etm).cloned().collect() };
+    // Our client hello.
+    let out = pki.dir.join("ours.out");
+    let (_srv, port) = s_server_as("-tlsextdebug", &anon_srv, &out);
+    let a = ep_with(short_timeout);
+    a.peer("127.0.0.1", port, Duration::ZERO).unwrap();
+    let text = wait_for(&out, &[base_client.last().unwrap()]);
+    assert_eq!(extensions(&text, "client"), without(&base_client), "{text}");
+    // Our server hello, to a Broker-configured client that offers encrypt-then-mac.
+    let b = ep();
+    let port = b.listen("127.0.0.1", 0).unwrap();
+    let c = s_client_as("-tlsextdebug", port, ANON);
+    assert!(c.contains("Cipher    : AECDH-AES256-SHA"), "{c}");
+    assert_eq!(extensions(&c, "server"), without(&base_server), "{c}");
+    // Authenticated mode over TLS 1.2 with a CBC suite: encrypt-then-mac as OpenSSL does.
+    let auth = ep_with(pki.auth("node1", "ca"));
+    let port = auth.listen("127.0.0.1", 0).unwrap();
+    let (cert, key, ca) = (
+        pki.path("node2.pem"),
+        pki.path("node2.key"),
+        pki.path("ca.pem"),
+    );
+    let c = s_client_as(
+        "-tlsextdebug",
+        port,
+        &[
+            "-cert",
+            &cert,
+            "-key",
+            &key,
+            "-CAfile",
+            &ca,
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES256-SHA",
+        ],
+    );
+    assert!(c.contains("Cipher    : ECDHE-RSA-AES256-SHA"), "{c}");
+    assert!(extensions(&c, "server").contains(&etm), "{c}");
 }
 
 /// Broker frames inside TLS, end to end through an independent TLS pipe (s_client).
