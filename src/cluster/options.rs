@@ -290,6 +290,17 @@ const SPECS: &[Spec] = &[
         kind: Kind::Count,
         default: "400",
     },
+    // The write buffer of pluggable cluster backends (ZeroMQ), `init-bare.zeek`.
+    Spec {
+        name: "Log::write_buffer_size",
+        kind: Kind::Count,
+        default: "1000",
+    },
+    Spec {
+        name: "Log::flush_interval",
+        kind: Kind::Interval,
+        default: "1.0 sec",
+    },
     Spec {
         name: "Log::default_rotation_dir",
         kind: Kind::Str,

@@ -34,6 +34,7 @@
 //!   (`endpoint_id_of`); the id Zeek sees is the node id itself.
 
 pub mod frames;
+pub(crate) mod logs;
 pub mod membership;
 mod node;
 mod proxy;

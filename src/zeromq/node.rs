@@ -71,6 +71,10 @@ stats! {
     logs_unhandled,
     /// Log batches that waited for room in the PUSH queue.
     logs_blocked,
+    /// Received log batches that did not decode as `zeek-bin-serializer` (dropped whole).
+    logs_malformed,
+    /// Log records in the batches received.
+    log_records_received,
     /// Handshake failures reported by the socket monitors (Zeek: fatal).
     handshake_failures,
     /// Zeek's reporter warnings of the hello (expired, duplicate, unknown node).
