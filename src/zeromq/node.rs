@@ -192,7 +192,10 @@ pub(crate) fn spawn_node(
         set(p.set_linger(0), "linger")?;
         if cfg.curve.server_enabled() {
             super::proxy::curve_server(&p, &cfg.curve)?;
-            zap = Some(super::proxy::start_zap(&ctx, &cfg.curve.client_publickey)?);
+            zap = Some(super::proxy::start_zap(
+                set(ctx.socket(zmq::REP), "ZAP socket")?,
+                &cfg.curve.client_publickey,
+            )?);
         }
         set(
             p.bind(&cfg.listen_log_endpoint),

@@ -246,6 +246,33 @@ def test_log_writes_reach_a_pyzmq_logger_byte_by_byte(tmp_path):
         pull.close(0)
 
 
+def test_proxy_io_threads_is_the_proxy_contexts_io_thread_count():
+    """Cluster::Backend::ZeroMQ::proxy_io_threads: the I/O threads libzmq starts for the
+    proxy's context (libzmq names them ZMQbg/IO/<n>)."""
+    import glob
+
+    def io_threads():
+        n = 0
+        for f in glob.glob("/proc/self/task/*/comm"):
+            try:
+                n += open(f).read().startswith("ZMQbg/IO")
+            except OSError:
+                pass
+        return n
+
+    before = io_threads()
+    px = zcluster.ZeroMQProxy({
+        "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
+        "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
+        "Cluster::Backend::ZeroMQ::proxy_io_threads": 3,
+    })
+    with px:
+        end = time.monotonic() + T
+        while io_threads() < before + 3 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert io_threads() == before + 3
+
+
 def test_a_standalone_proxy_carries_two_zcluster_nodes(tmp_path):
     px = zcluster.ZeroMQProxy({
         "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
