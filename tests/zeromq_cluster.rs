@@ -333,6 +333,80 @@ fn log_batches_push_to_the_loggers_and_land_in_the_files() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Backpressure on the log path: a worker writes while its logger is not running yet,
+/// with a PUSH high-water mark of 2 batches. Zeek's `dontwait` send would lose batches
+/// once the HWM is reached ("Failed to send log write. HWM reached?"); zcluster keeps
+/// them (the PUSH socket meets the HWM and waits), and every record reaches the logger
+/// when it starts.
+#[test]
+fn log_batches_wait_for_a_late_logger_and_none_is_lost() {
+    use zcluster::log::{LogStream, ZeekType};
+    let dir = std::env::temp_dir().join(format!("zc-zmq-late-logger-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = layout_text(free_port(), free_port());
+    s = format!(
+        "redef Log::write_buffer_size = 10;\nredef Cluster::Backend::ZeroMQ::log_sndhwm = 2;\nredef Cluster::Backend::ZeroMQ::log_rcvhwm = 2;\n{s}"
+    );
+    let layout = Arc::new(Layout::parse(&s, None).unwrap());
+    let mgr = node(&layout, "manager", &dir);
+    let w = node(&layout, "worker-1", &dir);
+    let rt = w.running().unwrap();
+    rt.create_log_stream(LogStream::new("Late::LOG", "late").column("n", ZeekType::Count))
+        .unwrap();
+    const N: u64 = 3000;
+    for i in 0..N {
+        rt.log_write("Late::LOG", vec![Value::Count(i)]).unwrap();
+    }
+    rt.flush_log().unwrap();
+    let st = || rt.zeromq_stats().unwrap();
+    let deadline = Instant::now() + T;
+    while st().get("logs_blocked") == Some(0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        st().get("logs_blocked").unwrap() > 0,
+        "the PUSH queue met its HWM"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let lg = node(&layout, "logger-1", &dir);
+    let lrt = lg.running().unwrap();
+    let deadline = Instant::now() + T;
+    while lrt
+        .zeromq_stats()
+        .unwrap()
+        .get("log_records_received")
+        .unwrap()
+        < N
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        lrt.zeromq_stats()
+            .unwrap()
+            .get("log_records_received")
+            .unwrap()
+            >= N
+    );
+    lrt.flush_log().unwrap();
+    drop(w);
+    drop(mgr);
+    drop(lg);
+    let text = std::fs::read_to_string(dir.join("late.log")).unwrap();
+    let rows: Vec<u64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        (0..N).collect::<Vec<u64>>(),
+        "every record, once, in order"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// CURVE (Zeek 8.2): the proxy's sockets are CURVE servers with a ZAP handler that admits
 /// the one configured client key; nodes with that key form the cluster, a node with
 /// another client key is refused (its handshake failure is counted and reported) and
