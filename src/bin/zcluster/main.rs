@@ -14,6 +14,7 @@ mod net;
 mod node;
 mod progress;
 mod store_cmd;
+mod zeromq_proxy;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
         cli::Cmd::Subscribe(a) => net::subscribe(a),
         cli::Cmd::Store(a) => store_cmd::main(a),
         cli::Cmd::Status(a) => net::status(a),
+        cli::Cmd::ZeromqProxy(a) => zeromq_proxy::main(a),
     };
     match r {
         Ok(()) => ExitCode::from(exit::OK),
