@@ -3,11 +3,18 @@ against a zcluster manager's WebSocket server, the manager peered natively with 
 
     python3 bench/ws_bench.py [N]
 
-- client -> node: the client sends N events (pre-serialized Broker JSON v1) on a topic
-  the worker subscribes; the rate is N / (time until the worker's endpoint has received
-  all N, read from its Rust counters, so no Python per event on the node side).
-- node -> client: the worker publishes N events (Cluster.publish from a Python loop); the
-  client receives and JSON-decodes each one; the rate is N / time to the last one.
+- client -> node: the client sends N events on a topic the worker subscribes; the rate
+  is (N - 1) / (first to last arrival at the worker, which takes its inbox in batches:
+  one C call per up to 4096 messages, so no Python per event on the node side).
+- node -> client: the worker publishes N events (zc_cluster_publish of one event handle
+  in a Python loop); the client receives each one; the rate is (N - 1) / (first to last
+  arrival at the client).
+
+Clients: `websockets` (sync API, send / recv + json.loads), zcluster's own client
+transport with one call per event (publish / next), and with the batch calls
+(publish_many of pre-encoded events / next_many). `python3 bench/ws_bench.py N MODE`
+runs one (websockets, zcluster, zcluster-batch, native-batch: the batch program over
+a native Broker peering with the worker, for comparison).
 
 The node runs in a child process (this script with --node), so the client has its own
 interpreter. Loopback only; every wait is bounded.
@@ -35,10 +42,11 @@ def free_port():
 def node(ws_port, n):
     import zcluster
 
+    wport = free_port()
     text = "\n".join([
         "redef Cluster::nodes = {",
         '["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % free_port(),
-        '["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % free_port(),
+        '["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % wport,
         "};",
     ])
     layout = zcluster.Layout.parse(text, format="zeek")
@@ -51,24 +59,32 @@ def node(ws_port, n):
     while "manager" not in w.nodes_up() and time.time() < deadline:
         time.sleep(0.01)
     m.listen_websocket("127.0.0.1", ws_port, send_queue_size=1 << 20, max_event_queue_size=1024)
-    print("ready", flush=True)
     import ctypes
     from zcluster._lib import lib
 
-    # client -> node: the worker takes every message from its inbox (two C calls each,
-    # no Python objects), so its inbox never pushes back.
-    sys.stdin.readline()
+    # client -> node: the worker takes its inbox in batches of up to 4096 messages (one
+    # C call each, no Python per message), so neither its inbox nor Python limits.
     h = w._handle()
-    msg = ctypes.c_void_p()
+    lib.zc_cluster_next_many.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64,
+                                         ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
+                                         ctypes.POINTER(ctypes.c_size_t)]
+    buf, blen, cnt = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_size_t()
+    # What arrived before (hello, node_up) is not counted.
+    while lib.zc_cluster_next_many(h, 4096, 100, ctypes.byref(buf), ctypes.byref(blen), ctypes.byref(cnt)) == 0:
+        lib.zc_string_free(buf)
+    print("ready %d" % wport, flush=True)
+    sys.stdin.readline()
     got = 0
     t0 = None
     while got < n:
-        if lib.zc_cluster_next(h, 2000, ctypes.byref(msg)) != 0 or not msg.value:
+        rc = lib.zc_cluster_next_many(h, 4096, 5000, ctypes.byref(buf), ctypes.byref(blen), ctypes.byref(cnt))
+        if rc != 0:
+            print("next_many: rc %d after %d" % (rc, got), file=sys.stderr, flush=True)
             break
-        lib.zc_message_free(msg)
+        lib.zc_string_free(buf)
         if t0 is None:
             t0 = time.time()
-        got += 1
+        got += cnt.value
     print("in %d %.6f" % (got, time.time() - t0), flush=True)
     # node -> client: one event handle published N times (the C API's cost, not Python
     # event conversion).
@@ -91,7 +107,7 @@ def client(n):
     ws_port = free_port()
     p = subprocess.Popen([sys.executable, __file__, "--node", str(ws_port), str(n)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
+    assert p.stdout.readline().startswith("ready")
     msg = json.dumps({
         "type": "data-message", "topic": "bench/in", "@data-type": "vector",
         "data": [{"@data-type": "count", "data": 1}, {"@data-type": "count", "data": 1},
@@ -137,7 +153,7 @@ def zc_client(n):
     ws_port = free_port()
     p = subprocess.Popen([sys.executable, __file__, "--node", str(ws_port), str(n)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
+    assert p.stdout.readline().startswith("ready")
     K = zcluster.MessageKind
     with zcluster.Endpoint() as ep:
         ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % ws_port, ["bench/out"])
@@ -178,12 +194,132 @@ def zc_client(n):
     p.wait(timeout=30)
 
 
+def zc_client_batch(n, batch=1000):
+    """zcluster's own client transport from Python with the batch calls: publish_many of
+    one pre-encoded event (one library call per `batch`), next_many (one per batch)."""
+    import zcluster
+    from zcluster import _codec
+
+    ws_port = free_port()
+    p = subprocess.Popen([sys.executable, __file__, "--node", str(ws_port), str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("ready")
+    K = zcluster.MessageKind
+    with zcluster.Endpoint() as ep:
+        h = ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % ws_port, ["bench/out"])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = ep.next(timeout=0.1)
+            if m is not None and m.kind == K.PEER_ADDED:
+                break
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        enc = _codec.encode(zcluster.Event("bench", ["hello", zcluster.Count(0)]))
+        chunk = [enc] * batch
+        t0 = time.time()
+        i = 0
+        while i < n:
+            k = min(batch, n - i)
+            try:
+                i += ep.publish_many("bench/in", chunk[:k])
+            except zcluster.WouldBlock as e:
+                i += getattr(e, "published", 0)
+        t_send = time.time() - t0
+        got, secs = p.stdout.readline().split()[1:]
+        print("zcluster batch client->node: %d of %d events arrived, published in %.3f s, first to last at the peer %.3f s: %.0f events/s"
+              % (int(got), n, t_send, float(secs), (int(got) - 1) / float(secs)))
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        first = None
+        count = 0
+        while count < n:
+            ms = ep.next_many(batch, timeout=30)
+            if not ms:
+                break
+            for m in ms:
+                if m.kind != K.EVENT:
+                    continue
+                if first is None:
+                    first = time.time()
+                count += 1
+        last = time.time()
+        print("zcluster batch node->client: %d events taken (next_many, Message objects) in %.3f s: %.0f events/s"
+              % (count, last - first, (count - 1) / (last - first)))
+        print("  (the worker published them in %s s)" % p.stdout.readline().split()[1])
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    p.wait(timeout=30)
+
+
+def native_batch(n, batch=1000):
+    """For comparison, the same batch program over a native Broker peering with the
+    worker instead of the WebSocket API (publish_many / next_many)."""
+    import zcluster
+    from zcluster import _codec
+
+    ws_port = free_port()
+    p = subprocess.Popen([sys.executable, __file__, "--node", str(ws_port), str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    wport = int(p.stdout.readline().split()[1])
+    K = zcluster.MessageKind
+    with zcluster.Endpoint() as ep:
+        ep.subscribe("bench/out")
+        ep.peer("127.0.0.1", wport, retry=0.2)
+        deadline = time.time() + 20
+        while time.time() < deadline and not ep.peer_subscribed("bench/in"):
+            time.sleep(0.01)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        enc = _codec.encode(zcluster.Event("bench", ["hello", zcluster.Count(0)]))
+        chunk = [enc] * batch
+        t0 = time.time()
+        i = 0
+        while i < n:
+            k = min(batch, n - i)
+            try:
+                i += ep.publish_many("bench/in", chunk[:k])
+            except zcluster.WouldBlock as e:
+                i += getattr(e, "published", 0)
+        t_send = time.time() - t0
+        got, secs = p.stdout.readline().split()[1:]
+        print("native batch client->node: %d of %d events arrived, published in %.3f s, first to last at the peer %.3f s: %.0f events/s"
+              % (int(got), n, t_send, float(secs), (int(got) - 1) / float(secs)))
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        first = None
+        count = 0
+        while count < n:
+            ms = ep.next_many(batch, timeout=30)
+            if not ms:
+                break
+            for m in ms:
+                if m.kind != K.EVENT:
+                    continue
+                if first is None:
+                    first = time.time()
+                count += 1
+        last = time.time()
+        print("native batch node->client: %d events taken (next_many, Message objects) in %.3f s: %.0f events/s"
+              % (count, last - first, (count - 1) / (last - first)))
+        print("  (the worker published them in %s s)" % p.stdout.readline().split()[1])
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    p.wait(timeout=30)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--node":
         node(int(sys.argv[2]), int(sys.argv[3]))
     else:
         n = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
         print("load average before: %.2f %.2f %.2f" % os.getloadavg())
-        client(n)
-        zc_client(n)
+        only = sys.argv[2] if len(sys.argv) > 2 else ""
+        if only in ("", "websockets"):
+            client(n)
+        if only in ("", "zcluster"):
+            zc_client(n)
+        if only in ("", "zcluster-batch"):
+            zc_client_batch(n)
+        if only in ("", "native-batch"):
+            native_batch(n)
         print("load average after: %.2f %.2f %.2f" % os.getloadavg())

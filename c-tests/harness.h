@@ -21,6 +21,10 @@ static int zc_h_passed = 0;
 static int zc_h_failed = 0;
 static int zc_h_current_failed = 0;
 static const char *zc_h_current = "";
+/* Called (once) at a test's first failed check when set: a test that drives other
+ * processes points it at what tells their story (e.g. what each node printed). It is
+ * cleared when the next test starts. */
+static void (*zc_h_on_fail)(void) = NULL;
 
 #define ZC_TEST(name) static void name(void)
 
@@ -28,6 +32,7 @@ static const char *zc_h_current = "";
     do {                                                                              \
         zc_h_current = #name;                                                         \
         zc_h_current_failed = 0;                                                      \
+        zc_h_on_fail = NULL;                                                          \
         name();                                                                       \
         if (zc_h_current_failed) {                                                    \
             zc_h_failed++;                                                            \
@@ -43,6 +48,8 @@ static const char *zc_h_current = "";
     do {                                                                              \
         fprintf(stderr, "%s:%d: in %s: " fmt "\n", __FILE__, __LINE__, zc_h_current, \
                 __VA_ARGS__);                                                         \
+        if (!zc_h_current_failed && zc_h_on_fail)                                     \
+            zc_h_on_fail();                                                           \
         zc_h_current_failed = 1;                                                      \
     } while (0)
 

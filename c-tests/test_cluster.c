@@ -436,7 +436,6 @@ static void dump_kids(void) {
     do {                                                                              \
         const char *const zc_w[] = {__VA_ARGS__, NULL};                               \
         if (!await_lines((c), zc_w, 15000)) {                                         \
-            dump_kids();                                                              \
             ZC_FAIL_AT("%s did not report every expected line", (c)->name);           \
             return;                                                                   \
         }                                                                             \
@@ -447,6 +446,7 @@ static char log_dir[256];
 static void cluster_checks(void) {
     struct child *lg = kid("logger-1"), *mg = kid("manager"), *px = kid("proxy-1"),
                  *w1 = kid("worker-1"), *w10 = kid("worker-10");
+    zc_h_on_fail = dump_kids;
     for (int i = 0; i < NCHILD; i++)
         AWAIT(&kids[i], "STARTED ");
 

@@ -53,6 +53,14 @@ ZC_TEST(options_by_name) {
     ZC_CHECK_ERR_CONTAINS("unknown endpoint option 'no_such_option'");
     ZC_CHECK_RC(zc_endpoint_options_set(o, "Broker::peer_overflow_policy", "explode"), ZC_ERR_INVALID_ARGUMENT);
     ZC_CHECK_ERR_CONTAINS("drop_newest");
+    /* One grammar for every option (docs/options.md): Zeek's intervals, did-you-mean. */
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "handshake_timeout", "1.5 secs"), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "unpeer_timeout", "250 msecs"), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "validate_data", "true"), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "handshake_timeout", "5 fortnights"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_ERR_CONTAINS("option handshake_timeout: \"5 fortnights\" is not an interval");
+    ZC_CHECK_RC(zc_endpoint_options_set(o, "handshake_timout", "1"), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_ERR_CONTAINS("did you mean handshake_timeout?");
     ZC_CHECK_RC(zc_endpoint_options_set(o, NULL, "1"), ZC_ERR_NULL);
     zc_endpoint *ep = NULL;
     ZC_CHECK_RC(zc_endpoint_new(o, &ep), ZC_OK);

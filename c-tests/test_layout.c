@@ -302,6 +302,12 @@ ZC_TEST(options_defaults_set_get) {
     CHECK_OWNED(zc_options_get(o, "Cluster::retry_interval", &s_), "2.0 secs 500.0 msecs");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::manager_is_logger", "false"), ZC_OK);
     CHECK_OWNED(zc_options_get(o, "Cluster::manager_is_logger", &s_), "F");
+    ZC_CHECK_RC(zc_options_set(o, "Broker::log_batch_interval", "250 msecs"), ZC_OK);
+    CHECK_OWNED(zc_options_get(o, "Broker::log_batch_interval", &s_), "250.0 msecs");
+    ZC_CHECK_RC(zc_options_set(o, "Telemetry::metrics_port", "9911/tcp"), ZC_OK);
+    CHECK_OWNED(zc_options_get(o, "Telemetry::metrics_port", &s_), "9911/tcp");
+    ZC_CHECK_RC(zc_options_set(o, "Telemetry::metrics_port", "9911/sctp"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_ERR_CONTAINS("option Telemetry::metrics_port: \"9911/sctp\" is not a port");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::nope", "1"), ZC_ERR_NOT_FOUND);
     ZC_CHECK_ERR_CONTAINS("unknown option \"Cluster::nope\" (did you mean Cluster::node? expected one of: ");
     ZC_CHECK_RC(zc_options_set(o, "Cluster::retry_interval", "soon"), ZC_ERR_INVALID_ARGUMENT);
@@ -310,6 +316,17 @@ ZC_TEST(options_defaults_set_get) {
     char *s = NULL;
     ZC_CHECK_RC(zc_options_get(o, "Cluster::nope", &s), ZC_ERR_NOT_FOUND);
     zc_options_free(o);
+}
+
+ZC_TEST(options_catalogue) {
+    ZC_CHECK_RC(zc_options_catalogue_json(NULL), ZC_ERR_NULL);
+    char *j = NULL;
+    ZC_CHECK_RC(zc_options_catalogue_json(&j), ZC_OK);
+    ZC_CHECK(j != NULL && j[0] == '[');
+    ZC_CHECK(strstr(j, "{\"scope\":\"cluster\",\"name\":\"Cluster::retry_interval\",\"aliases\":[],"
+                       "\"type\":\"interval\",\"values\":[],\"default\":\"1.0 min\",") != NULL);
+    ZC_CHECK(strstr(j, "\"name\":\"broker.ttl\",\"aliases\":[\"ttl\"]") != NULL);
+    zc_string_free(j);
 }
 
 static const char SMALL[] =
@@ -622,6 +639,7 @@ int main(void) {
     ZC_RUN(json_round_trip);
     ZC_RUN(parse_errors_name_line_and_column);
     ZC_RUN(options_defaults_set_get);
+    ZC_RUN(options_catalogue);
     ZC_RUN(cluster_identity);
     ZC_RUN(cluster_node_from_environment);
     ZC_RUN(negative_matrix);

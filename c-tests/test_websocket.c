@@ -1,8 +1,10 @@
 /* The WebSocket API and metrics from C: a manager started from a layout with a
  * $metrics_port; zc_cluster_listen_websocket; a WebSocket client written here on a raw
  * socket (upgrade, masked subscription frame, the ack); zcluster's own client transport
- * (zc_endpoint_connect_websocket) reaching PEER_ADDED; the stats JSON and Prometheus text;
- * bad input. Run plain and under valgrind by the Makefile. */
+ * (zc_endpoint_connect_websocket) reaching PEER_ADDED; wss: a TLS server from the options
+ * (a certificate made here with the openssl CLI) and the client with and without the CA
+ * (PEER_ADDED, then PEER_UNREACHABLE naming the verification failure); the stats JSON and
+ * Prometheus text; bad input. Run plain and under valgrind by the Makefile. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 #include <arpa/inet.h>
@@ -106,13 +108,85 @@ ZC_TEST(zcluster_client_transport) {
         }
     }
     ZC_CHECK(added);
-    ZC_CHECK_RC(zc_endpoint_connect_websocket(ep, "wss://127.0.0.1:1/", NULL, 0, 0), ZC_ERR_STATE);
     ZC_CHECK_RC(zc_endpoint_connect_websocket(ep, "nope", NULL, 0, 0), ZC_ERR_INVALID_ARGUMENT);
     char *js = NULL;
     ZC_CHECK_RC(zc_endpoint_stats_json(ep, &js), ZC_OK);
     ZC_CHECK(js && strstr(js, "\"endpoint\":{") != NULL);
     zc_string_free(js);
     zc_endpoint_free(ep);
+}
+
+/* The next status of `ep` (0 when none came within 10 s); its text into `text`. */
+static zc_msg_kind next_status(zc_endpoint *ep, char *text, size_t cap) {
+    for (int i = 0; i < 100; i++) {
+        zc_message *m = NULL;
+        if (zc_endpoint_next(ep, 100, &m) == ZC_OK && m) {
+            zc_msg_kind k;
+            zc_message_kind(m, &k);
+            if (k != ZC_MESSAGE_EVENT) {
+                char *t = NULL;
+                text[0] = 0;
+                if (zc_message_text(m, &t) == ZC_OK && t)
+                    snprintf(text, cap, "%s", t);
+                zc_string_free(t);
+                zc_message_free(m);
+                return k;
+            }
+            zc_message_free(m);
+        }
+    }
+    return (zc_msg_kind)0;
+}
+
+ZC_TEST(wss_both_sides) {
+    char dir[] = "/tmp/zc-c-wss-XXXXXX";
+    ZC_CHECK(mkdtemp(dir) != NULL);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 "
+             "-subj /CN=zc-c-ws-ca >/dev/null 2>&1 && openssl req -new -newkey rsa:2048 -nodes "
+             "-keyout s.key -subj /CN=s -out s.csr >/dev/null 2>&1 && "
+             "echo subjectAltName=IP:127.0.0.1 > san.ext && openssl x509 -req -in s.csr -CA ca.pem "
+             "-CAkey ca.key -CAcreateserial -days 30 -extfile san.ext -out s.pem >/dev/null 2>&1",
+             dir);
+    ZC_CHECK(system(cmd) == 0);
+    char cert[128], key[128], ca[128];
+    snprintf(cert, sizeof cert, "%s/s.pem", dir);
+    snprintf(key, sizeof key, "%s/s.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    zc_websocket_options *o = NULL;
+    uint16_t port = 0;
+    ZC_CHECK_RC(zc_websocket_options_new(&o), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_options_set(o, "listen_port", "0"), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_options_set(o, "tls_options$cert_file", cert), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_options_set(o, "tls_options$key_file", key), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_options_set(o, "enable_peer_verification", "maybe"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_cluster_listen_websocket(manager, o, &port), ZC_OK);
+    zc_websocket_options_free(o);
+    char url[128], text[512];
+    snprintf(url, sizeof url, "wss://127.0.0.1:%u/v1/messages/json", port);
+    zc_websocket_client_options *co = NULL;
+    ZC_CHECK_RC(zc_websocket_client_options_new(&co), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "ca_file", ca), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "colour", "red"), ZC_ERR_NOT_FOUND);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "verify_peer", "perhaps"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_websocket_client_options_set(NULL, "ca_file", ca), ZC_ERR_NULL);
+    zc_endpoint *ep = NULL;
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &ep), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_connect_websocket_with(ep, url, NULL, 0, 0, co), ZC_OK);
+    ZC_CHECK(next_status(ep, text, sizeof text) == ZC_MESSAGE_PEER_ADDED);
+    /* Without the CA (the system's store only): refused, with the reason. */
+    ZC_CHECK_RC(zc_endpoint_connect_websocket(ep, url, NULL, 0, 0), ZC_OK);
+    ZC_CHECK(next_status(ep, text, sizeof text) == ZC_MESSAGE_PEER_UNREACHABLE);
+    ZC_CHECK(strstr(text, "certificate verify failed") != NULL);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "ca_file", "/nonexistent-ca.pem"), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_connect_websocket_with(ep, url, NULL, 0, 0, co), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_ERR_CONTAINS("ca_file");
+    zc_websocket_client_options_free(co);
+    ZC_CHECK_RC(zc_endpoint_connect_websocket_with(ep, url, NULL, 0, 0, co), ZC_ERR_BAD_HANDLE);
+    zc_endpoint_free(ep);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ZC_CHECK(system(cmd) == 0);
 }
 
 ZC_TEST(stats_and_metrics) {
@@ -178,6 +252,7 @@ int main(void) {
     wsport = bound;
     ZC_RUN(raw_socket_client_gets_the_ack);
     ZC_RUN(zcluster_client_transport);
+    ZC_RUN(wss_both_sides);
     ZC_RUN(stats_and_metrics);
     ZC_RUN(bad_input);
     zc_cluster_free(manager);

@@ -1,6 +1,6 @@
 //! Log throughput: records/s from a worker through a logger to disk.
 //!
-//!   cargo run --release --example bench_log -- [RECORDS] [--json] [--dir DIR]
+//!   cargo run --release --example bench_log -- [RECORDS] [--json] [--no-tls] [--dir DIR]
 //!
 //! A logger and a worker, each a real cluster node with its own endpoint, I/O thread and
 //! loopback socket, in this one process. The worker writes RECORDS (default 1,000,000)
@@ -11,6 +11,10 @@
 //! (its counter, after the worker's flush; the file is flushed at close, outside the
 //! timing but included in the file checks). Prints
 //! `RESULT zcluster log format=ascii|json records=N secs=S records_per_sec=R bytes=B`.
+//! The peering uses TLS (Broker's default, `Broker::disable_ssl=F`) unless `--no-tls`.
+//! The uid (`C` and 17 hex digits) is written digit by digit, as a C host's `snprintf`
+//! would make it cheaply (Rust's padded `format!` alone costs more than the library's
+//! whole per-record encoding).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,11 +57,21 @@ fn stream() -> LogStream {
         .optional_column("resp_ip_bytes", Count)
 }
 
+fn uid(i: u64) -> Vec<u8> {
+    let mut u = Vec::with_capacity(18);
+    u.push(b'C');
+    for k in (0..17).rev() {
+        let nib = ((u128::from(i) >> (4 * k)) & 0xf) as usize;
+        u.push(b"0123456789abcdef"[nib]);
+    }
+    u
+}
+
 fn record(i: u64) -> Vec<Value> {
     let a = |x: u32| Value::Address(Address::from_v4(std::net::Ipv4Addr::from(x)));
     vec![
         Value::Timestamp(1_700_000_000_000_000_000 + i as i64 * 1000),
-        Value::String(format!("C{i:017x}").into_bytes()),
+        Value::String(uid(i)),
         a(0x0a00_0001 + (i as u32 & 0xffff)),
         Value::Port(Port {
             number: 1024 + (i % 60000) as u16,
@@ -88,6 +102,7 @@ fn record(i: u64) -> Vec<Value> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
+    let no_tls = args.iter().any(|a| a == "--no-tls");
     let n: u64 = args
         .iter()
         .find(|a| a.chars().all(|c| c.is_ascii_digit()))
@@ -110,6 +125,10 @@ fn main() {
     o.set("Cluster::retry_interval", "0.1 secs").unwrap();
     o.set("LogAscii::use_json", if json { "T" } else { "F" })
         .unwrap();
+    if no_tls {
+        o.set("Broker::disable_ssl", "T").unwrap();
+    }
+    assert_eq!(uid(0x1234), b"C00000000000001234".to_vec());
     let lg = Cluster::with_env(layout.clone(), Some("logger-1"), &o, None, None).unwrap();
     lg.start_in(Some(dir.clone())).unwrap();
     let w = Cluster::with_env(layout, Some("worker-1"), &o, None, None).unwrap();
@@ -158,8 +177,9 @@ fn main() {
         sent.as_secs_f64()
     );
     println!(
-        "RESULT zcluster log format={} records={n} secs={secs:.3} records_per_sec={:.0} bytes={bytes}",
+        "RESULT zcluster log format={} tls={} records={n} secs={secs:.3} records_per_sec={:.0} bytes={bytes}",
         if json { "json" } else { "ascii" },
+        !no_tls,
         n as f64 / secs
     );
     // CPU seconds per thread over the run (from /proc): on a busy machine the wall time

@@ -299,6 +299,12 @@ typedef struct zc_store zc_store;
 typedef struct zc_value zc_value;
 
 /**
+ * Options of the WebSocket client transport (opaque), set by name. Freed with
+ * `zc_websocket_client_options_free`.
+ */
+typedef struct zc_websocket_client_options zc_websocket_client_options;
+
+/**
  * `Cluster::WebSocketServerOptions` (opaque), set by name. Freed with
  * `zc_websocket_options_free`.
  */
@@ -726,13 +732,17 @@ zc_result zc_endpoint_options_new(zc_endpoint_options **out);
  * `Broker::peer_buffer_size`, `Broker::peer_overflow_policy` (`backpressure`,
  * `drop_newest`, `drop_oldest`, `disconnect`), `inbox_capacity`, `inbox_overflow_policy`,
  * `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
- * `unpeer_timeout`, `shutdown_timeout` (seconds, or `250ms`), `id` (UUID text),
+ * `unpeer_timeout`, `shutdown_timeout` (intervals: `250 msecs`, `2 secs`, `250ms` or
+ * seconds), `id` (UUID text),
  * `validate_data` (T/F); TLS by Zeek's names: `Broker::disable_ssl` (T/F, default F:
  * anonymous TLS as a Zeek node), `Broker::ssl_cafile`, `Broker::ssl_capath`,
  * `Broker::ssl_certificate`, `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (paths and
- * text; any of them set means certificate-authenticated TLS). Any thread.
- * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
- * ZC_ERR_INVALID_ARGUMENT (bad value; the message names the accepted values).
+ * text; any of them set means certificate-authenticated TLS). Types, defaults and the
+ * value grammar (the same for every `*_options_set`): docs/options.md, or
+ * `zcluster options --scope endpoint`. Any thread.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name;
+ * the message suggests the closest), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+ * names the option, its type and the value).
  */
 zc_result zc_endpoint_options_set(zc_endpoint_options *opts, const char *name, const char *value);
 
@@ -1323,12 +1333,14 @@ zc_result zc_options_new(zc_options **out);
 
 /**
  * Sets option `key` (its Zeek name, e.g. "Cluster::retry_interval") from `value` in Zeek
- * syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30 secs`, `2 hrs` or a
- * plain number of seconds; strings as they are; patterns `/re/`; backends
- * `Broker::SQLITE` or `SQLITE`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
- * ZC_ERR_NOT_FOUND (unknown option; the message lists every option),
- * ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
- * leaves the option unchanged.
+ * syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals as Zeek writes them (`1.0 min`,
+ * `30 secs`, `250 msecs`, `2 hrs`, `1 day`) or a plain number of seconds; counts; ports
+ * `9991/tcp`; strings as they are (or one quoted Zeek literal); patterns `/re/`; enums
+ * `Broker::SQLITE` or `SQLITE`. Every option with its type, default and doc:
+ * docs/options.md, or `zcluster options --scope cluster`. Errors: ZC_ERR_NULL,
+ * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown option; the message suggests
+ * the closest and lists every option), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+ * names the option, its type and the value). A failed call leaves the option unchanged.
  */
 zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
 
@@ -1339,6 +1351,16 @@ zc_result zc_options_set(zc_options *opts, const char *key, const char *value);
  * ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND.
  */
 zc_result zc_options_get(const zc_options *opts, const char *key, char **out);
+
+/**
+ * Every option the library accepts, as a JSON array (the table docs/options.md is made
+ * from): objects with `scope` ("cluster" for `zc_options_set`, "endpoint",
+ * "websocket", "store", "backend"), `name`, `aliases`, `type` (Zeek's type name: bool,
+ * count, int, double, interval, string, pattern, port, addr, enum), `values` (an enum's
+ * constants), `default` (as option text) and `doc`. The caller frees `*out` with
+ * `zc_string_free`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_options_catalogue_json(char **out);
 
 /**
  * Frees an options object. NULL is a no-op; clusters created with it keep their copy.
@@ -1385,7 +1407,8 @@ void zc_string_free(char *s);
  * (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...; default FULL),
  * `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
  * `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
- * `clone_mutation_buffer_interval` (intervals such as "10 secs"). Any thread.
+ * `clone_mutation_buffer_interval` (intervals such as "10 secs"); values in the grammar of
+ * every `*_options_set` (docs/options.md). Any thread.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown key),
  * ZC_ERR_INVALID_ARGUMENT (bad value), ZC_ERR_STATE (the store is already created).
  */
@@ -1914,10 +1937,11 @@ void zc_value_free(zc_value *v);
 zc_result zc_websocket_options_new(zc_websocket_options **out);
 
 /**
- * Sets a field by its Zeek name: `listen_addr`, `listen_port` (`27759` or
- * `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (seconds or
- * `5 secs`; 0 or negative turns pings off), `cert_file`, `key_file`; or
- * `send_queue_size` (events waiting for one slow client before it is closed).
+ * Sets a field by its Zeek name: `listen_addr` (IPv4 or IPv6), `listen_port` (`27759` or
+ * `27759/tcp`; 0 picks a free port), `max_event_queue_size`, `ping_interval` (`5 secs`,
+ * `500 msecs` or seconds; 0 or negative turns pings off), `cert_file`, `key_file`; or
+ * `send_queue_size` (events waiting for one slow client before it is closed). Values in
+ * the grammar of every `*_options_set` (docs/options.md).
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
  * ZC_ERR_INVALID_ARGUMENT (bad value).
  */
@@ -1931,8 +1955,9 @@ void zc_websocket_options_free(zc_websocket_options *opts);
 /**
  * `Cluster::listen_websocket(opts)` on a started node (NULL opts: the cluster's
  * defaults on 127.0.0.1:27759). Writes the bound port to `*port` (may be NULL).
- * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started; TLS asked for),
- * ZC_ERR_INVALID_ARGUMENT, ZC_ERR_IO (cannot listen).
+ * Errors: ZC_ERR_NULL, ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started),
+ * ZC_ERR_INVALID_ARGUMENT (a bad address; a certificate, key or CA file that does not
+ * load; cert_file without key_file), ZC_ERR_IO (cannot listen).
  */
 zc_result zc_cluster_listen_websocket(const zc_cluster *cl,
                                       const zc_websocket_options *opts,
@@ -1972,14 +1997,55 @@ zc_result zc_endpoint_stats_json(const zc_endpoint *ep, char **out);
  * sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
  * once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
  * error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
+ * `wss://` URLs use TLS with the default client options (the server's certificate
+ * verified against the system's CAs, and its host name); see
+ * `zc_endpoint_connect_websocket_with` for others.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL),
- * ZC_ERR_STATE (wss://, not implemented), ZC_ERR_CLOSED.
+ * ZC_ERR_CLOSED.
  */
 zc_result zc_endpoint_connect_websocket(const zc_endpoint *ep,
                                         const char *url,
                                         const char *const *topics,
                                         size_t n,
                                         uint64_t retry_ms);
+
+/**
+ * New WebSocket client options with the defaults (application name `zcluster`; for
+ * wss://, the server's certificate and host name verified against the system's CAs).
+ * The caller frees `*out` with `zc_websocket_client_options_free`. Errors: ZC_ERR_NULL.
+ */
+zc_result zc_websocket_client_options_new(zc_websocket_client_options **out);
+
+/**
+ * Sets a client option by name: `application_name` (X-Application-Name), and for
+ * wss:// `verify_peer` (T/F, default T: certificate and host name), `ca_file`, `ca_path`
+ * (trusted CAs; both empty: the system's), `cert_file`, `key_file` (a client
+ * certificate, for servers that verify peers), `ciphers`.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
+ * ZC_ERR_INVALID_ARGUMENT (bad value).
+ */
+zc_result zc_websocket_client_options_set(zc_websocket_client_options *opts,
+                                          const char *key,
+                                          const char *value);
+
+/**
+ * Frees client options (NULL is ignored).
+ */
+void zc_websocket_client_options_free(zc_websocket_client_options *opts);
+
+/**
+ * `zc_endpoint_connect_websocket` with client options (NULL: the defaults). A TLS
+ * failure (a certificate that does not verify, a server without TLS) is a
+ * PEER_UNREACHABLE status whose text names OpenSSL's reason.
+ * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL;
+ * a CA, certificate or key file that does not load), ZC_ERR_CLOSED.
+ */
+zc_result zc_endpoint_connect_websocket_with(const zc_endpoint *ep,
+                                             const char *url,
+                                             const char *const *topics,
+                                             size_t n,
+                                             uint64_t retry_ms,
+                                             const zc_websocket_client_options *opts);
 
 /**
  * Which backend the node speaks (`Cluster::backend` from the options and the layout;

@@ -18,6 +18,7 @@ pub mod json;
 pub mod layout;
 pub mod log;
 pub mod metrics;
+pub mod options;
 pub mod store;
 pub mod websocket;
 pub mod wire;

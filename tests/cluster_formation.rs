@@ -165,9 +165,7 @@ fn cluster_forms_routes_counts_workers_and_logs() {
             .endpoint()
             .next(Some(Duration::from_millis(10)));
         assert!(
-            extra
-                .as_ref()
-                .map_or(true, |m| m.kind != MessageKind::NodeUp),
+            extra.as_ref().is_none_or(|m| m.kind != MessageKind::NodeUp),
             "{name}: unexpected {extra:?}"
         );
     }

@@ -180,7 +180,7 @@ fn control_requests_are_answered() {
         "Control::id_value_request",
         vec![s("Cluster::retry_interval")],
     ));
-    assert_eq!(topic, "zeek/control/Control::id_value_response/worker-1");
+    assert_eq!(topic, "zeek/control/id_value_response/worker-1");
     assert_eq!(
         ev.args,
         vec![s("Cluster::retry_interval"), s("100.0 msecs")]
@@ -204,7 +204,7 @@ fn control_requests_are_answered() {
 
     // Shutdown: answered, and handed to the host, which decides.
     let (topic, _) = ask(Event::with_args("Control::shutdown_request", vec![]));
-    assert_eq!(topic, "zeek/control/Control::shutdown_response/worker-1");
+    assert_eq!(topic, "zeek/control/shutdown_response/worker-1");
     let deadline = Instant::now() + T;
     loop {
         assert!(

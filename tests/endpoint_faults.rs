@@ -254,10 +254,7 @@ fn data_frame(r: &RawPeer, topic: &str, payload: &[u8]) -> Vec<u8> {
 
 /// `levels` nested one-element vectors around a `none`.
 fn nested(levels: usize) -> Vec<u8> {
-    let mut v: Vec<u8> = std::iter::repeat([14u8, 1])
-        .take(levels)
-        .flatten()
-        .collect();
+    let mut v: Vec<u8> = std::iter::repeat_n([14u8, 1], levels).flatten().collect();
     v.push(0);
     v
 }

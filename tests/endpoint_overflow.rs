@@ -108,7 +108,7 @@ fn stalled_peer(policy: OverflowPolicy) -> (zcluster::endpoint::Endpoint, RawPee
     assert!(a.await_peer_subscription("/s", T));
     let big = vec![5u8, 0x7f]
         .into_iter()
-        .chain(std::iter::repeat(b'x').take(127))
+        .chain(std::iter::repeat_n(b'x', 127))
         .collect::<Vec<u8>>();
     for _ in 0..200_000 {
         a.publish("/s", big.clone()).unwrap();

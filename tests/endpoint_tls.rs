@@ -569,10 +569,7 @@ fn backpressure_and_drop_oldest_over_tls_keep_the_stream_intact() {
             assert!(p[3..p.len() - 4]
                 .iter()
                 .all(|&b| b == b'a' + (i % 26) as u8));
-            assert!(
-                last.map_or(true, |l| i > l),
-                "{policy:?}: {i} after {last:?}"
-            );
+            assert!(last.is_none_or(|l| i > l), "{policy:?}: {i} after {last:?}");
             if policy == OverflowPolicy::Backpressure {
                 assert_eq!(i, last.map_or(0, |l| l + 1), "lossless");
             }
@@ -601,13 +598,22 @@ const ANON: &[&str] = &[
     "TLSv1.2",
 ];
 
-/// Waits until `file` contains `needle` (or the time is up); returns its text.
-fn wait_for(file: &Path, needle: &str) -> String {
+/// The lines of s_server's `-brief` report the tests compare. It prints them one by one
+/// as the handshake completes, so a reader waits for all of them, not the first.
+const REPORT: &[&str] = &[
+    "Protocol version:",
+    "Ciphersuite:",
+    "Client cipher list:",
+    "Supported groups:",
+];
+
+/// Waits until `file` contains every one of `needles` (or the time is up); returns its text.
+fn wait_for(file: &Path, needles: &[&str]) -> String {
     let deadline = Instant::now() + T;
     loop {
         // Lossy: s_server also prints the (binary) Broker frames it receives.
         let text = String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
-        if text.contains(needle) || Instant::now() > deadline {
+        if needles.iter().all(|n| text.contains(n)) || Instant::now() > deadline {
             return text;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -673,7 +679,7 @@ fn broker_like_pair(server: &[&str], client: &[&str], dir: &Path) -> String {
     let (mut srv, port) = s_server(server, &out);
     let c = s_client(port, client);
     assert!(c.contains("CONNECTION ESTABLISHED"), "{c}");
-    let text = wait_for(&out, "Ciphersuite");
+    let text = wait_for(&out, REPORT);
     let _ = srv.0.kill();
     text
 }
@@ -686,13 +692,8 @@ fn our_client_offers_and_negotiates_what_brokers_does() {
     let (_srv, port) = s_server(&[&["-nocert"], ANON].concat(), &out);
     let a = ep_with(short_timeout);
     a.peer("127.0.0.1", port, Duration::ZERO).unwrap();
-    let text = wait_for(&out, "Ciphersuite");
-    for key in [
-        "Protocol version:",
-        "Ciphersuite:",
-        "Client cipher list:",
-        "Supported groups:",
-    ] {
+    let text = wait_for(&out, REPORT);
+    for &key in REPORT {
         assert_eq!(line(&text, key), line(&baseline, key), "{key}\n{text}");
     }
     assert_eq!(line(&text, "Protocol version:"), "TLSv1.2");
@@ -772,7 +773,7 @@ fn authenticated_mode_negotiates_what_brokers_does() {
     let (_srv, sport) = s_server(&srv, &out);
     let b = ep_with(pki.auth("node1", "ca"));
     b.peer("127.0.0.1", sport, Duration::ZERO).unwrap();
-    let text = wait_for(&out, "Ciphersuite");
+    let text = wait_for(&out, REPORT);
     assert_eq!(
         line(&text, "Protocol version:"),
         line(&baseline, "Protocol version:")

@@ -2,7 +2,8 @@
 //! thread and sockets: a worker's custom stream with every column type reaches the
 //! logger's file exactly as a local writer renders it; round robin between two loggers;
 //! a logger stopped and restarted; records written while no logger is up arrive later;
-//! rotation under load holds every record once; a LogWrite without its LogCreate is
+//! rotation under load holds every record once; the rotation post-processor command;
+//! the manager as the logger (`manager_is_logger`); a LogWrite without its LogCreate is
 //! counted and reported.
 
 use std::path::{Path, PathBuf};
@@ -473,4 +474,90 @@ fn a_log_write_without_its_log_create_is_counted_and_reported() {
         lr.log_stats().unwrap().malformed_messages == 1
     });
     assert_eq!(seq_of(&data_lines(&dir, "myproto")[0]), 7);
+}
+
+#[test]
+fn without_loggers_the_manager_writes_the_logs_when_manager_is_logger() {
+    let dir = tmpdir("mgrlog");
+    let l = layout(0);
+    // Cluster::manager_is_logger is T by default, as in Zeek.
+    let m = node(&l, "manager", &dir, &[]);
+    let w = node(&l, "worker-1", &dir.join("w"), &[]);
+    wait_up(&w, "manager");
+    for s in 0..50 {
+        w.log_write("MyProto::LOG", record(s)).unwrap();
+    }
+    w.running().unwrap().flush_log().unwrap();
+    wait_for("the records in the manager's myproto.log", || {
+        m.running().unwrap().flush_log().unwrap();
+        data_lines(&dir, "myproto").len() == 50
+    });
+    let seqs: Vec<u64> = data_lines(&dir, "myproto")
+        .iter()
+        .map(|l| seq_of(l))
+        .collect();
+    assert_eq!(seqs, (0..50).collect::<Vec<_>>());
+    assert!(!dir.join("w").join("myproto.log").exists());
+}
+
+#[test]
+fn the_rotation_post_processor_command_runs_on_every_rotated_file() {
+    let dir = tmpdir("ppcmd");
+    let l = layout(1);
+    let out = dir.join("pp.txt");
+    // Run through /bin/sh -c as `<cmd> <file> <path> <open> <close> <terminating> ascii`.
+    let cmd = format!("echo >>'{}'", out.display());
+    let lg = node(
+        &l,
+        "logger-1",
+        &dir,
+        &[
+            ("Log::default_rotation_interval", "1 sec"),
+            ("Log::default_rotation_postprocessor_cmd", &cmd),
+        ],
+    );
+    let w = node(&l, "worker-1", &dir.join("w"), &[]);
+    wait_up(&w, "logger-1");
+    let start = Instant::now();
+    let mut s = 0;
+    while start.elapsed() < Duration::from_millis(2500) {
+        w.log_write("MyProto::LOG", record(s)).unwrap();
+        s += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    w.running().unwrap().flush_log().unwrap();
+    wait_for("every record on the logger", || {
+        lg.running().unwrap().log_stats().unwrap().records >= s
+    });
+    drop(w);
+    drop(lg); // the final rotation, terminating
+    let re = regex::Regex::new(
+        r"^(\S+) (myproto|cluster) \d{2}-\d{2}-\d{2}_\d{2}\.\d{2}\.\d{2} \d{2}-\d{2}-\d{2}_\d{2}\.\d{2}\.\d{2} ([01]) ascii$",
+    )
+    .unwrap();
+    let mut lines = Vec::new();
+    wait_for("the post-processor's lines", || {
+        lines = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.iter().filter(|l| l.contains(" myproto ")).count() >= 2
+            && lines.iter().any(|l| l.ends_with(" 1 ascii"))
+    });
+    let mut total = 0;
+    for l in &lines {
+        let c = re.captures(l).unwrap_or_else(|| panic!("{l:?}"));
+        let f = Path::new(&c[1]);
+        assert!(f.exists(), "{l}");
+        if &c[2] == "myproto" {
+            total += std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|x| !x.starts_with('#'))
+                .count();
+        }
+    }
+    // The rotated files the command saw hold every record.
+    assert_eq!(total as u64, s);
 }

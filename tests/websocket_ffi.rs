@@ -118,3 +118,68 @@ fn connect_websocket_bad_input() {
         );
     }
 }
+
+#[test]
+fn client_options_bad_input() {
+    use zcluster::ffi::endpoint::*;
+    unsafe {
+        assert_eq!(
+            zc_websocket_client_options_new(ptr::null_mut()),
+            zc_result::ZC_ERR_NULL
+        );
+        let mut o = ptr::null_mut();
+        assert_eq!(zc_websocket_client_options_new(&mut o), zc_result::ZC_OK);
+        assert_eq!(
+            zc_websocket_client_options_set(o, s("verify_peer").as_ptr(), s("F").as_ptr()),
+            zc_result::ZC_OK
+        );
+        assert_eq!(
+            zc_websocket_client_options_set(o, s("verify_peer").as_ptr(), s("x").as_ptr()),
+            zc_result::ZC_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            zc_websocket_client_options_set(o, s("colour").as_ptr(), s("x").as_ptr()),
+            zc_result::ZC_ERR_NOT_FOUND
+        );
+        let bad = [0xffu8, 0];
+        assert_eq!(
+            zc_websocket_client_options_set(o, s("ca_file").as_ptr(), bad.as_ptr().cast()),
+            zc_result::ZC_ERR_UTF8
+        );
+        assert_eq!(
+            zc_websocket_client_options_set(o, ptr::null(), s("x").as_ptr()),
+            zc_result::ZC_ERR_NULL
+        );
+        let mut ep = ptr::null_mut();
+        assert_eq!(zc_endpoint_new(ptr::null(), &mut ep), zc_result::ZC_OK);
+        let u = s("wss://127.0.0.1:1/v1/messages/json");
+        // A server options handle where client options are expected.
+        let mut so = ptr::null_mut();
+        assert_eq!(zc_websocket_options_new(&mut so), zc_result::ZC_OK);
+        assert_eq!(
+            zc_endpoint_connect_websocket_with(ep, u.as_ptr(), ptr::null(), 0, 0, so.cast()),
+            zc_result::ZC_ERR_BAD_HANDLE
+        );
+        zc_websocket_options_free(so);
+        assert_eq!(
+            zc_endpoint_connect_websocket_with(ep, u.as_ptr(), ptr::null(), 0, 0, o),
+            zc_result::ZC_OK
+        );
+        zc_websocket_client_options_free(o);
+        assert_eq!(
+            zc_websocket_client_options_set(o, s("ca_file").as_ptr(), s("x").as_ptr()),
+            zc_result::ZC_ERR_BAD_HANDLE
+        );
+        assert_eq!(
+            zc_endpoint_connect_websocket_with(ep, u.as_ptr(), ptr::null(), 0, 0, o),
+            zc_result::ZC_ERR_BAD_HANDLE
+        );
+        zc_websocket_client_options_free(o);
+        zc_websocket_client_options_free(ptr::null_mut());
+        zc_endpoint_free(ep);
+        assert_eq!(
+            zc_endpoint_connect_websocket_with(ep, u.as_ptr(), ptr::null(), 0, 0, ptr::null()),
+            zc_result::ZC_ERR_BAD_HANDLE
+        );
+    }
+}

@@ -302,32 +302,24 @@ impl Cluster {
             .get(name)
             .cloned()
             .unwrap_or_else(|| StoreInfo::with_defaults(&defaults));
-        let interval = |v: &str| -> Result<i64> {
-            crate::layout::value_parse_interval(v)
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| (s * 1e9) as i64)
-                .ok_or_else(|| {
-                    crate::Error::invalid(format!(
-                        "store option {key}: expected an interval such as 10 secs or 2 mins, found \"{v}\""
-                    ))
-                })
+        use crate::options::{lookup, Scope};
+        let spec = lookup(&[Scope::Store, Scope::Backend], key)?;
+        let v = spec.parse(value)?;
+        let interval = || -> Result<i64> {
+            match v.as_secs() {
+                Some(s) if s >= 0.0 => Ok((s * 1e9) as i64),
+                _ => Err(spec.refuse(value, "is negative (expected 0 or more)")),
+            }
         };
-        match key {
-            "backend" => info.backend = crate::store::BackendKind::from_zeek_name(value)?,
-            "master_node" => info.master_node = value.to_string(),
-            "path" | "synchronous" | "journal_mode" | "integrity_check" => {
-                info.options.set(key, value)?
+        match spec.name {
+            "backend" => {
+                info.backend = crate::store::BackendKind::from_zeek_name(v.as_str().unwrap_or(""))?
             }
-            "clone_resync_interval" => info.clone_resync_interval = interval(value)?,
-            "clone_stale_interval" => info.clone_stale_interval = interval(value)?,
-            "clone_mutation_buffer_interval" => {
-                info.clone_mutation_buffer_interval = interval(value)?
-            }
-            _ => {
-                return Err(crate::Error::not_found(format!(
-                    "unknown store option '{key}' (expected one of: backend, master_node, path, synchronous, journal_mode, integrity_check, clone_resync_interval, clone_stale_interval, clone_mutation_buffer_interval)"
-                )))
-            }
+            "master_node" => info.master_node = v.as_str().unwrap_or_default().to_string(),
+            "clone_resync_interval" => info.clone_resync_interval = interval()?,
+            "clone_stale_interval" => info.clone_stale_interval = interval()?,
+            "clone_mutation_buffer_interval" => info.clone_mutation_buffer_interval = interval()?,
+            _ => info.options.apply(spec, &v)?,
         }
         table.insert(name.to_string(), info);
         Ok(())

@@ -1,574 +1,30 @@
-//! Every redefinable `Cluster::` option of the two references, by its Zeek name, typed, with
-//! its documented default.
-//!
-//! - Current framework (`base/frameworks/cluster/main.zeek`, seed 001): topics, store
-//!   defaults, `manager_is_logger`, `enable_round_robin_logging`, `node`, `retry_interval`.
-//!   Defaults are the seed's (e.g. `retry_interval = 1.0 min`; Zeek 7.2 lowered it to 1 sec).
-//! - Legacy Bro 2.5 (`main.bro`, seed 000): the event-name patterns that route events between
-//!   roles (`manager2worker_events`, ...), kept as pattern source text. The three
-//!   `*2logger_events` patterns are not in the seed but were in Bro 2.5's main.bro.
-//!
-//! `Cluster::nodes` is the layout itself and `Cluster::stores` a table of store records
-//! (later work); neither is an option here.
+//! A node's option values: every cluster option of the catalogue (`crate::options`,
+//! `Scope::Cluster`) at its documented default, then a layout's redefs, then explicit
+//! settings. The names, types, defaults and the value grammar are the catalogue's; this
+//! module only holds values and the accessors the cluster layer reads them with.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::{Layout, OptionValue};
+use crate::layout::Layout;
+use crate::options::{self as catalogue, OptionValue, Scope};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The environment variable that overrides `Cluster::retry_interval` when peering.
 pub const CONNECT_RETRY_ENV: &str = "ZEEK_DEFAULT_CONNECT_RETRY";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Bool,
-    Interval,
-    Str,
-    Pattern,
-    /// An enum constant; the accepted names.
-    Enum(&'static [&'static str]),
-    /// Zeek's `int` (may be negative).
-    Int,
-    /// A port (`9991/tcp`).
-    Port,
-    /// A count.
-    Count,
-}
-
-struct Spec {
-    name: &'static str,
-    kind: Kind,
-    default: &'static str,
-}
-
-const BACKENDS: &[&str] = &["Broker::MEMORY", "Broker::SQLITE", "Broker::ROCKSDB"];
-
-/// `Cluster::backend`'s constants (`init-bare.zeek`); zcluster speaks the first two.
-pub const CLUSTER_BACKENDS: &[&str] = &[
-    "Cluster::CLUSTER_BACKEND_BROKER",
-    "Cluster::CLUSTER_BACKEND_ZEROMQ",
-];
-const EVENT_SERIALIZERS: &[&str] = &[
-    "Cluster::EVENT_SERIALIZER_BROKER_BIN_V1",
-    "Cluster::EVENT_SERIALIZER_BROKER_JSON_V1",
-];
-const LOG_SERIALIZERS: &[&str] = &["Cluster::LOG_SERIALIZER_ZEEK_BIN_V1"];
-
-macro_rules! zmq_spec {
-    ($name:literal, $kind:expr, $default:literal) => {
-        Spec {
-            name: concat!("Cluster::Backend::ZeroMQ::", $name),
-            kind: $kind,
-            default: $default,
-        }
-    };
-}
-
-const SPECS: &[Spec] = &[
-    Spec {
-        name: "Cluster::default_backend",
-        kind: Kind::Enum(BACKENDS),
-        default: "Broker::MEMORY",
-    },
-    Spec {
-        name: "Cluster::default_master_node",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Cluster::default_persistent_backend",
-        kind: Kind::Enum(BACKENDS),
-        default: "Broker::SQLITE",
-    },
-    Spec {
-        name: "Cluster::default_store_dir",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Cluster::enable_round_robin_logging",
-        kind: Kind::Bool,
-        default: "T",
-    },
-    Spec {
-        name: "Cluster::logger_topic",
-        kind: Kind::Str,
-        default: "zeek/cluster/logger",
-    },
-    Spec {
-        name: "Cluster::manager_is_logger",
-        kind: Kind::Bool,
-        default: "T",
-    },
-    Spec {
-        name: "Cluster::manager_topic",
-        kind: Kind::Str,
-        default: "zeek/cluster/manager",
-    },
-    Spec {
-        name: "Cluster::node",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Cluster::node_topic_prefix",
-        kind: Kind::Str,
-        default: "zeek/cluster/node/",
-    },
-    Spec {
-        name: "Cluster::nodeid_topic_prefix",
-        kind: Kind::Str,
-        default: "zeek/cluster/nodeid/",
-    },
-    Spec {
-        name: "Cluster::proxy_topic",
-        kind: Kind::Str,
-        default: "zeek/cluster/proxy",
-    },
-    Spec {
-        name: "Cluster::retry_interval",
-        kind: Kind::Interval,
-        default: "1.0 min",
-    },
-    Spec {
-        name: "Cluster::time_machine_topic",
-        kind: Kind::Str,
-        default: "zeek/cluster/time_machine",
-    },
-    Spec {
-        name: "Cluster::worker_topic",
-        kind: Kind::Str,
-        default: "zeek/cluster/worker",
-    },
-    // Bro 2.5 event routing patterns.
-    Spec {
-        name: "Cluster::control_events",
-        kind: Kind::Pattern,
-        default: "Control::.*_request",
-    },
-    Spec {
-        name: "Cluster::manager2logger_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::manager2proxy_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::manager2worker_events",
-        kind: Kind::Pattern,
-        default: "Drop::.*",
-    },
-    Spec {
-        name: "Cluster::proxy2logger_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::proxy2manager_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::proxy2worker_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::tm2manager_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::tm2worker_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::worker2logger_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    Spec {
-        name: "Cluster::worker2manager_events",
-        kind: Kind::Pattern,
-        default: "(TimeMachine::command|Drop::.*)",
-    },
-    Spec {
-        name: "Cluster::worker2proxy_events",
-        kind: Kind::Pattern,
-        default: "EMPTY",
-    },
-    // The cluster backend (`init-bare.zeek`). Zeek's own default is NONE, which its
-    // base scripts turn into Broker; loading `policy/frameworks/cluster/backend/zeromq`
-    // switches to ZeroMQ (a layout directory with ZeekControl's zeekctl-config.zeek does).
-    Spec {
-        name: "Cluster::backend",
-        kind: Kind::Enum(CLUSTER_BACKENDS),
-        default: "Cluster::CLUSTER_BACKEND_BROKER",
-    },
-    Spec {
-        name: "Cluster::event_serializer",
-        kind: Kind::Enum(EVENT_SERIALIZERS),
-        default: "Cluster::EVENT_SERIALIZER_BROKER_BIN_V1",
-    },
-    Spec {
-        name: "Cluster::log_serializer",
-        kind: Kind::Enum(LOG_SERIALIZERS),
-        default: "Cluster::LOG_SERIALIZER_ZEEK_BIN_V1",
-    },
-    // `policy/frameworks/cluster/backend/zeromq/options.zeek`, names and defaults as
-    // there. `connect_log_endpoints` (a vector) takes a comma-separated list here.
-    zmq_spec!("connect_xpub_endpoint", Kind::Str, "tcp://127.0.0.1:5556"),
-    zmq_spec!("connect_xsub_endpoint", Kind::Str, "tcp://127.0.0.1:5555"),
-    zmq_spec!("connect_log_endpoints", Kind::Str, ""),
-    zmq_spec!("run_proxy_thread", Kind::Bool, "F"),
-    zmq_spec!("proxy_io_threads", Kind::Count, "2"),
-    zmq_spec!("listen_xsub_endpoint", Kind::Str, "tcp://127.0.0.1:5556"),
-    zmq_spec!("listen_xpub_endpoint", Kind::Str, "tcp://127.0.0.1:5555"),
-    zmq_spec!("listen_log_endpoint", Kind::Str, ""),
-    zmq_spec!("linger_ms", Kind::Int, "500"),
-    zmq_spec!("xpub_sndhwm", Kind::Int, "1000"),
-    zmq_spec!("xpub_sndbuf", Kind::Int, "-1"),
-    zmq_spec!("xsub_rcvhwm", Kind::Int, "1000"),
-    zmq_spec!("xsub_rcvbuf", Kind::Int, "-1"),
-    zmq_spec!("onloop_queue_hwm", Kind::Count, "10000"),
-    zmq_spec!("log_immediate", Kind::Bool, "F"),
-    zmq_spec!("log_sndhwm", Kind::Int, "1000"),
-    zmq_spec!("log_rcvhwm", Kind::Int, "1000"),
-    zmq_spec!("log_sndbuf", Kind::Int, "-1"),
-    zmq_spec!("log_rcvbuf", Kind::Int, "-1"),
-    zmq_spec!("ipv6", Kind::Bool, "F"),
-    zmq_spec!("connect_xpub_nodrop", Kind::Bool, "T"),
-    zmq_spec!("listen_xpub_nodrop", Kind::Bool, "T"),
-    zmq_spec!("poll_max_messages", Kind::Count, "100"),
-    zmq_spec!("debug_flags", Kind::Count, "0"),
-    zmq_spec!("curve_server_publickey", Kind::Str, ""),
-    zmq_spec!("curve_server_secretkey", Kind::Str, ""),
-    zmq_spec!("curve_client_publickey", Kind::Str, ""),
-    zmq_spec!("curve_client_secretkey", Kind::Str, ""),
-    zmq_spec!("node_topic_prefix", Kind::Str, "zeek.cluster.node"),
-    zmq_spec!("nodeid_topic_prefix", Kind::Str, "zeek.cluster.nodeid"),
-    zmq_spec!("hello_expiration", Kind::Interval, "10.0 secs"),
-    zmq_spec!("internal_topic_prefix", Kind::Str, "zeek.zeromq.internal."),
-    // zcluster's own (not Zeek's): what a full XPUB queue does to a publish.
-    // `backpressure` (default) keeps the message and makes publishers wait, as on
-    // Broker; `drop` drops it and counts it, as Zeek does
-    // (`zeek_cluster_zeromq_xpub_drops_total`).
-    zmq_spec!(
-        "zc_overflow_policy",
-        Kind::Enum(&["backpressure", "drop"]),
-        "backpressure"
-    ),
-    // Broker's clone timing, the defaults of `Cluster::StoreInfo`'s clone_* fields.
-    Spec {
-        name: "Broker::default_clone_resync_interval",
-        kind: Kind::Interval,
-        default: "10.0 secs",
-    },
-    Spec {
-        name: "Broker::default_clone_stale_interval",
-        kind: Kind::Interval,
-        default: "5.0 mins",
-    },
-    Spec {
-        name: "Broker::default_clone_mutation_buffer_interval",
-        kind: Kind::Interval,
-        default: "2.0 mins",
-    },
-    // Logging (`base/frameworks/logging/main.zeek`, `writers/ascii.zeek`,
-    // `base/frameworks/broker/main.zeek`): what a zcluster logger and sender use.
-    Spec {
-        name: "Broker::log_batch_interval",
-        kind: Kind::Interval,
-        default: "1.0 sec",
-    },
-    Spec {
-        name: "Broker::log_batch_size",
-        kind: Kind::Count,
-        default: "400",
-    },
-    // The write buffer of pluggable cluster backends (ZeroMQ), `init-bare.zeek`.
-    Spec {
-        name: "Log::write_buffer_size",
-        kind: Kind::Count,
-        default: "1000",
-    },
-    Spec {
-        name: "Log::flush_interval",
-        kind: Kind::Interval,
-        default: "1.0 sec",
-    },
-    Spec {
-        name: "Log::default_rotation_dir",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Log::default_rotation_interval",
-        kind: Kind::Interval,
-        default: "0 secs",
-    },
-    Spec {
-        name: "Log::default_rotation_postprocessor_cmd",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "LogAscii::use_json",
-        kind: Kind::Bool,
-        default: "F",
-    },
-    // Telemetry (base/frameworks/telemetry/options.zeek). In a cluster Zeek sets the
-    // port from the node's `$metrics_port` and the endpoint name to `Cluster::node`.
-    Spec {
-        name: "Telemetry::metrics_port",
-        kind: Kind::Port,
-        default: "0/unknown",
-    },
-    Spec {
-        name: "Telemetry::metrics_address",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Telemetry::metrics_endpoint_name",
-        kind: Kind::Str,
-        default: "",
-    },
-    // WebSocketServerOptions' defaults (base/frameworks/cluster/types.zeek).
-    Spec {
-        name: "Cluster::default_websocket_max_event_queue_size",
-        kind: Kind::Count,
-        default: "32",
-    },
-    Spec {
-        name: "Cluster::default_websocket_ping_interval",
-        kind: Kind::Interval,
-        default: "5.0 secs",
-    },
-    // TLS of the peerings (`base/frameworks/broker/main.zeek`); see `endpoint::TlsOptions`.
-    Spec {
-        name: "Broker::disable_ssl",
-        kind: Kind::Bool,
-        default: "F",
-    },
-    Spec {
-        name: "Broker::ssl_cafile",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Broker::ssl_capath",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Broker::ssl_certificate",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Broker::ssl_keyfile",
-        kind: Kind::Str,
-        default: "",
-    },
-    Spec {
-        name: "Broker::ssl_passphrase",
-        kind: Kind::Str,
-        default: "",
-    },
-];
-
-fn spec(name: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.name == name)
-}
-
-/// The names of every option, in table order.
+/// The names of every cluster option, in table order.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    SPECS.iter().map(|s| s.name)
+    catalogue::in_scope(Scope::Cluster).map(|s| s.name)
 }
 
+/// Whether `name` is a cluster option.
 pub fn is_known(name: &str) -> bool {
-    spec(name).is_some()
+    catalogue::is_known(name)
 }
 
-fn unknown(name: &str) -> String {
-    let hint = names()
-        .map(|n| (edit_distance(name, n), n))
-        .filter(|(d, _)| *d <= 3)
-        .min()
-        .map(|(_, n)| format!("did you mean {n}? "))
-        .unwrap_or_default();
-    format!(
-        "unknown option \"{name}\" ({hint}expected one of: {}, or one of Zeek's Cluster::Backend::ZeroMQ:: options)",
-        names()
-            .filter(|n| !n.starts_with("Cluster::Backend::ZeroMQ::"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-/// Levenshtein distance over bytes (option names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-fn kind_value(kind: Kind, default: &str) -> OptionValue {
-    match kind {
-        Kind::Bool => OptionValue::Bool(default == "T"),
-        Kind::Interval => {
-            OptionValue::Interval(crate::layout::value_parse_interval(default).unwrap_or(0.0))
-        }
-        Kind::Str => OptionValue::String(default.to_string()),
-        Kind::Pattern => OptionValue::Pattern(default.to_string()),
-        Kind::Enum(_) => OptionValue::Enum(default.to_string()),
-        Kind::Int => OptionValue::Int(default.parse().unwrap_or(0)),
-        Kind::Port => OptionValue::Port(
-            crate::layout::Port::parse(default).unwrap_or(crate::layout::Port::UNSET),
-        ),
-        Kind::Count => OptionValue::Count(default.parse().unwrap_or(0)),
-    }
-}
-
-/// The documented default of an option.
-pub fn default_value(name: &str) -> Option<OptionValue> {
-    spec(name).map(|s| kind_value(s.kind, s.default))
-}
-
-fn expected(kind: Kind) -> String {
-    match kind {
-        Kind::Bool => "T, F, true or false".to_string(),
-        Kind::Interval => {
-            "an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds".to_string()
-        }
-        Kind::Str => "a string".to_string(),
-        Kind::Pattern => "a pattern such as /Drop::.*/".to_string(),
-        Kind::Enum(names) => format!("one of {}", names.join(", ")),
-        Kind::Int => "an integer such as 1000 or -1".to_string(),
-        Kind::Port => "a port such as 9991/tcp".to_string(),
-        Kind::Count => "a count (a non-negative integer)".to_string(),
-    }
-}
-
-/// Parses an option's value from text in Zeek syntax (what `zc_options_set` takes):
-/// bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30secs`, or plain seconds
-/// (`2.5`); strings as they are (or a quoted Zeek literal); patterns `/re/` or the bare
-/// regular expression; enums by full (`Broker::SQLITE`) or short (`SQLITE`) name.
-pub fn parse_text(name: &str, text: &str) -> std::result::Result<OptionValue, String> {
-    let Some(s) = spec(name) else {
-        return Err(unknown(name));
-    };
-    let t = text.trim();
-    let bad = || {
-        format!(
-            "option {name}: expected {}, found \"{text}\"",
-            expected(s.kind)
-        )
-    };
-    Ok(match s.kind {
-        Kind::Bool => match t {
-            "T" | "true" | "True" | "TRUE" | "1" => OptionValue::Bool(true),
-            "F" | "false" | "False" | "FALSE" | "0" => OptionValue::Bool(false),
-            _ => return Err(bad()),
-        },
-        Kind::Interval => match crate::layout::value_parse_interval(t) {
-            Some(v) => OptionValue::Interval(v),
-            None => match t.parse::<f64>() {
-                Ok(v) if v.is_finite() => OptionValue::Interval(v),
-                _ => return Err(bad()),
-            },
-        },
-        Kind::Str => {
-            if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
-                let mut c = crate::layout::ZeekCursor::new(t, "<option>");
-                match c.value() {
-                    Ok((_, OptionValue::String(v))) if c.at_end() => OptionValue::String(v),
-                    _ => OptionValue::String(text.to_string()),
-                }
-            } else {
-                OptionValue::String(text.to_string())
-            }
-        }
-        Kind::Pattern => match t.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
-            Some(inner) if t.len() >= 2 => OptionValue::Pattern(inner.to_string()),
-            _ => OptionValue::Pattern(text.to_string()),
-        },
-        Kind::Int => match t.parse::<i64>() {
-            Ok(v) => OptionValue::Int(v),
-            Err(_) => return Err(bad()),
-        },
-        Kind::Enum(names) => match names.iter().find(|n| {
-            **n == t
-                || n.rsplit("::").next() == Some(t)
-                // `Cluster::backend`: also `Broker` / `ZeroMQ` (ZeekControl's spelling).
-                || n.strip_prefix("Cluster::CLUSTER_BACKEND_")
-                    .is_some_and(|b| b.eq_ignore_ascii_case(t))
-        }) {
-            Some(n) => OptionValue::Enum(n.to_string()),
-            None => return Err(bad()),
-        },
-        Kind::Port => match crate::layout::Port::parse(t) {
-            Ok(p) => OptionValue::Port(p),
-            Err(_) => match t.parse::<u16>() {
-                Ok(n) => OptionValue::Port(crate::layout::Port::tcp(n)),
-                Err(_) => return Err(bad()),
-            },
-        },
-        Kind::Count => match t.parse::<u64>() {
-            Ok(n) => OptionValue::Count(n),
-            Err(_) => return Err(bad()),
-        },
-    })
-}
-
-/// Checks a value a layout file gives an option (Zeek's typing: no bare number for an
-/// interval); the error says what was expected.
-pub fn check_layout_value(name: &str, v: OptionValue) -> std::result::Result<OptionValue, String> {
-    let Some(s) = spec(name) else {
-        return Err(unknown(name));
-    };
-    let ok = match (&s.kind, &v) {
-        (Kind::Bool, OptionValue::Bool(_))
-        | (Kind::Interval, OptionValue::Interval(_))
-        | (Kind::Str, OptionValue::String(_))
-        | (Kind::Pattern, OptionValue::Pattern(_))
-        | (Kind::Port, OptionValue::Port(_))
-        | (Kind::Count, OptionValue::Count(_)) => true,
-        (Kind::Enum(names), OptionValue::Enum(e)) => names.contains(&e.as_str()),
-        (Kind::Int, OptionValue::Int(_)) => true,
-        (Kind::Int, OptionValue::Count(c)) => {
-            return i64::try_from(*c)
-                .map(OptionValue::Int)
-                .map_err(|_| format!("option {name}: {c} does not fit an int"))
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(v)
-    } else {
-        let found = match &v {
-            OptionValue::Enum(e) => e.clone(),
-            other => other.kind().to_string(),
-        };
-        Err(format!(
-            "option {name}: expected {}, found {found}",
-            expected(s.kind)
-        ))
-    }
+/// The cluster option `name`'s spec, or `NotFound` with "did you mean".
+fn spec(name: &str) -> Result<&'static catalogue::Spec> {
+    catalogue::lookup(&[Scope::Cluster], name)
 }
 
 /// The cluster backend a node speaks (`Cluster::backend`).
@@ -597,21 +53,19 @@ impl Options {
     /// Every option at its documented default.
     pub fn new() -> Options {
         Options {
-            values: SPECS
-                .iter()
-                .map(|s| (s.name, kind_value(s.kind, s.default)))
+            values: catalogue::in_scope(Scope::Cluster)
+                .map(|s| (s.name, s.default_value()))
                 .collect(),
             explicit: BTreeSet::new(),
         }
     }
 
-    /// Sets an option from text in Zeek syntax (see `parse_text`). An unknown name is
-    /// `NotFound`, a bad value `InvalidArgument`; both messages list what is accepted.
+    /// Sets an option from text in the catalogue's grammar (`crate::options`). An unknown
+    /// name is `NotFound`, a bad value `InvalidArgument`; both messages say what is
+    /// accepted.
     pub fn set(&mut self, name: &str, text: &str) -> Result<()> {
-        let Some(s) = spec(name) else {
-            return Err(Error::new(ErrorKind::NotFound, unknown(name)));
-        };
-        let v = parse_text(name, text).map_err(Error::invalid)?;
+        let s = spec(name)?;
+        let v = s.parse(text)?;
         self.values.insert(s.name, v);
         self.explicit.insert(s.name);
         Ok(())
@@ -619,19 +73,20 @@ impl Options {
 
     /// Sets an option to a typed value (checked against the option's type).
     pub fn set_value(&mut self, name: &str, v: OptionValue) -> Result<()> {
-        let Some(s) = spec(name) else {
-            return Err(Error::new(ErrorKind::NotFound, unknown(name)));
-        };
-        let v = check_layout_value(name, v).map_err(Error::invalid)?;
+        let s = spec(name)?;
+        let v = s.check(v)?;
         self.values.insert(s.name, v);
         self.explicit.insert(s.name);
         Ok(())
     }
 
     pub fn get(&self, name: &str) -> Result<&OptionValue> {
-        self.values
-            .get(name)
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, unknown(name)))
+        match self.values.get(name) {
+            Some(v) => Ok(v),
+            None => Err(spec(name).err().unwrap_or_else(|| {
+                Error::new(ErrorKind::NotFound, format!("option {name} has no value"))
+            })),
+        }
     }
 
     /// The value as text: strings bare (no quotes), patterns `/re/`, intervals as Zeek
@@ -654,8 +109,8 @@ impl Options {
     pub fn layered_over(&self, layout: &Layout) -> Options {
         let mut out = Options::new();
         for (name, v) in &layout.options {
-            if let Some(s) = spec(name) {
-                if let Ok(v) = check_layout_value(name, v.clone()) {
+            if let Some(s) = catalogue::cluster(name) {
+                if let Ok(v) = s.check(v.clone()) {
                     out.values.insert(s.name, v);
                     out.explicit.insert(s.name);
                 }
@@ -686,7 +141,7 @@ impl Options {
         ] {
             if !self.is_set(name) {
                 self.values.insert(
-                    spec(name).map_or(name, |s| s.name),
+                    catalogue::cluster(name).map_or(name, |s| s.name),
                     OptionValue::String(v.to_string()),
                 );
             }
@@ -1092,19 +547,19 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
         assert_eq!(
             e.message,
-            "option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found \"soon\""
+            "option Cluster::retry_interval: \"soon\" is not an interval (expected an interval such as 1.0 min, 30 secs or 250 msecs, or a number of seconds)"
         );
         let e = o.set("Cluster::manager_is_logger", "yes").unwrap_err();
         assert_eq!(
             e.message,
-            "option Cluster::manager_is_logger: expected T, F, true or false, found \"yes\""
+            "option Cluster::manager_is_logger: \"yes\" is not a boolean (expected T, F, true or false)"
         );
         let e = o
             .set("Cluster::default_backend", "Broker::DISK")
             .unwrap_err();
         assert_eq!(
             e.message,
-            "option Cluster::default_backend: expected one of Broker::MEMORY, Broker::SQLITE, Broker::ROCKSDB, found \"Broker::DISK\""
+            "option Cluster::default_backend: \"Broker::DISK\" is not a valid constant (expected one of Broker::MEMORY, Broker::SQLITE, Broker::ROCKSDB)"
         );
         // A failed set leaves the value alone.
         assert_eq!(o.retry_interval(), Duration::from_secs(60));

@@ -250,11 +250,13 @@ impl Pool {
     /// cursor advanced past it (wrapping). None when the pool is empty or nobody is alive
     /// (the cursor then ends where it started, as in Zeek).
     pub fn rr_pick(&mut self, key: &str) -> Option<&PoolNode> {
+        // One hash lookup per pick (this runs for every log record with round robin).
         let len = self.nodes.len();
-        let start = match self.rr_key_seq.get(key) {
-            Some(s) => *s,
-            None => *self.rr_key_seq.entry(key.to_string()).or_insert(0),
+        let cursor = match self.rr_key_seq.get_mut(key) {
+            Some(c) => c,
+            None => self.rr_key_seq.entry(key.to_string()).or_insert(0),
         };
+        let start = *cursor;
         if start >= len {
             return None;
         }
@@ -274,9 +276,7 @@ impl Pool {
                 break;
             }
         }
-        if let Some(s) = self.rr_key_seq.get_mut(key) {
-            *s = next;
-        }
+        *cursor = next;
         found.and_then(|i| self.nodes.get(i))
     }
 }

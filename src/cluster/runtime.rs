@@ -132,6 +132,16 @@ pub(crate) struct State {
     /// What `Control::net_stats_request` reports: packets received, dropped, seen on the
     /// link (the host sets them; zcluster captures no packets itself).
     net_stats: (u64, u64, u64),
+    /// Counters behind Zeek's metrics that only the cluster layer sees (`metrics`).
+    pub(crate) telemetry: Telemetry,
+}
+
+/// `zeek_log_stream_writes_total` / `zeek_log_writer_writes_total` per stream id (with
+/// its path), and `zeek_broker_backpressure_disconnects_total` per peer name.
+#[derive(Default)]
+pub(crate) struct Telemetry {
+    pub(crate) log_writes: std::collections::BTreeMap<String, (String, u64)>,
+    pub(crate) backpressure_disconnects: std::collections::BTreeMap<String, u64>,
 }
 
 fn now_ns() -> i64 {
@@ -157,17 +167,17 @@ impl State {
 
     /// The node topic of the logger a record goes to now: the next live one in round
     /// robin (`Cluster::rr_log_topic`), or the first live one without round robin.
-    fn log_target(&mut self) -> Option<String> {
-        if self.round_robin_logging {
-            self.pools
+    fn log_target(pools: &mut Pools, round_robin: bool) -> Option<&str> {
+        if round_robin {
+            pools
                 .pool_mut(PoolId::logger())
                 .and_then(|p| p.rr_pick("Cluster::rr_log_topic"))
-                .map(|n| n.topic.clone())
+                .map(|n| n.topic.as_str())
         } else {
-            self.pools
+            pools
                 .pool(PoolId::logger())
                 .and_then(|p| p.nodes().iter().find(|n| n.alive))
-                .map(|n| n.topic.clone())
+                .map(|n| n.topic.as_str())
         }
     }
 
@@ -177,35 +187,54 @@ impl State {
         if let Some(m) = self.log_mgr.clone() {
             let stream = self.logs.stream(id)?;
             stream.check(&record)?;
+            self.count_log_write(id, &stream.path);
             m.write_local(stream, record)?;
             return Ok(false);
         }
         if self.zlogs.is_some() {
             let stream = self.logs.stream(id)?;
             stream.check(&record)?;
+            self.count_log_write(id, &stream.path);
             return match self.zlogs.as_mut() {
                 Some(z) => z.add(&stream, &record),
                 None => Ok(false),
             };
         }
-        let (bytes, first) = {
-            let first = !self.logs.has_create(id);
-            (self.logs.encode(id, &record)?, first)
-        };
-        let topic = self.log_target();
-        Ok(self.logs.enqueue(id, bytes, topic) || first)
+        let topic = Self::log_target(&mut self.pools, self.round_robin_logging);
+        let queued = self.logs.write(id, &record, topic)?;
+        if let Ok(stream) = self.logs.stream(id) {
+            self.count_log_write(id, &stream.path);
+        }
+        Ok(queued)
+    }
+
+    /// A record accepted by `Log::write` (Zeek counts it per stream and per writer).
+    fn count_log_write(&mut self, id: &str, path: &str) {
+        match self.telemetry.log_writes.get_mut(id) {
+            Some(e) => e.1 += 1,
+            None => {
+                self.telemetry
+                    .log_writes
+                    .insert(id.to_string(), (path.to_string(), 1));
+            }
+        }
     }
 
     /// Routes already encoded LogWrites again (a logger came up or went down).
     fn reroute(&mut self, recs: Vec<(String, Vec<u8>)>) {
         for (id, bytes) in recs {
-            let topic = self.log_target();
+            let topic = Self::log_target(&mut self.pools, self.round_robin_logging);
             self.logs.enqueue(&id, bytes, topic);
         }
     }
 
     /// `Cluster::log` from the I/O thread (hello, node down): never waits for room.
     fn log_from_hook(&mut self, message: &str, _ctx: &mut HookCtx) {
+        self.log_now(message);
+    }
+
+    /// `Cluster::log` that never waits for room (the I/O and WebSocket threads).
+    pub(crate) fn log_now(&mut self, message: &str) {
         let rec = cluster_log_record(now_ns(), &self.me.clone(), message);
         if let Ok(true) = self.log_record(CLUSTER_LOG_ID, rec) {
             self.log_cv.notify_all();
@@ -333,6 +362,34 @@ impl ClusterHook {
         ctx.deliver(up);
     }
 
+    /// A peering removed because its send buffer overflowed: counted per node name
+    /// ("unknown" for others) and logged, as Zeek's
+    /// `policy/frameworks/cluster/backend/broker/backpressure.zeek` does.
+    fn backpressure_disconnect(&mut self, msg: &Message, ctx: &mut HookCtx) {
+        let Some(p) = msg.peer.as_ref() else {
+            return;
+        };
+        let name = p.id.and_then(|id| self.peer_names.get(&id).cloned());
+        let line = format!(
+            "removed due to backpressure overflow: {}{}:{} ({})",
+            if name.is_some() {
+                ""
+            } else {
+                "non-cluster peer "
+            },
+            p.address,
+            p.port,
+            name.clone()
+                .unwrap_or_else(|| p.id.map(|i| i.to_string()).unwrap_or_default())
+        );
+        let mut st = self.state.lock();
+        *st.telemetry
+            .backpressure_disconnects
+            .entry(name.unwrap_or_else(|| "unknown".into()))
+            .or_default() += 1;
+        st.log_from_hook(&line, ctx);
+    }
+
     fn on_gone(&mut self, msg: &Message, ctx: &mut HookCtx) {
         let Some(pid) = msg.peer.as_ref().and_then(|p| p.id) else {
             return;
@@ -385,7 +442,8 @@ fn cluster_msg(kind: MessageKind, peer: Option<EndpointId>, node: Option<&str>) 
 impl ClusterHook {
     /// The controllee side of Zeek's Control framework (`controllee.zeek`): answers the
     /// `Control::*_request` events with their `_response`, published to
-    /// `zeek/control/<response>/<node>`. Configuration updates and shutdown requests are
+    /// `zeek/control/<response without `Control::`>/<node>`, as Zeek 8's controllee.zeek
+    /// does. Configuration updates and shutdown requests are
     /// answered and also handed to the host (as the request event), which decides what
     /// they mean for it. Returns false for events that are not control requests.
     fn on_control(&mut self, msg: &Message, ev: &Event, ctx: &mut HookCtx) -> bool {
@@ -434,7 +492,10 @@ impl ClusterHook {
             _ => return false,
         };
         let me = self.state.lock().me.clone();
-        let topic = format!("zeek/control/{response}/{me}");
+        // controllee.zeek: Control::topic_prefix + "/id_value_response/" + Cluster::node,
+        // the event's name without its module.
+        let short = response.trim_start_matches("Control::");
+        let topic = format!("zeek/control/{short}/{me}");
         ctx.publish(&topic, Event::with_args(response, args).to_bytes());
         if to_host {
             ctx.deliver(msg.clone());
@@ -522,6 +583,11 @@ impl Hook for ClusterHook {
             MessageKind::PeerLost | MessageKind::PeerRemoved => {
                 if let Some(id) = msg.peer.as_ref().and_then(|p| p.id) {
                     self.peers.remove(&id);
+                }
+                if msg.kind == MessageKind::PeerRemoved
+                    && msg.text.contains("backpressure overflow")
+                {
+                    self.backpressure_disconnect(&msg, ctx);
                 }
                 ctx.deliver(msg.clone());
                 self.on_gone(&msg, ctx);
@@ -691,6 +757,7 @@ impl Runtime {
             log_cv: log_cv.clone(),
             round_robin_logging: cl.options().enable_round_robin_logging(),
             net_stats: (0, 0, 0),
+            telemetry: Telemetry::default(),
         }));
         let hook = ClusterHook {
             state: state.clone(),
@@ -714,12 +781,16 @@ impl Runtime {
                 })
                 .flatten(),
         };
-        let ep_opts = EndpointOptions {
+        let mut ep_opts = EndpointOptions {
             forwarding: false,
             id: Some(id),
             tls: cl.options().tls(),
             ..EndpointOptions::default()
         };
+        // A peering's send buffer, as Zeek's Broker::peer_* redefs set it.
+        for k in ["Broker::peer_buffer_size", "Broker::peer_overflow_policy"] {
+            ep_opts.set(k, &cl.options().get_text(k)?)?;
+        }
         let (endpoint, zmq_parts) = if zeromq {
             let (e, z) = crate::zeromq::start_endpoint(cl, ep_opts, Box::new(hook))?;
             (Arc::new(e), Some(z))

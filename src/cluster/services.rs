@@ -35,7 +35,9 @@ impl Cluster {
     /// `/v1/messages/json` API) on this started node. Returns the bound port.
     pub fn listen_websocket(&self, opts: &ServerOptions) -> Result<u16> {
         let rt = self.running()?;
-        let s = WebSocketServer::start(rt.endpoint.handle(), opts)?;
+        let state = rt.state.clone();
+        let log: crate::websocket::server::LogFn = Arc::new(move |m: &str| state.lock().log_now(m));
+        let s = WebSocketServer::start_logged(rt.endpoint.handle(), opts, Some(log))?;
         let port = s.port();
         self.services.websockets.lock().push(Arc::new(s));
         Ok(port)
@@ -118,9 +120,31 @@ impl Cluster {
                     .collect(),
                 stores: stores.stats(),
                 log_dropped: state.lock().log_dropped(),
+                processed: ep.processed_messages(),
                 process: crate::metrics::process::ProcessStats::read(),
                 ..Snapshot::default()
             };
+            {
+                let st = state.lock();
+                for (id, (path, n)) in &st.telemetry.log_writes {
+                    let module = crate::metrics::module_of(id).to_string();
+                    s.log_writes.push((module.clone(), id.clone(), *n));
+                    s.log_writer_writes.push(crate::metrics::LogWriterWrites {
+                        writer: crate::log::message::WRITER_ASCII.to_string(),
+                        module,
+                        stream: id.clone(),
+                        filter_name: "default".into(),
+                        path: path.clone(),
+                        writes: *n,
+                    });
+                }
+                s.backpressure_disconnects = st
+                    .telemetry
+                    .backpressure_disconnects
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+            }
             let servers = ws.lock().clone();
             if !servers.is_empty() {
                 let mut m = WebSocketMetrics::default();
@@ -130,6 +154,7 @@ impl Cluster {
                     m.accepted += x.accepted;
                     m.overflow_closes += x.overflow_closes;
                     m.errors += x.errors;
+                    m.tls_failures += x.tls_failures;
                 }
                 s.websocket = Some(m);
             }
@@ -182,6 +207,9 @@ impl Cluster {
             }
             if let Some(p) = w.ping_interval {
                 o.ping_interval = (p > 0.0).then(|| std::time::Duration::from_secs_f64(p));
+            }
+            if let Some(t) = &w.tls {
+                o.tls = t.clone();
             }
             self.listen_websocket(&o)?;
         }

@@ -1083,8 +1083,7 @@ mod tests {
         // Nesting up to the fast path's own limit takes it; deeper goes the slow way.
         let max = DEFAULT_MAX_DEPTH;
         for levels in [1usize, 15, 16, 17, 64, 65, 400, max, max + 1] {
-            let deep: Vec<u8> = std::iter::repeat([14u8, 1])
-                .take(levels)
+            let deep: Vec<u8> = std::iter::repeat_n([14u8, 1], levels)
                 .flatten()
                 .chain([0])
                 .collect();
@@ -1126,8 +1125,7 @@ mod tests {
             }
         }
         // Nesting beyond the depth limit.
-        let deep: Vec<u8> = std::iter::repeat([14u8, 1])
-            .take(DEFAULT_MAX_DEPTH + 1)
+        let deep: Vec<u8> = std::iter::repeat_n([14u8, 1], DEFAULT_MAX_DEPTH + 1)
             .flatten()
             .chain([0])
             .collect();

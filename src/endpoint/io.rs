@@ -477,7 +477,19 @@ impl Io {
     }
 
     /// Whether a publish to `topic` must wait because a target peer's queue is full.
+    /// A tap this publish would be offered to is full (see `Tap::full`).
+    fn tap_full(&self, topic: &str, receiver: EndpointId) -> bool {
+        receiver.is_nil()
+            && self
+                .taps
+                .iter()
+                .any(|(_, f, tap)| tap.full() && filter_matches(f, topic))
+    }
+
     fn blocked(&self, topic: &str, receiver: EndpointId) -> bool {
+        if self.tap_full(topic, receiver) {
+            return true;
+        }
         let cap = self.shared.opts.peer_buffer_size;
         self.shared.opts.peer_policy == OverflowPolicy::Backpressure
             && self.conns.values().any(|c| {
@@ -530,6 +542,11 @@ impl Io {
                         .any(|t| self.conns.get(t).is_some_and(|c| c.frames.len() >= cap))
                 {
                     break;
+                }
+                if let Some((t, r)) = &self.targets_for {
+                    if self.tap_full(t, *r) {
+                        break;
+                    }
                 }
             } else {
                 self.targets_for = None;
@@ -698,6 +715,7 @@ impl Io {
             .counters
             .published
             .fetch_add(1, Ordering::Relaxed);
+        self.shared.counters.processed(kind);
         if kind == EnvelopeType::Data && receiver.is_nil() {
             self.offer_taps(topic, payload, origin);
             // A tap's publish (a WebSocket client's event) reaches this node's host too,
@@ -1467,6 +1485,7 @@ impl Io {
             self.undecodable(t, &env, &e.message);
             return;
         }
+        self.shared.counters.processed(env.kind);
         let id = self.shared.id;
         match env.kind {
             // Shutting down: the host takes no new messages (as Broker ignores them).

@@ -65,6 +65,7 @@ pub(crate) mod inbox;
 mod io;
 mod transport;
 
+pub(crate) use transport::Transport;
 pub use transport::{TlsMode, TlsOptions};
 pub mod tap;
 
@@ -181,116 +182,72 @@ impl Default for EndpointOptions {
     }
 }
 
-fn parse_bool(key: &str, v: &str) -> Result<bool> {
-    match v {
-        "T" | "t" | "true" | "1" | "yes" => Ok(true),
-        "F" | "f" | "false" | "0" | "no" => Ok(false),
-        _ => Err(Error::invalid(format!(
-            "option {key}: '{v}' is not a boolean (expected T/F, true/false or 1/0)"
-        ))),
-    }
-}
-
-fn parse_num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T> {
-    v.trim()
-        .parse()
-        .map_err(|_| Error::invalid(format!("option {key}: '{v}' is not {what}")))
-}
-
-/// Durations by name take seconds, as Zeek's `interval` options (fractions allowed), or a
-/// value with a unit suffix: `250ms`, `2s`, `1min`.
-fn parse_duration(key: &str, v: &str) -> Result<Duration> {
-    let v = v.trim();
-    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = v.strip_suffix("min") {
-        (n, 60.0)
-    } else if let Some(n) = v.strip_suffix("sec").or_else(|| v.strip_suffix('s')) {
-        (n, 1.0)
-    } else {
-        (v, 1.0)
-    };
-    let x: f64 = parse_num(key, num.trim(), "a duration (seconds, or with ms/s/min)")?;
-    if !(0.0..=1e9).contains(&x) {
-        return Err(Error::invalid(format!(
-            "option {key}: '{v}' is out of range"
-        )));
-    }
-    Ok(Duration::from_secs_f64(x * scale))
-}
-
 impl EndpointOptions {
-    /// Sets an option by name (librdkafka style, so new options never change the C ABI).
-    /// Names: Zeek's where it has one (`Broker::forward_messages`,
-    /// `Broker::peer_buffer_size`, `Broker::peer_overflow_policy`), Broker's config key
-    /// (`broker.ttl`), or ours: `inbox_capacity`, `inbox_overflow_policy`,
-    /// `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
-    /// `unpeer_timeout`, `shutdown_timeout` (durations in seconds or with ms/s/min),
-    /// `id` (UUID text), `validate_data`; TLS by Zeek's names: `Broker::disable_ssl`
-    /// (default F), `Broker::ssl_cafile`, `Broker::ssl_capath`, `Broker::ssl_certificate`,
-    /// `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (or Broker's keys
-    /// `broker.disable-ssl`, `broker.ssl.cafile`, ..., `broker.ssl.key`).
+    /// Sets an option by name (librdkafka style, so new options never change the C ABI);
+    /// the names, types and defaults are the catalogue's `Scope::Endpoint`
+    /// (`crate::options`, docs/options.md), values in its grammar. Names: Zeek's where it
+    /// has one (`Broker::forward_messages`, `Broker::peer_buffer_size`,
+    /// `Broker::peer_overflow_policy`), Broker's config key (`broker.ttl`), or ours:
+    /// `inbox_capacity`, `inbox_overflow_policy`, `publish_queue`, `backpressure_timeout`,
+    /// `max_frame`, `handshake_timeout`, `unpeer_timeout`, `shutdown_timeout` (intervals:
+    /// `250 msecs`, `2 secs`, `250ms`, or seconds), `id` (UUID text), `validate_data`;
+    /// TLS by Zeek's names: `Broker::disable_ssl` (default F), `Broker::ssl_cafile`,
+    /// `Broker::ssl_capath`, `Broker::ssl_certificate`, `Broker::ssl_keyfile`,
+    /// `Broker::ssl_passphrase` (or Broker's keys `broker.disable-ssl`,
+    /// `broker.ssl.cafile`, ..., `broker.ssl.key`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        match key {
-            "Broker::forward_messages" | "forwarding" => self.forwarding = parse_bool(key, value)?,
-            "broker.ttl" | "ttl" => {
-                let t: u16 = parse_num(key, value, "a hop count between 1 and 65535")?;
-                if t == 0 {
-                    return Err(Error::invalid(format!(
-                        "option {key}: the hop limit must be at least 1"
-                    )));
+        let spec = crate::options::lookup(&[crate::options::Scope::Endpoint], key)?;
+        let v = spec.parse(value)?;
+        let count = |min: u64| -> Result<usize> {
+            let n = v.as_count().unwrap_or(0).max(min);
+            usize::try_from(n).map_err(|_| spec.refuse(value, "is too large"))
+        };
+        let duration = || -> Result<Duration> {
+            match v.as_secs() {
+                Some(s) if (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
+                _ => Err(spec.refuse(value, "is out of range (0 to 1e9 seconds)")),
+            }
+        };
+        let flag = || v.as_bool().unwrap_or(false);
+        let text = || v.as_str().unwrap_or_default().to_string();
+        match spec.name {
+            "Broker::forward_messages" => self.forwarding = flag(),
+            "broker.ttl" => {
+                self.ttl = match v.as_count() {
+                    Some(t @ 1..=65535) => t as u16,
+                    _ => return Err(spec.refuse(value, "is not a hop limit (1 to 65535)")),
                 }
-                self.ttl = t;
             }
-            "Broker::peer_buffer_size" | "peer_buffer_size" => {
-                self.peer_buffer_size = parse_num::<usize>(key, value, "a message count")?.max(1)
-            }
-            "Broker::peer_overflow_policy" | "peer_overflow_policy" => {
-                self.peer_policy = OverflowPolicy::parse(value)?
-            }
-            "inbox_capacity" => {
-                self.inbox_capacity = parse_num::<usize>(key, value, "a message count")?.max(1)
-            }
-            "inbox_overflow_policy" => {
-                let p = OverflowPolicy::parse(value)?;
-                if p == OverflowPolicy::Disconnect {
-                    return Err(Error::invalid(format!(
-                        "option {key}: disconnect applies to peers only; expected backpressure, drop_newest or drop_oldest"
-                    )));
+            "Broker::peer_buffer_size" => self.peer_buffer_size = count(1)?,
+            "Broker::peer_overflow_policy" => self.peer_policy = OverflowPolicy::parse(&text())?,
+            "inbox_capacity" => self.inbox_capacity = count(1)?,
+            "inbox_overflow_policy" => self.inbox_policy = OverflowPolicy::parse(&text())?,
+            "publish_queue" => self.publish_queue = count(1)?,
+            "backpressure_timeout" => self.backpressure_timeout = duration()?,
+            "max_frame" => self.max_frame = count(64)?,
+            "handshake_timeout" => self.handshake_timeout = duration()?,
+            "unpeer_timeout" => self.unpeer_timeout = duration()?,
+            "shutdown_timeout" => self.shutdown_timeout = duration()?,
+            "id" => {
+                let t = text();
+                self.id = if t.is_empty() {
+                    None
+                } else {
+                    Some(EndpointId::parse(&t)?)
                 }
-                self.inbox_policy = p;
             }
-            "publish_queue" => {
-                self.publish_queue = parse_num::<usize>(key, value, "a message count")?.max(1)
-            }
-            "backpressure_timeout" => self.backpressure_timeout = parse_duration(key, value)?,
-            "max_frame" => self.max_frame = parse_num::<usize>(key, value, "a byte count")?.max(64),
-            "handshake_timeout" => self.handshake_timeout = parse_duration(key, value)?,
-            "unpeer_timeout" => self.unpeer_timeout = parse_duration(key, value)?,
-            "shutdown_timeout" => self.shutdown_timeout = parse_duration(key, value)?,
-            "id" => self.id = Some(EndpointId::parse(value)?),
-            "validate_data" => self.validate_data = parse_bool(key, value)?,
-            "Broker::disable_ssl" | "broker.disable-ssl" => {
-                self.tls.disable = parse_bool(key, value)?
-            }
-            "Broker::ssl_cafile" | "broker.ssl.cafile" => self.tls.cafile = value.to_string(),
-            "Broker::ssl_capath" | "broker.ssl.capath" => self.tls.capath = value.to_string(),
-            "Broker::ssl_certificate" | "broker.ssl.certificate" => {
-                self.tls.certificate = value.to_string()
-            }
-            "Broker::ssl_keyfile" | "broker.ssl.key" => self.tls.keyfile = value.to_string(),
-            "Broker::ssl_passphrase" | "broker.ssl.passphrase" => {
-                self.tls.passphrase = value.to_string()
-            }
-            _ => {
-                return Err(Error::not_found(format!(
-                    "unknown endpoint option '{key}' (known: Broker::forward_messages, broker.ttl, \
-                     Broker::peer_buffer_size, Broker::peer_overflow_policy, inbox_capacity, \
-                     inbox_overflow_policy, publish_queue, backpressure_timeout, max_frame, \
-                     handshake_timeout, unpeer_timeout, shutdown_timeout, id, validate_data, \
-                     Broker::disable_ssl, Broker::ssl_cafile, Broker::ssl_capath, \
-                     Broker::ssl_certificate, Broker::ssl_keyfile, Broker::ssl_passphrase)"
-                )))
+            "validate_data" => self.validate_data = flag(),
+            "Broker::disable_ssl" => self.tls.disable = flag(),
+            "Broker::ssl_cafile" => self.tls.cafile = text(),
+            "Broker::ssl_capath" => self.tls.capath = text(),
+            "Broker::ssl_certificate" => self.tls.certificate = text(),
+            "Broker::ssl_keyfile" => self.tls.keyfile = text(),
+            "Broker::ssl_passphrase" => self.tls.passphrase = text(),
+            other => {
+                return Err(Error::new(
+                    crate::ErrorKind::Internal,
+                    format!("endpoint option {other} is in the catalogue but not applied"),
+                ))
             }
         }
         Ok(())
@@ -438,6 +395,21 @@ pub(crate) struct Counters {
     pub(crate) received: AtomicU64,
     pub(crate) forwarded: AtomicU64,
     pub(crate) undecodable: AtomicU64,
+    /// Broker's `broker_processed_messages_total{type}`: messages through the core, by
+    /// envelope type (index `type - 1`: data, command, routing-update, ping, pong):
+    /// those received from peers and those published locally.
+    pub(crate) processed: [AtomicU64; 5],
+}
+
+impl Counters {
+    pub(crate) fn processed(&self, kind: crate::wire::EnvelopeType) {
+        self.processed[kind as usize - 1].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn processed_of(shared: &Shared) -> [u64; 5] {
+    let p = &shared.counters.processed;
+    std::array::from_fn(|i| p[i].load(Ordering::Relaxed))
 }
 
 pub(crate) enum Command {
@@ -888,7 +860,22 @@ impl Endpoint {
         if self.is_closed() {
             return Err(Error::closed("the endpoint is shut down"));
         }
-        crate::websocket::client::connect(self.handle(), url, topics.to_vec(), retry, "zcluster")
+        self.connect_websocket_with(url, topics, retry, &Default::default())
+    }
+
+    /// `connect_websocket` with client options (TLS verification, CA, client
+    /// certificate, application name; see `websocket::ClientOptions`).
+    pub fn connect_websocket_with(
+        &self,
+        url: &str,
+        topics: &[String],
+        retry: Duration,
+        opts: &crate::websocket::ClientOptions,
+    ) -> Result<crate::websocket::client::ClientHandle> {
+        if self.is_closed() {
+            return Err(Error::closed("the endpoint is shut down"));
+        }
+        crate::websocket::client::connect(self.handle(), url, topics.to_vec(), retry, opts)
     }
 
     /// Counters of every established peering.
@@ -934,6 +921,11 @@ pub struct EndpointHandle {
 }
 
 impl EndpointHandle {
+    /// Makes the I/O thread run a turn soon (a tap with room again, `Tap::full`).
+    pub fn hook_waker(&self) -> HookWaker {
+        HookWaker(self.shared.waker.clone())
+    }
+
     pub fn id(&self) -> EndpointId {
         self.shared.id
     }
@@ -1008,6 +1000,12 @@ impl EndpointHandle {
 
     pub fn stats(&self) -> Stats {
         stats_of(&self.shared)
+    }
+
+    /// Messages processed by type (data, command, routing-update, ping, pong), as
+    /// Broker's `broker_processed_messages_total`.
+    pub fn processed_messages(&self) -> [u64; 5] {
+        processed_of(&self.shared)
     }
 
     pub fn peer_stats(&self) -> Vec<PeerStats> {
@@ -1323,6 +1321,12 @@ impl Endpoint {
 
     pub fn stats(&self) -> Stats {
         stats_of(&self.shared)
+    }
+
+    /// Messages processed by type (data, command, routing-update, ping, pong), as
+    /// Broker's `broker_processed_messages_total`.
+    pub fn processed_messages(&self) -> [u64; 5] {
+        processed_of(&self.shared)
     }
 }
 

@@ -27,6 +27,12 @@ pub trait Tap: Send + Sync {
     fn local_only(&self) -> bool {
         false
     }
+    /// The tap cannot take more now (its queue is full): the I/O thread leaves the
+    /// publishes it would offer queued, so the host's `publish` waits (backpressure), until
+    /// the tap wakes the endpoint (`EndpointHandle::hook_waker`) with room again.
+    fn full(&self) -> bool {
+        false
+    }
 }
 
 /// Counters of one peering, updated by the I/O thread, read by `Endpoint::peer_stats`.

@@ -136,13 +136,17 @@ pub extern "C" fn zc_endpoint_options_new(out: *mut *mut zc_endpoint_options) ->
 /// `Broker::peer_buffer_size`, `Broker::peer_overflow_policy` (`backpressure`,
 /// `drop_newest`, `drop_oldest`, `disconnect`), `inbox_capacity`, `inbox_overflow_policy`,
 /// `publish_queue`, `backpressure_timeout`, `max_frame`, `handshake_timeout`,
-/// `unpeer_timeout`, `shutdown_timeout` (seconds, or `250ms`), `id` (UUID text),
+/// `unpeer_timeout`, `shutdown_timeout` (intervals: `250 msecs`, `2 secs`, `250ms` or
+/// seconds), `id` (UUID text),
 /// `validate_data` (T/F); TLS by Zeek's names: `Broker::disable_ssl` (T/F, default F:
 /// anonymous TLS as a Zeek node), `Broker::ssl_cafile`, `Broker::ssl_capath`,
 /// `Broker::ssl_certificate`, `Broker::ssl_keyfile`, `Broker::ssl_passphrase` (paths and
-/// text; any of them set means certificate-authenticated TLS). Any thread.
-/// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
-/// ZC_ERR_INVALID_ARGUMENT (bad value; the message names the accepted values).
+/// text; any of them set means certificate-authenticated TLS). Types, defaults and the
+/// value grammar (the same for every `*_options_set`): docs/options.md, or
+/// `zcluster options --scope endpoint`. Any thread.
+/// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name;
+/// the message suggests the closest), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+/// names the option, its type and the value).
 #[no_mangle]
 pub extern "C" fn zc_endpoint_options_set(
     opts: *mut zc_endpoint_options,

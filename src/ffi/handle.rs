@@ -113,5 +113,6 @@ pub(crate) mod kind {
     pub(crate) const ITER: u8 = 0x61;
     pub(crate) const ZMQ_PROXY: u8 = 0x71;
     pub(crate) const WEBSOCKET_OPTIONS: u8 = 0x81;
+    pub(crate) const WEBSOCKET_CLIENT_OPTIONS: u8 = 0x82;
     pub(crate) const LOG_STREAM: u8 = 0x91;
 }

@@ -28,12 +28,14 @@ pub unsafe extern "C" fn zc_options_new(out: *mut *mut zc_options) -> zc_result 
 }
 
 /// Sets option `key` (its Zeek name, e.g. "Cluster::retry_interval") from `value` in Zeek
-/// syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals `1.0 min`, `30 secs`, `2 hrs` or a
-/// plain number of seconds; strings as they are; patterns `/re/`; backends
-/// `Broker::SQLITE` or `SQLITE`. Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE,
-/// ZC_ERR_NOT_FOUND (unknown option; the message lists every option),
-/// ZC_ERR_INVALID_ARGUMENT (bad value; the message says what is accepted). A failed call
-/// leaves the option unchanged.
+/// syntax: bools `T`/`F`/`true`/`false`/`1`/`0`; intervals as Zeek writes them (`1.0 min`,
+/// `30 secs`, `250 msecs`, `2 hrs`, `1 day`) or a plain number of seconds; counts; ports
+/// `9991/tcp`; strings as they are (or one quoted Zeek literal); patterns `/re/`; enums
+/// `Broker::SQLITE` or `SQLITE`. Every option with its type, default and doc:
+/// docs/options.md, or `zcluster options --scope cluster`. Errors: ZC_ERR_NULL,
+/// ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown option; the message suggests
+/// the closest and lists every option), ZC_ERR_INVALID_ARGUMENT (bad value; the message
+/// names the option, its type and the value). A failed call leaves the option unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn zc_options_set(
     opts: *mut zc_options,
@@ -65,6 +67,21 @@ pub unsafe extern "C" fn zc_options_get(
         let key = arg_str(key, "key")?;
         let text = o.lock().get_text(key)?;
         write_out(out, give_string(&text));
+        Ok(())
+    })
+}
+
+/// Every option the library accepts, as a JSON array (the table docs/options.md is made
+/// from): objects with `scope` ("cluster" for `zc_options_set`, "endpoint",
+/// "websocket", "store", "backend"), `name`, `aliases`, `type` (Zeek's type name: bool,
+/// count, int, double, interval, string, pattern, port, addr, enum), `values` (an enum's
+/// constants), `default` (as option text) and `doc`. The caller frees `*out` with
+/// `zc_string_free`. Errors: ZC_ERR_NULL.
+#[no_mangle]
+pub unsafe extern "C" fn zc_options_catalogue_json(out: *mut *mut c_char) -> zc_result {
+    guard(|| {
+        out_ptr(out, "out")?;
+        write_out(out, give_string(&crate::options::docs::json()));
         Ok(())
     })
 }

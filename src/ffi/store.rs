@@ -81,7 +81,8 @@ fn val(p: *const zc_value, what: &str) -> Result<Value> {
 /// (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...; default FULL),
 /// `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...; default WAL),
 /// `integrity_check` (T/F), `clone_resync_interval`, `clone_stale_interval`,
-/// `clone_mutation_buffer_interval` (intervals such as "10 secs"). Any thread.
+/// `clone_mutation_buffer_interval` (intervals such as "10 secs"); values in the grammar of
+/// every `*_options_set` (docs/options.md). Any thread.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown key),
 /// ZC_ERR_INVALID_ARGUMENT (bad value), ZC_ERR_STATE (the store is already created).
 #[no_mangle]

@@ -2,11 +2,11 @@
 //! every value for error messages (the crate-wide `json` module was not available when
 //! this was written; the lead may switch this over to it).
 
-use super::value::{OptionValue, Port};
 use super::{
     check_references, perr, Format, Layout, Node, NodeType, Pos, RefPositions, ZeekctlNode,
 };
 use crate::error::Result;
+use crate::options::{OptionValue, Port};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -478,7 +478,7 @@ pub(crate) fn parse_layout(text: &str, source: &str) -> Result<Layout> {
 }
 
 fn option_value(source: &str, name: &str, pos: Pos, v: &J) -> Result<OptionValue> {
-    if crate::cluster::options::is_known(name) {
+    if crate::options::is_known(name) {
         let text = match v {
             J::Bool(b) => {
                 if *b {
@@ -500,7 +500,7 @@ fn option_value(source: &str, name: &str, pos: Pos, v: &J) -> Result<OptionValue
                 ))
             }
         };
-        return crate::cluster::options::parse_text(name, &text).map_err(|m| perr(source, pos, m));
+        return crate::options::parse_text(name, &text).map_err(|m| perr(source, pos, m));
     }
     Ok(match v {
         J::Bool(b) => OptionValue::Bool(*b),

@@ -9,14 +9,12 @@
 
 mod json;
 mod nodecfg;
-mod value;
 mod write;
 mod zeek;
 mod zeekctl_config;
 
+pub use crate::options::{format_interval, parse_interval, OptionValue, Port, Protocol};
 pub use nodecfg::NodeCfgOptions;
-pub(crate) use value::parse_interval as value_parse_interval;
-pub use value::{format_interval, parse_interval, OptionValue, Port, Protocol};
 pub use write::zeekctl_websocket_default;
 pub(crate) use zeek::Cursor as ZeekCursor;
 
@@ -263,6 +261,8 @@ pub struct WebSocketListen {
     pub max_event_queue_size: Option<u64>,
     /// Seconds.
     pub ping_interval: Option<f64>,
+    /// `$tls_options` (`Cluster::WebSocketTLSOptions`), when the call has it.
+    pub tls: Option<crate::websocket::ServerTls>,
     /// The call is guarded by `Cluster::local_node_type() == Cluster::MANAGER` (or a
     /// non-cluster process): only the manager starts the server.
     pub manager_only: bool,

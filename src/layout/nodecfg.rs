@@ -30,9 +30,9 @@
 //!   with no nodes (zeekctl writes `standalone-layout.zeek`, which has no `Cluster::nodes`).
 //!   Host names are resolved with the system resolver, the first IPv4 address preferred.
 
-use super::value::{OptionValue, Port};
 use super::{perr, Format, Layout, Node, NodeType, Pos, ZeekctlNode};
 use crate::error::Result;
+use crate::options::{OptionValue, Port};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, ToSocketAddrs};
 

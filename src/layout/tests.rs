@@ -428,11 +428,11 @@ fn malformed_layouts_give_precise_errors() {
         (Format::Zeek, "@load base/frameworks/cluster\n".into(), "<input>:1:1: directive @load is not supported in a layout (expected `redef` or `event`)"),
         (Format::Zeek, "const x = 1;\n".into(), "<input>:1:1: expected `redef` or `event`, found `const`"),
         (Format::Zeek, "redef Cluster::retry_interval = 5;\n".into(),
-         "<input>:1:33: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found a count"),
-        (Format::Zeek, "redef Cluster::retry_interval = 5 fortnights;\n".into(), "<input>:1:33: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found a count"),
+         "<input>:1:33: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 250 msecs, found a count (5)"),
+        (Format::Zeek, "redef Cluster::retry_interval = 5 fortnights;\n".into(), "<input>:1:33: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 250 msecs, found a count (5)"),
         (Format::Zeek, "redef Cluster::retry_interval = 5fortnights;\n".into(), "<input>:1:33: bad interval unit `fortnights` (expected usec, msec, sec, min, hr or day)"),
-        (Format::Zeek, "redef Cluster::manager_is_loggr = T;\n".into(), "<input>:1:35: unknown option \"Cluster::manager_is_loggr\" (did you mean Cluster::manager_is_logger? expected one of: Cluster::default_backend, Cluster::default_master_node, Cluster::default_persistent_backend, Cluster::default_store_dir, Cluster::enable_round_robin_logging, Cluster::logger_topic, Cluster::manager_is_logger, Cluster::manager_topic, Cluster::node, Cluster::node_topic_prefix, Cluster::nodeid_topic_prefix, Cluster::proxy_topic, Cluster::retry_interval, Cluster::time_machine_topic, Cluster::worker_topic, Cluster::control_events, Cluster::manager2logger_events, Cluster::manager2proxy_events, Cluster::manager2worker_events, Cluster::proxy2logger_events, Cluster::proxy2manager_events, Cluster::proxy2worker_events, Cluster::tm2manager_events, Cluster::tm2worker_events, Cluster::worker2logger_events, Cluster::worker2manager_events, Cluster::worker2proxy_events, Cluster::backend, Cluster::event_serializer, Cluster::log_serializer, Broker::default_clone_resync_interval, Broker::default_clone_stale_interval, Broker::default_clone_mutation_buffer_interval, Broker::log_batch_interval, Broker::log_batch_size, Log::write_buffer_size, Log::flush_interval, Log::default_rotation_dir, Log::default_rotation_interval, Log::default_rotation_postprocessor_cmd, LogAscii::use_json, Telemetry::metrics_port, Telemetry::metrics_address, Telemetry::metrics_endpoint_name, Cluster::default_websocket_max_event_queue_size, Cluster::default_websocket_ping_interval, Broker::disable_ssl, Broker::ssl_cafile, Broker::ssl_capath, Broker::ssl_certificate, Broker::ssl_keyfile, Broker::ssl_passphrase, or one of Zeek's Cluster::Backend::ZeroMQ:: options)"),
-        (Format::Zeek, "redef Cluster::manager_is_logger = \"F\";\n".into(), "<input>:1:36: option Cluster::manager_is_logger: expected T, F, true or false, found a string"),
+        (Format::Zeek, "redef Cluster::manager_is_loggr = T;\n".into(), "<input>:1:35: unknown option \"Cluster::manager_is_loggr\" (did you mean Cluster::manager_is_logger? expected one of: Cluster::default_backend, Cluster::default_master_node, Cluster::default_persistent_backend, Cluster::default_store_dir, Cluster::enable_round_robin_logging, Cluster::logger_topic, Cluster::manager_is_logger, Cluster::manager_topic, Cluster::node, Cluster::node_topic_prefix, Cluster::nodeid_topic_prefix, Cluster::proxy_topic, Cluster::retry_interval, Cluster::time_machine_topic, Cluster::worker_topic, Cluster::control_events, Cluster::manager2logger_events, Cluster::manager2proxy_events, Cluster::manager2worker_events, Cluster::proxy2logger_events, Cluster::proxy2manager_events, Cluster::proxy2worker_events, Cluster::tm2manager_events, Cluster::tm2worker_events, Cluster::worker2logger_events, Cluster::worker2manager_events, Cluster::worker2proxy_events, Cluster::backend, Cluster::event_serializer, Cluster::log_serializer, Broker::default_clone_resync_interval, Broker::default_clone_stale_interval, Broker::default_clone_mutation_buffer_interval, Broker::log_batch_interval, Broker::log_batch_size, Log::write_buffer_size, Log::flush_interval, Log::default_rotation_dir, Log::default_rotation_interval, Log::default_rotation_postprocessor_cmd, LogAscii::use_json, Telemetry::metrics_port, Telemetry::metrics_address, Telemetry::metrics_endpoint_name, Broker::peer_buffer_size, Broker::peer_overflow_policy, Cluster::default_websocket_max_event_queue_size, Cluster::default_websocket_ping_interval, Broker::disable_ssl, Broker::ssl_cafile, Broker::ssl_capath, Broker::ssl_certificate, Broker::ssl_keyfile, Broker::ssl_passphrase, or one of Zeek's Cluster::Backend::ZeroMQ:: options)"),
+        (Format::Zeek, "redef Cluster::manager_is_logger = \"F\";\n".into(), "<input>:1:36: option Cluster::manager_is_logger: expected T or F, found a string (\"F\")"),
         (Format::Zeek, "event zeek_init() { if ( 1 ) { print \"}\"; }\n".into(), "<input>:1:6: unterminated event handler (expected a closing `}`)"),
         // node.cfg
         (Format::NodeCfg, "[manager]\nhost=localhost\n".into(), "<input>:1:1: node \"manager\": no type given (expected type=logger, manager, proxy, worker or standalone)"),
@@ -470,7 +470,7 @@ fn malformed_layouts_give_precise_errors() {
          "<input>:1:69: node \"w\": $manager must name a Cluster::MANAGER node, but there is no node \"m\""),
         (Format::Json, "{\"nodes\": {\"a\": {\"node_type\": \"WORKER\", \"ip\": \"1.2.3.4\"},\n \"a\": {}}}".into(), "<input>:2:2: duplicate node name \"a\""),
         (Format::Json, "{\"nodes\": {}, \"options\": {\"Cluster::retry_interval\": \"soon\"}}".into(),
-         "<input>:1:54: option Cluster::retry_interval: expected an interval such as 1.0 min, 30 secs or 2 hrs, or a number of seconds, found \"soon\""),
+         "<input>:1:54: option Cluster::retry_interval: \"soon\" is not an interval (expected an interval such as 1.0 min, 30 secs or 250 msecs, or a number of seconds)"),
         (Format::Json, "{\"nodes\": {\"w\": {\"node_type\": \"WORKER\",}}}".into(), "<input>:1:40: expected a string key, found `}`"),
         (Format::Json, "{\"options\": {}}".into(), "<input>:1:1: missing required key \"nodes\""),
         (Format::Json, "{\"nodes\": {}, \"nodes\": {}}".into(), "<input>:1:15: duplicate key \"nodes\""),
@@ -586,6 +586,21 @@ fn zeekctl_listen_websocket_block() {
         (Some(7), Some(2.0))
     );
     assert!(!w.manager_only && !w.unless_disable_listen);
+    let l = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=1/tcp, $tls_options=[$cert_file=\"/c, d.pem\", $key_file=\"/k.pem\", $enable_peer_verification=T, $ca_file=\"/ca.pem\"]]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap();
+    let t = l.websocket[0].tls.clone().unwrap();
+    assert_eq!(t.cert_file.as_deref(), Some("/c, d.pem"));
+    assert_eq!(t.key_file.as_deref(), Some("/k.pem"));
+    assert!(t.enable_peer_verification && t.ca_file == "/ca.pem");
+    let e = Layout::parse(
+        "event zeek_init() { Cluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=1/tcp, $tls_options=[$key_file=\"/k.pem\"]]); }\n",
+        Some(Format::Zeek),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("No cert_file field"), "{}", e.message);
     let e = Layout::parse(
         "event zeek_init() { Cluster::listen_websocket([$listen_port=1/tcp]); }\n",
         Some(Format::Zeek),
@@ -596,4 +611,17 @@ fn zeekctl_listen_websocket_block() {
         "{}",
         e.message
     );
+    // The fields are the catalogue's WebSocket options: did-you-mean, Zeek types.
+    for (field, want) in [
+        ("$ping_intervall=2 secs", "(did you mean ping_interval?"),
+        ("$ping_interval=2", "option ping_interval: expected an interval such as 1.0 min, 30 secs or 250 msecs, found a count (2)"),
+        ("$send_queue_size=5", "$send_queue_size is not one of Zeek's WebSocketServerOptions fields a layout sets"),
+    ] {
+        let e = Layout::parse(
+            &format!("event zeek_init() {{ Cluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=1/tcp, {field}]); }}\n"),
+            Some(Format::Zeek),
+        )
+        .unwrap_err();
+        assert!(e.message.contains(want), "{field}: {}", e.message);
+    }
 }

@@ -29,6 +29,7 @@ pub fn zeekctl_websocket_default() -> WebSocketListen {
         listen_port: 27759,
         max_event_queue_size: None,
         ping_interval: None,
+        tls: None,
         manager_only: true,
         unless_disable_listen: true,
     }
@@ -59,6 +60,26 @@ fn websocket_block(ws: &WebSocketListen, o: &mut String) {
     }
     if let Some(p) = ws.ping_interval {
         let _ = write!(fields, ", $ping_interval={}", super::format_interval(p));
+    }
+    if let Some(t) = &ws.tls {
+        let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut tf = Vec::new();
+        if let Some(c) = &t.cert_file {
+            tf.push(format!("$cert_file={}", q(c)));
+        }
+        if let Some(k) = &t.key_file {
+            tf.push(format!("$key_file={}", q(k)));
+        }
+        if t.enable_peer_verification {
+            tf.push("$enable_peer_verification=T".into());
+        }
+        if !t.ca_file.is_empty() {
+            tf.push(format!("$ca_file={}", q(&t.ca_file)));
+        }
+        if !t.ciphers.is_empty() {
+            tf.push(format!("$ciphers={}", q(&t.ciphers)));
+        }
+        let _ = write!(fields, ", $tls_options=[{}]", tf.join(", "));
     }
     if conds.is_empty() {
         let _ = writeln!(o, "\tCluster::listen_websocket([{fields}]);");
@@ -103,7 +124,7 @@ fn ordered(l: &Layout) -> Vec<(&String, &Node)> {
 }
 
 fn q(s: &str) -> String {
-    super::value::quote(s)
+    crate::options::value::quote(s)
 }
 
 impl Layout {

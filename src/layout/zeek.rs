@@ -3,9 +3,9 @@
 //! `event <name>(...) { ... }` handlers, which are skipped (zeekctl appends one that starts
 //! the WebSocket server). Directives (`@load`, `@if`) are rejected with a clear error.
 
-use super::value::{parse_interval, OptionValue, Port};
 use super::{check_references, perr, Format, Layout, Node, NodeType, Pos, RefPositions};
 use crate::error::{Error, Result};
+use crate::options::{OptionValue, Port};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -157,11 +157,13 @@ impl<'a> Cursor<'a> {
         Some(self.chars[start..self.i].iter().collect())
     }
 
-    /// A string literal with Zeek's escapes; the cursor is at the opening quote.
+    /// A string literal with Zeek's escapes (`options::unescape_string`, the grammar option
+    /// text shares); the cursor is at the opening quote.
     fn string(&mut self) -> Result<String> {
         let start = self.pos();
         self.bump();
-        let mut bytes: Vec<u8> = Vec::new();
+        let body_start = self.pos();
+        let mut body = String::new();
         loop {
             let Some(c) = self.bump() else {
                 return Err(self.err(
@@ -173,53 +175,30 @@ impl<'a> Cursor<'a> {
                 '"' => break,
                 '\n' => return Err(self.err(start, "unterminated string literal (expected a closing `\"` before the end of the line)")),
                 '\\' => {
-                    let esc_pos = self.pos();
+                    body.push('\\');
                     let Some(e) = self.bump() else {
                         return Err(self.err(start, "unterminated string literal"));
                     };
-                    match e {
-                        'n' => bytes.push(b'\n'),
-                        't' => bytes.push(b'\t'),
-                        'r' => bytes.push(b'\r'),
-                        'a' => bytes.push(7),
-                        'b' => bytes.push(8),
-                        'f' => bytes.push(12),
-                        'v' => bytes.push(11),
-                        'x' => {
-                            let mut v = 0u32;
-                            let mut n = 0;
-                            while n < 2 && self.peek().map(|c| c.is_ascii_hexdigit()).unwrap_or(false) {
-                                v = v * 16 + self.bump().and_then(|c| c.to_digit(16)).unwrap_or(0);
-                                n += 1;
-                            }
-                            if n == 0 {
-                                return Err(self.err(esc_pos, "expected hex digits after \\x"));
-                            }
-                            bytes.push(v as u8);
-                        }
-                        '0'..='7' => {
-                            let mut v = e.to_digit(8).unwrap_or(0);
-                            let mut n = 1;
-                            while n < 3 && self.peek().map(|c| ('0'..='7').contains(&c)).unwrap_or(false) {
-                                v = v * 8 + self.bump().and_then(|c| c.to_digit(8)).unwrap_or(0);
-                                n += 1;
-                            }
-                            bytes.push((v & 0xff) as u8);
-                        }
-                        other => {
-                            let mut b = [0u8; 4];
-                            bytes.extend_from_slice(other.encode_utf8(&mut b).as_bytes());
-                        }
-                    }
+                    body.push(e);
                 }
-                c => {
-                    let mut b = [0u8; 4];
-                    bytes.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
+                c => body.push(c),
             }
         }
-        String::from_utf8(bytes)
-            .map_err(|_| self.err(start, "string literal is not valid UTF-8 after escapes"))
+        crate::options::unescape_string(&body).map_err(|(at, msg)| {
+            let mut pos = body_start;
+            for c in body.chars().take(at) {
+                if c == '\n' {
+                    pos.line += 1;
+                    pos.col = 1;
+                } else {
+                    pos.col += 1;
+                }
+            }
+            if msg.contains("UTF-8") {
+                pos = start;
+            }
+            self.err(pos, msg)
+        })
     }
 
     /// A constant value (what may follow `=` in a layout).
@@ -386,8 +365,11 @@ impl<'a> Cursor<'a> {
             .unwrap_or(false)
         {
             let word = self.take_while(|c| c.is_ascii_alphabetic());
-            if let Some(secs) = parse_interval(&format!("{text} {word}")) {
-                return Ok(OptionValue::Interval(secs));
+            if let (Some(unit), Ok(n)) = (
+                crate::options::zeek_interval_unit(&word),
+                text.parse::<f64>(),
+            ) {
+                return Ok(OptionValue::Interval(n * unit));
             }
             if blanks.is_empty() {
                 return Err(self.err(
@@ -534,9 +516,8 @@ pub(crate) fn parse(text: &str, format: Format, source: &str) -> Result<Layout> 
                     parse_nodes(&mut cur, format, &mut layout, &mut refs, &mut defined_at)?;
                 } else {
                     let (vpos, v) = cur.value()?;
-                    let v = if id.starts_with("Cluster::") {
-                        crate::cluster::options::check_layout_value(&id, v)
-                            .map_err(|m| cur.err(vpos, m))?
+                    let v = if id.starts_with("Cluster::") || crate::options::is_known(&id) {
+                        crate::options::check_layout_value(&id, v).map_err(|m| cur.err(vpos, m))?
                     } else {
                         v
                     };
@@ -574,7 +555,7 @@ fn combine(
 ) -> std::result::Result<OptionValue, String> {
     let old = match old {
         Some(o) => o,
-        None => match crate::cluster::options::default_value(name) {
+        None => match crate::options::default_value(name) {
             Some(d) => d,
             None => return Ok(new),
         },
@@ -826,6 +807,81 @@ fn parse_record(cur: &mut Cursor, format: Format, name: &str) -> Result<(Node, R
     Ok((node, refs))
 }
 
+/// A record's `$field=value` parts, split at the commas outside brackets, parentheses
+/// and string literals.
+fn split_fields(inner: &str) -> Vec<&str> {
+    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0usize);
+    let mut out = Vec::new();
+    for (i, c) in inner.char_indices() {
+        if quoted {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(inner[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// `$tls_options=[$cert_file="..", ...]` (or `Cluster::WebSocketTLSOptions(...)`).
+fn tls_options_record(
+    v: &str,
+    source: &str,
+) -> std::result::Result<crate::websocket::ServerTls, String> {
+    let inner = v
+        .strip_prefix("Cluster::WebSocketTLSOptions(")
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| v.strip_prefix('[').and_then(|r| r.strip_suffix(']')))
+        .ok_or_else(|| {
+            format!("$tls_options: expected a record `[$cert_file=.., $key_file=..]`, found `{v}`")
+        })?;
+    let mut t = crate::websocket::ServerTls::default();
+    for part in split_fields(inner) {
+        let (k, val) = part
+            .strip_prefix('$')
+            .and_then(|p| p.split_once('='))
+            .ok_or_else(|| format!("$tls_options: expected `$field=value`, found `{part}`"))?;
+        let mut c = Cursor::new(val.trim(), source);
+        let (_, val) = c
+            .value()
+            .map_err(|e| format!("$tls_options${}: {}", k.trim(), e.message))?;
+        match (k.trim(), val) {
+            ("cert_file", OptionValue::String(s)) => t.cert_file = Some(s),
+            ("key_file", OptionValue::String(s)) => t.key_file = Some(s),
+            ("ca_file", OptionValue::String(s)) => t.ca_file = s,
+            ("ciphers", OptionValue::String(s)) => t.ciphers = s,
+            ("enable_peer_verification", OptionValue::Bool(b)) => t.enable_peer_verification = b,
+            (k, v) => return Err(format!("$tls_options: unexpected ${k} ({})", v.kind())),
+        }
+    }
+    if t.cert_file.is_some() != t.key_file.is_some() {
+        return Err(format!(
+            "Invalid tls_options: No {} field",
+            if t.cert_file.is_some() {
+                "key_file"
+            } else {
+                "cert_file"
+            }
+        ));
+    }
+    Ok(t)
+}
+
 /// The `Cluster::listen_websocket([...])` calls in an event handler's text (ZeekControl's
 /// `zeek_init` block), with the guards around them.
 fn listen_websocket_calls(
@@ -861,29 +917,42 @@ fn listen_websocket_calls(
         let mut port = None;
         let mut queue = None;
         let mut ping = None;
-        for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut tls = None;
+        for part in split_fields(inner) {
             let (k, v) = part
                 .strip_prefix('$')
                 .and_then(|p| p.split_once('='))
                 .ok_or_else(|| bad(format!("expected `$field=value`, found `{part}`")))?;
+            if k.trim() == "tls_options" {
+                tls = Some(tls_options_record(v.trim(), source).map_err(&bad)?);
+                continue;
+            }
             let mut c = Cursor::new(v.trim(), source);
             let (_, val) = c
                 .value()
                 .map_err(|e| bad(format!("${}: {}", k.trim(), e.message)))?;
-            match (k.trim(), val) {
+            // The fields by the catalogue's `Scope::WebSocket` (names, types, did-you-mean);
+            // `$listen_host` is the string field of older Zeeks.
+            let k = k.trim();
+            let spec = crate::options::lookup(&[crate::options::Scope::WebSocket], k)
+                .map_err(|e| bad(e.message))?;
+            let val = match val {
+                OptionValue::String(h) if k == "listen_host" => OptionValue::Addr(
+                    h.parse()
+                        .map_err(|_| bad(format!("$listen_host \"{h}\" is not an address")))?,
+                ),
+                v => spec.check(v).map_err(|e| bad(e.message))?,
+            };
+            match (spec.name, val) {
                 ("listen_addr", OptionValue::Addr(a)) => addr = Some(a),
-                ("listen_host", OptionValue::String(h)) => {
-                    addr = Some(
-                        h.parse()
-                            .map_err(|_| bad(format!("$listen_host \"{h}\" is not an address")))?,
-                    )
-                }
                 ("listen_port", OptionValue::Port(p)) => port = Some(p.number),
                 ("max_event_queue_size", OptionValue::Count(n)) => queue = Some(n),
                 ("ping_interval", OptionValue::Interval(s)) => ping = Some(s),
-                // TLS options and future fields: not started from a layout.
-                ("tls_options", _) => {}
-                (k, v) => return Err(bad(format!("unexpected ${k} ({})", v.kind()))),
+                (name, _) => {
+                    return Err(bad(format!(
+                        "${name} is not one of Zeek's WebSocketServerOptions fields a layout sets"
+                    )))
+                }
             }
         }
         out.push(super::WebSocketListen {
@@ -891,6 +960,7 @@ fn listen_websocket_calls(
             listen_port: port.ok_or_else(|| bad("$listen_port is required".into()))?,
             max_event_queue_size: queue,
             ping_interval: ping,
+            tls,
             manager_only,
             unless_disable_listen,
         });

@@ -6,11 +6,13 @@
 //! `@if ( |...| == 0 )` guards).
 //!
 //! The file is Zeek script we do not run: this reader takes `@load` of a cluster backend,
-//! `redef` of the `Cluster::` options we know (checked like a layout's, errors with their
-//! line), `@if ( |Cluster::...| == 0 )` guards (true while the option is unset or empty),
-//! and skips everything else: other modules' redefs (`Notice::`, `Pcap::`, expressions such
-//! as `FileExtract::prefix = ... + Cluster::node`), blocks under other `@if` conditions,
-//! and event handlers.
+//! `redef` of the options of the catalogue (`crate::options`: `Cluster::`, and the
+//! `Broker::`, `Log::`, `Telemetry::` ones zeekctl writes, e.g.
+//! `Log::default_rotation_interval`, `Telemetry::metrics_address`; checked like a layout's,
+//! errors with their line), `@if ( |Cluster::...| == 0 )` guards (true while the option is
+//! unset or empty), and skips everything else: other redefs (`Notice::`, `Pcap::`,
+//! expressions such as `FileExtract::prefix = ... + Cluster::node`), blocks under other
+//! `@if` conditions, and event handlers.
 
 use super::{perr, Layout, OptionValue, Pos};
 use crate::error::Result;
@@ -113,10 +115,10 @@ pub(crate) fn apply(layout: &mut Layout, text: &str, source: &str) -> Result<()>
             continue;
         };
         let name = name.trim();
-        if name.ends_with('+') || name.ends_with('-') || !name.starts_with("Cluster::") {
+        if name.ends_with('+') || name.ends_with('-') {
             continue;
         }
-        if !crate::cluster::options::is_known(name) {
+        if !crate::options::is_known(name) {
             continue;
         }
         let value = value.trim().trim_end_matches(';').trim();
@@ -133,8 +135,7 @@ pub(crate) fn apply(layout: &mut Layout, text: &str, source: &str) -> Result<()>
                 ))
             }
         };
-        let v = crate::cluster::options::check_layout_value(name, v)
-            .map_err(|m| perr(source, pos, m))?;
+        let v = crate::options::check_layout_value(name, v).map_err(|m| perr(source, pos, m))?;
         layout.set_option(name.to_string(), v);
     }
     Ok(())
@@ -164,7 +165,7 @@ fn guard(layout: &Layout, cond: &str) -> bool {
     let Some(inner) = c.strip_prefix("(|").and_then(|r| r.strip_suffix("|==0)")) else {
         return false;
     };
-    if !crate::cluster::options::is_known(inner) {
+    if !crate::options::is_known(inner) {
         return false;
     }
     match layout.option(inner) {
@@ -226,6 +227,41 @@ mod tests {
             e.message.starts_with("zeekctl-config.zeek:2:"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn zeekctls_catalogue_redefs_are_read_and_others_skipped() {
+        let mut l = Layout::empty(super::super::Format::Zeek, "t");
+        apply(
+            &mut l,
+            "redef Log::default_rotation_interval = 3600 secs;\nredef Log::default_mail_alarms_interval = 86400 secs;\nredef Telemetry::metrics_address = \"127.0.0.1\";\nredef Pcap::snaplen = 9216;\nredef Cluster::default_store_dir = \"/s\";\n",
+            "zeekctl-config.zeek",
+        )
+        .unwrap();
+        assert_eq!(
+            l.option("Log::default_rotation_interval"),
+            Some(&OptionValue::Interval(3600.0))
+        );
+        assert_eq!(
+            l.option("Telemetry::metrics_address"),
+            Some(&OptionValue::String("127.0.0.1".into()))
+        );
+        assert_eq!(
+            l.option("Cluster::default_store_dir"),
+            Some(&OptionValue::String("/s".into()))
+        );
+        assert_eq!(l.option("Log::default_mail_alarms_interval"), None);
+        assert_eq!(l.option("Pcap::snaplen"), None);
+        let e = apply(
+            &mut l,
+            "redef Log::default_rotation_interval = 3600;\n",
+            "zeekctl-config.zeek",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "zeekctl-config.zeek:1:40: option Log::default_rotation_interval: expected an interval such as 1.0 min, 30 secs or 250 msecs, found a count (3600)"
         );
     }
 }

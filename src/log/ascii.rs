@@ -53,15 +53,39 @@ struct Desc<'a, 'o> {
     sep: &'o [u8],
     set_sep: Option<&'o [u8]>,
     utf8: bool,
+    /// [`Desc::special`] outside containers, by byte.
+    special: &'o [bool; 256],
+    /// Whether digits, `.` and `-` are all plain outside containers (numbers can then be
+    /// written without looking at their bytes).
+    num_plain: bool,
 }
 
+/// Bytes that are special whatever the separators: controls, non-ASCII, backslash.
+const BASE_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b < 0x20 || b >= 0x7f || b == b'\\' as usize;
+        b += 1;
+    }
+    t
+};
+
 impl<'a, 'o> Desc<'a, 'o> {
-    fn new(out: &'a mut Vec<u8>, sep: &'o [u8], utf8: bool) -> Desc<'a, 'o> {
+    fn new(
+        out: &'a mut Vec<u8>,
+        sep: &'o [u8],
+        utf8: bool,
+        special: &'o [bool; 256],
+    ) -> Desc<'a, 'o> {
+        let num_plain = !b"0123456789.-".iter().any(|&b| special[usize::from(b)]);
         Desc {
             out,
             sep,
             set_sep: None,
             utf8,
+            special,
+            num_plain,
         }
     }
 
@@ -93,6 +117,11 @@ impl<'a, 'o> Desc<'a, 'o> {
         }
     }
 
+    /// Numbers may be written as they are (see `num_plain`).
+    fn plain_num(&self) -> bool {
+        self.num_plain && self.set_sep.is_none()
+    }
+
     fn raw(&mut self, b: &[u8]) {
         self.out.extend_from_slice(b);
     }
@@ -104,7 +133,11 @@ impl<'a, 'o> Desc<'a, 'o> {
     fn add(&mut self, bytes: &[u8]) {
         // Printable ASCII holding neither a backslash nor the start of an escape
         // sequence comes out as it is (what the general path below gives for it).
-        if !bytes.iter().any(|&b| self.special(b)) {
+        let clean = match self.set_sep {
+            None => !bytes.iter().any(|&b| self.special[usize::from(b)]),
+            Some(_) => !bytes.iter().any(|&b| self.special(b)),
+        };
+        if clean {
             self.out.extend_from_slice(bytes);
             return;
         }
@@ -159,8 +192,19 @@ pub(crate) fn record_into(
     out: &mut Vec<u8>,
 ) {
     let start = out.len();
+    // The special bytes: Zeek's default separator (a tab) is a control, special anyway.
+    let own;
+    let special = match opts.separator.first() {
+        Some(&b) if !BASE_SPECIAL[usize::from(b)] => {
+            let mut t = BASE_SPECIAL;
+            t[usize::from(b)] = true;
+            own = t;
+            &own
+        }
+        _ => &BASE_SPECIAL,
+    };
     {
-        let mut d = Desc::new(out, &opts.separator, opts.enable_utf_8);
+        let mut d = Desc::new(out, &opts.separator, opts.enable_utf_8, special);
         for (i, (f, v)) in fields.iter().zip(vals).enumerate() {
             if i > 0 {
                 d.raw(&opts.separator);
@@ -182,17 +226,32 @@ fn describe<'o>(d: &mut Desc<'_, 'o>, opts: &'o AsciiOptions, ty: &ZeekType, v: 
     match v {
         Value::None => d.add(&opts.unset_field),
         Value::Bool(b) => d.add(if *b { b"T" } else { b"F" }),
+        // Digits, '.' and '-' need no escaping unless a separator starts with one.
+        Value::Integer(i) if d.plain_num() => text::push_i64(d.out, *i),
+        Value::Count(c) if d.plain_num() => text::push_u64(d.out, *c),
+        Value::Port(p) if d.plain_num() => text::push_u64(d.out, u64::from(p.number)),
+        Value::Address(a) if a.is_v4() && d.plain_num() => text::push_v4(d.out, a),
+        Value::Real(r)
+            if r.is_finite()
+                && d.plain_num()
+                && matches!(ty, ZeekType::Time | ZeekType::Interval) =>
+        {
+            text::push_fixed6(d.out, *r)
+        }
+        Value::Timestamp(ns) | Value::Timespan(ns) if d.plain_num() => {
+            text::push_fixed6(d.out, text::ns_to_secs(*ns))
+        }
         Value::Integer(i) => d.add(text::i64_dec(*i).as_bytes()),
         Value::Count(c) => d.add(text::u64_dec(*c).as_bytes()),
         Value::Port(p) => d.add(text::u64_dec(u64::from(p.number)).as_bytes()),
         Value::Address(a) => d.add(text::addr_buf(a).as_bytes()),
         Value::Subnet(s) => d.add(text::subnet(s).as_bytes()),
         Value::Real(r) => match ty {
-            ZeekType::Time | ZeekType::Interval => d.add(text::fixed6_buf(*r).as_bytes()),
+            ZeekType::Time | ZeekType::Interval => d.add(text::fixed6(*r).as_bytes()),
             _ => d.add(text::double(*r).as_bytes()),
         },
         Value::Timestamp(ns) | Value::Timespan(ns) => {
-            d.add(text::fixed6_buf(text::ns_to_secs(*ns)).as_bytes())
+            d.add(text::fixed6(text::ns_to_secs(*ns)).as_bytes())
         }
         Value::String(s) => string_like(d, opts, s),
         Value::Enum(s) => string_like(d, opts, s.as_bytes()),
@@ -229,9 +288,9 @@ fn container<'v, 'o>(
         d.add(&opts.empty_field);
         return;
     }
-    let elem_ty = match ty {
-        ZeekType::Set(t) | ZeekType::Vector(t) => t.as_ref().clone(),
-        other => other.clone(),
+    let elem_ty: &ZeekType = match ty {
+        ZeekType::Set(t) | ZeekType::Vector(t) => t,
+        other => other,
     };
     // std::set semantics: inserting an existing sequence is a no-op, removing erases it.
     d.set_sep = Some(&opts.set_separator);
@@ -239,7 +298,7 @@ fn container<'v, 'o>(
         if j > 0 {
             d.raw(&opts.set_separator);
         }
-        describe(d, opts, &elem_ty, e);
+        describe(d, opts, elem_ty, e);
     }
     d.set_sep = None;
 }

@@ -16,9 +16,32 @@ pub(crate) fn record(fields: &[LogField], vals: &[Value]) -> Vec<u8> {
 
 /// [`record`] appended to `out`.
 pub(crate) fn record_into(fields: &[LogField], vals: &[Value], out: &mut Vec<u8>) {
+    record_with_keys(&keys(fields), fields, vals, out)
+}
+
+/// Each field's `"name":` as [`record_into`] writes it (a writer keeps them).
+pub(crate) fn keys(fields: &[LogField]) -> Vec<Vec<u8>> {
+    fields
+        .iter()
+        .map(|f| {
+            let mut k = Vec::with_capacity(f.name.len() + 3);
+            text::json_string(&mut k, f.name.as_bytes());
+            k.push(b':');
+            k
+        })
+        .collect()
+}
+
+/// [`record_into`] with the fields' [`keys`] made beforehand.
+pub(crate) fn record_with_keys(
+    keys: &[Vec<u8>],
+    fields: &[LogField],
+    vals: &[Value],
+    out: &mut Vec<u8>,
+) {
     out.push(b'{');
     let mut first = true;
-    for (f, v) in fields.iter().zip(vals) {
+    for ((f, k), v) in fields.iter().zip(keys).zip(vals) {
         if matches!(v, Value::None) {
             continue;
         }
@@ -26,17 +49,15 @@ pub(crate) fn record_into(fields: &[LogField], vals: &[Value], out: &mut Vec<u8>
             out.push(b',');
         }
         first = false;
-        text::json_string(out, f.name.as_bytes());
-        out.push(b':');
+        out.extend_from_slice(k);
         value(out, &f.ty, v);
     }
     out.extend_from_slice(b"}\n");
 }
 
 fn double(out: &mut Vec<u8>, d: f64) {
-    match text::json_double(d) {
-        Some(s) => out.extend_from_slice(s.as_bytes()),
-        None => out.extend_from_slice(b"null"),
+    if !text::json_double_into(out, d) {
+        out.extend_from_slice(b"null");
     }
 }
 
@@ -44,15 +65,24 @@ fn value(out: &mut Vec<u8>, ty: &ZeekType, v: &Value) {
     match v {
         Value::None => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => out.extend_from_slice(text::i64_dec(*i).as_bytes()),
-        Value::Count(c) => out.extend_from_slice(text::u64_dec(*c).as_bytes()),
-        Value::Port(p) => out.extend_from_slice(text::u64_dec(u64::from(p.number)).as_bytes()),
+        Value::Integer(i) => text::push_i64(out, *i),
+        Value::Count(c) => text::push_u64(out, *c),
+        Value::Port(p) => text::push_u64(out, u64::from(p.number)),
+        Value::Address(a) if a.is_v4() => {
+            out.push(b'"');
+            text::push_v4(out, a);
+            out.push(b'"');
+        }
         Value::Address(a) => text::json_string(out, text::addr_buf(a).as_bytes()),
         Value::Subnet(s) => text::json_string(out, text::subnet(s).as_bytes()),
         Value::Real(r) => double(out, *r),
         Value::Timestamp(ns) | Value::Timespan(ns) => double(out, text::ns_to_secs(*ns)),
         Value::String(s) if s.iter().all(|b| (0x20..0x7f).contains(b)) => text::json_string(out, s),
         Value::String(s) => text::json_string(out, &text::escape_utf8(s, false)),
+        // Printable ASCII is what escape_utf8 leaves as it is.
+        Value::Enum(s) if s.bytes().all(|b| (0x20..0x7f).contains(&b)) => {
+            text::json_string(out, s.as_bytes())
+        }
         Value::Enum(s) => text::json_string(out, &text::escape_utf8(s.as_bytes(), false)),
         Value::Set(s) => array(out, ty, s.iter()),
         Value::Vector(s) => array(out, ty, s.iter()),
@@ -61,16 +91,16 @@ fn value(out: &mut Vec<u8>, ty: &ZeekType, v: &Value) {
 }
 
 fn array<'v>(out: &mut Vec<u8>, ty: &ZeekType, items: impl Iterator<Item = &'v Value>) {
-    let elem_ty = match ty {
-        ZeekType::Set(t) | ZeekType::Vector(t) => t.as_ref().clone(),
-        other => other.clone(),
+    let elem_ty: &ZeekType = match ty {
+        ZeekType::Set(t) | ZeekType::Vector(t) => t,
+        other => other,
     };
     out.push(b'[');
     for (j, e) in items.enumerate() {
         if j > 0 {
             out.push(b',');
         }
-        value(out, &elem_ty, e);
+        value(out, elem_ty, e);
     }
     out.push(b']');
 }

@@ -16,6 +16,10 @@
 //! - Rotation (`Log::default_rotation_interval`, 0 = none), `Log::default_rotation_dir`
 //!   and the post-processor apply to every writer, from this logger's configuration (as a
 //!   Zeek logger takes them from its own filters and defaults, not from the message).
+//! - Files: each writer buffers up to 256 KiB; everything written goes to the kernel
+//!   whenever the worker's queue runs empty (and at least once a second), so a logger
+//!   process killed with SIGKILL loses no record the worker had taken from its queue.
+//!   (Zeek's writers flush once a second; the file bytes are the same.)
 //! - Backpressure: the queue to the worker is bounded ([`LogConfig::queue_limit`]
 //!   messages). When it is full, the sender waits: the I/O thread stops reading until
 //!   the worker catches up, which backs the senders up over TCP. Nothing is dropped.
@@ -27,7 +31,7 @@ use crate::error::{Error, Result};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -192,10 +196,18 @@ struct Entry {
 struct Worker {
     cfg: LogConfig,
     stats: Arc<Mutex<LogStats>>,
-    /// writer -> path -> writer.
-    writers: HashMap<String, HashMap<String, Entry>>,
+    /// writer -> path -> index in `entries`.
+    writers: HashMap<String, HashMap<String, usize>>,
+    entries: Vec<Entry>,
+    /// The (writer, path, index) of the last remote write (most records in a row go to
+    /// the same writer: no hashing for them).
+    last: Option<(String, String, usize)>,
     /// A record decoded into (reused).
     rec: Vec<Value>,
+    /// Records written and rotations since the shared counters were last updated (they
+    /// are updated once per job, not per record).
+    records: u64,
+    rotations: u64,
 }
 
 impl Worker {
@@ -204,26 +216,55 @@ impl Worker {
             cfg,
             stats,
             writers: HashMap::new(),
+            entries: Vec::new(),
+            last: None,
             rec: Vec::new(),
+            records: 0,
+            rotations: 0,
         }
     }
 
     fn run(mut self, rx: Receiver<Job>) {
         let tick = Duration::from_millis(250);
         loop {
-            match rx.recv_timeout(tick) {
+            // Whenever the queue runs empty, what was written goes to the kernel (so a
+            // logger process that is killed loses no record it has taken from its
+            // queue), then the worker waits.
+            let job = match rx.try_recv() {
+                Ok(j) => Ok(j),
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    self.publish_counts();
+                    self.flush_all();
+                    rx.recv_timeout(tick)
+                }
+            };
+            match job {
                 Ok(Job::Remote(p)) => self.remote(&p),
                 Ok(Job::Local { stream, record }) => self.local(&stream, &record),
                 Ok(Job::Flush(done)) => {
                     self.flush_all();
+                    self.publish_counts();
                     let _ = done.send(());
                 }
                 Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.tick();
+            self.publish_counts();
         }
         self.close_all();
+        self.publish_counts();
+    }
+
+    /// Adds the records and rotations counted since the last call to the shared counters.
+    fn publish_counts(&mut self) {
+        if self.records == 0 && self.rotations == 0 {
+            return;
+        }
+        let mut s = self.stats.lock();
+        s.records += std::mem::take(&mut self.records);
+        s.rotations += std::mem::take(&mut self.rotations);
     }
 
     fn drop_reason(&self, reason: String, f: impl FnOnce(&mut LogStats)) {
@@ -272,7 +313,8 @@ impl Worker {
         self.writers
             .entry(writer.to_string())
             .or_default()
-            .insert(info.path.clone(), Entry { fields, writer: w });
+            .insert(info.path.clone(), self.entries.len());
+        self.entries.push(Entry { fields, writer: w });
     }
 
     fn remote(&mut self, payload: &[u8]) {
@@ -317,32 +359,54 @@ impl Worker {
         serial: &[u8],
         now: SystemTime,
     ) {
-        let Some(e) = self.writers.get_mut(writer).and_then(|m| m.get_mut(path)) else {
+        let cached = match &self.last {
+            Some((w, p, i)) if w == writer && p == path => Some(*i),
+            _ => None,
+        };
+        let idx = cached.or_else(|| {
+            let i = *self.writers.get(writer)?.get(path)?;
+            self.last = Some((writer.to_string(), path.to_string(), i));
+            Some(i)
+        });
+        let Some(e) = idx.map(|i| &mut self.entries[i]) else {
             let reason = format!(
                 "LogWrite for stream {stream}, writer {writer}, path {path} without a LogCreate: dropped"
             );
             self.drop_reason(reason, |s| s.dropped_no_create += 1);
             return;
         };
-        if let Err(err) = zeekser::decode_record_into(&e.fields, serial, &mut self.rec) {
+        if let Err(err) = zeekser::decode_record_reuse(&e.fields, serial, &mut self.rec) {
             let reason = format!("LogWrite for {path} ({stream}): {}", err.message);
             self.drop_reason(reason, |s| s.dropped_malformed += 1);
             return;
         }
-        Self::write(&self.stats, e, &self.rec, now);
+        Self::write(
+            &self.stats,
+            &mut self.records,
+            &mut self.rotations,
+            e,
+            &self.rec,
+            now,
+        );
     }
 
-    fn write(stats: &Mutex<LogStats>, e: &mut Entry, rec: &[Value], now: SystemTime) {
+    fn write(
+        stats: &Mutex<LogStats>,
+        records: &mut u64,
+        rotations: &mut u64,
+        e: &mut Entry,
+        rec: &[Value],
+        now: SystemTime,
+    ) {
         let Some(w) = e.writer.as_mut() else {
             return;
         };
         let before = w.next_rotation();
         match w.write_checked(rec, now) {
             Ok(()) => {
-                let mut s = stats.lock();
-                s.records += 1;
+                *records += 1;
                 if before.is_some() && w.next_rotation() != before {
-                    s.rotations += 1;
+                    *rotations += 1;
                 }
             }
             Err(err) => {
@@ -362,13 +426,14 @@ impl Worker {
             let info = WriterInfo::new(&stream.path, 0.0);
             self.create(message::WRITER_ASCII, &info, stream.fields.clone());
         }
-        let Some(e) = self
+        let Some(&i) = self
             .writers
-            .get_mut(message::WRITER_ASCII)
-            .and_then(|m| m.get_mut(&stream.path))
+            .get(message::WRITER_ASCII)
+            .and_then(|m| m.get(&stream.path))
         else {
             return;
         };
+        let e = &mut self.entries[i];
         if e.fields != stream.fields {
             // A remote LogCreate made this path first with another schema: it wins.
             if let Err(err) = check_record(&stream.id, &e.fields, record) {
@@ -380,15 +445,22 @@ impl Worker {
                 return;
             }
         }
-        Self::write(&self.stats, e, record, SystemTime::now());
+        Self::write(
+            &self.stats,
+            &mut self.records,
+            &mut self.rotations,
+            e,
+            record,
+            SystemTime::now(),
+        );
     }
 
     fn tick(&mut self) {
         let now = SystemTime::now();
-        for e in self.writers.values_mut().flat_map(|m| m.values_mut()) {
+        for e in self.entries.iter_mut() {
             if let Some(w) = e.writer.as_mut() {
                 match w.tick(now) {
-                    Ok(Some(_)) => self.stats.lock().rotations += 1,
+                    Ok(Some(_)) => self.rotations += 1,
                     Ok(None) => {}
                     Err(err) => {
                         let mut s = self.stats.lock();
@@ -401,7 +473,7 @@ impl Worker {
     }
 
     fn flush_all(&mut self) {
-        for e in self.writers.values_mut().flat_map(|m| m.values_mut()) {
+        for e in self.entries.iter_mut() {
             if let Some(w) = e.writer.as_mut() {
                 if let Err(err) = w.flush() {
                     let mut s = self.stats.lock();
@@ -413,7 +485,9 @@ impl Worker {
     }
 
     fn close_all(&mut self) {
-        for (_, mut e) in self.writers.drain().flat_map(|(_, m)| m) {
+        self.writers.clear();
+        self.last = None;
+        for mut e in self.entries.drain(..) {
             if let Some(w) = e.writer.as_mut() {
                 if let Err(err) = w.close() {
                     let mut s = self.stats.lock();

@@ -246,12 +246,35 @@ fn str_ref<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
 
 /// Fast path for one LogWrite at the start of `b`: the message and its length.
 fn parse_log_write_prefix(b: &[u8]) -> Result<(LogMessageRef<'_>, usize)> {
+    parse_log_write_cached(b, &mut None)
+}
+
+/// [`parse_log_write_prefix`] that skips the UTF-8 check of a stream, writer and path
+/// equal (byte for byte) to the previous message's, which passed it (`prev`).
+fn parse_log_write_cached<'a>(
+    b: &'a [u8],
+    prev: &mut Option<(&'a str, &'a str, &'a str)>,
+) -> Result<(LogMessageRef<'a>, usize)> {
     let mut c = Cur { b, p: 20 };
     c.byte(0x0e, "a content vector")?;
     c.byte(0x04, "a content vector of 4")?;
-    let stream = str_ref(c.str(0x0b, "the stream id (enum)")?, "stream id")?;
-    let writer = str_ref(c.str(0x0b, "the writer id (enum)")?, "writer id")?;
-    let path = str_ref(c.str(0x05, "the path (string)")?, "path")?;
+    let sb = c.str(0x0b, "the stream id (enum)")?;
+    let wb = c.str(0x0b, "the writer id (enum)")?;
+    let pb = c.str(0x05, "the path (string)")?;
+    let (stream, writer, path) = match *prev {
+        Some((s, w, p)) if s.as_bytes() == sb && w.as_bytes() == wb && p.as_bytes() == pb => {
+            (s, w, p)
+        }
+        _ => {
+            let t = (
+                str_ref(sb, "stream id")?,
+                str_ref(wb, "writer id")?,
+                str_ref(pb, "path")?,
+            );
+            *prev = Some(t);
+            t
+        }
+    };
     let serial = c.str(0x05, "serial_data (string)")?;
     Ok((
         LogMessageRef::Write {
@@ -456,13 +479,16 @@ pub fn parse_with<'a>(bytes: &'a [u8], mut f: impl FnMut(LogMessageRef<'a>)) -> 
                 c.byte(0x0e, "a content vector")?;
                 let (n, used) = bin::read_varbyte(&bytes[c.p..])?;
                 c.p += used;
-                msgs.reserve(n as usize);
+                // Each message takes more than 20 bytes: a count the input cannot hold
+                // must not make us reserve gigabytes.
+                msgs.reserve((n as usize).min(bytes.len() / 20));
+                let mut prev = None;
                 for _ in 0..n {
                     let rest = &bytes[c.p..];
                     if message_type(rest) != Some(TYPE_LOG_WRITE) {
                         return Err(Error::decode("not a LogWrite"));
                     }
-                    let (m, len) = parse_log_write_prefix(rest)?;
+                    let (m, len) = parse_log_write_cached(rest, &mut prev)?;
                     msgs.push(m);
                     c.p += len;
                 }

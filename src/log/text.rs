@@ -46,23 +46,74 @@ impl std::fmt::Write for StackBuf {
     }
 }
 
-/// `v` in decimal.
-pub(crate) fn u64_dec(v: u64) -> StackBuf {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut x = v;
-    loop {
+const DIGITS2: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// `v`'s decimal digits right-aligned in `buf`; returns where they start.
+fn dec_digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
+    let mut i = 20;
+    while v >= 100 {
+        let r = (v % 100) as usize;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[2 * r..2 * r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[2 * r..2 * r + 2]);
+    } else {
         i -= 1;
-        tmp[i] = b'0' + (x % 10) as u8;
-        x /= 10;
-        if x == 0 {
-            break;
+        buf[i] = b'0' + v as u8;
+    }
+    i
+}
+
+/// `v` in decimal, appended to `out`.
+pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    let i = dec_digits(v, &mut buf);
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// `v` in decimal, with a minus sign when negative, appended to `out`.
+pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// An IPv4 address (the last four bytes of `a`) as a dotted quad, appended to `out`.
+pub(crate) fn push_v4(out: &mut Vec<u8>, a: &Address) {
+    for (k, &o) in a.0[12..16].iter().enumerate() {
+        if k > 0 {
+            out.push(b'.');
+        }
+        if o >= 100 {
+            out.push(b'0' + o / 100);
+            let r = usize::from(o % 100);
+            out.extend_from_slice(&DIGITS2[2 * r..2 * r + 2]);
+        } else if o >= 10 {
+            let r = usize::from(o);
+            out.extend_from_slice(&DIGITS2[2 * r..2 * r + 2]);
+        } else {
+            out.push(b'0' + o);
         }
     }
+}
+
+/// `v` in decimal.
+pub(crate) fn u64_dec(v: u64) -> StackBuf {
     let mut out = StackBuf::new();
-    for &c in &tmp[i..] {
-        out.push(c);
-    }
+    let mut buf = [0u8; 20];
+    let i = dec_digits(v, &mut buf);
+    out.b[..20 - i].copy_from_slice(&buf[i..]);
+    out.n = 20 - i;
     out
 }
 
@@ -88,7 +139,9 @@ pub(crate) fn addr_buf(a: &Address) -> StackBuf {
             if k > 0 {
                 out.push(b'.');
             }
-            for &c in u64_dec(u64::from(o)).as_bytes() {
+            let mut buf = [0u8; 20];
+            let i = dec_digits(u64::from(o), &mut buf);
+            for &c in &buf[i..] {
                 out.push(c);
             }
         }
@@ -99,20 +152,64 @@ pub(crate) fn addr_buf(a: &Address) -> StackBuf {
     out
 }
 
-/// [`fixed6`] into a stack buffer.
-pub(crate) fn fixed6_buf(d: f64) -> StackBuf {
-    let mut out = StackBuf::new();
-    if d.is_nan() || std::fmt::Write::write_fmt(&mut out, format_args!("{d:.6}")).is_err() {
-        let mut o = StackBuf::new();
-        let s = fixed6(d);
-        if std::fmt::Write::write_str(&mut o, &s).is_ok() {
-            return o;
-        }
-        // A huge finite value: more digits than the buffer holds (never in practice).
-        let _ = std::fmt::Write::write_str(&mut o, "inf");
-        return o;
+/// [`fixed6`] appended to `out` (without allocating for the values logs hold).
+pub(crate) fn push_fixed6(out: &mut Vec<u8>, d: f64) {
+    match fixed6_fast(d) {
+        Some(b) => out.extend_from_slice(b.as_bytes()),
+        None => out.extend_from_slice(fixed6(d).as_bytes()),
     }
-    out
+}
+
+/// `format!("{d:.6}")` for finite `|d| < 2^43` with integer arithmetic: `|d|` is exactly
+/// `m * 2^e`, so `|d| * 10^6` is `m * 10^6 / 2^-e`, rounded half to even as the
+/// formatter rounds the exact value. None outside that range (the formatter then runs).
+fn fixed6_fast(d: f64) -> Option<StackBuf> {
+    if !d.is_finite() || d.abs() >= (1u64 << 43) as f64 {
+        return None;
+    }
+    let bits = d.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
+    let n = u128::from(m) * 1_000_000;
+    let q: u64 = if e >= 0 {
+        // |d| < 2^43: m * 2^e * 10^6 < 2^63.
+        (n << e) as u64
+    } else {
+        let s = (-e) as u32;
+        if s >= 120 {
+            0 // |d| * 10^6 < 2^53 * 2^20 / 2^120: far below one half
+        } else {
+            let q = n >> s;
+            let r = n & ((1u128 << s) - 1);
+            let half = 1u128 << (s - 1);
+            (if r > half || (r == half && q & 1 == 1) {
+                q + 1
+            } else {
+                q
+            }) as u64
+        }
+    };
+    let mut out = StackBuf::new();
+    if d.is_sign_negative() {
+        out.push(b'-');
+    }
+    let int = u64_dec(q / 1_000_000);
+    let f = q % 1_000_000;
+    out.b[out.n..out.n + int.n].copy_from_slice(int.as_bytes());
+    out.n += int.n;
+    out.b[out.n] = b'.';
+    let mut x = f;
+    for k in (1..=6).rev() {
+        out.b[out.n + k] = b'0' + (x % 10) as u8;
+        x /= 10;
+    }
+    out.n += 7;
+    Some(out)
 }
 
 /// An address as Zeek prints it (`IPAddr::AsString`): dotted quad for IPv4 (v4-mapped),
@@ -344,57 +441,94 @@ pub(crate) fn header_escape(s: &[u8]) -> Vec<u8> {
 /// longer (still round-tripping) digit string than the shortest one Rust finds; both
 /// parse to the same double.
 pub fn json_double(d: f64) -> Option<String> {
-    if !d.is_finite() {
+    let mut out = Vec::new();
+    if !json_double_into(&mut out, d) {
         return None;
     }
+    String::from_utf8(out).ok()
+}
+
+/// [`json_double`] appended to `out`, without allocating; false (nothing written) for
+/// NaN and infinities.
+pub(crate) fn json_double_into(out: &mut Vec<u8>, d: f64) -> bool {
+    if !d.is_finite() {
+        return false;
+    }
     if d == 0.0 {
-        return Some(if d.is_sign_negative() {
-            "-0.0".into()
+        out.extend_from_slice(if d.is_sign_negative() {
+            b"-0.0"
         } else {
-            "0.0".into()
+            b"0.0"
         });
+        return true;
     }
-    let mut out = String::new();
     if d < 0.0 {
-        out.push('-');
+        out.push(b'-');
     }
-    let sci = format!("{:e}", d.abs());
-    let (mant, exp) = sci.split_once('e')?;
-    let exp: i32 = exp.parse().ok()?;
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let len = digits.len() as i32;
+    let mut sci = StackBuf::new();
+    if std::fmt::Write::write_fmt(&mut sci, format_args!("{:e}", d.abs())).is_err() {
+        return false;
+    }
+    let sci = sci.as_bytes();
+    let Some(epos) = sci.iter().position(|&c| c == b'e') else {
+        return false;
+    };
+    // The exponent: an optional '-' and up to three digits.
+    let (neg, edigits) = match &sci[epos + 1..] {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    if edigits.is_empty() || edigits.len() > 4 || !edigits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let e = edigits
+        .iter()
+        .fold(0i32, |a, &c| a * 10 + i32::from(c - b'0'));
+    let exp = if neg { -e } else { e };
+    let mut digits = [0u8; 40];
+    let mut len = 0usize;
+    for &c in &sci[..epos] {
+        if c != b'.' && len < digits.len() {
+            digits[len] = c;
+            len += 1;
+        }
+    }
+    let digits = &digits[..len];
+    let len = len as i32;
     let k = exp - len + 1;
     let kk = len + k;
-    if 0 <= k && kk <= 21 {
-        out.push_str(&digits);
-        for _ in 0..k {
-            out.push('0');
+    let push_exp = |out: &mut Vec<u8>, x: i32| {
+        if x < 0 {
+            out.push(b'-');
         }
-        out.push_str(".0");
+        out.extend_from_slice(u64_dec(u64::from(x.unsigned_abs())).as_bytes());
+    };
+    if 0 <= k && kk <= 21 {
+        out.extend_from_slice(digits);
+        out.extend(std::iter::repeat_n(b'0', k as usize));
+        out.extend_from_slice(b".0");
     } else if 0 < kk && kk <= 21 {
         let (a, b) = digits.split_at(kk as usize);
-        out.push_str(a);
-        out.push('.');
-        out.push_str(b);
+        out.extend_from_slice(a);
+        out.push(b'.');
+        out.extend_from_slice(b);
     } else if -6 < kk && kk <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-kk) {
-            out.push('0');
-        }
-        out.push_str(&digits);
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-kk) as usize));
+        out.extend_from_slice(digits);
     } else if len == 1 {
-        out.push_str(&digits);
-        out.push('e');
-        out.push_str(&(kk - 1).to_string());
+        out.extend_from_slice(digits);
+        out.push(b'e');
+        push_exp(out, kk - 1);
     } else {
         let (a, b) = digits.split_at(1);
-        out.push_str(a);
-        out.push('.');
-        out.push_str(b);
-        out.push('e');
-        out.push_str(&(kk - 1).to_string());
+        out.extend_from_slice(a);
+        out.push(b'.');
+        out.extend_from_slice(b);
+        out.push(b'e');
+        push_exp(out, kk - 1);
     }
-    Some(out)
+    true
 }
 
 /// A JSON string as rapidjson writes it (default flags): `"` and `\` escaped, `\b \t \n
@@ -403,6 +537,12 @@ pub fn json_double(d: f64) -> Option<String> {
 pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
     const UHEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push(b'"');
+    // Most strings need no escape at all: copy them whole.
+    if !s.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
     for &c in s {
         match c {
             b'"' => out.extend_from_slice(b"\\\""),
@@ -485,6 +625,68 @@ mod tests {
         assert_eq!(fixed6(-1.5), "-1.500000");
         assert_eq!(fixed6(f64::INFINITY), "inf");
         assert_eq!(fixed6(f64::NAN), "nan");
+    }
+
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn fixed6_fast_path_matches_the_formatter() {
+        let mut st = 0x9e37_79b9_7f4a_7c15u64;
+        let check = |d: f64| {
+            let mut got = Vec::new();
+            push_fixed6(&mut got, d);
+            assert_eq!(got, fixed6(d).as_bytes(), "{d:e} ({:#x})", d.to_bits());
+        };
+        for d in [
+            0.0,
+            -0.0,
+            0.5e-6,
+            1.5e-6,
+            2.5e-6,
+            -0.5e-6,
+            0.0078125,
+            1e-300,
+            5e-324,
+            1.0,
+            -1.0,
+            1700000000.0,
+            1700000000.000001,
+            1700000000.1234565,
+            8.796093022207e12,
+            8.796093022208e12,
+            9.5e12,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
+            check(d);
+        }
+        for _ in 0..200_000 {
+            let r = xorshift(&mut st);
+            // Random bit patterns (any exponent), times around now, small intervals, and
+            // exact ties (multiples of 2^-k at the seventh decimal).
+            check(f64::from_bits(r));
+            check(1.7e9 + (r % 1_000_000_000) as f64 / 1e6 + (r >> 60) as f64 * 1e-7);
+            check((r % 10_000_000) as f64 / 1e6);
+            check((r % (1 << 40)) as f64 / (1u64 << (r >> 58)) as f64);
+            check(-((r % 4096) as f64) / 8192.0);
+        }
+    }
+
+    #[test]
+    fn json_doubles_round_trip() {
+        let mut st = 0x1234_5678_9abc_def1u64;
+        for _ in 0..100_000 {
+            let d = f64::from_bits(xorshift(&mut st));
+            match json_double(d) {
+                Some(s) => assert_eq!(s.parse::<f64>().unwrap(), d, "{s}"),
+                None => assert!(!d.is_finite()),
+            }
+        }
     }
 
     #[test]

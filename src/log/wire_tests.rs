@@ -475,3 +475,108 @@ fn malformed_serialization_is_an_error_not_a_panic() {
         let _ = message::parse(&cluster_example().3[..n]);
     }
 }
+
+#[test]
+fn reusing_decoder_agrees_with_the_general_one() {
+    let st = every_type_stream();
+    let v4 = |s: &str| Value::Address(Address::from_v4(s.parse().unwrap()));
+    let v6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let recs = [
+        vec![
+            Value::Bool(true),
+            Value::Integer(-5),
+            Value::Count(u64::MAX),
+            Value::Real(-0.0),
+            Value::Real(1.7e9),
+            Value::Real(0.5),
+            Value::string("héllo\t\u{1}"),
+            v4("10.0.0.1"),
+            Value::Port(Port {
+                number: 65535,
+                protocol: Protocol::Udp,
+            }),
+            Value::Address(Address(v6.octets())),
+            Value::Subnet(Subnet::new(Address::from_v4("1.2.3.0".parse().unwrap()), 24).unwrap()),
+            Value::Enum("tcp".into()),
+            Value::Vector(vec![Value::string("a"), Value::string("")]),
+            Value::Vector(vec![]),
+            Value::None,
+        ],
+        vec![
+            Value::Bool(false),
+            Value::Integer(i64::MIN),
+            Value::Count(0),
+            Value::Real(f64::NAN),
+            Value::Real(-1.0),
+            Value::Real(f64::INFINITY),
+            Value::string(""),
+            Value::Address(Address(v6.octets())),
+            Value::Port(Port {
+                number: 0,
+                protocol: Protocol::Unknown,
+            }),
+            v4("255.255.255.255"),
+            Value::Subnet(Subnet::new(Address(v6.octets()), 32).unwrap()),
+            Value::Enum(String::new()),
+            Value::Vector(vec![]),
+            Value::Vector(vec![Value::Count(1), Value::Count(2)]),
+            Value::string("a longer note than before"),
+        ],
+    ];
+    let mut out = Vec::new();
+    for round in 0..3 {
+        for rec in &recs {
+            let mut s = Vec::new();
+            zeekser::encode_record(&st.fields, rec, &mut s).unwrap();
+            zeekser::decode_record_reuse(&st.fields, &s, &mut out).unwrap();
+            let general = zeekser::decode_record(&st.fields, &s).unwrap();
+            // NaN != NaN: compare the encodings of what each decoder gave.
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            zeekser::encode_record(&st.fields, &out, &mut a).unwrap();
+            zeekser::encode_record(&st.fields, &general, &mut b).unwrap();
+            assert_eq!(a, b, "round {round}");
+            assert_eq!(a, s);
+            if round == 0 {
+                // Every truncation and every single-byte corruption: both decoders agree
+                // on success or failure, and on the values when they succeed.
+                for n in 0..s.len() {
+                    let mut o = out.clone();
+                    assert_eq!(
+                        zeekser::decode_record_reuse(&st.fields, &s[..n], &mut o).is_ok(),
+                        zeekser::decode_record(&st.fields, &s[..n]).is_ok()
+                    );
+                }
+                for i in 0..s.len() {
+                    for x in [0x00u8, 0x01, 0x04, 0x06, 0x80, 0xff] {
+                        let mut m = s.clone();
+                        m[i] = x;
+                        let mut o = out.clone();
+                        let r1 = zeekser::decode_record_reuse(&st.fields, &m, &mut o);
+                        let r2 = zeekser::decode_record(&st.fields, &m);
+                        assert_eq!(r1.is_ok(), r2.is_ok(), "byte {i} = {x:#x}");
+                        if let (Ok(()), Ok(g)) = (r1, r2) {
+                            let (mut a, mut b) = (Vec::new(), Vec::new());
+                            zeekser::encode_record(&st.fields, &o, &mut a).unwrap();
+                            zeekser::encode_record(&st.fields, &g, &mut b).unwrap();
+                            assert_eq!(a, b, "byte {i} = {x:#x}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_batch_claiming_billions_of_messages_is_an_error_not_an_allocation() {
+    // [1, 5, vector of 2^32-1 ...] with nothing after the count.
+    let mut b = Vec::new();
+    message::encode_batch(0, &[], &mut b).unwrap();
+    b.truncate(b.len() - 1);
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert!(message::parse(&b).is_err());
+    // And a real LogWrite after such a count.
+    let (_, write, _, _) = cluster_example();
+    b.extend_from_slice(&write);
+    assert!(message::parse(&b).is_err());
+}

@@ -5,7 +5,7 @@
 //!   record, with the header written straight away (ASCII only: JSON has no header).
 //! - Records are buffered and reach the file at least once a second: on any call that
 //!   finds a second gone since the last flush (`write`, `tick`), when the buffer passes
-//!   64 KiB, on `flush`, on rotation and on close. The host loop calls `tick(now)`.
+//!   256 KiB, on `flush`, on rotation and on close. The host loop calls `tick(now)`.
 //! - Rotation (`Some(interval)`): due at the next multiple of the interval after local
 //!   midnight (`log_rotate_base_time="0:00"`, `calc_next_rotate`), as Zeek schedules it.
 //!   Rotating writes `#close`, closes the file and renames it with Zeek's in-process
@@ -32,7 +32,7 @@ use crate::data::Value;
 use crate::error::{Error, Result};
 
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-const BUFFER_LIMIT: usize = 64 * 1024;
+const BUFFER_LIMIT: usize = 256 * 1024;
 const LOG_EXT: &str = "log";
 
 impl From<(&str, ZeekType)> for LogField {
@@ -161,6 +161,8 @@ pub struct LogWriter {
     rotation_dir: Option<PathBuf>,
     post: Option<PostProcessor>,
     writer_name: String,
+    /// JSON: each field's `"name":`.
+    json_keys: Vec<Vec<u8>>,
 }
 
 /// `%Y-%m-%d-%H-%M-%S` in local time, from whole seconds as Zeek's `time_t` cast.
@@ -297,6 +299,7 @@ impl LogWriter {
                 "log \"{path}\": a rotation interval must be positive (use None for no rotation)"
             )));
         }
+        let json_keys = json::keys(&fields);
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| {
             Error::new(
@@ -320,6 +323,7 @@ impl LogWriter {
             rotation_dir: None,
             post: None,
             writer_name: "Log::WRITER_ASCII".into(),
+            json_keys,
         })
     }
 
@@ -352,7 +356,9 @@ impl LogWriter {
         }
         match self.format {
             LogFormat::Ascii => ascii::record_into(&self.opts, &self.fields, record, &mut self.buf),
-            LogFormat::Json => json::record_into(&self.fields, record, &mut self.buf),
+            LogFormat::Json => {
+                json::record_with_keys(&self.json_keys, &self.fields, record, &mut self.buf)
+            }
         }
         if self.buf.len() >= BUFFER_LIMIT {
             self.flush_at(now)?;

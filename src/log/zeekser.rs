@@ -389,6 +389,105 @@ impl<'a> Reader<'a> {
         self.value_depth(ty, 0)
     }
 
+    /// [`Reader::value`] into `slot`, reusing the allocation a string or enum value there
+    /// already has (the log worker decodes every record into the same values).
+    pub fn value_into(&mut self, ty: &ZeekType, slot: &mut Value) -> Result<()> {
+        // The common case read with few bounds checks: a present value of a fixed-size
+        // type, or a string / enum. Anything else (unset, containers, errors) takes the
+        // general path from the same position, which also gives the precise error.
+        let start = self.pos;
+        if let Some(done) = self.value_fast(ty, slot) {
+            if done {
+                return Ok(());
+            }
+        }
+        self.pos = start;
+        *slot = self.value(ty)?;
+        Ok(())
+    }
+
+    /// [`Reader::value_into`]'s fast path: Some(true) when it decoded the value.
+    fn value_fast(&mut self, ty: &ZeekType, slot: &mut Value) -> Option<bool> {
+        let rest = &self.input[self.pos..];
+        let head = rest.get(..9)?;
+        let t = u32::from_be_bytes(head[..4].try_into().ok()?);
+        if t != ty.tag() || head[8] != 1 {
+            return Some(false);
+        }
+        let body = &rest[9..];
+        let be8 =
+            |b: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(b.get(..8)?.try_into().ok()?)) };
+        let used = match ty {
+            ZeekType::Bool => {
+                *slot = Value::Bool(be8(body)? != 0);
+                8
+            }
+            ZeekType::Int => {
+                *slot = Value::Integer(be8(body)? as i64);
+                8
+            }
+            ZeekType::Count => {
+                *slot = Value::Count(be8(body)?);
+                8
+            }
+            ZeekType::Double | ZeekType::Time | ZeekType::Interval => {
+                *slot = Value::Real(f64::from_bits(be8(body)?));
+                8
+            }
+            ZeekType::Port => {
+                let n = be8(body)?;
+                let p = i32::from_be_bytes(body.get(8..12)?.try_into().ok()?);
+                let protocol = match p {
+                    0 => Protocol::Unknown,
+                    1 => Protocol::Tcp,
+                    2 => Protocol::Udp,
+                    3 => Protocol::Icmp,
+                    _ => return Some(false),
+                };
+                let number = u16::try_from(n).ok()?;
+                *slot = Value::Port(Port { number, protocol });
+                12
+            }
+            ZeekType::Addr => match body.first()? {
+                4 => {
+                    let b: [u8; 4] = body.get(1..5)?.try_into().ok()?;
+                    *slot = Value::Address(Address::from_v4(std::net::Ipv4Addr::from(b)));
+                    5
+                }
+                6 => {
+                    *slot = Value::Address(Address(body.get(1..17)?.try_into().ok()?));
+                    17
+                }
+                _ => return Some(false),
+            },
+            ZeekType::String | ZeekType::Enum => {
+                let n = u32::from_be_bytes(body.get(..4)?.try_into().ok()?) as usize;
+                let b = body.get(4..4 + n)?;
+                if *ty == ZeekType::String {
+                    match slot {
+                        Value::String(v) => {
+                            v.clear();
+                            v.extend_from_slice(b);
+                        }
+                        _ => *slot = Value::String(b.to_vec()),
+                    }
+                } else {
+                    match (std::str::from_utf8(b), &mut *slot) {
+                        (Ok(s), Value::Enum(e)) => {
+                            e.clear();
+                            e.push_str(s);
+                        }
+                        _ => *slot = Value::Enum(String::from_utf8_lossy(b).into_owned()),
+                    }
+                }
+                4 + n
+            }
+            _ => return Some(false),
+        };
+        self.pos += 9 + used;
+        Some(true)
+    }
+
     fn value_depth(&mut self, ty: &ZeekType, depth: usize) -> Result<Value> {
         let t = self.u32("value type")?;
         let _subtype = self.u32("value subtype")?;
@@ -537,6 +636,32 @@ pub fn decode_record_into(fields: &[LogField], bytes: &[u8], out: &mut Vec<Value
             r.value(&f.ty)
                 .map_err(|e| Error::new(e.kind, format!("field \"{}\": {}", f.name, e.message)))?,
         );
+    }
+    if r.remaining() != 0 {
+        return Err(Error::decode(format!(
+            "zeek serialization: {} bytes after the record",
+            r.remaining()
+        )));
+    }
+    Ok(())
+}
+
+/// [`decode_record_into`] that reuses the values already in `out` (their string
+/// allocations) when it holds a record of the same fields from an earlier call. The
+/// result is the same; on error `out` holds partly decoded values.
+pub fn decode_record_reuse(fields: &[LogField], bytes: &[u8], out: &mut Vec<Value>) -> Result<()> {
+    let mut r = Reader::new(bytes);
+    let n = r.i32("num_fields")?;
+    if n < 0 || n as usize != fields.len() {
+        return Err(Error::invalid(format!(
+            "record has {n} values, the writer has {} fields",
+            fields.len()
+        )));
+    }
+    out.resize(fields.len(), Value::None);
+    for (f, slot) in fields.iter().zip(out.iter_mut()) {
+        r.value_into(&f.ty, slot)
+            .map_err(|e| Error::new(e.kind, format!("field \"{}\": {}", f.name, e.message)))?;
     }
     if r.remaining() != 0 {
         return Err(Error::decode(format!(

@@ -36,8 +36,8 @@ pub struct StoreMetrics {
     pub role: &'static str,
     /// Entries now (0 when the store cannot say, e.g. a clone not yet synchronised).
     pub entries: u64,
-    /// Updates (mutations) the store applied: on a master those it broadcast, on a clone
-    /// those it received from its master.
+    /// Updates (mutations) the store applied: on a master every one (with or without
+    /// clones), on a clone those it received from its master.
     pub updates: u64,
 }
 
@@ -65,6 +65,61 @@ pub struct WebSocketMetrics {
     pub overflow_closes: u64,
     /// Messages from clients refused with an error object.
     pub errors: u64,
+    /// Connections to a TLS server that failed the TLS handshake or spoke plain HTTP.
+    pub tls_failures: u64,
+}
+
+/// One log writer's writes (`zeek_log_writer_writes_total`'s labels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogWriterWrites {
+    /// `Log::WRITER_ASCII`.
+    pub writer: String,
+    pub module: String,
+    /// The stream id (`Conn::LOG`).
+    pub stream: String,
+    /// The filter (`default`: zcluster has the default filter only).
+    pub filter_name: String,
+    pub path: String,
+    pub writes: u64,
+}
+
+/// `zeek_version_info`'s labels for zcluster's version (Zeek's `Version::parse`:
+/// `version_number` is major * 10000 + minor * 100 + patch).
+pub(crate) struct VersionLabels {
+    pub version_number: String,
+    pub major: String,
+    pub minor: String,
+    pub patch: String,
+    pub version_string: String,
+}
+
+impl VersionLabels {
+    pub(crate) fn ours() -> VersionLabels {
+        let n = |s: &str| s.parse::<u64>().unwrap_or(0);
+        let (ma, mi, pa) = (
+            n(env!("CARGO_PKG_VERSION_MAJOR")),
+            n(env!("CARGO_PKG_VERSION_MINOR")),
+            n(env!("CARGO_PKG_VERSION_PATCH")),
+        );
+        VersionLabels {
+            version_number: (ma * 10000 + mi * 100 + pa).to_string(),
+            major: ma.to_string(),
+            minor: mi.to_string(),
+            patch: pa.to_string(),
+            version_string: crate::websocket::protocol::VERSION.to_string(),
+        }
+    }
+}
+
+/// The types of `broker_processed_messages_total`, in `Snapshot::processed` order.
+pub const PROCESSED_TYPES: [&str; 5] = ["data", "command", "routing-update", "ping", "pong"];
+
+/// Zeek's `extract_module_name`: what precedes the last `::`, else `GLOBAL`.
+pub fn module_of(stream_id: &str) -> &str {
+    match stream_id.rfind("::") {
+        Some(i) if i > 0 => &stream_id[..i],
+        _ => "GLOBAL",
+    }
 }
 
 /// A point-in-time view of a node's (or a plain endpoint's) counters.
@@ -81,6 +136,14 @@ pub struct Snapshot {
     pub websocket: Option<WebSocketMetrics>,
     /// Log writes per stream (`zeek_log_stream_writes_total`): (module, stream, count).
     pub log_writes: Vec<(String, String, u64)>,
+    /// Log writes per writer (`zeek_log_writer_writes_total`).
+    pub log_writer_writes: Vec<LogWriterWrites>,
+    /// Peerings removed because their send buffer overflowed, per peer node name
+    /// (`zeek_broker_backpressure_disconnects_total`; "unknown" for non-cluster peers).
+    pub backpressure_disconnects: Vec<(String, u64)>,
+    /// Broker's `broker_processed_messages_total` by type: data, command,
+    /// routing-update, ping, pong.
+    pub processed: [u64; 5],
     /// Log records dropped while no logger was reachable.
     pub log_dropped: u64,
     pub process: process::ProcessStats,
@@ -178,6 +241,7 @@ impl Snapshot {
                 num(&mut o, "accepted", w.accepted);
                 num(&mut o, "overflow_closes", w.overflow_closes);
                 num(&mut o, "errors", w.errors);
+                num(&mut o, "tls_failures", w.tls_failures);
                 field(&mut o, "clients");
                 o.push('[');
                 for c in &w.clients {
@@ -210,6 +274,34 @@ impl Snapshot {
         }
         o.push(']');
         num(&mut o, "log_dropped", self.log_dropped);
+        field(&mut o, "log_writer_writes");
+        o.push('[');
+        for w in &self.log_writer_writes {
+            if !o.ends_with('[') {
+                o.push(',');
+            }
+            o.push('{');
+            text(&mut o, "writer", &w.writer);
+            text(&mut o, "module", &w.module);
+            text(&mut o, "stream", &w.stream);
+            text(&mut o, "filter_name", &w.filter_name);
+            text(&mut o, "path", &w.path);
+            num(&mut o, "writes", w.writes);
+            o.push('}');
+        }
+        o.push(']');
+        field(&mut o, "backpressure_disconnects");
+        o.push('{');
+        for (peer, n) in &self.backpressure_disconnects {
+            num(&mut o, peer, *n);
+        }
+        o.push('}');
+        field(&mut o, "processed_messages");
+        o.push('{');
+        for (t, n) in PROCESSED_TYPES.iter().zip(self.processed) {
+            num(&mut o, t, n);
+        }
+        o.push('}');
         let p = &self.process;
         field(&mut o, "process");
         o.push('{');
@@ -232,6 +324,7 @@ pub fn endpoint_snapshot(ep: &crate::endpoint::Endpoint, node: &str) -> Snapshot
     Snapshot {
         node: node.to_string(),
         endpoint: ep.stats(),
+        processed: ep.processed_messages(),
         inbox_pending: ep.pending() as u64,
         inbox_capacity: ep.options().inbox_capacity as u64,
         peers: ep

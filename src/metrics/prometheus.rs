@@ -184,21 +184,81 @@ pub fn render(s: &Snapshot) -> String {
             p.stats.dropped as f64,
         );
     }
-    // Log streams (src/logging/Manager.cc).
-    if !s.log_writes.is_empty() {
-        o.family(
+    // Log streams and writers (src/logging/Manager.cc): registered at startup, so the
+    // families show even before the first write.
+    o.family(
+        "zeek_log_stream_writes_total",
+        Counter,
+        "Total number of log writes for the given stream.",
+    );
+    for (m, st, n) in &s.log_writes {
+        o.sample(
             "zeek_log_stream_writes_total",
-            Counter,
-            "Total number of log writes for the given stream.",
+            &[("module", m), ("stream", st)],
+            true,
+            *n as f64,
         );
-        for (m, st, n) in &s.log_writes {
-            o.sample(
-                "zeek_log_stream_writes_total",
-                &[("module", m), ("stream", st)],
-                true,
-                *n as f64,
-            );
-        }
+    }
+    o.family(
+        "zeek_log_writer_writes_total",
+        Counter,
+        "Total number of log writes passed to a concrete log writer not vetoed by stream or filter policies.",
+    );
+    for w in &s.log_writer_writes {
+        o.sample(
+            "zeek_log_writer_writes_total",
+            &[
+                ("writer", &w.writer),
+                ("module", &w.module),
+                ("stream", &w.stream),
+                ("filter_name", &w.filter_name),
+                ("path", &w.path),
+            ],
+            true,
+            w.writes as f64,
+        );
+    }
+    // policy/frameworks/cluster/backend/broker/backpressure.zeek.
+    o.family(
+        "zeek_broker_backpressure_disconnects_total",
+        Counter,
+        "Number of Broker peerings dropped due to a neighbor falling behind in message I/O",
+    );
+    for (peer, n) in &s.backpressure_disconnects {
+        o.sample(
+            "zeek_broker_backpressure_disconnects_total",
+            &[("peer", peer)],
+            true,
+            *n as f64,
+        );
+    }
+    // base/frameworks/telemetry/main.zeek: the version as an info metric (zcluster's
+    // version, as the WebSocket ack's `version` is).
+    o.family("zeek_version_info", Gauge, "The Zeek version");
+    {
+        let v = super::VersionLabels::ours();
+        o.sample(
+            "zeek_version_info",
+            &[
+                ("version_number", &v.version_number),
+                ("major", &v.major),
+                ("minor", &v.minor),
+                ("patch", &v.patch),
+                ("commit", "0"),
+                ("beta", "false"),
+                (
+                    "debug",
+                    if cfg!(debug_assertions) {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ),
+                ("version_string", &v.version_string),
+            ],
+            true,
+            1.0,
+        );
     }
     // WebSocket clients (InfoTelemetry "websocket", with the `app` label).
     if let Some(w) = &s.websocket {
@@ -419,6 +479,19 @@ pub fn render(s: &Snapshot) -> String {
         false,
         s.peers.len() as f64,
     );
+    o.family(
+        "broker_processed_messages_total",
+        Counter,
+        "Total number of processed messages.",
+    );
+    for (t, n) in super::PROCESSED_TYPES.iter().zip(s.processed) {
+        o.sample(
+            "broker_processed_messages_total",
+            &[("type", t)],
+            false,
+            n as f64,
+        );
+    }
     o.family(
         "broker_store_entries",
         Gauge,

@@ -396,7 +396,7 @@ impl StoreClone {
     /// Whether every write of ours reached the master and was acknowledged (its effect,
     /// broadcast before the acknowledgement, is then in our copy).
     fn writes_settled(&self) -> bool {
-        self.stalled.is_empty() && self.output.as_ref().map_or(true, |o| o.idle())
+        self.stalled.is_empty() && self.output.as_ref().is_none_or(|o| o.idle())
     }
 
     fn note_in_flight(&mut self, cmd: &Command) {

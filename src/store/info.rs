@@ -19,26 +19,37 @@ pub struct BackendOptions {
 }
 
 impl BackendOptions {
-    /// Sets one of Broker's backend options by name (`Broker::BackendOptions`): `path`
-    /// (the SQLite file), `synchronous` (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA`
-    /// or just `NORMAL`...), `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or
-    /// `WAL`...), `integrity_check` (T/F). Shared by the cluster's store table and
+    /// Sets one of Broker's backend options by name (`Broker::BackendOptions`, the
+    /// catalogue's `Scope::Backend`): `path` (the SQLite file), `synchronous`
+    /// (`Broker::SQLITE_SYNCHRONOUS_OFF|NORMAL|FULL|EXTRA` or just `NORMAL`...),
+    /// `journal_mode` (`Broker::SQLITE_JOURNAL_MODE_DELETE|WAL` or `WAL`...),
+    /// `integrity_check` (T/F). Shared by the cluster's store table and
     /// `Endpoint::attach_master`.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let upper = value.to_ascii_uppercase();
-        match key {
-            "path" => self.sqlite_path = value.to_string(),
-            "synchronous" if !value.starts_with("Broker::") => self
-                .sqlite
-                .set(key, &format!("Broker::SQLITE_SYNCHRONOUS_{upper}"))?,
-            "journal_mode" if !value.starts_with("Broker::") => self
-                .sqlite
-                .set(key, &format!("Broker::SQLITE_JOURNAL_MODE_{upper}"))?,
-            "synchronous" | "journal_mode" | "integrity_check" => self.sqlite.set(key, value)?,
+        let spec = crate::options::lookup(&[crate::options::Scope::Backend], key)?;
+        let v = spec.parse(value)?;
+        self.apply(spec, &v)
+    }
+
+    /// Applies a parsed value of a `Scope::Backend` option.
+    pub(crate) fn apply(
+        &mut self,
+        spec: &crate::options::Spec,
+        v: &crate::options::OptionValue,
+    ) -> Result<()> {
+        match (spec.name, v) {
+            ("path", crate::options::OptionValue::String(p)) => self.sqlite_path = p.clone(),
+            ("synchronous" | "journal_mode", crate::options::OptionValue::Enum(e)) => {
+                self.sqlite.set(spec.name, e)?
+            }
+            ("integrity_check", crate::options::OptionValue::Bool(b)) => {
+                self.sqlite.integrity_check = *b
+            }
             _ => {
-                return Err(Error::not_found(format!(
-                    "unknown backend option '{key}' (expected one of: path, synchronous, journal_mode, integrity_check)"
-                )))
+                return Err(Error::new(
+                    crate::ErrorKind::Internal,
+                    format!("backend option {} is not applied", spec.name),
+                ))
             }
         }
         Ok(())

@@ -39,6 +39,8 @@ pub struct Master {
     backend: Box<dyn Backend>,
     config: ChannelConfig,
     output: Producer<EntityId, Command>,
+    /// Mutations applied (each one broadcast, or suppressed without clones).
+    processed: u64,
     inputs: BTreeMap<EntityId, Consumer<EntityId, Command>>,
     /// Snapshots sent with a handshake, kept until acknowledged so that a repeated
     /// handshake carries the same state for the same offset (Broker: `open_handshakes`).
@@ -78,6 +80,7 @@ impl Master {
             backend,
             config,
             output: Producer::new(config.heartbeat_interval, config.connection_timeout_factor),
+            processed: 0,
             inputs: BTreeMap::new(),
             open_handshakes: BTreeMap::new(),
             expirations,
@@ -114,9 +117,10 @@ impl Master {
     pub fn keys(&self) -> Result<BTreeSet<Value>> {
         self.backend.keys()
     }
-    /// Updates broadcast to the clones so far (the output channel's sequence number).
+    /// Updates (mutations) applied so far, as Broker's
+    /// `broker_store_processed_updates_total` counts them, with or without clones.
     pub fn updates(&self) -> u64 {
-        self.output.seq()
+        self.processed
     }
 
     pub fn size(&self) -> Result<u64> {
@@ -444,6 +448,7 @@ impl Master {
     }
 
     fn broadcast(&mut self, cmd: Command) {
+        self.processed += 1;
         self.output.produce(cmd);
     }
 

@@ -125,7 +125,7 @@ impl Bus {
                 return;
             }
             if let Some(m) = self.master.as_mut() {
-                if o.unicast.map_or(true, |u| u == m.id().endpoint) {
+                if o.unicast.is_none_or(|u| u == m.id().endpoint) {
                     m.handle_command(cmd, now);
                 }
             }
@@ -136,7 +136,7 @@ impl Bus {
                 if self.partitioned.contains(&i) {
                     continue;
                 }
-                if o.unicast.map_or(true, |u| u == c.id().endpoint) {
+                if o.unicast.is_none_or(|u| u == c.id().endpoint) {
                     c.handle_command(cmd.clone(), now);
                 }
             }

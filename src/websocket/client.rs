@@ -18,19 +18,26 @@
 //! the server refuses (bad URI or application name, bad subscriptions) or answers a
 //! publish with an error; `PeerLost` when an established connection ends (the close code
 //! and reason in the text). With a non-zero `retry` the client reconnects after every
-//! failure and loss, as peerings do. `wss://` is not supported yet.
+//! failure and loss, as peerings do. `wss://` URLs use TLS (`super::tls`: the server's
+//! certificate and host name verified unless `verify_peer=F`); a TLS failure is a
+//! `PeerUnavailable` whose text names OpenSSL's reason and the verification result.
 //!
-//! Publishes waiting for the connection are bounded (`SEND_QUEUE`); beyond that, and
-//! while not connected, they are dropped and counted (`ClientHandle::dropped`), since
-//! the I/O thread that offers them cannot wait.
+//! Publishes waiting for the connection are bounded (`SEND_QUEUE`); when the queue is
+//! full the endpoint holds further publishes back (`Tap::full`), so the host's `publish`
+//! waits as for a slow peer. While not connected they are dropped and counted
+//! (`ClientHandle::dropped`).
 
 use super::protocol;
+use super::tls::ClientOptions;
 use crate::data::bin;
 use crate::data::json::{data_message_from_json, data_message_to_json};
-use crate::endpoint::{EndpointHandle, Message, MessageKind, PeerInfo, Tap};
+use crate::endpoint::{EndpointHandle, HookWaker, Message, MessageKind, PeerInfo, Tap};
 use crate::error::{Error, ErrorKind, Result};
+use openssl::ssl::{HandshakeError, SslConnector, SslStream};
+use openssl::x509::X509VerifyResult;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -43,9 +50,23 @@ pub const SEND_QUEUE: usize = 65536;
 struct Outbox {
     q: Mutex<VecDeque<(String, Vec<u8>)>>,
     connected: AtomicBool,
+    /// The queue holds `SEND_QUEUE`: the endpoint holds further publishes back.
+    full: AtomicBool,
     dropped: AtomicU64,
     /// Wakes the client thread's poll when the queue turns non-empty (or on stop).
     waker: mio::Waker,
+    /// Wakes the endpoint's I/O thread when a full queue has room again.
+    ep_waker: HookWaker,
+}
+
+impl Outbox {
+    /// Takes everything queued (the client thread), reopening a full queue.
+    fn drain_into(&self, batch: &mut VecDeque<(String, Vec<u8>)>) {
+        batch.extend(self.q.lock().drain(..));
+        if self.full.swap(false, Ordering::AcqRel) {
+            self.ep_waker.wake();
+        }
+    }
 }
 
 impl Tap for Outbox {
@@ -56,6 +77,9 @@ impl Tap for Outbox {
             return;
         }
         q.push_back((topic.to_string(), payload.to_vec()));
+        if q.len() >= SEND_QUEUE {
+            self.full.store(true, Ordering::Release);
+        }
         if q.len() == 1 {
             let _ = self.waker.wake();
         }
@@ -63,6 +87,10 @@ impl Tap for Outbox {
 
     fn local_only(&self) -> bool {
         true
+    }
+
+    fn full(&self) -> bool {
+        self.full.load(Ordering::Acquire) && self.connected.load(Ordering::Acquire)
     }
 }
 
@@ -91,30 +119,28 @@ impl ClientHandle {
     }
 }
 
-/// `ws://host:port/path` split up.
-fn parse_url(url: &str) -> Result<(String, u16)> {
-    let rest = if let Some(r) = url.strip_prefix("ws://") {
-        r
-    } else if url.starts_with("wss://") {
-        return Err(Error::new(
-            ErrorKind::State,
-            "wss:// (WebSocket over TLS) is not implemented in zcluster yet",
-        ));
+/// `ws://host:port/path` or `wss://...` split up: (TLS, host, port).
+fn parse_url(url: &str) -> Result<(bool, String, u16)> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("wss://") {
+        (true, r)
     } else {
         return Err(Error::invalid(format!(
-            "WebSocket URL '{url}': expected ws://host:port/path"
+            "WebSocket URL '{url}': expected ws://host:port/path or wss://host:port/path"
         )));
     };
+    let default_port = if tls { "443" } else { "80" };
     let hostport = rest.split('/').next().unwrap_or("");
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         let (h, p) = h
             .split_once(']')
             .ok_or_else(|| Error::invalid(format!("WebSocket URL '{url}': unclosed [")))?;
-        (h.to_string(), p.strip_prefix(':').unwrap_or("80"))
+        (h.to_string(), p.strip_prefix(':').unwrap_or(default_port))
     } else {
         match hostport.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p),
-            None => (hostport.to_string(), "80"),
+            None => (hostport.to_string(), default_port),
         }
     };
     let port: u16 = port
@@ -123,7 +149,46 @@ fn parse_url(url: &str) -> Result<(String, u16)> {
     if host.is_empty() {
         return Err(Error::invalid(format!("WebSocket URL '{url}': no host")));
     }
-    Ok((host, port))
+    Ok((tls, host, port))
+}
+
+/// The connection's byte stream: the socket, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
 }
 
 /// Starts a client of the WebSocket server at `url` for the endpoint behind `ep`.
@@ -132,21 +197,25 @@ pub fn connect(
     url: &str,
     topics: Vec<String>,
     retry: Duration,
-    app_name: &str,
+    opts: &ClientOptions,
 ) -> Result<ClientHandle> {
-    let (host, port) = parse_url(url)?;
+    let (tls, host, port) = parse_url(url)?;
+    let app_name = opts.application_name.as_str();
     if !protocol::good_application_name(app_name) {
         return Err(Error::invalid(format!(
             "application name '{app_name}': Zeek accepts only [-/_.=:*@a-zA-Z0-9]"
         )));
     }
+    let connector = if tls { Some(opts.connector()?) } else { None };
     let poll = mio::Poll::new()?;
     let waker = mio::Waker::new(poll.registry(), WAKE)?;
     let outbox = Arc::new(Outbox {
         q: Mutex::new(VecDeque::new()),
         connected: AtomicBool::new(false),
+        full: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
         waker,
+        ep_waker: ep.hook_waker(),
     });
     let tap_id = ep.new_origin();
     ep.set_tap(tap_id, vec![String::new()], outbox.clone(), 0)?;
@@ -163,6 +232,8 @@ pub fn connect(
         topics,
         retry,
         app: app_name.to_string(),
+        tls: connector,
+        verify_peer: opts.verify_peer,
         outbox,
         stop,
         tap_id,
@@ -183,6 +254,8 @@ struct Conn {
     topics: Vec<String>,
     retry: Duration,
     app: String,
+    tls: Option<SslConnector>,
+    verify_peer: bool,
     outbox: Arc<Outbox>,
     stop: Arc<AtomicBool>,
     tap_id: u64,
@@ -225,6 +298,9 @@ impl Conn {
             let end = self.session();
             self.outbox.connected.store(false, Ordering::Release);
             self.outbox.q.lock().clear();
+            if self.outbox.full.swap(false, Ordering::AcqRel) {
+                self.outbox.ep_waker.wake();
+            }
             match end {
                 End::Stopped => break,
                 End::Unavailable(r) => self.status(
@@ -278,6 +354,14 @@ impl Conn {
         };
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+        let stream = match &self.tls {
+            None => Stream::Plain(stream),
+            Some(c) => match self.tls_connect(c, stream) {
+                Ok(s) => Stream::Tls(Box::new(s)),
+                Err(r) => return End::Unavailable(r),
+            },
+        };
         let mut req =
             match tungstenite::client::IntoClientRequest::into_client_request(self.url.as_str()) {
                 Ok(r) => r,
@@ -288,7 +372,14 @@ impl Conn {
         }
         let mut ws = match tungstenite::client::client(req, stream) {
             Ok((ws, _)) => ws,
-            Err(e) => return End::Unavailable(format!("WebSocket upgrade failed: {e}")),
+            Err(e) => {
+                let r = format!("WebSocket upgrade failed: {e}");
+                return End::Unavailable(if self.tls.is_some() && r.contains("alert") {
+                    super::tls::handshake_failure(&r)
+                } else {
+                    r
+                });
+            }
         };
         let subs = format!(
             "[{}]",
@@ -332,10 +423,10 @@ impl Conn {
             }
         }
         use std::os::fd::AsRawFd;
-        if let Err(e) = ws.get_mut().set_nonblocking(true) {
+        if let Err(e) = ws.get_mut().tcp().set_nonblocking(true) {
             return End::Lost(e.to_string());
         }
-        let fd = ws.get_ref().as_raw_fd();
+        let fd = ws.get_ref().tcp().as_raw_fd();
         let mut poll = self.poll.lock();
         let mut src = mio::unix::SourceFd(&fd);
         if let Err(e) = poll.registry().register(
@@ -352,9 +443,14 @@ impl Conn {
 
     /// The connection after the ack: one poll over the socket and the outbox's waker, so
     /// an idle client sleeps and a publish goes out at once.
-    fn established(&self, ws: &mut WebSocket<TcpStream>, poll: &mut mio::Poll) -> End {
+    fn established(&self, ws: &mut WebSocket<Stream>, poll: &mut mio::Poll) -> End {
         let cap = self.ep.inbox_capacity();
-        let mut batch = Vec::new();
+        // Publishes taken from the outbox and not yet framed. They are framed only while
+        // the socket takes them: tungstenite's buffer stays near its write_buffer_size
+        // instead of growing to the whole queue (every partial write moves what is left
+        // to the buffer's front), and a full outbox holds the host's publishes back.
+        let mut batch: VecDeque<(String, Vec<u8>)> = VecDeque::new();
+        let mut write_blocked = false;
         let mut events = mio::Events::with_capacity(8);
         loop {
             if self.stopped() {
@@ -363,20 +459,28 @@ impl Conn {
                 return End::Stopped;
             }
             // Host publishes -> server.
-            batch.extend(self.outbox.q.lock().drain(..));
-            for (topic, payload) in batch.drain(..) {
+            if batch.len() < 1024 {
+                self.outbox.drain_into(&mut batch);
+            }
+            let mut framed = 0;
+            while !write_blocked && framed < 4096 {
+                let Some((topic, payload)) = batch.pop_front() else {
+                    break;
+                };
+                framed += 1;
                 if let Ok(v) = bin::decode(&payload) {
                     let m = tungstenite::Message::Text(data_message_to_json(&topic, &v));
-                    if let Err(e) = ws.write(m) {
-                        if !is_timeout(&e) {
-                            return End::Lost(e.to_string());
-                        }
+                    match ws.write(m) {
+                        Ok(()) => {}
+                        // Framed and buffered; the socket is full.
+                        Err(e) if is_timeout(&e) => write_blocked = true,
+                        Err(e) => return End::Lost(e.to_string()),
                     }
                 }
             }
             match ws.flush() {
-                Ok(()) => {}
-                Err(e) if is_timeout(&e) => {}
+                Ok(()) => write_blocked = false,
+                Err(e) if is_timeout(&e) => write_blocked = true,
                 Err(e) => return End::Lost(e.to_string()),
             }
             // Server -> inbox, while it has room (else TCP pushes back on the server).
@@ -406,7 +510,7 @@ impl Conn {
                     }
                 }
             }
-            if !self.outbox.q.lock().is_empty() {
+            if !write_blocked && (!batch.is_empty() || !self.outbox.q.lock().is_empty()) {
                 timeout = Some(Duration::ZERO);
             }
             if let Err(e) = poll.poll(&mut events, timeout) {
@@ -414,10 +518,60 @@ impl Conn {
                     return End::Lost(e.to_string());
                 }
             }
+            if events.iter().any(|e| e.token() == SOCK && e.is_writable()) {
+                write_blocked = false;
+            }
+        }
+    }
+
+    /// The TLS handshake (blocking, within the socket's timeouts).
+    fn tls_connect(
+        &self,
+        c: &SslConnector,
+        stream: TcpStream,
+    ) -> std::result::Result<SslStream<TcpStream>, String> {
+        let cfg = c
+            .configure()
+            .map_err(|e| super::tls::handshake_failure(&super::tls::stack(&e)))?
+            .verify_hostname(self.verify_peer);
+        match cfg.connect(&self.host, stream) {
+            Ok(s) => Ok(s),
+            Err(HandshakeError::SetupFailure(e)) => {
+                Err(super::tls::handshake_failure(&super::tls::stack(&e)))
+            }
+            Err(HandshakeError::Failure(m)) => {
+                let mut r = match m.error().ssl_error() {
+                    Some(st) => super::tls::stack(st),
+                    None => match m.error().io_error() {
+                        Some(io) => io.to_string(),
+                        None => "the server closed the connection".into(),
+                    },
+                };
+                let v = m.ssl().verify_result();
+                if v != X509VerifyResult::OK {
+                    r = format!("{r}: {}", v.error_string());
+                }
+                Err(super::tls::handshake_failure(&r))
+            }
+            Err(HandshakeError::WouldBlock(_)) => Err(super::tls::handshake_failure(
+                "timed out waiting for the server",
+            )),
         }
     }
 
     fn on_text(&self, t: &str) {
+        if let Some((topic, payload)) = super::fastjson::data_message_to_bin(t) {
+            let _ = self.ep.deliver(Message {
+                kind: MessageKind::Data,
+                topic,
+                payload,
+                sender: None,
+                peer: None,
+                text: String::new(),
+                node: None,
+            });
+            return;
+        }
         if let Ok(m) = data_message_from_json(t) {
             let mut payload = Vec::new();
             if bin::try_encode(&m.value, &mut payload).is_ok() {
@@ -474,14 +628,17 @@ mod tests {
     fn urls() {
         assert_eq!(
             super::parse_url("ws://127.0.0.1:27759/v1/messages/json").unwrap(),
-            ("127.0.0.1".into(), 27759)
+            (false, "127.0.0.1".into(), 27759)
         );
         assert_eq!(
             super::parse_url("ws://[::1]:1/v1/messages/json").unwrap(),
-            ("::1".into(), 1)
+            (false, "::1".into(), 1)
+        );
+        assert_eq!(
+            super::parse_url("wss://example.org/v1/messages/json").unwrap(),
+            (true, "example.org".into(), 443)
         );
         assert!(super::parse_url("http://x/").is_err());
-        assert!(super::parse_url("wss://x:1/").is_err());
         assert!(super::parse_url("ws://:1/").is_err());
     }
 }

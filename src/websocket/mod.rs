@@ -3,7 +3,10 @@
 //! (`client`, `Endpoint::connect_websocket`) and the protocol's messages (`protocol`).
 
 pub mod client;
+mod fastjson;
 pub mod protocol;
 pub mod server;
+pub mod tls;
 
 pub use server::{ServerOptions, WebSocketServer, CLIENT_ADDED_EVENT, CLIENT_LOST_EVENT};
+pub use tls::{ClientOptions, ServerTls};

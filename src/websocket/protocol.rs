@@ -58,6 +58,16 @@ pub fn parse_subscriptions(text: &str) -> Result<Vec<String>, &'static str> {
 /// A client's data message: (topic, Broker-encoded event payload), or the error context
 /// Zeek sends with `deserialization_failed`.
 pub fn decode_client_message(text: &str) -> Result<(String, Vec<u8>), &'static str> {
+    // The common shape without building a JSON tree and a value (`fastjson`); an event
+    // that is not well-formed goes the general way, which words the error.
+    if let Some((topic, payload)) = super::fastjson::data_message_to_bin(text) {
+        if !topic.is_empty()
+            && topic != crate::wire::INTERNAL_TOPIC
+            && Event::from_bytes(&payload).is_ok()
+        {
+            return Ok((topic, payload));
+        }
+    }
     let m = data_message_from_json(text).map_err(|_| "failed to decode JSON object")?;
     if m.topic.is_empty() || m.topic == crate::wire::INTERNAL_TOPIC {
         return Err("no topic in top-level JSON object");

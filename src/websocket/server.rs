@@ -20,19 +20,21 @@
 //!
 //! Differences from Zeek, on purpose: an event is checked for Zeek's event shape, not
 //! against declared handlers (zcluster has no script layer); the ack's `version` is
-//! zcluster's (`protocol::VERSION`); TLS is not served yet (`listen` refuses cert/key);
-//! `Cluster::websocket_client_added` / `_lost` reach the host as events on the empty
+//! zcluster's (`protocol::VERSION`); a plain HTTP request to a TLS server gets an HTTP 400
+//! saying TLS is needed (see `super::tls`); `Cluster::websocket_client_added` / `_lost` reach the host as events on the empty
 //! topic (Zeek raises them locally) and are not written to cluster.log as Zeek does.
 
 use super::protocol::{self, CLOSE_GOING_AWAY, CLOSE_POLICY, PATH};
+use super::tls::ServerTls;
 use crate::data::{Event, Port, Protocol, Value};
-use crate::endpoint::{EndpointHandle, Message, MessageKind, Tap};
+use crate::endpoint::{EndpointHandle, Message, MessageKind, Tap, Transport};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{WebSocketClientMetrics, WebSocketMetrics};
 use crate::wire::filter::{filter_matches, normalize};
 use crate::wire::Filter;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use openssl::ssl::SslContext;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -65,8 +67,8 @@ pub struct ServerOptions {
     pub ping_interval: Option<Duration>,
     /// Messages waiting for one client before it is closed as too slow.
     pub send_queue_size: usize,
-    pub tls_cert_file: Option<String>,
-    pub tls_key_file: Option<String>,
+    /// `tls_options` (`Cluster::WebSocketTLSOptions`; see `super::tls`).
+    pub tls: ServerTls,
 }
 
 impl Default for ServerOptions {
@@ -77,53 +79,57 @@ impl Default for ServerOptions {
             max_event_queue_size: 32,
             ping_interval: Some(Duration::from_secs(5)),
             send_queue_size: 16384,
-            tls_cert_file: None,
-            tls_key_file: None,
+            tls: ServerTls::default(),
         }
     }
 }
 
 impl ServerOptions {
     /// Sets a field by its Zeek name (`listen_addr`, `listen_port`,
-    /// `max_event_queue_size`, `ping_interval` in seconds, `tls_options$cert_file`
-    /// or `cert_file`, `tls_options$key_file` or `key_file`) or ours (`send_queue_size`).
+    /// `max_event_queue_size`, `ping_interval`, and `tls_options`' fields `cert_file`,
+    /// `key_file`, `enable_peer_verification`, `ca_file`, `ciphers`, each also as
+    /// `tls_options$<field>`) or ours (`send_queue_size`): the catalogue's
+    /// `Scope::WebSocket` (`crate::options`), values in its grammar.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let v = value.trim();
-        let num = |what: &str| -> Result<u64> {
-            v.trim_end_matches("/tcp")
-                .parse::<u64>()
-                .map_err(|_| Error::invalid(format!("{key}: '{value}' is not {what}")))
-        };
-        match key {
-            "listen_addr" | "listen_host" => {
-                v.parse::<std::net::IpAddr>().map_err(|_| {
-                    Error::invalid(format!("{key}: '{value}' is not an IP address"))
-                })?;
-                self.listen_addr = v.to_string();
+        use crate::options::OptionValue;
+        let spec = crate::options::lookup(&[crate::options::Scope::WebSocket], key)?;
+        let v = spec.parse(value)?;
+        let count = || v.as_count().unwrap_or(0).clamp(1, usize::MAX as u64) as usize;
+        match (spec.name, &v) {
+            ("listen_addr", OptionValue::Addr(a)) => self.listen_addr = a.to_string(),
+            ("listen_port", OptionValue::Port(p)) => self.listen_port = p.number,
+            ("max_event_queue_size", _) => self.max_event_queue_size = count(),
+            ("send_queue_size", _) => self.send_queue_size = count(),
+            ("ping_interval", OptionValue::Interval(secs)) => {
+                self.ping_interval = if *secs > 0.0 {
+                    Some(
+                        Duration::try_from_secs_f64(*secs)
+                            .map_err(|_| spec.refuse(value, "is too large"))?,
+                    )
+                } else {
+                    None
+                };
             }
-            "listen_port" => {
-                let p = num("a port")?;
-                self.listen_port = u16::try_from(p)
-                    .map_err(|_| Error::invalid(format!("{key}: {p} is out of range")))?;
+            ("tls_options$cert_file", OptionValue::String(f)) => {
+                self.tls.cert_file = Some(f.trim().to_string())
             }
-            "max_event_queue_size" => self.max_event_queue_size = num("a count")?.max(1) as usize,
-            "send_queue_size" => self.send_queue_size = num("a count")?.max(1) as usize,
-            "ping_interval" => {
-                let secs = crate::layout::parse_interval(v)
-                    .or_else(|| v.parse::<f64>().ok())
-                    .filter(|s| s.is_finite())
-                    .ok_or_else(|| {
-                        Error::invalid(format!("{key}: '{value}' is not an interval"))
-                    })?;
-                self.ping_interval = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+            ("tls_options$key_file", OptionValue::String(f)) => {
+                self.tls.key_file = Some(f.trim().to_string())
             }
-            "tls_options$cert_file" | "cert_file" => self.tls_cert_file = Some(v.to_string()),
-            "tls_options$key_file" | "key_file" => self.tls_key_file = Some(v.to_string()),
-            _ => {
-                return Err(Error::not_found(format!(
-                    "unknown WebSocket server option '{key}' (known: listen_addr, listen_port, \
-                     max_event_queue_size, ping_interval, send_queue_size, cert_file, key_file)"
-                )))
+            ("tls_options$enable_peer_verification", OptionValue::Bool(b)) => {
+                self.tls.enable_peer_verification = *b
+            }
+            ("tls_options$ca_file", OptionValue::String(f)) => {
+                self.tls.ca_file = f.trim().to_string()
+            }
+            ("tls_options$ciphers", OptionValue::String(f)) => {
+                self.tls.ciphers = f.trim().to_string()
+            }
+            (other, _) => {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("WebSocket server option {other} is in the catalogue but not applied"),
+                ))
             }
         }
         Ok(())
@@ -160,6 +166,7 @@ struct Inner {
     accepted: AtomicU64,
     overflow_closes: AtomicU64,
     errors: AtomicU64,
+    tls_failures: AtomicU64,
     clients: Mutex<Vec<WebSocketClientMetrics>>,
 }
 
@@ -228,20 +235,17 @@ impl WebSocketServer {
     /// Starts serving `opts` for the endpoint behind `ep`. `node_id` is the first part of
     /// each client's endpoint name (`<node_id>-websocket-<n>`): the endpoint's id.
     pub fn start(ep: EndpointHandle, opts: &ServerOptions) -> Result<WebSocketServer> {
-        match (&opts.tls_cert_file, &opts.tls_key_file) {
-            (None, None) => {}
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(Error::invalid(
-                    "WebSocket TLS needs both cert_file and key_file (Zeek refuses one alone)",
-                ))
-            }
-            (Some(_), Some(_)) => {
-                return Err(Error::new(
-                    ErrorKind::State,
-                    "WebSocket TLS (wss) is not implemented in zcluster yet; listen without cert_file/key_file",
-                ))
-            }
-        }
+        Self::start_logged(ep, opts, None)
+    }
+
+    /// `start`, with a function that writes a line to cluster.log (`Cluster::log`): the
+    /// lines Zeek's `websocket_client_added` / `_lost` handlers write.
+    pub fn start_logged(
+        ep: EndpointHandle,
+        opts: &ServerOptions,
+        log: Option<LogFn>,
+    ) -> Result<WebSocketServer> {
+        let tls = opts.tls.context()?;
         let ip: std::net::IpAddr = opts.listen_addr.parse().map_err(|_| {
             Error::invalid(format!(
                 "WebSocket: listen_addr '{}' is not a valid IP",
@@ -270,6 +274,7 @@ impl WebSocketServer {
             accepted: AtomicU64::new(0),
             overflow_closes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            tls_failures: AtomicU64::new(0),
             clients: Mutex::new(Vec::new()),
         });
         let tap_id = ep.new_origin();
@@ -289,6 +294,8 @@ impl WebSocketServer {
             generation: 0,
             opts: opts.clone(),
             node_id: String::new(),
+            tls,
+            log,
         };
         st.node_id = st.ep.id().to_string();
         let thread = std::thread::Builder::new()
@@ -316,6 +323,7 @@ impl WebSocketServer {
             accepted: self.inner.accepted.load(Ordering::Relaxed),
             overflow_closes: self.inner.overflow_closes.load(Ordering::Relaxed),
             errors: self.inner.errors.load(Ordering::Relaxed),
+            tls_failures: self.inner.tls_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -367,11 +375,43 @@ impl tungstenite::handshake::server::Callback for Capture {
     }
 }
 
-type Mid = MidHandshake<ServerHandshake<TcpStream, Capture>>;
+/// A client's byte stream: the socket, or TLS over it (the peerings' `Transport`: the
+/// TLS handshake runs inside the first reads, non-blocking).
+pub(crate) struct Stream(Transport);
+
+impl std::io::Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl std::io::Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+type Mid = MidHandshake<ServerHandshake<Stream, Capture>>;
+
+/// The body of what a TLS server answers a plain HTTP request with (an HTTP 400).
+const PLAIN_ON_TLS: &str =
+    "This WebSocket server requires TLS: connect with wss:// (or https://)\n";
 
 enum Conn {
+    /// A TLS server's new connection, until its first byte tells a TLS ClientHello
+    /// (0x16) from a plain HTTP request.
+    Sniff(Option<TcpStream>),
+    /// The TLS handshake, before any HTTP.
+    Tls(Option<Transport>),
+    /// A connection that failed (TLS) or spoke plain HTTP to a TLS server: our side is
+    /// shut down and what the client still sends is read and dropped until it closes, so
+    /// the alert or the answer reaches it (closing with unread bytes would reset it).
+    Linger(Transport),
     Handshake(Option<Box<Mid>>, Arc<Mutex<Seen>>),
-    Open(Box<WebSocket<TcpStream>>),
+    Open(Box<WebSocket<Stream>>),
 }
 
 struct Client {
@@ -419,7 +459,12 @@ struct ServerThread {
     generation: u64,
     opts: ServerOptions,
     node_id: String,
+    tls: Option<SslContext>,
+    log: Option<LogFn>,
 }
+
+/// Writes one line to cluster.log.
+pub type LogFn = Arc<dyn Fn(&str) + Send + Sync>;
 
 fn is_would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
@@ -532,25 +577,121 @@ impl ServerThread {
                         events_in: 0,
                         events_out: 0,
                     };
-                    match tungstenite::accept_hdr(s, Capture(seen.clone())) {
-                        Ok(ws) => {
-                            let seen = std::mem::take(&mut *seen.lock());
-                            c.conn = Conn::Open(Box::new(ws));
-                            self.opened(&mut c);
-                            self.check_open(&mut c, &seen);
+                    if self.tls.is_some() {
+                        c.conn = Conn::Sniff(Some(s));
+                    } else {
+                        match Transport::new(s, None, true) {
+                            Ok(tr) => self.start_handshake(&mut c, Stream(tr)),
+                            Err(_) => continue,
                         }
-                        Err(HandshakeError::Interrupted(mid)) => {
-                            if let Conn::Handshake(slot, _) = &mut c.conn {
-                                *slot = Some(Box::new(mid));
-                            }
+                        if c.done {
+                            continue;
                         }
-                        Err(HandshakeError::Failure(_)) => continue,
                     }
                     self.clients.insert(t, c);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
+            }
+        }
+    }
+
+    /// Starts (and, when the request is already there, finishes) the upgrade.
+    fn start_handshake(&mut self, c: &mut Client, stream: Stream) {
+        let seen = match &c.conn {
+            Conn::Handshake(_, seen) => seen.clone(),
+            _ => Arc::new(Mutex::new(Seen::default())),
+        };
+        match tungstenite::accept_hdr(stream, Capture(seen.clone())) {
+            Ok(ws) => {
+                let seen = std::mem::take(&mut *seen.lock());
+                c.conn = Conn::Open(Box::new(ws));
+                self.opened(c);
+                self.check_open(c, &seen);
+            }
+            Err(HandshakeError::Interrupted(mid)) => {
+                c.conn = Conn::Handshake(Some(Box::new(mid)), seen);
+                c.readable = false;
+            }
+            Err(HandshakeError::Failure(e)) => self.handshake_failed(c, &e),
+        }
+    }
+
+    fn handshake_failed(&self, c: &mut Client, _e: &tungstenite::Error) {
+        c.done = true;
+    }
+
+    /// A TLS server's connection before its first byte: a ClientHello starts TLS, plain
+    /// HTTP gets a 400 saying TLS is needed.
+    fn sniff(&mut self, c: &mut Client) {
+        let Conn::Sniff(slot) = &mut c.conn else {
+            return;
+        };
+        if !c.readable {
+            return;
+        }
+        let Some(s) = slot.as_ref() else {
+            c.done = true;
+            return;
+        };
+        let mut b = [0u8; 1];
+        match s.peek(&mut b) {
+            Ok(0) => c.done = true,
+            Ok(_) if b[0] == 0x16 => {
+                let s = slot.take().expect("checked above");
+                let ctx = self.tls.as_ref().expect("a TLS server");
+                match Transport::new(s, Some(ctx), true) {
+                    Ok(tr) => c.conn = Conn::Tls(Some(tr)),
+                    Err(_) => c.done = true,
+                }
+            }
+            Ok(_) => {
+                use std::io::{Read, Write};
+                let mut s = slot.take().expect("checked above");
+                // Read the request first: closing with unread bytes would reset the
+                // connection before the client reads the answer.
+                let mut buf = [0u8; 8192];
+                let _ = s.read(&mut buf);
+                let answer = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
+                     Connection: close\r\nContent-Length: {}\r\n\r\n{PLAIN_ON_TLS}",
+                    PLAIN_ON_TLS.len()
+                );
+                let _ = s.write_all(answer.as_bytes());
+                self.inner.tls_failures.fetch_add(1, Ordering::Relaxed);
+                match Transport::new(s, None, true) {
+                    Ok(tr) => linger(c, tr),
+                    Err(_) => c.done = true,
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => c.readable = false,
+            Err(_) => c.done = true,
+        }
+    }
+
+    /// The TLS handshake (OpenSSL's, inside `Transport`); then the upgrade.
+    fn tls_handshake(&mut self, c: &mut Client) {
+        let Conn::Tls(slot) = &mut c.conn else {
+            return;
+        };
+        if !c.readable && c.write_blocked {
+            return;
+        }
+        let Some(mut tr) = slot.take() else {
+            c.done = true;
+            return;
+        };
+        match tr.read(&mut []) {
+            Ok(_) => self.start_handshake(c, Stream(tr)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                *slot = Some(tr);
+                c.readable = false;
+                c.write_blocked = true;
+            }
+            Err(_) => {
+                self.inner.tls_failures.fetch_add(1, Ordering::Relaxed);
+                linger(c, tr);
             }
         }
     }
@@ -596,6 +737,32 @@ impl ServerThread {
         let Some(mut c) = self.clients.remove(&t) else {
             return;
         };
+        self.sniff(&mut c);
+        self.tls_handshake(&mut c);
+        if let Conn::Linger(tr) = &c.conn {
+            if c.readable {
+                use std::io::Read;
+                let mut s: &TcpStream = tr.tcp();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => {
+                            c.done = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            c.readable = false;
+                            break;
+                        }
+                        Err(_) => {
+                            c.done = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
         if let Conn::Handshake(mid, seen) = &mut c.conn {
             if c.readable || !c.write_blocked {
                 if let Some(m) = mid.take() {
@@ -610,7 +777,7 @@ impl ServerThread {
                             *mid = Some(Box::new(m));
                             c.readable = false;
                         }
-                        Err(HandshakeError::Failure(_)) => c.done = true,
+                        Err(HandshakeError::Failure(e)) => self.handshake_failed(&mut c, &e),
                     }
                 }
             }
@@ -632,7 +799,11 @@ impl ServerThread {
             let _ = p;
             if let Conn::Open(ws) = &mut c.conn {
                 if c.closed.is_none() {
-                    let _ = ws.write(tungstenite::Message::Ping(Vec::new()));
+                    // IXWebSocket's heartbeat payload (Zeek's server), whole seconds.
+                    let secs = self.opts.ping_interval.map_or(0, |p| p.as_secs());
+                    let _ = ws.write(tungstenite::Message::Ping(
+                        format!("ixwebsocket::heartbeat::{secs}s").into_bytes(),
+                    ));
                     c.write_blocked = false;
                 }
             }
@@ -749,8 +920,29 @@ impl ServerThread {
         );
         let info = self.endpoint_info(c);
         self.raise(Event::with_args(CLIENT_ADDED_EVENT, vec![info, subs]));
+        if let Some(log) = &self.log {
+            log(&format!(
+                "WebSocket client {} subscribed to [{}]",
+                self.format_endpoint_info(c),
+                c.subs.join(", ")
+            ));
+        }
         let name = c.endpoint_name(&self.node_id);
         send_text(c, protocol::ack_json(&name, protocol::VERSION));
+    }
+
+    /// Zeek's `Cluster::format_endpoint_info`.
+    fn format_endpoint_info(&self, c: &Client) -> String {
+        let mut s = format!(
+            "'{}' ({}:{})",
+            c.endpoint_name(&self.node_id),
+            c.remote.ip(),
+            c.remote.port()
+        );
+        if let Some(a) = &c.app {
+            s.push_str(&format!(" application_name={a}"));
+        }
+        s
     }
 
     fn endpoint_info(&self, c: &Client) -> Value {
@@ -937,11 +1129,22 @@ impl ServerThread {
                 continue;
             };
             if let Conn::Open(ws) = &mut c.conn {
-                let _ = self.poll.registry().deregister(ws.get_mut());
+                let _ = self.poll.registry().deregister(&mut ws.get_mut().0);
             }
             changed |= self.inner.hub.lock().clients.remove(&c.origin).is_some();
             if c.accepted {
                 let (code, reason) = c.closed.clone().unwrap_or((1006, String::new()));
+                if let Some(log) = &self.log {
+                    let why = if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and reason '{reason}'")
+                    };
+                    log(&format!(
+                        "WebSocket client {} gone with code {code}{why}",
+                        self.format_endpoint_info(&c)
+                    ));
+                }
                 let info = self.endpoint_info(&c);
                 self.raise(Event::with_args(
                     CLIENT_LOST_EVENT,
@@ -1002,6 +1205,14 @@ impl ServerThread {
         }
         self.reap();
     }
+}
+
+/// Shuts our side down and reads until the client closes (or a second passes).
+fn linger(c: &mut Client, tr: Transport) {
+    let _ = tr.tcp().shutdown(std::net::Shutdown::Write);
+    c.conn = Conn::Linger(tr);
+    c.readable = true;
+    c.close_deadline = Some(Instant::now() + Duration::from_secs(1));
 }
 
 fn send_text(c: &mut Client, text: String) {

@@ -117,7 +117,7 @@ def cluster(tmp_path_factory):
 
     t = threading.Thread(target=echo, daemon=True)
     t.start()
-    yield {"manager": manager, "worker": worker, "ws_port": ws_port, "mm": mm, "wm": wm, "got": got}
+    yield {"manager": manager, "worker": worker, "ws_port": ws_port, "mm": mm, "wm": wm, "got": got, "logs": logs}
     stop.set()
     t.join()
     worker.close()
@@ -161,6 +161,18 @@ def test_handshake_and_ack(cluster):
                 info, code, reason = msg.event.args
                 assert info[0] == ack["endpoint"] and code == 1000
     assert names.index("Cluster::websocket_client_added") < names.index("Cluster::websocket_client_lost")
+    # ... and cluster.log has Zeek's lines for both (Cluster::format_endpoint_info).
+    who = "WebSocket client '%s' (127.0.0.1:" % ack["endpoint"]
+    deadline = time.time() + T
+    lines = []
+    while time.time() < deadline:
+        m.log_flush()
+        lines = [l for l in (cluster["logs"] / "cluster.log").read_text().splitlines() if who in l]
+        if len(lines) >= 2:
+            break
+        time.sleep(0.1)
+    assert any("application_name=zcluster-test/1.0 subscribed to [zeek/test/echo]" in l for l in lines), lines
+    assert any("application_name=zcluster-test/1.0 gone with code 1000" in l for l in lines), lines
 
 
 def test_every_type_both_ways(cluster):
@@ -366,7 +378,7 @@ def test_options_errors(cluster):
         m.listen_websocket("not-an-ip", 0)
     with pytest.raises(zcluster.InvalidArgument):
         m.listen_websocket("127.0.0.1", 0, cert_file="/x.pem")
-    with pytest.raises(zcluster.Error):
+    with pytest.raises(zcluster.InvalidArgument, match="failed to load certificate"):
         m.listen_websocket("127.0.0.1", 0, cert_file="/x.pem", key_file="/k.pem")
 
 
@@ -479,8 +491,8 @@ def test_zcluster_client_rejected_with_zeeks_error(cluster):
     with zcluster.Endpoint() as ep:
         with pytest.raises(zcluster.InvalidArgument):
             ep.connect_websocket("http://127.0.0.1:1/", [])
-        with pytest.raises(zcluster.Error):
-            ep.connect_websocket("wss://127.0.0.1:1/v1/messages/json", [])
+        with pytest.raises(zcluster.InvalidArgument):
+            ep.connect_websocket("wss://127.0.0.1:1/v1/messages/json", [], ca_file="/nonexistent.pem")
 
 
 def test_zcluster_client_against_an_independent_server():
@@ -521,3 +533,54 @@ def test_zcluster_client_against_an_independent_server():
     p = seen["published"]
     assert p == ev_json("c/d/e", "Client::hi", [{"@data-type": "count", "data": 1}])
     assert list(p)[:4] == ["type", "topic", "@data-type", "data"]
+
+
+def test_server_pings_as_zeek(cluster):
+    """ping_interval: the server pings with IXWebSocket's heartbeat payload (Zeek's
+    server), read here on a raw socket that does the upgrade by hand."""
+    import base64
+    import os
+    import socket
+    import struct
+
+    port = cluster["manager"].listen_websocket("127.0.0.1", 0, ping_interval=1)
+    s = socket.create_connection(("127.0.0.1", port), timeout=T)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (PATH, key)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(4096)
+        assert buf.startswith(b"HTTP/1.1 101")
+        buf = buf.split(b"\r\n\r\n", 1)[1]
+        mask = os.urandom(4)
+        body = b"[]"
+        s.sendall(bytes([0x81, 0x80 | len(body)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(body)))
+        frames = []
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(op == 0x9 for op, _ in frames):
+            while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7F):
+                n = buf[1] & 0x7F
+                assert n < 126
+                frames.append((buf[0] & 0x0F, buf[2:2 + n]))
+                buf = buf[2 + n:]
+            if not any(op == 0x9 for op, _ in frames):
+                buf += s.recv(4096)
+        assert frames[0][0] == 0x1 and json.loads(frames[0][1])["type"] == "ack"
+        assert (0x9, b"ixwebsocket::heartbeat::1s") in frames
+    finally:
+        s.close()
+
+
+def test_small_max_event_queue_size_pushes_back_without_loss(cluster):
+    """max_event_queue_size=1: the server stops reading a client while one of its
+    messages waits to be published (TCP pushes back); nothing is lost or reordered."""
+    port = cluster["manager"].listen_websocket("127.0.0.1", 0, max_event_queue_size=1)
+    with connect(url(port)) as ws:
+        assert hello(ws, ["zeek/test/echo"])["type"] == "ack"
+        n = 500
+        for i in range(n):
+            ws.send(json.dumps(ev_json("zeek/test/to-worker", "Test::q", [{"@data-type": "count", "data": i}])))
+        got = [recv_json(ws)["data"][2]["data"][1]["data"][0]["data"] for _ in range(n)]
+    assert got == list(range(n))

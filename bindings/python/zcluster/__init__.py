@@ -40,7 +40,7 @@ from ._data import (  # noqa: F401,E402
     to_json,
     to_text,
 )
-from ._layout import Cluster, Layout, Node, NodeType, ZeroMQProxy  # noqa: F401,E402
+from ._layout import Cluster, Layout, Node, NodeType, ZeroMQProxy, option_catalogue  # noqa: F401,E402
 from ._store import Store, StoreInfo  # noqa: F401,E402  (also attaches Cluster.create_store)
 from . import _log  # noqa: F401,E402  (attaches Cluster.create_log_stream, log_write, ...)
 

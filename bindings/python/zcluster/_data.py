@@ -132,6 +132,26 @@ class Port:
         return "%d/%s" % (self.number, self.protocol)
 
 
+def _option_text(value):
+    """A Python option value as the text every *_options_set call takes (one grammar for
+    all of them, docs/options.md): bool -> T/F, datetime.timedelta -> seconds, int and
+    float -> the number, Port -> "80/tcp", addresses and Enum -> their text, str as is."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, _dt.timedelta):
+        return repr(value.total_seconds())
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(int(value))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Port):
+        return "%d/%s" % (value.number, "unknown" if value.protocol == "?" else value.protocol)
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address, Enum)):
+        return str(value)
+    raise TypeError("option values are bool, int, float, datetime.timedelta, str, Port, an "
+                    "ipaddress address or Enum, not %s" % type(value).__name__)
+
+
 class Enum:
     """A Zeek enum value, by its (qualified) name, e.g. Enum('Cluster::WORKER')."""
 

@@ -9,7 +9,7 @@ import time
 from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _codec
-from ._data import Event, from_binary
+from ._data import Event, _option_text, from_binary
 from ._lib import check, cstr, lib, take_bytes, take_string
 
 _p = ctypes.c_void_p
@@ -442,9 +442,7 @@ class Endpoint(_Delivery):
         check(lib.zc_endpoint_options_new(ctypes.byref(opts)))
         try:
             for name, value in (options or {}).items():
-                if isinstance(value, bool):
-                    value = "T" if value else "F"
-                check(lib.zc_endpoint_options_set(opts, cstr(name), cstr(str(value))))
+                check(lib.zc_endpoint_options_set(opts, cstr(name), cstr(_option_text(value))))
             h = _p()
             check(lib.zc_endpoint_new(opts, ctypes.byref(h)))
             self._h = h
@@ -546,15 +544,18 @@ class Endpoint(_Delivery):
         check(lib.zc_endpoint_get_stats(self._handle(), ctypes.byref(s)))
         return {f[0]: getattr(s, f[0]) for f in _Stats._fields_}
 
-    def connect_websocket(self, url, topics=(), retry=0.0):
-        """Connects to a Zeek WebSocket API server (ws://host:port/v1/messages/json)
-        instead of peering: subscribes `topics` there; what the server sends arrives as
-        EVENT messages, and what this endpoint publishes goes to the server. Statuses:
-        PEER_ADDED (acknowledged), PEER_UNREACHABLE, PEER_REJECTED (Zeek's error),
-        PEER_LOST; a retry > 0 (seconds) reconnects."""
+    def connect_websocket(self, url, topics=(), retry=0.0, **options):
+        """Connects to a Zeek WebSocket API server (ws://host:port/v1/messages/json, or
+        wss:// for TLS) instead of peering: subscribes `topics` there; what the server
+        sends arrives as EVENT messages, and what this endpoint publishes goes to the
+        server. Statuses: PEER_ADDED (acknowledged), PEER_UNREACHABLE (also a TLS
+        failure, with OpenSSL's reason), PEER_REJECTED (Zeek's error), PEER_LOST; a
+        retry > 0 (seconds) reconnects. Options: application_name, and for wss://
+        verify_peer (default True: certificate and host name), ca_file, ca_path,
+        cert_file, key_file, ciphers."""
         from ._telemetry import connect_websocket
 
-        connect_websocket(self, url, list(topics), retry)
+        connect_websocket(self, url, list(topics), retry, options)
 
     def metrics(self):
         """All counters as a dict: endpoint totals, per-peer events/bytes in and out and

@@ -19,7 +19,7 @@ import ipaddress
 import os
 import re
 
-from ._data import Event, Port, _to_handle
+from ._data import Event, Port, _option_text, _to_handle
 from ._endpoint import _FREE_CB, _MSG_CB, Message, _Delivery
 from ._lib import check, cstr, lib, take_string
 from ._telemetry import _ClusterServices
@@ -65,6 +65,7 @@ _sig("zc_options_new", [ctypes.POINTER(_p)])
 _sig("zc_options_set", [_p, _cp, _cp])
 _sig("zc_options_get", [_p, _cp, ctypes.POINTER(_p)])
 _sig("zc_options_free", [_p], None)
+_sig("zc_options_catalogue_json", [ctypes.POINTER(_p)])
 _sig("zc_cluster_new", [_p, _cp, _p, ctypes.POINTER(_p)])
 _sig("zc_cluster_free", [_p], None)
 _sig("zc_cluster_is_enabled", [_p], ctypes.c_bool)
@@ -148,6 +149,16 @@ def _out_string(fn, *args):
     return take_string(out.value)
 
 
+def option_catalogue():
+    """Every option the library accepts (docs/options.md), as a list of dicts: scope
+    ("cluster" for Cluster(options=...), "endpoint" for Endpoint(...), "websocket",
+    "store", "backend"), name, aliases, type (Zeek's type name), values (an enum's
+    constants), default (as option text) and doc."""
+    import json
+
+    return json.loads(_out_string(lib.zc_options_catalogue_json))
+
+
 _INTERVAL_UNITS = {"day": 86400.0, "hr": 3600.0, "min": 60.0, "sec": 1.0, "msec": 1e-3, "usec": 1e-6}
 
 
@@ -178,20 +189,6 @@ def _option_value(kind, text):
     if kind == "addr":
         return ipaddress.ip_address(text.strip("[]"))
     return text  # string, enum ("Broker::SQLITE"), set (Zeek text)
-
-
-def _option_text(value):
-    """A Python option value as the Zeek-syntax text zc_options_set takes."""
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    if isinstance(value, datetime.timedelta):
-        return repr(value.total_seconds())
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return value
-    raise TypeError("option values are bool, int, float, datetime.timedelta or str, not %s"
-                    % type(value).__name__)
 
 
 class Node:

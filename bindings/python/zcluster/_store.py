@@ -15,7 +15,7 @@ import ctypes
 from typing import Any, List, Optional
 import datetime
 
-from ._data import Count, _from_handle, _to_handle
+from ._data import Count, _from_handle, _option_text, _to_handle
 from ._endpoint import Endpoint
 from ._layout import Cluster
 from ._lib import check, cstr, lib, take_string
@@ -325,13 +325,7 @@ def _set_store_options(self, name, **fields):
     "DELETE"), integrity_check (bool), clone_resync_interval, clone_stale_interval,
     clone_mutation_buffer_interval (seconds, timedelta or text such as "10 secs")."""
     for key, value in fields.items():
-        if isinstance(value, bool):
-            value = "T" if value else "F"
-        elif isinstance(value, datetime.timedelta):
-            value = "%r secs" % value.total_seconds()
-        elif isinstance(value, (int, float)):
-            value = "%r secs" % float(value)
-        check(lib.zc_cluster_set_store_option(self._handle(), cstr(name), cstr(key), cstr(str(value))))
+        check(lib.zc_cluster_set_store_option(self._handle(), cstr(name), cstr(key), cstr(_option_text(value))))
 
 
 def _seconds(t):
@@ -352,9 +346,7 @@ def _attach_master(self, name, backend="Broker::MEMORY", options=None):
         raise InvalidArgument("backend %r: expected Broker::MEMORY or Broker::SQLITE" % (backend,))
     items = []
     for k, v in (options or {}).items():
-        if isinstance(v, bool):
-            v = "T" if v else "F"
-        items.append((cstr(k), cstr(str(v))))
+        items.append((cstr(k), cstr(_option_text(v))))
     n = len(items)
     keys = (ctypes.c_char_p * max(n, 1))(*[k for k, _ in items])
     vals = (ctypes.c_char_p * max(n, 1))(*[v for _, v in items])

@@ -12,7 +12,7 @@ EXIT CODES:
   4  a peer could not be reached, or the connection was lost
   5  the --timeout ran out first (fewer than --count events, no subscriber)
   6  not found (node, store key, cluster directory, file)
-  7  not supported by this build (wss:// URLs; store and status over ws://)
+  7  not supported by this build (store and status over ws:// or wss://)
 
 Errors go to stderr as `zcluster: <message>`; results go to stdout.";
 
@@ -63,6 +63,9 @@ pub enum Cmd {
     /// `Cluster::Backend::ZeroMQ::run_proxy_thread = F`), until Ctrl-C or SIGTERM
     #[command(name = "zeromq-proxy", after_help = EXIT_CODES)]
     ZeromqProxy(ZeromqProxyArgs),
+    /// Every option the library accepts (name, type, default, doc); check a value
+    #[command(after_help = EXIT_CODES)]
+    Options(OptionsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +82,20 @@ pub struct ZeromqProxyArgs {
     /// tcp://127.0.0.1:5556)
     #[arg(long)]
     pub xsub: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct OptionsArgs {
+    /// Only the options of this scope: cluster, endpoint, websocket, store or backend
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Print docs/options.md (Markdown) instead of the listing
+    #[arg(long, conflicts_with_all = ["name", "value"])]
+    pub markdown: bool,
+    /// Show this option (by name or alias) only
+    pub name: Option<String>,
+    /// Parse VALUE as the option would and print it as Zeek does (exit 3 if it does not parse)
+    pub value: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +176,10 @@ pub struct RunArgs {
     /// manager, a clone elsewhere (repeatable)
     #[arg(long = "store", value_name = "NAME")]
     pub stores: Vec<String>,
+    /// Set a cluster option over the layout's redefs, e.g.
+    /// `--option Cluster::retry_interval=2secs` (repeatable; `zcluster options` lists them)
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    pub options: Vec<String>,
     /// Internal: the demo's scripted node (zcluster cluster demo)
     #[arg(long, hide = true)]
     pub demo: bool,

@@ -12,6 +12,7 @@ mod layout_cmd;
 mod literal;
 mod net;
 mod node;
+mod options_cmd;
 mod progress;
 mod store_cmd;
 mod zeromq_proxy;
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
         cli::Cmd::Store(a) => store_cmd::main(a),
         cli::Cmd::Status(a) => net::status(a),
         cli::Cmd::ZeromqProxy(a) => zeromq_proxy::main(a),
+        cli::Cmd::Options(a) => options_cmd::main(a),
     };
     match r {
         Ok(()) => ExitCode::from(exit::OK),

@@ -31,20 +31,20 @@ pub enum Target {
 
 pub fn parse_target(to: &str) -> Res<Target> {
     let lower = to.to_ascii_lowercase();
-    if lower.starts_with("wss://") {
-        return Err(Failure::new(
-            exit::UNSUPPORTED,
-            format!("--to {to}: wss:// (WebSocket over TLS) is not supported by this build; use ws:// or HOST:PORT"),
-        ));
-    }
-    if let Some(rest) = lower.strip_prefix("ws://") {
+    // wss:// verifies the server against the system's CAs (OpenSSL's SSL_CERT_FILE /
+    // SSL_CERT_DIR point elsewhere).
+    let ws = lower
+        .strip_prefix("ws://")
+        .map(|r| (r, 80))
+        .or_else(|| lower.strip_prefix("wss://").map(|r| (r, 443)));
+    if let Some((rest, default_port)) = ws {
         let hostport = rest.split('/').next().unwrap_or("");
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) if !h.is_empty() => (
                 h.trim_start_matches('[').trim_end_matches(']'),
                 p.parse::<u16>().ok(),
             ),
-            _ => (hostport, Some(80)),
+            _ => (hostport, Some(default_port)),
         };
         let Some(port) = port.filter(|p| *p != 0) else {
             return Err(Failure::new(
@@ -67,7 +67,7 @@ pub fn parse_target(to: &str) -> Res<Target> {
     if lower.contains("://") {
         return Err(Failure::new(
             exit::BAD_INPUT,
-            format!("--to {to}: expected HOST:PORT or a ws:// URL"),
+            format!("--to {to}: expected HOST:PORT or a ws:// or wss:// URL"),
         ));
     }
     let Some((host, port)) = to.rsplit_once(':') else {
@@ -433,7 +433,14 @@ pub fn status(a: StatusArgs) -> Res {
         ));
     }
     let timeout = secs(a.conn.timeout, DEFAULT_TIMEOUT)?;
-    let c = connect(&a.conn, &["zeek/control/Control::".to_string()])?;
+    // controllee.zeek answers on zeek/control/<response without `Control::`>/<node>.
+    let c = connect(
+        &a.conn,
+        &[
+            "zeek/control/peer_status_response/".to_string(),
+            "zeek/control/net_stats_response/".to_string(),
+        ],
+    )?;
     let id = c.peer.id.map(|i| i.to_string()).unwrap_or_default();
     // The peer's filter arrives with (or right after) the handshake.
     let control = format!("zeek/control/{id}");

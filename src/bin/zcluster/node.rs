@@ -71,7 +71,14 @@ pub fn run(a: RunArgs) -> Res {
         );
     }
     let layout = Arc::new(load_layout(&a.layout)?);
-    let cl = Cluster::new(layout, a.node.as_deref(), &Options::new())?;
+    let mut options = Options::new();
+    for o in &a.options {
+        let (name, value) = o.split_once('=').ok_or_else(|| {
+            Failure::new(exit::USAGE, format!("--option {o}: expected NAME=VALUE"))
+        })?;
+        options.set(name.trim(), value)?;
+    }
+    let cl = Cluster::new(layout, a.node.as_deref(), &options)?;
     if !cl.is_enabled() {
         return Err(Failure::new(
             exit::NOT_FOUND,

@@ -1,4 +1,5 @@
-//! Zeek constants as a layout file writes them: ports, intervals, patterns, ...
+//! Option values: the Zeek constants a layout file or an option holds (ports, intervals,
+//! patterns, ...), and how Zeek prints them.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -262,44 +263,7 @@ pub fn format_interval(secs: f64) -> String {
     parts.join(" ")
 }
 
-/// Parses an interval in Zeek syntax: a number, optional spaces, and a unit
-/// (`usec`, `msec`, `sec`, `min`, `hr`, `day`, each optionally plural), optionally with a
-/// sign; several such terms may follow each other ("1.0 min 30.0 secs", as Zeek prints).
-pub fn parse_interval(text: &str) -> Option<f64> {
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .char_indices()
-            .take_while(|(i, c)| {
-                c.is_ascii_digit() || *c == '.' || ((*c == '-' || *c == '+') && *i == 0)
-            })
-            .count();
-        let num: f64 = rest[..num_len].parse().ok()?;
-        rest = rest[num_len..].trim_start_matches([' ', '\t']);
-        let word_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
-        let word = &rest[..word_len];
-        let unit = match word
-            .strip_suffix('s')
-            .filter(|w| !w.is_empty() && *w != "m")
-            .unwrap_or(word)
-        {
-            "day" => 86400.0,
-            "hr" => 3600.0,
-            "min" => 60.0,
-            "sec" => 1.0,
-            "msec" => 1e-3,
-            "usec" => 1e-6,
-            _ => return None,
-        };
-        total += num * unit;
-        rest = rest[word_len..].trim_start();
-    }
-    Some(total)
-}
+pub use super::grammar::parse_interval;
 
 #[cfg(test)]
 mod tests {
@@ -316,20 +280,6 @@ mod tests {
         assert_eq!(format_interval(0.5), "500.0 msecs");
         assert_eq!(format_interval(-60.0), "-1.0 min");
         assert_eq!(format_interval(2.0 * 86400.0), "2.0 days");
-    }
-
-    #[test]
-    fn intervals_parse_zeek_syntax() {
-        assert_eq!(parse_interval("1.0 min"), Some(60.0));
-        assert_eq!(parse_interval("30secs"), Some(30.0));
-        assert_eq!(parse_interval("2 hrs"), Some(7200.0));
-        assert_eq!(parse_interval("1 day"), Some(86400.0));
-        assert_eq!(parse_interval("250 msec"), Some(0.25));
-        assert_eq!(parse_interval("1.0 min 30.0 secs"), Some(90.0));
-        assert_eq!(parse_interval("-5 sec"), Some(-5.0));
-        assert_eq!(parse_interval("5"), None);
-        assert_eq!(parse_interval("5 fortnights"), None);
-        assert_eq!(parse_interval(""), None);
     }
 
     #[test]
