@@ -465,8 +465,9 @@ static void cluster_checks(void) {
 
     for (int i = 0; i < NCHILD; i++)
         say(&kids[i], "GO\n");
-    AWAIT(mg, "WENT", tp("EV zeek/cluster/manager/ Test::from_worker-1"),
-          tp("EV zeek/cluster/manager/ Test::from_worker-10"));
+    /* "\n": worker-1's line is a prefix of worker-10's. */
+    AWAIT(mg, "WENT", tp("EV zeek/cluster/manager/ Test::from_worker-1\n"),
+          tp("EV zeek/cluster/manager/ Test::from_worker-10\n"));
     AWAIT(px, tp("EV zeek/cluster/proxy/ Test::to_proxies"));
     AWAIT(lg, tp("EV zeek/cluster/logger/ Test::to_loggers"));
     AWAIT(w1, tp("EV zeek/cluster/worker/ Test::to_workers"),
