@@ -4,7 +4,9 @@
  *   handles, a node that is not started, malformed records and streams.
  * - worker_to_logger_in_process: a logger and a worker in this process; the worker
  *   creates a stream with every column type and writes records built from zc_values;
- *   the logger's myproto.log holds exactly the expected Zeek TSV lines.
+ *   the logger's myproto.log holds exactly the expected Zeek TSV lines. Also on ZeroMQ
+ *   (worker_to_logger_in_process_zeromq: the logger runs the proxy; the records travel
+ *   as zeek-bin-serializer batches from the worker's PUSH to the logger's PULL).
  * - `test_log --worker LAYOUT NODE COUNT [DIR]` runs one worker node that writes COUNT
  *   records of that stream once a logger is up, then flushes and exits (the Python
  *   multi-process test drives it). */
@@ -174,6 +176,9 @@ static void expected_line(const char *who, unsigned i, char *out, size_t n) {
              i == 0 ? "" : "-", i, ratio, name, i % 256, tags, i, i + 1, note);
 }
 
+/* The ZeroMQ run of the in-process test: the logger runs the XPUB/XSUB proxy. */
+static int zmq_mode;
+
 static zc_cluster *make_node(const char *layout_path, const char *name) {
     zc_layout *l = NULL;
     zc_options *o = NULL;
@@ -182,7 +187,9 @@ static zc_cluster *make_node(const char *layout_path, const char *name) {
         return NULL;
     if (zc_options_new(&o) == ZC_OK &&
         zc_options_set(o, "Cluster::retry_interval", "0.1 secs") == ZC_OK &&
-        zc_options_set(o, "Broker::log_batch_interval", "0.1 secs") == ZC_OK)
+        zc_options_set(o, "Broker::log_batch_interval", "0.1 secs") == ZC_OK &&
+        (!zmq_mode || strcmp(name, "logger-1") != 0 ||
+         zc_options_set(o, "Cluster::Backend::ZeroMQ::run_proxy_thread", "T") == ZC_OK))
         (void)zc_cluster_new(l, name, o, &cl);
     zc_options_free(o);
     zc_layout_free(l);
@@ -355,13 +362,22 @@ ZC_TEST(negative_matrix) {
     rmdir(dir);
 }
 
-ZC_TEST(worker_to_logger_in_process) {
+static void worker_to_logger(void) {
     char dir[128], layout[200], path[256];
-    snprintf(dir, sizeof dir, "/tmp/zc-test-log-%ld", (long)getpid());
+    snprintf(dir, sizeof dir, "/tmp/zc-test-log-%ld-%d", (long)getpid(), zmq_mode);
     mkdir(dir, 0700);
     snprintf(layout, sizeof layout, "%s/layout.zeek", dir);
     FILE *f = fopen(layout, "w");
     ZC_CHECK(f != NULL);
+    if (zmq_mode) {
+        unsigned xpub = free_port(), xsub = free_port();
+        fprintf(f, "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+        fprintf(f, "redef Cluster::manager_is_logger = F;\n");
+    }
     fprintf(f, "redef Cluster::nodes = {\n");
     fprintf(f, "\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%u/tcp],\n", free_port());
     fprintf(f, "\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%u/tcp],\n", free_port());
@@ -434,10 +450,22 @@ ZC_TEST(worker_to_logger_in_process) {
     rmdir(dir);
 }
 
+ZC_TEST(worker_to_logger_in_process) {
+    zmq_mode = 0;
+    worker_to_logger();
+}
+
+ZC_TEST(worker_to_logger_in_process_zeromq) {
+    zmq_mode = 1;
+    worker_to_logger();
+    zmq_mode = 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "--worker") == 0)
         return run_worker(argv[2], argv[3], argv[4]);
     ZC_RUN(negative_matrix);
     ZC_RUN(worker_to_logger_in_process);
+    ZC_RUN(worker_to_logger_in_process_zeromq);
     return zc_test_summary();
 }

@@ -1,11 +1,19 @@
 /* Data stores through the C API: a master created by zc_cluster_create_store on the
  * manager node (memory and SQLite), every operation, persistence across a second
  * cluster, handles after the cluster is freed, and the negative matrix (NULL, freed and
- * wrong-type handles, bad names, bad expiries). */
+ * wrong-type handles, bad names, bad expiries); a clone in another process (this program
+ * re-executed as worker-1) reading and writing the manager's master. Everything but the
+ * negative matrix runs on both backends: Broker, and ZeroMQ (the manager runs the
+ * XPUB/XSUB proxy; store commands travel over the same sockets, zcluster's extension). */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,22 +22,66 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-static const char *LAYOUT =
-    "redef Cluster::nodes = {\n"
-    "  [\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=0/tcp],\n"
-    "  [\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=0/tcp, $manager=\"manager\"],\n"
-    "};\n";
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static unsigned free_port(void) {
+    static unsigned next = 0;
+    unsigned base = ((unsigned)getpid() * 7919u) % 12768u;
+    for (unsigned tries = 0; tries < 12768u; tries++) {
+        unsigned port = 20000u + (base + (next++) * 97u) % 12768u;
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0)
+            return 0;
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)port);
+        int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
+        close(s);
+        if (ok)
+            return port;
+    }
+    return 0;
+}
 
 static char store_dir[64];
+static char layout_path[128];
+static const char *self_path;
+
+/* The layout of this run: the manager listens (Broker) and runs the proxy (ZeroMQ). */
+static int write_layout(int zeromq) {
+    FILE *f = fopen(layout_path, "w");
+    if (!f)
+        return -1;
+    if (zeromq) {
+        unsigned xpub = free_port(), xsub = free_port();
+        fprintf(f, "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
+        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+    }
+    fprintf(f, "redef Cluster::nodes = {\n");
+    fprintf(f, "  [\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%u/tcp],\n", free_port());
+    fprintf(f, "  [\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=0/tcp, $manager=\"manager\"],\n");
+    fprintf(f, "};\n");
+    return fclose(f);
+}
 
 /* A cluster for `node` with the store directory and, if `opt` is not NULL, opt = value. */
 static zc_cluster *make_cluster_opt(const char *node, const char *opt, const char *value) {
     zc_layout *l = NULL;
     zc_options *o = NULL;
     zc_cluster *cl = NULL;
-    if (zc_layout_parse(LAYOUT, strlen(LAYOUT), "zeek", &l) != ZC_OK)
+    if (zc_layout_load(layout_path, &l) != ZC_OK)
         return NULL;
     if (zc_options_new(&o) == ZC_OK && zc_options_set(o, "Cluster::default_store_dir", store_dir) == ZC_OK
+        && zc_options_set(o, "Cluster::retry_interval", "0.1 secs") == ZC_OK
         && (opt == NULL || zc_options_set(o, opt, value) == ZC_OK))
         zc_cluster_new(l, node, o, &cl);
     zc_options_free(o);
@@ -261,6 +313,79 @@ ZC_TEST(clone_reports_lost_mutations) {
     zc_cluster_free(cl);
 }
 
+/* The clone side (a separate process): waits for the master's key, writes its own, and
+ * exits 0 when the master has it (the parent checks that too). */
+static int run_clone(void) {
+    alarm(60);
+    zc_cluster *cl = make_cluster("worker-1");
+    zc_store *st = NULL;
+    int rc = 1;
+    if (!cl || zc_cluster_start(cl) != ZC_OK || zc_cluster_create_store(cl, "shared", false, &st) != ZC_OK) {
+        fprintf(stderr, "clone: %s\n", zc_last_error());
+        goto out;
+    }
+    zc_value *k = str("from-master"), *k2 = str("from-clone"), *v = cnt(7), *out = NULL;
+    for (long end = now_ms() + 30000; now_ms() < end;) {
+        if (zc_store_get(st, k, 500, &out) == ZC_OK)
+            break;
+        sleep_ms(50);
+    }
+    uint64_t n = 0;
+    if (out && zc_value_get_count(out, &n) == ZC_OK && n == 41 && zc_store_put(st, k2, v, 0) == ZC_OK &&
+        zc_store_flush(st, 10000) == ZC_OK)
+        rc = 0;
+    else
+        fprintf(stderr, "clone: %s\n", zc_last_error());
+    zc_value_free(out);
+    zc_value_free(k);
+    zc_value_free(k2);
+    zc_value_free(v);
+out:
+    zc_store_free(st);
+    zc_cluster_free(cl);
+    return rc;
+}
+
+ZC_TEST(clone_in_another_process) {
+    zc_cluster *cl = make_cluster("manager");
+    ZC_CHECK(cl != NULL);
+    ZC_CHECK_RC(zc_cluster_start(cl), ZC_OK);
+    zc_store *st = NULL;
+    ZC_CHECK_RC(zc_cluster_create_store(cl, "shared", false, &st), ZC_OK);
+    zc_value *k = str("from-master"), *k2 = str("from-clone"), *v = cnt(41), *out = NULL;
+    ZC_CHECK_RC(zc_store_put(st, k, v, 0), ZC_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self_path, self_path, "--clone", store_dir, layout_path, (char *)NULL);
+        _exit(127);
+    }
+    ZC_CHECK(pid > 0);
+    int status = -1;
+    long end = now_ms() + 40000;
+    bool have = false;
+    while (now_ms() < end && !have) {
+        ZC_CHECK_RC(zc_store_exists(st, k2, 1000, &have), ZC_OK);
+        if (!have)
+            sleep_ms(50);
+    }
+    ZC_CHECK(have);
+    ZC_CHECK_RC(zc_store_get(st, k2, 1000, &out), ZC_OK);
+    uint64_t n = 0;
+    ZC_CHECK_RC(zc_value_get_count(out, &n), ZC_OK);
+    ZC_CHECK(n == 7);
+    if (pid > 0) {
+        waitpid(pid, &status, 0);
+        ZC_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    zc_value_free(out);
+    zc_value_free(k);
+    zc_value_free(k2);
+    zc_value_free(v);
+    zc_store_free(st);
+    zc_cluster_free(cl);
+}
+
 ZC_TEST(negative_matrix) {
     zc_cluster *cl = make_cluster("manager");
     zc_store *st = NULL, *dead = NULL;
@@ -378,14 +503,28 @@ ZC_TEST(negative_matrix) {
     zc_cluster_free(cl);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    self_path = getenv("ZC_TEST_SELF") ? getenv("ZC_TEST_SELF") : argv[0];
+    if (argc == 4 && strcmp(argv[1], "--clone") == 0) {
+        snprintf(store_dir, sizeof store_dir, "%s", argv[2]);
+        snprintf(layout_path, sizeof layout_path, "%s", argv[3]);
+        return run_clone();
+    }
     snprintf(store_dir, sizeof store_dir, "/tmp/zc-store-ctest-%ld", (long)getpid());
     mkdir(store_dir, 0700);
-    ZC_RUN(master_operations);
-    ZC_RUN(sqlite_master_persists);
-    ZC_RUN(clone_without_master_times_out);
-    ZC_RUN(clone_reports_lost_mutations);
+    snprintf(layout_path, sizeof layout_path, "%s/layout.zeek", store_dir);
+    for (int zeromq = 0; zeromq <= 1; zeromq++) {
+        printf("-- backend %s\n", zeromq ? "ZeroMQ" : "Broker");
+        if (write_layout(zeromq) != 0)
+            return 1;
+        ZC_RUN(master_operations);
+        ZC_RUN(sqlite_master_persists);
+        ZC_RUN(clone_without_master_times_out);
+        ZC_RUN(clone_reports_lost_mutations);
+        ZC_RUN(clone_in_another_process);
+    }
     ZC_RUN(negative_matrix);
+    unlink(layout_path);
     rmdir(store_dir);
     return zc_test_summary();
 }

@@ -90,9 +90,6 @@ fn names(msgs: &[Message], kind: MessageKind) -> BTreeSet<String> {
         .collect()
 }
 
-/// A received log batch: sender, format, payload.
-type Batch = (Vec<u8>, Vec<u8>, Vec<u8>);
-
 const ALL: [&str; 5] = ["manager", "logger-1", "proxy-1", "worker-1", "worker-2"];
 
 #[test]
@@ -181,13 +178,17 @@ fn zeromq_cluster_forms_routes_and_counts() {
     assert_eq!(st.get("msg_errors"), Some(0));
 }
 
-/// Logs over ZeroMQ, the plumbing: a non-logger PUSHes `log-write` batches to every
-/// logger's layout port (here a raw libzmq PULL standing in for a logger), and a logger's
-/// PULL hands received batches to its sink. The zeek-bin-serializer payload itself is
-/// the log framework's (not built here): the frames are checked raw.
+/// Logs as Zeek does them on ZeroMQ: a non-logger buffers records per stream
+/// (`Log::write_buffer_size`) and PUSHes each buffer as one `log-write` message, the
+/// `zeek-bin-serializer` payload, to its PUSH socket connected to every logger's layout
+/// port (libzmq round-robins the messages); here logger-1 is a raw libzmq PULL and
+/// logger-2 a zcluster logger, which decodes the batches it pulls and writes the file.
+/// Every record arrives exactly once; a garbage batch is counted and survived.
 #[test]
-fn log_batches_push_to_the_loggers_and_pull_into_the_sink() {
+fn log_batches_push_to_the_loggers_and_land_in_the_files() {
+    use zcluster::log::{zeekser, LogStream, ZeekType};
     let dir = std::env::temp_dir().join(format!("zc-zmq-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (xpub, xsub, lport, lport2) = (free_port(), free_port(), free_port(), free_port());
     let mut s = String::from("redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
@@ -203,6 +204,7 @@ fn log_batches_push_to_the_loggers_and_pull_into_the_sink() {
     s += &format!(
         "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n"
     );
+    s += "redef Log::write_buffer_size = 5;\nredef Log::flush_interval = 60 secs;\n";
     s += "redef Cluster::manager_is_logger = F;\nredef Cluster::nodes = {\n";
     s += &format!(
         "\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp],\n",
@@ -216,57 +218,193 @@ fn log_batches_push_to_the_loggers_and_pull_into_the_sink() {
     );
     s += "};\n";
     let layout = Arc::new(Layout::parse(&s, None).unwrap());
-    // logger-1 is a raw PULL; logger-2 a zcluster node with a sink.
     let ctx = zmq::Context::new();
     let pull = ctx.socket(zmq::PULL).unwrap();
     pull.bind(&format!("tcp://127.0.0.1:{lport}")).unwrap();
     let lg2 = node(&layout, "logger-2", &dir);
-    let got: Arc<parking_lot::Mutex<Vec<Batch>>> = Arc::default();
-    let g2 = got.clone();
-    lg2.running()
-        .unwrap()
-        .set_log_sink(Some(Box::new(move |s: &[u8], f: &[u8], p: &[u8]| {
-            g2.lock().push((s.to_vec(), f.to_vec(), p.to_vec()))
-        })))
-        .unwrap();
     let mgr = node(&layout, "manager", &dir);
     let rt = mgr.running().unwrap();
-    for i in 0..20u8 {
-        rt.publish_log_write(b"zeek-bin-serializer", vec![i])
-            .unwrap();
+    let stream = LogStream::new("Test::LOG", "zmqtest")
+        .column("ts", ZeekType::Time)
+        .column("n", ZeekType::Count)
+        .optional_column("s", ZeekType::String);
+    rt.create_log_stream(stream.clone()).unwrap();
+    let rec = |i: u64| {
+        vec![
+            Value::Timestamp(1_700_000_000_000_000_000 + i as i64 * 1_000_000),
+            Value::Count(i),
+            if i % 2 == 0 {
+                Value::string(format!("r{i}"))
+            } else {
+                Value::None
+            },
+        ]
+    };
+    for i in 0..20u64 {
+        rt.log_write("Test::LOG", rec(i)).unwrap();
     }
-    // PUSH round-robins over the connected loggers: each batch reaches exactly one.
-    let mut raw = Vec::new();
+    // 4 full buffers of 5 went out without a flush; each batch reaches one logger.
+    let hdr = zeekser::LogWriteHeader::new(
+        "Test::LOG",
+        "Log::WRITER_ASCII",
+        "default",
+        "zmqtest",
+        &stream.fields,
+    );
+    let mut raw: Vec<u64> = Vec::new();
+    let written = || {
+        lg2.running()
+            .unwrap()
+            .zeromq_stats()
+            .unwrap()
+            .get("log_records_received")
+            .unwrap()
+    };
     let deadline = Instant::now() + T;
-    while raw.len() + got.lock().len() < 20 && Instant::now() < deadline {
-        if pull.poll(zmq::POLLIN, 50).unwrap() > 0 {
-            raw.push(pull.recv_multipart(0).unwrap());
+    while raw.len() as u64 + written() < 20 && Instant::now() < deadline {
+        if pull.poll(zmq::POLLIN, 50).unwrap() == 0 {
+            continue;
         }
-    }
-    assert_eq!(raw.len() + got.lock().len(), 20);
-    for f in &raw {
+        let f = pull.recv_multipart(0).unwrap();
         assert_eq!(f.len(), 4);
         assert_eq!(f[0], b"log-write");
         assert_eq!(f[1], mgr.node_id().as_bytes());
         assert_eq!(f[2], b"zeek-bin-serializer");
+        let (h, recs) = zeekser::decode_log_batch(&f[3]).unwrap();
+        if h.path != "zmqtest" {
+            assert_eq!(h.stream_name, "Cluster::LOG");
+            continue;
+        }
+        assert_eq!(recs.len(), 5, "one write buffer per message");
+        let first = match recs[0][1] {
+            Value::Count(n) => n,
+            ref v => panic!("{v:?}"),
+        };
+        let want: Vec<Vec<Value>> = (first..first + 5).map(rec).collect();
+        assert_eq!(
+            f[3],
+            zeekser::encode_log_batch(&hdr, &stream.fields, &want).unwrap()
+        );
+        raw.extend(first..first + 5);
     }
-    for (s, f, _) in got.lock().iter() {
-        assert_eq!(s, mgr.node_id().as_bytes());
-        assert_eq!(f, b"zeek-bin-serializer");
+    let via_logger = written();
+    assert_eq!(raw.len() as u64 + via_logger, 20, "raw {raw:?}");
+    assert!(
+        !raw.is_empty() && via_logger > 0,
+        "round robin over both loggers"
+    );
+    let st = rt.zeromq_stats().unwrap();
+    assert_eq!(st.get("msg_errors"), Some(0));
+    assert_eq!(rt.log_send_stats().pending, 0);
+
+    // Garbage into logger-2's PULL: counted, and the logger keeps writing.
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.set_linger(0).unwrap();
+    push.connect(&format!("tcp://127.0.0.1:{lport2}")).unwrap();
+    push.send_multipart(
+        [&b"log-write"[..], b"x", b"zeek-bin-serializer", b"\x00junk"],
+        0,
+    )
+    .unwrap();
+    push.send_multipart([&b"log-write"[..], b"x"], 0).unwrap();
+    let lst = || lg2.running().unwrap().zeromq_stats().unwrap();
+    let deadline = Instant::now() + T;
+    while (lst().get("logs_malformed") < Some(1) || lst().get("msg_errors") < Some(1))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let mut all: Vec<u8> = raw.iter().map(|f| f[3][0]).collect();
-    all.extend(got.lock().iter().map(|(_, _, p)| p[0]));
-    all.sort();
-    assert_eq!(all, (0..20).collect::<Vec<u8>>());
-    let st = mgr.running().unwrap().zeromq_stats().unwrap();
-    assert_eq!(st.get("logs_sent"), Some(20));
-    let received = lg2
-        .running()
-        .unwrap()
+    assert_eq!(lst().get("logs_malformed"), Some(1));
+    assert_eq!(lst().get("msg_errors"), Some(1));
+    drop(mgr);
+    lg2.running().unwrap().flush_log().unwrap();
+    drop(lg2);
+    let text = std::fs::read_to_string(dir.join("zmqtest.log")).unwrap();
+    let mut rows: Vec<u64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rows.len() as u64, via_logger);
+    assert!(text.contains("#fields\tts\tn\ts"), "{text}");
+    rows.extend(&raw);
+    rows.sort();
+    assert_eq!(rows, (0..20).collect::<Vec<u64>>());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Backpressure on the log path: a worker writes while its logger is not running yet,
+/// with a PUSH high-water mark of 2 batches. Zeek's `dontwait` send would lose batches
+/// once the HWM is reached ("Failed to send log write. HWM reached?"); zcluster keeps
+/// them (the PUSH socket meets the HWM and waits), and every record reaches the logger
+/// when it starts.
+#[test]
+fn log_batches_wait_for_a_late_logger_and_none_is_lost() {
+    use zcluster::log::{LogStream, ZeekType};
+    let dir = std::env::temp_dir().join(format!("zc-zmq-late-logger-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = layout_text(free_port(), free_port());
+    s = format!(
+        "redef Log::write_buffer_size = 10;\nredef Cluster::Backend::ZeroMQ::log_sndhwm = 2;\nredef Cluster::Backend::ZeroMQ::log_rcvhwm = 2;\n{s}"
+    );
+    let layout = Arc::new(Layout::parse(&s, None).unwrap());
+    let mgr = node(&layout, "manager", &dir);
+    let w = node(&layout, "worker-1", &dir);
+    let rt = w.running().unwrap();
+    rt.create_log_stream(LogStream::new("Late::LOG", "late").column("n", ZeekType::Count))
+        .unwrap();
+    const N: u64 = 3000;
+    for i in 0..N {
+        rt.log_write("Late::LOG", vec![Value::Count(i)]).unwrap();
+    }
+    rt.flush_log().unwrap();
+    let st = || rt.zeromq_stats().unwrap();
+    let deadline = Instant::now() + T;
+    while st().get("logs_blocked") == Some(0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        st().get("logs_blocked").unwrap() > 0,
+        "the PUSH queue met its HWM"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let lg = node(&layout, "logger-1", &dir);
+    let lrt = lg.running().unwrap();
+    let deadline = Instant::now() + T;
+    while lrt
         .zeromq_stats()
         .unwrap()
-        .get("logs_received");
-    assert_eq!(received, Some(got.lock().len() as u64));
+        .get("log_records_received")
+        .unwrap()
+        < N
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        lrt.zeromq_stats()
+            .unwrap()
+            .get("log_records_received")
+            .unwrap()
+            >= N
+    );
+    lrt.flush_log().unwrap();
+    drop(w);
+    drop(mgr);
+    drop(lg);
+    let text = std::fs::read_to_string(dir.join("late.log")).unwrap();
+    let rows: Vec<u64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        (0..N).collect::<Vec<u64>>(),
+        "every record, once, in order"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// CURVE (Zeek 8.2): the proxy's sockets are CURVE servers with a ZAP handler that admits

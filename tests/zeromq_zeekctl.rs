@@ -273,3 +273,99 @@ fn cluster_from_a_zeekctl_directory_forms_over_zeromq() {
     drop(m);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `zcluster zeromq-proxy --layout DIR`: the proxy as a process of its own, on the ports
+/// ZeekControl's directory gives; nodes that do not run the proxy themselves
+/// (`run_proxy_thread = F`) form the cluster through it; SIGTERM stops it cleanly.
+#[test]
+fn a_standalone_proxy_process_from_a_zeekctl_directory() {
+    use std::io::BufRead;
+    let base = loop {
+        let p = ports::free_port();
+        if (2..8).all(|k| std::net::TcpListener::bind(("127.0.0.1", p + k)).is_ok()) {
+            break p;
+        }
+    };
+    let d = tmp("proxy-process");
+    install(&d, base, true, None);
+    // Without the fixed metrics and WebSocket ports (another test runs this layout's
+    // manager at the same time).
+    let lp = d.join("cluster-layout.zeek");
+    let text = std::fs::read_to_string(&lp).unwrap();
+    let text = text
+        .split("\nevent zeek_init()")
+        .next()
+        .unwrap()
+        .to_string();
+    let text = regex::Regex::new(r", \$metrics_port=\d+/tcp")
+        .unwrap()
+        .replace_all(&text, "");
+    std::fs::write(&lp, text.as_ref()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcluster"))
+        .args(["zeromq-proxy", "--layout"])
+        .arg(&d)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed if the test fails half way (an orphan would hold the test's output open).
+    struct KillOnDrop(Option<u32>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+    let mut guard = KillOnDrop(Some(child.id()));
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(
+        line.contains(&format!("\"xpub\":\"tcp://127.0.0.1:{base}\""))
+            && line.contains(&format!("\"xsub\":\"tcp://127.0.0.1:{}\"", base + 1))
+            && line.contains("\"io_threads\":2"),
+        "{line}"
+    );
+    let layout = Arc::new(Layout::load(&d).unwrap());
+    let mut o = Options::new();
+    o.set("Cluster::Backend::ZeroMQ::run_proxy_thread", "F")
+        .unwrap();
+    let start = |n: &str| {
+        let cl = Cluster::with_env(layout.clone(), Some(n), &o, None, None).unwrap();
+        cl.start_in(Some(d.clone())).unwrap();
+        assert!(cl.running().unwrap().zeromq_proxy().is_none());
+        cl
+    };
+    let m = start("manager");
+    let w = start("worker-1");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut up = false;
+    while !up && Instant::now() < deadline {
+        if let Some(msg) = w
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(100)))
+        {
+            up |= msg.kind == MessageKind::NodeUp && msg.node.as_deref() == Some("manager");
+        }
+    }
+    assert!(
+        up,
+        "worker-1 saw no node_up for the manager through the proxy process"
+    );
+    drop(w);
+    drop(m);
+    // SIGTERM: a clean stop.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "{\"type\":\"stopped\"}");
+    guard.0 = None;
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -124,6 +124,8 @@ pub(crate) struct State {
     logs: super::logging::Sender,
     /// On a node that writes logs: the log worker.
     log_mgr: Option<Arc<LogManager>>,
+    /// On ZeroMQ, a node that does not write logs: its write buffers (`zeromq::logs`).
+    zlogs: Option<crate::zeromq::logs::LogBatcher>,
     /// Wakes the log publishing thread (and hosts waiting for room).
     log_cv: Arc<Condvar>,
     round_robin_logging: bool,
@@ -188,6 +190,15 @@ impl State {
             self.count_log_write(id, &stream.path);
             m.write_local(stream, record)?;
             return Ok(false);
+        }
+        if self.zlogs.is_some() {
+            let stream = self.logs.stream(id)?;
+            stream.check(&record)?;
+            self.count_log_write(id, &stream.path);
+            return match self.zlogs.as_mut() {
+                Some(z) => z.add(&stream, &record),
+                None => Ok(false),
+            };
         }
         let topic = Self::log_target(&mut self.pools, self.round_robin_logging);
         let queued = self.logs.write(id, &record, topic)?;
@@ -736,6 +747,7 @@ impl Runtime {
             pools,
             logs,
             log_mgr,
+            zlogs: None,
             log_cv: log_cv.clone(),
             round_robin_logging: cl.options().enable_round_robin_logging(),
             net_stats: (0, 0, 0),
@@ -799,6 +811,9 @@ impl Runtime {
             endpoint.subscribe(t)?;
         }
         if let Some(z) = zmq_parts {
+            let mgr = state.lock().log_mgr.clone();
+            let batcher = crate::zeromq::logs::attach(cl, &z, mgr);
+            state.lock().zlogs = batcher;
             let log_publish = Arc::new(Mutex::new(()));
             let sender = start_log_sender(&state, &log_cv, &endpoint, &log_publish)?;
             return Ok(Runtime {
@@ -986,7 +1001,8 @@ impl Runtime {
             return Err(Error::closed("the cluster node is shut down"));
         }
         while st.log_mgr.is_none()
-            && st.logs.pending_total() >= super::logging::PENDING_LIMIT
+            && (st.logs.pending_total() >= super::logging::PENDING_LIMIT
+                || st.zlogs.as_ref().is_some_and(|z| z.backlog_full()))
             && !st.logs.stopping
         {
             let cv = st.log_cv.clone();
@@ -1017,6 +1033,9 @@ impl Runtime {
         let _p = self.log_publish.lock();
         let out = {
             let mut st = self.state.lock();
+            if let Some(z) = st.zlogs.as_mut() {
+                z.flush(Instant::now());
+            }
             st.logs.request_flush();
             st.logs.take_due(Instant::now())
         };
@@ -1026,7 +1045,14 @@ impl Runtime {
 
     /// The sending side's counters.
     pub fn log_send_stats(&self) -> LogSendStats {
-        self.state.lock().logs.stats()
+        let st = self.state.lock();
+        let mut s = st.logs.stats();
+        if let Some(z) = &st.zlogs {
+            s.sent += z.records_sent;
+            s.batches += z.batches;
+            s.pending += z.queued();
+        }
+        s
     }
 
     /// The log worker's counters (a node that writes logs), else None.
@@ -1103,18 +1129,35 @@ fn log_sender_loop(state: &Mutex<State>, cv: &Condvar, ep: &Endpoint, publish: &
             let mut st = state.lock();
             loop {
                 let now = Instant::now();
-                if st.logs.has_work(now) {
+                if st.logs.has_work(now) || st.zlogs.as_ref().is_some_and(|z| z.due(now)) {
                     break;
                 }
-                let deadline = st.logs.next_flush.max(now + Duration::from_millis(1));
+                // An expired batch timer with nothing pending waits one interval, not
+                // 1 ms at a time.
+                let mut deadline = if st.logs.next_flush > now {
+                    st.logs.next_flush
+                } else {
+                    now + st.logs.interval
+                };
+                if let Some(z) = st.zlogs.as_ref().and_then(|z| z.deadline()) {
+                    deadline = deadline.min(z);
+                }
+                let deadline = deadline.max(now + Duration::from_millis(1));
                 cv.wait_until(&mut st, deadline);
             }
         }
         let _p = publish.lock();
         let (out, stop) = {
             let mut st = state.lock();
-            let out = st.logs.take_due(Instant::now());
-            (out, st.logs.stopping)
+            let now = Instant::now();
+            let stopping = st.logs.stopping;
+            if let Some(z) = st.zlogs.as_mut() {
+                if stopping || z.due(now) {
+                    z.flush(now);
+                }
+            }
+            let out = st.logs.take_due(now);
+            (out, stopping)
         };
         cv.notify_all();
         super::logging::publish_all(ep, out);

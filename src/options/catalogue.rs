@@ -131,6 +131,9 @@ pub(super) const CATALOGUE: &[Spec] = &[
     // Logging (logging/main.zeek, writers/ascii.zeek, broker/main.zeek).
     opt!(Cluster, "Broker::log_batch_interval", Interval, "1.0 sec", "A log sender flushes a batch at least this often."),
     opt!(Cluster, "Broker::log_batch_size", Count, "400", "A log sender flushes a batch at this many writes."),
+    // The write buffer of pluggable cluster backends (ZeroMQ; init-bare.zeek).
+    opt!(Cluster, "Log::write_buffer_size", Count, "1000", "On ZeroMQ, a stream's records go out as one log-write batch at this many."),
+    opt!(Cluster, "Log::flush_interval", Interval, "1.0 sec", "On ZeroMQ, a stream's buffered records go out at least this often."),
     opt!(Cluster, "Log::default_rotation_dir", Str, "", "Directory rotated logs move to; empty: beside the log."),
     opt!(Cluster, "Log::default_rotation_interval", Interval, "0 secs", "Rotate logs this often (0: never)."),
     opt!(Cluster, "Log::default_rotation_postprocessor_cmd", Str, "", "Shell command run on each rotated log."),

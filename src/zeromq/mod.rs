@@ -34,6 +34,7 @@
 //!   (`endpoint_id_of`); the id Zeek sees is the node id itself.
 
 pub mod frames;
+pub(crate) mod logs;
 pub mod membership;
 mod node;
 mod proxy;
@@ -465,6 +466,34 @@ mod tests {
         assert_eq!(endpoint_id_of(&id), endpoint_id_of(&id));
         assert_ne!(endpoint_id_of("a"), endpoint_id_of("b"));
         assert!(!endpoint_id_of("").is_nil());
+    }
+
+    #[test]
+    fn the_proxy_context_has_proxy_io_threads() {
+        let mut o = Options::new();
+        for (k, v) in [
+            ("listen_xpub_endpoint", "tcp://127.0.0.1:*"),
+            ("listen_xsub_endpoint", "tcp://127.0.0.1:*"),
+        ] {
+            o.set(&format!("Cluster::Backend::ZeroMQ::{k}"), v).unwrap();
+        }
+        let p = Proxy::from_options(&o).unwrap();
+        assert_eq!(p.io_threads(), 2, "Zeek's default");
+        p.shutdown();
+        o.set("Cluster::Backend::ZeroMQ::proxy_io_threads", "3")
+            .unwrap();
+        let p = Proxy::from_options(&o).unwrap();
+        assert_eq!(p.io_threads(), 3);
+        // It still forwards: a subscription through it comes back on a node-side XPUB.
+        let ctx = zmq::Context::new();
+        let xsub = ctx.socket(zmq::XSUB).unwrap();
+        let xpub = ctx.socket(zmq::XPUB).unwrap();
+        xsub.connect(p.xpub_endpoint()).unwrap();
+        xpub.connect(p.xsub_endpoint()).unwrap();
+        xsub.send(&b"\x01zeek.test"[..], 0).unwrap();
+        assert!(xpub.poll(zmq::POLLIN, 5000).unwrap() > 0);
+        assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01zeek.test");
+        drop(p);
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //!
 //! The proxy binds XPUB (`listen_xpub_endpoint`, `XPUB_VERBOSER`, `XPUB_NODROP =
 //! listen_xpub_nodrop`) and XSUB (`listen_xsub_endpoint`) and forwards between them with
-//! `zmq_proxy_steerable` on its own thread and context (`proxy_io_threads` I/O threads).
+//! `zmq_proxy_steerable` on its own thread and context, which has `proxy_io_threads` I/O
+//! threads (`ZMQ_IO_THREADS`; a context of our own, as the `zmq` crate cannot set it).
 //! With CURVE both sockets are servers and a ZAP handler admits only the configured client
 //! public key.
 
 use super::{key_bytes, zmq_err, Curve};
 use crate::cluster::Options;
 use crate::error::{Error, Result};
+use crate::ffi::zmq_opts::{self, RawContext};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,8 +23,8 @@ pub struct ProxyConfig {
     pub xpub_endpoint: String,
     pub xsub_endpoint: String,
     pub xpub_nodrop: bool,
-    /// `proxy_io_threads`: accepted but not applied (the `zmq` crate cannot set context
-    /// options); the proxy's context has libzmq's default of one I/O thread.
+    /// `proxy_io_threads`: the I/O threads of the proxy's own libzmq context (Zeek's
+    /// default 2; `ZMQ_IO_THREADS`, as `ProxyThread::Start` sets it).
     pub io_threads: i32,
     pub ipv6: bool,
     pub curve: Curve,
@@ -58,9 +60,10 @@ impl Drop for Zap {
     }
 }
 
-/// Binds `inproc://zeromq.zap.01` in `ctx` and answers ZAP requests: 200 for mechanism
-/// CURVE with the one allowed client key, 400 otherwise (RFC 27).
-pub(crate) fn start_zap(ctx: &zmq::Context, client_publickey: &str) -> Result<Zap> {
+/// Binds `inproc://zeromq.zap.01` with `rep` (a REP socket of the context to guard) and
+/// answers ZAP requests: 200 for mechanism CURVE with the one allowed client key, 400
+/// otherwise (RFC 27).
+pub(crate) fn start_zap(rep: zmq::Socket, client_publickey: &str) -> Result<Zap> {
     let allowed = if client_publickey.is_empty() {
         None
     } else {
@@ -71,7 +74,7 @@ pub(crate) fn start_zap(ctx: &zmq::Context, client_publickey: &str) -> Result<Za
             ))
         })?)
     };
-    let rep = ctx.socket(zmq::REP).map_err(|e| zmq_err("ZAP socket", e))?;
+    rep.set_linger(0).map_err(|e| zmq_err("ZAP socket", e))?;
     rep.bind("inproc://zeromq.zap.01")
         .map_err(|e| zmq_err("Failed to bind ZAP socket", e))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -154,7 +157,9 @@ pub struct Proxy {
     xpub: String,
     xsub: String,
     _zap: Option<Zap>,
-    ctx: zmq::Context,
+    io_threads: i32,
+    // Dropped last: terminating the context waits for its sockets.
+    ctx: RawContext,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -173,9 +178,9 @@ impl Proxy {
     /// forwarding. Endpoints may use `*` as the port (`tcp://127.0.0.1:*`); the bound
     /// ones are `xpub_endpoint` / `xsub_endpoint`.
     pub fn start(cfg: &ProxyConfig) -> Result<Proxy> {
-        let ctx = zmq::Context::new();
-        let mut xpub = ctx.socket(zmq::XPUB).map_err(|e| zmq_err("XPUB", e))?;
-        let mut xsub = ctx.socket(zmq::XSUB).map_err(|e| zmq_err("XSUB", e))?;
+        let ctx = RawContext::new(cfg.io_threads.max(1))?;
+        let mut xpub = ctx.socket(zmq_opts::ZMQ_XPUB)?;
+        let mut xsub = ctx.socket(zmq_opts::ZMQ_XSUB)?;
         crate::ffi::zmq_opts::set_int_option(
             &mut xpub,
             crate::ffi::zmq_opts::ZMQ_XPUB_VERBOSER,
@@ -189,7 +194,10 @@ impl Proxy {
         let zap = if cfg.curve.server_enabled() {
             curve_server(&xpub, &cfg.curve)?;
             curve_server(&xsub, &cfg.curve)?;
-            Some(start_zap(&ctx, &cfg.curve.client_publickey)?)
+            Some(start_zap(
+                ctx.socket(zmq_opts::ZMQ_REP)?,
+                &cfg.curve.client_publickey,
+            )?)
         } else {
             None
         };
@@ -223,9 +231,15 @@ impl Proxy {
             "inproc://zc-proxy-control-{}",
             PROXY_SEQ.fetch_add(1, Ordering::Relaxed)
         );
-        let mut control_rx = ctx.socket(zmq::PAIR).map_err(|e| zmq_err("control", e))?;
+        let mut control_rx = ctx.socket(zmq_opts::ZMQ_PAIR)?;
+        control_rx
+            .set_linger(0)
+            .map_err(|e| zmq_err("control", e))?;
         control_rx.bind(&addr).map_err(|e| zmq_err("control", e))?;
-        let control_tx = ctx.socket(zmq::PAIR).map_err(|e| zmq_err("control", e))?;
+        let control_tx = ctx.socket(zmq_opts::ZMQ_PAIR)?;
+        control_tx
+            .set_linger(0)
+            .map_err(|e| zmq_err("control", e))?;
         control_tx
             .connect(&addr)
             .map_err(|e| zmq_err("control", e))?;
@@ -248,6 +262,7 @@ impl Proxy {
             xpub: xpub_at,
             xsub: xsub_at,
             _zap: zap,
+            io_threads: ctx.io_threads(),
             ctx,
         })
     }
@@ -260,6 +275,12 @@ impl Proxy {
     /// The XPUB endpoint as bound (nodes connect their XSUB here).
     pub fn xpub_endpoint(&self) -> &str {
         &self.xpub
+    }
+
+    /// The I/O threads of the proxy's libzmq context, as libzmq reports them
+    /// (`proxy_io_threads`).
+    pub fn io_threads(&self) -> i32 {
+        self.io_threads
     }
 
     /// The XSUB endpoint as bound (nodes connect their XPUB here).

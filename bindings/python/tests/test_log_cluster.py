@@ -2,7 +2,10 @@
 Python worker (log_worker.py) write the MyProto::LOG stream with every column type to a
 logger (this process). The logger's myproto.log and cluster.log are read back with the
 PyPI readers parsezeeklogs and zat, and every value is compared; the same in JSON
-(LogAscii::use_json). Also: the Python API's errors name the column.
+(LogAscii::use_json). Both on Broker (LogCreate / LogWrite batches over the peerings) and
+on ZeroMQ (zeek-bin-serializer log-write batches PUSHed to the logger's PULL; the nodes
+find each other through a standalone XPUB/XSUB proxy this process runs). Also: the
+Python API's errors name the column.
 """
 
 import datetime
@@ -24,8 +27,22 @@ N = 500
 T = 30.0
 
 
-def layout_text():
-    lines = ["redef Cluster::nodes = {"]
+def layout_text(zeromq=None):
+    """`zeromq`: (xpub, xsub) ports of the standalone proxy the test runs."""
+    lines = []
+    if zeromq:
+        xpub, xsub = zeromq
+        lines += [
+            "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;",
+            "redef Cluster::Backend::ZeroMQ::run_proxy_thread = F;",
+            'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:%d";' % xsub,
+            'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:%d";' % xpub,
+            "redef Log::flush_interval = 0.1 secs;",
+            # As ZeekControl writes it for a cluster with loggers; with T the workers
+            # would also PUSH to the manager (not running here), as Zeek's do.
+            "redef Cluster::manager_is_logger = F;",
+        ]
+    lines.append("redef Cluster::nodes = {")
     lines.append('\t["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%d/tcp],' % free_port())
     lines.append('\t["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % free_port())
     for w in ("worker-1", "worker-2"):
@@ -43,13 +60,28 @@ def c_worker():
     return C_WORKER
 
 
-def run_cluster(tmp_path, c_worker, use_json):
+@pytest.fixture(params=["broker", "zeromq"])
+def backend(request):
+    """None on Broker; on ZeroMQ the (xpub, xsub) ports of a running standalone proxy."""
+    if request.param == "broker":
+        yield None
+        return
+    proxy = zcluster.ZeroMQProxy({
+        "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
+        "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
+    })
+    with proxy:
+        yield tuple(int(e.rsplit(":", 1)[1]) for e in (proxy.xpub_endpoint, proxy.xsub_endpoint))
+
+
+def run_cluster(tmp_path, c_worker, use_json, zeromq=None):
     layout_path = tmp_path / "layout.zeek"
-    layout_path.write_text(layout_text())
+    layout_path.write_text(layout_text(zeromq))
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     lg = zcluster.Cluster(zcluster.Layout.load(str(layout_path)), "logger-1",
                           {"Cluster::retry_interval": "0.1 secs", "LogAscii::use_json": use_json})
+    assert lg.backend == ("ZeroMQ" if zeromq else "Broker")
     lg.start(log_dir)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "bindings" / "python"), HERE, env.get("PYTHONPATH", "")])
@@ -66,7 +98,7 @@ def run_cluster(tmp_path, c_worker, use_json):
             assert out.decode().strip() == "WROTE %d" % N
         deadline = time.time() + T
         while lg.log_stats()["records"] < 2 * N + 2:
-            assert time.time() < deadline, lg.log_stats()
+            assert time.time() < deadline, str(lg.log_stats())
             lg.next(0.1)
         stats = lg.log_stats()
         assert stats["dropped_no_create"] == 0 and stats["dropped_malformed"] == 0, stats
@@ -117,8 +149,8 @@ def zat_value(v, ty):
     return v
 
 
-def test_c_and_python_workers_to_an_ascii_logger_read_back_with_zat_and_parsezeeklogs(tmp_path, c_worker):
-    log_dir = run_cluster(tmp_path, c_worker, False)
+def test_c_and_python_workers_to_an_ascii_logger_read_back_with_zat_and_parsezeeklogs(tmp_path, c_worker, backend):
+    log_dir = run_cluster(tmp_path, c_worker, False, backend)
     text = (log_dir / "myproto.log").read_text()
     assert text.startswith("#separator \\x09\n")
     assert "#path\tmyproto\n" in text and text.rstrip("\n").split("\n")[-1].startswith("#close\t")
@@ -136,8 +168,8 @@ def test_c_and_python_workers_to_an_ascii_logger_read_back_with_zat_and_parsezee
     assert any(r["message"] == "py worker done" and r["node"] == "worker-2" for r in cl)
 
 
-def test_c_and_python_workers_to_a_json_logger(tmp_path, c_worker):
-    log_dir = run_cluster(tmp_path, c_worker, True)
+def test_c_and_python_workers_to_a_json_logger(tmp_path, c_worker, backend):
+    log_dir = run_cluster(tmp_path, c_worker, True, backend)
     first = (log_dir / "myproto.log").read_text().split("\n")[0]
     assert first.startswith('{"ts":') and '"note"' not in first  # seq 0 has note unset
     check_parsezeeklogs(log_dir)

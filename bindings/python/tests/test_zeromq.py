@@ -13,7 +13,16 @@ zmq = pytest.importorskip("zmq")
 
 import zcluster  # noqa: E402
 from ports import free_port  # noqa: E402
-from zmq_peer import GOLDEN_NODE_STATUS, ZeekPeer, event_bytes  # noqa: E402
+from zmq_peer import (  # noqa: E402
+    GOLDEN_LOG_BATCH,
+    GOLDEN_NODE_STATUS,
+    TYPE_COUNT,
+    TYPE_STRING,
+    TYPE_TIME,
+    ZeekPeer,
+    event_bytes,
+    log_batch,
+)
 
 T = 20.0
 K = zcluster.MessageKind
@@ -157,27 +166,111 @@ def test_frames_both_ways_with_an_independent_peer(manager_and_peer):
     assert after["own_dropped"] - before["own_dropped"] == 1
     assert after["ready"] == 1
 
-    # A log batch PUSHed to the manager's PULL (manager_is_logger: its layout port).
+    # Log batches PUSHed to the manager's PULL (manager_is_logger: its layout port).
     push = peer.ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 0)
     push.connect("tcp://127.0.0.1:%d" % mport)
     push.send_multipart([b"log-write", peer.node_id, b"zeek-bin-serializer", b"\x00batch"])
     push.send_multipart([b"log-write", peer.node_id])
+    # Zeek's golden batch (Log::WRITER_NONE: accepted, decoded, writes nothing) and the
+    # same batch for the ASCII writer, which lands in my-path.log.
+    push.send_multipart([b"log-write", peer.node_id, b"zeek-bin-serializer", GOLDEN_LOG_BATCH])
+    ascii = GOLDEN_LOG_BATCH.replace(b"\x00\x00\x00\x10Log::WRITER_NONE", b"\x00\x00\x00\x11Log::WRITER_ASCII")
+    assert ascii != GOLDEN_LOG_BATCH
+    push.send_multipart([b"log-write", peer.node_id, b"zeek-bin-serializer", ascii])
     end = time.monotonic() + T
-    while time.monotonic() < end and mgr.zeromq_stats()["logs_received"] < 1:
+    while time.monotonic() < end and mgr.zeromq_stats()["log_records_received"] < 4:
         time.sleep(0.05)
-    st = mgr.zeromq_stats()
-    assert st["logs_received"] == 1 and st["logs_unhandled"] == 1
-    while time.monotonic() < end and mgr.zeromq_stats()["msg_errors"] < after["msg_errors"] + 1:
-        time.sleep(0.05)
-    assert mgr.zeromq_stats()["msg_errors"] == after["msg_errors"] + 1
     push.close(0)
+    st = mgr.zeromq_stats()
+    # (proxy-1, a zcluster node started above, PUSHes its cluster.log records here too.)
+    assert st["logs_received"] >= 3 and st["logs_malformed"] == 1 and st["logs_unhandled"] == 0
+    assert st["log_records_received"] >= 4
+    assert st["msg_errors"] == after["msg_errors"] + 1
+    mgr.log_flush()
+    rows = [line.split("\t") for line in (tmp_path / "my-path.log").read_text().splitlines()]
+    assert ["#fields", "ts"] in rows
+    assert [r for r in rows if not r[0].startswith("#")] == [["1.000000"], ["2.000000"]]
 
     # node_down from the nodeid unsubscription.
     peer.unsubscribe(peer.nodeid_topic())
     down = wait_msg(mgr, lambda m: m.kind == K.NODE_DOWN)
     assert down is not None and down.node_name == "worker-1"
     assert mgr.worker_count == 0
+
+
+def test_log_writes_reach_a_pyzmq_logger_byte_by_byte(tmp_path):
+    """A zcluster worker's log records, as Zeek sends them on ZeroMQ: buffered per
+    stream and PUSHed as one 4-frame log-write message (log-write, node id,
+    zeek-bin-serializer, payload) to the logger's layout port, where a pyzmq PULL
+    stands in for the logger; the payload equals the reference's encoding byte for byte.
+    Log::write_buffer_size full buffers go out at once, the rest at log_flush."""
+    lport = free_port()
+    pull = zmq.Context.instance().socket(zmq.PULL)
+    pull.setsockopt(zmq.LINGER, 0)
+    pull.bind("tcp://127.0.0.1:%d" % lport)
+    text = "redef Log::write_buffer_size = 4;\nredef Cluster::manager_is_logger = F;\n" + zeromq_layout(
+        free_port(), free_port(), [
+            '["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % free_port(),
+            '["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%d/tcp],' % lport,
+            '["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % free_port(),
+        ])
+    w = zcluster.Cluster(zcluster.Layout.parse(text), node="worker-1")
+    try:
+        w.create_log_stream("Test::LOG", "zmqtest", [("ts", "time"), ("n", "count"), ("s", "string", True)])
+        w.start(tmp_path)
+        recs = [[1700000000.25 + i, i, None if i % 2 else "r%d" % i] for i in range(6)]
+        for r in recs:
+            w.log_write("Test::LOG", r)
+        fields = [("ts", TYPE_TIME, 0, False), ("n", TYPE_COUNT, 0, False), ("s", TYPE_STRING, 0, True)]
+
+        def want(rs):
+            return [b"log-write", w.node_id.encode(), b"zeek-bin-serializer",
+                    log_batch("Test::LOG", "Log::WRITER_ASCII", "default", "zmqtest", fields, rs)]
+
+        def next_batch():
+            end = time.monotonic() + T
+            while time.monotonic() < end:
+                if pull.poll(100):
+                    m = pull.recv_multipart()
+                    if b"zmqtest" in m[3][:64]:
+                        return m
+            return None
+
+        assert next_batch() == want(recs[:4])  # a full buffer, without a flush
+        w.log_flush()
+        assert next_batch() == want(recs[4:])
+        assert w.log_stats()["sent"] >= 6
+    finally:
+        w.close()
+        pull.close(0)
+
+
+def test_proxy_io_threads_is_the_proxy_contexts_io_thread_count():
+    """Cluster::Backend::ZeroMQ::proxy_io_threads: the I/O threads libzmq starts for the
+    proxy's context (libzmq names them ZMQbg/IO/<n>)."""
+    import glob
+
+    def io_threads():
+        n = 0
+        for f in glob.glob("/proc/self/task/*/comm"):
+            try:
+                n += open(f).read().startswith("ZMQbg/IO")
+            except OSError:
+                pass
+        return n
+
+    before = io_threads()
+    px = zcluster.ZeroMQProxy({
+        "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
+        "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
+        "Cluster::Backend::ZeroMQ::proxy_io_threads": 3,
+    })
+    with px:
+        end = time.monotonic() + T
+        while io_threads() < before + 3 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert io_threads() == before + 3
 
 
 def test_a_standalone_proxy_carries_two_zcluster_nodes(tmp_path):

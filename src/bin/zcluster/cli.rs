@@ -59,9 +59,29 @@ pub enum Cmd {
     /// A node's peers, subscriptions, counters and store sizes (Zeek's Control framework)
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Run Zeek's ZeroMQ XPUB/XSUB proxy alone (what the manager runs unless
+    /// `Cluster::Backend::ZeroMQ::run_proxy_thread = F`), until Ctrl-C or SIGTERM
+    #[command(name = "zeromq-proxy", after_help = EXIT_CODES)]
+    ZeromqProxy(ZeromqProxyArgs),
     /// Every option the library accepts (name, type, default, doc); check a value
     #[command(after_help = EXIT_CODES)]
     Options(OptionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ZeromqProxyArgs {
+    /// A layout (file or ZeekControl directory) whose
+    /// `Cluster::Backend::ZeroMQ::listen_*` and CURVE options to use
+    #[arg(long)]
+    pub layout: Option<PathBuf>,
+    /// The XPUB endpoint to bind (default: the layout's `listen_xpub_endpoint`, Zeek's
+    /// tcp://127.0.0.1:5555)
+    #[arg(long)]
+    pub xpub: Option<String>,
+    /// The XSUB endpoint to bind (default: the layout's `listen_xsub_endpoint`, Zeek's
+    /// tcp://127.0.0.1:5556)
+    #[arg(long)]
+    pub xsub: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -15,6 +15,7 @@ mod node;
 mod options_cmd;
 mod progress;
 mod store_cmd;
+mod zeromq_proxy;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -81,6 +82,7 @@ fn main() -> ExitCode {
         cli::Cmd::Subscribe(a) => net::subscribe(a),
         cli::Cmd::Store(a) => store_cmd::main(a),
         cli::Cmd::Status(a) => net::status(a),
+        cli::Cmd::ZeromqProxy(a) => zeromq_proxy::main(a),
         cli::Cmd::Options(a) => options_cmd::main(a),
     };
     match r {
