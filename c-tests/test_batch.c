@@ -5,14 +5,10 @@
  * the batch published), max 0, a timeout, a closed endpoint, a cluster not started. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "util.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int wait_subscribed(zc_endpoint *ep, const char *topic) {
     for (int i = 0; i < 1000; i++) {

@@ -15,6 +15,7 @@
  *   not-started handles. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -52,41 +53,6 @@ static const char *tp(const char *broker_topic) {
 #define LOGGER_POOL "zeek/cluster/pool/logger"
 
 static const char *self_path;
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* A loopback port below Linux's ephemeral range (32768-60999), so that no node's own
- * outgoing connection can take it before the node binds it, never handed out twice by
- * this process, and bindable when returned. */
-static unsigned free_port(void) {
-    static unsigned next = 0;
-    unsigned base = ((unsigned)getpid() * 7919u) % 12768u;
-    for (unsigned tries = 0; tries < 12768u; tries++) {
-        unsigned port = 20000u + (base + (next++) * 97u) % 12768u;
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        if (s < 0)
-            return 0;
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons((uint16_t)port);
-        int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
-        close(s);
-        if (ok)
-            return port;
-    }
-    return 0;
-}
 
 /* Writes a ZeekControl-style layout; the names of nodes other than the logger/manager
  * come from `proxies`/`workers`. Returns 0 on success. */

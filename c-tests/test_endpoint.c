@@ -3,16 +3,12 @@
  * in a separate (forked) process. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "util.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Waits for the next message of `kind` (skipping others); returns it or NULL. */
 static zc_message *wait_kind(zc_endpoint *ep, zc_msg_kind kind) {

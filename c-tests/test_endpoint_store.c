@@ -4,6 +4,7 @@
  * (NULL, bad UTF-8, freed and wrong-type handles, bad backends, options and intervals). */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -12,11 +13,6 @@
 
 static char store_dir[64];
 static char db_path[128];
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static zc_value *str(const char *s) {
     zc_value *v = NULL;

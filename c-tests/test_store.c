@@ -7,6 +7,7 @@
  * XPUB/XSUB proxy; store commands travel over the same sockets, zcluster's extension). */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "util.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -16,38 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static unsigned free_port(void) {
-    static unsigned next = 0;
-    unsigned base = ((unsigned)getpid() * 7919u) % 12768u;
-    for (unsigned tries = 0; tries < 12768u; tries++) {
-        unsigned port = 20000u + (base + (next++) * 97u) % 12768u;
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        if (s < 0)
-            return 0;
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons((uint16_t)port);
-        int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
-        close(s);
-        if (ok)
-            return port;
-    }
-    return 0;
-}
 
 static char store_dir[64];
 static char layout_path[128];

@@ -5,16 +5,12 @@
  * other peers; configuration errors at zc_endpoint_new. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "util.h"
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 static char dir[64];
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int sh(const char *fmt, const char *a) {
     char cmd[2048];

@@ -14,36 +14,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 
 static const char *self_path;
 static char dir[256];
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static unsigned free_port(void) {
-    static unsigned next = 0;
-    unsigned base = ((unsigned)getpid() * 7919u) % 12768u;
-    for (unsigned tries = 0; tries < 12768u; tries++) {
-        unsigned port = 20000u + (base + (next++) * 97u) % 12768u;
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        if (s < 0)
-            return 0;
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons((uint16_t)port);
-        int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
-        close(s);
-        if (ok)
-            return port;
-    }
-    return 0;
-}
 
 /* The directory `zeekctl install` fills, in its form (ports free ones). */
 static int write_zeekctl_dir(unsigned xpub, unsigned xsub) {
