@@ -70,7 +70,7 @@
 
 pub(crate) mod inbox;
 mod io;
-mod proto;
+pub(crate) mod proto;
 #[cfg(test)]
 mod proto_tests;
 pub mod service;
