@@ -64,6 +64,32 @@ struct Seen {
     app: Option<String>,
 }
 
+/// The server's `on_request`: what the checks after the upgrade look at.
+struct Capture(Rc<RefCell<Seen>>);
+
+impl tungstenite::handshake::server::Callback for Capture {
+    fn on_request(
+        self,
+        req: &tungstenite::handshake::server::Request,
+        resp: tungstenite::handshake::server::Response,
+    ) -> Result<
+        tungstenite::handshake::server::Response,
+        tungstenite::handshake::server::ErrorResponse,
+    > {
+        let mut s = self.0.borrow_mut();
+        s.uri = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| req.uri().to_string());
+        s.app = req
+            .headers()
+            .get("X-Application-Name")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        Ok(resp)
+    }
+}
+
 /// The server's `Process(WebSocketMessage)` for one client's messages.
 #[derive(Default)]
 struct Session {
@@ -182,26 +208,7 @@ pub fn websocket_handshake(data: &[u8]) {
         out: Vec::new(),
     };
     let seen = Rc::new(RefCell::new(Seen::default()));
-    let s2 = seen.clone();
-    let callback = move |req: &tungstenite::handshake::server::Request,
-                         resp: tungstenite::handshake::server::Response|
-          -> Result<
-        tungstenite::handshake::server::Response,
-        tungstenite::handshake::server::ErrorResponse,
-    > {
-        let mut s = s2.borrow_mut();
-        s.uri = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| req.uri().to_string());
-        s.app = req
-            .headers()
-            .get("X-Application-Name")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        Ok(resp)
-    };
-    let mut hs = tungstenite::accept_hdr(conn, callback);
+    let mut hs = tungstenite::accept_hdr(conn, Capture(seen.clone()));
     let mut ws = loop {
         match hs {
             Ok(ws) => break ws,
