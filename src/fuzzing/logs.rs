@@ -68,18 +68,32 @@ fn create(writers: &mut Writers, writer: &str, path: &str, fields: Vec<LogField>
     writers.insert(key, ok.then_some(fields));
 }
 
-fn write(writers: &Writers, writer: &str, path: &str, serial: &[u8], rec: &mut Vec<Value>) {
+fn write(
+    writers: &Writers,
+    writer: &str,
+    path: &str,
+    serial: &[u8],
+    rec: &mut Vec<Value>,
+) -> usize {
     let Some(Some(fields)) = writers.get(&(writer.to_string(), path.to_string())) else {
-        return; // no LogCreate: dropped
+        return 0; // no LogCreate: dropped
     };
     if zeekser::decode_record_reuse(fields, serial, rec).is_ok() && writer != "Log::WRITER_NONE" {
         render(path, fields, rec);
+        return 1;
     }
+    0
 }
 
 /// Input: Broker-encoded log messages, each with a u16 length prefix (one connection's
 /// consecutive messages, so a LogCreate is seen by the LogWrites after it).
 pub fn log_messages(data: &[u8]) {
+    messages_run(data);
+}
+
+/// [`log_messages`], returning the records written.
+pub(crate) fn messages_run(data: &[u8]) -> usize {
+    let mut written = 0;
     let mut inp = super::Input::new(data);
     let mut writers = Writers::new();
     let mut rec = Vec::new();
@@ -111,24 +125,30 @@ pub fn log_messages(data: &[u8]) {
                     path,
                     serial,
                     ..
-                }) => write(&writers, &writer, &path, &serial, &mut rec),
+                }) => written += write(&writers, &writer, &path, &serial, &mut rec),
                 LogMessageRef::Write {
                     writer,
                     path,
                     serial,
                     ..
-                } => write(&writers, writer, path, serial, &mut rec),
+                } => written += write(&writers, writer, path, serial, &mut rec),
             }
         }
     }
+    written
 }
 
 /// A `zeek-bin-serializer` log-write payload (frame 4 of a ZeroMQ `log-write` message),
 /// as the ZeroMQ logger's sink takes it: decoded, its records rendered; what decodes
 /// re-encodes to the same bytes.
 pub fn zeek_log_batch(data: &[u8]) {
+    batch_run(data);
+}
+
+/// [`zeek_log_batch`], returning the records written.
+pub(crate) fn batch_run(data: &[u8]) -> usize {
     let Ok((h, records)) = zeekser::decode_log_batch(data) else {
-        return;
+        return 0;
     };
     let Ok(fields) = h
         .fields
@@ -139,10 +159,10 @@ pub fn zeek_log_batch(data: &[u8]) {
         panic!("decode_log_batch took fields that do not convert");
     };
     if h.writer_name == "Log::WRITER_NONE" {
-        return;
+        return 0;
     }
     if check_writer(&h.path, &fields, &AsciiOptions::default(), None).is_err() {
-        return;
+        return 0;
     }
     for r in &records {
         render(&h.path, &fields, r);
@@ -151,6 +171,7 @@ pub fn zeek_log_batch(data: &[u8]) {
         let back = zeekser::decode_record(&fields, &one).expect("our own record decodes");
         assert!(same_values(&back, r), "a record changed on its way back");
     }
+    records.len()
 }
 
 /// Equality with NaN equal to itself (a decoded NaN stays NaN).

@@ -52,3 +52,67 @@ pub const TARGETS: &[(&str, Target)] = &[
 pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     seeds::seeds(target)
 }
+
+/// The seeds reach what they were made for: past the handshake, the upgrade, the
+/// LogCreate (a target that returns early on every seed would test nothing).
+#[cfg(test)]
+mod tests {
+    use super::seeds;
+
+    fn seed(target: &str, name: &str) -> Vec<u8> {
+        seeds(target)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no seed {name} for {target}"))
+            .1
+    }
+
+    #[test]
+    fn seeds_reach_deep_states() {
+        for role in ["in_lo", "in_hi", "out_lo", "out_hi"] {
+            let s = seed("peer_core", &format!("{role}_peered_traffic"));
+            assert_eq!(
+                super::peer_core::run(&s),
+                2,
+                "{role}: the valid data and command"
+            );
+        }
+        assert!(super::websocket::handshake_run(&seed("websocket_handshake", "session")) >= 5);
+        assert!(
+            super::websocket::handshake_run(&seed("websocket_handshake", "session_small_reads"))
+                >= 5
+        );
+        assert_eq!(
+            super::websocket::handshake_run(&seed("websocket_handshake", "bad_uri")),
+            0
+        );
+        assert_eq!(
+            super::websocket::messages_run(&seed("websocket_messages", "to_server")),
+            2
+        );
+        assert_eq!(
+            super::logs::messages_run(&seed("log_messages", "create_write")),
+            1
+        );
+        assert_eq!(
+            super::logs::messages_run(&seed("log_messages", "create_batch")),
+            3
+        );
+        assert_eq!(
+            super::logs::messages_run(&seed("log_messages", "write_without_create")),
+            0
+        );
+        assert_eq!(
+            super::logs::batch_run(&seed("zeek_log_batch", "records")),
+            3
+        );
+        assert_eq!(
+            super::zeromq::run(&seed("zeromq_messages", "session")),
+            (1, 1, 3)
+        );
+        assert_eq!(
+            super::zeromq::run(&seed("zeromq_messages", "hello_first")),
+            (1, 0, 0)
+        );
+    }
+}

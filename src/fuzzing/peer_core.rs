@@ -300,6 +300,11 @@ pub(crate) mod op {
 /// Input: flags (bit 0 outgoing, bit 1 peer id smaller, bits 2-3 overflow policy, bit 4
 /// forwarding off), the handshake stage, then operations (see `op`).
 pub fn peer_core(data: &[u8]) {
+    run(data);
+}
+
+/// [`peer_core`], returning the data and command messages delivered to the host.
+pub(crate) fn run(data: &[u8]) -> usize {
     let mut inp = Input::new(data);
     let flags = inp.u8();
     let stage = usize::from(inp.u8());
@@ -386,7 +391,7 @@ pub fn peer_core(data: &[u8]) {
             h.now - h.start
         );
     }
-    let _ = h.delivered;
+    h.delivered
 }
 
 fn host(h: &mut Harness, b: u8) {

@@ -297,7 +297,7 @@ fn peer_core() -> Vec<(String, Vec<u8>)> {
             pc::seed(flags | 0x04, n, |o| {
                 let (a, b) = traffic.split_at(traffic.len() / 3);
                 o.u8(op::FEED).bytes(a);
-                o.u8(op::HOST).u8(2).u8(op::HOST).u8(3 | 8);
+                o.u8(op::HOST).u8(2).u8(op::HOST).u8(8);
                 o.u8(op::WRITE).u8(0).u16(10).u8(4);
                 o.u8(op::FEED).bytes(b);
                 o.u8(op::TICK).u8(5);
@@ -416,26 +416,26 @@ fn zeromq() -> Vec<(String, Vec<u8>)> {
         sock::XPUB,
         &[&crate::zeromq::frames::sub_frame(false, &nodeid)],
     );
-    let mut hello_first = Out::default();
-    zq::message(
-        &mut hello_first,
-        sock::XSUB,
-        &[
+    // The hello, time (20 s per part), then the nodeid subscription.
+    let hello_then_sub = |ticks: usize| {
+        let mut h = Out::default();
+        let hello_msg: [&[u8]; 4] = [
             b"zeek.cluster.nodeid.x.",
             other.as_bytes(),
             b"broker-bin-v1",
             &hello,
-        ],
-    );
-    zq::message(&mut hello_first, sock::TICK, &[b"", b"", b"", b""]);
-    zq::message(
-        &mut hello_first,
-        sock::XPUB,
-        &[&crate::zeromq::frames::sub_frame(true, &nodeid)],
-    );
+        ];
+        zq::message(&mut h, sock::XSUB, &hello_msg);
+        zq::message(&mut h, sock::TICK, &vec![&b""[..]; ticks]);
+        let sub = crate::zeromq::frames::sub_frame(true, &nodeid);
+        zq::message(&mut h, sock::XPUB, &[&sub]);
+        h.0
+    };
     vec![
         ("session".into(), o.0),
-        ("hello_first".into(), hello_first.0),
+        ("hello_first".into(), hello_then_sub(1)),
+        // 80 s after the hello (hello_expiration is 60 s), its half has expired.
+        ("hello_expired".into(), hello_then_sub(4)),
     ]
 }
 
@@ -571,7 +571,9 @@ fn websocket_handshake() -> Vec<(String, Vec<u8>)> {
          X-Application-Name: fuzz/1.0\r\n\r\n",
         crate::websocket::protocol::PATH
     );
-    let mut stream = req.clone().into_bytes();
+    let mut stream = Out::default();
+    stream.bytes(req.as_bytes());
+    let mut stream = stream.0;
     for t in client_texts() {
         stream.extend(ws_frame(1, t.as_bytes()));
     }
@@ -583,7 +585,9 @@ fn websocket_handshake() -> Vec<(String, Vec<u8>)> {
     let mut small = vec![6];
     small.extend(&stream);
     let mut bad_uri = vec![255];
-    bad_uri.extend(req.replace("/v1/messages/json", "/x").into_bytes());
+    bad_uri.extend(Out::parts(&[req
+        .replace("/v1/messages/json", "/x")
+        .as_bytes()]));
     vec![
         ("session".into(), whole),
         ("session_small_reads".into(), small),

@@ -94,6 +94,7 @@ impl tungstenite::handshake::server::Callback for Capture {
 #[derive(Default)]
 struct Session {
     count: usize,
+    accepted: usize,
     subs: Vec<String>,
 }
 
@@ -113,12 +114,12 @@ impl Session {
             }
             return;
         }
-        client_message(text);
+        self.accepted += usize::from(client_message(text));
     }
 }
 
 /// A client's data message, as the server's `publish_inbound` takes it.
-fn client_message(text: &str) {
+fn client_message(text: &str) -> bool {
     match protocol::decode_client_message(text) {
         Ok((topic, payload)) => {
             assert!(!topic.is_empty() && topic != crate::wire::INTERNAL_TOPIC);
@@ -131,13 +132,16 @@ fn client_message(text: &str) {
                     .expect("the server's own message decodes as a client's");
                 assert_eq!(back, (topic, payload), "a message changed on its way back");
             }
+            fast_path_agrees(text);
+            true
         }
         Err(ctx) => {
             let e = protocol::error_json("deserialization_failed", ctx);
             crate::json::parse(&e).expect("our error message is JSON");
+            fast_path_agrees(text);
+            false
         }
     }
-    fast_path_agrees(text);
 }
 
 /// Wherever `fastjson` takes a message, the general path gives the same topic and bytes.
@@ -184,6 +188,11 @@ fn server_message(text: &str, first: bool) {
 /// Input: a direction byte (even: a client's texts to a server; odd: a server's to a
 /// client), then texts with a u16 length prefix.
 pub fn websocket_messages(data: &[u8]) {
+    messages_run(data);
+}
+
+/// [`websocket_messages`], returning the client messages the server accepted.
+pub(crate) fn messages_run(data: &[u8]) -> usize {
     let mut inp = Input::new(data);
     let to_server = inp.u8() % 2 == 0;
     let mut session = Session::default();
@@ -195,14 +204,24 @@ pub fn websocket_messages(data: &[u8]) {
             server_message(&text, i == 0);
         }
     }
+    session.accepted
 }
 
-/// Input: the read size (1-256, from the first byte), then a client's byte stream.
+/// Input: the read size (1-256, from the first byte), the client's upgrade request (u16
+/// length prefix), then what the client sends after the server's 101.
 pub fn websocket_handshake(data: &[u8]) {
+    handshake_run(data);
+}
+
+/// [`websocket_handshake`], returning the messages the server handled (0: no upgrade, or
+/// refused).
+pub(crate) fn handshake_run(data: &[u8]) -> usize {
     let mut inp = Input::new(data);
     let chunk = usize::from(inp.u8()) + 1;
+    let request = inp.bytes();
+    let frames = inp.rest();
     let conn = Conn {
-        input: inp.rest(),
+        input: request,
         chunk,
         paused: false,
         out: Vec::new(),
@@ -213,14 +232,17 @@ pub fn websocket_handshake(data: &[u8]) {
         match hs {
             Ok(ws) => break ws,
             Err(tungstenite::HandshakeError::Interrupted(mid)) => hs = mid.handshake(),
-            Err(tungstenite::HandshakeError::Failure(_)) => return,
+            Err(tungstenite::HandshakeError::Failure(_)) => return 0,
         }
     };
     assert!(ws.get_ref().out.starts_with(b"HTTP/1.1 101"));
+    // A client sends frames once it has the 101 (bytes after the request in the same
+    // read are "junk after client request" to tungstenite, and to the server).
+    ws.get_mut().input = frames;
     let seen = std::mem::take(&mut *seen.borrow_mut());
     let app = seen.app.unwrap_or_else(|| "unknown".into());
     if seen.uri != PATH || !protocol::good_application_name(&app) {
-        return; // rejected with an error and a close
+        return 0; // rejected with an error and a close
     }
     let mut session = Session::default();
     for _ in 0..10_000 {
@@ -232,7 +254,8 @@ pub fn websocket_handshake(data: &[u8]) {
             },
             Ok(_) => {}
             Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
+            Err(_) => break,
         }
     }
+    session.count
 }

@@ -32,6 +32,8 @@ pub(crate) mod sock {
 struct Node {
     members: Membership,
     up: HashSet<String>,
+    ups: usize,
+    events: usize,
     now: Instant,
     ready: bool,
     subs: Vec<String>,
@@ -41,7 +43,10 @@ impl Node {
     fn apply(&mut self, acts: Vec<Action>) {
         for a in acts {
             match a {
-                Action::Up(id) => assert!(self.up.insert(id), "a node reported up twice"),
+                Action::Up(id) => {
+                    assert!(self.up.insert(id), "a node reported up twice");
+                    self.ups += 1;
+                }
                 Action::Down(id) => assert!(self.up.remove(&id), "a node down that was not up"),
                 Action::Publish { topic, payload } => {
                     assert!(topic.starts_with(NODEID_PREFIX));
@@ -99,21 +104,30 @@ impl Node {
             );
         }
         let _ = crate::data::json::to_json(&v);
+        self.events += 1;
     }
 }
 
 /// Input: messages, each a socket byte (see `sock`), a frame count byte, then that many
 /// frames with a u16 length prefix.
 pub fn zeromq_messages(data: &[u8]) {
+    run(data);
+}
+
+/// [`zeromq_messages`], returning (nodes reported up, events for the host, log records).
+pub(crate) fn run(data: &[u8]) -> (usize, usize, usize) {
     let mut inp = Input::new(data);
     let mut node = Node {
         members: Membership::new("fuzz", MY_ID, NODEID_PREFIX, Duration::from_secs(60)),
         up: HashSet::new(),
+        ups: 0,
+        events: 0,
         now: Instant::now(),
         ready: false,
         subs: vec!["zeek.".into(), "a".into(), "s/".into()],
     };
     let mut msgs = 0;
+    let mut records = 0;
     while !inp.is_empty() && msgs < 256 {
         msgs += 1;
         let socket = inp.u8() % 4;
@@ -155,7 +169,7 @@ pub fn zeromq_messages(data: &[u8]) {
             sock::PULL => {
                 // `logs::logger_sink`: frames 1-3 are sender, format, payload.
                 if parts.len() == 4 && parts[2] == frames::ZEEK_BIN_SERIALIZER {
-                    super::logs::zeek_log_batch(parts[3]);
+                    records += super::logs::batch_run(parts[3]);
                 }
             }
             _ => {
@@ -167,6 +181,7 @@ pub fn zeromq_messages(data: &[u8]) {
             }
         }
     }
+    (node.ups, node.events, records)
 }
 
 /// One message in the input's shape.
