@@ -802,7 +802,7 @@ zc_result zc_endpoint_listen(const zc_endpoint *ep,
 
 /**
  * Starts peering with `addr:port` and returns at once; the outcome arrives as messages
- * (PEER_ADDED, or PEER_UNREACHABLE per failed attempt). With `retry_ms` > 0 failed
+ * (PEER_ADDED, or PEER_UNAVAILABLE per failed attempt). With `retry_ms` > 0 failed
  * attempts repeat every `retry_ms` and a lost peering is re-established.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (address
  * does not resolve), ZC_ERR_CLOSED.
