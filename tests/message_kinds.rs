@@ -149,3 +149,12 @@ fn python_names_every_kind_as_rust_does() {
         assert_eq!(Some(&n), names.get(&new), "{old} is not an alias of {new}");
     }
 }
+
+#[test]
+#[allow(deprecated)]
+fn the_former_rust_name_still_means_event() {
+    assert_eq!(MessageKind::Data, MessageKind::Event);
+    assert!(matches!(MessageKind::Event, MessageKind::Data));
+    assert_eq!(MessageKind::Event.name(), "event");
+    assert_eq!(zcluster::cluster::NODE_UP.to_string(), "node_up");
+}
