@@ -383,7 +383,9 @@ pub(crate) fn start_endpoint(
         };
     let stats = Arc::new(ZmqStats::default());
     let logs = Arc::new(LogShared::default());
-    let spawn = spawn_node(cfg, stats.clone(), logs.clone())?;
+    let needs_zap = !cfg.listen_log_endpoint.is_empty() && cfg.curve.server_enabled();
+    let ctx = proxy.as_ref().and_then(|p| p.context_for_node(needs_zap));
+    let spawn = spawn_node(cfg, stats.clone(), logs.clone(), ctx)?;
     let ep = crate::endpoint::Endpoint::with_io(opts, Some(hook), spawn)?;
     let waker = ep.hook_waker();
     Ok((
