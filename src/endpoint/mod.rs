@@ -6,7 +6,9 @@
 //! wake-up). The thread drains the whole queue per turn, routes, and writes each peer's
 //! accumulated frames with one `write` per turn, so many small messages share a syscall.
 //! Messages for the host go into one bounded inbox (`inbox`), read through `next`, through
-//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`.
+//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`. A transport
+//! whose socket can be shared under a lock may send a host's publish on the host's thread
+//! while nothing is queued before it (`DirectPublish`; the ZeroMQ backend does).
 //!
 //! Transport: every peering runs in TLS set up as Broker sets it up (anonymous by default,
 //! authenticated with certificates; `EndpointOptions::tls`), or plain TCP with

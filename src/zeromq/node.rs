@@ -1,6 +1,8 @@
 //! A node's ZeroMQ sockets on their own thread: XSUB (events in, subscriptions out), XPUB
 //! (events out, everyone's subscriptions in), and the log PUSH / PULL, behind the
-//! endpoint's host side (`Endpoint::with_io`).
+//! endpoint's host side (`Endpoint::with_io`). Hosts publish into XPUB themselves while
+//! nothing is queued (`Xpub`); the thread waits on the sockets' `ZMQ_FD`s in its epoll
+//! set (see the threading notes in the module above).
 
 use super::frames::{self, Incoming, SubChange};
 use super::membership::{Action, Membership};
