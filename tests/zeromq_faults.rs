@@ -57,7 +57,7 @@ fn wait_up(cl: &Cluster) {
             .endpoint()
             .next(Some(Duration::from_millis(100)))
         {
-            if m.kind == MessageKind::NodeUp {
+            if m.kind == zcluster::cluster::NODE_UP {
                 return;
             }
         }
@@ -96,7 +96,7 @@ fn run(o: &Options, n: u64, pause: Duration) -> (Vec<u64>, Cluster, Cluster) {
         let mut quiet = Instant::now();
         while Instant::now() < deadline {
             match ep.next(Some(Duration::from_millis(50))) {
-                Some(msg) if msg.kind == MessageKind::Data => {
+                Some(msg) if msg.kind == MessageKind::Event => {
                     if let Ok(ev) = msg.event() {
                         if let [Value::Count(i)] = ev.args.as_slice() {
                             got.push(*i);

@@ -69,6 +69,17 @@
 //! | `PeerInvalid`          | `ec::peer_invalid`              | `unpeer` named no known peer |
 //! | `DeserializationFailed`| `ec::deserialization_failed`    | a message's payload did not decode; dropped |
 //! | `PeerRejected`         | (Broker only logs these)        | a connection refused during the handshake |
+//!
+//! Message kinds (`MessageKind`), and whose they are: the endpoint raises the deliveries
+//! (`Event`, `Command`) and the peering statuses above, and names nothing above itself. A
+//! service stage riding on the endpoint (`service`: the cluster framework, the stores, a
+//! host's own) may raise the endpoint's statuses and kinds of its own,
+//! `MessageKind::Service(ServiceKind)`, which the service defines: the cluster layer's
+//! `cluster::HELLO`, `cluster::NODE_UP` and `cluster::NODE_DOWN` (`cluster::kinds`). Each
+//! kind has one name (`MessageKind::name`): `PeerUnavailable` in Rust is
+//! `ZC_MESSAGE_PEER_UNAVAILABLE` in C and `MessageKind.PEER_UNAVAILABLE` in Python, with
+//! the same C number everywhere (`ffi::endpoint::message_kinds`; the test
+//! `message_kinds` fails if the Rust, C and Python lists diverge).
 
 pub(crate) mod inbox;
 mod io;
@@ -277,11 +288,19 @@ pub struct PeerInfo {
     pub port: u16,
 }
 
-/// What a message is. The status kinds follow Broker's `sc` and `ec` names.
+/// What a message is: one name per kind in Rust, C (`ZC_MESSAGE_<NAME>`) and Python
+/// (`MessageKind.<NAME>`), `name()` in snake case (`zcluster run` prints it). The status
+/// kinds follow Broker's `sc` and `ec` names.
+///
+/// The endpoint raises every kind but `Service`: the deliveries (`Event`, `Command`) and
+/// its peering statuses. `Service` kinds are raised by a service stage riding on the
+/// endpoint (`service`), which defines them: the endpoint names none of them. The
+/// cluster layer's are `cluster::HELLO`, `cluster::NODE_UP` and `cluster::NODE_DOWN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageKind {
-    /// A data envelope: `topic` and `payload` (one Broker-encoded value).
-    Data,
+    /// A data envelope: `topic` and `payload` (one Broker-encoded value, usually a Zeek
+    /// event).
+    Event,
     /// A command envelope (data-store traffic): `topic` and `payload`.
     Command,
     /// First status of a new peering ("found a new peer in the network").
@@ -300,20 +319,83 @@ pub enum MessageKind {
     /// A connect attempt failed (Broker's `peer_unavailable` error); retried if asked.
     PeerUnavailable,
     /// A connection was refused or dropped during the handshake (garbage, bad magic,
-    /// wrong version, equal ids, timeout, redundant connection, ...).
+    /// wrong version, equal ids, timeout, redundant connection, ...). A service may raise
+    /// it too (the cluster layer: a hello from a node not in the layout).
     PeerRejected,
-    /// Cluster layer: a `Cluster::hello(name, id)` arrived (`node`, `peer`).
-    Hello,
-    /// Cluster layer: `Cluster::node_up(name, id)`.
-    NodeUp,
-    /// Cluster layer: `Cluster::node_down(name, id)`.
-    NodeDown,
     /// `unpeer` named no known peer or pending peering (Broker's `peer_invalid` error).
     PeerInvalid,
     /// A message whose payload does not decode was dropped (Broker's
     /// `deserialization_failed` error); `peer`, `topic` and `text` say which and why. The
     /// peering stays up. Counted in `Stats::undecodable`.
     DeserializationFailed,
+    /// A status a service stage raised: `peer`, `node` and `text` as that service says.
+    Service(ServiceKind),
+}
+
+/// A message kind a service stage defines and raises (`MessageKind::Service`), e.g. the
+/// cluster layer's `cluster::NODE_UP`. Its name is its identity: snake case, and no other
+/// kind's name (the C and Python names are derived from it; the test `message_kinds`
+/// checks the crate's). The endpoint only carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceKind(&'static str);
+
+impl ServiceKind {
+    pub const fn new(name: &'static str) -> ServiceKind {
+        ServiceKind(name)
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl MessageKind {
+    /// The kinds the endpoint itself raises, in the order of their C numbers.
+    pub const ENDPOINT: [MessageKind; 11] = [
+        MessageKind::Event,
+        MessageKind::PeerAdded,
+        MessageKind::PeerLost,
+        MessageKind::PeerRemoved,
+        MessageKind::PeerUnavailable,
+        MessageKind::EndpointDiscovered,
+        MessageKind::EndpointUnreachable,
+        MessageKind::PeerRejected,
+        MessageKind::Command,
+        MessageKind::PeerInvalid,
+        MessageKind::DeserializationFailed,
+    ];
+
+    /// The former name of `Event`.
+    #[deprecated(
+        note = "renamed MessageKind::Event (C ZC_MESSAGE_EVENT, Python MessageKind.EVENT)"
+    )]
+    #[allow(non_upper_case_globals)]
+    pub const Data: MessageKind = MessageKind::Event;
+
+    /// The kind's name in snake case: `ZC_MESSAGE_<NAME>` in C, `MessageKind.<NAME>` in
+    /// Python, the variant's name in camel case in Rust.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MessageKind::Event => "event",
+            MessageKind::Command => "command",
+            MessageKind::EndpointDiscovered => "endpoint_discovered",
+            MessageKind::PeerAdded => "peer_added",
+            MessageKind::PeerRemoved => "peer_removed",
+            MessageKind::PeerLost => "peer_lost",
+            MessageKind::EndpointUnreachable => "endpoint_unreachable",
+            MessageKind::PeerUnavailable => "peer_unavailable",
+            MessageKind::PeerRejected => "peer_rejected",
+            MessageKind::PeerInvalid => "peer_invalid",
+            MessageKind::DeserializationFailed => "deserialization_failed",
+            MessageKind::Service(k) => k.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A message for the host.
@@ -330,7 +412,8 @@ pub struct Message {
     pub peer: Option<PeerInfo>,
     /// Status messages: Broker's text ("handshake successful", ...), plus the reason.
     pub text: String,
-    /// Cluster messages: the node's name in the layout.
+    /// Service messages: the name the service gives the peer (the cluster layer: the
+    /// node's name in the layout).
     pub node: Option<String>,
 }
 
@@ -349,9 +432,9 @@ impl Message {
 
     /// Decodes a data message's payload (one Broker value).
     pub fn value(&self) -> Result<crate::data::Value> {
-        if self.kind != MessageKind::Data {
+        if self.kind != MessageKind::Event {
             return Err(Error::type_mismatch(format!(
-                "a {:?} message carries no data value",
+                "a {} message carries no data value",
                 self.kind
             )));
         }
@@ -360,9 +443,9 @@ impl Message {
 
     /// Decodes a data message's payload as a Zeek event (`[1, 1, [name, args, meta?]]`).
     pub fn event(&self) -> Result<crate::data::Event> {
-        if self.kind != MessageKind::Data {
+        if self.kind != MessageKind::Event {
             return Err(Error::type_mismatch(format!(
-                "a {:?} message carries no event",
+                "a {} message carries no event",
                 self.kind
             )));
         }
@@ -370,7 +453,7 @@ impl Message {
     }
 
     pub fn is_status(&self) -> bool {
-        !matches!(self.kind, MessageKind::Data | MessageKind::Command)
+        !matches!(self.kind, MessageKind::Event | MessageKind::Command)
     }
 
     /// Counted against the inbox capacity: events, commands, and the reports of dropped

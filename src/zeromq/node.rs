@@ -1017,7 +1017,7 @@ impl Node {
             .fetch_add(1, Ordering::Relaxed);
         let eid = self.sender_eid(sender);
         self.deliveries
-            .push_raw(MessageKind::Data, topic, payload, Some(eid));
+            .push_raw(MessageKind::Event, topic, payload, Some(eid));
     }
 
     /// The endpoint id of a sender frame (FNV-1a over it), the last one remembered:
