@@ -19,6 +19,11 @@
 //!   does when it terminates.
 //! - `#open` / `#close` carry the local time `%Y-%m-%d-%H-%M-%S` of the event (Zeek uses
 //!   the wall clock there).
+//! - The path must stay inside the log directory: an absolute path or one with a `..`
+//!   (or `.`) component is refused (`check_writer`), where Zeek opens whatever the path
+//!   says. A logger takes paths from its peers' LogCreates and ZeroMQ log-writes, so
+//!   without this any peer could write any file the logger may write. A refused writer
+//!   is a counted, reported drop on a logger (`LogStats::write_errors`, `last_drop`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -176,6 +181,18 @@ pub(crate) fn check_writer(
     if path.is_empty() || path.contains('\0') {
         return Err(Error::invalid(format!(
             "log path {path:?}: must be non-empty and without NUL bytes"
+        )));
+    }
+    // The path comes from the network too (a peer's LogCreate, a ZeroMQ log-write): it
+    // must name a file inside the log directory. Zeek takes it as given; we refuse an
+    // absolute path and any `..` component, so a peer cannot write elsewhere.
+    let p = Path::new(path);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::invalid(format!(
+            "log path {path:?}: must be relative to the log directory, without '..' components or a leading './'"
         )));
     }
     if fields.is_empty() {
