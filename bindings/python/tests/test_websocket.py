@@ -535,6 +535,54 @@ def test_zcluster_client_against_an_independent_server():
     assert list(p)[:4] == ["type", "topic", "@data-type", "data"]
 
 
+def test_zcluster_client_buffers_publishes_until_the_server_is_up():
+    """Publishes made before an independent `websockets` server is up are buffered and
+    arrive there in publish order once it acked, ahead of later ones; with a small
+    buffer and publish queue, publish waits backpressure_timeout and raises WouldBlock,
+    and what it accepted arrives too."""
+    from websockets.sync.server import serve
+
+    K = zcluster.MessageKind
+    got = []
+    done = threading.Event()
+
+    def handler(ws):
+        json.loads(ws.recv(timeout=T))
+        ws.send(json.dumps({"type": "ack", "endpoint": "indep-websocket-1", "version": "8.2.0"}))
+        try:
+            while True:
+                m = json.loads(ws.recv(timeout=T))
+                inner = m["data"][2]["data"]
+                got.append(inner[1]["data"][0]["data"])
+                if inner[0]["data"] == "Client::last":
+                    done.set()
+        except Exception:
+            done.set()
+
+    port = free_port()
+    bound = 0.3
+    with zcluster.Endpoint({"publish_queue": 4, "backpressure_timeout": "%g" % bound}) as ep:
+        ep.connect_websocket("ws://127.0.0.1:%d%s" % (port, PATH), [], retry=0.05, send_queue_size=16)
+        accepted = 0
+        while True:
+            t0 = time.monotonic()
+            try:
+                ep.publish("c/d", zcluster.Event("Client::n", [zcluster.Count(accepted)]))
+            except zcluster.WouldBlock:
+                waited = time.monotonic() - t0
+                break
+            accepted += 1
+            assert accepted < 1000, "no backpressure"
+        assert waited >= bound - 0.02 and 16 <= accepted <= 16 + 4 + 2, (waited, accepted)
+        with serve(handler, "127.0.0.1", port) as srv:
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            assert wait_kind(ep, {K.PEER_ADDED}).kind == K.PEER_ADDED
+            ep.publish("c/d", zcluster.Event("Client::last", [zcluster.Count(accepted)]))
+            assert done.wait(T)
+            srv.shutdown()
+    assert got == list(range(accepted + 1))
+
+
 def test_server_pings_as_zeek(cluster):
     """ping_interval: the server pings with IXWebSocket's heartbeat payload (Zeek's
     server), read here on a raw socket that does the upgrade by hand."""
