@@ -142,7 +142,9 @@ impl Tap for Outbox {
         if q.len() >= self.capacity {
             self.full.store(true, Ordering::Release);
         }
-        if q.len() == 1 && connected {
+        if q.len() == 1 {
+            // Also while connecting: the ack may land between our look at `connected`
+            // and this push, and the client thread's poll should not sleep on it.
             let _ = self.waker.wake();
         }
     }
