@@ -6,7 +6,9 @@
 //! wake-up). The thread drains the whole queue per turn, routes, and writes each peer's
 //! accumulated frames with one `write` per turn, so many small messages share a syscall.
 //! Messages for the host go into one bounded inbox (`inbox`), read through `next`, through
-//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`.
+//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`. A transport
+//! whose socket can be shared under a lock may send a host's publish on the host's thread
+//! while nothing is queued before it (`DirectPublish`; the ZeroMQ backend does).
 //!
 //! Transport: every peering runs in TLS set up as Broker sets it up (anonymous by default,
 //! authenticated with certificates; `EndpointOptions::tls`), or plain TCP with
@@ -81,7 +83,7 @@
 
 pub(crate) mod inbox;
 mod io;
-mod proto;
+pub(crate) mod proto;
 #[cfg(test)]
 mod proto_tests;
 pub mod service;
@@ -596,6 +598,25 @@ pub(crate) struct Shared {
     /// the I/O thread picks the service up when `stores_attached` turns true.
     pub(crate) stores: Mutex<Option<Arc<crate::store::StoreService>>>,
     pub(crate) stores_attached: std::sync::atomic::AtomicBool,
+    /// A transport that can send a publish from the publishing thread itself (see
+    /// `DirectPublish`); set by its I/O thread at start.
+    pub(crate) direct: once_cell::sync::OnceCell<Arc<dyn DirectPublish>>,
+}
+
+/// A transport's way to send a host publish on the publishing thread, skipping the hand-off
+/// to the I/O thread and its wake-up (the ZeroMQ backend, whose socket is shared under a
+/// lock). `publish_on` calls it under the command queue's lock, and only while no publish
+/// is queued or held by the I/O thread, so publishes keep their order. It must not block.
+/// Returns false when the publish has to take the queue after all (not ready yet, no
+/// room: the I/O thread then holds it and applies backpressure or the drop policy).
+pub(crate) trait DirectPublish: Send + Sync {
+    fn try_publish(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: &[u8],
+        receiver: EndpointId,
+    ) -> bool;
 }
 
 type Callback = Box<dyn FnMut(Message) + Send>;
@@ -778,6 +799,7 @@ impl Endpoint {
             next_origin: AtomicU64::new(1),
             stores: Mutex::new(None),
             stores_attached: std::sync::atomic::AtomicBool::new(false),
+            direct: once_cell::sync::OnceCell::new(),
         });
         let thread = spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
@@ -1184,6 +1206,14 @@ fn publish_on(
         }
         if q.closed {
             return Err(Error::closed("the endpoint is shut down"));
+        }
+        // Nothing of ours queued or in flight: the transport may send it right here.
+        if q.publishes == 0 && q.q.is_empty() {
+            if let Some(d) = s.direct.get() {
+                if d.try_publish(kind, topic, &payload, receiver) {
+                    return Ok(());
+                }
+            }
         }
         q.publishes += 1;
         let topic = match &q.last_topic {
