@@ -170,6 +170,10 @@ ZC_TEST(wss_both_sides) {
     ZC_CHECK_RC(zc_websocket_client_options_set(co, "ca_file", ca), ZC_OK);
     ZC_CHECK_RC(zc_websocket_client_options_set(co, "colour", "red"), ZC_ERR_NOT_FOUND);
     ZC_CHECK_RC(zc_websocket_client_options_set(co, "verify_peer", "perhaps"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "disconnected_policy", "lose"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "send_queue_size", "-1"), ZC_ERR_INVALID_ARGUMENT);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "disconnected_policy", "buffer"), ZC_OK);
+    ZC_CHECK_RC(zc_websocket_client_options_set(co, "send_queue_size", "1024"), ZC_OK);
     ZC_CHECK_RC(zc_websocket_client_options_set(NULL, "ca_file", ca), ZC_ERR_NULL);
     zc_endpoint *ep = NULL;
     ZC_CHECK_RC(zc_endpoint_new(NULL, &ep), ZC_OK);

@@ -2034,7 +2034,11 @@ zc_result zc_websocket_client_options_new(zc_websocket_client_options **out);
  * Sets a client option by name: `application_name` (X-Application-Name), and for
  * wss:// `verify_peer` (T/F, default T: certificate and host name), `ca_file`, `ca_path`
  * (trusted CAs; both empty: the system's), `cert_file`, `key_file` (a client
- * certificate, for servers that verify peers), `ciphers`.
+ * certificate, for servers that verify peers), `ciphers`; `send_queue_size` (publishes
+ * queued for the server at most, connected or not: then publish waits up to the
+ * endpoint's backpressure_timeout and fails with ZC_ERR_WOULD_BLOCK) and
+ * `disconnected_policy` (`buffer`, the default: publishes made while not connected are
+ * sent in order once connected; `drop`: dropped and counted). See docs/options.md.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_NOT_FOUND (unknown name),
  * ZC_ERR_INVALID_ARGUMENT (bad value).
  */

@@ -3,6 +3,8 @@
 //! role combinations and exchanges byte-checked envelopes both ways.
 
 mod endpoint_common;
+#[path = "common/watchdog.rs"]
+mod watchdog;
 use endpoint_common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -36,6 +38,7 @@ fn run(listen_in_python: bool, id: &str) {
         cmd.args(["connect", &port.to_string(), id]);
     }
     let mut child = cmd.spawn().unwrap();
+    let _watchdog = watchdog::Watchdog::new(&child, Duration::from_secs(60));
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let mut line = String::new();

@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+#[path = "common/watchdog.rs"]
+mod watchdog;
+
 fn zcluster(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_zcluster"))
         .args(args)
@@ -101,6 +104,7 @@ fn run_takes_options_in_the_same_grammar() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let _watchdog = watchdog::Watchdog::new(&child, std::time::Duration::from_secs(60));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

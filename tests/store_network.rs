@@ -52,6 +52,8 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[path = "common/ports.rs"]
 mod ports;
+#[path = "common/watchdog.rs"]
+mod watchdog;
 use ports::free_port;
 
 fn layout(workers: usize) -> Arc<Layout> {
@@ -434,6 +436,7 @@ fn sqlite_master_killed_loses_no_acked_put() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        let _watchdog = watchdog::Watchdog::new(&child, Duration::from_secs(120));
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut n = 0;
         while n < 200 {

@@ -12,10 +12,56 @@ use zcluster::layout::{Layout, OptionValue};
 
 #[path = "common/ports.rs"]
 mod ports;
+#[path = "common/watchdog.rs"]
+mod watchdog;
+
+/// The ports of zeekctl.cfg that the installed files name: `ZeekPort` (the first of
+/// eight in a row with the ZeroMQ plugin), `MetricsPort` (the first of five, one per
+/// node that has one) and `WebSocketPort` (the manager's `listen_websocket`).
+#[derive(Clone, Copy)]
+struct Ports {
+    base: u16,
+    metrics: u16,
+    websocket: u16,
+}
+
+impl Ports {
+    /// ZeekControl's defaults, for the tests that only read the files: nothing binds them.
+    const DEFAULT: Ports = Ports {
+        base: 27760,
+        metrics: 9991,
+        websocket: 27759,
+    };
+
+    /// Free loopback ports for the tests that run nodes (a shared machine or another CI
+    /// run may hold ZeekControl's defaults): one run of 14 ports, all bindable now, the
+    /// first from the tests' port helper.
+    fn free() -> Ports {
+        const RUN: u16 = 8 + 5 + 1;
+        for _ in 0..1000 {
+            let p = ports::free_port();
+            if u32::from(p) + u32::from(RUN) <= 32768
+                && (1..RUN).all(|k| std::net::TcpListener::bind(("127.0.0.1", p + k)).is_ok())
+            {
+                return Ports {
+                    base: p,
+                    metrics: p + 8,
+                    websocket: p + 13,
+                };
+            }
+        }
+        panic!("no run of {RUN} free loopback ports");
+    }
+}
 
 /// `cluster-layout.zeek`: with the ZeroMQ plugin ZeekPort moves up by two (the proxy
 /// takes `base` and `base + 1`), and the control entry takes the first node port.
-fn cluster_layout(base: u16, zeromq: bool) -> String {
+fn cluster_layout(ports: Ports, zeromq: bool) -> String {
+    let Ports {
+        base,
+        metrics,
+        websocket,
+    } = ports;
     let mut p = if zeromq { base + 2 } else { base };
     let mut next = || {
         let v = p;
@@ -29,15 +75,15 @@ fn cluster_layout(base: u16, zeromq: bool) -> String {
         "\t[\"control\"] = [$node_type=Cluster::CONTROL, $ip=127.0.0.1, $p={}/tcp],\n",
         next()
     );
-    s += &format!("\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp, $metrics_port=9991/tcp],\n", next());
-    s += &format!("\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p={}/tcp, $metrics_port=9992/tcp],\n", next());
-    s += &format!("\t[\"proxy-1\"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\", $metrics_port=9993/tcp],\n", next());
-    s += &format!("\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\", $metrics_port=9994/tcp],\n", next());
-    s += &format!("\t[\"worker-2\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\", $metrics_port=9995/tcp],\n", next());
+    s += &format!("\t[\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={}/tcp, $metrics_port={}/tcp],\n", next(), metrics);
+    s += &format!("\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p={}/tcp, $metrics_port={}/tcp],\n", next(), metrics + 1);
+    s += &format!("\t[\"proxy-1\"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\", $metrics_port={}/tcp],\n", next(), metrics + 2);
+    s += &format!("\t[\"worker-1\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\", $metrics_port={}/tcp],\n", next(), metrics + 3);
+    s += &format!("\t[\"worker-2\"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p={}/tcp, $manager=\"manager\", $metrics_port={}/tcp],\n", next(), metrics + 4);
     s += "};\n";
     s += "\nevent zeek_init()\n\t{\n";
     s += "\tif ( getenv(\"ZEEKCTL_DISABLE_LISTEN\") == \"\" && (Cluster::local_node_type() == Cluster::MANAGER || ! Cluster::is_enabled()) )\n";
-    s += "\t\t{\n\t\tCluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port=27759/tcp]);\n\t\t}\n\t}\n";
+    s += &format!("\t\t{{\n\t\tCluster::listen_websocket([$listen_addr=127.0.0.1, $listen_port={websocket}/tcp]);\n\t\t}}\n\t}}\n");
     s
 }
 
@@ -106,16 +152,16 @@ fn zeekctl_config(base: u16, zeromq: bool, curve: Option<[&str; 4]>) -> String {
     s
 }
 
-fn install(dir: &std::path::Path, base: u16, zeromq: bool, curve: Option<[&str; 4]>) {
+fn install(dir: &std::path::Path, ports: Ports, zeromq: bool, curve: Option<[&str; 4]>) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("cluster-layout.zeek"),
-        cluster_layout(base, zeromq),
+        cluster_layout(ports, zeromq),
     )
     .unwrap();
     std::fs::write(
         dir.join("zeekctl-config.zeek"),
-        zeekctl_config(base, zeromq, curve),
+        zeekctl_config(ports.base, zeromq, curve),
     )
     .unwrap();
     std::fs::write(dir.join("local-networks.zeek"), "# Automatically generated. Do not edit.\n\nredef Site::local_nets = {\n\t10.0.0.0/8,\n};\n\n").unwrap();
@@ -130,7 +176,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 #[test]
 fn zeekctl_82_directory_selects_zeromq_with_its_ports() {
     let d = tmp("zmq");
-    install(&d, 27760, true, None);
+    install(&d, Ports::DEFAULT, true, None);
     let layout = Arc::new(Layout::load(&d).unwrap());
     assert_eq!(layout.nodes["manager"].p.number, 27763);
     assert_eq!(layout.nodes["control"].p.number, 27762);
@@ -192,7 +238,7 @@ fn zeekctl_82_directory_selects_zeromq_with_its_ports() {
 #[test]
 fn zeekctl_82_broker_directory_stays_on_broker() {
     let d = tmp("broker");
-    install(&d, 27760, false, None);
+    install(&d, Ports::DEFAULT, false, None);
     let layout = Arc::new(Layout::load(&d).unwrap());
     assert_eq!(layout.nodes["manager"].p.number, 27761);
     let cl = Cluster::with_env(layout, Some("worker-1"), &Options::new(), None, None).unwrap();
@@ -206,7 +252,7 @@ fn zeekctl_82_curve_keys_apply_unless_already_set() {
     let (spk, ssk) = zcluster::zeromq::generate_keypair().unwrap();
     let (cpk, csk) = zcluster::zeromq::generate_keypair().unwrap();
     let d = tmp("curve");
-    install(&d, 27760, true, Some([&spk, &ssk, &cpk, &csk]));
+    install(&d, Ports::DEFAULT, true, Some([&spk, &ssk, &cpk, &csk]));
     let layout = Layout::load(&d).unwrap();
     assert_eq!(
         layout.option("Cluster::Backend::ZeroMQ::curve_server_secretkey"),
@@ -234,16 +280,21 @@ fn zeekctl_82_curve_keys_apply_unless_already_set() {
 
 #[test]
 fn cluster_from_a_zeekctl_directory_forms_over_zeromq() {
-    // The same files with free ports (27760 may be taken on a shared machine).
-    let base = loop {
-        let p = ports::free_port();
-        if (2..8).all(|k| std::net::TcpListener::bind(("127.0.0.1", p + k)).is_ok()) {
-            break p;
-        }
-    };
+    // The same files with free ports (ZeekControl's defaults may be taken on a shared
+    // machine): the manager binds its metrics and WebSocket ports too.
+    let ports = Ports::free();
+    let base = ports.base;
     let d = tmp("run");
-    install(&d, base, true, None);
+    install(&d, ports, true, None);
     let layout = Arc::new(Layout::load(&d).unwrap());
+    assert_eq!(
+        layout.nodes["worker-2"]
+            .metrics_port
+            .as_ref()
+            .unwrap()
+            .number,
+        ports.metrics + 4
+    );
     let start = |n: &str| {
         let cl = Cluster::with_env(layout.clone(), Some(n), &Options::new(), None, None).unwrap();
         cl.start_in(Some(d.clone())).unwrap();
@@ -279,45 +330,19 @@ fn cluster_from_a_zeekctl_directory_forms_over_zeromq() {
 #[test]
 fn a_standalone_proxy_process_from_a_zeekctl_directory() {
     use std::io::BufRead;
-    let base = loop {
-        let p = ports::free_port();
-        if (2..8).all(|k| std::net::TcpListener::bind(("127.0.0.1", p + k)).is_ok()) {
-            break p;
-        }
-    };
+    let ports = Ports::free();
+    let base = ports.base;
     let d = tmp("proxy-process");
-    install(&d, base, true, None);
-    // Without the fixed metrics and WebSocket ports (another test runs this layout's
-    // manager at the same time).
-    let lp = d.join("cluster-layout.zeek");
-    let text = std::fs::read_to_string(&lp).unwrap();
-    let text = text
-        .split("\nevent zeek_init()")
-        .next()
-        .unwrap()
-        .to_string();
-    let text = regex::Regex::new(r", \$metrics_port=\d+/tcp")
-        .unwrap()
-        .replace_all(&text, "");
-    std::fs::write(&lp, text.as_ref()).unwrap();
+    install(&d, ports, true, None);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcluster"))
         .args(["zeromq-proxy", "--layout"])
         .arg(&d)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Killed if the test fails half way (an orphan would hold the test's output open).
-    struct KillOnDrop(Option<u32>);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            if let Some(pid) = self.0 {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-    }
-    let mut guard = KillOnDrop(Some(child.id()));
+    // Killed if the test fails half way (an orphan would hold the test's output open)
+    // or the proxy hangs (the reads of its output below have no timeout of their own).
+    let guard = watchdog::Watchdog::new(&child, Duration::from_secs(120));
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -364,7 +389,8 @@ fn a_standalone_proxy_process_from_a_zeekctl_directory() {
     line.clear();
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "{\"type\":\"stopped\"}");
-    guard.0 = None;
-    assert!(child.wait().unwrap().success());
+    let status = child.wait().unwrap();
+    drop(guard);
+    assert!(status.success());
     let _ = std::fs::remove_dir_all(&d);
 }

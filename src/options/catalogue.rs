@@ -10,7 +10,7 @@
 //! `base/frameworks/cluster/types.zeek`. `Cluster::nodes` is the layout itself and
 //! `Cluster::stores` a table of records (the store options); neither is an option here.
 
-use super::Scope::{Backend, Cluster, Endpoint, Store, WebSocket};
+use super::Scope::{Backend, Cluster, Endpoint, Store, WebSocket, WebSocketClient};
 use super::Spec;
 use super::Type::{self, Addr, Bool, Count, Enum, Int, Interval, Pattern, Port, Str};
 
@@ -41,6 +41,7 @@ const EVENT_SERIALIZERS: Type = Enum(&[
 ]);
 const LOG_SERIALIZERS: Type = Enum(&["Cluster::LOG_SERIALIZER_ZEEK_BIN_V1"]);
 const PEER_POLICIES: Type = Enum(&["backpressure", "drop_newest", "drop_oldest", "disconnect"]);
+const WS_CLIENT_POLICIES: Type = Enum(&["buffer", "drop"]);
 const INBOX_POLICIES: Type = Enum(&["backpressure", "drop_newest", "drop_oldest"]);
 const SYNCHRONOUS: Type = Enum(&[
     "Broker::SQLITE_SYNCHRONOUS_OFF",
@@ -193,6 +194,17 @@ pub(super) const CATALOGUE: &[Spec] = &[
     opt!(WebSocket, "tls_options$enable_peer_verification" | "enable_peer_verification", Bool, "F", "wss://: clients must present a certificate that verifies against ca_file."),
     opt!(WebSocket, "tls_options$ca_file" | "ca_file", Str, "", "wss:// peer verification: trusted CAs (PEM); empty: the system's; NONE: no verification."),
     opt!(WebSocket, "tls_options$ciphers" | "ciphers", Str, "", "wss://: OpenSSL cipher list; empty: OpenSSL's defaults."),
+
+    // The WebSocket client transport (Endpoint::connect_websocket): zcluster's.
+    opt!(WebSocketClient, "application_name" | "app_name", Str, "zcluster", "X-Application-Name sent with the upgrade ([-/_.=:*@a-zA-Z0-9]+)."),
+    opt!(WebSocketClient, "verify_peer", Bool, "T", "wss://: verify the server's certificate and host name."),
+    opt!(WebSocketClient, "ca_file", Str, "", "wss://: trusted CA certificates (PEM); with ca_path empty too: the system's."),
+    opt!(WebSocketClient, "ca_path", Str, "", "wss://: a directory of hashed CA certificates (openssl rehash)."),
+    opt!(WebSocketClient, "cert_file", Str, "", "wss://: a client certificate chain (PEM), for servers that verify peers."),
+    opt!(WebSocketClient, "key_file", Str, "", "wss://: the client certificate's private key (PEM)."),
+    opt!(WebSocketClient, "ciphers", Str, "", "wss://: OpenSSL cipher list (TLS 1.2); empty: OpenSSL's defaults."),
+    opt!(WebSocketClient, "send_queue_size", Count, "65536", "Publishes queued for the server at most, connected or not; then publish waits up to the endpoint's backpressure_timeout and fails with WouldBlock."),
+    opt!(WebSocketClient, "disconnected_policy", WS_CLIENT_POLICIES, "buffer", "Publishes made while not connected: buffer (queued, sent in order once connected) or drop (dropped and counted)."),
 
     // Cluster::StoreInfo's fields (cluster/main.zeek); defaults from the cluster options.
     opt!(Store, "backend", BACKENDS, "Broker::MEMORY", "The store's backend (default: Cluster::default_backend or default_persistent_backend)."),

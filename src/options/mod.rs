@@ -13,6 +13,8 @@
 //!   `Endpoint(options)`);
 //! - `Scope::WebSocket`: `websocket::ServerOptions::set` (C `zc_websocket_options_set`,
 //!   Python `Cluster.listen_websocket(**fields)`);
+//! - `Scope::WebSocketClient`: `websocket::ClientOptions::set` (C
+//!   `zc_websocket_client_options_set`, Python `Endpoint.connect_websocket(**options)`);
 //! - `Scope::Store` and `Scope::Backend`: `Cluster::set_store_option` (C
 //!   `zc_cluster_set_store_option`, Python `Cluster.set_store_options`) takes both;
 //!   `store::BackendOptions::set` (C `zc_endpoint_attach_master`, Python
@@ -91,6 +93,8 @@ pub enum Scope {
     Endpoint,
     /// `Cluster::WebSocketServerOptions`: `zc_websocket_options_set`.
     WebSocket,
+    /// The WebSocket client transport: `zc_websocket_client_options_set`.
+    WebSocketClient,
     /// `Cluster::StoreInfo`'s fields: `zc_cluster_set_store_option` (with `Backend`).
     Store,
     /// `Broker::BackendOptions` (SQLite): `attach_master`'s options, and store options.
@@ -98,10 +102,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Cluster,
         Scope::Endpoint,
         Scope::WebSocket,
+        Scope::WebSocketClient,
         Scope::Store,
         Scope::Backend,
     ];
@@ -112,6 +117,7 @@ impl Scope {
             Scope::Cluster => "option",
             Scope::Endpoint => "endpoint option",
             Scope::WebSocket => "WebSocket server option",
+            Scope::WebSocketClient => "WebSocket client option",
             Scope::Store => "store option",
             Scope::Backend => "backend option",
         }
@@ -123,6 +129,9 @@ impl Scope {
             Scope::Cluster => "Cluster options (zc_options_set, layout redefs)",
             Scope::Endpoint => "Endpoint options (zc_endpoint_options_set)",
             Scope::WebSocket => "WebSocket server options (zc_websocket_options_set)",
+            Scope::WebSocketClient => {
+                "WebSocket client options (zc_websocket_client_options_set, connect_websocket)"
+            }
             Scope::Store => "Store options (zc_cluster_set_store_option)",
             Scope::Backend => {
                 "Backend options (zc_endpoint_attach_master, zc_cluster_set_store_option)"
@@ -136,6 +145,7 @@ impl Scope {
             Scope::Cluster => "cluster",
             Scope::Endpoint => "endpoint",
             Scope::WebSocket => "websocket",
+            Scope::WebSocketClient => "websocket-client",
             Scope::Store => "store",
             Scope::Backend => "backend",
         }

@@ -252,6 +252,36 @@ fn endpoint_websocket_and_backend_defaults_are_the_structs_defaults() {
     assert!(
         w.tls.enable_peer_verification && w.tls.ca_file == "/ca.pem" && w.tls.ciphers == "HIGH"
     );
+    let mut c = crate::websocket::ClientOptions::default();
+    for s in in_scope(Scope::WebSocketClient) {
+        c.set(s.name, s.default)
+            .unwrap_or_else(|err| panic!("{}: {}", s.name, err.message));
+        for a in s.aliases {
+            c.set(a, s.default).unwrap();
+        }
+    }
+    assert_eq!(c, crate::websocket::ClientOptions::default());
+    c.set("disconnected_policy", "drop").unwrap();
+    c.set("send_queue_size", "3").unwrap();
+    c.set("verify_peer", "F").unwrap();
+    assert_eq!(
+        (c.disconnected_policy, c.send_queue_size, c.verify_peer),
+        (crate::websocket::DisconnectedPolicy::Drop, 3, false)
+    );
+    assert_eq!(
+        c.set("disconnected_policy", "lose").unwrap_err().kind,
+        crate::error::ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        c.set("application_name", "a b").unwrap_err().kind,
+        crate::error::ErrorKind::InvalidArgument
+    );
+    let e = c.set("disconected_policy", "drop").unwrap_err();
+    assert!(
+        e.kind == crate::error::ErrorKind::NotFound && e.message.contains("disconnected_policy"),
+        "{}",
+        e.message
+    );
     let mut b = crate::store::BackendOptions::default();
     for s in in_scope(Scope::Backend) {
         b.set(s.name, s.default)

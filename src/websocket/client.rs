@@ -22,13 +22,29 @@
 //! certificate and host name verified unless `verify_peer=F`); a TLS failure is a
 //! `PeerUnavailable` whose text names OpenSSL's reason and the verification result.
 //!
-//! Publishes waiting for the connection are bounded (`SEND_QUEUE`); when the queue is
+//! # Publishes while not connected: buffered, in order (backpressure, never silent loss)
+//! Publishes wait for the server in one bounded queue (option `send_queue_size`, default
+//! `SEND_QUEUE`), whether the client is connected or not: those made before the first
+//! ack, or between a loss and the next ack, are sent in publish order once the
+//! (re)connection is acknowledged, before anything published later. When the queue is
 //! full the endpoint holds further publishes back (`Tap::full`), so the host's `publish`
-//! waits as for a slow peer. While not connected they are dropped and counted
-//! (`ClientHandle::dropped`).
+//! waits as for a slow peer: up to the endpoint's `backpressure_timeout`, then it fails
+//! with WouldBlock (once the endpoint's own `publish_queue` is full too). Publishes taken
+//! from the queue but not yet handed to the socket when a connection ends go back to
+//! its front; what the socket took is at most once, as over TCP. A client that ends for
+//! good (`stop`, the endpoint closed, a failure with `retry` 0) counts what it still
+//! held as dropped (`ClientHandle::dropped`).
+//!
+//! Opt-in: `disconnected_policy=drop` drops publishes made while not connected (and
+//! what was queued when a connection ended), each counted in `ClientHandle::dropped`;
+//! while connected the queue pushes back as with `buffer`.
+//!
+//! Zeek's WebSocket API says nothing about a client's publishes while it is not
+//! connected; this is zcluster's rule everywhere (backpressure by default, never silent
+//! loss; a drop policy opt-in and counted), noted in the README.
 
 use super::protocol;
-use super::tls::ClientOptions;
+use super::tls::{ClientOptions, DisconnectedPolicy};
 use crate::data::bin;
 use crate::data::json::{data_message_from_json, data_message_to_json};
 use crate::endpoint::{EndpointHandle, HookWaker, Message, MessageKind, PeerInfo, Tap};
@@ -44,14 +60,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::WebSocket;
 
-/// Publishes queued for the server at most.
+/// Publishes queued for the server at most, by default (option `send_queue_size`).
 pub const SEND_QUEUE: usize = 65536;
 
+type Batch = VecDeque<(String, Vec<u8>)>;
+
 struct Outbox {
-    q: Mutex<VecDeque<(String, Vec<u8>)>>,
+    q: Mutex<Batch>,
     connected: AtomicBool,
-    /// The queue holds `SEND_QUEUE`: the endpoint holds further publishes back.
+    /// The queue holds `capacity`: the endpoint holds further publishes back.
     full: AtomicBool,
+    capacity: usize,
+    policy: DisconnectedPolicy,
     dropped: AtomicU64,
     /// Wakes the client thread's poll when the queue turns non-empty (or on stop).
     waker: mio::Waker,
@@ -61,26 +81,70 @@ struct Outbox {
 
 impl Outbox {
     /// Takes everything queued (the client thread), reopening a full queue.
-    fn drain_into(&self, batch: &mut VecDeque<(String, Vec<u8>)>) {
+    fn drain_into(&self, batch: &mut Batch) {
         batch.extend(self.q.lock().drain(..));
+        self.reopen();
+    }
+
+    /// The queue has room again: the endpoint routes what it held back.
+    fn reopen(&self) {
         if self.full.swap(false, Ordering::AcqRel) {
             self.ep_waker.wake();
         }
+    }
+
+    /// A connection ended (the client thread): `batch` (taken, not yet sent) goes back
+    /// to the queue's front, ahead of what was published since; the drop policy drops
+    /// (and counts) both instead.
+    fn connection_ended(&self, batch: &mut Batch) {
+        self.connected.store(false, Ordering::Release);
+        let mut q = self.q.lock();
+        if self.policy == DisconnectedPolicy::Drop {
+            let n = batch.len() + q.len();
+            self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+            batch.clear();
+            q.clear();
+            drop(q);
+            self.reopen();
+            return;
+        }
+        while let Some(m) = batch.pop_back() {
+            q.push_front(m);
+        }
+        if q.len() >= self.capacity {
+            self.full.store(true, Ordering::Release);
+        } else {
+            drop(q);
+            self.reopen();
+        }
+    }
+
+    /// The client ends for good: what it still holds is dropped, and counted.
+    fn finished(&self) {
+        self.connected.store(false, Ordering::Release);
+        let n = std::mem::take(&mut *self.q.lock()).len();
+        self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        self.reopen();
     }
 }
 
 impl Tap for Outbox {
     fn offer(&self, topic: &str, payload: &[u8], _origin: u64) {
-        let mut q = self.q.lock();
-        if !self.connected.load(Ordering::Acquire) || q.len() >= SEND_QUEUE {
+        let connected = self.connected.load(Ordering::Acquire);
+        if !connected && self.policy == DisconnectedPolicy::Drop {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let mut q = self.q.lock();
+        // The endpoint asks `full` before each publish it routes here, so the queue
+        // passes its capacity by at most what was in flight when it filled: kept.
         q.push_back((topic.to_string(), payload.to_vec()));
-        if q.len() >= SEND_QUEUE {
+        if q.len() >= self.capacity {
             self.full.store(true, Ordering::Release);
         }
         if q.len() == 1 {
+            // Also while connecting: the ack may land between our look at `connected`
+            // and this push, and the client thread's poll should not sleep on it.
             let _ = self.waker.wake();
         }
     }
@@ -90,7 +154,8 @@ impl Tap for Outbox {
     }
 
     fn full(&self) -> bool {
-        self.full.load(Ordering::Acquire) && self.connected.load(Ordering::Acquire)
+        self.full.load(Ordering::Acquire)
+            && (self.policy == DisconnectedPolicy::Buffer || self.connected.load(Ordering::Acquire))
     }
 }
 
@@ -103,14 +168,21 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
-    /// Publishes dropped because the client was not connected or its queue was full.
+    /// Publishes dropped: made while not connected, or queued when a connection ended,
+    /// under `disconnected_policy=drop`; still queued when the client ended for good.
     pub fn dropped(&self) -> u64 {
         self.outbox.dropped.load(Ordering::Relaxed)
     }
 
-    /// Publishes queued and not yet taken by the client thread.
+    /// Publishes queued and not yet taken by the client thread (while not connected:
+    /// the buffered ones).
     pub fn queued(&self) -> usize {
         self.outbox.q.lock().len()
+    }
+
+    /// Whether the connection is established (acknowledged) now.
+    pub fn connected(&self) -> bool {
+        self.outbox.connected.load(Ordering::Acquire)
     }
 
     pub fn stop(&self) {
@@ -213,6 +285,8 @@ pub fn connect(
         q: Mutex::new(VecDeque::new()),
         connected: AtomicBool::new(false),
         full: AtomicBool::new(false),
+        capacity: opts.send_queue_size.max(1),
+        policy: opts.disconnected_policy,
         dropped: AtomicU64::new(0),
         waker,
         ep_waker: ep.hook_waker(),
@@ -294,13 +368,11 @@ impl Conn {
     }
 
     fn run(self) {
+        // Publishes taken from the outbox and not yet framed (see `established`).
+        let mut batch = Batch::new();
         loop {
-            let end = self.session();
-            self.outbox.connected.store(false, Ordering::Release);
-            self.outbox.q.lock().clear();
-            if self.outbox.full.swap(false, Ordering::AcqRel) {
-                self.outbox.ep_waker.wake();
-            }
+            let end = self.session(&mut batch);
+            self.outbox.connection_ended(&mut batch);
             match end {
                 End::Stopped => break,
                 End::Unavailable(r) => self.status(
@@ -328,16 +400,22 @@ impl Conn {
             let until = Instant::now() + self.retry;
             while Instant::now() < until {
                 if self.stopped() {
-                    let _ = self.ep.remove_tap(self.tap_id);
+                    self.finish();
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(10).min(self.retry));
             }
         }
-        let _ = self.ep.remove_tap(self.tap_id);
+        self.finish();
     }
 
-    fn session(&self) -> End {
+    /// No more connections: the tap goes, and what it still held is counted as dropped.
+    fn finish(&self) {
+        let _ = self.ep.remove_tap(self.tap_id);
+        self.outbox.finished();
+    }
+
+    fn session(&self, batch: &mut Batch) -> End {
         if self.stopped() {
             return End::Stopped;
         }
@@ -436,20 +514,25 @@ impl Conn {
         ) {
             return End::Lost(e.to_string());
         }
-        let end = self.established(&mut ws, &mut poll);
+        let end = self.established(&mut ws, &mut poll, batch);
         let _ = poll.registry().deregister(&mut mio::unix::SourceFd(&fd));
         end
     }
 
     /// The connection after the ack: one poll over the socket and the outbox's waker, so
     /// an idle client sleeps and a publish goes out at once.
-    fn established(&self, ws: &mut WebSocket<Stream>, poll: &mut mio::Poll) -> End {
+    fn established(
+        &self,
+        ws: &mut WebSocket<Stream>,
+        poll: &mut mio::Poll,
+        batch: &mut Batch,
+    ) -> End {
         let cap = self.ep.inbox_capacity();
-        // Publishes taken from the outbox and not yet framed. They are framed only while
-        // the socket takes them: tungstenite's buffer stays near its write_buffer_size
-        // instead of growing to the whole queue (every partial write moves what is left
-        // to the buffer's front), and a full outbox holds the host's publishes back.
-        let mut batch: VecDeque<(String, Vec<u8>)> = VecDeque::new();
+        // `batch`: publishes taken from the outbox and not yet framed. They are framed
+        // only while the socket takes them: tungstenite's buffer stays near its
+        // write_buffer_size instead of growing to the whole queue (every partial write
+        // moves what is left to the buffer's front), and a full outbox holds the host's
+        // publishes back. What is left when the connection ends goes back to the outbox.
         let mut write_blocked = false;
         let mut events = mio::Events::with_capacity(8);
         loop {
@@ -460,7 +543,7 @@ impl Conn {
             }
             // Host publishes -> server.
             if batch.len() < 1024 {
-                self.outbox.drain_into(&mut batch);
+                self.outbox.drain_into(batch);
             }
             let mut framed = 0;
             while !write_blocked && framed < 4096 {

@@ -9,4 +9,4 @@ pub mod server;
 pub mod tls;
 
 pub use server::{ServerOptions, WebSocketServer, CLIENT_ADDED_EVENT, CLIENT_LOST_EVENT};
-pub use tls::{ClientOptions, ServerTls};
+pub use tls::{ClientOptions, DisconnectedPolicy, ServerTls};

@@ -52,17 +52,6 @@ fn ssl_err(what: &str, e: ErrorStack) -> Error {
     Error::invalid(format!("{what}: {}", stack(&e)))
 }
 
-/// Parses Zeek's bool spellings (`T`, `F`) and the usual others.
-pub(crate) fn parse_bool(key: &str, v: &str) -> Result<bool> {
-    match v.trim() {
-        "T" | "t" | "true" | "True" | "TRUE" | "1" | "yes" | "on" => Ok(true),
-        "F" | "f" | "false" | "False" | "FALSE" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::invalid(format!(
-            "{key}: '{v}' is not a bool (T or F)"
-        ))),
-    }
-}
-
 /// The server's `WebSocketTLSOptions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerTls {
@@ -159,8 +148,21 @@ fn common(b: &mut SslContextBuilder) -> Result<()> {
     Ok(())
 }
 
+/// What the WebSocket client does with publishes made while it is not connected (before
+/// the first ack, and between a loss and the next ack): option `disconnected_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DisconnectedPolicy {
+    /// Queued (up to `send_queue_size`; then the endpoint holds further publishes back
+    /// and `publish` waits up to `backpressure_timeout`, then fails with WouldBlock), and
+    /// sent in order once the connection is (re)established.
+    #[default]
+    Buffer,
+    /// Dropped and counted (`ClientHandle::dropped`): opt-in.
+    Drop,
+}
+
 /// Options of the WebSocket client transport (`Endpoint::connect_websocket_with`), set by
-/// name with [`ClientOptions::set`].
+/// name with [`ClientOptions::set`] (the catalogue's `Scope::WebSocketClient`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
     /// `X-Application-Name` (default `zcluster`).
@@ -176,6 +178,10 @@ pub struct ClientOptions {
     pub key_file: String,
     /// wss: OpenSSL cipher list (TLS 1.2); empty keeps OpenSSL's defaults.
     pub ciphers: String,
+    /// Publishes queued for the server at most (connected or not).
+    pub send_queue_size: usize,
+    /// Publishes made while not connected: buffered (default) or dropped.
+    pub disconnected_policy: DisconnectedPolicy,
 }
 
 impl Default for ClientOptions {
@@ -188,37 +194,56 @@ impl Default for ClientOptions {
             cert_file: String::new(),
             key_file: String::new(),
             ciphers: String::new(),
+            send_queue_size: super::client::SEND_QUEUE,
+            disconnected_policy: DisconnectedPolicy::Buffer,
         }
     }
 }
 
-/// The names [`ClientOptions::set`] knows.
-pub const CLIENT_OPTION_NAMES: &str =
-    "application_name, verify_peer, ca_file, ca_path, cert_file, key_file, ciphers";
-
 impl ClientOptions {
-    /// Sets an option by name (see [`CLIENT_OPTION_NAMES`]); `verify_peer` takes T or F.
+    /// Sets an option by name (the catalogue's `Scope::WebSocketClient`), its value in
+    /// the options' grammar (`verify_peer`: T or F). Errors: NotFound (unknown name, with
+    /// the nearest one), InvalidArgument (bad value).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let v = value.trim().to_string();
-        match key {
-            "application_name" | "app_name" => {
-                if !super::protocol::good_application_name(&v) || v.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "application_name '{v}': Zeek accepts only [-/_.=:*@a-zA-Z0-9]+"
-                    )));
+        use crate::options::OptionValue;
+        let spec = crate::options::lookup(&[crate::options::Scope::WebSocketClient], key)?;
+        let v = spec.parse(value)?;
+        let text = || match &v {
+            OptionValue::String(s) => s.trim().to_string(),
+            _ => String::new(),
+        };
+        match (spec.name, &v) {
+            ("application_name", _) => {
+                let t = text();
+                if !super::protocol::good_application_name(&t) || t.is_empty() {
+                    return Err(spec.refuse(
+                        value,
+                        "is not an application name Zeek accepts ([-/_.=:*@a-zA-Z0-9]+)",
+                    ));
                 }
-                self.application_name = v;
+                self.application_name = t;
             }
-            "verify_peer" => self.verify_peer = parse_bool(key, &v)?,
-            "ca_file" => self.ca_file = v,
-            "ca_path" => self.ca_path = v,
-            "cert_file" => self.cert_file = v,
-            "key_file" => self.key_file = v,
-            "ciphers" => self.ciphers = v,
-            _ => {
-                return Err(Error::not_found(format!(
-                    "unknown WebSocket client option '{key}' (known: {CLIENT_OPTION_NAMES})"
-                )))
+            ("verify_peer", OptionValue::Bool(b)) => self.verify_peer = *b,
+            ("ca_file", _) => self.ca_file = text(),
+            ("ca_path", _) => self.ca_path = text(),
+            ("cert_file", _) => self.cert_file = text(),
+            ("key_file", _) => self.key_file = text(),
+            ("ciphers", _) => self.ciphers = text(),
+            ("send_queue_size", _) => {
+                self.send_queue_size = v.as_count().unwrap_or(0).clamp(1, 1 << 24) as usize
+            }
+            ("disconnected_policy", OptionValue::Enum(e)) => {
+                self.disconnected_policy = if e == "drop" {
+                    DisconnectedPolicy::Drop
+                } else {
+                    DisconnectedPolicy::Buffer
+                }
+            }
+            (other, _) => {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Internal,
+                    format!("WebSocket client option {other} is in the catalogue but not applied"),
+                ))
             }
         }
         Ok(())

@@ -562,7 +562,11 @@ class Endpoint(_Delivery):
         failure, with OpenSSL's reason), PEER_REJECTED (Zeek's error), PEER_LOST; a
         retry > 0 (seconds) reconnects. Options: application_name, and for wss://
         verify_peer (default True: certificate and host name), ca_file, ca_path,
-        cert_file, key_file, ciphers."""
+        cert_file, key_file, ciphers; send_queue_size and disconnected_policy: what is
+        published while not connected is buffered (up to send_queue_size, default 65536;
+        then publish waits up to the endpoint's backpressure_timeout and raises
+        WouldBlock) and sent in order once connected; disconnected_policy="drop" drops
+        it instead (counted)."""
         from ._telemetry import connect_websocket
 
         connect_websocket(self, url, list(topics), retry, options)
