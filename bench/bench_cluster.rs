@@ -40,7 +40,7 @@ fn wait_ups(cl: &Cluster, n: usize, deadline: Instant) -> bool {
             return false;
         }
         if let Some(m) = ep.next(Some(Duration::from_millis(50))) {
-            if m.kind == MessageKind::NodeUp {
+            if m.kind == zcluster::cluster::NODE_UP {
                 ups += 1;
             }
         }
@@ -140,7 +140,10 @@ fn main() {
                         while got < events && Instant::now() < limit {
                             batch.clear();
                             ep.next_batch(&mut batch, 1024, Some(Duration::from_millis(100)));
-                            got += batch.iter().filter(|m| m.kind == MessageKind::Data).count();
+                            got += batch
+                                .iter()
+                                .filter(|m| m.kind == MessageKind::Event)
+                                .count();
                         }
                         got == events
                     })

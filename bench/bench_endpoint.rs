@@ -278,7 +278,7 @@ fn recv_child(port: u16, n: u64) {
         }
         let now = Instant::now();
         for m in batch.drain(..) {
-            if m.kind != MessageKind::Data {
+            if m.kind != MessageKind::Event {
                 continue;
             }
             first.get_or_insert(now);
@@ -327,7 +327,7 @@ fn rtt(n: u64) {
         let deadline = t + Duration::from_secs(5);
         let mut answered = false;
         while let Some(m) = ep.next(Some(deadline.saturating_duration_since(Instant::now()))) {
-            if m.kind == MessageKind::Data && seq_of(&m.payload) == Some(seq) {
+            if m.kind == MessageKind::Event && seq_of(&m.payload) == Some(seq) {
                 answered = true;
                 break;
             }
@@ -373,7 +373,7 @@ fn echo_child(port: u16) {
     let deadline = Instant::now() + LIMIT - Duration::from_secs(10);
     while Instant::now() < deadline {
         match ep.next(Some(Duration::from_millis(500))) {
-            Some(m) if m.kind == MessageKind::Data => {
+            Some(m) if m.kind == MessageKind::Event => {
                 let echoed = ep.publish("bench/pong", m.payload);
                 if echoed.is_err() {
                     break;

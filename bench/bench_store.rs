@@ -413,6 +413,12 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
     // The same round trips while a SQLite master in this process absorbs a put stream:
     // on an endpoint of its own, then on the pinger's endpoint (its I/O thread carries
     // the store's traffic and the round trips).
+    // ZC_BENCH_STORAGE_NICE=N: the storage thread's niceness (the option
+    // `zc_storage_nice`; default 10), to compare with 0 in one run.
+    let storage_nice: u8 = std::env::var("ZC_BENCH_STORAGE_NICE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(zcluster::store::backend::DEFAULT_STORAGE_NICE);
     let (m_ep, svc) = store_node();
     for on_pinger in [false, true] {
         let path = std::path::Path::new(dir).join(format!(
@@ -423,11 +429,16 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
             let mut o = zcluster::store::BackendOptions::default();
             o.set("path", path.to_str().unwrap_or_default())
                 .unwrap_or_else(|e| die(&format!("{e}")));
+            o.sqlite.storage_nice = storage_nice;
             p.attach_master(NAME, zcluster::store::BackendKind::Sqlite, &o)
                 .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
         } else {
-            let b = SqliteBackend::open(&path, &SqliteOptions::default())
-                .unwrap_or_else(|e| die(&format!("sqlite: {e}")));
+            let opts = SqliteOptions {
+                storage_nice,
+                ..SqliteOptions::default()
+            };
+            let b =
+                SqliteBackend::open(&path, &opts).unwrap_or_else(|e| die(&format!("sqlite: {e}")));
             svc.attach_master(NAME, Box::new(b))
                 .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
         };
@@ -484,7 +495,7 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
             ok,
             &times,
             &format!(
-                " puts={done} rate={:.0} commits={}",
+                " puts={done} rate={:.0} commits={} storage_nice={storage_nice}",
                 done as f64 / secs,
                 master.commits() - c0
             ),

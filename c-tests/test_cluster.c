@@ -902,7 +902,7 @@ ZC_TEST(negative_matrix) {
     zc_cluster_free(off);
     /* After start: the node that was not started works; worker topics have no peers. */
     ZC_CHECK_RC(zc_cluster_start(cl), ZC_OK);
-    /* The logger is not running: only PEER_UNREACHABLE statuses may arrive (the retry
+    /* The logger is not running: only PEER_UNAVAILABLE statuses may arrive (the retry
        can beat us to it), never an event. */
     for (int i = 0; i < 100; i++) {
         zc_result r = zc_cluster_next(cl, 0, &m);
@@ -911,7 +911,7 @@ ZC_TEST(negative_matrix) {
         ZC_CHECK_RC(r, ZC_OK);
         zc_msg_kind k = ZC_MESSAGE_EVENT;
         ZC_CHECK_RC(zc_message_kind(m, &k), ZC_OK);
-        ZC_CHECK(k == ZC_MESSAGE_PEER_UNREACHABLE);
+        ZC_CHECK(k == ZC_MESSAGE_PEER_UNAVAILABLE);
         zc_message_free(m);
     }
     ZC_CHECK_RC(zc_cluster_publish_hrw(cl, WORKER_POOL, key, ev, &b), ZC_OK);

@@ -474,6 +474,30 @@ ZC_TEST(events_from_another_process_in_order) {
     ZC_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The kinds' numbers are ABI (a host compiles them in), and a renamed kind keeps its old
+ * name as an alias: ZC_MESSAGE_PEER_UNREACHABLE is ZC_MESSAGE_PEER_UNAVAILABLE. */
+ZC_TEST(message_kind_numbers_and_aliases) {
+    ZC_CHECK(ZC_MESSAGE_EVENT == 0 && ZC_MESSAGE_PEER_ADDED == 1 && ZC_MESSAGE_PEER_LOST == 2);
+    ZC_CHECK(ZC_MESSAGE_PEER_REMOVED == 3 && ZC_MESSAGE_PEER_UNAVAILABLE == 4);
+    ZC_CHECK(ZC_MESSAGE_ENDPOINT_DISCOVERED == 5 && ZC_MESSAGE_HELLO == 6);
+    ZC_CHECK(ZC_MESSAGE_NODE_UP == 7 && ZC_MESSAGE_NODE_DOWN == 8);
+    ZC_CHECK(ZC_MESSAGE_ENDPOINT_UNREACHABLE == 9 && ZC_MESSAGE_PEER_REJECTED == 10);
+    ZC_CHECK(ZC_MESSAGE_COMMAND == 11 && ZC_MESSAGE_PEER_INVALID == 12);
+    ZC_CHECK(ZC_MESSAGE_DESERIALIZATION_FAILED == 13);
+    ZC_CHECK(ZC_MESSAGE_PEER_UNREACHABLE == ZC_MESSAGE_PEER_UNAVAILABLE);
+    /* A connect to a port nobody listens on is reported under both names. */
+    zc_endpoint *ep = NULL;
+    ZC_CHECK_RC(zc_endpoint_new(NULL, &ep), ZC_OK);
+    ZC_CHECK_RC(zc_endpoint_peer(ep, "127.0.0.1", (uint16_t)free_port(), 0), ZC_OK);
+    zc_message *m = wait_kind(ep, ZC_MESSAGE_PEER_UNREACHABLE);
+    ZC_CHECK(m != NULL);
+    zc_msg_kind k = ZC_MESSAGE_EVENT;
+    ZC_CHECK_RC(zc_message_kind(m, &k), ZC_OK);
+    ZC_CHECK(k == ZC_MESSAGE_PEER_UNAVAILABLE);
+    zc_message_free(m);
+    zc_endpoint_free(ep);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--publisher") == 0)
         return publisher((uint16_t)atoi(argv[2]));
@@ -485,5 +509,6 @@ int main(int argc, char **argv) {
     ZC_RUN(bad_arguments_and_freed_handles);
     ZC_RUN(negative_matrix);
     ZC_RUN(events_from_another_process_in_order);
+    ZC_RUN(message_kind_numbers_and_aliases);
     return zc_test_summary();
 }

@@ -132,7 +132,7 @@ static void peer_and_exchange(const char *ma, const char *mb) {
     ZC_CHECK_RC(zc_endpoint_listen(a, "127.0.0.1", 0, &port), ZC_OK);
     ZC_CHECK_RC(zc_endpoint_peer(b, "127.0.0.1", port, 0), ZC_OK);
     zc_msg_kind k;
-    char *t = next_status(b, ZC_MESSAGE_PEER_ADDED, ZC_MESSAGE_PEER_UNREACHABLE, &k);
+    char *t = next_status(b, ZC_MESSAGE_PEER_ADDED, ZC_MESSAGE_PEER_UNAVAILABLE, &k);
     ZC_CHECK(t != NULL);
     if (t != NULL && k != ZC_MESSAGE_PEER_ADDED)
         fprintf(stderr, "status: %s\n", t);
@@ -168,9 +168,9 @@ static void mismatch(const char *ma, const char *mbad, const char *a_why) {
         fprintf(stderr, "status: %s\n", t);
     zc_string_free(t);
     ZC_CHECK(rejected);
-    t = next_status(bad, ZC_MESSAGE_PEER_ADDED, ZC_MESSAGE_PEER_UNREACHABLE, &k);
+    t = next_status(bad, ZC_MESSAGE_PEER_ADDED, ZC_MESSAGE_PEER_UNAVAILABLE, &k);
     ZC_CHECK(t != NULL);
-    int unavailable = k == ZC_MESSAGE_PEER_UNREACHABLE && strstr(t, "unable to connect") != NULL;
+    int unavailable = k == ZC_MESSAGE_PEER_UNAVAILABLE && strstr(t, "unable to connect") != NULL;
     zc_string_free(t);
     ZC_CHECK(unavailable);
     ZC_CHECK(exchange(a, good));

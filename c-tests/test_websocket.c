@@ -3,7 +3,7 @@
  * socket (upgrade, masked subscription frame, the ack); zcluster's own client transport
  * (zc_endpoint_connect_websocket) reaching PEER_ADDED; wss: a TLS server from the options
  * (a certificate made here with the openssl CLI) and the client with and without the CA
- * (PEER_ADDED, then PEER_UNREACHABLE naming the verification failure); the stats JSON and
+ * (PEER_ADDED, then PEER_UNAVAILABLE naming the verification failure); the stats JSON and
  * Prometheus text; bad input. Run plain and under valgrind by the Makefile. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
@@ -177,7 +177,7 @@ ZC_TEST(wss_both_sides) {
     ZC_CHECK(next_status(ep, text, sizeof text) == ZC_MESSAGE_PEER_ADDED);
     /* Without the CA (the system's store only): refused, with the reason. */
     ZC_CHECK_RC(zc_endpoint_connect_websocket(ep, url, NULL, 0, 0), ZC_OK);
-    ZC_CHECK(next_status(ep, text, sizeof text) == ZC_MESSAGE_PEER_UNREACHABLE);
+    ZC_CHECK(next_status(ep, text, sizeof text) == ZC_MESSAGE_PEER_UNAVAILABLE);
     ZC_CHECK(strstr(text, "certificate verify failed") != NULL);
     ZC_CHECK_RC(zc_websocket_client_options_set(co, "ca_file", "/nonexistent-ca.pem"), ZC_OK);
     ZC_CHECK_RC(zc_endpoint_connect_websocket_with(ep, url, NULL, 0, 0, co), ZC_ERR_INVALID_ARGUMENT);

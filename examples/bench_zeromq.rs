@@ -79,7 +79,7 @@ fn wait_up(cl: &Cluster) {
     let end = Instant::now() + Duration::from_secs(30);
     while Instant::now() < end {
         if let Some(m) = ep.next(Some(Duration::from_millis(100))) {
-            if m.kind == MessageKind::NodeUp {
+            if m.kind == zcluster::cluster::NODE_UP {
                 return;
             }
         }
@@ -158,7 +158,7 @@ fn zcluster_parent(mode: &str, n: u64) {
                 return None;
             }
             for msg in &batch {
-                if msg.kind == MessageKind::Data {
+                if msg.kind == MessageKind::Event {
                     it.push_back(seq_of(&msg.payload));
                 }
             }
@@ -171,7 +171,7 @@ fn zcluster_parent(mode: &str, n: u64) {
             rt.publish_encoded(&topic, ping(i)).unwrap();
             loop {
                 match ep.next(Some(Duration::from_secs(5))) {
-                    Some(msg) if msg.kind == MessageKind::Data && seq_of(&msg.payload) == i => {
+                    Some(msg) if msg.kind == MessageKind::Event && seq_of(&msg.payload) == i => {
                         break
                     }
                     Some(_) => {}
@@ -217,7 +217,7 @@ fn zcluster_child(mode: &str, n: u64, layout_path: &str) {
         let mut done = 0;
         while done < n {
             if let Some(msg) = ep.next(Some(Duration::from_secs(10))) {
-                if msg.kind == MessageKind::Data {
+                if msg.kind == MessageKind::Event {
                     rt.publish_encoded("zeek.cluster.manager", msg.payload)
                         .unwrap();
                     done += 1;

@@ -27,6 +27,9 @@
 /** Bytes of the header of a run of events in a zc_endpoint_next_many batch. */
 #define ZC_BATCH_RUN_HEADER_LEN 13
 
+/** Deprecated: the former name of ZC_MESSAGE_PEER_UNAVAILABLE (zc_msg_kind), same number. */
+#define ZC_MESSAGE_PEER_UNREACHABLE ZC_MESSAGE_PEER_UNAVAILABLE
+
 
 /**
  * A store's backend (`Broker::BackendType`).
@@ -45,7 +48,17 @@ typedef enum {
 } zc_cluster_backend;
 
 /**
- * What a message is (`zc_message_kind` reports it). Numbers are stable.
+ * What a message is (`zc_message_kind` reports it). Numbers are stable. Each kind has
+ * one name: `ZC_MESSAGE_PEER_ADDED` here, `MessageKind::PeerAdded` in Rust,
+ * `MessageKind.PEER_ADDED` in Python.
+ *
+ * The endpoint raises EVENT and COMMAND (what peers publish) and the peering statuses
+ * (PEER_ADDED, PEER_LOST, PEER_REMOVED, PEER_UNAVAILABLE, ENDPOINT_DISCOVERED,
+ * ENDPOINT_UNREACHABLE, PEER_REJECTED, PEER_INVALID, DESERIALIZATION_FAILED). The cluster
+ * layer, a service riding on the endpoint, raises HELLO, NODE_UP and NODE_DOWN (and a
+ * PEER_REJECTED for a hello from a node not in the layout); a bare endpoint never does.
+ * ZC_MESSAGE_PEER_UNREACHABLE is the deprecated former name of ZC_MESSAGE_PEER_UNAVAILABLE
+ * (same number).
  */
 typedef enum {
     /**
@@ -68,23 +81,24 @@ typedef enum {
      */
     ZC_MESSAGE_PEER_REMOVED = 3,
     /**
-     * A connect attempt failed (Broker's `peer_unavailable`); retried if asked.
+     * A connect attempt failed (Broker's `peer_unavailable`); retried if asked. Formerly
+     * ZC_MESSAGE_PEER_UNREACHABLE (still defined, deprecated).
      */
-    ZC_MESSAGE_PEER_UNREACHABLE = 4,
+    ZC_MESSAGE_PEER_UNAVAILABLE = 4,
     /**
      * First status of a new peering ("found a new peer in the network").
      */
     ZC_MESSAGE_ENDPOINT_DISCOVERED = 5,
     /**
-     * Cluster: a `Cluster::hello(name, id)` arrived; `zc_message_node_name`, peer id.
+     * Cluster layer: a `Cluster::hello(name, id)` arrived; `zc_message_node_name`, peer id.
      */
     ZC_MESSAGE_HELLO = 6,
     /**
-     * Cluster: `Cluster::node_up(name, id)`; `zc_message_node_name`, peer id.
+     * Cluster layer: `Cluster::node_up(name, id)`; `zc_message_node_name`, peer id.
      */
     ZC_MESSAGE_NODE_UP = 7,
     /**
-     * Cluster: `Cluster::node_down(name, id)`; `zc_message_node_name`, peer id.
+     * Cluster layer: `Cluster::node_down(name, id)`; `zc_message_node_name`, peer id.
      */
     ZC_MESSAGE_NODE_DOWN = 8,
     /**
@@ -788,7 +802,7 @@ zc_result zc_endpoint_listen(const zc_endpoint *ep,
 
 /**
  * Starts peering with `addr:port` and returns at once; the outcome arrives as messages
- * (PEER_ADDED, or PEER_UNREACHABLE per failed attempt). With `retry_ms` > 0 failed
+ * (PEER_ADDED, or PEER_UNAVAILABLE per failed attempt). With `retry_ms` > 0 failed
  * attempts repeat every `retry_ms` and a lost peering is re-established.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (address
  * does not resolve), ZC_ERR_CLOSED.
@@ -1995,7 +2009,7 @@ zc_result zc_endpoint_stats_json(const zc_endpoint *ep, char **out);
  * instead of peering: subscribes the `n` topic prefixes in `topics` there (NULL with n 0:
  * none), delivers what the server sends as EVENT messages (fd, next, callbacks), and
  * sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
- * once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
+ * once acknowledged, PEER_UNAVAILABLE when a connect fails, PEER_REJECTED with Zeek's
  * error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
  * `wss://` URLs use TLS with the default client options (the server's certificate
  * verified against the system's CAs, and its host name); see
@@ -2036,7 +2050,7 @@ void zc_websocket_client_options_free(zc_websocket_client_options *opts);
 /**
  * `zc_endpoint_connect_websocket` with client options (NULL: the defaults). A TLS
  * failure (a certificate that does not verify, a server without TLS) is a
- * PEER_UNREACHABLE status whose text names OpenSSL's reason.
+ * PEER_UNAVAILABLE status whose text names OpenSSL's reason.
  * Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL;
  * a CA, certificate or key file that does not load), ZC_ERR_CLOSED.
  */

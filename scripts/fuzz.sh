@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(decode_binary decode_json parse_json decode_frames decode_store_command); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(decode_binary decode_json parse_json decode_frames decode_store_command peer_core zeromq_messages log_messages zeek_log_batch websocket_handshake websocket_messages); fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

@@ -14,6 +14,8 @@ pub mod endpoint;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod layout;
 pub mod log;

@@ -79,7 +79,7 @@ fn summary(msgs: &[Message]) -> Vec<String> {
 
 fn ups(msgs: &[Message]) -> BTreeSet<String> {
     msgs.iter()
-        .filter(|m| m.kind == MessageKind::NodeUp)
+        .filter(|m| m.kind == zcluster::cluster::NODE_UP)
         .filter_map(|m| m.node.clone())
         .collect()
 }
@@ -165,7 +165,9 @@ fn cluster_forms_routes_counts_workers_and_logs() {
             .endpoint()
             .next(Some(Duration::from_millis(10)));
         assert!(
-            extra.as_ref().is_none_or(|m| m.kind != MessageKind::NodeUp),
+            extra
+                .as_ref()
+                .is_none_or(|m| m.kind != zcluster::cluster::NODE_UP),
             "{name}: unexpected {extra:?}"
         );
     }
@@ -189,8 +191,13 @@ fn cluster_forms_routes_counts_workers_and_logs() {
         .publish("zeek/cluster/worker", &ping)
         .unwrap();
     for w in workers {
-        let got = drain_until(&nodes[w], |m| m.iter().any(|m| m.kind == MessageKind::Data));
-        let data: Vec<&Message> = got.iter().filter(|m| m.kind == MessageKind::Data).collect();
+        let got = drain_until(&nodes[w], |m| {
+            m.iter().any(|m| m.kind == MessageKind::Event)
+        });
+        let data: Vec<&Message> = got
+            .iter()
+            .filter(|m| m.kind == MessageKind::Event)
+            .collect();
         assert_eq!(Event::from_bytes(&data[0].payload).unwrap(), ping, "{w}");
     }
     // Node topic: only worker-2 gets it, worker-1 (a prefix of no other name here) not.
@@ -201,9 +208,9 @@ fn cluster_forms_routes_counts_workers_and_logs() {
         .publish(&nodes["manager"].node_topic("worker-2"), &direct)
         .unwrap();
     let got = drain_until(&nodes["worker-2"], |m| {
-        m.iter().any(|m| m.kind == MessageKind::Data)
+        m.iter().any(|m| m.kind == MessageKind::Event)
     });
-    assert!(got.iter().any(|m| m.kind == MessageKind::Data));
+    assert!(got.iter().any(|m| m.kind == MessageKind::Event));
     for w in ["worker-1", "worker-3", "worker-4"] {
         let m = nodes[w]
             .running()
@@ -231,7 +238,7 @@ fn cluster_forms_routes_counts_workers_and_logs() {
             .endpoint()
             .next(Some(Duration::from_millis(300)))
         {
-            assert_eq!(m.kind, MessageKind::Data);
+            assert_eq!(m.kind, MessageKind::Event);
             n += 1;
         }
         if n > 0 {
@@ -267,11 +274,11 @@ fn cluster_forms_routes_counts_workers_and_logs() {
     // A worker leaves: node_down on the manager and worker_count follows; it returns.
     drop(nodes.remove("worker-4"));
     let got = drain_until(&nodes["manager"], |m| {
-        m.iter().any(|m| m.kind == MessageKind::NodeDown)
+        m.iter().any(|m| m.kind == zcluster::cluster::NODE_DOWN)
     });
     let down: Vec<&Message> = got
         .iter()
-        .filter(|m| m.kind == MessageKind::NodeDown)
+        .filter(|m| m.kind == zcluster::cluster::NODE_DOWN)
         .collect();
     assert_eq!(down[0].node.as_deref(), Some("worker-4"));
     assert_eq!(nodes["manager"].worker_count(), 3);

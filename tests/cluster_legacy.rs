@@ -53,7 +53,7 @@ fn ups_until(cl: &Cluster, n: usize) -> BTreeSet<String> {
             cl.node_name()
         );
         if let Some(m) = ep.next(Some(Duration::from_millis(100))) {
-            if m.kind == MessageKind::NodeUp {
+            if m.kind == zcluster::cluster::NODE_UP {
                 ups.insert(m.node.unwrap());
             }
         }
@@ -66,7 +66,7 @@ fn received(cl: &Cluster, wait: Duration) -> Vec<String> {
     let ep = cl.running().unwrap().endpoint();
     let mut out = Vec::new();
     while let Some(m) = ep.next(Some(wait)) {
-        if m.kind == MessageKind::Data {
+        if m.kind == MessageKind::Event {
             out.push(Event::from_bytes(&m.payload).unwrap().name);
         }
     }
@@ -165,7 +165,7 @@ fn control_requests_are_answered() {
         loop {
             assert!(Instant::now() < deadline, "no response");
             if let Some(m) = ctl.next(Some(Duration::from_millis(100))) {
-                if m.kind == MessageKind::Data {
+                if m.kind == MessageKind::Event {
                     let ev = Event::from_bytes(&m.payload).unwrap();
                     if ev.name.ends_with("_response") {
                         return (m.topic, ev);
@@ -212,7 +212,7 @@ fn control_requests_are_answered() {
             "the host never saw the shutdown request"
         );
         if let Some(m) = rt.endpoint().next(Some(Duration::from_millis(100))) {
-            if m.kind == MessageKind::Data
+            if m.kind == MessageKind::Event
                 && Event::from_bytes(&m.payload).unwrap().name == "Control::shutdown_request"
             {
                 break;

@@ -93,7 +93,7 @@ pub fn next_data(e: &Endpoint, d: Duration) -> Option<Message> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match e.next(Some(left)) {
-            Some(m) if m.kind == MessageKind::Data => return Some(m),
+            Some(m) if m.kind == MessageKind::Event => return Some(m),
             Some(_) => continue,
             None => return None,
         }

@@ -22,7 +22,7 @@ struct Deep(Arc<AtomicUsize>);
 
 impl Hook for Deep {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
-        if msg.kind == MessageKind::Data {
+        if msg.kind == MessageKind::Event {
             // On the I/O thread: every recursive operation on a value at the limit.
             let v = bin::decode(&msg.payload).expect("decodes at the limit");
             let w = v.clone();

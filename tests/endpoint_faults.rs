@@ -309,7 +309,7 @@ fn undecodable_messages_are_dropped_and_reported_and_the_peering_stays_up() {
             continue;
         };
         match m.kind {
-            Data => data.push((m.topic.clone(), m.payload.clone())),
+            Event => data.push((m.topic.clone(), m.payload.clone())),
             DeserializationFailed => bad.push(m),
             PeerLost | PeerRemoved | EndpointUnreachable => panic!("the peering dropped: {m:?}"),
             _ => {}

@@ -442,7 +442,7 @@ fn callbacks_run_inside_poll_on_the_callers_thread() {
     assert!(a.await_peer_subscription("/cb", T));
     a.publish("/cb", string_payload("x")).unwrap();
     let deadline = std::time::Instant::now() + T;
-    while !seen.lock().contains(&Data) {
+    while !seen.lock().contains(&Event) {
         assert!(std::time::Instant::now() < deadline);
         b.poll(Duration::from_millis(50));
     }

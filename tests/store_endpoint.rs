@@ -316,7 +316,7 @@ fn announce_masters_from_a_manager_makes_clones_on_a_worker() {
     // The host never saw the announcement.
     let ep = worker.running().unwrap().endpoint();
     while let Some(m) = ep.next(Some(Duration::from_millis(100))) {
-        if m.kind == MessageKind::Data {
+        if m.kind == MessageKind::Event {
             let name = zcluster::data::Event::from_bytes(&m.payload).map(|e| e.name);
             assert_ne!(name.as_deref(), Ok("Broker::announce_masters"));
         }

@@ -112,8 +112,8 @@ fn zeromq_cluster_forms_routes_and_counts() {
             .filter(|n| *n != name)
             .map(|s| s.to_string())
             .collect();
-        let got = drain_until(cl, |m| names(m, MessageKind::NodeUp) == want);
-        assert_eq!(names(&got, MessageKind::NodeUp), want, "{name}");
+        let got = drain_until(cl, |m| names(m, zcluster::cluster::NODE_UP) == want);
+        assert_eq!(names(&got, zcluster::cluster::NODE_UP), want, "{name}");
         assert!(cl.node_id().starts_with(&format!("zeromq_{name}_")));
     }
     let manager = get(&nodes, "manager");
@@ -133,21 +133,21 @@ fn zeromq_cluster_forms_routes_and_counts() {
     let w1 = get(&nodes, "worker-1").running().unwrap();
     let ev = Event::with_args("Test::ping", vec![Value::Count(1)]);
     w1.publish("zeek.cluster.manager", &ev).unwrap();
-    let got = drain_until(manager, |m| m.iter().any(|m| m.kind == MessageKind::Data));
-    let d = got.iter().find(|m| m.kind == MessageKind::Data).unwrap();
+    let got = drain_until(manager, |m| m.iter().any(|m| m.kind == MessageKind::Event));
+    let d = got.iter().find(|m| m.kind == MessageKind::Event).unwrap();
     assert_eq!(d.topic, "zeek.cluster.manager");
     assert_eq!(d.event().unwrap(), ev);
     let mr = manager.running().unwrap();
     mr.publish(&manager.node_topic("worker-2"), &ev).unwrap();
     let got = drain_until(get(&nodes, "worker-2"), |m| {
-        m.iter().any(|m| m.kind == MessageKind::Data)
+        m.iter().any(|m| m.kind == MessageKind::Event)
     });
     assert!(got.iter().any(|m| m.topic == "zeek.cluster.node.worker-2."));
     assert!(mr
         .publish_hrw("zeek.cluster.pool.proxy", &Value::Count(7), &ev)
         .unwrap());
     let got = drain_until(get(&nodes, "proxy-1"), |m| {
-        m.iter().any(|m| m.kind == MessageKind::Data)
+        m.iter().any(|m| m.kind == MessageKind::Event)
     });
     assert!(got.iter().any(|m| m.topic == "zeek.cluster.node.proxy-1."));
     assert!(get(&nodes, "worker-1")
@@ -162,9 +162,11 @@ fn zeromq_cluster_forms_routes_and_counts() {
     let (_, w2) = nodes.remove(pos);
     drop(w2);
     for (name, cl) in &nodes {
-        let got = drain_until(cl, |m| names(m, MessageKind::NodeDown).contains("worker-2"));
+        let got = drain_until(cl, |m| {
+            names(m, zcluster::cluster::NODE_DOWN).contains("worker-2")
+        });
         assert!(
-            names(&got, MessageKind::NodeDown).contains("worker-2"),
+            names(&got, zcluster::cluster::NODE_DOWN).contains("worker-2"),
             "{name}"
         );
     }
@@ -430,8 +432,10 @@ fn curve_admits_the_configured_client_key_only() {
     let layout = Arc::new(Layout::parse(&text, None).unwrap());
     let m = node(&layout, "manager", &dir);
     let w = node(&layout, "worker-1", &dir);
-    let got = drain_until(&w, |m| names(m, MessageKind::NodeUp).contains("manager"));
-    assert!(names(&got, MessageKind::NodeUp).contains("manager"));
+    let got = drain_until(&w, |m| {
+        names(m, zcluster::cluster::NODE_UP).contains("manager")
+    });
+    assert!(names(&got, zcluster::cluster::NODE_UP).contains("manager"));
     // An intruder with the server's public key but another client key pair.
     let mut o = Options::new();
     o.set("Cluster::Backend::ZeroMQ::curve_client_publickey", &opk)
@@ -448,7 +452,7 @@ fn curve_admits_the_configured_client_key_only() {
             .any(|m| m.kind == MessageKind::PeerRejected && m.text.contains("Handshake")),
         "{got:?}"
     );
-    assert!(names(&got, MessageKind::NodeUp).is_empty());
+    assert!(names(&got, zcluster::cluster::NODE_UP).is_empty());
     let st = bad.running().unwrap().zeromq_stats().unwrap();
     assert!(st.get("handshake_failures").unwrap() > 0);
     assert_eq!(st.get("ready"), Some(0));
@@ -477,8 +481,12 @@ fn control_requests_are_answered_over_zeromq() {
     let layout = Arc::new(Layout::parse(&layout_text(free_port(), free_port()), None).unwrap());
     let m = node(&layout, "manager", &dir);
     let w = node(&layout, "worker-1", &dir);
-    drain_until(&m, |g| names(g, MessageKind::NodeUp).contains("worker-1"));
-    drain_until(&w, |g| names(g, MessageKind::NodeUp).contains("manager"));
+    drain_until(&m, |g| {
+        names(g, zcluster::cluster::NODE_UP).contains("worker-1")
+    });
+    drain_until(&w, |g| {
+        names(g, zcluster::cluster::NODE_UP).contains("manager")
+    });
     let mr = m.running().unwrap();
     mr.endpoint().subscribe("zeek/control/").unwrap();
     // The subscription must reach the worker's XPUB before it answers.
@@ -492,8 +500,8 @@ fn control_requests_are_answered_over_zeromq() {
         vec![Value::String(b"Cluster::backend".to_vec())],
     );
     mr.publish(&m.node_topic("worker-1"), &req).unwrap();
-    let got = drain_until(&m, |g| g.iter().any(|x| x.kind == MessageKind::Data));
-    let d = got.iter().find(|x| x.kind == MessageKind::Data).unwrap();
+    let got = drain_until(&m, |g| g.iter().any(|x| x.kind == MessageKind::Event));
+    let d = got.iter().find(|x| x.kind == MessageKind::Event).unwrap();
     // The response topic as Zeek 8's controllee.zeek forms it, on either backend.
     assert_eq!(d.topic, "zeek/control/id_value_response/worker-1");
     let ev = d.event().unwrap();

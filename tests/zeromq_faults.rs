@@ -57,7 +57,7 @@ fn wait_up(cl: &Cluster) {
             .endpoint()
             .next(Some(Duration::from_millis(100)))
         {
-            if m.kind == MessageKind::NodeUp {
+            if m.kind == zcluster::cluster::NODE_UP {
                 return;
             }
         }
@@ -96,7 +96,7 @@ fn run(o: &Options, n: u64, pause: Duration) -> (Vec<u64>, Cluster, Cluster) {
         let mut quiet = Instant::now();
         while Instant::now() < deadline {
             match ep.next(Some(Duration::from_millis(50))) {
-                Some(msg) if msg.kind == MessageKind::Data => {
+                Some(msg) if msg.kind == MessageKind::Event => {
                     if let Ok(ev) = msg.event() {
                         if let [Value::Count(i)] = ev.args.as_slice() {
                             got.push(*i);
@@ -154,4 +154,68 @@ fn the_drop_policy_drops_at_the_high_water_mark_and_counts() {
         dropped
     );
     assert!(got.windows(2).all(|p| p[0] < p[1]), "out of order");
+}
+
+/// Hosts publish straight into XPUB while nothing is queued, and libzmq processes the
+/// socket's pending commands inside those sends: a subscription that arrives meanwhile
+/// must still be seen (the publishing host wakes the node's thread for it). The worker
+/// publishes slower than the manager reads, so its publishes never queue.
+#[test]
+fn subscriptions_are_seen_while_the_host_publishes_without_pause() {
+    let dir = std::env::temp_dir().join(format!("zc-zmq-faults-sub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let l = layout();
+    let o = Options::new();
+    let m = started(&l, "manager", &o, &dir);
+    let w = started(&l, "worker-1", &o, &dir);
+    wait_up(&m);
+    wait_up(&w);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mr, wr) = (m.running().unwrap(), w.running().unwrap());
+    let seen = std::thread::scope(|s| {
+        let publisher = s.spawn(|| {
+            let ev = Event::with_args("Load::tick", vec![Value::Count(1)]);
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match wr.publish("zeek.cluster.manager", &ev) {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind == zcluster::ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e:?}"),
+                }
+                // Slower than the manager reads: every publish is a direct one.
+                std::thread::sleep(Duration::from_micros(20));
+            }
+            n
+        });
+        let reader = s.spawn(|| {
+            let mut batch = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                batch.clear();
+                mr.endpoint()
+                    .next_batch(&mut batch, 4096, Some(Duration::from_millis(20)));
+            }
+        });
+        // Let the publisher run, then subscribe several topics one after the other.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut seen = Vec::new();
+        for i in 0..20 {
+            let topic = format!("zc.test.late.{i}");
+            mr.endpoint().subscribe(&topic).unwrap();
+            seen.push(
+                wr.endpoint()
+                    .await_peer_subscription(&topic, Duration::from_secs(5)),
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = publisher.join().unwrap();
+        reader.join().unwrap();
+        assert!(sent > 0, "the worker published nothing");
+        seen
+    });
+    assert_eq!(
+        seen,
+        vec![true; 20],
+        "subscriptions the worker's XPUB did not see"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zcluster::cluster::{Cluster, ClusterBackend, Options};
-use zcluster::endpoint::MessageKind;
 use zcluster::layout::{Layout, OptionValue};
 
 #[path = "common/ports.rs"]
@@ -261,7 +260,7 @@ fn cluster_from_a_zeekctl_directory_forms_over_zeromq() {
             .endpoint()
             .next(Some(Duration::from_millis(100)))
         {
-            up |= msg.kind == MessageKind::NodeUp && msg.node.as_deref() == Some("manager");
+            up |= msg.kind == zcluster::cluster::NODE_UP && msg.node.as_deref() == Some("manager");
         }
     }
     assert!(up, "worker-1 saw no node_up for the manager");
@@ -349,7 +348,7 @@ fn a_standalone_proxy_process_from_a_zeekctl_directory() {
             .endpoint()
             .next(Some(Duration::from_millis(100)))
         {
-            up |= msg.kind == MessageKind::NodeUp && msg.node.as_deref() == Some("manager");
+            up |= msg.kind == zcluster::cluster::NODE_UP && msg.node.as_deref() == Some("manager");
         }
     }
     assert!(

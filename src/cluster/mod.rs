@@ -2,9 +2,11 @@
 //!
 //! `Cluster` is a process's view (layout, options, identity); `start` makes it a running
 //! node (`runtime`): an endpoint that listens, peers by role, subscribes by role, and
-//! raises hello / node_up / node_down.
+//! raises hello / node_up / node_down (its own message kinds, `kinds`: `HELLO`, `NODE_UP`,
+//! `NODE_DOWN`).
 
 pub mod identity;
+pub mod kinds;
 pub mod legacy;
 pub mod logging;
 pub mod options;
@@ -13,6 +15,7 @@ pub mod runtime;
 pub mod services;
 
 pub use identity::{node_topic, nodeid_topic, Identity, CLUSTER_NODE_ENV};
+pub use kinds::{HELLO, NODE_DOWN, NODE_UP};
 pub use options::{ClusterBackend, Options, CONNECT_RETRY_ENV};
 
 use crate::error::Result;

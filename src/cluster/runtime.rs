@@ -316,7 +316,7 @@ impl ClusterHook {
             ctx.deliver(m);
             return;
         }
-        let mut hello = cluster_msg(MessageKind::Hello, sender, Some(&name));
+        let mut hello = cluster_msg(super::HELLO, sender, Some(&name));
         hello.text = id.clone();
         match st.ids.get(&name).cloned() {
             Some(old) if old != id => {
@@ -358,7 +358,7 @@ impl ClusterHook {
             self.peer_names.insert(s, name.clone());
         }
         ctx.deliver(hello);
-        let mut up = cluster_msg(MessageKind::NodeUp, sender, Some(&name));
+        let mut up = cluster_msg(super::NODE_UP, sender, Some(&name));
         up.text = id;
         ctx.deliver(up);
     }
@@ -418,7 +418,7 @@ impl ClusterHook {
         }
         drop(st);
         if let Some(id) = id {
-            let mut down = cluster_msg(MessageKind::NodeDown, Some(pid), Some(&name));
+            let mut down = cluster_msg(super::NODE_DOWN, Some(pid), Some(&name));
             down.peer = msg.peer.clone();
             down.text = id;
             ctx.deliver(down);
@@ -590,7 +590,7 @@ impl Hook for ClusterHook {
                 ctx.deliver(msg.clone());
                 self.on_gone(&msg, ctx);
             }
-            MessageKind::Data => {
+            MessageKind::Event => {
                 // LogCreate / LogWrite / Batch on a node that writes logs: to the log
                 // worker, undecoded (the worker parses and writes them). Other nodes get
                 // the LogCreates every peer sends to new peers (`SendAllWritersTo`) and

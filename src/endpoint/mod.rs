@@ -6,7 +6,9 @@
 //! wake-up). The thread drains the whole queue per turn, routes, and writes each peer's
 //! accumulated frames with one `write` per turn, so many small messages share a syscall.
 //! Messages for the host go into one bounded inbox (`inbox`), read through `next`, through
-//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`.
+//! callbacks inside `poll` (run on the caller's thread), or signalled on `fd`. A transport
+//! whose socket can be shared under a lock may send a host's publish on the host's thread
+//! while nothing is queued before it (`DirectPublish`; the ZeroMQ backend does).
 //!
 //! Transport: every peering runs in TLS set up as Broker sets it up (anonymous by default,
 //! authenticated with certificates; `EndpointOptions::tls`), or plain TCP with
@@ -67,10 +69,21 @@
 //! | `PeerInvalid`          | `ec::peer_invalid`              | `unpeer` named no known peer |
 //! | `DeserializationFailed`| `ec::deserialization_failed`    | a message's payload did not decode; dropped |
 //! | `PeerRejected`         | (Broker only logs these)        | a connection refused during the handshake |
+//!
+//! Message kinds (`MessageKind`), and whose they are: the endpoint raises the deliveries
+//! (`Event`, `Command`) and the peering statuses above, and names nothing above itself. A
+//! service stage riding on the endpoint (`service`: the cluster framework, the stores, a
+//! host's own) may raise the endpoint's statuses and kinds of its own,
+//! `MessageKind::Service(ServiceKind)`, which the service defines: the cluster layer's
+//! `cluster::HELLO`, `cluster::NODE_UP` and `cluster::NODE_DOWN` (`cluster::kinds`). Each
+//! kind has one name (`MessageKind::name`): `PeerUnavailable` in Rust is
+//! `ZC_MESSAGE_PEER_UNAVAILABLE` in C and `MessageKind.PEER_UNAVAILABLE` in Python, with
+//! the same C number everywhere (`ffi::endpoint::message_kinds`; the test
+//! `message_kinds` fails if the Rust, C and Python lists diverge).
 
 pub(crate) mod inbox;
 mod io;
-mod proto;
+pub(crate) mod proto;
 #[cfg(test)]
 mod proto_tests;
 pub mod service;
@@ -275,11 +288,19 @@ pub struct PeerInfo {
     pub port: u16,
 }
 
-/// What a message is. The status kinds follow Broker's `sc` and `ec` names.
+/// What a message is: one name per kind in Rust, C (`ZC_MESSAGE_<NAME>`) and Python
+/// (`MessageKind.<NAME>`), `name()` in snake case (`zcluster run` prints it). The status
+/// kinds follow Broker's `sc` and `ec` names.
+///
+/// The endpoint raises every kind but `Service`: the deliveries (`Event`, `Command`) and
+/// its peering statuses. `Service` kinds are raised by a service stage riding on the
+/// endpoint (`service`), which defines them: the endpoint names none of them. The
+/// cluster layer's are `cluster::HELLO`, `cluster::NODE_UP` and `cluster::NODE_DOWN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageKind {
-    /// A data envelope: `topic` and `payload` (one Broker-encoded value).
-    Data,
+    /// A data envelope: `topic` and `payload` (one Broker-encoded value, usually a Zeek
+    /// event).
+    Event,
     /// A command envelope (data-store traffic): `topic` and `payload`.
     Command,
     /// First status of a new peering ("found a new peer in the network").
@@ -298,20 +319,83 @@ pub enum MessageKind {
     /// A connect attempt failed (Broker's `peer_unavailable` error); retried if asked.
     PeerUnavailable,
     /// A connection was refused or dropped during the handshake (garbage, bad magic,
-    /// wrong version, equal ids, timeout, redundant connection, ...).
+    /// wrong version, equal ids, timeout, redundant connection, ...). A service may raise
+    /// it too (the cluster layer: a hello from a node not in the layout).
     PeerRejected,
-    /// Cluster layer: a `Cluster::hello(name, id)` arrived (`node`, `peer`).
-    Hello,
-    /// Cluster layer: `Cluster::node_up(name, id)`.
-    NodeUp,
-    /// Cluster layer: `Cluster::node_down(name, id)`.
-    NodeDown,
     /// `unpeer` named no known peer or pending peering (Broker's `peer_invalid` error).
     PeerInvalid,
     /// A message whose payload does not decode was dropped (Broker's
     /// `deserialization_failed` error); `peer`, `topic` and `text` say which and why. The
     /// peering stays up. Counted in `Stats::undecodable`.
     DeserializationFailed,
+    /// A status a service stage raised: `peer`, `node` and `text` as that service says.
+    Service(ServiceKind),
+}
+
+/// A message kind a service stage defines and raises (`MessageKind::Service`), e.g. the
+/// cluster layer's `cluster::NODE_UP`. Its name is its identity: snake case, and no other
+/// kind's name (the C and Python names are derived from it; the test `message_kinds`
+/// checks the crate's). The endpoint only carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceKind(&'static str);
+
+impl ServiceKind {
+    pub const fn new(name: &'static str) -> ServiceKind {
+        ServiceKind(name)
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl MessageKind {
+    /// The kinds the endpoint itself raises, in the order of their C numbers.
+    pub const ENDPOINT: [MessageKind; 11] = [
+        MessageKind::Event,
+        MessageKind::PeerAdded,
+        MessageKind::PeerLost,
+        MessageKind::PeerRemoved,
+        MessageKind::PeerUnavailable,
+        MessageKind::EndpointDiscovered,
+        MessageKind::EndpointUnreachable,
+        MessageKind::PeerRejected,
+        MessageKind::Command,
+        MessageKind::PeerInvalid,
+        MessageKind::DeserializationFailed,
+    ];
+
+    /// The former name of `Event`.
+    #[deprecated(
+        note = "renamed MessageKind::Event (C ZC_MESSAGE_EVENT, Python MessageKind.EVENT)"
+    )]
+    #[allow(non_upper_case_globals)]
+    pub const Data: MessageKind = MessageKind::Event;
+
+    /// The kind's name in snake case: `ZC_MESSAGE_<NAME>` in C, `MessageKind.<NAME>` in
+    /// Python, the variant's name in camel case in Rust.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MessageKind::Event => "event",
+            MessageKind::Command => "command",
+            MessageKind::EndpointDiscovered => "endpoint_discovered",
+            MessageKind::PeerAdded => "peer_added",
+            MessageKind::PeerRemoved => "peer_removed",
+            MessageKind::PeerLost => "peer_lost",
+            MessageKind::EndpointUnreachable => "endpoint_unreachable",
+            MessageKind::PeerUnavailable => "peer_unavailable",
+            MessageKind::PeerRejected => "peer_rejected",
+            MessageKind::PeerInvalid => "peer_invalid",
+            MessageKind::DeserializationFailed => "deserialization_failed",
+            MessageKind::Service(k) => k.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A message for the host.
@@ -328,7 +412,8 @@ pub struct Message {
     pub peer: Option<PeerInfo>,
     /// Status messages: Broker's text ("handshake successful", ...), plus the reason.
     pub text: String,
-    /// Cluster messages: the node's name in the layout.
+    /// Service messages: the name the service gives the peer (the cluster layer: the
+    /// node's name in the layout).
     pub node: Option<String>,
 }
 
@@ -347,9 +432,9 @@ impl Message {
 
     /// Decodes a data message's payload (one Broker value).
     pub fn value(&self) -> Result<crate::data::Value> {
-        if self.kind != MessageKind::Data {
+        if self.kind != MessageKind::Event {
             return Err(Error::type_mismatch(format!(
-                "a {:?} message carries no data value",
+                "a {} message carries no data value",
                 self.kind
             )));
         }
@@ -358,9 +443,9 @@ impl Message {
 
     /// Decodes a data message's payload as a Zeek event (`[1, 1, [name, args, meta?]]`).
     pub fn event(&self) -> Result<crate::data::Event> {
-        if self.kind != MessageKind::Data {
+        if self.kind != MessageKind::Event {
             return Err(Error::type_mismatch(format!(
-                "a {:?} message carries no event",
+                "a {} message carries no event",
                 self.kind
             )));
         }
@@ -368,7 +453,7 @@ impl Message {
     }
 
     pub fn is_status(&self) -> bool {
-        !matches!(self.kind, MessageKind::Data | MessageKind::Command)
+        !matches!(self.kind, MessageKind::Event | MessageKind::Command)
     }
 
     /// Counted against the inbox capacity: events, commands, and the reports of dropped
@@ -513,6 +598,25 @@ pub(crate) struct Shared {
     /// the I/O thread picks the service up when `stores_attached` turns true.
     pub(crate) stores: Mutex<Option<Arc<crate::store::StoreService>>>,
     pub(crate) stores_attached: std::sync::atomic::AtomicBool,
+    /// A transport that can send a publish from the publishing thread itself (see
+    /// `DirectPublish`); set by its I/O thread at start.
+    pub(crate) direct: once_cell::sync::OnceCell<Arc<dyn DirectPublish>>,
+}
+
+/// A transport's way to send a host publish on the publishing thread, skipping the hand-off
+/// to the I/O thread and its wake-up (the ZeroMQ backend, whose socket is shared under a
+/// lock). `publish_on` calls it under the command queue's lock, and only while no publish
+/// is queued or held by the I/O thread, so publishes keep their order. It must not block.
+/// Returns false when the publish has to take the queue after all (not ready yet, no
+/// room: the I/O thread then holds it and applies backpressure or the drop policy).
+pub(crate) trait DirectPublish: Send + Sync {
+    fn try_publish(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: &[u8],
+        receiver: EndpointId,
+    ) -> bool;
 }
 
 type Callback = Box<dyn FnMut(Message) + Send>;
@@ -695,6 +799,7 @@ impl Endpoint {
             next_origin: AtomicU64::new(1),
             stores: Mutex::new(None),
             stores_attached: std::sync::atomic::AtomicBool::new(false),
+            direct: once_cell::sync::OnceCell::new(),
         });
         let thread = spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
@@ -1101,6 +1206,14 @@ fn publish_on(
         }
         if q.closed {
             return Err(Error::closed("the endpoint is shut down"));
+        }
+        // Nothing of ours queued or in flight: the transport may send it right here.
+        if q.publishes == 0 && q.q.is_empty() {
+            if let Some(d) = s.direct.get() {
+                if d.try_publish(kind, topic, &payload, receiver) {
+                    return Ok(());
+                }
+            }
         }
         q.publishes += 1;
         let topic = match &q.last_topic {

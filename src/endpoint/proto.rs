@@ -704,7 +704,7 @@ impl Core {
             // as Zeek raises a WebSocket client's events on the node that hosts it.
             if origin != 0 && filter_matches(&self.sub_filter, topic) {
                 self.deliveries.push(Message {
-                    kind: MessageKind::Data,
+                    kind: MessageKind::Event,
                     topic: topic.to_string(),
                     payload: payload.to_vec(),
                     sender: None,
@@ -1294,7 +1294,7 @@ impl Core {
 
     /// A service found a delivered message undecodable: reported as if the core had.
     pub(crate) fn undecodable_message(&mut self, m: &Message, reason: &str) {
-        let kind = if m.kind == MessageKind::Data {
+        let kind = if m.kind == MessageKind::Event {
             EnvelopeType::Data
         } else {
             EnvelopeType::Command
@@ -1357,7 +1357,7 @@ impl Core {
             || (env.receiver.is_nil() && filter_matches(&self.sub_filter, env.topic))
         {
             let kind = if env.kind == EnvelopeType::Data {
-                MessageKind::Data
+                MessageKind::Event
             } else {
                 MessageKind::Command
             };

@@ -692,7 +692,7 @@ fn stalled_pair(policy: OverflowPolicy) -> Net {
 fn payloads(net: &mut Net, n: usize) -> Vec<Vec<u8>> {
     net.take(n)
         .into_iter()
-        .filter(|m| m.kind == MessageKind::Data)
+        .filter(|m| m.kind == MessageKind::Event)
         .map(|m| text(&m))
         .collect()
 }
@@ -945,7 +945,7 @@ mod props {
             let mut got: Vec<Vec<usize>> = vec![Vec::new(); want.len()];
             for n in 0..3 {
                 for m in net.take(n) {
-                    prop_assert_eq!(m.kind, MessageKind::Data);
+                    prop_assert_eq!(m.kind, MessageKind::Event);
                     let k = u32::from_be_bytes(text(&m)[..4].try_into().unwrap()) as usize;
                     got[k].push(n);
                 }

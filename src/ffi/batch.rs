@@ -16,7 +16,7 @@
 //!
 //! Runs keep the per-event cost of reading a batch to one length and one payload.
 
-use super::endpoint::{kind_of, zc_endpoint, ENDPOINTS};
+use super::endpoint::{kind_of, zc_endpoint, zc_msg_kind, ENDPOINTS};
 use super::strings::{arg_bytes, arg_str, give_bytes};
 use super::{guard, out_ptr, write_out, zc_result};
 use crate::endpoint::{Endpoint, Message};
@@ -126,7 +126,7 @@ impl IdCache {
 }
 
 /// Appends one record of the batch format.
-fn encode_record(m: &Message, out: &mut Vec<u8>, ids: &mut IdCache) {
+fn encode_record(m: &Message, out: &mut Vec<u8>, ids: &mut IdCache) -> crate::Result<()> {
     let is_data = !m.is_status();
     let topic = m.topic.as_bytes();
     let data: &[u8] = &m.payload;
@@ -141,7 +141,7 @@ fn encode_record(m: &Message, out: &mut Vec<u8>, ids: &mut IdCache) {
         _ => (&[][..], 0),
     };
     let node = m.node.as_deref().unwrap_or("").as_bytes();
-    out.push(kind_of(m.kind) as u8);
+    out.push(kind_of(m.kind)? as u8);
     out.extend_from_slice(&port.to_le_bytes());
     for s in [topic, data, text, peer_id.as_bytes(), address, node] {
         out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -149,6 +149,7 @@ fn encode_record(m: &Message, out: &mut Vec<u8>, ids: &mut IdCache) {
     for s in [topic, data, text, peer_id.as_bytes(), address, node] {
         put_str(out, s);
     }
+    Ok(())
 }
 
 fn next_many(
@@ -195,22 +196,22 @@ fn next_many(
     let mut i = 0;
     while i < msgs.len() {
         let m = &msgs[i];
-        if m.kind != crate::endpoint::MessageKind::Data {
-            encode_record(m, &mut out, &mut ids);
+        if m.kind != crate::endpoint::MessageKind::Event {
+            encode_record(m, &mut out, &mut ids)?;
             i += 1;
             continue;
         }
         // A run: the following events with the same topic and sender.
         let mut j = i + 1;
         while j < msgs.len()
-            && msgs[j].kind == crate::endpoint::MessageKind::Data
+            && msgs[j].kind == crate::endpoint::MessageKind::Event
             && msgs[j].topic == m.topic
             && msgs[j].sender == m.sender
         {
             j += 1;
         }
         let peer = ids.text(m.sender).as_bytes().to_vec();
-        out.push(kind_of(m.kind) as u8);
+        out.push(zc_msg_kind::ZC_MESSAGE_EVENT as u8);
         out.extend_from_slice(&((j - i) as u32).to_le_bytes());
         out.extend_from_slice(&(m.topic.len() as u32).to_le_bytes());
         out.extend_from_slice(&(peer.len() as u32).to_le_bytes());

@@ -8,8 +8,9 @@ use super::event::{event_bytes_from_handle, event_into_handle, zc_event};
 use super::handle::{kind, Registry};
 use super::strings::{arg_bytes, arg_str, give_bytes, give_string};
 use super::{guard, guard_void, out_ptr, write_out, zc_result};
+use crate::cluster;
 use crate::endpoint::{Endpoint, EndpointOptions, Message, MessageKind};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use parking_lot::Mutex;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::Arc;
@@ -35,7 +36,17 @@ static OPTIONS: Registry<Mutex<EndpointOptions>> =
     Registry::new(kind::ENDPOINT_OPTIONS, "zc_endpoint_options");
 pub(crate) static MESSAGES: Registry<Message> = Registry::new(kind::MESSAGE, "zc_message");
 
-/// What a message is (`zc_message_kind` reports it). Numbers are stable.
+/// What a message is (`zc_message_kind` reports it). Numbers are stable. Each kind has
+/// one name: `ZC_MESSAGE_PEER_ADDED` here, `MessageKind::PeerAdded` in Rust,
+/// `MessageKind.PEER_ADDED` in Python.
+///
+/// The endpoint raises EVENT and COMMAND (what peers publish) and the peering statuses
+/// (PEER_ADDED, PEER_LOST, PEER_REMOVED, PEER_UNAVAILABLE, ENDPOINT_DISCOVERED,
+/// ENDPOINT_UNREACHABLE, PEER_REJECTED, PEER_INVALID, DESERIALIZATION_FAILED). The cluster
+/// layer, a service riding on the endpoint, raises HELLO, NODE_UP and NODE_DOWN (and a
+/// PEER_REJECTED for a hello from a node not in the layout); a bare endpoint never does.
+/// ZC_MESSAGE_PEER_UNREACHABLE is the deprecated former name of ZC_MESSAGE_PEER_UNAVAILABLE
+/// (same number).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum zc_msg_kind {
@@ -50,15 +61,16 @@ pub enum zc_msg_kind {
     /// We ended a peering: our unpeer, our shutdown, a forced disconnect. Broker's
     /// `peer_removed`.
     ZC_MESSAGE_PEER_REMOVED = 3,
-    /// A connect attempt failed (Broker's `peer_unavailable`); retried if asked.
-    ZC_MESSAGE_PEER_UNREACHABLE = 4,
+    /// A connect attempt failed (Broker's `peer_unavailable`); retried if asked. Formerly
+    /// ZC_MESSAGE_PEER_UNREACHABLE (still defined, deprecated).
+    ZC_MESSAGE_PEER_UNAVAILABLE = 4,
     /// First status of a new peering ("found a new peer in the network").
     ZC_MESSAGE_ENDPOINT_DISCOVERED = 5,
-    /// Cluster: a `Cluster::hello(name, id)` arrived; `zc_message_node_name`, peer id.
+    /// Cluster layer: a `Cluster::hello(name, id)` arrived; `zc_message_node_name`, peer id.
     ZC_MESSAGE_HELLO = 6,
-    /// Cluster: `Cluster::node_up(name, id)`; `zc_message_node_name`, peer id.
+    /// Cluster layer: `Cluster::node_up(name, id)`; `zc_message_node_name`, peer id.
     ZC_MESSAGE_NODE_UP = 7,
-    /// Cluster: `Cluster::node_down(name, id)`; `zc_message_node_name`, peer id.
+    /// Cluster layer: `Cluster::node_down(name, id)`; `zc_message_node_name`, peer id.
     ZC_MESSAGE_NODE_DOWN = 8,
     /// Follows every PEER_LOST / PEER_REMOVED ("lost the last path"), as Broker's.
     ZC_MESSAGE_ENDPOINT_UNREACHABLE = 9,
@@ -76,24 +88,64 @@ pub enum zc_msg_kind {
     ZC_MESSAGE_DESERIALIZATION_FAILED = 13,
 }
 
-pub(crate) fn kind_of(k: MessageKind) -> zc_msg_kind {
+/// Every C number and the kind it stands for (the test `message_kinds` checks that the
+/// names agree with Rust's, the header's and Python's).
+pub fn message_kinds() -> [(zc_msg_kind, MessageKind); 14] {
     use zc_msg_kind::*;
-    match k {
-        MessageKind::Data => ZC_MESSAGE_EVENT,
+    [
+        (ZC_MESSAGE_EVENT, MessageKind::Event),
+        (ZC_MESSAGE_PEER_ADDED, MessageKind::PeerAdded),
+        (ZC_MESSAGE_PEER_LOST, MessageKind::PeerLost),
+        (ZC_MESSAGE_PEER_REMOVED, MessageKind::PeerRemoved),
+        (ZC_MESSAGE_PEER_UNAVAILABLE, MessageKind::PeerUnavailable),
+        (
+            ZC_MESSAGE_ENDPOINT_DISCOVERED,
+            MessageKind::EndpointDiscovered,
+        ),
+        (ZC_MESSAGE_HELLO, cluster::HELLO),
+        (ZC_MESSAGE_NODE_UP, cluster::NODE_UP),
+        (ZC_MESSAGE_NODE_DOWN, cluster::NODE_DOWN),
+        (
+            ZC_MESSAGE_ENDPOINT_UNREACHABLE,
+            MessageKind::EndpointUnreachable,
+        ),
+        (ZC_MESSAGE_PEER_REJECTED, MessageKind::PeerRejected),
+        (ZC_MESSAGE_COMMAND, MessageKind::Command),
+        (ZC_MESSAGE_PEER_INVALID, MessageKind::PeerInvalid),
+        (
+            ZC_MESSAGE_DESERIALIZATION_FAILED,
+            MessageKind::DeserializationFailed,
+        ),
+    ]
+}
+
+/// The C number of a kind. Every kind the library raises has one (the endpoint's and the
+/// cluster layer's: only the library's own services run behind the C API); a service
+/// kind without one is an internal error, never a panic.
+pub(crate) fn kind_of(k: MessageKind) -> Result<zc_msg_kind, Error> {
+    use zc_msg_kind::*;
+    Ok(match k {
+        MessageKind::Event => ZC_MESSAGE_EVENT,
         MessageKind::Command => ZC_MESSAGE_COMMAND,
         MessageKind::EndpointDiscovered => ZC_MESSAGE_ENDPOINT_DISCOVERED,
         MessageKind::PeerAdded => ZC_MESSAGE_PEER_ADDED,
         MessageKind::PeerRemoved => ZC_MESSAGE_PEER_REMOVED,
         MessageKind::PeerLost => ZC_MESSAGE_PEER_LOST,
         MessageKind::EndpointUnreachable => ZC_MESSAGE_ENDPOINT_UNREACHABLE,
-        MessageKind::PeerUnavailable => ZC_MESSAGE_PEER_UNREACHABLE,
+        MessageKind::PeerUnavailable => ZC_MESSAGE_PEER_UNAVAILABLE,
         MessageKind::PeerRejected => ZC_MESSAGE_PEER_REJECTED,
-        MessageKind::Hello => ZC_MESSAGE_HELLO,
-        MessageKind::NodeUp => ZC_MESSAGE_NODE_UP,
-        MessageKind::NodeDown => ZC_MESSAGE_NODE_DOWN,
         MessageKind::PeerInvalid => ZC_MESSAGE_PEER_INVALID,
         MessageKind::DeserializationFailed => ZC_MESSAGE_DESERIALIZATION_FAILED,
-    }
+        cluster::HELLO => ZC_MESSAGE_HELLO,
+        cluster::NODE_UP => ZC_MESSAGE_NODE_UP,
+        cluster::NODE_DOWN => ZC_MESSAGE_NODE_DOWN,
+        MessageKind::Service(s) => {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("the message kind {} has no C number", s.name()),
+            ))
+        }
+    })
 }
 
 /// Counters of an endpoint, cumulative since it started.
@@ -243,7 +295,7 @@ pub extern "C" fn zc_endpoint_listen(
 }
 
 /// Starts peering with `addr:port` and returns at once; the outcome arrives as messages
-/// (PEER_ADDED, or PEER_UNREACHABLE per failed attempt). With `retry_ms` > 0 failed
+/// (PEER_ADDED, or PEER_UNAVAILABLE per failed attempt). With `retry_ms` > 0 failed
 /// attempts repeat every `retry_ms` and a lost peering is re-established.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (address
 /// does not resolve), ZC_ERR_CLOSED.
@@ -587,7 +639,7 @@ pub extern "C" fn zc_message_event(msg: *const zc_message, out: *mut *mut zc_eve
 pub extern "C" fn zc_message_kind(msg: *const zc_message, out: *mut zc_msg_kind) -> zc_result {
     guard(|| {
         out_ptr(out, "out")?;
-        write_out(out, kind_of(MESSAGES.get(msg)?.kind));
+        write_out(out, kind_of(MESSAGES.get(msg)?.kind)?);
         Ok(())
     })
 }

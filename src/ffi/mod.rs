@@ -19,6 +19,7 @@ pub mod layout;
 pub mod log;
 pub mod options;
 pub mod result;
+pub(crate) mod sched;
 pub mod store;
 pub mod store_flush;
 pub mod strings;

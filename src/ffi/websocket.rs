@@ -153,7 +153,7 @@ pub extern "C" fn zc_endpoint_stats_json(
 /// instead of peering: subscribes the `n` topic prefixes in `topics` there (NULL with n 0:
 /// none), delivers what the server sends as EVENT messages (fd, next, callbacks), and
 /// sends every event the host publishes on the endpoint to the server. Statuses: PEER_ADDED
-/// once acknowledged, PEER_UNREACHABLE when a connect fails, PEER_REJECTED with Zeek's
+/// once acknowledged, PEER_UNAVAILABLE when a connect fails, PEER_REJECTED with Zeek's
 /// error (`code: context`), PEER_LOST when the connection ends; `retry_ms` > 0 reconnects.
 /// `wss://` URLs use TLS with the default client options (the server's certificate
 /// verified against the system's CAs, and its host name); see
@@ -234,7 +234,7 @@ pub extern "C" fn zc_websocket_client_options_free(opts: *mut zc_websocket_clien
 
 /// `zc_endpoint_connect_websocket` with client options (NULL: the defaults). A TLS
 /// failure (a certificate that does not verify, a server without TLS) is a
-/// PEER_UNREACHABLE status whose text names OpenSSL's reason.
+/// PEER_UNAVAILABLE status whose text names OpenSSL's reason.
 /// Errors: ZC_ERR_NULL, ZC_ERR_UTF8, ZC_ERR_BAD_HANDLE, ZC_ERR_INVALID_ARGUMENT (bad URL;
 /// a CA, certificate or key file that does not load), ZC_ERR_CLOSED.
 #[no_mangle]

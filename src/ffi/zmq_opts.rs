@@ -55,6 +55,8 @@ pub(crate) const ZMQ_PAIR: i32 = zmq_sys::ZMQ_PAIR as i32;
 pub(crate) const ZMQ_REP: i32 = zmq_sys::ZMQ_REP as i32;
 pub(crate) const ZMQ_XPUB: i32 = zmq_sys::ZMQ_XPUB as i32;
 pub(crate) const ZMQ_XSUB: i32 = zmq_sys::ZMQ_XSUB as i32;
+pub(crate) const ZMQ_PUSH: i32 = zmq_sys::ZMQ_PUSH as i32;
+pub(crate) const ZMQ_PULL: i32 = zmq_sys::ZMQ_PULL as i32;
 
 fn zmq_errno_error(what: &str) -> crate::Error {
     // SAFETY: reads libzmq's thread-local errno; no arguments.

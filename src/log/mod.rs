@@ -10,12 +10,12 @@
 //! Field values are [`crate::data::Value`]s; [`ZeekType`] names the column type (the
 //! `#types` line) and says which Broker variant a column takes.
 
-mod ascii;
-mod json;
+pub(crate) mod ascii;
+pub(crate) mod json;
 pub mod manager;
 pub mod message;
 pub mod text;
-mod writer;
+pub(crate) mod writer;
 pub mod zeekser;
 
 pub use writer::{zeek_date, LogWriter, PostProcessor, RotationInfo};

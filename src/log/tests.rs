@@ -1031,3 +1031,41 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_log_path_must_stay_inside_the_log_directory() {
+    let dir = TempDir::new("confined");
+    for bad in [
+        "../escape",
+        "/tmp/zc-abs-escape",
+        "a/../../b",
+        "./x",
+        "a/..",
+    ] {
+        let e = LogWriter::new(
+            dir.path(),
+            bad,
+            cluster_log_fields(),
+            LogFormat::Ascii,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("relative to the log directory"),
+            "{bad}: {}",
+            e.message
+        );
+    }
+    // A subdirectory is a file inside the log directory.
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    let mut w = LogWriter::new(
+        dir.path(),
+        "sub/x",
+        cluster_log_fields(),
+        LogFormat::Ascii,
+        None,
+    )
+    .unwrap();
+    w.close().unwrap();
+    assert!(!std::path::Path::new("/tmp/zc-abs-escape.log").exists());
+}

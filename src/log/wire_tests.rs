@@ -580,3 +580,18 @@ fn a_batch_claiming_billions_of_messages_is_an_error_not_an_allocation() {
     b.extend_from_slice(&write);
     assert!(message::parse(&b).is_err());
 }
+
+#[test]
+fn a_zeek_batch_of_billions_of_fieldless_records_is_an_error_not_an_allocation() {
+    // Found by fuzzing (zeek_log_batch): no fields, 2^32-1 records of no bytes each used
+    // to reserve 96 GiB and loop 4 billion times.
+    let hdr = zeekser::LogWriteHeader::new("A::LOG", "Log::WRITER_ASCII", "default", "a", &[]);
+    let mut b = zeekser::encode_log_batch::<Vec<Value>>(&hdr, &[], &[]).unwrap();
+    let n = b.len();
+    b[n - 4..].copy_from_slice(&[0xff; 4]);
+    let e = zeekser::decode_log_batch(&b).unwrap_err();
+    assert!(e.message.contains("records of no fields"), "{e}");
+    // No fields and no records is still a (useless) batch.
+    b[n - 4..].copy_from_slice(&[0; 4]);
+    assert!(zeekser::decode_log_batch(&b).unwrap().1.is_empty());
+}

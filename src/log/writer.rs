@@ -19,6 +19,11 @@
 //!   does when it terminates.
 //! - `#open` / `#close` carry the local time `%Y-%m-%d-%H-%M-%S` of the event (Zeek uses
 //!   the wall clock there).
+//! - The path must stay inside the log directory: an absolute path or one with a `..`
+//!   (or `.`) component is refused (`check_writer`), where Zeek opens whatever the path
+//!   says. A logger takes paths from its peers' LogCreates and ZeroMQ log-writes, so
+//!   without this any peer could write any file the logger may write. A refused writer
+//!   is a counted, reported drop on a logger (`LogStats::write_errors`, `last_drop`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -165,6 +170,68 @@ pub struct LogWriter {
     json_keys: Vec<Vec<u8>>,
 }
 
+/// What [`LogWriter::with_options`] refuses (a LogCreate from the network is checked the
+/// same way before the logger makes a writer for it).
+pub(crate) fn check_writer(
+    path: &str,
+    fields: &[LogField],
+    opts: &AsciiOptions,
+    rotation: Option<Duration>,
+) -> Result<()> {
+    if path.is_empty() || path.contains('\0') {
+        return Err(Error::invalid(format!(
+            "log path {path:?}: must be non-empty and without NUL bytes"
+        )));
+    }
+    // The path comes from the network too (a peer's LogCreate, a ZeroMQ log-write): it
+    // must name a file inside the log directory. Zeek takes it as given; we refuse an
+    // absolute path and any `..` component, so a peer cannot write elsewhere.
+    let p = Path::new(path);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::invalid(format!(
+            "log path {path:?}: must be relative to the log directory, without '..' components or a leading './'"
+        )));
+    }
+    if fields.is_empty() {
+        return Err(Error::invalid(format!(
+            "log \"{path}\": a log needs at least one field"
+        )));
+    }
+    if opts.separator.is_empty() || opts.set_separator.is_empty() {
+        return Err(Error::invalid(
+            "log separator and set_separator must be non-empty",
+        ));
+    }
+    for (i, f) in fields.iter().enumerate() {
+        let bad_bytes = f.name.bytes().any(|b| b == b'\n' || b == b'\r')
+            || f.name
+                .as_bytes()
+                .windows(opts.separator.len())
+                .any(|w| w == opts.separator.as_slice());
+        if f.name.is_empty() || bad_bytes {
+            return Err(Error::invalid(format!(
+                "log \"{path}\": field {i} name {:?} must be non-empty and hold neither the separator nor a newline",
+                f.name
+            )));
+        }
+        if fields[..i].iter().any(|g| g.name == f.name) {
+            return Err(Error::invalid(format!(
+                "log \"{path}\": field name \"{}\" appears twice",
+                f.name
+            )));
+        }
+    }
+    if rotation == Some(Duration::ZERO) {
+        return Err(Error::invalid(format!(
+            "log \"{path}\": a rotation interval must be positive (use None for no rotation)"
+        )));
+    }
+    Ok(())
+}
+
 /// `%Y-%m-%d-%H-%M-%S` in local time, from whole seconds as Zeek's `time_t` cast.
 pub fn zeek_date(t: SystemTime) -> String {
     let secs = match t.duration_since(UNIX_EPOCH) {
@@ -260,45 +327,7 @@ impl LogWriter {
         opts: AsciiOptions,
     ) -> Result<LogWriter> {
         let fields: Vec<LogField> = fields.into_iter().map(Into::into).collect();
-        if path.is_empty() || path.contains('\0') {
-            return Err(Error::invalid(format!(
-                "log path {path:?}: must be non-empty and without NUL bytes"
-            )));
-        }
-        if fields.is_empty() {
-            return Err(Error::invalid(format!(
-                "log \"{path}\": a log needs at least one field"
-            )));
-        }
-        if opts.separator.is_empty() || opts.set_separator.is_empty() {
-            return Err(Error::invalid(
-                "log separator and set_separator must be non-empty",
-            ));
-        }
-        for (i, f) in fields.iter().enumerate() {
-            let bad_bytes = f.name.bytes().any(|b| b == b'\n' || b == b'\r')
-                || f.name
-                    .as_bytes()
-                    .windows(opts.separator.len())
-                    .any(|w| w == opts.separator.as_slice());
-            if f.name.is_empty() || bad_bytes {
-                return Err(Error::invalid(format!(
-                    "log \"{path}\": field {i} name {:?} must be non-empty and hold neither the separator nor a newline",
-                    f.name
-                )));
-            }
-            if fields[..i].iter().any(|g| g.name == f.name) {
-                return Err(Error::invalid(format!(
-                    "log \"{path}\": field name \"{}\" appears twice",
-                    f.name
-                )));
-            }
-        }
-        if rotation == Some(Duration::ZERO) {
-            return Err(Error::invalid(format!(
-                "log \"{path}\": a rotation interval must be positive (use None for no rotation)"
-            )));
-        }
+        check_writer(path, &fields, &opts, rotation)?;
         let json_keys = json::keys(&fields);
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| {

@@ -793,6 +793,13 @@ pub fn decode_log_batch(bytes: &[u8]) -> Result<(LogWriteHeader, Vec<Vec<Value>>
         .map(Field::to_log_field)
         .collect::<Result<_>>()?;
     let nr = r.u32("num_records")? as usize;
+    // Records of no fields take no bytes: without this, 4 bytes could ask for 2^32 of
+    // them (found by fuzzing). A log has at least one field.
+    if nf == 0 && nr > 0 {
+        return Err(Error::decode(format!(
+            "zeek serialization: {nr} records of no fields"
+        )));
+    }
     if nf > 0 && nr > r.remaining() / (9 * nf) {
         return Err(Error::decode(format!(
             "zeek serialization: {nr} records with {} bytes left",

@@ -206,4 +206,5 @@ pub(super) const CATALOGUE: &[Spec] = &[
     opt!(Backend, "synchronous", SYNCHRONOUS, "Broker::SQLITE_SYNCHRONOUS_FULL", "SQLite's PRAGMA synchronous (OFF, NORMAL, FULL, EXTRA)."),
     opt!(Backend, "journal_mode", JOURNAL_MODES, "Broker::SQLITE_JOURNAL_MODE_WAL", "SQLite's journal mode (DELETE, WAL)."),
     opt!(Backend, "integrity_check", Bool, "F", "Run PRAGMA integrity_check when opening the file."),
+    opt!(Backend, "zc_storage_nice", Count, "10", "zcluster's: niceness added to the store's storage (commit) thread, 0-19, so commits yield the CPU to the I/O threads; 0: none."),
 ];

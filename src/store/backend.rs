@@ -191,6 +191,10 @@ pub struct SqliteOptions {
     pub journal_mode: JournalMode,
     /// Run `PRAGMA integrity_check` when opening; anything but "ok" refuses the file.
     pub integrity_check: bool,
+    /// zcluster's: niceness added to the storage thread that commits (0-19, default 10;
+    /// `crate::store::storage`), so a full-speed put stream's commits yield the CPU to
+    /// the I/O threads.
+    pub storage_nice: u8,
 }
 
 impl Default for SqliteOptions {
@@ -199,9 +203,13 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             journal_mode: JournalMode::Wal,
             integrity_check: false,
+            storage_nice: DEFAULT_STORAGE_NICE,
         }
     }
 }
+
+/// The default of `SqliteOptions::storage_nice` (the catalogue's `zc_storage_nice`).
+pub const DEFAULT_STORAGE_NICE: u8 = 10;
 
 impl SqliteOptions {
     /// Applies one Broker backend option by its Broker name and enum value, e.g.
@@ -237,9 +245,15 @@ impl SqliteOptions {
                     _ => return Err(Error::invalid(format!("SQLite option 'integrity_check': '{value}' is not a bool (T/F)"))),
                 };
             }
+            "zc_storage_nice" => {
+                self.storage_nice = match value.parse::<u8>() {
+                    Ok(n) if n <= 19 => n,
+                    _ => return Err(Error::invalid(format!("SQLite option 'zc_storage_nice': '{value}' is not a niceness from 0 to 19"))),
+                };
+            }
             _ => {
                 return Err(Error::invalid(format!(
-                    "unknown SQLite option '{name}': expected synchronous, journal_mode or integrity_check"
+                    "unknown SQLite option '{name}': expected synchronous, journal_mode, integrity_check or zc_storage_nice"
                 )))
             }
         }
@@ -282,6 +296,7 @@ pub fn default_sqlite_path(dir: &str, name: &str) -> Result<PathBuf> {
 pub struct SqliteBackend {
     conn: Connection,
     path: PathBuf,
+    storage_nice: u8,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -451,11 +466,20 @@ impl SqliteBackend {
             params![crate::VERSION],
         )
         .map_err(|e| classify_open_error(&path, e))?;
-        Ok(SqliteBackend { conn, path })
+        Ok(SqliteBackend {
+            conn,
+            path,
+            storage_nice: opts.storage_nice,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The niceness its storage thread takes (`SqliteOptions::storage_nice`).
+    pub fn storage_nice(&self) -> u8 {
+        self.storage_nice
     }
 
     fn err(&self, what: &str, e: impl std::fmt::Display) -> Error {

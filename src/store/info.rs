@@ -45,6 +45,9 @@ impl BackendOptions {
             ("integrity_check", crate::options::OptionValue::Bool(b)) => {
                 self.sqlite.integrity_check = *b
             }
+            ("zc_storage_nice", crate::options::OptionValue::Count(n)) => {
+                self.sqlite.set(spec.name, &n.to_string())?
+            }
             _ => {
                 return Err(Error::new(
                     crate::ErrorKind::Internal,

@@ -13,6 +13,13 @@
 //! than queueing behind each other's fsync), and a node has a handful of persistent stores
 //! at most (Zeek's `Cluster::stores`). Memory stores have no worker.
 //!
+//! Priority: the storage thread lowers its own CPU priority (niceness +10 by default, the
+//! backend option `zc_storage_nice`, 0 to keep the caller's), as RocksDB does with its
+//! background threads: under a full-speed put stream it is the busiest thread of the
+//! process, and on a small machine it would otherwise compete on equal terms with the
+//! endpoint I/O threads that carry every peer's latency. It still gets its share of a
+//! contended CPU, and all of an idle one.
+//!
 //! Acknowledgement: every write gets a sequence number (`written_seq`); the worker
 //! publishes the highest committed one (`durable_seq`). The master holds back every
 //! command it emits after a write (its broadcast of the update to clones, its channel
@@ -295,8 +302,21 @@ fn commit(db: &mut SqliteBackend, ops: &[Op]) -> Result<()> {
     r
 }
 
-/// The storage thread.
+/// The storage thread. It first lowers its own CPU priority (`SqliteOptions::storage_nice`):
+/// a put stream at full speed keeps it busy, and on a small machine it would otherwise
+/// take turns with the I/O threads, whose wake-ups carry every peer's latency. The kernel
+/// still gives it its share (a nice-10 thread gets about a tenth of a contended core,
+/// nothing is starved), and an idle CPU runs it at full speed.
 fn run(mut db: SqliteBackend, shared: Arc<Durability>) {
+    if let Err(e) = crate::ffi::sched::lower_current_thread_priority(db.storage_nice()) {
+        shared.st.lock().errors.push(Error::new(
+            ErrorKind::Io,
+            format!(
+                "store {}: cannot lower the storage thread's priority: {e}",
+                db.path().display()
+            ),
+        ));
+    }
     let mut batch: Vec<Op> = Vec::new();
     let mut last;
     let mut retrying = false;

@@ -5,7 +5,7 @@
 //! the ack, then non-blocking under a `mio` poll that also wakes on the host's publishes).
 //! It subscribes with the topics given at connect time, waits
 //! for the ack, and then:
-//! - every data message the server sends becomes a `MessageKind::Data` message in the
+//! - every data message the server sends becomes a `MessageKind::Event` message in the
 //!   endpoint's inbox (fd, next, callbacks as for peers); while the inbox is full the
 //!   thread stops reading and TCP pushes back on the server;
 //! - every data message the host publishes on the endpoint goes to the server (a
@@ -562,7 +562,7 @@ impl Conn {
     fn on_text(&self, t: &str) {
         if let Some((topic, payload)) = super::fastjson::data_message_to_bin(t) {
             let _ = self.ep.deliver(Message {
-                kind: MessageKind::Data,
+                kind: MessageKind::Event,
                 topic,
                 payload,
                 sender: None,
@@ -576,7 +576,7 @@ impl Conn {
             let mut payload = Vec::new();
             if bin::try_encode(&m.value, &mut payload).is_ok() {
                 let _ = self.ep.deliver(Message {
-                    kind: MessageKind::Data,
+                    kind: MessageKind::Event,
                     topic: m.topic,
                     payload,
                     sender: None,

@@ -3,7 +3,7 @@
 //! (`client`, `Endpoint::connect_websocket`) and the protocol's messages (`protocol`).
 
 pub mod client;
-mod fastjson;
+pub(crate) mod fastjson;
 pub mod protocol;
 pub mod server;
 pub mod tls;

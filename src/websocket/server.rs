@@ -965,7 +965,7 @@ impl ServerThread {
 
     fn raise(&self, ev: Event) {
         let _ = self.ep.deliver(Message {
-            kind: MessageKind::Data,
+            kind: MessageKind::Event,
             topic: String::new(),
             payload: ev.to_bytes(),
             sender: None,

@@ -10,11 +10,26 @@
 //! node's subscriptions on its XPUB. Membership is the two-stage hello (`membership`).
 //! Loggers bind a PULL socket on their layout port; the other nodes PUSH log batches.
 //!
-//! Threading: `node` runs the node's sockets on their own thread (libzmq's `ZMQ_FD` is
-//! edge-triggered; `zmq_poll` on a dedicated thread is simpler and as fast). That thread
-//! sits behind the same `Endpoint` host side as Broker's (command queue with publish
-//! backpressure, inbox, fd, next, callbacks, the cluster hook), through
-//! `Endpoint::with_io`.
+//! Threading: `node` runs the node's sockets on their own thread, behind the same
+//! `Endpoint` host side as Broker's (command queue with publish backpressure, inbox, fd,
+//! next, callbacks, the cluster hook), through `Endpoint::with_io`. That thread waits in
+//! one `epoll_wait` on the endpoint's mio `Poll`, where every socket's `ZMQ_FD` sits
+//! beside the waker (`zmq_poll` cost two `poll`s plus a `ZMQ_EVENTS` query, itself a
+//! `poll`, per socket on every turn). `ZMQ_FD` is edge-triggered: each socket is read
+//! until EAGAIN, or marked to be read on the next turn. A host publish goes straight into
+//! the XPUB socket on the host's thread (`node::Xpub`, `endpoint::DirectPublish`) while
+//! nothing is queued before it: no hand-off to the node's thread and no wake-up, which
+//! took a quarter of the round trip. The socket is shared under a lock (libzmq sockets
+//! are not thread-safe; the lock is the barrier libzmq asks for), and no thread waits
+//! inside libzmq on it. Once a publish meets a full queue (or comes before the
+//! ready-to-publish probe), publishes go through the command queue again and the node's
+//! thread holds them, so order per publisher, backpressure and the drop policy stay as
+//! they were. Since libzmq processes a socket's pending commands inside `send`, taking the
+//! signal off its `ZMQ_FD`, the publishing host asks XPUB for waiting subscriptions
+//! after each send and wakes the node's thread when there are some. The manager's node
+//! creates its sockets in the context of the proxy it runs (one libzmq context per
+//! process, as libzmq recommends, so its connections to its own proxy are served by the
+//! same I/O threads), unless both need a ZAP handler (one per context).
 //!
 //! Where zcluster differs from Zeek on purpose:
 //! - Backpressure instead of loss: a publish that meets a full XPUB queue (libzmq's
@@ -383,7 +398,9 @@ pub(crate) fn start_endpoint(
         };
     let stats = Arc::new(ZmqStats::default());
     let logs = Arc::new(LogShared::default());
-    let spawn = spawn_node(cfg, stats.clone(), logs.clone())?;
+    let needs_zap = !cfg.listen_log_endpoint.is_empty() && cfg.curve.server_enabled();
+    let ctx = proxy.as_ref().and_then(|p| p.context_for_node(needs_zap));
+    let spawn = spawn_node(cfg, stats.clone(), logs.clone(), ctx)?;
     let ep = crate::endpoint::Endpoint::with_io(opts, Some(hook), spawn)?;
     let waker = ep.hook_waker();
     Ok((

@@ -1,18 +1,24 @@
 //! A node's ZeroMQ sockets on their own thread: XSUB (events in, subscriptions out), XPUB
 //! (events out, everyone's subscriptions in), and the log PUSH / PULL, behind the
-//! endpoint's host side (`Endpoint::with_io`).
+//! endpoint's host side (`Endpoint::with_io`). Hosts publish into XPUB themselves while
+//! nothing is queued (`Xpub`); the thread waits on the sockets' `ZMQ_FD`s in its epoll
+//! set (see the threading notes in the module above).
 
 use super::frames::{self, Incoming, SubChange};
 use super::membership::{Action, Membership};
 use super::{endpoint_id_of, zmq_err, NodeConfig};
 use crate::endpoint::inbox::Deliveries;
-use crate::endpoint::{Command, Hook, HookCtx, Message, MessageKind, Payload, PeerInfo, Shared};
+use crate::endpoint::{
+    Command, Counters, DirectPublish, Hook, HookCtx, Message, MessageKind, Payload, PeerInfo,
+    Shared,
+};
 use crate::error::{Error, Result};
+use crate::ffi::zmq_opts::{self, RawContext};
 use crate::wire::{EndpointId, EnvelopeType};
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -111,6 +117,109 @@ struct Out {
     counted: bool,
 }
 
+/// The node's XPUB socket, shared by its thread and the host threads that publish straight
+/// into it (`DirectPublish`, no hand-off to the node's thread). libzmq sockets are not
+/// thread-safe: every use is under the lock (whose barrier libzmq asks for when a socket
+/// changes threads), and no thread waits inside libzmq on it: the node's thread waits on
+/// the socket's `ZMQ_FD` in its epoll set, which only the kernel reads meanwhile.
+pub(crate) struct Xpub {
+    state: Mutex<XpubState>,
+    node_id: Vec<u8>,
+    drop_at_hwm: bool,
+    stats: Arc<ZmqStats>,
+    counters: Arc<Counters>,
+    waker: Arc<mio::Waker>,
+    /// libzmq processes a socket's pending commands inside `send` too, taking the signal
+    /// off its `ZMQ_FD`: a host send that leaves subscriptions waiting sets this and wakes
+    /// the node's thread, which reads XPUB on its next turn.
+    recheck: AtomicBool,
+}
+
+struct XpubState {
+    /// None once the node's thread stopped (the context can only close without it).
+    sock: Option<zmq::Socket>,
+    /// Hosts may send directly: the probe came back and the node's thread holds no
+    /// publish (`out` is empty).
+    direct: bool,
+}
+
+impl Xpub {
+    /// One 4-frame message, without waiting; counted as sent.
+    fn send(&self, st: &mut XpubState, topic: &str, format: &[u8], payload: &[u8]) -> Sent {
+        let Some(sock) = st.sock.as_ref() else {
+            return Sent::Yes;
+        };
+        match sock.send(topic.as_bytes(), zmq::SNDMORE | zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) => return Sent::Full,
+            // ETERM and the like: the socket is going away; nothing more to do.
+            Err(_) => return Sent::Yes,
+        }
+        // A multipart message is atomic: once its first frame is in, so are the rest.
+        let _ = sock.send(&self.node_id[..], zmq::SNDMORE);
+        let _ = sock.send(format, zmq::SNDMORE);
+        let _ = sock.send(payload, 0);
+        self.stats.events_sent.fetch_add(1, Ordering::Relaxed);
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
+        Sent::Yes
+    }
+
+    /// Whether subscriptions wait on XPUB (this processes its pending commands, so its
+    /// `ZMQ_FD` signals again for the next ones).
+    fn input_waiting(st: &XpubState) -> bool {
+        st.sock
+            .as_ref()
+            .and_then(|s| s.get_events().ok())
+            .is_some_and(|e| e.contains(zmq::POLLIN))
+    }
+
+    fn drop_full(&self) {
+        self.stats.xpub_drops.fetch_add(1, Ordering::Relaxed);
+        self.counters.peer_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn close(&self) {
+        let mut st = self.state.lock();
+        st.direct = false;
+        st.sock = None;
+    }
+}
+
+impl DirectPublish for Xpub {
+    fn try_publish(
+        &self,
+        kind: EnvelopeType,
+        topic: &str,
+        payload: &[u8],
+        receiver: EndpointId,
+    ) -> bool {
+        let mut st = self.state.lock();
+        if !st.direct {
+            return false;
+        }
+        let store;
+        let (format, data) = if kind == EnvelopeType::Command {
+            store = frames::store_payload(receiver, payload);
+            (frames::ZC_STORE_V1, &store[..])
+        } else {
+            (frames::BROKER_BIN_V1, payload)
+        };
+        match self.send(&mut st, topic, format, data) {
+            Sent::Yes => {}
+            Sent::Full if self.drop_at_hwm => self.drop_full(),
+            // The node's thread holds it and waits for room (backpressure).
+            Sent::Full => return false,
+        }
+        let waiting = Self::input_waiting(&st);
+        drop(st);
+        if waiting {
+            self.recheck.store(true, Ordering::Release);
+            let _ = self.waker.wake();
+        }
+        true
+    }
+}
+
 type Spawn =
     Box<dyn FnOnce(Arc<Shared>, mio::Poll, Option<Box<dyn Hook>>) -> Result<JoinHandle<()>> + Send>;
 
@@ -119,15 +228,22 @@ fn set<T>(r: std::result::Result<T, zmq::Error>, what: &str) -> Result<T> {
 }
 
 /// Creates and connects the sockets now (so a bad endpoint fails `start`), and returns
-/// the function that runs them on the endpoint's I/O thread.
+/// the function that runs them on the endpoint's I/O thread. `ctx`: the libzmq context
+/// to share (the proxy's, when this node runs it: one context per process, so the
+/// node's connections to its own proxy are served by the same I/O threads; see the
+/// module docs); None: a context of its own with one I/O thread.
 pub(crate) fn spawn_node(
     cfg: NodeConfig,
     stats: Arc<ZmqStats>,
     logs: Arc<LogShared>,
+    ctx: Option<Arc<RawContext>>,
 ) -> Result<Spawn> {
-    let ctx = zmq::Context::new();
-    let mut xpub = set(ctx.socket(zmq::XPUB), "XPUB")?;
-    let xsub = set(ctx.socket(zmq::XSUB), "XSUB")?;
+    let ctx = match ctx {
+        Some(c) => c,
+        None => Arc::new(RawContext::new(1)?),
+    };
+    let mut xpub = ctx.socket(zmq_opts::ZMQ_XPUB)?;
+    let xsub = ctx.socket(zmq_opts::ZMQ_XSUB)?;
     set(xpub.set_linger(cfg.linger_ms), "linger_ms")?;
     crate::ffi::zmq_opts::set_int_option(
         &mut xpub,
@@ -155,7 +271,7 @@ pub(crate) fn spawn_node(
             s.monitor(&addr, zmq::SocketEvent::ALL as i32),
             "zmq_socket_monitor",
         )?;
-        let m = set(ctx.socket(zmq::PAIR), "monitor")?;
+        let m = ctx.socket(zmq_opts::ZMQ_PAIR)?;
         set(m.connect(&addr), "monitor")?;
         monitors.push((what.to_string(), m));
         Ok::<(), Error>(())
@@ -185,7 +301,7 @@ pub(crate) fn spawn_node(
     let pull = if cfg.listen_log_endpoint.is_empty() {
         None
     } else {
-        let p = set(ctx.socket(zmq::PULL), "PULL")?;
+        let p = ctx.socket(zmq_opts::ZMQ_PULL)?;
         set(p.set_ipv6(cfg.ipv6), "ipv6")?;
         set(p.set_rcvhwm(cfg.log_rcvhwm), "log_rcvhwm")?;
         set(p.set_rcvbuf(cfg.log_rcvbuf), "log_rcvbuf")?;
@@ -193,7 +309,7 @@ pub(crate) fn spawn_node(
         if cfg.curve.server_enabled() {
             super::proxy::curve_server(&p, &cfg.curve)?;
             zap = Some(super::proxy::start_zap(
-                set(ctx.socket(zmq::REP), "ZAP socket")?,
+                ctx.socket(zmq_opts::ZMQ_REP)?,
                 &cfg.curve.client_publickey,
             )?);
         }
@@ -206,7 +322,7 @@ pub(crate) fn spawn_node(
     let push = if cfg.connect_log_endpoints.is_empty() {
         None
     } else {
-        let p = set(ctx.socket(zmq::PUSH), "PUSH")?;
+        let p = ctx.socket(zmq_opts::ZMQ_PUSH)?;
         set(p.set_ipv6(cfg.ipv6), "ipv6")?;
         set(p.set_sndhwm(cfg.log_sndhwm), "log_sndhwm")?;
         set(p.set_sndbuf(cfg.log_sndbuf), "log_sndbuf")?;
@@ -221,6 +337,8 @@ pub(crate) fn spawn_node(
         }
         Some(p)
     };
+    // The sockets' signalling descriptors, waited on in the thread's epoll set.
+    let xpub_fd = set(xpub.get_fd(), "ZMQ_FD")?;
     Ok(Box::new(
         move |shared: Arc<Shared>, poll: mio::Poll, hook| {
             let name = format!(
@@ -235,11 +353,25 @@ pub(crate) fn spawn_node(
                 cfg.hello_expiration,
             );
             let probe = format!("{}{}.1.", cfg.internal_topic_prefix, cfg.node_id);
+            let xpub = Arc::new(Xpub {
+                state: Mutex::new(XpubState {
+                    sock: Some(xpub),
+                    direct: false,
+                }),
+                node_id: cfg.node_id.as_bytes().to_vec(),
+                drop_at_hwm: cfg.drop_at_hwm,
+                stats: stats.clone(),
+                counters: shared.counters.clone(),
+                waker: shared.waker.clone(),
+                recheck: AtomicBool::new(false),
+            });
+            let _ = shared.direct.set(xpub.clone());
             let node = Node {
                 shared,
                 poll,
                 hook,
                 xpub,
+                xpub_fd,
                 xsub,
                 push,
                 pull,
@@ -258,6 +390,10 @@ pub(crate) fn spawn_node(
                 logs,
                 shutdown: None,
                 more: false,
+                xsub_drained: false,
+                xpub_more: true,
+                pull_more: true,
+                sent: false,
                 blocked: false,
                 log_blocked: false,
                 frames: Vec::new(),
@@ -297,7 +433,8 @@ struct Node {
     shared: Arc<Shared>,
     poll: mio::Poll,
     hook: Option<Box<dyn Hook>>,
-    xpub: zmq::Socket,
+    xpub: Arc<Xpub>,
+    xpub_fd: RawFd,
     xsub: zmq::Socket,
     push: Option<zmq::Socket>,
     pull: Option<zmq::Socket>,
@@ -320,6 +457,15 @@ struct Node {
     logs: Arc<LogShared>,
     shutdown: Option<Instant>,
     more: bool,
+    /// The last read of XSUB ended at EAGAIN, and nothing used the socket since: its
+    /// `ZMQ_FD` signals the next message (libzmq's edge-triggered descriptor).
+    xsub_drained: bool,
+    /// XPUB or PULL may hold messages their descriptor will not signal (a read stopped
+    /// before EAGAIN, or a send took the socket's pending commands).
+    xpub_more: bool,
+    pull_more: bool,
+    /// This turn sent on XPUB.
+    sent: bool,
     /// The last send met the high-water mark: retry soon.
     blocked: bool,
     log_blocked: bool,
@@ -329,7 +475,15 @@ struct Node {
     last_sender: (Vec<u8>, EndpointId),
     _zap: Option<super::proxy::Zap>,
     // Dropped last: closing the context waits for the sockets.
-    _ctx: zmq::Context,
+    _ctx: Arc<RawContext>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Hosts hold the XPUB socket too (`Shared::direct`): closed here, so that the
+        // context (dropped last) can close.
+        self.xpub.close();
+    }
 }
 
 /// Reads one multipart message (without waiting for the first frame) into `frames`;
@@ -359,58 +513,85 @@ impl Node {
         // The ready-to-publish probe (`DoReadyToPublishCallback`).
         let probe = frames::sub_frame(true, &self.probe);
         let _ = self.xsub.send(probe, 0);
+        // Every socket's `ZMQ_FD` in the endpoint's epoll set, beside the waker: one
+        // `epoll_wait` per turn instead of `zmq_poll`'s two `poll`s plus one `ZMQ_EVENTS`
+        // (itself a `poll`) per socket and pass. The descriptors are edge-triggered: each
+        // socket is read until EAGAIN, or marked to be read again on the next turn.
+        const XSUB: mio::Token = mio::Token(1);
+        const XPUB: mio::Token = mio::Token(2);
+        const PULL: mio::Token = mio::Token(3);
+        const MON0: usize = 16;
+        let mut fds = vec![(XSUB, self.xsub.get_fd()), (XPUB, Ok(self.xpub_fd))];
+        if let Some(p) = &self.pull {
+            fds.push((PULL, p.get_fd()));
+        }
+        for (i, (_, m)) in self.monitors.iter().enumerate() {
+            fds.push((mio::Token(MON0 + i), m.get_fd()));
+        }
+        for (token, fd) in fds {
+            let registered = fd.map_err(|e| e.to_string()).and_then(|fd| {
+                self.poll
+                    .registry()
+                    .register(
+                        &mut mio::unix::SourceFd(&fd),
+                        token,
+                        mio::Interest::READABLE,
+                    )
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = registered {
+                self.status(
+                    MessageKind::PeerUnavailable,
+                    format!("ZeroMQ: cannot wait on a socket's descriptor: {e}"),
+                );
+                self.shared.inbox.push_batch(&mut self.deliveries);
+                self.stop();
+                return;
+            }
+        }
         let mut events = mio::Events::with_capacity(16);
-        let epoll_fd = self.poll.as_raw_fd();
+        let mut mon = vec![true; self.monitors.len()];
         loop {
             let timeout = self.timeout();
-            let read_xsub =
-                self.shutdown.is_none() && self.shared.inbox.has_room(self.deliveries.len());
-            let (r_xsub, r_xpub, r_pull, r_wake, r_mon) = {
-                let mut items = vec![
-                    self.xsub.as_poll_item(if read_xsub {
-                        zmq::POLLIN
-                    } else {
-                        zmq::PollEvents::empty()
-                    }),
-                    self.xpub.as_poll_item(zmq::POLLIN),
-                    zmq::PollItem::from_fd(epoll_fd, zmq::POLLIN),
-                ];
-                if let Some(p) = &self.pull {
-                    items.push(p.as_poll_item(zmq::POLLIN));
-                }
-                let mon0 = items.len();
-                for (_, m) in &self.monitors {
-                    items.push(m.as_poll_item(zmq::POLLIN));
-                }
-                match zmq::poll(&mut items, timeout) {
-                    Ok(_) | Err(zmq::Error::EINTR) => {}
-                    Err(_) => break,
-                }
-                let mon: Vec<bool> = items[mon0..].iter().map(|i| i.is_readable()).collect();
-                (
-                    items[0].is_readable(),
-                    items[1].is_readable(),
-                    self.pull.is_some() && items[3].is_readable(),
-                    items[2].is_readable(),
-                    mon,
-                )
-            };
-            self.more = false;
-            if r_wake {
-                let _ = self.poll.poll(&mut events, Some(Duration::ZERO));
+            let (mut r_xsub, mut r_xpub, mut r_pull) = (false, false, false);
+            match self
+                .poll
+                .poll(&mut events, Some(Duration::from_millis(timeout as u64)))
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
+            for ev in events.iter() {
+                match ev.token() {
+                    XSUB => r_xsub = true,
+                    XPUB => r_xpub = true,
+                    PULL => r_pull = true,
+                    mio::Token(t) if t >= MON0 => {
+                        if let Some(m) = mon.get_mut(t - MON0) {
+                            *m = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.more = false;
+            self.sent = false;
             self.take_commands();
-            if r_xpub {
+            let recheck = self.xpub.recheck.swap(false, Ordering::Acquire);
+            if r_xpub || recheck || std::mem::take(&mut self.xpub_more) {
                 self.read_xpub();
             }
-            if r_xsub || read_xsub {
+            let read_xsub =
+                self.shutdown.is_none() && self.shared.inbox.has_room(self.deliveries.len());
+            if read_xsub && (r_xsub || !self.xsub_drained) {
                 self.read_xsub();
             }
-            if r_pull {
+            if self.pull.is_some() && (r_pull || std::mem::take(&mut self.pull_more)) {
                 self.read_pull();
             }
-            for (i, readable) in r_mon.into_iter().enumerate() {
-                if readable {
+            for (i, m) in mon.iter_mut().enumerate() {
+                if std::mem::take(m) {
                     self.read_monitor(i);
                 }
             }
@@ -422,6 +603,16 @@ impl Node {
             self.apply(acts);
             self.run_hook();
             self.shared.inbox.push_batch(&mut self.deliveries);
+            // Hosts publish directly while nothing is held here (order per publisher).
+            let direct = self.ready && self.out.is_empty() && self.shutdown.is_none();
+            let mut st = self.xpub.state.lock();
+            st.direct = direct;
+            // A send of this turn may have taken XPUB's signal (see `Xpub::recheck`).
+            if self.sent && Xpub::input_waiting(&st) {
+                self.xpub_more = true;
+                self.more = true;
+            }
+            drop(st);
             if let Some(deadline) = self.shutdown {
                 if (self.out.is_empty() && self.logs.out.lock().is_empty())
                     || Instant::now() >= deadline
@@ -430,6 +621,11 @@ impl Node {
                 }
             }
         }
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.xpub.close();
         self.shared.peers.lock().clear();
         let mut q = self.shared.cmds.lock();
         q.closed = true;
@@ -439,7 +635,6 @@ impl Node {
         drop(q);
         self.shared.cmd_room.notify_all();
     }
-
     fn timeout(&self) -> i64 {
         if self.more {
             return 0;
@@ -555,7 +750,7 @@ impl Node {
                         Payload::Shared { .. } => p.to_vec(),
                     }
                 };
-                self.out.push_back(Out {
+                self.hold(Out {
                     topic,
                     format,
                     payload,
@@ -566,12 +761,14 @@ impl Node {
             Command::Subscribe(p) => {
                 if self.subs.insert(p.clone()) {
                     let _ = self.xsub.send(frames::sub_frame(true, &p), 0);
+                    self.xsub_drained = false;
                 }
                 0
             }
             Command::Unsubscribe(p) => {
                 if self.subs.remove(&p) {
                     let _ = self.xsub.send(frames::sub_frame(false, &p), 0);
+                    self.xsub_drained = false;
                 }
                 0
             }
@@ -619,41 +816,35 @@ impl Node {
     }
 
     fn drop_full(&mut self) {
-        self.stats.xpub_drops.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .counters
-            .peer_dropped
-            .fetch_add(1, Ordering::Relaxed);
+        self.xpub.drop_full();
     }
 
     /// One 4-frame message on XPUB, without waiting.
     fn send_event(&mut self, topic: &str, format: &[u8], payload: &[u8]) -> Sent {
-        match self
-            .xpub
-            .send(topic.as_bytes(), zmq::SNDMORE | zmq::DONTWAIT)
-        {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN) => {
+        let r = {
+            let mut st = self.xpub.state.lock();
+            self.xpub.send(&mut st, topic, format, payload)
+        };
+        self.sent = true;
+        match r {
+            Sent::Full => {
                 if !self.blocked {
                     self.stats.xpub_blocked.fetch_add(1, Ordering::Relaxed);
                 }
                 self.blocked = true;
-                return Sent::Full;
             }
-            // ETERM and the like: the socket is going away; nothing more to do.
-            Err(_) => return Sent::Yes,
+            Sent::Yes => self.blocked = false,
         }
-        // A multipart message is atomic: once its first frame is in, so are the rest.
-        let _ = self.xpub.send(self.cfg.node_id.as_bytes(), zmq::SNDMORE);
-        let _ = self.xpub.send(format, zmq::SNDMORE);
-        let _ = self.xpub.send(payload, 0);
-        self.blocked = false;
-        self.stats.events_sent.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .counters
-            .published
-            .fetch_add(1, Ordering::Relaxed);
-        Sent::Yes
+        r
+    }
+
+    /// Holds a publish for later (no room, or before the probe came back); hosts stop
+    /// publishing directly until `out` is empty again.
+    fn hold(&mut self, o: Out) {
+        if self.out.is_empty() {
+            self.xpub.state.lock().direct = false;
+        }
+        self.out.push_back(o);
     }
 
     fn flush_out(&mut self) {
@@ -715,6 +906,7 @@ impl Node {
             n => n,
         };
         let mut frames = std::mem::take(&mut self.frames);
+        self.xsub_drained = false;
         for _ in 0..max {
             if !self.shared.inbox.has_room(self.deliveries.len()) {
                 break;
@@ -722,6 +914,7 @@ impl Node {
             let Some(n) = recv_multipart(&self.xsub, &mut frames) else {
                 frames.truncate(8);
                 self.frames = frames;
+                self.xsub_drained = true;
                 return;
             };
             // Zeek's 4 frames without a Vec per message; other counts are dropped anyway.
@@ -824,7 +1017,7 @@ impl Node {
             .fetch_add(1, Ordering::Relaxed);
         let eid = self.sender_eid(sender);
         self.deliveries
-            .push_raw(MessageKind::Data, topic, payload, Some(eid));
+            .push_raw(MessageKind::Event, topic, payload, Some(eid));
     }
 
     /// The endpoint id of a sender frame (FNV-1a over it), the last one remembered:
@@ -863,8 +1056,17 @@ impl Node {
     fn read_xpub(&mut self) {
         let mut frames = std::mem::take(&mut self.frames);
         let mut changed = false;
+        let mut drained = false;
         for _ in 0..10_000 {
-            let Some(n) = recv_multipart(&self.xpub, &mut frames) else {
+            // Locked per message: hosts publish in between.
+            let got = {
+                let st = self.xpub.state.lock();
+                st.sock
+                    .as_ref()
+                    .and_then(|s| recv_multipart(s, &mut frames))
+            };
+            let Some(n) = got else {
+                drained = true;
                 break;
             };
             let parts: Vec<&[u8]> = frames[..n.min(64)].iter().map(|m| &m[..]).collect();
@@ -879,6 +1081,7 @@ impl Node {
                         self.ready = true;
                         self.stats.ready.store(1, Ordering::Relaxed);
                         let _ = self.xsub.send(frames::sub_frame(false, &self.probe), 0);
+                        self.xsub_drained = false;
                     }
                     if self.members.on_subscription(t, now, &mut acts) {
                         changed |= self.seen.insert(String::from_utf8_lossy(t).into_owned());
@@ -897,6 +1100,10 @@ impl Node {
             }
             self.apply(acts);
         }
+        if !drained {
+            self.xpub_more = true;
+            self.more = true;
+        }
         if changed {
             *self.shared.peer_subs.lock() = self.seen.iter().cloned().collect();
         }
@@ -908,8 +1115,10 @@ impl Node {
             return;
         };
         let mut frames = std::mem::take(&mut self.frames);
+        let mut drained = false;
         for _ in 0..1000 {
             let Some(n) = recv_multipart(pull, &mut frames) else {
+                drained = true;
                 break;
             };
             if n != 4 {
@@ -926,6 +1135,10 @@ impl Node {
             }
         }
         self.frames = frames;
+        if !drained {
+            self.pull_more = true;
+            self.more = true;
+        }
     }
 
     fn read_monitor(&mut self, i: usize) {
@@ -977,7 +1190,7 @@ impl Node {
                             Sent::Full => {}
                         }
                     }
-                    self.out.push_back(Out {
+                    self.hold(Out {
                         topic,
                         format: frames::BROKER_BIN_V1,
                         payload,

@@ -158,8 +158,9 @@ pub struct Proxy {
     xsub: String,
     _zap: Option<Zap>,
     io_threads: i32,
-    // Dropped last: terminating the context waits for its sockets.
-    ctx: RawContext,
+    // Dropped last: terminating the context waits for its sockets (and for those of the
+    // node that shares it, `context_for_node`).
+    ctx: Arc<RawContext>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -178,7 +179,7 @@ impl Proxy {
     /// forwarding. Endpoints may use `*` as the port (`tcp://127.0.0.1:*`); the bound
     /// ones are `xpub_endpoint` / `xsub_endpoint`.
     pub fn start(cfg: &ProxyConfig) -> Result<Proxy> {
-        let ctx = RawContext::new(cfg.io_threads.max(1))?;
+        let ctx = Arc::new(RawContext::new(cfg.io_threads.max(1))?);
         let mut xpub = ctx.socket(zmq_opts::ZMQ_XPUB)?;
         let mut xsub = ctx.socket(zmq_opts::ZMQ_XSUB)?;
         crate::ffi::zmq_opts::set_int_option(
@@ -265,6 +266,17 @@ impl Proxy {
             io_threads: ctx.io_threads(),
             ctx,
         })
+    }
+
+    /// The context for the node that runs this proxy to create its sockets in (one
+    /// context per process, as the raw libzmq benchmark has it), unless that node
+    /// needs a ZAP handler of its own: libzmq has one per context, and this proxy's
+    /// already answers in its context.
+    pub(crate) fn context_for_node(&self, node_needs_zap: bool) -> Option<Arc<RawContext>> {
+        if node_needs_zap && self._zap.is_some() {
+            return None;
+        }
+        Some(self.ctx.clone())
     }
 
     /// Starts the proxy `options` describe (`Cluster::Backend::ZeroMQ::listen_*`).

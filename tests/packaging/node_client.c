@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
         zc_message_free(m);
         if (k == ZC_MESSAGE_PEER_ADDED)
             break;
-        if (k == ZC_MESSAGE_PEER_UNREACHABLE || k == ZC_MESSAGE_PEER_REJECTED) {
+        if (k == ZC_MESSAGE_PEER_UNAVAILABLE || k == ZC_MESSAGE_PEER_REJECTED) {
             fprintf(stderr, "cannot peer with %s:%s\n", argv[1], argv[2]);
             return 1;
         }

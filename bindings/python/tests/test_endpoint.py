@@ -170,7 +170,7 @@ def test_reconnects_after_remote_process_is_killed_and_restarted():
             child.send_signal(signal.SIGKILL)
             child.wait()
             wait_kind(b, MessageKind.PEER_LOST)
-            wait_kind(b, MessageKind.PEER_UNREACHABLE)
+            wait_kind(b, MessageKind.PEER_UNAVAILABLE)
             child = spawn("listen", port)
             assert child.stdout.readline().strip() == "READY"
             m = wait_kind(b, MessageKind.PEER_ADDED)

@@ -89,7 +89,7 @@ def test_each_mode_peers_and_carries_data(pki, mode):
     with zcluster.Endpoint(oa) as a, zcluster.Endpoint(ob) as b:
         port = a.listen("127.0.0.1", 0)
         b.peer("127.0.0.1", port, retry=0)
-        assert status(b, (MessageKind.PEER_ADDED, MessageKind.PEER_UNREACHABLE)).kind == MessageKind.PEER_ADDED
+        assert status(b, (MessageKind.PEER_ADDED, MessageKind.PEER_UNAVAILABLE)).kind == MessageKind.PEER_ADDED
         exchange(a, b, b"ab")
         exchange(b, a, b"ba")
 
@@ -119,8 +119,8 @@ def test_mismatched_modes_are_statuses_and_the_endpoint_keeps_serving(pki, serve
         bad.peer("127.0.0.1", port, retry=0)
         m = status(a, (MessageKind.PEER_ADDED, MessageKind.PEER_REJECTED))
         assert m.kind == MessageKind.PEER_REJECTED and why in m.text, m.text
-        m = status(bad, (MessageKind.PEER_ADDED, MessageKind.PEER_UNREACHABLE))
-        assert m.kind == MessageKind.PEER_UNREACHABLE and "unable to connect" in m.text, m.text
+        m = status(bad, (MessageKind.PEER_ADDED, MessageKind.PEER_UNAVAILABLE))
+        assert m.kind == MessageKind.PEER_UNAVAILABLE and "unable to connect" in m.text, m.text
         exchange(a, good, b"still")
         assert a.peer_count == 1
 

@@ -470,7 +470,7 @@ def test_zcluster_client_against_zcluster_server(cluster):
     K = zcluster.MessageKind
     with zcluster.Endpoint() as ep:
         ep.connect_websocket(url(cluster["ws_port"]), ["zeek/test/echo"])
-        added = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE})
+        added = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNAVAILABLE})
         assert added.kind == K.PEER_ADDED and cluster["manager"].node_id in added.text
         ep.publish("zeek/test/to-worker", zcluster.Event("Test::client", ["via ws", zcluster.Count(5)]))
         m = wait_kind(ep, {K.EVENT})
@@ -482,12 +482,12 @@ def test_zcluster_client_rejected_with_zeeks_error(cluster):
     K = zcluster.MessageKind
     with zcluster.Endpoint() as ep:
         ep.connect_websocket(url(cluster["ws_port"], "/v1/wrong"), ["x"])
-        m = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE})
+        m = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNAVAILABLE})
         assert m.kind == K.PEER_REJECTED and "invalid_uri: Invalid URI - use /v1/messages/json" in m.text
     with zcluster.Endpoint() as ep:
         ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % free_port(), ["x"], retry=0.05)
         for _ in range(2):  # retried
-            assert wait_kind(ep, {K.PEER_ADDED, K.PEER_UNREACHABLE}).kind == K.PEER_UNREACHABLE
+            assert wait_kind(ep, {K.PEER_ADDED, K.PEER_UNAVAILABLE}).kind == K.PEER_UNAVAILABLE
     with zcluster.Endpoint() as ep:
         with pytest.raises(zcluster.InvalidArgument):
             ep.connect_websocket("http://127.0.0.1:1/", [])
@@ -519,7 +519,7 @@ def test_zcluster_client_against_an_independent_server():
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         with zcluster.Endpoint() as ep:
             ep.connect_websocket("ws://127.0.0.1:%d/v1/messages/json" % port, ["a/", "c/d"], retry=0.1)
-            m = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE})
+            m = wait_kind(ep, {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNAVAILABLE})
             assert m.kind == K.PEER_ADDED and "indep-websocket-0" in m.text
             m = wait_kind(ep, {K.EVENT})
             assert m.topic == "a/b" and m.event.name == "Indep::hello"

@@ -134,7 +134,7 @@ def status(ep, kinds, timeout=T):
     raise AssertionError("no status of %s within %ss" % (kinds, timeout))
 
 
-CONNECT = {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNREACHABLE, K.PEER_LOST}
+CONNECT = {K.PEER_ADDED, K.PEER_REJECTED, K.PEER_UNAVAILABLE, K.PEER_LOST}
 
 
 def test_websockets_client_over_wss_from_the_layout(pki, node):
@@ -169,7 +169,7 @@ def test_untrusted_certificates_are_refused_with_a_reason(pki, node):
     with zcluster.Endpoint() as ep:
         ep.connect_websocket(wss(node["port"]), ["zeek/tls/echo"])  # system CAs only
         m = status(ep, CONNECT)
-        assert m.kind == K.PEER_UNREACHABLE and "certificate verify failed" in m.text, m.text
+        assert m.kind == K.PEER_UNAVAILABLE and "certificate verify failed" in m.text, m.text
     # A self-signed server certificate with the right name, and a CA-signed one with the
     # wrong name.
     for cert, why in (("self", "self-signed certificate"), ("misnamed", "IP address mismatch")):
@@ -180,7 +180,7 @@ def test_untrusted_certificates_are_refused_with_a_reason(pki, node):
         with zcluster.Endpoint() as ep:
             ep.connect_websocket(wss(port), ["zeek/tls/echo"], ca_file=str(pki / "ca.pem"))
             m = status(ep, CONNECT)
-            assert m.kind == K.PEER_UNREACHABLE and why in m.text, m.text
+            assert m.kind == K.PEER_UNAVAILABLE and why in m.text, m.text
         # Verification off: it connects (and says so only by succeeding).
         with zcluster.Endpoint() as ep:
             ep.connect_websocket(wss(port), ["zeek/tls/echo"], verify_peer=False)
@@ -216,7 +216,7 @@ def test_peer_verification_wants_client_certificates(pki, node):
     with zcluster.Endpoint() as ep:
         ep.connect_websocket(wss(port), [], ca_file=str(pki / "ca.pem"))
         m = status(ep, CONNECT)
-        assert m.kind == K.PEER_UNREACHABLE and "certificate" in m.text, m.text
+        assert m.kind == K.PEER_UNAVAILABLE and "certificate" in m.text, m.text
     with zcluster.Endpoint() as ep:
         ep.connect_websocket(wss(port), ["zeek/tls/echo"], ca_file=str(pki / "ca.pem"),
                              cert_file=str(pki / "client.pem"), key_file=str(pki / "client.key"))
@@ -236,7 +236,7 @@ def test_plain_and_tls_mismatches(pki, node):
     with zcluster.Endpoint() as ep:
         ep.connect_websocket("ws://127.0.0.1:%d%s" % (node["port"], PATH), [])
         m = status(ep, CONNECT)
-        assert m.kind == K.PEER_UNREACHABLE and "400" in m.text, m.text
+        assert m.kind == K.PEER_UNAVAILABLE and "400" in m.text, m.text
     # A TLS client to a plain server.
     plain = node["m"].listen_websocket("127.0.0.1", 0)
     with pytest.raises((ssl.SSLError, OSError, websockets.exceptions.WebSocketException)):
@@ -244,7 +244,7 @@ def test_plain_and_tls_mismatches(pki, node):
     with zcluster.Endpoint() as ep:
         ep.connect_websocket(wss(plain), [], ca_file=str(pki / "ca.pem"))
         m = status(ep, CONNECT)
-        assert m.kind == K.PEER_UNREACHABLE and "TLS handshake failed" in m.text, m.text
+        assert m.kind == K.PEER_UNAVAILABLE and "TLS handshake failed" in m.text, m.text
         assert "does the server speak TLS" in m.text, m.text
     assert time.monotonic() - t0 < 2 * T
 

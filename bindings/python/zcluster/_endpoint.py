@@ -85,13 +85,21 @@ _decl("zc_message_node_name", [_p, ctypes.POINTER(_p)])
 
 
 class MessageKind(enum.IntEnum):
-    """What a message is (the C enum zc_msg_kind)."""
+    """What a message is: the C enum zc_msg_kind, with the same names (ZC_MESSAGE_EVENT is
+    EVENT) and numbers, and Rust's MessageKind (Event).
+
+    The endpoint raises EVENT and COMMAND (what peers publish) and the peering statuses
+    (PEER_ADDED, PEER_LOST, PEER_REMOVED, PEER_UNAVAILABLE, ENDPOINT_DISCOVERED,
+    ENDPOINT_UNREACHABLE, PEER_REJECTED, PEER_INVALID, DESERIALIZATION_FAILED). The cluster
+    layer, a service riding on the endpoint, raises HELLO, NODE_UP and NODE_DOWN (and a
+    PEER_REJECTED for a hello from a node not in the layout). PEER_UNREACHABLE is the
+    deprecated former name of PEER_UNAVAILABLE (the same member)."""
 
     EVENT = 0
     PEER_ADDED = 1
     PEER_LOST = 2
     PEER_REMOVED = 3
-    PEER_UNREACHABLE = 4
+    PEER_UNAVAILABLE = 4
     ENDPOINT_DISCOVERED = 5
     HELLO = 6
     NODE_UP = 7
@@ -101,6 +109,8 @@ class MessageKind(enum.IntEnum):
     COMMAND = 11
     PEER_INVALID = 12
     DESERIALIZATION_FAILED = 13
+    # Deprecated: the former name of PEER_UNAVAILABLE (an alias, the same member).
+    PEER_UNREACHABLE = 4
 
 
 class Message:
@@ -548,7 +558,7 @@ class Endpoint(_Delivery):
         """Connects to a Zeek WebSocket API server (ws://host:port/v1/messages/json, or
         wss:// for TLS) instead of peering: subscribes `topics` there; what the server
         sends arrives as EVENT messages, and what this endpoint publishes goes to the
-        server. Statuses: PEER_ADDED (acknowledged), PEER_UNREACHABLE (also a TLS
+        server. Statuses: PEER_ADDED (acknowledged), PEER_UNAVAILABLE (also a TLS
         failure, with OpenSSL's reason), PEER_REJECTED (Zeek's error), PEER_LOST; a
         retry > 0 (seconds) reconnects. Options: application_name, and for wss://
         verify_peer (default True: certificate and host name), ca_file, ca_path,

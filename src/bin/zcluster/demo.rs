@@ -224,23 +224,23 @@ fn run_node(name: &str, layout_path: &str, dir: &str) -> Result<(), String> {
         let Some(m) = ep.next(Some(Duration::from_millis(100))) else {
             continue;
         };
-        let came_up = m.kind == MessageKind::NodeUp;
+        let came_up = m.kind == zcluster::cluster::NODE_UP;
         match m.kind {
-            MessageKind::NodeUp => {
+            zcluster::cluster::NODE_UP => {
                 say(&format!(
                     "node_up {} (worker_count {})",
                     m.node.unwrap_or_default(),
                     cl.worker_count()
                 ));
             }
-            MessageKind::NodeDown => {
+            zcluster::cluster::NODE_DOWN => {
                 say(&format!(
                     "node_down {} (worker_count {})",
                     m.node.unwrap_or_default(),
                     cl.worker_count()
                 ));
             }
-            MessageKind::Data => {
+            MessageKind::Event => {
                 let Ok(ev) = Event::from_bytes(&m.payload) else {
                     continue;
                 };

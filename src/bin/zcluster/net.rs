@@ -218,7 +218,7 @@ pub fn connect_with(
                     format!("cannot reach {host}:{port}: {}", m.text),
                 ))
             }
-            MessageKind::Data | MessageKind::Command => early.push(m),
+            MessageKind::Event | MessageKind::Command => early.push(m),
             _ => {}
         }
     }
@@ -367,7 +367,7 @@ pub fn subscribe(a: SubscribeArgs) -> Res {
         };
         let Some(m) = m else { continue };
         match m.kind {
-            MessageKind::Data => match m.value() {
+            MessageKind::Event => match m.value() {
                 Ok(v) => {
                     let _ = writeln!(out, "{}", json::data_message_to_json(&m.topic, &v));
                     got += 1;

@@ -3,7 +3,8 @@
 //! - `{"type":"started","node":N,"node_type":T,"port":P,"id":ID}` once it listens and peers;
 //! - `{"type":"node_up"|"node_down","node":N,"id":ID,"worker_count":K}`;
 //! - `{"type":"status","status":S,"peer":"addr:port","id":ID,"message":M}` for Broker's
-//!   peer statuses (`peer_added`, `peer_lost`, `peer_removed`, `peer_unavailable`, ...);
+//!   peer statuses (`peer_added`, `peer_lost`, `peer_removed`, `peer_unavailable`, ...:
+//!   `MessageKind::name`, the C name `ZC_MESSAGE_<S>` in lower case);
 //! - with `--events`, each event as Zeek's WebSocket data message
 //!   (`{"type":"data-message","topic":..,"@data-type":"vector","data":[..]}`);
 //! - `{"type":"stopping","reason":..}` then `{"type":"stopped"}`.
@@ -17,7 +18,7 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use zcluster::cluster::{Cluster, Options};
+use zcluster::cluster::{self, Cluster, Options};
 use zcluster::data::json;
 use zcluster::endpoint::MessageKind;
 use zcluster::json::JsonValue as J;
@@ -26,25 +27,6 @@ use zcluster::layout::Layout;
 fn line(out: &mut impl Write, members: Vec<(&str, J)>) {
     let _ = writeln!(out, "{}", J::object(members).to_compact());
     let _ = out.flush();
-}
-
-fn status_name(k: MessageKind) -> &'static str {
-    match k {
-        MessageKind::EndpointDiscovered => "endpoint_discovered",
-        MessageKind::PeerAdded => "peer_added",
-        MessageKind::PeerRemoved => "peer_removed",
-        MessageKind::PeerLost => "peer_lost",
-        MessageKind::EndpointUnreachable => "endpoint_unreachable",
-        MessageKind::PeerUnavailable => "peer_unavailable",
-        MessageKind::PeerRejected => "peer_rejected",
-        MessageKind::PeerInvalid => "peer_invalid",
-        MessageKind::Hello => "hello",
-        MessageKind::NodeUp => "node_up",
-        MessageKind::NodeDown => "node_down",
-        MessageKind::Data => "data",
-        MessageKind::Command => "command",
-        MessageKind::DeserializationFailed => "deserialization_failed",
-    }
 }
 
 pub fn load_layout(path: &std::path::Path) -> Res<Layout> {
@@ -127,10 +109,10 @@ pub fn run(a: RunArgs) -> Res {
             continue;
         };
         match m.kind {
-            MessageKind::NodeUp | MessageKind::NodeDown => line(
+            cluster::NODE_UP | cluster::NODE_DOWN => line(
                 &mut out,
                 vec![
-                    ("type", J::string(status_name(m.kind))),
+                    ("type", J::string(m.kind.name())),
                     ("node", J::string(m.node.clone().unwrap_or_default())),
                     (
                         "id",
@@ -145,7 +127,7 @@ pub fn run(a: RunArgs) -> Res {
                     ("worker_count", J::from(cl.worker_count())),
                 ],
             ),
-            MessageKind::Data => {
+            MessageKind::Event => {
                 if let Ok(ev) = m.event() {
                     if ev.name == "Control::shutdown_request" {
                         reason = "Control::shutdown_request";
@@ -162,7 +144,7 @@ pub fn run(a: RunArgs) -> Res {
                     }
                 }
             }
-            MessageKind::Command | MessageKind::Hello => {}
+            MessageKind::Command | cluster::HELLO => {}
             k => {
                 let peer = m
                     .peer
@@ -177,7 +159,7 @@ pub fn run(a: RunArgs) -> Res {
                     .unwrap_or_default();
                 let mut fields = vec![
                     ("type", J::string("status")),
-                    ("status", J::string(status_name(k))),
+                    ("status", J::string(k.name())),
                     ("peer", J::string(peer)),
                     ("id", J::string(id)),
                     ("message", J::string(m.text.clone())),

@@ -247,14 +247,23 @@ fn sqlite_options_by_broker_names() {
     o.set("journal_mode", "Broker::SQLITE_JOURNAL_MODE_DELETE")
         .unwrap();
     o.set("integrity_check", "T").unwrap();
+    o.set("zc_storage_nice", "19").unwrap();
     assert_eq!(
         o,
         SqliteOptions {
             synchronous: Synchronous::Normal,
             journal_mode: JournalMode::Delete,
-            integrity_check: true
+            integrity_check: true,
+            storage_nice: 19,
         }
     );
+    for bad in ["20", "-1", "x", ""] {
+        assert!(o
+            .set("zc_storage_nice", bad)
+            .unwrap_err()
+            .message
+            .contains("niceness from 0 to 19"));
+    }
     assert!(o
         .set("synchronous", "NORMAL")
         .unwrap_err()
@@ -281,6 +290,7 @@ fn sqlite_options_by_broker_names() {
                 synchronous: sy,
                 journal_mode: jm,
                 integrity_check: true,
+                storage_nice: 0,
             },
         )
         .unwrap();

@@ -247,3 +247,60 @@ fn master_sends_an_update_only_once_it_is_durable() {
     let other = SqliteBackend::open(&p, &SqliteOptions::default()).unwrap();
     assert_eq!(other.get(&s("k")).unwrap(), Some(s("v")));
 }
+
+/// The niceness of this process's thread named `name` (from /proc), if one runs.
+fn nice_of_thread(name: &str) -> Option<i64> {
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            return rest.split(' ').nth(16)?.parse().ok();
+        }
+    }
+    None
+}
+
+#[test]
+fn the_storage_thread_runs_at_the_configured_lower_priority() {
+    let d = dir("nice");
+    let base = nice_of_thread(
+        std::thread::current()
+            .name()
+            .unwrap_or_default()
+            .chars()
+            .take(15)
+            .collect::<String>()
+            .as_str(),
+    )
+    .unwrap_or(0);
+    for (file, nice, want) in [
+        ("nicedefault", None, 10),
+        ("nicezero", Some(0u8), 0),
+        ("nicemax", Some(19), 19),
+    ] {
+        let mut o = SqliteOptions::default();
+        if let Some(n) = nice {
+            o.storage_nice = n;
+        }
+        let w = WorkerBackend::start(
+            SqliteBackend::open(d.join(format!("{file}.sqlite")), &o).unwrap(),
+        )
+        .unwrap();
+        let name = format!("zc-store-{file}");
+        let name: String = name.chars().take(15).collect();
+        // The thread lowers itself first thing; wait for it (bounded).
+        let want = (base + want).min(19);
+        let mut got = None;
+        for _ in 0..500 {
+            got = nice_of_thread(&name);
+            if got == Some(want) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(got, Some(want), "{name}");
+        drop(w);
+        assert_eq!(nice_of_thread(&name), None, "{name} ended with its store");
+    }
+}
