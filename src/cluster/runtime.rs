@@ -803,6 +803,13 @@ impl Runtime {
             )
         };
         cl.store_service().set_waker(endpoint.hook_waker());
+        // On ZeroMQ the log path is in place before the first subscription: a hello can
+        // arrive at once and writes cluster.log, which must not take the Broker path.
+        if let Some(z) = &zmq_parts {
+            let mgr = state.lock().log_mgr.clone();
+            let batcher = crate::zeromq::logs::attach(cl, z, mgr);
+            state.lock().zlogs = batcher;
+        }
 
         // Subscribe before listening or peering, so the first hello finds us subscribed.
         let mut topics = subscriptions_of(cl, cl.node_id());
@@ -811,9 +818,6 @@ impl Runtime {
             endpoint.subscribe(t)?;
         }
         if let Some(z) = zmq_parts {
-            let mgr = state.lock().log_mgr.clone();
-            let batcher = crate::zeromq::logs::attach(cl, &z, mgr);
-            state.lock().zlogs = batcher;
             let log_publish = Arc::new(Mutex::new(()));
             let sender = start_log_sender(&state, &log_cv, &endpoint, &log_publish)?;
             return Ok(Runtime {

@@ -430,3 +430,62 @@ def test_layout_with_a_named_zeekctl_config(tmp_path):
     with pytest.raises(zcluster.LayoutError) as e:
         zcluster.Layout.load(lp, zeekctl_config=cp)
     assert "zeekctl-config.zeek:1:" in str(e.value)
+
+
+def test_cluster_log_of_an_immediate_hello_goes_to_the_logger_pull(tmp_path):
+    """A hello that arrives the moment a worker subscribes its nodeid topic writes
+    cluster.log ("got hello from logger-1"); on ZeroMQ that record must leave as a
+    zeek-bin-serializer log-write on the logger's PULL, never as a Broker LogWrite batch
+    event on the logger's node topic (which a real Zeek 8.2 logger rejects: "Failed to
+    lookup handler"). The pyzmq logger answers each nodeid subscription at once with
+    both hellos, over several worker starts, to hit the moment right after start."""
+    px = zcluster.ZeroMQProxy({
+        "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
+        "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
+    })
+    lport = free_port()
+    pull = zmq.Context.instance().socket(zmq.PULL)
+    pull.setsockopt(zmq.LINGER, 0)
+    pull.bind("tcp://127.0.0.1:%d" % lport)
+    xpub, xsub = (int(e.rsplit(":", 1)[1]) for e in (px.xpub_endpoint, px.xsub_endpoint))
+    text = "redef Cluster::manager_is_logger = F;\n" + zeromq_layout(xpub, xsub, [
+        '["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % free_port(),
+        '["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%d/tcp],' % lport,
+        '["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $p=%d/tcp, $manager="manager"],' % free_port(),
+    ])
+    peer = ZeekPeer(px.xpub_endpoint, px.xsub_endpoint, "logger-1")
+    node_topic = b"zeek.cluster.node.logger-1."
+    try:
+        for t in (peer.nodeid_topic(), node_topic, b"zeek.cluster.logger"):
+            peer.subscribe(t)
+        assert peer.read_subs(lambda s: [b"\x01" + peer.nodeid_topic()] in s)
+        for run in range(4):
+            w = zcluster.Cluster(zcluster.Layout.parse(text), node="worker-1")
+            try:
+                w.start(tmp_path)
+                wid = w.node_id.encode()
+                wtopic = b"zeek.cluster.nodeid." + wid + b"."
+                assert peer.read_subs(lambda s: [b"\x01" + wtopic] in s), run
+                peer.event(wtopic, event_bytes("Cluster::Backend::ZeroMQ::hello", ["logger-1", peer.node_id]))
+                peer.event(wtopic, event_bytes("Cluster::hello", ["logger-1", peer.node_id]))
+                assert wait_msg(w, lambda m: m.kind == K.NODE_UP and m.node_name == "logger-1"), run
+                w.log_flush()
+                got, broker_logs = None, []
+                end = time.monotonic() + T
+                while got is None and time.monotonic() < end:
+                    if pull.poll(50):
+                        m = pull.recv_multipart()
+                        if m[1] == wid and b"got hello from logger-1" in m[3]:
+                            got = m
+                    while peer.xsub.poll(0):
+                        m = peer.xsub.recv_multipart()
+                        if m[0] == node_topic:
+                            broker_logs.append(m)
+                assert got is not None and got[0] == b"log-write" and got[2] == b"zeek-bin-serializer", run
+                assert broker_logs == [], run
+            finally:
+                w.close()
+    finally:
+        peer.close()
+        pull.close(0)
+        px.close()
