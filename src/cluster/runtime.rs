@@ -778,7 +778,7 @@ impl Runtime {
         // The services on the node's endpoint, in order: the data stores take their
         // command traffic (and see the peering statuses), then the cluster framework.
         let hook = crate::endpoint::service::Services::new(vec![
-            Box::new(crate::endpoint::service::StoresStage(
+            Box::new(crate::endpoint::service::StoresStage::new(
                 cl.store_service().clone(),
             )),
             Box::new(hook),

@@ -262,7 +262,7 @@ impl Io {
             self.stores_attached = true;
             if let Some(s) = self.shared.stores.lock().clone() {
                 // From now on every message is built here, so the stores can see it.
-                self.services.push_front(Box::new(StoresStage(s)));
+                self.services.push_front(Box::new(StoresStage::new(s)));
                 self.core.set_raw_deliveries(false);
             }
         }

@@ -69,19 +69,51 @@ impl Hook for Services {
 
 /// The data stores (`crate::store::StoreService`) as a stage: takes the command messages
 /// on store topics, sees (never takes) peering statuses, runs the stores' timers.
-pub(crate) struct StoresStage(pub(crate) Arc<crate::store::StoreService>);
+pub(crate) struct StoresStage {
+    stores: Arc<crate::store::StoreService>,
+    /// Close the service when the stage goes (its endpoint is gone): for a service that
+    /// only this stage carries (`StoreService::hook`), not one its owner keeps.
+    close_on_drop: bool,
+}
+
+impl StoresStage {
+    /// A stage for stores whose owner (an endpoint, a cluster) closes them.
+    pub(crate) fn new(stores: Arc<crate::store::StoreService>) -> StoresStage {
+        StoresStage {
+            stores,
+            close_on_drop: false,
+        }
+    }
+
+    /// A stage that closes the stores when it is dropped: nothing will carry their
+    /// traffic any more.
+    pub(crate) fn owning(stores: Arc<crate::store::StoreService>) -> StoresStage {
+        StoresStage {
+            stores,
+            close_on_drop: true,
+        }
+    }
+}
 
 impl Hook for StoresStage {
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
-        if !self.0.on_message(&msg, ctx) {
+        if !self.stores.on_message(&msg, ctx) {
             ctx.deliver(msg);
         }
     }
     fn on_tick(&mut self, now: Instant, ctx: &mut HookCtx) {
-        self.0.on_tick(now, ctx);
+        self.stores.on_tick(now, ctx);
     }
     fn next_deadline(&self) -> Option<Instant> {
-        self.0.next_deadline()
+        self.stores.next_deadline()
+    }
+}
+
+impl Drop for StoresStage {
+    fn drop(&mut self) {
+        if self.close_on_drop {
+            self.stores.close();
+        }
     }
 }
 

@@ -181,7 +181,7 @@ impl StoreService {
 
     /// A hook for a plain endpoint that runs only this service (`Endpoint::with_hook`).
     pub fn hook(self: &Arc<Self>) -> Box<dyn crate::endpoint::Hook> {
-        Box::new(StoreHook(self.clone()))
+        Box::new(crate::endpoint::service::StoresStage::owning(self.clone()))
     }
 
     fn kick(&self) {
@@ -531,30 +531,6 @@ fn publish(out: Vec<Outgoing>, ctx: &mut HookCtx) {
             Err(_) => continue, // a value beyond Broker's limits: cannot be sent
         };
         ctx.publish_command(&o.topic, bytes, o.unicast.map(EndpointId));
-    }
-}
-
-/// The hook of a plain endpoint that carries stores only.
-struct StoreHook(Arc<StoreService>);
-
-impl crate::endpoint::Hook for StoreHook {
-    fn on_message(&mut self, msg: Message, ctx: &mut HookCtx) {
-        if !self.0.on_message(&msg, ctx) {
-            ctx.deliver(msg);
-        }
-    }
-    fn on_tick(&mut self, now: Instant, ctx: &mut HookCtx) {
-        self.0.on_tick(now, ctx);
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.0.next_deadline()
-    }
-}
-
-impl Drop for StoreHook {
-    fn drop(&mut self) {
-        // The endpoint is gone: nothing will carry the stores' traffic any more.
-        self.0.close();
     }
 }
 
