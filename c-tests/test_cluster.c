@@ -62,12 +62,7 @@ static int write_layout(const char *path, const char *const *proxies, int np,
     if (!f)
         return -1;
     if (zmq_mode) {
-        unsigned xpub = free_port(), xsub = free_port();
-        fprintf(f, "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+        write_zeromq_redefs(f);
     }
     fprintf(f, "redef Cluster::manager_is_logger = F;\nredef Cluster::nodes = {\n");
     fprintf(f, "\t[\"logger-1\"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=%u/tcp],\n",

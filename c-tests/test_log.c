@@ -340,12 +340,7 @@ static void worker_to_logger(void) {
     FILE *f = fopen(layout, "w");
     ZC_CHECK(f != NULL);
     if (zmq_mode) {
-        unsigned xpub = free_port(), xsub = free_port();
-        fprintf(f, "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+        write_zeromq_redefs(f);
         fprintf(f, "redef Cluster::manager_is_logger = F;\n");
     }
     fprintf(f, "redef Cluster::nodes = {\n");

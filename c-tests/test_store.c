@@ -28,12 +28,7 @@ static int write_layout(int zeromq) {
     if (!f)
         return -1;
     if (zeromq) {
-        unsigned xpub = free_port(), xsub = free_port();
-        fprintf(f, "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
-        fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+        write_zeromq_redefs(f);
     }
     fprintf(f, "redef Cluster::nodes = {\n");
     fprintf(f, "  [\"manager\"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%u/tcp],\n", free_port());

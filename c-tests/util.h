@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -50,6 +51,18 @@ static inline unsigned free_port(void) {
             return port;
     }
     return 0;
+}
+
+/* The layout lines that put a cluster on Zeek's ZeroMQ backend, with the manager's
+ * XPUB/XSUB proxy on two free loopback ports (nodes connect their XPUB to its XSUB and
+ * their XSUB to its XPUB). */
+static inline void write_zeromq_redefs(FILE *f) {
+    unsigned xpub = free_port(), xsub = free_port();
+    fprintf(f, "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n");
+    fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
+    fprintf(f, "redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
+    fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = \"tcp://127.0.0.1:%u\";\n", xsub);
+    fprintf(f, "redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = \"tcp://127.0.0.1:%u\";\n", xpub);
 }
 
 #endif
