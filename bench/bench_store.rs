@@ -34,6 +34,10 @@
 //! the same with the master on P's own endpoint (load=sqlite_on_pinger: P's I/O thread
 //! carries the round trips and the store).
 //!   RESULT zcluster rtt_store load=L rounds=N ok=K p50_us=X p99_us=Y max_us=Z [puts=P rate=R commits=C]
+//! `rtt N DIR --alternate B`: B pairs of blocks of N round trips, without load and with
+//! the SQLite put stream (master on a third endpoint), the order swapped in every other
+//! pair so that both see the same drift of a shared machine; then both pooled, with
+//! `p99_growth_pct` (load=none_block / sqlite_block / none_pooled / sqlite_pooled).
 //!
 //! Output, one line per measurement (bench/summarize.py reads them):
 //!   RESULT zcluster store backend=B from=F puts=N secs=S rate=R
@@ -357,8 +361,14 @@ fn rtt_round(p: &Endpoint, n: u64) -> (u64, Vec<Duration>) {
     (ok, times)
 }
 
-fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+/// P and Q peered, and Q's echo thread (stopped with the flag).
+fn ping_pair() -> (
+    Endpoint,
+    Arc<Endpoint>,
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let plain = || {
         let mut o = EndpointOptions::default();
         // Plain TCP, as the other store benchmarks; ZC_BENCH_TLS=1 for anonymous TLS.
@@ -394,31 +404,172 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
             }
         })
     };
-    let line = |load: &str, ok: u64, times: &[Duration], extra: &str| {
-        let pct = |x: f64| {
-            times
-                .get(((times.len() as f64 * x) as usize).min(times.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
-        };
-        say(&format!(
-            "RESULT zcluster rtt_store load={load} rounds={n} ok={ok} p50_us={:.1} p99_us={:.1} max_us={:.1}{extra}",
-            pct(0.5),
-            pct(0.99),
-            times.last().map_or(0.0, |d| d.as_secs_f64() * 1e6)
-        ));
+    (p, q, stop, echo)
+}
+
+fn rtt_line(load: &str, n: u64, ok: u64, times: &[Duration], extra: &str) {
+    let pct = |x: f64| {
+        times
+            .get(((times.len() as f64 * x) as usize).min(times.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
+    say(&format!(
+        "RESULT zcluster rtt_store load={load} rounds={n} ok={ok} p50_us={:.1} p99_us={:.1} max_us={:.1}{extra}",
+        pct(0.5),
+        pct(0.99),
+        times.last().map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    ));
+}
+
+/// ZC_BENCH_STORAGE_NICE=N: the storage thread's niceness (the option `zc_storage_nice`),
+/// to compare settings in one run.
+fn storage_nice() -> u8 {
+    std::env::var("ZC_BENCH_STORAGE_NICE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(zcluster::store::backend::DEFAULT_STORAGE_NICE)
+}
+
+/// `rtt N DIR --alternate B`: B pairs of blocks of N round trips, one block without load
+/// and one while a SQLite master on a third endpoint absorbs a put stream at full speed,
+/// the order swapped in every other pair (none, sqlite, sqlite, none, ...), so that both
+/// see the same drift of the machine; the stream pauses (parked, no polling) during the
+/// blocks without load. Prints each block, then both loads pooled and the p99 growth.
+fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
+    use parking_lot::{Condvar, Mutex};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (p, _q, stop, echo) = ping_pair();
+    let nice = storage_nice();
+    let (_m_ep, svc) = store_node();
+    let path =
+        std::path::Path::new(dir).join(format!("bench-rtt-alt-{}.sqlite", std::process::id()));
+    let opts = SqliteOptions {
+        storage_nice: nice,
+        ..SqliteOptions::default()
+    };
+    let b = SqliteBackend::open(&path, &opts).unwrap_or_else(|e| die(&format!("sqlite: {e}")));
+    let master = svc
+        .attach_master(NAME, Box::new(b))
+        .unwrap_or_else(|e| die(&format!("attach_master: {e}")));
+    // 0: paused, 1: putting, 2: done.
+    let state = Arc::new((Mutex::new(0u8), Condvar::new()));
+    let puts = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (master, state, puts) = (master.clone(), state.clone(), puts.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            loop {
+                {
+                    let mut st = state.0.lock();
+                    while *st == 0 {
+                        state.1.wait(&mut st);
+                    }
+                    if *st == 2 {
+                        break;
+                    }
+                }
+                for _ in 0..100 {
+                    master
+                        .put(s(&format!("r{i}")), Value::Count(i), None)
+                        .unwrap_or_else(|e| die(&format!("put: {e}")));
+                    i += 1;
+                }
+                if i % 10_000 == 0 {
+                    master
+                        .flush(Duration::from_secs(60))
+                        .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                }
+                puts.store(i, Ordering::Relaxed);
+            }
+        })
+    };
+    let set = |v: u8| {
+        *state.0.lock() = v;
+        state.1.notify_all();
+    };
+    let (mut none, mut loaded) = (Vec::new(), Vec::new());
+    let (mut put_total, mut put_secs, mut commits) = (0u64, 0f64, 0u64);
+    for k in 0..blocks * 2 {
+        let with_load = (k % 2 == 1) != ((k / 2) % 2 == 1);
+        if with_load {
+            set(1);
+            // Let the stream reach its pace before measuring.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let (t0, p0, c0) = (
+            Instant::now(),
+            puts.load(Ordering::Relaxed),
+            master.commits(),
+        );
+        let (ok, times) = rtt_round(&p, n);
+        if with_load {
+            set(0);
+            let secs = t0.elapsed().as_secs_f64();
+            let done = puts.load(Ordering::Relaxed) - p0;
+            let c = master.commits() - c0;
+            rtt_line(
+                "sqlite_block",
+                n,
+                ok,
+                &times,
+                &format!(
+                    " puts={done} rate={:.0} commits={c} storage_nice={nice}",
+                    done as f64 / secs
+                ),
+            );
+            put_total += done;
+            put_secs += secs;
+            commits += c;
+            loaded.extend(times);
+        } else {
+            rtt_line("none_block", n, ok, &times, "");
+            none.extend(times);
+        }
+    }
+    set(2);
+    let _ = writer.join();
+    none.sort();
+    loaded.sort();
+    let p99 = |v: &[Duration]| {
+        v.get(v.len() * 99 / 100)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    };
+    rtt_line("none_pooled", n * blocks, none.len() as u64, &none, "");
+    rtt_line(
+        "sqlite_pooled",
+        n * blocks,
+        loaded.len() as u64,
+        &loaded,
+        &format!(
+            " rate={:.0} commits={commits} storage_nice={nice} p99_growth_pct={:.1}",
+            put_total as f64 / put_secs.max(1e-9),
+            (p99(&loaded) / p99(&none).max(1e-9) - 1.0) * 100.0
+        ),
+    );
+    drop(master);
+    svc.close();
+    for ext in ["", "-wal", "-shm"] {
+        let mut f = path.clone().into_os_string();
+        f.push(ext);
+        let _ = std::fs::remove_file(f);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+    0
+}
+
+fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (p, _q, stop, echo) = ping_pair();
+    let line =
+        |load: &str, ok: u64, times: &[Duration], extra: &str| rtt_line(load, n, ok, times, extra);
     let (ok, times) = rtt_round(&p, n);
     line("none", ok, &times, "");
 
     // The same round trips while a SQLite master in this process absorbs a put stream:
     // on an endpoint of its own, then on the pinger's endpoint (its I/O thread carries
     // the store's traffic and the round trips).
-    // ZC_BENCH_STORAGE_NICE=N: the storage thread's niceness (the option
-    // `zc_storage_nice`; default 10), to compare with 0 in one run.
-    let storage_nice: u8 = std::env::var("ZC_BENCH_STORAGE_NICE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(zcluster::store::backend::DEFAULT_STORAGE_NICE);
+    let storage_nice = storage_nice();
     let (m_ep, svc) = store_node();
     for on_pinger in [false, true] {
         let path = std::path::Path::new(dir).join(format!(
@@ -534,6 +685,9 @@ fn main() {
             clone_main(num(n), backend, port)
         }
         [mode, n, dir] if mode == "rtt" => rtt_main(num(n), dir, None),
+        [mode, n, dir, flag, b] if mode == "rtt" && flag == "--alternate" => {
+            rtt_alternating(num(n), num(b), dir)
+        }
         [mode, n, dir, flag, r] if mode == "rtt" && flag == "--puts-per-sec" => {
             rtt_main(num(n), dir, Some(num(r)))
         }
@@ -548,7 +702,7 @@ fn main() {
             let label = format!("{backend} journal=delete");
             master_main(num(n), &label, dir, JournalMode::Delete)
         }
-        _ => die("usage: bench_store N memory|sqlite DIR [--journal delete | --tag T] | bench_store rtt N DIR [--puts-per-sec R]"),
+        _ => die("usage: bench_store N memory|sqlite DIR [--journal delete | --tag T] | bench_store rtt N DIR [--puts-per-sec R | --alternate B]"),
     };
     std::process::exit(rc);
 }

@@ -13,7 +13,10 @@
 //! seq)` in Broker's binary encoding. zcluster runs with its defaults (backpressure: a
 //! full XPUB queue makes publishes wait, nothing is dropped). The raw variant is made
 //! lossless the same way, so the two are comparable: `XPUB_NODROP` on the publisher and
-//! the proxy, and a publisher that retries on EAGAIN. Receivers check every event arrives
+//! the proxy, and a publisher that retries on EAGAIN. Both parents run the proxy and
+//! their own sockets in one libzmq context with `ZC_BENCH_IO_THREADS` I/O threads (by
+//! default 2, Zeek's `proxy_io_threads`, which zcluster's proxy follows); the children
+//! have one context with one I/O thread each. Receivers check every event arrives
 //! in order. Output (bench/summarize.py reads it):
 //!   RESULT zmq-<variant> tput sent=N recv=M lost=L in_order=B secs=S rate=R
 //!   RESULT zmq-<variant> rtt rounds=N ok=M p50_us=X p99_us=Y
@@ -50,8 +53,20 @@ fn port() -> u16 {
         .port()
 }
 
+/// The proxy's I/O threads, on both sides: `ZC_BENCH_IO_THREADS`, by default Zeek's
+/// `proxy_io_threads` (2).
+fn io_threads() -> i32 {
+    std::env::var("ZC_BENCH_IO_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
 fn layout_text(xpub: u16, xsub: u16) -> String {
     format!(
+        "redef Cluster::Backend::ZeroMQ::proxy_io_threads = {};\n",
+        io_threads()
+    ) + &format!(
         "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;\n\
          redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = \"tcp://127.0.0.1:{xpub}\";\n\
          redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = \"tcp://127.0.0.1:{xsub}\";\n\
@@ -234,7 +249,9 @@ fn zcluster_child(mode: &str, n: u64, layout_path: &str) {
 // ------------------------------------------------------------------------- raw libzmq
 
 fn raw_parent(mode: &str, n: u64) {
-    let ctx = zmq::Context::new();
+    // One context for the proxy and the parent's sockets, as the manager's node shares
+    // its proxy's, with the proxy's I/O threads.
+    let ctx = zcluster::zeromq::Context::new(io_threads()).unwrap();
     let mut pxpub = ctx.socket(zmq::XPUB).unwrap();
     let pxsub = ctx.socket(zmq::XSUB).unwrap();
     zcluster_set_nodrop(&mut pxpub);
@@ -247,7 +264,7 @@ fn raw_parent(mode: &str, n: u64) {
     std::thread::spawn(move || {
         let _ = zmq::proxy(&pxsub, &pxpub);
     });
-    let (sub, pubs) = raw_node(&ctx, &xpub_ep, &xsub_ep);
+    let (sub, pubs) = raw_node(|k| ctx.socket(k).unwrap(), &xpub_ep, &xsub_ep);
     sub.send(&b"\x01zeek.cluster.manager"[..], 0).unwrap();
     let mut child = spawn_child(&[
         "--child".into(),
@@ -298,10 +315,14 @@ fn zcluster_set_nodrop(s: &mut zmq::Socket) {
     zcluster::zeromq::set_xpub_nodrop(s, true).unwrap();
 }
 
-fn raw_node(ctx: &zmq::Context, xpub_ep: &str, xsub_ep: &str) -> (zmq::Socket, zmq::Socket) {
-    let sub = ctx.socket(zmq::XSUB).unwrap();
+fn raw_node(
+    socket: impl Fn(zmq::SocketType) -> zmq::Socket,
+    xpub_ep: &str,
+    xsub_ep: &str,
+) -> (zmq::Socket, zmq::Socket) {
+    let sub = socket(zmq::XSUB);
     sub.connect(xpub_ep).unwrap();
-    let mut pubs = ctx.socket(zmq::XPUB).unwrap();
+    let mut pubs = socket(zmq::XPUB);
     pubs.set_xpub_verbose(true).unwrap();
     zcluster_set_nodrop(&mut pubs);
     pubs.connect(xsub_ep).unwrap();
@@ -343,7 +364,7 @@ fn wait_sub(pubs: &zmq::Socket, topic: &[u8]) {
 fn raw_child(mode: &str, n: u64, eps: &str) {
     let (xpub_ep, xsub_ep) = eps.split_once(' ').unwrap();
     let ctx = zmq::Context::new();
-    let (sub, pubs) = raw_node(&ctx, xpub_ep, xsub_ep);
+    let (sub, pubs) = raw_node(|k| ctx.socket(k).unwrap(), xpub_ep, xsub_ep);
     sub.send(&b"\x01zeek.cluster.node.worker-1."[..], 0)
         .unwrap();
     wait_sub(&pubs, b"zeek.cluster.manager");

@@ -210,6 +210,13 @@ struct State {
     io_waiting: bool,
     /// The endpoint is closed: waiting `pop`s return instead of blocking.
     closed: bool,
+    /// A host thread leading the transport's receive (`LeadReceive`) waits on the lead
+    /// pipe: the next push, close or kick writes one byte to it.
+    lead_waiting: bool,
+    /// A kick came while no leader waited: the next `arm_lead` returns false at once.
+    lead_kicked: bool,
+    /// A byte waits in the lead pipe.
+    lead_signaled: bool,
 }
 
 pub(crate) struct Inbox {
@@ -223,6 +230,8 @@ pub(crate) struct Inbox {
     pub(crate) dropped: AtomicU64,
     /// `pop_batch`'s buffer for the items it takes under the lock.
     scratch: Mutex<Vec<Item>>,
+    /// The lead pipe (see `State::lead_waiting`), made on first use.
+    lead: once_cell::sync::OnceCell<(pipe::Sender, pipe::Receiver)>,
 }
 
 impl Inbox {
@@ -245,6 +254,9 @@ impl Inbox {
                 fd_wanted: false,
                 io_waiting: false,
                 closed: false,
+                lead_waiting: false,
+                lead_kicked: false,
+                lead_signaled: false,
             }),
             ready: Condvar::new(),
             tx,
@@ -254,7 +266,67 @@ impl Inbox {
             waker,
             dropped: AtomicU64::new(0),
             scratch: Mutex::new(Vec::new()),
+            lead: once_cell::sync::OnceCell::new(),
         })
+    }
+
+    /// The descriptor a leading host thread waits on beside the transport's socket:
+    /// readable after a push, a close or a kick while it waits (see `arm_lead`).
+    pub(crate) fn lead_fd(&self) -> std::io::Result<RawFd> {
+        let (_, rx) = self.lead.get_or_try_init(pipe::new)?;
+        Ok(rx.as_raw_fd())
+    }
+
+    /// A leading host is about to wait on `lead_fd`: false if it should not (messages
+    /// wait, the inbox closed, or a kick came since the last wait).
+    pub(crate) fn arm_lead(&self) -> bool {
+        let mut st = self.state.lock();
+        if !st.q.is_empty() || st.closed || std::mem::take(&mut st.lead_kicked) {
+            return false;
+        }
+        st.lead_waiting = true;
+        true
+    }
+
+    /// The leading host's wait ended: takes the byte back if one was written.
+    pub(crate) fn disarm_lead(&self) {
+        let mut st = self.state.lock();
+        st.lead_waiting = false;
+        if std::mem::take(&mut st.lead_signaled) {
+            if let Some((_, rx)) = self.lead.get() {
+                let mut b = [0u8; 16];
+                let _ = (&*rx).read(&mut b);
+            }
+        }
+    }
+
+    /// Wakes the leading host (or makes its next `arm_lead` return false): the
+    /// transport's thread changed something the leader must look at.
+    pub(crate) fn kick_lead(&self) {
+        let mut st = self.state.lock();
+        self.signal_lead(&mut st, true);
+    }
+
+    fn signal_lead(&self, st: &mut State, sticky: bool) {
+        if st.lead_waiting {
+            st.lead_waiting = false;
+            if !st.lead_signaled {
+                st.lead_signaled = true;
+                if let Some((tx, _)) = self.lead.get() {
+                    let _ = (&*tx).write(&[1]);
+                }
+            }
+        } else if sticky {
+            st.lead_kicked = true;
+        }
+    }
+
+    pub(crate) fn closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.state.lock().q.is_empty()
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -324,6 +396,7 @@ impl Inbox {
             st.signaled = true;
             let _ = (&self.tx).write(&[1]);
         }
+        self.signal_lead(&mut st, false);
         drop(st);
         self.ready.notify_all();
     }
@@ -430,7 +503,10 @@ impl Inbox {
     /// Marks the inbox closed and wakes every host thread blocked in `pop`. Messages
     /// already queued can still be taken.
     pub(crate) fn close(&self) {
-        self.state.lock().closed = true;
+        let mut st = self.state.lock();
+        st.closed = true;
+        self.signal_lead(&mut st, true);
+        drop(st);
         self.ready.notify_all();
     }
 }

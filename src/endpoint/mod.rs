@@ -601,6 +601,9 @@ pub(crate) struct Shared {
     /// A transport that can send a publish from the publishing thread itself (see
     /// `DirectPublish`); set by its I/O thread at start.
     pub(crate) direct: once_cell::sync::OnceCell<Arc<dyn DirectPublish>>,
+    /// A transport whose socket a host thread waiting in `next` may read itself (see
+    /// `LeadReceive`); set by its I/O thread at start.
+    pub(crate) lead: once_cell::sync::OnceCell<Arc<dyn LeadReceive>>,
 }
 
 /// A transport's way to send a host publish on the publishing thread, skipping the hand-off
@@ -619,12 +622,26 @@ pub(crate) trait DirectPublish: Send + Sync {
     ) -> bool;
 }
 
+/// A transport whose receiving socket a host thread may read itself while it waits for
+/// messages (leader/follower; the ZeroMQ backend): the waiting host reads the socket and
+/// runs the hooks on its own thread, then takes what they delivered, so a message reaches
+/// it without a hand-off from the I/O thread and its wake-up. `lead` returns once the
+/// inbox holds something, at `deadline`, or at once when it cannot lead (another thread
+/// leads, the transport stopped); the caller then waits on the inbox as usual. Only one
+/// thread reads the socket and runs the hooks at a time: the I/O thread stops reading it
+/// while a host leads.
+pub(crate) trait LeadReceive: Send + Sync {
+    fn lead(&self, inbox: &Inbox, deadline: Instant);
+}
+
 type Callback = Box<dyn FnMut(Message) + Send>;
 
 /// Code that runs on the endpoint's I/O thread, for the layers built on the endpoint (the
 /// cluster framework, data stores): it sees every message before the host does, decides
 /// what the host gets, and may publish. It runs whether or not the host polls, so a
 /// protocol exchange (a hello, a store's acks) never waits for the host. It must not block.
+/// On a transport with `LeadReceive` (ZeroMQ) it may also run on a host thread waiting in
+/// `next`, never on two threads at once.
 pub trait Hook: Send {
     /// Called for each message bound for the host; deliver it (or others) through `ctx`.
     fn on_message(&mut self, msg: Message, ctx: &mut HookCtx);
@@ -800,6 +817,7 @@ impl Endpoint {
             stores: Mutex::new(None),
             stores_attached: std::sync::atomic::AtomicBool::new(false),
             direct: once_cell::sync::OnceCell::new(),
+            lead: once_cell::sync::OnceCell::new(),
         });
         let thread = spawn(shared.clone(), poll, hook)?;
         Ok(Endpoint {
@@ -1263,7 +1281,19 @@ impl Endpoint {
 
     /// The next message: `None` timeout returns at once, otherwise waits up to `timeout`.
     pub fn next(&self, timeout: Option<Duration>) -> Option<Message> {
-        self.shared.inbox.pop(timeout.map(|t| Instant::now() + t))
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.lead_until(deadline);
+        self.shared.inbox.pop(deadline)
+    }
+
+    /// With a transport that lets hosts read its socket (`LeadReceive`), waits for the
+    /// first message by reading it on this thread while the inbox is empty.
+    fn lead_until(&self, deadline: Option<Instant>) {
+        if let (Some(d), Some(lead)) = (deadline, self.shared.lead.get()) {
+            if self.shared.inbox.is_empty() && Instant::now() < d {
+                lead.lead(&self.shared.inbox, d);
+            }
+        }
     }
 
     /// Moves up to `max` waiting messages, in order, to the end of `out` under one lock
@@ -1275,9 +1305,11 @@ impl Endpoint {
         max: usize,
         timeout: Option<Duration>,
     ) -> usize {
-        self.shared
-            .inbox
-            .pop_batch(out, max, timeout.map(|t| Instant::now() + t))
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if max > 0 {
+            self.lead_until(deadline);
+        }
+        self.shared.inbox.pop_batch(out, max, deadline)
     }
 
     /// Messages waiting in the inbox.
@@ -1301,6 +1333,7 @@ impl Endpoint {
         };
         let mut n = 0;
         let mut deadline = Some(Instant::now() + timeout);
+        self.lead_until(deadline);
         // Taken in batches: one lock of the inbox per batch, not per message.
         let mut batch = Vec::new();
         while self.shared.inbox.pop_batch(&mut batch, 256, deadline) > 0 {

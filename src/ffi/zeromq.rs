@@ -42,8 +42,9 @@ pub unsafe extern "C" fn zc_cluster_backend_get(
 
 /// One counter of a started ZeroMQ node by name (`msg_errors`, `wrong_format`,
 /// `undecodable`, `unsubscribed`, `own_dropped`, `xpub_drops`, `xpub_blocked`,
-/// `held_until_ready`, `events_sent`, `events_received`, `subscriptions_seen`,
-/// `unsubscriptions_seen`, `logs_sent`, `logs_received`, `logs_unhandled`, `logs_blocked`,
+/// `held_until_ready`, `events_sent`, `events_received`, `events_read_by_host`,
+/// `subscriptions_seen`, `unsubscriptions_seen`, `logs_sent`, `logs_received`,
+/// `logs_unhandled`, `logs_blocked`, `logs_malformed`, `log_records_received`,
 /// `handshake_failures`, `warnings`, `ready`). Errors: ZC_ERR_NULL, ZC_ERR_UTF8,
 /// ZC_ERR_BAD_HANDLE, ZC_ERR_STATE (not started, or a Broker node), ZC_ERR_NOT_FOUND
 /// (no such counter).

@@ -26,7 +26,15 @@
 //! thread holds them, so order per publisher, backpressure and the drop policy stay as
 //! they were. Since libzmq processes a socket's pending commands inside `send`, taking the
 //! signal off its `ZMQ_FD`, the publishing host asks XPUB for waiting subscriptions
-//! after each send and wakes the node's thread when there are some. The manager's node
+//! after each send and wakes the node's thread when there are some. Receipt works the
+//! same way round (leader/follower, `node::Lead`, `endpoint::LeadReceive`): a host thread
+//! waiting in `next` (or `next_batch`, `poll`) with an empty inbox takes XSUB's
+//! descriptor out of the node's epoll set, waits on it in an epoll set of its own, and
+//! reads XSUB, runs the cluster hook and fills the inbox itself, under the node's lock;
+//! it gives the descriptor back before it returns, and the node's thread reads XSUB
+//! whenever no host waits (a host that polls the inbox's descriptor, or does not read at
+//! all, changes nothing). Raw libzmq's receiver reads its socket on its own thread; so
+//! now does ours, without one more sleeping thread to wake per event. The manager's node
 //! creates its sockets in the context of the proxy it runs (one libzmq context per
 //! process, as libzmq recommends, so its connections to its own proxy are served by the
 //! same I/O threads), unless both need a ZAP handler (one per context).
@@ -66,6 +74,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use node::spawn_node;
+
+/// A libzmq context with a chosen number of I/O threads, for programs that make their own
+/// sockets beside zcluster's: the raw libzmq side of `examples/bench_zeromq.rs` runs its
+/// proxy in one, with the I/O threads zcluster's proxy has (Zeek's `proxy_io_threads`),
+/// so that both sides of the comparison run the same libzmq settings. Close every socket
+/// made in it before dropping it (libzmq's `zmq_ctx_term` waits for them).
+pub struct Context(crate::ffi::zmq_opts::RawContext);
+
+impl Context {
+    /// A new context with `io_threads` I/O threads.
+    pub fn new(io_threads: i32) -> Result<Context> {
+        Ok(Context(crate::ffi::zmq_opts::RawContext::new(io_threads)?))
+    }
+
+    /// A new socket of type `kind`.
+    pub fn socket(&self, kind: zmq::SocketType) -> Result<zmq::Socket> {
+        self.0.socket(kind as i32)
+    }
+
+    /// Its I/O threads, as libzmq reports them.
+    pub fn io_threads(&self) -> i32 {
+        self.0.io_threads()
+    }
+}
 
 /// The environment variables Zeek reads CURVE keys from (`ZeroMQ.cc` `load_curve_config`).
 pub const CURVE_ENV_PREFIX: &str = "ZEEK_CLUSTER_BACKEND_ZEROMQ_CURVE_";

@@ -7,7 +7,7 @@
 use super::frames::{self, Incoming, SubChange};
 use super::membership::{Action, Membership};
 use super::{endpoint_id_of, zmq_err, NodeConfig};
-use crate::endpoint::inbox::Deliveries;
+use crate::endpoint::inbox::{Deliveries, Inbox};
 use crate::endpoint::{
     Command, Counters, DirectPublish, Hook, HookCtx, Message, MessageKind, Payload, PeerInfo,
     Shared,
@@ -68,6 +68,9 @@ stats! {
     /// Events sent / received.
     events_sent,
     events_received,
+    /// Of the events received, those a host thread waiting in `next` read itself
+    /// (leader/follower on XSUB; the node's thread read the others).
+    events_read_by_host,
     /// Subscriptions and unsubscriptions seen on XPUB.
     subscriptions_seen,
     unsubscriptions_seen,
@@ -366,9 +369,9 @@ pub(crate) fn spawn_node(
                 recheck: AtomicBool::new(false),
             });
             let _ = shared.direct.set(xpub.clone());
+            let xsub_fd = set(xsub.get_fd(), "ZMQ_FD")?;
             let node = Node {
                 shared,
-                poll,
                 hook,
                 xpub,
                 xpub_fd,
@@ -399,25 +402,33 @@ pub(crate) fn spawn_node(
                 frames: Vec::new(),
                 actions: Vec::new(),
                 last_sender: (Vec::new(), endpoint_id_of("")),
+                host_leads: false,
+                xsub_registered: true,
+                sleep_until: None,
                 _zap: zap,
                 _ctx: ctx,
             };
+            let shared = node.shared.clone();
+            let cell = Arc::new(Mutex::new(Some(node)));
+            // Host threads waiting in `next` read XSUB themselves (`Lead`); without the
+            // descriptors it needs, the node's thread reads it, as before.
+            if let Ok(lead) = Lead::new(&cell, &poll, xsub_fd, &shared) {
+                let _ = shared.lead.set(Arc::new(lead));
+            }
             std::thread::Builder::new()
                 .name(name)
                 .spawn(move || {
-                    let shared = node.shared.clone();
-                    let r =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || node.run()));
+                    let run_cell = cell.clone();
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                        run(&run_cell, poll)
+                    }));
+                    // The node leaves the cell on this thread, so that hosts stop leading
+                    // and the sockets and the context close here.
+                    let node = cell.lock().take();
                     if r.is_err() {
-                        let mut q = shared.cmds.lock();
-                        q.closed = true;
-                        q.publishes = 0;
-                        q.q.clear();
-                        q.bytes.clear();
-                        drop(q);
-                        shared.cmd_room.notify_all();
-                        shared.inbox.close();
+                        fail(&shared);
                     }
+                    drop(node);
                 })
                 .map_err(|e| {
                     Error::new(
@@ -429,9 +440,182 @@ pub(crate) fn spawn_node(
     ))
 }
 
+/// After a panic on the node's thread or in a leading host: the endpoint closes (commands
+/// fail with `Closed`, waiting hosts return).
+fn fail(shared: &Shared) {
+    let mut q = shared.cmds.lock();
+    q.closed = true;
+    q.publishes = 0;
+    q.q.clear();
+    q.bytes.clear();
+    drop(q);
+    shared.cmd_room.notify_all();
+    shared.inbox.close();
+}
+
+type Cell = Arc<Mutex<Option<Node>>>;
+
+const XSUB: mio::Token = mio::Token(1);
+const XPUB: mio::Token = mio::Token(2);
+const PULL: mio::Token = mio::Token(3);
+const MON0: usize = 16;
+/// In a leading host's own epoll set.
+const LEAD_XSUB: mio::Token = mio::Token(1);
+const LEAD_INBOX: mio::Token = mio::Token(2);
+
+/// Leader/follower on XSUB (`endpoint::LeadReceive`). A host thread waiting in `next`
+/// with an empty inbox takes XSUB's descriptor out of the node's epoll set, waits on it
+/// (and on the inbox's lead pipe) in an epoll set of its own, and on each message reads
+/// XSUB, runs the hooks and pushes into the inbox itself, under the node's lock; it gives
+/// the descriptor back before it returns. Raw libzmq's receiver reads its socket on its
+/// own thread; before this, every received event cost one more sleeping thread to wake
+/// (the node's, then the host's). The node's thread keeps everything else: commands,
+/// timers, XPUB, the log sockets, the monitors, and XSUB whenever no host waits.
+struct Lead {
+    cell: Cell,
+    /// The node's epoll set, where XSUB's descriptor is taken out and put back.
+    registry: mio::Registry,
+    xsub_fd: RawFd,
+    /// The leader's epoll set (XSUB's descriptor and the inbox's lead pipe, always
+    /// registered) and its events; whoever holds the lock leads.
+    host: Mutex<(mio::Poll, mio::Events)>,
+}
+
+impl Lead {
+    fn new(
+        cell: &Cell,
+        poll: &mio::Poll,
+        xsub_fd: RawFd,
+        shared: &Shared,
+    ) -> std::io::Result<Lead> {
+        let host = mio::Poll::new()?;
+        let inbox_fd = shared.inbox.lead_fd()?;
+        let reg = host.registry();
+        reg.register(
+            &mut mio::unix::SourceFd(&xsub_fd),
+            LEAD_XSUB,
+            mio::Interest::READABLE,
+        )?;
+        reg.register(
+            &mut mio::unix::SourceFd(&inbox_fd),
+            LEAD_INBOX,
+            mio::Interest::READABLE,
+        )?;
+        Ok(Lead {
+            cell: cell.clone(),
+            registry: poll.registry().try_clone()?,
+            xsub_fd,
+            host: Mutex::new((host, mio::Events::with_capacity(4))),
+        })
+    }
+
+    /// Gives XSUB back to the node's thread.
+    fn give_back(&self, node: &mut Node) {
+        node.host_leads = false;
+        let back = self.registry.register(
+            &mut mio::unix::SourceFd(&self.xsub_fd),
+            XSUB,
+            mio::Interest::READABLE,
+        );
+        // Not registered again (it cannot fail on a valid descriptor): the node's
+        // thread reads XSUB every millisecond instead, and registers it itself.
+        node.xsub_registered = back.is_ok();
+        if !node.xsub_drained || !node.xsub_registered {
+            let _ = node.shared.waker.wake();
+        }
+    }
+
+    fn lead_inner(&self, inbox: &Inbox, deadline: Instant) {
+        let Some(mut host) = self.host.try_lock() else {
+            return; // another host thread leads
+        };
+        let first = {
+            let mut g = self.cell.lock();
+            let Some(node) = g.as_mut() else { return };
+            if node.shutdown.is_some() || !node.xsub_registered {
+                return;
+            }
+            if self
+                .registry
+                .deregister(&mut mio::unix::SourceFd(&self.xsub_fd))
+                .is_err()
+            {
+                return;
+            }
+            node.host_leads = true;
+            // Read first unless the last read ended at EAGAIN: the descriptor signals only
+            // what arrives from then on, and this thread's epoll set, where it always
+            // stays, holds that signal if it came.
+            !node.xsub_drained
+        };
+        let mut readable = first;
+        loop {
+            let more = {
+                let mut g = self.cell.lock();
+                let Some(node) = g.as_mut() else {
+                    return; // the node's thread stopped
+                };
+                if node.shutdown.is_some() {
+                    self.give_back(node);
+                    return;
+                }
+                if readable || !node.xsub_drained {
+                    node.host_turn()
+                } else {
+                    false
+                }
+            };
+            if !inbox.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            if more {
+                readable = true;
+                continue;
+            }
+            if !inbox.arm_lead() {
+                // A kick (the node's thread used XSUB or is stopping), or the inbox
+                // closed: look again, or leave when there is nothing to read.
+                if inbox.is_empty() && !inbox.closed() {
+                    readable = true;
+                    continue;
+                }
+                break;
+            }
+            let (poll, events) = &mut *host;
+            let _ = poll.poll(events, Some(deadline - now));
+            inbox.disarm_lead();
+            readable = events.iter().any(|e| e.token() == LEAD_XSUB);
+        }
+        let mut g = self.cell.lock();
+        if let Some(node) = g.as_mut() {
+            self.give_back(node);
+        }
+    }
+}
+
+impl crate::endpoint::LeadReceive for Lead {
+    fn lead(&self, inbox: &Inbox, deadline: Instant) {
+        // A panic in a hook on this thread closes the endpoint, as on the node's thread.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.lead_inner(inbox, deadline)
+        }));
+        if r.is_err() {
+            let node = self.cell.lock().take();
+            if let Some(n) = &node {
+                fail(&n.shared);
+                let _ = n.shared.waker.wake();
+            }
+            drop(node);
+        }
+    }
+}
+
 struct Node {
     shared: Arc<Shared>,
-    poll: mio::Poll,
     hook: Option<Box<dyn Hook>>,
     xpub: Arc<Xpub>,
     xpub_fd: RawFd,
@@ -473,6 +657,14 @@ struct Node {
     actions: Vec<Action>,
     /// The last sender frame seen and its endpoint id.
     last_sender: (Vec<u8>, EndpointId),
+    /// A host thread leads XSUB (`Lead`): the node's thread does not read it.
+    host_leads: bool,
+    /// XSUB's descriptor is in the node's epoll set (false only if giving it back
+    /// failed: then the thread reads XSUB every millisecond).
+    xsub_registered: bool,
+    /// When the node's thread, asleep, next wakes by itself (a leading host that sets an
+    /// earlier timer wakes it).
+    sleep_until: Option<Instant>,
     _zap: Option<super::proxy::Zap>,
     // Dropped last: closing the context waits for the sockets.
     _ctx: Arc<RawContext>,
@@ -483,6 +675,45 @@ impl Drop for Node {
         // Hosts hold the XPUB socket too (`Shared::direct`): closed here, so that the
         // context (dropped last) can close.
         self.xpub.close();
+    }
+}
+
+/// The node's thread: waits in the endpoint's epoll set, then runs a turn under the
+/// node's lock (which a leading host takes for its own turns in between).
+fn run(cell: &Cell, mut poll: mio::Poll) {
+    let mut mon = {
+        let mut g = cell.lock();
+        let Some(node) = g.as_mut() else { return };
+        if !node.start(&poll) {
+            return;
+        }
+        vec![true; node.monitors.len()]
+    };
+    let mut events = mio::Events::with_capacity(16);
+    loop {
+        let timeout = {
+            let mut g = cell.lock();
+            let Some(node) = g.as_mut() else { return };
+            let t = Duration::from_millis(node.timeout() as u64);
+            // What it sleeps towards (not the rounded-up timeout: a leading host compares
+            // its own deadlines with it).
+            node.sleep_until = Some(node.deadline().unwrap_or_else(|| Instant::now() + t));
+            t
+        };
+        match poll.poll(&mut events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+        let mut g = cell.lock();
+        let Some(node) = g.as_mut() else { return };
+        node.sleep_until = None;
+        if !node.turn(&events, &mut mon) {
+            break;
+        }
+    }
+    if let Some(node) = cell.lock().as_mut() {
+        node.stop();
     }
 }
 
@@ -509,7 +740,9 @@ fn recv_multipart(sock: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> Option<
 }
 
 impl Node {
-    fn run(mut self) {
+    /// Before the first turn: the probe, and every descriptor in the epoll set. False:
+    /// the node cannot run (reported to the host).
+    fn start(&mut self, poll: &mio::Poll) -> bool {
         // The ready-to-publish probe (`DoReadyToPublishCallback`).
         let probe = frames::sub_frame(true, &self.probe);
         let _ = self.xsub.send(probe, 0);
@@ -517,10 +750,6 @@ impl Node {
         // `epoll_wait` per turn instead of `zmq_poll`'s two `poll`s plus one `ZMQ_EVENTS`
         // (itself a `poll`) per socket and pass. The descriptors are edge-triggered: each
         // socket is read until EAGAIN, or marked to be read again on the next turn.
-        const XSUB: mio::Token = mio::Token(1);
-        const XPUB: mio::Token = mio::Token(2);
-        const PULL: mio::Token = mio::Token(3);
-        const MON0: usize = 16;
         let mut fds = vec![(XSUB, self.xsub.get_fd()), (XPUB, Ok(self.xpub_fd))];
         if let Some(p) = &self.pull {
             fds.push((PULL, p.get_fd()));
@@ -530,8 +759,7 @@ impl Node {
         }
         for (token, fd) in fds {
             let registered = fd.map_err(|e| e.to_string()).and_then(|fd| {
-                self.poll
-                    .registry()
+                poll.registry()
                     .register(
                         &mut mio::unix::SourceFd(&fd),
                         token,
@@ -546,82 +774,115 @@ impl Node {
                 );
                 self.shared.inbox.push_batch(&mut self.deliveries);
                 self.stop();
-                return;
+                return false;
             }
         }
-        let mut events = mio::Events::with_capacity(16);
-        let mut mon = vec![true; self.monitors.len()];
-        loop {
-            let timeout = self.timeout();
-            let (mut r_xsub, mut r_xpub, mut r_pull) = (false, false, false);
-            match self
-                .poll
-                .poll(&mut events, Some(Duration::from_millis(timeout as u64)))
-            {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-            for ev in events.iter() {
-                match ev.token() {
-                    XSUB => r_xsub = true,
-                    XPUB => r_xpub = true,
-                    PULL => r_pull = true,
-                    mio::Token(t) if t >= MON0 => {
-                        if let Some(m) = mon.get_mut(t - MON0) {
-                            *m = true;
-                        }
+        true
+    }
+
+    /// One turn of the node's thread after its wait; false: the node stops.
+    fn turn(&mut self, events: &mio::Events, mon: &mut [bool]) -> bool {
+        let (mut r_xsub, mut r_xpub, mut r_pull) = (false, false, false);
+        for ev in events.iter() {
+            match ev.token() {
+                XSUB => r_xsub = true,
+                XPUB => r_xpub = true,
+                PULL => r_pull = true,
+                mio::Token(t) if t >= MON0 => {
+                    if let Some(m) = mon.get_mut(t - MON0) {
+                        *m = true;
                     }
-                    _ => {}
                 }
-            }
-            self.more = false;
-            self.sent = false;
-            self.take_commands();
-            let recheck = self.xpub.recheck.swap(false, Ordering::Acquire);
-            if r_xpub || recheck || std::mem::take(&mut self.xpub_more) {
-                self.read_xpub();
-            }
-            let read_xsub =
-                self.shutdown.is_none() && self.shared.inbox.has_room(self.deliveries.len());
-            if read_xsub && (r_xsub || !self.xsub_drained) {
-                self.read_xsub();
-            }
-            if self.pull.is_some() && (r_pull || std::mem::take(&mut self.pull_more)) {
-                self.read_pull();
-            }
-            for (i, m) in mon.iter_mut().enumerate() {
-                if std::mem::take(m) {
-                    self.read_monitor(i);
-                }
-            }
-            self.flush_out();
-            self.flush_logs();
-            let now = Instant::now();
-            let mut acts = std::mem::take(&mut self.actions);
-            self.members.tick(now, &mut acts);
-            self.apply(acts);
-            self.run_hook();
-            self.shared.inbox.push_batch(&mut self.deliveries);
-            // Hosts publish directly while nothing is held here (order per publisher).
-            let direct = self.ready && self.out.is_empty() && self.shutdown.is_none();
-            let mut st = self.xpub.state.lock();
-            st.direct = direct;
-            // A send of this turn may have taken XPUB's signal (see `Xpub::recheck`).
-            if self.sent && Xpub::input_waiting(&st) {
-                self.xpub_more = true;
-                self.more = true;
-            }
-            drop(st);
-            if let Some(deadline) = self.shutdown {
-                if (self.out.is_empty() && self.logs.out.lock().is_empty())
-                    || Instant::now() >= deadline
-                {
-                    break;
-                }
+                _ => {}
             }
         }
-        self.stop();
+        self.more = false;
+        self.sent = false;
+        self.take_commands();
+        let recheck = self.xpub.recheck.swap(false, Ordering::Acquire);
+        if r_xpub || recheck || std::mem::take(&mut self.xpub_more) {
+            self.read_xpub();
+        }
+        // While a host leads XSUB, it reads it; a descriptor that could not be put back in
+        // the epoll set is read on every turn.
+        let read_xsub = !self.host_leads
+            && self.shutdown.is_none()
+            && self.shared.inbox.has_room(self.deliveries.len());
+        if read_xsub && (r_xsub || !self.xsub_drained || !self.xsub_registered) {
+            self.read_xsub();
+        }
+        if self.pull.is_some() && (r_pull || std::mem::take(&mut self.pull_more)) {
+            self.read_pull();
+        }
+        for (i, m) in mon.iter_mut().enumerate() {
+            if std::mem::take(m) {
+                self.read_monitor(i);
+            }
+        }
+        self.flush_out();
+        self.flush_logs();
+        let now = Instant::now();
+        let mut acts = std::mem::take(&mut self.actions);
+        self.members.tick(now, &mut acts);
+        self.apply(acts);
+        self.run_hook();
+        self.shared.inbox.push_batch(&mut self.deliveries);
+        self.settle_xpub();
+        // A subscription sent on XSUB may have taken its descriptor's signal, and a
+        // shutdown must reach the leader: it looks again.
+        if self.host_leads && (!self.xsub_drained || self.shutdown.is_some()) {
+            self.shared.inbox.kick_lead();
+        }
+        if let Some(deadline) = self.shutdown {
+            if (self.out.is_empty() && self.logs.out.lock().is_empty())
+                || Instant::now() >= deadline
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A leading host's turn (`Lead`): XSUB, the hooks, the inbox, on the host's thread.
+    /// Returns whether XSUB may hold more than this turn read.
+    fn host_turn(&mut self) -> bool {
+        self.more = false;
+        self.sent = false;
+        if self.shared.inbox.has_room(self.deliveries.len()) {
+            let before = self.stats.events_received.load(Ordering::Relaxed);
+            self.read_xsub();
+            let read = self.stats.events_received.load(Ordering::Relaxed) - before;
+            self.stats
+                .events_read_by_host
+                .fetch_add(read, Ordering::Relaxed);
+        }
+        let more = self.more;
+        self.run_hook();
+        self.shared.inbox.push_batch(&mut self.deliveries);
+        self.settle_xpub();
+        // What only the node's thread does: held publishes, XPUB's subscriptions, and a
+        // timer (of the hook, of the hello) earlier than the one it sleeps to.
+        let earlier = match (self.deadline(), self.sleep_until) {
+            (Some(d), Some(s)) => d < s,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !self.out.is_empty() || self.xpub_more || earlier {
+            let _ = self.shared.waker.wake();
+        }
+        more || self.more
+    }
+
+    /// Hosts publish directly while nothing is held here (order per publisher); a send
+    /// of this turn may have taken XPUB's signal (see `Xpub::recheck`).
+    fn settle_xpub(&mut self) {
+        let direct = self.ready && self.out.is_empty() && self.shutdown.is_none();
+        let mut st = self.xpub.state.lock();
+        st.direct = direct;
+        if self.sent && Xpub::input_waiting(&st) {
+            self.xpub_more = true;
+            self.more = true;
+        }
     }
 
     fn stop(&mut self) {
@@ -634,11 +895,12 @@ impl Node {
         q.bytes = Vec::new();
         drop(q);
         self.shared.cmd_room.notify_all();
+        // A leading host stops waiting on XSUB.
+        self.shared.inbox.kick_lead();
     }
-    fn timeout(&self) -> i64 {
-        if self.more {
-            return 0;
-        }
+
+    /// The earliest moment the node's thread has something to do by itself.
+    fn deadline(&self) -> Option<Instant> {
         let now = Instant::now();
         let mut next = self.shutdown;
         let mut consider = |d: Option<Instant>| {
@@ -648,12 +910,21 @@ impl Node {
         };
         consider(self.hook.as_ref().and_then(|h| h.next_deadline()));
         consider(self.members.next_deadline());
-        if (self.blocked && self.ready) || self.log_blocked {
+        if (self.blocked && self.ready) || self.log_blocked || !self.xsub_registered {
             consider(Some(now + Duration::from_millis(1)));
         }
-        match next {
-            // Rounded up: zmq_poll counts whole milliseconds.
-            Some(n) => (n.saturating_duration_since(now).as_micros() as i64 + 999) / 1000,
+        next
+    }
+
+    fn timeout(&self) -> i64 {
+        if self.more {
+            return 0;
+        }
+        match self.deadline() {
+            // Rounded up: epoll counts whole milliseconds.
+            Some(n) => {
+                (n.saturating_duration_since(Instant::now()).as_micros() as i64 + 999) / 1000
+            }
             None => 1000,
         }
     }
