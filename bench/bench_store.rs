@@ -34,10 +34,11 @@
 //! the same with the master on P's own endpoint (load=sqlite_on_pinger: P's I/O thread
 //! carries the round trips and the store).
 //!   RESULT zcluster rtt_store load=L rounds=N ok=K p50_us=X p99_us=Y max_us=Z [puts=P rate=R commits=C]
-//! `rtt N DIR --alternate B`: B pairs of blocks of N round trips, without load and with
-//! the SQLite put stream (master on a third endpoint), the order swapped in every other
-//! pair so that both see the same drift of a shared machine; then both pooled, with
-//! `p99_growth_pct` (load=none_block / sqlite_block / none_pooled / sqlite_pooled).
+//! `rtt N DIR --alternate B`: B rounds of blocks of N round trips without load, with the
+//! SQLite put stream (master on a third endpoint) and with the same thread spinning, each
+//! round rotated so that all three see the same drift of a shared machine; then each
+//! pooled, with `p99_growth_pct` (against none) and `p99_vs_spin_pct` (load=none_block /
+//! sqlite_block / spin_block / none_pooled / spin_pooled / sqlite_pooled).
 //!
 //! Output, one line per measurement (bench/summarize.py reads them):
 //!   RESULT zcluster store backend=B from=F puts=N secs=S rate=R
@@ -430,11 +431,19 @@ fn storage_nice() -> u8 {
         .unwrap_or(zcluster::store::backend::DEFAULT_STORAGE_NICE)
 }
 
-/// `rtt N DIR --alternate B`: B pairs of blocks of N round trips, one block without load
-/// and one while a SQLite master on a third endpoint absorbs a put stream at full speed,
-/// the order swapped in every other pair (none, sqlite, sqlite, none, ...), so that both
-/// see the same drift of the machine; the stream pauses (parked, no polling) during the
-/// blocks without load. Prints each block, then both loads pooled and the p99 growth.
+/// `rtt N DIR --alternate B`: B rounds of three blocks of N round trips: without load,
+/// while a SQLite master on a third endpoint absorbs a put stream at full speed, and while
+/// the same thread only spins (a core as busy, without the store: on a VM whose idle
+/// cores wake slowly, "no load" is not the fastest case). Each round is rotated by one
+/// (none, sqlite, spin; sqlite, spin, none; ...) so that all three see the same drift of
+/// the machine; the thread is parked (no polling) in the blocks without load. Prints each
+/// block, then each load pooled, with the p99 growth against no load and against spin.
+/// ZC_BENCH_STORAGE_IDLE=0|1: the storage thread under SCHED_IDLE (the option
+/// `zc_storage_idle`, default 1).
+fn storage_idle() -> bool {
+    std::env::var("ZC_BENCH_STORAGE_IDLE").map_or(true, |v| v != "0")
+}
+
 fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
     use parking_lot::{Condvar, Mutex};
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -443,19 +452,24 @@ fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
     let (_m_ep, svc) = store_node();
     let path =
         std::path::Path::new(dir).join(format!("bench-rtt-alt-{}.sqlite", std::process::id()));
+    let idle = storage_idle();
     let opts = SqliteOptions {
         storage_nice: nice,
+        storage_idle: idle,
         ..SqliteOptions::default()
     };
     let b = SqliteBackend::open(&path, &opts).unwrap_or_else(|e| die(&format!("sqlite: {e}")));
     let master = svc
         .attach_master(NAME, Box::new(b))
         .unwrap_or_else(|e| die(&format!("attach_master: {e}")));
-    // 0: paused, 1: putting, 2: done.
+    // 0: paused, 1: putting, 2: done, 3: spinning (the control: a core kept as busy as
+    // the put stream keeps it, without the store).
     let state = Arc::new((Mutex::new(0u8), Condvar::new()));
     let puts = Arc::new(AtomicU64::new(0));
+    let spin = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
-        let (master, state, puts) = (master.clone(), state.clone(), puts.clone());
+        let (master, state, puts, spin) =
+            (master.clone(), state.clone(), puts.clone(), spin.clone());
         std::thread::spawn(move || {
             let mut i = 0u64;
             loop {
@@ -466,6 +480,14 @@ fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
                     }
                     if *st == 2 {
                         break;
+                    }
+                    if *st == 3 {
+                        drop(st);
+                        let mut x = 0u64;
+                        while spin.load(Ordering::Relaxed) {
+                            x = std::hint::black_box(x.wrapping_add(1));
+                        }
+                        continue;
                     }
                 }
                 for _ in 0..100 {
@@ -484,13 +506,26 @@ fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
         })
     };
     let set = |v: u8| {
+        spin.store(v == 3, Ordering::Relaxed);
         *state.0.lock() = v;
         state.1.notify_all();
     };
-    let (mut none, mut loaded) = (Vec::new(), Vec::new());
+    let (mut none, mut loaded, mut spun) = (Vec::new(), Vec::new(), Vec::new());
     let (mut put_total, mut put_secs, mut commits) = (0u64, 0f64, 0u64);
-    for k in 0..blocks * 2 {
-        let with_load = (k % 2 == 1) != ((k / 2) % 2 == 1);
+    for k in 0..blocks * 3 {
+        // Rounds of the three loads, each round rotated by one (none, sqlite, spin;
+        // sqlite, spin, none; ...).
+        let which = (k + k / 3) % 3;
+        let with_load = which == 1;
+        if which == 2 {
+            set(3);
+            std::thread::sleep(Duration::from_millis(300));
+            let (ok, times) = rtt_round(&p, n);
+            set(0);
+            rtt_line("spin_block", n, ok, &times, "");
+            spun.extend(times);
+            continue;
+        }
         if with_load {
             set(1);
             // Let the stream reach its pace before measuring.
@@ -513,7 +548,7 @@ fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
                 ok,
                 &times,
                 &format!(
-                    " puts={done} rate={:.0} commits={c} storage_nice={nice}",
+                    " puts={done} rate={:.0} commits={c} storage_nice={nice} storage_idle={idle}",
                     done as f64 / secs
                 ),
             );
@@ -530,20 +565,23 @@ fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
     let _ = writer.join();
     none.sort();
     loaded.sort();
+    spun.sort();
     let p99 = |v: &[Duration]| {
         v.get(v.len() * 99 / 100)
             .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
     rtt_line("none_pooled", n * blocks, none.len() as u64, &none, "");
+    rtt_line("spin_pooled", n * blocks, spun.len() as u64, &spun, "");
     rtt_line(
         "sqlite_pooled",
         n * blocks,
         loaded.len() as u64,
         &loaded,
         &format!(
-            " rate={:.0} commits={commits} storage_nice={nice} p99_growth_pct={:.1}",
+            " rate={:.0} commits={commits} storage_nice={nice} storage_idle={idle} p99_growth_pct={:.1} p99_vs_spin_pct={:.1}",
             put_total as f64 / put_secs.max(1e-9),
-            (p99(&loaded) / p99(&none).max(1e-9) - 1.0) * 100.0
+            (p99(&loaded) / p99(&none).max(1e-9) - 1.0) * 100.0,
+            (p99(&loaded) / p99(&spun).max(1e-9) - 1.0) * 100.0
         ),
     );
     drop(master);
@@ -581,11 +619,13 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
             o.set("path", path.to_str().unwrap_or_default())
                 .unwrap_or_else(|e| die(&format!("{e}")));
             o.sqlite.storage_nice = storage_nice;
+            o.sqlite.storage_idle = storage_idle();
             p.attach_master(NAME, zcluster::store::BackendKind::Sqlite, &o)
                 .unwrap_or_else(|e| die(&format!("attach_master: {e}")))
         } else {
             let opts = SqliteOptions {
                 storage_nice,
+                storage_idle: storage_idle(),
                 ..SqliteOptions::default()
             };
             let b =
@@ -646,9 +686,10 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
             ok,
             &times,
             &format!(
-                " puts={done} rate={:.0} commits={} storage_nice={storage_nice}",
+                " puts={done} rate={:.0} commits={} storage_nice={storage_nice} storage_idle={}",
                 done as f64 / secs,
-                master.commits() - c0
+                master.commits() - c0,
+                storage_idle()
             ),
         );
         drop(master);

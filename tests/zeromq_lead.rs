@@ -241,3 +241,64 @@ fn closing_releases_a_waiting_host() {
         );
     });
 }
+
+/// The publish side's counterpart: hosts publish straight into XPUB and, in a dense
+/// burst, skip asking it for waiting subscriptions on most sends (each question is a
+/// system call); the node's thread asks within a millisecond after the burst. A
+/// subscription that arrives during a burst is seen soon after it, every time.
+#[test]
+fn a_subscription_during_a_publish_burst_is_seen_soon() {
+    let layout = layout();
+    let worker = node(&layout, "worker-1");
+    let manager = node(&layout, "manager");
+    wait_for(&worker, Duration::from_millis(100), |m| {
+        is_node_up(m, "manager")
+    });
+    wait_for(&manager, Duration::from_millis(100), |m| {
+        is_node_up(m, "worker-1")
+    });
+    let wr = worker.running().unwrap();
+    let ev = Event::with_args("Test::seq", vec![Value::Count(1)]);
+    for round in 0..5 {
+        let prefix = format!("burst/{round}");
+        std::thread::scope(|s| {
+            let burst = s.spawn(|| {
+                for _ in 0..20_000 {
+                    wr.publish("zeek.cluster.manager", &ev).unwrap();
+                }
+            });
+            std::thread::sleep(Duration::from_millis(2));
+            manager
+                .running()
+                .unwrap()
+                .endpoint()
+                .subscribe(&prefix)
+                .unwrap();
+            burst.join().unwrap();
+        });
+        let t0 = Instant::now();
+        while !wr.endpoint().peer_subscriptions().contains(&prefix) {
+            assert!(
+                t0.elapsed() < Duration::from_millis(700),
+                "round {round}: the subscription was not seen {:?} after the burst",
+                t0.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    // Every event reached the manager (backpressure, nothing dropped).
+    let deadline = Instant::now() + T;
+    while stat(&manager, "events_received") < 100_000 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            stat(&manager, "events_received")
+        );
+        let _ = manager
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(50)));
+        while manager.running().unwrap().endpoint().next(None).is_some() {}
+    }
+}

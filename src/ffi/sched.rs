@@ -1,5 +1,5 @@
 //! Thread scheduling the standard library has no call for. Its only `unsafe` is one
-//! `setpriority(2)` call on the calling thread.
+//! `setpriority(2)` and one `sched_setscheduler(2)` call on the calling thread.
 
 /// Raises the calling thread's niceness by `incr` (0-19; the kernel caps the result at
 /// 19), as RocksDB lowers its background threads' CPU priority. On Linux the nice value is
@@ -27,6 +27,20 @@ pub(crate) fn lower_current_thread_priority(incr: u8) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Moves the calling thread to the `SCHED_IDLE` policy (sched(7)): it runs only when no
+/// other thread of a normal policy wants the CPU, and a waking normal thread preempts it
+/// at once (with a nice value it may first finish its time slice, hundreds of µs). Needs
+/// no privilege. A failure is returned and changes nothing.
+pub(crate) fn set_current_thread_idle() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param for the duration of the call; pid 0 is the
+    // calling thread.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -46,5 +60,22 @@ mod tests {
         assert_eq!(child, (main_nice + 5).min(19));
         let after = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         assert_eq!(nice_of(&after), main_nice, "the calling thread only");
+    }
+
+    #[test]
+    fn idle_policy_for_the_calling_thread_only() {
+        // Field 41 (1-based): the scheduling policy; SCHED_IDLE is 5.
+        let policy_of = |stat: &str| -> i64 {
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            rest.split(' ').nth(38).unwrap().parse().unwrap()
+        };
+        let main_policy = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+        let t = std::thread::spawn(move || {
+            super::set_current_thread_idle().unwrap();
+            policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+        });
+        assert_eq!(t.join().unwrap(), i64::from(libc::SCHED_IDLE));
+        let after = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+        assert_eq!(after, main_policy, "the calling thread only");
     }
 }

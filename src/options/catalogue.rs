@@ -219,4 +219,5 @@ pub(super) const CATALOGUE: &[Spec] = &[
     opt!(Backend, "journal_mode", JOURNAL_MODES, "Broker::SQLITE_JOURNAL_MODE_WAL", "SQLite's journal mode (DELETE, WAL)."),
     opt!(Backend, "integrity_check", Bool, "F", "Run PRAGMA integrity_check when opening the file."),
     opt!(Backend, "zc_storage_nice", Count, "10", "zcluster's: niceness added to the store's storage (commit) thread, 0-19, so commits yield the CPU to the I/O threads; 0: none."),
+    opt!(Backend, "zc_storage_idle", Bool, "T", "zcluster's: the store's storage (commit) thread runs under SCHED_IDLE, so any waking thread (an I/O thread carrying round trips) preempts it at once; it still runs on a busy machine, and host puts wait once 65,536 writes are queued. F: only zc_storage_nice."),
 ];

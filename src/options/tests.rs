@@ -382,14 +382,14 @@ fn unknown_names_suggest_the_closest_in_every_scope() {
     );
     assert!(
         e.message
-            .ends_with("journal_mode, integrity_check, zc_storage_nice)"),
+            .ends_with("journal_mode, integrity_check, zc_storage_nice, zc_storage_idle)"),
         "{}",
         e.message
     );
     let e = lookup(&[Scope::Backend], "colour").unwrap_err();
     assert_eq!(
         e.message,
-        "unknown backend option 'colour' (expected one of: path, synchronous, journal_mode, integrity_check, zc_storage_nice)"
+        "unknown backend option 'colour' (expected one of: path, synchronous, journal_mode, integrity_check, zc_storage_nice, zc_storage_idle)"
     );
     // An alias is suggested too.
     let e = lookup(&[Scope::Endpoint], "broker.ssl.kye").unwrap_err();

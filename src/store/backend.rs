@@ -195,6 +195,9 @@ pub struct SqliteOptions {
     /// `crate::store::storage`), so a full-speed put stream's commits yield the CPU to
     /// the I/O threads.
     pub storage_nice: u8,
+    /// zcluster's: the storage thread runs under `SCHED_IDLE` (default true;
+    /// `crate::store::storage`): any waking thread preempts it at once.
+    pub storage_idle: bool,
 }
 
 impl Default for SqliteOptions {
@@ -204,6 +207,7 @@ impl Default for SqliteOptions {
             journal_mode: JournalMode::Wal,
             integrity_check: false,
             storage_nice: DEFAULT_STORAGE_NICE,
+            storage_idle: true,
         }
     }
 }
@@ -251,9 +255,16 @@ impl SqliteOptions {
                     _ => return Err(Error::invalid(format!("SQLite option 'zc_storage_nice': '{value}' is not a niceness from 0 to 19"))),
                 };
             }
+            "zc_storage_idle" => {
+                self.storage_idle = match value {
+                    "T" | "true" | "1" => true,
+                    "F" | "false" | "0" => false,
+                    _ => return Err(Error::invalid(format!("SQLite option 'zc_storage_idle': '{value}' is not a bool (T/F)"))),
+                };
+            }
             _ => {
                 return Err(Error::invalid(format!(
-                    "unknown SQLite option '{name}': expected synchronous, journal_mode, integrity_check or zc_storage_nice"
+                    "unknown SQLite option '{name}': expected synchronous, journal_mode, integrity_check, zc_storage_nice or zc_storage_idle"
                 )))
             }
         }
@@ -297,6 +308,7 @@ pub struct SqliteBackend {
     conn: Connection,
     path: PathBuf,
     storage_nice: u8,
+    storage_idle: bool,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -470,6 +482,7 @@ impl SqliteBackend {
             conn,
             path,
             storage_nice: opts.storage_nice,
+            storage_idle: opts.storage_idle,
         })
     }
 
@@ -480,6 +493,11 @@ impl SqliteBackend {
     /// The niceness its storage thread takes (`SqliteOptions::storage_nice`).
     pub fn storage_nice(&self) -> u8 {
         self.storage_nice
+    }
+
+    /// Whether its storage thread runs under `SCHED_IDLE` (`SqliteOptions::storage_idle`).
+    pub fn storage_idle(&self) -> bool {
+        self.storage_idle
     }
 
     fn err(&self, what: &str, e: impl std::fmt::Display) -> Error {

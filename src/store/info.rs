@@ -48,6 +48,9 @@ impl BackendOptions {
             ("zc_storage_nice", crate::options::OptionValue::Count(n)) => {
                 self.sqlite.set(spec.name, &n.to_string())?
             }
+            ("zc_storage_idle", crate::options::OptionValue::Bool(b)) => {
+                self.sqlite.storage_idle = *b
+            }
             _ => {
                 return Err(Error::new(
                     crate::ErrorKind::Internal,

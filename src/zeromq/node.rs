@@ -136,7 +136,17 @@ pub(crate) struct Xpub {
     /// off its `ZMQ_FD`: a host send that leaves subscriptions waiting sets this and wakes
     /// the node's thread, which reads XPUB on its next turn.
     recheck: AtomicBool,
+    /// A host send skipped that question (a dense burst): the node's thread asks XPUB
+    /// `LATE_CHECK` after it first sees this set.
+    late_check: AtomicBool,
 }
+
+/// Sends closer together than this are a burst (see `Xpub::try_publish`).
+const DENSE: Duration = Duration::from_micros(50);
+/// In a burst, every this many sends still ask XPUB for waiting subscriptions.
+const CHECK_EVERY: u32 = 32;
+/// How long after a skipped question the node's thread asks XPUB itself.
+const LATE_CHECK: Duration = Duration::from_millis(1);
 
 struct XpubState {
     /// None once the node's thread stopped (the context can only close without it).
@@ -144,6 +154,10 @@ struct XpubState {
     /// Hosts may send directly: the probe came back and the node's thread holds no
     /// publish (`out` is empty).
     direct: bool,
+    /// The last direct send, and the direct sends since XPUB was last asked for waiting
+    /// subscriptions.
+    last_send: Option<Instant>,
+    unchecked: u32,
 }
 
 impl Xpub {
@@ -213,6 +227,23 @@ impl DirectPublish for Xpub {
             // The node's thread holds it and waits for room (backpressure).
             Sent::Full => return false,
         }
+        // Asking XPUB costs a system call (a `poll` of its mailbox). A send within
+        // `DENSE` of the one before skips it, but every `CHECK_EVERY`th: libzmq takes a
+        // socket's commands inside `send` at most about once a millisecond, so a burst
+        // needs few checks; the node's thread checks within `LATE_CHECK` after the burst
+        // (`late_check`), so no subscription waits longer whatever the host does next.
+        let now = Instant::now();
+        let dense = st.last_send.is_some_and(|t| now.duration_since(t) < DENSE);
+        st.last_send = Some(now);
+        st.unchecked += 1;
+        if dense && st.unchecked < CHECK_EVERY {
+            drop(st);
+            if !self.late_check.swap(true, Ordering::AcqRel) {
+                let _ = self.waker.wake();
+            }
+            return true;
+        }
+        st.unchecked = 0;
         let waiting = Self::input_waiting(&st);
         drop(st);
         if waiting {
@@ -360,6 +391,8 @@ pub(crate) fn spawn_node(
                 state: Mutex::new(XpubState {
                     sock: Some(xpub),
                     direct: false,
+                    last_send: None,
+                    unchecked: 0,
                 }),
                 node_id: cfg.node_id.as_bytes().to_vec(),
                 drop_at_hwm: cfg.drop_at_hwm,
@@ -367,6 +400,7 @@ pub(crate) fn spawn_node(
                 counters: shared.counters.clone(),
                 waker: shared.waker.clone(),
                 recheck: AtomicBool::new(false),
+                late_check: AtomicBool::new(false),
             });
             let _ = shared.direct.set(xpub.clone());
             let xsub_fd = set(xsub.get_fd(), "ZMQ_FD")?;
@@ -405,6 +439,7 @@ pub(crate) fn spawn_node(
                 host_leads: false,
                 xsub_registered: true,
                 sleep_until: None,
+                late_check_at: None,
                 _zap: zap,
                 _ctx: ctx,
             };
@@ -662,6 +697,8 @@ struct Node {
     /// XSUB's descriptor is in the node's epoll set (false only if giving it back
     /// failed: then the thread reads XSUB every millisecond).
     xsub_registered: bool,
+    /// When the node's thread asks XPUB after host sends that skipped it (`Xpub::late_check`).
+    late_check_at: Option<Instant>,
     /// When the node's thread, asleep, next wakes by itself (a leading host that sets an
     /// earlier timer wakes it).
     sleep_until: Option<Instant>,
@@ -799,7 +836,21 @@ impl Node {
         self.more = false;
         self.sent = false;
         self.take_commands();
-        let recheck = self.xpub.recheck.swap(false, Ordering::Acquire);
+        let mut recheck = self.xpub.recheck.swap(false, Ordering::Acquire);
+        // A burst of host sends skipped asking XPUB: ask `LATE_CHECK` after seeing it
+        // (not at once, which would wake this thread on every send of the burst).
+        if self.xpub.late_check.load(Ordering::Acquire) {
+            let now = Instant::now();
+            match self.late_check_at {
+                None => self.late_check_at = Some(now + LATE_CHECK),
+                Some(at) if now >= at => {
+                    self.late_check_at = None;
+                    self.xpub.late_check.store(false, Ordering::Release);
+                    recheck = true;
+                }
+                Some(_) => {}
+            }
+        }
         if r_xpub || recheck || std::mem::take(&mut self.xpub_more) {
             self.read_xpub();
         }
@@ -910,6 +961,7 @@ impl Node {
         };
         consider(self.hook.as_ref().and_then(|h| h.next_deadline()));
         consider(self.members.next_deadline());
+        consider(self.late_check_at);
         if (self.blocked && self.ready) || self.log_blocked || !self.xsub_registered {
             consider(Some(now + Duration::from_millis(1)));
         }

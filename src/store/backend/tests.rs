@@ -248,6 +248,8 @@ fn sqlite_options_by_broker_names() {
         .unwrap();
     o.set("integrity_check", "T").unwrap();
     o.set("zc_storage_nice", "19").unwrap();
+    assert!(o.storage_idle, "SCHED_IDLE by default");
+    o.set("zc_storage_idle", "F").unwrap();
     assert_eq!(
         o,
         SqliteOptions {
@@ -255,8 +257,14 @@ fn sqlite_options_by_broker_names() {
             journal_mode: JournalMode::Delete,
             integrity_check: true,
             storage_nice: 19,
+            storage_idle: false,
         }
     );
+    assert!(o
+        .set("zc_storage_idle", "maybe")
+        .unwrap_err()
+        .message
+        .contains("not a bool"));
     for bad in ["20", "-1", "x", ""] {
         assert!(o
             .set("zc_storage_nice", bad)
@@ -291,6 +299,7 @@ fn sqlite_options_by_broker_names() {
                 journal_mode: jm,
                 integrity_check: true,
                 storage_nice: 0,
+                storage_idle: false,
             },
         )
         .unwrap();

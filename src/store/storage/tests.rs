@@ -248,17 +248,24 @@ fn master_sends_an_update_only_once_it_is_durable() {
     assert_eq!(other.get(&s("k")).unwrap(), Some(s("v")));
 }
 
-/// The niceness of this process's thread named `name` (from /proc), if one runs.
-fn nice_of_thread(name: &str) -> Option<i64> {
+/// The niceness and scheduling policy of this process's thread named `name` (from /proc),
+/// if one runs.
+fn sched_of_thread(name: &str) -> Option<(i64, i64)> {
     for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
         if comm.trim_end() == name {
             let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
             let rest = &stat[stat.rfind(')')? + 2..];
-            return rest.split(' ').nth(16)?.parse().ok();
+            let field = |i: usize| rest.split(' ').nth(i)?.parse().ok();
+            // Fields 19 (nice) and 41 (policy), 1-based.
+            return Some((field(16)?, field(38)?));
         }
     }
     None
+}
+
+fn nice_of_thread(name: &str) -> Option<i64> {
+    sched_of_thread(name).map(|(n, _)| n)
 }
 
 #[test]
@@ -274,15 +281,18 @@ fn the_storage_thread_runs_at_the_configured_lower_priority() {
             .as_str(),
     )
     .unwrap_or(0);
-    for (file, nice, want) in [
-        ("nicedefault", None, 10),
-        ("nicezero", Some(0u8), 0),
-        ("nicemax", Some(19), 19),
+    // (file, nice, idle, the niceness and policy wanted: SCHED_IDLE by default).
+    for (file, nice, idle, want, policy) in [
+        ("nicedefault", None, true, 10, libc::SCHED_IDLE),
+        ("nicezero", Some(0u8), true, 0, libc::SCHED_IDLE),
+        ("nicemax", Some(19), false, 19, libc::SCHED_OTHER),
+        ("nicenotidle", None, false, 10, libc::SCHED_OTHER),
     ] {
         let mut o = SqliteOptions::default();
         if let Some(n) = nice {
             o.storage_nice = n;
         }
+        o.storage_idle = idle;
         let w = WorkerBackend::start(
             SqliteBackend::open(d.join(format!("{file}.sqlite")), &o).unwrap(),
         )
@@ -290,16 +300,16 @@ fn the_storage_thread_runs_at_the_configured_lower_priority() {
         let name = format!("zc-store-{file}");
         let name: String = name.chars().take(15).collect();
         // The thread lowers itself first thing; wait for it (bounded).
-        let want = (base + want).min(19);
+        let want = Some(((base + want).min(19), i64::from(policy)));
         let mut got = None;
         for _ in 0..500 {
-            got = nice_of_thread(&name);
-            if got == Some(want) {
+            got = sched_of_thread(&name);
+            if got == want {
                 break;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        assert_eq!(got, Some(want), "{name}");
+        assert_eq!(got, want, "{name}: (nice, policy)");
         drop(w);
         assert_eq!(nice_of_thread(&name), None, "{name} ended with its store");
     }
