@@ -20,6 +20,7 @@ import zcluster
 from conftest import REPO
 from log_schema import COLUMNS, PATH, STREAM, expected, record
 from ports import free_port
+from zmq_layout import standalone_proxy, zeromq_redefs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_WORKER = REPO / "c-tests" / "build" / "test_log"
@@ -31,12 +32,7 @@ def layout_text(zeromq=None):
     """`zeromq`: (xpub, xsub) ports of the standalone proxy the test runs."""
     lines = []
     if zeromq:
-        xpub, xsub = zeromq
-        lines += [
-            "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;",
-            "redef Cluster::Backend::ZeroMQ::run_proxy_thread = F;",
-            'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:%d";' % xsub,
-            'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:%d";' % xpub,
+        lines += zeromq_redefs(zeromq) + [
             "redef Log::flush_interval = 0.1 secs;",
             # As ZeekControl writes it for a cluster with loggers; with T the workers
             # would also PUSH to the manager (not running here), as Zeek's do.
@@ -66,12 +62,8 @@ def backend(request):
     if request.param == "broker":
         yield None
         return
-    proxy = zcluster.ZeroMQProxy({
-        "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
-        "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
-    })
-    with proxy:
-        yield tuple(int(e.rsplit(":", 1)[1]) for e in (proxy.xpub_endpoint, proxy.xsub_endpoint))
+    with standalone_proxy() as ports:
+        yield ports
 
 
 def run_cluster(tmp_path, c_worker, use_json, zeromq=None):

@@ -15,6 +15,7 @@ buffers a put that the new master then applies; worker-2 (clone_mutation_buffer_
 The tests share one cluster (module fixture) and run in file order.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -26,10 +27,10 @@ import time
 
 import pytest
 
-import zcluster
 
 from conftest import REPO
 from ports import free_port
+from zmq_layout import standalone_proxy, zeromq_redefs
 
 HERE = pathlib.Path(__file__).resolve().parent
 NODE_SCRIPT = HERE / "store_node.py"
@@ -54,13 +55,7 @@ def layout_text(zeromq=None):
     the master's node (the manager) does not take the proxy with it."""
     lines = []
     if zeromq:
-        xpub, xsub = zeromq
-        lines += [
-            "redef Cluster::backend = Cluster::CLUSTER_BACKEND_ZEROMQ;",
-            "redef Cluster::Backend::ZeroMQ::run_proxy_thread = F;",
-            'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:%d";' % xsub,
-            'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:%d";' % xpub,
-        ]
+        lines += zeromq_redefs(zeromq)
     lines.append("redef Cluster::nodes = {")
     lines.append('\t["%s"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=%d/tcp],' % (MANAGER, free_port()))
     for w in WORKERS:
@@ -196,14 +191,9 @@ def converge(nodes, store, want=None, what=""):
 def cluster(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("stores-" + request.param)
     layout_path = d / "cluster-layout.zeek"
-    proxy = None
+    proxy = contextlib.ExitStack()
     if request.param == "zeromq":
-        proxy = zcluster.ZeroMQProxy({
-            "Cluster::Backend::ZeroMQ::listen_xpub_endpoint": "tcp://127.0.0.1:*",
-            "Cluster::Backend::ZeroMQ::listen_xsub_endpoint": "tcp://127.0.0.1:*",
-        })
-        ports = tuple(int(e.rsplit(":", 1)[1]) for e in (proxy.xpub_endpoint, proxy.xsub_endpoint))
-        layout_path.write_text(layout_text(ports))
+        layout_path.write_text(layout_text(proxy.enter_context(standalone_proxy())))
     else:
         layout_path.write_text(layout_text())
     state = {"dir": d, "layout": layout_path, "nodes": {}, "retired": []}
@@ -221,8 +211,7 @@ def cluster(tmp_path_factory, request):
     finally:
         for n in list(state["nodes"].values()) + state["retired"]:
             n.kill()
-        if proxy is not None:
-            proxy.close()
+        proxy.close()
 
 
 def nodes_of(cluster):
