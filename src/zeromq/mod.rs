@@ -51,6 +51,12 @@
 //!   (Zeek's are filtered away by libzmq, which has not seen the subscriptions yet).
 //! - Bad input is counted (`ZmqStats`) and never fatal; a CURVE handshake failure that
 //!   Zeek treats as fatal is reported as a `PeerRejected` status.
+//! - Taps work as on Broker (`endpoint::tap`): the WebSocket server's clients on a ZeroMQ
+//!   node get the cluster's events their subscriptions match (the node subscribes XSUB to
+//!   the union of the host's subscriptions and the clients'), the node's own publishes
+//!   (local delivery), and each other's; a client's event reaches the node's host only
+//!   on the host's own subscriptions. While taps are set, host publishes go through the
+//!   node's thread (which offers them) instead of straight into XPUB.
 //! - Data stores work on this backend (Zeek has none on ZeroMQ): their commands travel as
 //!   `zcluster-store-v1` messages over the same sockets (`frames::ZC_STORE_V1`).
 //! - Each node's endpoint id (for stores and statuses) is derived from its ZeroMQ node id

@@ -118,6 +118,9 @@ struct Out {
     format: &'static [u8],
     payload: Vec<u8>,
     counted: bool,
+    /// A local publish not yet offered to the taps (one of them was full), with its
+    /// origin: offered before it is sent.
+    offer: Option<u64>,
 }
 
 /// The node's XPUB socket, shared by its thread and the host threads that publish straight
@@ -416,6 +419,8 @@ pub(crate) fn spawn_node(
                 my_eid,
                 cfg,
                 subs: BTreeSet::new(),
+                taps: Vec::new(),
+                told: BTreeSet::new(),
                 out: VecDeque::new(),
                 ready: false,
                 probe,
@@ -660,8 +665,14 @@ struct Node {
     monitors: Vec<(String, zmq::Socket)>,
     my_eid: EndpointId,
     cfg: NodeConfig,
-    /// Our subscriptions (what XSUB was told).
+    /// The host's subscriptions.
     subs: BTreeSet<String>,
+    /// Taps (the WebSocket server's clients) and their filters, as on Broker
+    /// (`endpoint::tap`): offered the events from the cluster their filters match, and the
+    /// node's own publishes.
+    taps: Vec<(u64, crate::wire::Filter, Arc<dyn crate::endpoint::tap::Tap>)>,
+    /// What XSUB was told: the host's subscriptions and the taps' filters.
+    told: BTreeSet<String>,
     /// Publishes waiting: before the probe came back, or for room at the high-water mark.
     out: VecDeque<Out>,
     ready: bool,
@@ -858,7 +869,8 @@ impl Node {
         // the epoll set is read on every turn.
         let read_xsub = !self.host_leads
             && self.shutdown.is_none()
-            && self.shared.inbox.has_room(self.deliveries.len());
+            && self.shared.inbox.has_room(self.deliveries.len())
+            && !self.any_remote_tap_full();
         if read_xsub && (r_xsub || !self.xsub_drained || !self.xsub_registered) {
             self.read_xsub();
         }
@@ -899,7 +911,7 @@ impl Node {
     fn host_turn(&mut self) -> bool {
         self.more = false;
         self.sent = false;
-        if self.shared.inbox.has_room(self.deliveries.len()) {
+        if self.shared.inbox.has_room(self.deliveries.len()) && !self.any_remote_tap_full() {
             let before = self.stats.events_received.load(Ordering::Relaxed);
             self.read_xsub();
             let read = self.stats.events_received.load(Ordering::Relaxed) - before;
@@ -927,7 +939,8 @@ impl Node {
     /// Hosts publish directly while nothing is held here (order per publisher); a send
     /// of this turn may have taken XPUB's signal (see `Xpub::recheck`).
     fn settle_xpub(&mut self) {
-        let direct = self.ready && self.out.is_empty() && self.shutdown.is_none();
+        let direct =
+            self.ready && self.out.is_empty() && self.shutdown.is_none() && self.taps.is_empty();
         let mut st = self.xpub.state.lock();
         st.direct = direct;
         if self.sent && Xpub::input_waiting(&st) {
@@ -1031,9 +1044,7 @@ impl Node {
                 payload,
                 receiver,
                 counted,
-                // Tap origins (WebSocket clients) matter for local delivery, which the
-                // ZeroMQ thread does not do: what a tap publishes goes to the cluster.
-                origin: _,
+                origin,
             } => {
                 let p: &[u8] = match &payload {
                     Payload::Owned(v) => v,
@@ -1053,7 +1064,18 @@ impl Node {
                 } else {
                     p
                 };
-                if self.out.is_empty() && self.ready {
+                // Local delivery, as on Broker: the taps whose filters match (but the
+                // publishing one), and the host for a tap's publish. A full tap holds the
+                // publish back (backpressure) until it has room.
+                let mut offer = None;
+                if kind == EnvelopeType::Data && receiver.is_nil() {
+                    if self.tap_full(&topic) {
+                        offer = Some(origin);
+                    } else {
+                        self.offer_local(&topic, p, origin);
+                    }
+                }
+                if self.out.is_empty() && self.ready && offer.is_none() {
                     match self.send_event(&topic, format, data_ref) {
                         Sent::Yes => return usize::from(counted),
                         Sent::Full if self.cfg.drop_at_hwm => {
@@ -1078,20 +1100,19 @@ impl Node {
                     format,
                     payload,
                     counted,
+                    offer,
                 });
                 0
             }
             Command::Subscribe(p) => {
-                if self.subs.insert(p.clone()) {
-                    let _ = self.xsub.send(frames::sub_frame(true, &p), 0);
-                    self.xsub_drained = false;
+                if self.subs.insert(p) {
+                    self.sync_xsub();
                 }
                 0
             }
             Command::Unsubscribe(p) => {
                 if self.subs.remove(&p) {
-                    let _ = self.xsub.send(frames::sub_frame(false, &p), 0);
-                    self.xsub_drained = false;
+                    self.sync_xsub();
                 }
                 0
             }
@@ -1116,12 +1137,20 @@ impl Node {
                 );
                 0
             }
-            // Not yet on ZeroMQ: taps (the WebSocket server's clients) get no events from
-            // here; their publishes do go to the cluster. Acknowledged so that they do
-            // not wait.
             Command::Tap {
-                tap, generation, ..
+                id,
+                filter,
+                tap,
+                generation,
             } => {
+                self.taps.retain(|(i, _, _)| *i != id);
+                if let Some(t) = &tap {
+                    self.taps.push((id, filter, t.clone()));
+                    // Every publish passes this thread while taps are set (local
+                    // delivery), not straight into XPUB.
+                    self.xpub.state.lock().direct = false;
+                }
+                self.sync_xsub();
                 if let Some(t) = tap {
                     t.updated(generation);
                 }
@@ -1170,12 +1199,75 @@ impl Node {
         self.out.push_back(o);
     }
 
+    /// Tells XSUB what the host's subscriptions and the taps' filters add up to.
+    fn sync_xsub(&mut self) {
+        let mut want: BTreeSet<String> = self.subs.clone();
+        for (_, f, tap) in &self.taps {
+            if !tap.local_only() {
+                want.extend(f.iter().cloned());
+            }
+        }
+        for p in want.difference(&self.told) {
+            let _ = self.xsub.send(frames::sub_frame(true, p), 0);
+            self.xsub_drained = false;
+        }
+        for p in self.told.difference(&want) {
+            let _ = self.xsub.send(frames::sub_frame(false, p), 0);
+            self.xsub_drained = false;
+        }
+        self.told = want;
+    }
+
+    /// A tap whose filter matches `topic` cannot take more now (`Tap::full`).
+    fn tap_full(&self, topic: &str) -> bool {
+        self.taps
+            .iter()
+            .any(|(_, f, tap)| tap.full() && crate::wire::filter::filter_matches(f, topic))
+    }
+
+    /// A full tap on a cluster event's way (see `read_xsub`).
+    fn any_remote_tap_full(&self) -> bool {
+        self.taps
+            .iter()
+            .any(|(_, _, tap)| !tap.local_only() && tap.full())
+    }
+
+    /// Offers a local publish to every matching tap but its origin's, and hands a tap's
+    /// publish to the host if it subscribed (Zeek raises a WebSocket client's events on
+    /// the node that hosts it), as the Broker core does.
+    fn offer_local(&mut self, topic: &str, payload: &[u8], origin: u64) {
+        for (id, f, tap) in &self.taps {
+            if *id != origin && crate::wire::filter::filter_matches(f, topic) {
+                tap.offer(topic, payload, origin);
+            }
+        }
+        if origin != 0 && self.subscribed(topic) {
+            self.deliveries.push(Message {
+                kind: MessageKind::Event,
+                topic: topic.to_string(),
+                payload: payload.to_vec(),
+                sender: None,
+                peer: None,
+                text: String::new(),
+                node: None,
+            });
+        }
+    }
+
     fn flush_out(&mut self) {
         if !self.ready {
             return;
         }
         let mut done = 0;
-        while let Some(o) = self.out.pop_front() {
+        while let Some(mut o) = self.out.pop_front() {
+            if let Some(origin) = o.offer {
+                if self.tap_full(&o.topic) {
+                    self.out.push_front(o);
+                    break;
+                }
+                self.offer_local(&o.topic, &o.payload, origin);
+                o.offer = None;
+            }
             match self.send_event(&o.topic, o.format, &o.payload) {
                 Sent::Yes => done += usize::from(o.counted),
                 Sent::Full if self.cfg.drop_at_hwm => {
@@ -1231,7 +1323,9 @@ impl Node {
         let mut frames = std::mem::take(&mut self.frames);
         self.xsub_drained = false;
         for _ in 0..max {
-            if !self.shared.inbox.has_room(self.deliveries.len()) {
+            // Backpressure: the host's inbox, or a tap that cannot take more (it wakes the
+            // endpoint when it can).
+            if !self.shared.inbox.has_room(self.deliveries.len()) || self.any_remote_tap_full() {
                 break;
             }
             let Some(n) = recv_multipart(&self.xsub, &mut frames) else {
@@ -1293,7 +1387,12 @@ impl Node {
             self.stats.msg_errors.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        if !self.subscribed(topic) {
+        let host = self.subscribed(topic);
+        let tapped = store_receiver.is_none()
+            && self.taps.iter().any(|(_, f, tap)| {
+                !tap.local_only() && crate::wire::filter::filter_matches(f, topic)
+            });
+        if !host && !tapped {
             self.stats.unsubscribed.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -1315,6 +1414,11 @@ impl Node {
             return;
         }
         if crate::data::Event::name_of(payload) == Some(frames::ZMQ_HELLO_EVENT.as_bytes()) {
+            // The backend's own: never offered to taps, and only on our subscriptions.
+            if !host {
+                self.stats.unsubscribed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             if let Ok(ev) = crate::data::Event::from_bytes(payload) {
                 if let [crate::data::Value::String(n), crate::data::Value::String(i)] =
                     ev.args.as_slice()
@@ -1338,6 +1442,16 @@ impl Node {
             .counters
             .received
             .fetch_add(1, Ordering::Relaxed);
+        if tapped {
+            for (_, f, tap) in &self.taps {
+                if !tap.local_only() && crate::wire::filter::filter_matches(f, topic) {
+                    tap.offer(topic, payload, 0);
+                }
+            }
+        }
+        if !host {
+            return; // for the taps only: a tap's filter is not the host's subscription
+        }
         let eid = self.sender_eid(sender);
         self.deliveries
             .push_raw(MessageKind::Event, topic, payload, Some(eid));
@@ -1518,6 +1632,7 @@ impl Node {
                         format: frames::BROKER_BIN_V1,
                         payload,
                         counted: false,
+                        offer: None,
                     });
                 }
                 Action::Up(id) => {
