@@ -622,6 +622,13 @@ pub(crate) trait DirectPublish: Send + Sync {
     ) -> bool;
 }
 
+/// `timeout` from now; a timeout too large for the clock (`Duration::MAX`) waits a year.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
 /// A transport whose receiving socket a host thread may read itself while it waits for
 /// messages (leader/follower; the ZeroMQ backend): the waiting host reads the socket and
 /// runs the hooks on its own thread, then takes what they delivered, so a message reaches
@@ -1281,7 +1288,7 @@ impl Endpoint {
 
     /// The next message: `None` timeout returns at once, otherwise waits up to `timeout`.
     pub fn next(&self, timeout: Option<Duration>) -> Option<Message> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.map(deadline_after);
         self.lead_until(deadline);
         self.shared.inbox.pop(deadline)
     }
@@ -1305,7 +1312,7 @@ impl Endpoint {
         max: usize,
         timeout: Option<Duration>,
     ) -> usize {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.map(deadline_after);
         if max > 0 {
             self.lead_until(deadline);
         }
@@ -1332,7 +1339,7 @@ impl Endpoint {
             return 0;
         };
         let mut n = 0;
-        let mut deadline = Some(Instant::now() + timeout);
+        let mut deadline = Some(deadline_after(timeout));
         self.lead_until(deadline);
         // Taken in batches: one lock of the inbox per batch, not per message.
         let mut batch = Vec::new();
@@ -1362,7 +1369,7 @@ impl Endpoint {
 
     /// Waits until some peer's filter covers `topic`, i.e. a publish on it would go out.
     pub fn await_peer_subscription(&self, topic: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             if crate::wire::filter_matches(&self.shared.peer_subs.lock(), topic) {
                 return true;
@@ -1376,7 +1383,7 @@ impl Endpoint {
 
     /// Waits until at least `n` peerings are established.
     pub fn await_peers(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             if self.shared.peers.lock().len() >= n {
                 return true;
@@ -1497,6 +1504,21 @@ impl Drop for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_longer_than_the_clock_reaches_neither_panic_nor_hang() {
+        let mut o = EndpointOptions::default();
+        o.tls.disable = true;
+        let ep = Endpoint::new(o).unwrap();
+        ep.close();
+        let t0 = Instant::now();
+        assert!(ep.next(Some(Duration::MAX)).is_none(), "closed and empty");
+        let mut v = Vec::new();
+        assert_eq!(ep.next_batch(&mut v, 10, Some(Duration::MAX)), 0);
+        assert_eq!(ep.poll(Duration::MAX), 0, "no callback: nothing handled");
+        assert!(!ep.await_peers(1, Duration::from_millis(10)));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+    }
 
     #[test]
     fn options_by_name() {
