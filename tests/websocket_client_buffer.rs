@@ -200,6 +200,10 @@ fn the_drop_policy_drops_and_counts_while_disconnected() {
     }
     until("10 dropped publishes", || h.dropped() == 10);
     assert_eq!(h.queued(), 0);
+    // Counted on the endpoint too (its stats, the stats JSON of C and Python, /metrics).
+    assert_eq!(ep.stats().websocket_client_dropped, 10);
+    let json = zcluster::metrics::endpoint_snapshot(&ep, "").to_json();
+    assert!(json.contains("\"websocket_client_dropped\":10"), "{json}");
     let (tx, rx) = mpsc::channel();
     let server = serve_once(port, tx);
     await_added(&ep);
@@ -224,6 +228,7 @@ fn a_client_that_stops_counts_what_it_still_held() {
     h.stop();
     until("the stopped client counting them", || h.dropped() == 5);
     assert_eq!(h.queued(), 0);
+    assert_eq!(ep.stats().websocket_client_dropped, 5);
     // The tap is gone: publishing goes on, nothing is held for the client any more.
     ep.publish("to-server/x", count(5)).unwrap();
 }

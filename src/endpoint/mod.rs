@@ -481,6 +481,9 @@ pub struct Stats {
     /// Envelopes dropped because their payload did not decode (each reported as a
     /// `DeserializationFailed` status).
     pub undecodable: u64,
+    /// Publishes the endpoint's WebSocket client transports dropped (`disconnected_policy
+    /// = drop` while not connected, or still queued when a client ended for good).
+    pub websocket_client_dropped: u64,
 }
 
 #[derive(Default)]
@@ -492,6 +495,7 @@ pub(crate) struct Counters {
     pub(crate) received: AtomicU64,
     pub(crate) forwarded: AtomicU64,
     pub(crate) undecodable: AtomicU64,
+    pub(crate) websocket_client_dropped: AtomicU64,
     /// Broker's `broker_processed_messages_total{type}`: messages through the core, by
     /// envelope type (index `type - 1`: data, command, routing-update, ping, pong):
     /// those received from peers and those published locally.
@@ -1063,6 +1067,11 @@ pub struct EndpointHandle {
 }
 
 impl EndpointHandle {
+    /// The endpoint's counters, for the transports beside it (the WebSocket client).
+    pub(crate) fn counters(&self) -> Arc<Counters> {
+        self.shared.counters.clone()
+    }
+
     /// Makes the I/O thread run a turn soon (a tap with room again, `Tap::full`).
     pub fn hook_waker(&self) -> HookWaker {
         HookWaker(self.shared.waker.clone())
@@ -1178,6 +1187,7 @@ fn stats_of(shared: &Shared) -> Stats {
         received: c.received.load(Ordering::Relaxed),
         forwarded: c.forwarded.load(Ordering::Relaxed),
         undecodable: c.undecodable.load(Ordering::Relaxed),
+        websocket_client_dropped: c.websocket_client_dropped.load(Ordering::Relaxed),
     }
 }
 

@@ -189,6 +189,11 @@ impl Snapshot {
         );
         num(&mut o, "ttl_dropped", e.ttl_dropped);
         num(&mut o, "undecodable", e.undecodable);
+        num(
+            &mut o,
+            "websocket_client_dropped",
+            e.websocket_client_dropped,
+        );
         num(&mut o, "inbox_pending", self.inbox_pending);
         num(&mut o, "inbox_capacity", self.inbox_capacity);
         o.push('}');

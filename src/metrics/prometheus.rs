@@ -403,6 +403,13 @@ pub fn render(s: &Snapshot) -> String {
         e.inbox_dropped as f64,
     );
     o.single(
+        "zcluster_websocket_client_dropped_total",
+        Counter,
+        "Publishes the WebSocket client transports dropped (disconnected_policy=drop, or queued when a client ended)",
+        true,
+        e.websocket_client_dropped as f64,
+    );
+    o.single(
         "zcluster_peer_dropped_total",
         Counter,
         "Envelopes dropped because a peer's queue was full (drop policies)",

@@ -73,6 +73,9 @@ struct Outbox {
     capacity: usize,
     policy: DisconnectedPolicy,
     dropped: AtomicU64,
+    /// The endpoint's counters: drops are counted there too (`Stats::
+    /// websocket_client_dropped`, the stats JSON, `/metrics`).
+    ep_counters: Arc<crate::endpoint::Counters>,
     /// Wakes the client thread's poll when the queue turns non-empty (or on stop).
     waker: mio::Waker,
     /// Wakes the endpoint's I/O thread when a full queue has room again.
@@ -80,6 +83,13 @@ struct Outbox {
 }
 
 impl Outbox {
+    fn count_dropped(&self, n: usize) {
+        self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        self.ep_counters
+            .websocket_client_dropped
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// Takes everything queued (the client thread), reopening a full queue.
     fn drain_into(&self, batch: &mut Batch) {
         batch.extend(self.q.lock().drain(..));
@@ -101,7 +111,7 @@ impl Outbox {
         let mut q = self.q.lock();
         if self.policy == DisconnectedPolicy::Drop {
             let n = batch.len() + q.len();
-            self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+            self.count_dropped(n);
             batch.clear();
             q.clear();
             drop(q);
@@ -123,7 +133,7 @@ impl Outbox {
     fn finished(&self) {
         self.connected.store(false, Ordering::Release);
         let n = std::mem::take(&mut *self.q.lock()).len();
-        self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        self.count_dropped(n);
         self.reopen();
     }
 }
@@ -132,7 +142,7 @@ impl Tap for Outbox {
     fn offer(&self, topic: &str, payload: &[u8], _origin: u64) {
         let connected = self.connected.load(Ordering::Acquire);
         if !connected && self.policy == DisconnectedPolicy::Drop {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.count_dropped(1);
             return;
         }
         let mut q = self.q.lock();
@@ -288,6 +298,7 @@ pub fn connect(
         capacity: opts.send_queue_size.max(1),
         policy: opts.disconnected_policy,
         dropped: AtomicU64::new(0),
+        ep_counters: ep.counters(),
         waker,
         ep_waker: ep.hook_waker(),
     });

@@ -590,6 +590,22 @@ def test_zcluster_client_buffers_publishes_until_the_server_is_up():
     assert got == list(range(accepted + 1))
 
 
+def test_zcluster_client_drop_policy_is_counted_in_the_endpoints_metrics():
+    """disconnected_policy="drop": publishes made while no server is up are dropped, and
+    counted in the endpoint's metrics (zc_endpoint_stats_json), the count a host sees
+    from C and Python."""
+    port = free_port()
+    with zcluster.Endpoint() as ep:
+        ep.connect_websocket("ws://127.0.0.1:%d%s" % (port, PATH), [], retry=0.05,
+                             disconnected_policy="drop")
+        for i in range(7):
+            ep.publish("c/d", zcluster.Event("Client::n", [zcluster.Count(i)]))
+        deadline = time.time() + T
+        while time.time() < deadline and ep.metrics()["endpoint"]["websocket_client_dropped"] < 7:
+            time.sleep(0.02)
+        assert ep.metrics()["endpoint"]["websocket_client_dropped"] == 7
+
+
 def test_server_pings_as_zeek(cluster):
     """ping_interval: the server pings with IXWebSocket's heartbeat payload (Zeek's
     server), read here on a raw socket that does the upgrade by hand."""
