@@ -8,6 +8,8 @@
 //!   and everything accepted arrives once the server is up;
 //! - `disconnected_policy=drop` (opt-in) drops what is published while not connected,
 //!   and counts it (`ClientHandle::dropped`).
+//! - `ClientHandle::flush` waits until the publishes are written, `close` for the close
+//!   handshake.
 
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -231,4 +233,34 @@ fn a_client_that_stops_counts_what_it_still_held() {
     assert_eq!(ep.stats().websocket_client_dropped, 5);
     // The tap is gone: publishing goes on, nothing is held for the client any more.
     ep.publish("to-server/x", count(5)).unwrap();
+}
+
+/// `ClientHandle::flush` waits until what the host published has been written to the
+/// server (false while that cannot happen: not connected), and `close` ends the client
+/// with the close handshake: the server has every publish and then sees the connection
+/// end, with no sleep anywhere.
+#[test]
+fn flush_waits_for_the_writes_and_close_for_the_handshake() {
+    let port = ports::free_port();
+    let ep = Endpoint::new(EndpointOptions::default()).unwrap();
+    let h = client(&ep, port, |_| {});
+    for i in 0..50 {
+        ep.publish("to-server/x", count(i)).unwrap();
+    }
+    // No server yet: the buffered publishes cannot be written.
+    assert!(!h.flush(Duration::from_millis(200)));
+    let (tx, rx) = mpsc::channel();
+    let server = serve_once(port, tx);
+    await_added(&ep);
+    for i in 50..2000 {
+        ep.publish("to-server/x", count(i)).unwrap();
+    }
+    assert!(h.flush(T), "every publish written");
+    assert_eq!(h.queued(), 0);
+    assert!(h.close(T), "the client thread ended");
+    assert_eq!(h.dropped(), 0, "nothing was left to drop");
+    assert_eq!(recv_n(&rx, 2000), (0..2000).collect::<Vec<_>>());
+    // The server's read loop ends: the close handshake (or the end of the stream) came.
+    let texts = server.join().unwrap();
+    assert_eq!(texts.len(), 2001);
 }

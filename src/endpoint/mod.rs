@@ -1081,6 +1081,11 @@ impl EndpointHandle {
         self.shared.id
     }
 
+    /// Host publishes queued or held by the I/O thread, not yet routed.
+    pub(crate) fn queued_publishes(&self) -> usize {
+        self.shared.cmds.lock().publishes
+    }
+
     /// A new tap origin id (never 0).
     pub fn new_origin(&self) -> u64 {
         self.shared.next_origin.fetch_add(1, Ordering::Relaxed)

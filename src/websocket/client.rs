@@ -73,6 +73,14 @@ struct Outbox {
     capacity: usize,
     policy: DisconnectedPolicy,
     dropped: AtomicU64,
+    /// Publishes taken into the queue, and those of them that left it for good: written
+    /// to the socket (flushed) or dropped (`ClientHandle::flush` waits on these).
+    offered: AtomicU64,
+    settled: AtomicU64,
+    /// Framed by the client thread, not yet flushed to the socket.
+    unflushed: AtomicU64,
+    /// The client thread ended.
+    ended: AtomicBool,
     /// The endpoint's counters: drops are counted there too (`Stats::
     /// websocket_client_dropped`, the stats JSON, `/metrics`).
     ep_counters: Arc<crate::endpoint::Counters>,
@@ -88,6 +96,11 @@ impl Outbox {
         self.ep_counters
             .websocket_client_dropped
             .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// `n` taken publishes are gone for good (written or dropped).
+    fn settle(&self, n: u64) {
+        self.settled.fetch_add(n, Ordering::AcqRel);
     }
 
     /// Takes everything queued (the client thread), reopening a full queue.
@@ -108,10 +121,13 @@ impl Outbox {
     /// (and counts) both instead.
     fn connection_ended(&self, batch: &mut Batch) {
         self.connected.store(false, Ordering::Release);
+        // Framed into the connection's buffer but not flushed: gone with it.
+        self.settle(self.unflushed.swap(0, Ordering::AcqRel));
         let mut q = self.q.lock();
         if self.policy == DisconnectedPolicy::Drop {
             let n = batch.len() + q.len();
             self.count_dropped(n);
+            self.settle(n as u64);
             batch.clear();
             q.clear();
             drop(q);
@@ -134,6 +150,8 @@ impl Outbox {
         self.connected.store(false, Ordering::Release);
         let n = std::mem::take(&mut *self.q.lock()).len();
         self.count_dropped(n);
+        self.settle(n as u64);
+        self.ended.store(true, Ordering::Release);
         self.reopen();
     }
 }
@@ -149,6 +167,7 @@ impl Tap for Outbox {
         // The endpoint asks `full` before each publish it routes here, so the queue
         // passes its capacity by at most what was in flight when it filled: kept.
         q.push_back((topic.to_string(), payload.to_vec()));
+        self.offered.fetch_add(1, Ordering::AcqRel);
         if q.len() >= self.capacity {
             self.full.store(true, Ordering::Release);
         }
@@ -175,6 +194,7 @@ impl Tap for Outbox {
 pub struct ClientHandle {
     outbox: Arc<Outbox>,
     stop: Arc<AtomicBool>,
+    ep: EndpointHandle,
 }
 
 impl ClientHandle {
@@ -198,6 +218,46 @@ impl ClientHandle {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         let _ = self.outbox.waker.wake();
+    }
+
+    /// Waits up to `timeout` until everything the host published on the endpoint before
+    /// this call has left for the server: routed by the endpoint's I/O thread to this
+    /// client, then written to the socket and flushed (or dropped, and counted). Returns
+    /// false at the timeout (while not connected, with the buffer policy, publishes wait
+    /// for the connection). Polls every millisecond.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let waited = |done: &dyn Fn() -> bool| loop {
+            if done() {
+                return true;
+            }
+            if self.outbox.ended.load(Ordering::Acquire) || Instant::now() >= deadline {
+                return done();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        // The publishes queued before now reach the outbox (the endpoint routes them in
+        // order; one made later may be counted too, which only waits a little longer).
+        if !waited(&|| self.ep.queued_publishes() == 0) {
+            return false;
+        }
+        let target = self.outbox.offered.load(Ordering::Acquire);
+        waited(&|| self.outbox.settled.load(Ordering::Acquire) >= target)
+    }
+
+    /// Stops the client and waits up to `timeout` for its thread to end: the WebSocket
+    /// close handshake is sent and what it still held is counted as dropped. False at
+    /// the timeout.
+    pub fn close(&self, timeout: Duration) -> bool {
+        self.stop();
+        let deadline = Instant::now() + timeout;
+        while !self.outbox.ended.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 }
 
@@ -298,6 +358,10 @@ pub fn connect(
         capacity: opts.send_queue_size.max(1),
         policy: opts.disconnected_policy,
         dropped: AtomicU64::new(0),
+        offered: AtomicU64::new(0),
+        settled: AtomicU64::new(0),
+        unflushed: AtomicU64::new(0),
+        ended: AtomicBool::new(false),
         ep_counters: ep.counters(),
         waker,
         ep_waker: ep.hook_waker(),
@@ -308,6 +372,7 @@ pub fn connect(
     let h = ClientHandle {
         outbox: outbox.clone(),
         stop: stop.clone(),
+        ep: ep.clone(),
     };
     let c = Conn {
         ep,
@@ -562,6 +627,7 @@ impl Conn {
                     break;
                 };
                 framed += 1;
+                self.outbox.unflushed.fetch_add(1, Ordering::AcqRel);
                 if let Ok(v) = bin::decode(&payload) {
                     let m = tungstenite::Message::Text(data_message_to_json(&topic, &v));
                     match ws.write(m) {
@@ -573,7 +639,11 @@ impl Conn {
                 }
             }
             match ws.flush() {
-                Ok(()) => write_blocked = false,
+                Ok(()) => {
+                    write_blocked = false;
+                    self.outbox
+                        .settle(self.outbox.unflushed.swap(0, Ordering::AcqRel));
+                }
                 Err(e) if is_timeout(&e) => write_blocked = true,
                 Err(e) => return End::Lost(e.to_string()),
             }

@@ -229,16 +229,9 @@ impl Conn {
     /// WebSocket connection first hands every publish to the client (bounded wait).
     pub fn finish(self) {
         if let Some(ws) = &self.ws {
-            let end = Instant::now() + Duration::from_secs(5);
-            let target = self.ep.stats().published;
-            // Publishes reach the client thread through the I/O thread's tap.
-            std::thread::sleep(Duration::from_millis(50));
-            while ws.queued() > 0 && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = target;
-            std::thread::sleep(Duration::from_millis(100));
-            ws.stop();
+            // Every publish written to the server, then the close handshake (bounded).
+            ws.flush(Duration::from_secs(5));
+            ws.close(Duration::from_secs(2));
             self.ep.close();
             return;
         }
