@@ -167,6 +167,24 @@ fn install(dir: &std::path::Path, ports: Ports, zeromq: bool, curve: Option<[&st
     std::fs::write(dir.join("local-networks.zeek"), "# Automatically generated. Do not edit.\n\nredef Site::local_nets = {\n\t10.0.0.0/8,\n};\n\n").unwrap();
 }
 
+/// Whether `cl` raises node_up for `node` within 15 s.
+fn sees_node_up(cl: &Cluster, node: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(msg) = cl
+            .running()
+            .unwrap()
+            .endpoint()
+            .next(Some(Duration::from_millis(100)))
+        {
+            if msg.kind == zcluster::cluster::NODE_UP && msg.node.as_deref() == Some(node) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("zc-zeekctl-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -302,18 +320,7 @@ fn cluster_from_a_zeekctl_directory_forms_over_zeromq() {
     };
     let w = start("worker-1");
     let m = start("manager");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut up = false;
-    while !up && Instant::now() < deadline {
-        if let Some(msg) = w
-            .running()
-            .unwrap()
-            .endpoint()
-            .next(Some(Duration::from_millis(100)))
-        {
-            up |= msg.kind == zcluster::cluster::NODE_UP && msg.node.as_deref() == Some("manager");
-        }
-    }
+    let up = sees_node_up(&w, "manager");
     assert!(up, "worker-1 saw no node_up for the manager");
     assert_eq!(
         m.running().unwrap().zeromq_proxy().unwrap().xpub_endpoint(),
@@ -364,18 +371,7 @@ fn a_standalone_proxy_process_from_a_zeekctl_directory() {
     };
     let m = start("manager");
     let w = start("worker-1");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut up = false;
-    while !up && Instant::now() < deadline {
-        if let Some(msg) = w
-            .running()
-            .unwrap()
-            .endpoint()
-            .next(Some(Duration::from_millis(100)))
-        {
-            up |= msg.kind == zcluster::cluster::NODE_UP && msg.node.as_deref() == Some("manager");
-        }
-    }
+    let up = sees_node_up(&w, "manager");
     assert!(
         up,
         "worker-1 saw no node_up for the manager through the proxy process"
