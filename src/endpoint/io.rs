@@ -39,15 +39,7 @@ pub(crate) fn spawn(
                 Io::new(shared, poll, hook).run()
             }));
             if r.is_err() {
-                // A bug: make the endpoint fail visibly (Closed) instead of hanging callers.
-                let mut q = s2.cmds.lock();
-                q.closed = true;
-                q.publishes = 0;
-                q.q.clear();
-                q.bytes.clear();
-                drop(q);
-                s2.cmd_room.notify_all();
-                s2.inbox.close();
+                s2.fail();
             }
         })
         .map_err(|e| {
@@ -226,13 +218,7 @@ impl Io {
             }
         }
         self.shared.peers.lock().clear();
-        let mut q = self.shared.cmds.lock();
-        q.closed = true;
-        q.publishes = 0;
-        q.q.clear();
-        q.bytes = Vec::new();
-        drop(q);
-        self.shared.cmd_room.notify_all();
+        self.shared.refuse_commands();
     }
 
     /// Carries out what the core asked for: connects, closes, the peer snapshots.

@@ -418,6 +418,19 @@ pub struct Message {
 }
 
 impl Message {
+    /// An event for the host, with no sender or peer.
+    pub fn event_message(topic: impl Into<String>, payload: Vec<u8>) -> Message {
+        Message {
+            kind: MessageKind::Event,
+            topic: topic.into(),
+            payload,
+            sender: None,
+            peer: None,
+            text: String::new(),
+            node: None,
+        }
+    }
+
     pub fn status(kind: MessageKind, peer: PeerInfo, text: impl Into<String>) -> Message {
         Message {
             kind,
@@ -608,6 +621,27 @@ pub(crate) struct Shared {
     /// A transport whose socket a host thread waiting in `next` may read itself (see
     /// `LeadReceive`); set by its I/O thread at start.
     pub(crate) lead: once_cell::sync::OnceCell<Arc<dyn LeadReceive>>,
+}
+
+impl Shared {
+    /// The I/O thread stopped: commands fail with `Closed` from now on, what is queued is
+    /// dropped, and hosts waiting for room return.
+    pub(crate) fn refuse_commands(&self) {
+        let mut q = self.cmds.lock();
+        q.closed = true;
+        q.publishes = 0;
+        q.q.clear();
+        q.bytes = Vec::new();
+        drop(q);
+        self.cmd_room.notify_all();
+    }
+
+    /// After a panic on an I/O thread (a bug): the endpoint fails visibly (`Closed`) and
+    /// hosts waiting in `next` return, instead of hanging.
+    pub(crate) fn fail(&self) {
+        self.refuse_commands();
+        self.inbox.close();
+    }
 }
 
 /// A transport's way to send a host publish on the publishing thread, skipping the hand-off

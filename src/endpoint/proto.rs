@@ -703,15 +703,8 @@ impl Core {
             // A tap's publish (a WebSocket client's event) reaches this node's host too,
             // as Zeek raises a WebSocket client's events on the node that hosts it.
             if origin != 0 && filter_matches(&self.sub_filter, topic) {
-                self.deliveries.push(Message {
-                    kind: MessageKind::Event,
-                    topic: topic.to_string(),
-                    payload: payload.to_vec(),
-                    sender: None,
-                    peer: None,
-                    text: String::new(),
-                    node: None,
-                });
+                self.deliveries
+                    .push(Message::event_message(&**topic, payload.to_vec()));
             }
         }
         let targets = std::mem::take(&mut self.targets);

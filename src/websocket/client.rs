@@ -725,29 +725,13 @@ impl Conn {
 
     fn on_text(&self, t: &str) {
         if let Some((topic, payload)) = super::fastjson::data_message_to_bin(t) {
-            let _ = self.ep.deliver(Message {
-                kind: MessageKind::Event,
-                topic,
-                payload,
-                sender: None,
-                peer: None,
-                text: String::new(),
-                node: None,
-            });
+            let _ = self.ep.deliver(Message::event_message(topic, payload));
             return;
         }
         if let Ok(m) = data_message_from_json(t) {
             let mut payload = Vec::new();
             if bin::try_encode(&m.value, &mut payload).is_ok() {
-                let _ = self.ep.deliver(Message {
-                    kind: MessageKind::Event,
-                    topic: m.topic,
-                    payload,
-                    sender: None,
-                    peer: None,
-                    text: String::new(),
-                    node: None,
-                });
+                let _ = self.ep.deliver(Message::event_message(m.topic, payload));
             }
             return;
         }

@@ -27,7 +27,7 @@
 use super::protocol::{self, CLOSE_GOING_AWAY, CLOSE_POLICY, PATH};
 use super::tls::ServerTls;
 use crate::data::{Event, Port, Protocol, Value};
-use crate::endpoint::{EndpointHandle, Message, MessageKind, Tap, Transport};
+use crate::endpoint::{EndpointHandle, Message, Tap, Transport};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{WebSocketClientMetrics, WebSocketMetrics};
 use crate::wire::filter::{filter_matches, normalize};
@@ -964,15 +964,9 @@ impl ServerThread {
     }
 
     fn raise(&self, ev: Event) {
-        let _ = self.ep.deliver(Message {
-            kind: MessageKind::Event,
-            topic: String::new(),
-            payload: ev.to_bytes(),
-            sender: None,
-            peer: None,
-            text: String::new(),
-            node: None,
-        });
+        let _ = self
+            .ep
+            .deliver(Message::event_message(String::new(), ev.to_bytes()));
     }
 
     fn publish_inbound(&mut self, c: &mut Client) {

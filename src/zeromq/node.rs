@@ -466,7 +466,7 @@ pub(crate) fn spawn_node(
                     // and the sockets and the context close here.
                     let node = cell.lock().take();
                     if r.is_err() {
-                        fail(&shared);
+                        shared.fail();
                     }
                     drop(node);
                 })
@@ -478,19 +478,6 @@ pub(crate) fn spawn_node(
                 })
         },
     ))
-}
-
-/// After a panic on the node's thread or in a leading host: the endpoint closes (commands
-/// fail with `Closed`, waiting hosts return).
-fn fail(shared: &Shared) {
-    let mut q = shared.cmds.lock();
-    q.closed = true;
-    q.publishes = 0;
-    q.q.clear();
-    q.bytes.clear();
-    drop(q);
-    shared.cmd_room.notify_all();
-    shared.inbox.close();
 }
 
 type Cell = Arc<Mutex<Option<Node>>>;
@@ -646,7 +633,7 @@ impl crate::endpoint::LeadReceive for Lead {
         if r.is_err() {
             let node = self.cell.lock().take();
             if let Some(n) = &node {
-                fail(&n.shared);
+                n.shared.fail();
                 let _ = n.shared.waker.wake();
             }
             drop(node);
@@ -952,13 +939,7 @@ impl Node {
     fn stop(&mut self) {
         self.xpub.close();
         self.shared.peers.lock().clear();
-        let mut q = self.shared.cmds.lock();
-        q.closed = true;
-        q.publishes = 0;
-        q.q.clear();
-        q.bytes = Vec::new();
-        drop(q);
-        self.shared.cmd_room.notify_all();
+        self.shared.refuse_commands();
         // A leading host stops waiting on XSUB.
         self.shared.inbox.kick_lead();
     }
@@ -1242,15 +1223,8 @@ impl Node {
             }
         }
         if origin != 0 && self.subscribed(topic) {
-            self.deliveries.push(Message {
-                kind: MessageKind::Event,
-                topic: topic.to_string(),
-                payload: payload.to_vec(),
-                sender: None,
-                peer: None,
-                text: String::new(),
-                node: None,
-            });
+            self.deliveries
+                .push(Message::event_message(topic, payload.to_vec()));
         }
     }
 
