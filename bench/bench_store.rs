@@ -422,6 +422,22 @@ fn rtt_line(load: &str, n: u64, ok: u64, times: &[Duration], extra: &str) {
     ));
 }
 
+/// One put of the benchmarks' put streams (key `r<i>`), flushing every 10,000: returns
+/// whether it flushed.
+fn put_next(master: &Store, i: &mut u64) -> bool {
+    master
+        .put(s(&format!("r{i}")), Value::Count(*i), None)
+        .unwrap_or_else(|e| die(&format!("put: {e}")));
+    *i += 1;
+    if *i % 10_000 != 0 {
+        return false;
+    }
+    master
+        .flush(Duration::from_secs(60))
+        .unwrap_or_else(|e| die(&format!("flush: {e}")));
+    true
+}
+
 /// ZC_BENCH_STORAGE_NICE=N: the storage thread's niceness (the option `zc_storage_nice`),
 /// to compare settings in one run.
 fn storage_nice() -> u8 {
@@ -491,15 +507,7 @@ fn rtt_alternating(n: u64, blocks: u64, dir: &str) -> i32 {
                     }
                 }
                 for _ in 0..100 {
-                    master
-                        .put(s(&format!("r{i}")), Value::Count(i), None)
-                        .unwrap_or_else(|e| die(&format!("put: {e}")));
-                    i += 1;
-                }
-                if i % 10_000 == 0 {
-                    master
-                        .flush(Duration::from_secs(60))
-                        .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                    put_next(&master, &mut i);
                 }
                 puts.store(i, Ordering::Relaxed);
             }
@@ -648,14 +656,7 @@ fn rtt_main(n: u64, dir: &str, pace: Option<u64>) -> i32 {
                             std::thread::sleep(due - el);
                         }
                     }
-                    master
-                        .put(s(&format!("r{i}")), Value::Count(i), None)
-                        .unwrap_or_else(|e| die(&format!("put: {e}")));
-                    i += 1;
-                    if i % 10_000 == 0 {
-                        master
-                            .flush(Duration::from_secs(60))
-                            .unwrap_or_else(|e| die(&format!("flush: {e}")));
+                    if put_next(&master, &mut i) {
                         puts.store(i, Ordering::Relaxed);
                     }
                 }

@@ -43,6 +43,21 @@ fn node(layout: &Arc<Layout>, name: &str) -> Cluster {
     cl
 }
 
+/// worker-1 and the manager of a new layout, started (worker first) and each having seen
+/// the other's node_up.
+fn formed() -> (Cluster, Cluster) {
+    let layout = layout();
+    let worker = node(&layout, "worker-1");
+    let manager = node(&layout, "manager");
+    wait_for(&worker, Duration::from_millis(100), |m| {
+        is_node_up(m, "manager")
+    });
+    wait_for(&manager, Duration::from_millis(100), |m| {
+        is_node_up(m, "worker-1")
+    });
+    (worker, manager)
+}
+
 fn stat(cl: &Cluster, name: &str) -> u64 {
     cl.running()
         .unwrap()
@@ -133,15 +148,7 @@ fn a_waiting_host_reads_the_hello_and_the_events_itself() {
 
 #[test]
 fn without_a_waiting_host_the_nodes_thread_reads() {
-    let layout = layout();
-    let worker = node(&layout, "worker-1");
-    let manager = node(&layout, "manager");
-    wait_for(&worker, Duration::from_millis(100), |m| {
-        is_node_up(m, "manager")
-    });
-    wait_for(&manager, Duration::from_millis(100), |m| {
-        is_node_up(m, "worker-1")
-    });
+    let (worker, manager) = formed();
     let before = stat(&worker, "events_read_by_host");
     let mr = manager.running().unwrap();
     for i in 0..50u64 {
@@ -168,15 +175,7 @@ fn without_a_waiting_host_the_nodes_thread_reads() {
 
 #[test]
 fn a_subscription_made_while_a_host_waits_takes_effect() {
-    let layout = layout();
-    let worker = node(&layout, "worker-1");
-    let manager = node(&layout, "manager");
-    wait_for(&worker, Duration::from_millis(100), |m| {
-        is_node_up(m, "manager")
-    });
-    wait_for(&manager, Duration::from_millis(100), |m| {
-        is_node_up(m, "worker-1")
-    });
+    let (worker, manager) = formed();
     std::thread::scope(|s| {
         let waiter = s.spawn(|| {
             // One long wait: the subscription and the event arrive during it.
@@ -248,15 +247,7 @@ fn closing_releases_a_waiting_host() {
 /// subscription that arrives during a burst is seen soon after it, every time.
 #[test]
 fn a_subscription_during_a_publish_burst_is_seen_soon() {
-    let layout = layout();
-    let worker = node(&layout, "worker-1");
-    let manager = node(&layout, "manager");
-    wait_for(&worker, Duration::from_millis(100), |m| {
-        is_node_up(m, "manager")
-    });
-    wait_for(&manager, Duration::from_millis(100), |m| {
-        is_node_up(m, "worker-1")
-    });
+    let (worker, manager) = formed();
     let wr = worker.running().unwrap();
     let ev = Event::with_args("Test::seq", vec![Value::Count(1)]);
     for round in 0..5 {

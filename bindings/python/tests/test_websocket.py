@@ -8,6 +8,7 @@ the layout; tests that need other server options start more servers with
 `Cluster.listen_websocket`.
 """
 
+import contextlib
 import ipaddress
 import json
 import threading
@@ -91,10 +92,19 @@ def cluster(tmp_path_factory):
         "",
     ])
     layout = zcluster.Layout.parse(text, format="zeek")
-    opts = {"Cluster::retry_interval": 0.2}
+    logs = tmp_path_factory.mktemp("logs")
+    with echo_pair(layout, logs, {"Cluster::retry_interval": 0.2}) as (manager, worker, got):
+        yield {"manager": manager, "worker": worker, "ws_port": ws_port, "mm": mm, "wm": wm, "got": got, "logs": logs}
+
+
+@contextlib.contextmanager
+def echo_pair(layout, logs, opts=None):
+    """The layout's manager and worker-1, started, the worker having seen the manager's
+    node_up; the worker subscribes zeek/test/ and echoes what WebSocket clients send to
+    zeek/test/to-worker on zeek/test/echo, collecting every event it gets. Yields
+    (manager, worker, got); closes both."""
     manager = zcluster.Cluster(layout, "manager", opts)
     worker = zcluster.Cluster(layout, "worker-1", opts)
-    logs = tmp_path_factory.mktemp("logs")
     manager.start(log_dir=logs)
     worker.start(log_dir=logs)
     worker.subscribe("zeek/test/")
@@ -102,7 +112,6 @@ def cluster(tmp_path_factory):
     while time.time() < deadline and "manager" not in worker.nodes_up():
         time.sleep(0.02)
     assert "manager" in worker.nodes_up()
-    # The worker echoes what WebSocket clients send to zeek/test/to-worker.
     stop = threading.Event()
     got = []
 
@@ -117,11 +126,13 @@ def cluster(tmp_path_factory):
 
     t = threading.Thread(target=echo, daemon=True)
     t.start()
-    yield {"manager": manager, "worker": worker, "ws_port": ws_port, "mm": mm, "wm": wm, "got": got, "logs": logs}
-    stop.set()
-    t.join()
-    worker.close()
-    manager.close()
+    try:
+        yield manager, worker, got
+    finally:
+        stop.set()
+        t.join()
+        worker.close()
+        manager.close()
 
 
 def url(port, path=PATH):

@@ -9,14 +9,13 @@ echoing) for the module.
 """
 
 import json
-import threading
 import time
 
 import pytest
 
 import zcluster
 from ports import free_port
-from test_websocket import EVERY_TYPE, ev_json, hello, recv_json, url
+from test_websocket import EVERY_TYPE, echo_pair, ev_json, hello, recv_json, url
 
 websockets = pytest.importorskip("websockets")
 from websockets.sync.client import connect  # noqa: E402
@@ -42,38 +41,10 @@ def cluster(tmp_path_factory):
         "",
     ])
     layout = zcluster.Layout.parse(text, format="zeek")
-    manager = zcluster.Cluster(layout, "manager")
-    worker = zcluster.Cluster(layout, "worker-1")
-    logs = tmp_path_factory.mktemp("logs")
-    manager.start(log_dir=logs)
-    worker.start(log_dir=logs)
-    assert manager.backend == "ZeroMQ"
-    port = manager.listen_websocket(listen_addr="127.0.0.1", listen_port=ws_port)
-    worker.subscribe("zeek/test/")
-    deadline = time.time() + T
-    while time.time() < deadline and "manager" not in worker.nodes_up():
-        time.sleep(0.02)
-    assert "manager" in worker.nodes_up()
-    stop = threading.Event()
-    got = []
-
-    def echo():
-        # The worker echoes what WebSocket clients send to zeek/test/to-worker.
-        while not stop.is_set():
-            m = worker.next(timeout=0.05)
-            if m is None or m.kind != zcluster.MessageKind.EVENT:
-                continue
-            got.append(m)
-            if m.topic.startswith("zeek/test/to-worker") and m.event is not None:
-                worker.publish("zeek/test/echo", m.event)
-
-    t = threading.Thread(target=echo, daemon=True)
-    t.start()
-    yield {"manager": manager, "worker": worker, "ws_port": port, "got": got}
-    stop.set()
-    t.join()
-    worker.close()
-    manager.close()
+    with echo_pair(layout, tmp_path_factory.mktemp("logs")) as (manager, worker, got):
+        assert manager.backend == "ZeroMQ"
+        port = manager.listen_websocket(listen_addr="127.0.0.1", listen_port=ws_port)
+        yield {"manager": manager, "worker": worker, "ws_port": port, "got": got}
 
 
 def test_every_type_through_the_cluster_and_back(cluster):
